@@ -1,0 +1,166 @@
+"""The model graph every other part of ane_notebook works on.
+
+A `Graph` is a flat, execution-ordered list of `Op`s taken from a Core ML model (ML Program or
+NeuralNetwork, every function and every pipeline stage), plus the tensors flowing between them.
+It holds only what placement needs (types, shapes, dtypes, a few attributes); weights are never
+read. Everything here is immutable so that a graph can be shared between reports safely.
+
+Naming follows coremltools' compute-plan paths: an op's `name` is its first output's name, and
+ops are keyed by `(function, name)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+# Dtype spellings used throughout (MIL's own names, so they read naturally to Core ML users).
+FLOAT_DTYPES = frozenset({"fp16", "fp32", "fp64", "bf16"})
+INT_DTYPES = frozenset({"int4", "uint4", "int8", "uint8", "int16", "uint16", "int32", "uint32",
+                        "int64", "uint64"})
+DTYPE_BYTES: Mapping[str, float] = {
+    "fp16": 2, "bf16": 2, "fp32": 4, "fp64": 8, "int4": 0.5, "uint4": 0.5, "int8": 1, "uint8": 1,
+    "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "bool": 1,
+}
+
+# A dimension is an int, or None when it is not known statically (symbolic / flexible).
+Shape = tuple[int | None, ...]
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A named value: its static shape (None when even the rank is unknown) and dtype."""
+
+    name: str
+    shape: Shape | None
+    dtype: str
+
+    @property
+    def rank(self) -> int | None:
+        return None if self.shape is None else len(self.shape)
+
+    @property
+    def num_elements(self) -> int | None:
+        """Element count, or None when any dimension is unknown."""
+        if self.shape is None:
+            return None
+        n = 1
+        for d in self.shape:
+            if d is None:
+                return None
+            n *= d
+        return n
+
+    @property
+    def nbytes(self) -> int | None:
+        n = self.num_elements
+        if n is None:
+            return None
+        return int(n * DTYPE_BYTES.get(self.dtype, 4))
+
+
+@dataclass(frozen=True)
+class FlexibleInput:
+    """A model input whose shape may change at run time (range or enumerated shapes)."""
+
+    name: str
+    kind: str  # "range" | "enumerated"
+    default_shape: tuple[int, ...] | None
+    # range: per-dimension (lower, upper) with upper -1 = unbounded; enumerated: the shapes
+    ranges: tuple[tuple[int, int], ...] = ()
+    shapes: tuple[tuple[int, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation (ML Program op or NeuralNetwork layer).
+
+    `inputs` are tensor names (within `function`) this op reads; `outputs` the values it writes.
+    `attrs` holds the constant parameters rules need (kernel size, strides, dilations, groups,
+    axes, perm, ...), as plain Python values. `block` is the nesting path for ops inside
+    `cond`/`while_loop` bodies (empty at top level); `parent` the index of the enclosing op.
+    """
+
+    index: int
+    name: str
+    op_type: str
+    function: str
+    inputs: tuple[str, ...]
+    outputs: tuple[TensorInfo, ...]
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    is_const: bool = False
+    block: tuple[str, ...] = ()
+    parent: int | None = None
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A whole model, flattened in execution order.
+
+    `format` is "mlprogram" or "neuralnetwork" ("pipeline" models are flattened: each stage's
+    ops appear under function "<stage name>/<function>" or the stage name).
+    """
+
+    name: str
+    format: str
+    ops: tuple[Op, ...]
+    inputs: tuple[TensorInfo, ...]
+    outputs: tuple[TensorInfo, ...]
+    functions: tuple[str, ...] = ("main",)
+    flexible_inputs: tuple[FlexibleInput, ...] = ()
+    source: str = ""  # path or "example:NAME"; shown to users, never re-opened for writing
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    spec_version: int | None = None
+    # Tensors that are function inputs (not produced by any op), keyed by (function, name).
+    function_inputs: Mapping[tuple[str, str], TensorInfo] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __iter__(self) -> Iterator[Op]:
+        return iter(self.ops)
+
+    @cached_property
+    def producer(self) -> Mapping[tuple[str, str], int]:
+        """(function, tensor name) -> index of the op that produces it."""
+        out: dict[tuple[str, str], int] = {}
+        for op in self.ops:
+            for t in op.outputs:
+                out[(op.function, t.name)] = op.index
+        return out
+
+    @cached_property
+    def tensors(self) -> Mapping[tuple[str, str], TensorInfo]:
+        """(function, tensor name) -> TensorInfo, for op outputs and function inputs."""
+        out: dict[tuple[str, str], TensorInfo] = dict(self.function_inputs)
+        for op in self.ops:
+            for t in op.outputs:
+                out[(op.function, t.name)] = t
+        return out
+
+    def edges(self) -> Iterator[tuple[int, int, TensorInfo]]:
+        """Every data edge (producer index, consumer index, tensor), in consumer order."""
+        producer = self.producer
+        tensors = self.tensors
+        for op in self.ops:
+            seen: set[str] = set()
+            for name in op.inputs:
+                if name in seen:
+                    continue
+                seen.add(name)
+                src = producer.get((op.function, name))
+                if src is not None and src != op.index:
+                    yield src, op.index, tensors[(op.function, name)]
+
+    def op(self, name: str, function: str | None = None) -> Op:
+        """Find an op by name (and function, when the name exists in several)."""
+        for o in self.ops:
+            if o.name == name and (function is None or o.function == function):
+                return o
+        raise KeyError(name)
+
+    @property
+    def is_flexible(self) -> bool:
+        return bool(self.flexible_inputs)
