@@ -1,0 +1,103 @@
+"""The `ane-notebook` command: profile | examples | chips | record.
+
+Prints the compact text report, optionally writes JSON and HTML, and on bad input prints one
+line (`ane-notebook: error: <file>: <problem>`) and exits with status 2. `--debug` shows the
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import AneNotebookError
+
+EXIT_BAD_INPUT = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ane-notebook",
+        description="See where a Core ML model runs: Neural Engine, GPU or CPU, why, and what "
+                    "the crossings between them cost.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    prof = sub.add_parser("profile", help="profile a model and print the placement summary")
+    prof.add_argument("model", help="path to .mlpackage/.mlmodel, or example:NAME "
+                                    "(see `ane-notebook examples`)")
+    prof.add_argument("--compute-units", "-u", default="ALL",
+                      help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)")
+    prof.add_argument("--chip", default=None, help="chip to estimate for, e.g. M1, M4, A17 "
+                                                   "(default M1; see `ane-notebook chips`)")
+    prof.add_argument("--backend", default="auto",
+                      choices=["auto", "estimate", "coreml", "recorded"],
+                      help="auto: live Core ML on macOS 14.4+, the estimate elsewhere")
+    prof.add_argument("--plan", default=None, help="a plan recorded on a Mac (implies "
+                                                   "--backend recorded)")
+    prof.add_argument("--json", dest="json_path", default=None, help="write the report as JSON")
+    prof.add_argument("--html", dest="html_path", default=None,
+                      help="write a standalone HTML page with the interactive diagram")
+    prof.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    ex = sub.add_parser("examples", help="list the built-in example models")
+    ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    ch = sub.add_parser("chips", help="list the chip profiles the estimator knows")
+    ch.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from .api import profile
+
+    report = profile(args.model, compute_units=args.compute_units, chip=args.chip,
+                     backend=args.backend, plan=args.plan)
+    print(report.to_text())
+    if args.json_path:
+        report.to_json(args.json_path)
+        print(f"\nwrote {args.json_path}")
+    if args.html_path:
+        report.to_html(args.html_path)
+        print(f"wrote {args.html_path}")
+    return 0
+
+
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from .model.examples import list_examples
+
+    for name, description in list_examples():
+        print(f"example:{name:<14} {description}")
+    return 0
+
+
+def _cmd_chips(args: argparse.Namespace) -> int:
+    from .placement.devices import CHIPS, DEFAULT_CHIP
+
+    print(f"{'chip':<6}{'ANE cores':>10}{'ANE TOPS':>10}{'GPU TFLOPS':>12}{'GB/s':>8}"
+          f"{'max axis':>10}")
+    for c in CHIPS.values():
+        mark = "  (default)" if c.name == DEFAULT_CHIP else ""
+        print(f"{c.name:<6}{c.ane_cores:>10}{c.ane_tops:>10g}{c.gpu_tflops:>12g}"
+              f"{c.mem_bw_gbs:>8g}{c.max_axis:>10}{mark}")
+    return 0
+
+
+COMMANDS = {"profile": _cmd_profile, "examples": _cmd_examples, "chips": _cmd_chips}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except AneNotebookError as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"ane-notebook: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("ane-notebook: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

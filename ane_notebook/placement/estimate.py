@@ -1,0 +1,138 @@
+"""The `estimate` backend: where Core ML would likely run each op, from rules and costs alone.
+
+Steps:
+1. the rule table (`rules.py`) gives each op the devices it could run on, and why not others;
+2. the cost model (`costs.py`) gives each op's time on each processor;
+3. a partitioner picks one device per op from (supported devices) ∩ (compute units),
+   minimising total time including processor switches and tensor crossings.
+
+The partitioner (`partition.py`) is a dynamic programme over execution order; see there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..model.graph import Graph, TensorInfo
+from .costs import (
+    DEVICE_COLUMNS,
+    LAUNCH_MS,
+    op_costs,
+    tensor_bytes,
+)
+from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
+from .partition import partition
+from .result import OpPlacement, Placement
+from .rules import OpSupport, support_for_graph
+
+_INF = math.inf
+_COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
+_CPU = _COL[Device.CPU]
+
+# Op types measured on the ANE under Core ML (CML: freedomtan/coreml_modelc_profling CSV,
+# 0seba/VoxCPMANE#15, FluidAudio ANE_Candidates.md, apple/ml-ane-transformers). Other
+# ANE-capable types rest on reverse-engineering or on the rule table's default (GUESS).
+_ANE_MEASURED_TYPES = frozenset({
+    "conv", "conv_transpose", "linear", "matmul", "softmax", "layer_norm", "batch_norm", "add",
+    "mul", "sub", "real_div", "rsqrt", "reduce_mean", "reduce_sum", "relu", "gelu", "silu",
+    "sigmoid", "tanh", "transpose", "reshape", "squeeze", "expand_dims", "concat",
+    "avg_pool", "max_pool", "scaled_dot_product_attention", "convolution", "innerProduct",
+    "pooling", "activation", "batchnorm",
+})
+
+
+def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
+             chip: ChipProfile | str | None = None) -> Placement:
+    """Estimate the placement of every op of `graph` under `compute_units` on `chip`."""
+    cu = ComputeUnits.parse(compute_units)
+    profile = get_chip(chip)
+    support = support_for_graph(graph, profile)
+    work = [op.index for op in graph.ops if not op.is_const]
+    pos = {gi: k for k, gi in enumerate(work)}
+    tensors = graph.tensors
+    producer = graph.producer
+
+    # Inputs of each working op, split into the edges the partitioner charges.
+    inputs_of: list[list[TensorInfo | None]] = []
+    # edges[k]: (producer position or -1 for the caller on the CPU, bytes, is_fp32)
+    edges: list[list[tuple[int, int, bool]]] = []
+    for gi in work:
+        op = graph.ops[gi]
+        ins: list[TensorInfo | None] = []
+        ek: list[tuple[int, int, bool]] = []
+        for name in dict.fromkeys(op.inputs):
+            key = (op.function, name)
+            t = tensors.get(key)
+            ins.append(t)
+            src = producer.get(key)
+            if src is not None and graph.ops[src].is_const:
+                continue  # weights: costed in the op's bytes, never a crossing
+            src_pos = pos.get(src, -1) if src is not None else -1
+            if src is None and t is None:
+                continue  # an attribute-like name we know nothing about
+            ek.append((src_pos, tensor_bytes(t), t is not None and t.dtype == "fp32"))
+        inputs_of.append(ins)
+        edges.append(ek)
+
+    costs = op_costs([graph.ops[gi] for gi in work], inputs_of, profile)
+    allowed = np.zeros((len(work), _NDEV), dtype=bool)
+    for k, gi in enumerate(work):
+        sup = support[gi]
+        devs = (sup.supported if sup is not None else frozenset(Device)) & cu.devices
+        for d in devs:
+            allowed[k, _COL[d]] = True
+    # The CPU can run everything (the rule table never excludes it) and every compute-unit
+    # setting includes it, so each op always has a device.
+    allowed[:, _CPU] = True
+    unary = np.where(allowed, costs.time_ms, _INF)
+
+    functions = [graph.ops[gi].function for gi in work]
+    assign = partition(unary, edges, functions)
+
+    ops: list[OpPlacement] = []
+    for op in graph.ops:
+        if op.is_const:
+            ops.append(OpPlacement(device=None, supported=frozenset(), reason="constant (weights)",
+                                   evidence=None, est_time_ms=0.0))
+            continue
+        k = pos[op.index]
+        dev = DEVICE_COLUMNS[assign[k]]
+        sup = support[op.index]
+        ops.append(_explain(sup, dev, cu, costs.time_ms[k], allowed[k], op.op_type))
+
+    metadata = {
+        "backend": "estimate",
+        "per_op_time": "estimated by the cost model (not measured)",
+        "chip_sources": profile.sources,
+    }
+    return Placement(source="estimate", compute_units=cu, chip=profile.name, ops=tuple(ops),
+                     metadata=metadata)
+
+
+def _explain(sup: OpSupport | None, dev: Device, cu: ComputeUnits, times: np.ndarray,
+             allowed: np.ndarray, op_type: str) -> OpPlacement:
+    """Reason and evidence for one placed op."""
+    supported = sup.supported if sup is not None else frozenset(Device)
+    findings = sup.findings if sup is not None else ()
+    t = float(times[_COL[dev]])
+    rules = tuple(f.rule.id for f in findings)
+    if dev == Device.ANE:
+        ev = Evidence.COMMUNITY if op_type in _ANE_MEASURED_TYPES else Evidence.GUESS
+        return OpPlacement(dev, supported, "", ev, t, rules)
+    ane_findings = [f for f in findings if Device.ANE in f.excludes]
+    if ane_findings:
+        reason = "; ".join(dict.fromkeys(f.reason for f in ane_findings))
+        ev = min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e])
+        return OpPlacement(dev, supported, reason, ev, t, rules)
+    if Device.ANE not in cu.devices:
+        return OpPlacement(dev, supported, f"the compute units ({cu.value}) exclude the Neural "
+                           "Engine", Evidence.OFFICIAL, t, rules)
+    # The ANE could run it: the cost model chose otherwise.
+    t_ane = float(times[_COL[Device.ANE]])
+    reason = (f"the ANE could run it ({t_ane:.4f} ms est.), but staying on the {dev.value} "
+              f"({t:.4f} ms est.) avoids an ANE dispatch (~{LAUNCH_MS[Device.ANE]} ms) and "
+              "crossings")
+    # The tiny-work effect itself is community-measured (vx-lang/Vx#436); our costs are GUESS.
+    return OpPlacement(dev, supported, reason, Evidence.GUESS, t, rules)

@@ -1,0 +1,375 @@
+"""ProfileReport: the one result object, and its text and JSON forms.
+
+A report is self-contained: it keeps every op's record (type, shapes, device, reason, evidence,
+estimated time), the segments and crossings, and where the placement came from (`source`:
+coreml / estimate / recorded), so it can be saved as JSON, loaded on another machine and drawn
+without the model. The JSON is versioned and described by `report.schema.json`.
+
+The HTML form (`to_html`, `_repr_mimebundle_`) is drawn by `render/` and imported lazily, so this
+module and everything below it stay free of IPython, ipywidgets and bokeh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .analysis.crossings import Crossing, find_crossings
+from .analysis.segments import Segment, find_segments
+from .errors import PlanError
+from .model.graph import Graph, Shape
+from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
+from .placement.result import Placement
+
+REPORT_FORMAT = "ane_notebook.report"
+REPORT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TensorRecord:
+    name: str
+    shape: Shape | None
+    dtype: str
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One op as shown to users: what it is, where it runs, why, and what it costs."""
+
+    index: int
+    name: str
+    op_type: str
+    function: str
+    device: Device | None  # None for const ops
+    supported: tuple[Device, ...]
+    reason: str
+    evidence: Evidence | None  # None when Core ML measured it
+    est_time_ms: float
+    outputs: tuple[TensorRecord, ...] = ()
+    inputs: tuple[int, ...] = ()  # graph indices of the ops producing this op's inputs
+    is_const: bool = False
+    block: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    cost_weight: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    source: str
+    format: str
+    functions: tuple[str, ...]
+    inputs: tuple[TensorRecord, ...] = ()
+    outputs: tuple[TensorRecord, ...] = ()
+    flexible_inputs: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeviceTotals:
+    ops: int
+    est_time_ms: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    source: str
+    compute_units: str
+    chip: str
+    per_device: Mapping[Device, DeviceTotals]
+    n_ops: int  # ops that run somewhere (const ops excluded)
+    n_const: int
+    n_segments: int
+    n_crossings: int
+    crossing_bytes: int
+    crossing_ms: float
+    est_total_ms: float  # ops + crossings, estimated
+
+
+@dataclass(frozen=True, eq=True)
+class ProfileReport:
+    model: ModelInfo
+    source: str
+    compute_units: ComputeUnits
+    chip: str
+    ops: tuple[OpRecord, ...]
+    segments: tuple[Segment, ...]
+    crossings: tuple[Crossing, ...]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    # --- building ---------------------------------------------------------------------
+    @classmethod
+    def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
+        if len(placement.ops) != len(graph.ops):
+            raise ValueError("placement and graph disagree on the number of ops")
+        producer = graph.producer
+        records = []
+        for op, p in zip(graph.ops, placement.ops, strict=True):
+            ins = tuple(dict.fromkeys(
+                src for name in op.inputs
+                if (src := producer.get((op.function, name))) is not None and src != op.index))
+            records.append(OpRecord(
+                index=op.index, name=op.name, op_type=op.op_type, function=op.function,
+                device=p.device,
+                supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
+                reason=p.reason, evidence=p.evidence, est_time_ms=float(p.est_time_ms),
+                outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+                inputs=ins, is_const=op.is_const, block=op.block, rules=p.rules,
+                cost_weight=p.cost_weight,
+            ))
+        info = ModelInfo(
+            name=graph.name, source=graph.source, format=graph.format, functions=graph.functions,
+            inputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in graph.inputs),
+            outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in graph.outputs),
+            flexible_inputs=tuple(f.name for f in graph.flexible_inputs),
+            metadata=dict(graph.metadata),
+        )
+        meta = {"ane_notebook_version": __version__, **dict(placement.metadata)}
+        return cls(model=info, source=placement.source, compute_units=placement.compute_units,
+                   chip=placement.chip, ops=tuple(records),
+                   segments=tuple(find_segments(graph, placement.ops)),
+                   crossings=tuple(find_crossings(graph, placement.ops)), metadata=meta)
+
+    # --- reading ----------------------------------------------------------------------
+    def summary(self) -> Summary:
+        per: dict[Device, list[float]] = {d: [0, 0.0] for d in DEVICE_ORDER}
+        n_const = 0
+        for r in self.ops:
+            if r.device is None:
+                n_const += 1
+                continue
+            per[r.device][0] += 1
+            per[r.device][1] += r.est_time_ms
+        xb = sum(c.bytes for c in self.crossings)
+        xms = sum(c.est_cost_ms for c in self.crossings)
+        totals = {d: DeviceTotals(int(v[0]), float(v[1])) for d, v in per.items()}
+        return Summary(
+            source=self.source, compute_units=self.compute_units.value, chip=self.chip,
+            per_device=totals, n_ops=len(self.ops) - n_const, n_const=n_const,
+            n_segments=len(self.segments), n_crossings=len(self.crossings), crossing_bytes=xb,
+            crossing_ms=xms, est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms,
+        )
+
+    def not_on_ane(self) -> dict[str, list[OpRecord]]:
+        """Ops that run but not on the ANE, grouped by reason (most ops first)."""
+        groups: dict[str, list[OpRecord]] = {}
+        for r in self.ops:
+            if r.device is not None and r.device != Device.ANE:
+                groups.setdefault(r.reason or "no reason given", []).append(r)
+        return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+
+    @cached_property
+    def _by_name(self) -> dict[str, OpRecord]:
+        return {r.name: r for r in self.ops}
+
+    def op(self, name: str) -> OpRecord:
+        return self._by_name[name]
+
+    # --- text ---------------------------------------------------------------------------
+    def to_text(self, max_reasons: int = 12, max_rows: int = 8) -> str:
+        from .textreport import render_text  # local: keeps the text layout in its own module
+
+        return render_text(self, max_reasons=max_reasons, max_rows=max_rows)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"<ProfileReport {self.model.name!r} source={self.source} "
+                f"compute_units={self.compute_units.value} chip={self.chip} ops={s.n_ops} "
+                f"segments={s.n_segments} crossings={s.n_crossings}>")
+
+    # --- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _report_to_dict(self)
+
+    def to_json(self, path: str | os.PathLike[str] | None = None, indent: int | None = None) -> str:
+        """The report as JSON text; also written to `path` when given."""
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    # --- HTML / notebook ------------------------------------------------------------------
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        """A standalone HTML page (bokeh resources inline); written to `path` when given."""
+        from .render.html import report_html  # lazy: bokeh is only needed for HTML
+
+        html = report_html(self)
+        if path is not None:
+            Path(path).write_text(html, encoding="utf-8")
+        return html
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        bundle = {"text/plain": self.to_text()}
+        from .render.html import notebook_html
+
+        bundle["text/html"] = notebook_html(self)
+        return bundle
+
+
+# --- JSON (de)serialisation ---------------------------------------------------------------
+
+def _shape(s: Shape | None) -> list[int | None] | None:
+    return None if s is None else list(s)
+
+
+def _tensor(t: TensorRecord) -> dict[str, Any]:
+    return {"name": t.name, "shape": _shape(t.shape), "dtype": t.dtype}
+
+
+def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
+    m = r.model
+    return {
+        "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
+        "source": r.source,
+        "compute_units": r.compute_units.value,
+        "chip": r.chip,
+        "model": {
+            "name": m.name, "source": m.source, "format": m.format,
+            "functions": list(m.functions),
+            "inputs": [_tensor(t) for t in m.inputs],
+            "outputs": [_tensor(t) for t in m.outputs],
+            "flexible_inputs": list(m.flexible_inputs),
+            "metadata": dict(m.metadata),
+        },
+        "metadata": dict(r.metadata),
+        "ops": [
+            {
+                "index": o.index, "name": o.name, "op_type": o.op_type, "function": o.function,
+                "device": None if o.device is None else o.device.value,
+                "supported": [d.value for d in o.supported],
+                "reason": o.reason,
+                "evidence": None if o.evidence is None else o.evidence.value,
+                "est_time_ms": o.est_time_ms,
+                "outputs": [_tensor(t) for t in o.outputs],
+                "inputs": list(o.inputs), "is_const": o.is_const, "block": list(o.block),
+                "rules": list(o.rules), "cost_weight": o.cost_weight,
+            }
+            for o in r.ops
+        ],
+        "segments": [
+            {"index": s.index, "device": s.device.value, "function": s.function,
+             "start": s.start, "end": s.end, "n_ops": s.n_ops, "est_time_ms": s.est_time_ms}
+            for s in r.segments
+        ],
+        "crossings": [
+            {"src": c.src, "dst": c.dst, "tensor": c.tensor, "shape": _shape(c.shape),
+             "dtype": c.dtype, "bytes": c.bytes, "src_device": c.src_device.value,
+             "dst_device": c.dst_device.value, "est_cost_ms": c.est_cost_ms}
+            for c in r.crossings
+        ],
+    }
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the report format (shipped as ane_notebook/report.schema.json)."""
+    text = resources.files("ane_notebook").joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _reject_constant(name: str) -> float:
+    # JSON has no NaN/Infinity; Python's json accepts them unless told otherwise.
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def _tuple_shape(s: Sequence[int | None] | None) -> Shape | None:
+    return None if s is None else tuple(s)
+
+
+def _tensor_rec(d: Mapping[str, Any]) -> TensorRecord:
+    return TensorRecord(d["name"], _tuple_shape(d["shape"]), d["dtype"])
+
+
+def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
+    """Validate `data` against the schema and build a ProfileReport; PlanError if invalid."""
+    import jsonschema  # local: only needed when reading reports
+
+    if not isinstance(data, dict):
+        raise PlanError(origin, "not a report: expected a JSON object")
+    if data.get("format") != REPORT_FORMAT:
+        raise PlanError(origin, f"not an ane_notebook report (format {data.get('format')!r})")
+    if data.get("version") != REPORT_VERSION:
+        raise PlanError(origin, f"unsupported report version {data.get('version')!r}; this "
+                        f"ane_notebook reads version {REPORT_VERSION}")
+    validator = jsonschema.Draft202012Validator(report_schema())
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is not None:
+        where = "/".join(str(p) for p in err.absolute_path) or "top level"
+        raise PlanError(origin, f"invalid report at {where}: {err.message}")
+    n = len(data["ops"])
+    for i, o in enumerate(data["ops"]):
+        if o["index"] != i:
+            raise PlanError(origin, f"invalid report at ops/{i}: index {o['index']} != {i}")
+        if any(not 0 <= j < n for j in o["inputs"]):
+            raise PlanError(origin, f"invalid report at ops/{i}/inputs: op index out of range")
+    for key, fields in (("segments", ("start", "end")), ("crossings", ("src", "dst"))):
+        for i, s in enumerate(data[key]):
+            if any(not 0 <= s[f] < n for f in fields):
+                raise PlanError(origin, f"invalid report at {key}/{i}: op index out of range")
+    m = data["model"]
+    info = ModelInfo(
+        name=m["name"], source=m["source"], format=m["format"], functions=tuple(m["functions"]),
+        inputs=tuple(_tensor_rec(t) for t in m["inputs"]),
+        outputs=tuple(_tensor_rec(t) for t in m["outputs"]),
+        flexible_inputs=tuple(m["flexible_inputs"]), metadata=dict(m["metadata"]),
+    )
+    ops = tuple(
+        OpRecord(
+            index=o["index"], name=o["name"], op_type=o["op_type"], function=o["function"],
+            device=None if o["device"] is None else Device(o["device"]),
+            supported=tuple(Device(d) for d in o["supported"]), reason=o["reason"],
+            evidence=None if o["evidence"] is None else Evidence(o["evidence"]),
+            est_time_ms=float(o["est_time_ms"]),
+            outputs=tuple(_tensor_rec(t) for t in o["outputs"]),
+            inputs=tuple(o["inputs"]), is_const=o["is_const"], block=tuple(o["block"]),
+            rules=tuple(o["rules"]), cost_weight=o["cost_weight"],
+        )
+        for o in data["ops"]
+    )
+    segments = tuple(
+        Segment(s["index"], Device(s["device"]), s["function"], s["start"], s["end"],
+                s["n_ops"], float(s["est_time_ms"]))
+        for s in data["segments"]
+    )
+    crossings = tuple(
+        Crossing(c["src"], c["dst"], c["tensor"], _tuple_shape(c["shape"]), c["dtype"],
+                 c["bytes"], Device(c["src_device"]), Device(c["dst_device"]),
+                 float(c["est_cost_ms"]))
+        for c in data["crossings"]
+    )
+    return ProfileReport(model=info, source=data["source"],
+                         compute_units=ComputeUnits(data["compute_units"]), chip=data["chip"],
+                         ops=ops, segments=segments, crossings=crossings,
+                         metadata=dict(data["metadata"]))
+
+
+def load_report(path: str | os.PathLike[str]) -> ProfileReport:
+    """Read a report (or a recorded plan) written by `ProfileReport.to_json`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError(p, "no such file") from None
+    except IsADirectoryError:
+        raise PlanError(p, "is a folder, expected a report .json file") from None
+    except UnicodeDecodeError:
+        raise PlanError(p, "not UTF-8 text; expected a report .json file") from None
+    except OSError as e:
+        raise PlanError(p, f"cannot read: {e.strerror}") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as e:
+        raise PlanError(p, f"not valid JSON ({e})") from None
+    return report_from_dict(data, origin=str(p))
+

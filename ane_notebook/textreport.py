@@ -1,0 +1,100 @@
+"""The compact text form of a report: what the CLI prints and `text/plain` shows.
+
+Laid out like Xcode's "Compute Unit Mapping": ops and estimated time per processor, then the
+segments, the crossings, and the ops not on the Neural Engine grouped by reason with a fix.
+Every number says where it came from (the report's source), and model strings are escaped.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .escape import plain
+from .fixes import fix_for
+from .placement.devices import DEVICE_ORDER, Device
+
+if TYPE_CHECKING:
+    from .report import ProfileReport
+
+DEVICE_LABEL = {Device.ANE: "Neural Engine", Device.GPU: "GPU", Device.CPU: "CPU"}
+
+SOURCE_NOTE = {
+    "estimate": "estimated by rules + cost model, not measured",
+    "coreml": "placement by Core ML (MLComputePlan); per-op times estimated from measured totals",
+    "recorded": "placement recorded by Core ML on a Mac and replayed; per-op times estimated",
+}
+
+
+def fmt_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def fmt_ms(ms: float) -> str:
+    return f"{ms:.3f} ms" if ms < 100 else f"{ms:.1f} ms"
+
+
+def fmt_shape(shape: tuple[int | None, ...] | None) -> str:
+    if shape is None:
+        return "[?]"
+    return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> str:
+    s = r.summary()
+    est = "est." if r.source == "estimate" else "est."
+    lines = [
+        f"ane_notebook: {plain(r.model.name)} ({plain(r.model.source)})",
+        f"placement source: {r.source} ({SOURCE_NOTE.get(r.source, r.source)})",
+        f"compute units: {r.compute_units.value}   chip: {plain(r.chip)}   "
+        f"ops: {s.n_ops} (+{s.n_const} const)",
+    ]
+    if r.model.flexible_inputs:
+        lines.append("flexible inputs: " + ", ".join(plain(n) for n in r.model.flexible_inputs)
+                     + " (placed for the default shape)")
+    lines += ["", f"Compute Unit Mapping          ops   time ({est})"]
+    total_t = sum(t.est_time_ms for t in s.per_device.values()) or 1.0
+    for d in DEVICE_ORDER:
+        t = s.per_device[d]
+        bar = "#" * round(20 * t.est_time_ms / total_t)
+        lines.append(f"  {DEVICE_LABEL[d]:<22}{t.ops:>8}   {fmt_ms(t.est_time_ms):>11}  {bar}")
+    lines.append(f"  {'crossings':<22}{s.n_crossings:>8}   {fmt_ms(s.crossing_ms):>11}  "
+                 f"({fmt_bytes(s.crossing_bytes)})")
+    lines.append(f"  {'total':<22}{s.n_ops:>8}   {fmt_ms(s.est_total_ms):>11}")
+
+    lines += ["", f"Segments: {s.n_segments}"]
+    for seg in r.segments[:max_rows]:
+        first, last = r.ops[seg.start].name, r.ops[seg.end].name
+        lines.append(f"  #{seg.index:<3} {seg.device.value:<3} {seg.n_ops:>6} ops  "
+                     f"{fmt_ms(seg.est_time_ms):>11}  {plain(first, 40)} .. {plain(last, 40)}")
+    if len(r.segments) > max_rows:
+        lines.append(f"  ... {len(r.segments) - max_rows} more")
+
+    lines += ["", f"Crossings: {s.n_crossings} ({fmt_bytes(s.crossing_bytes)}, "
+                  f"{fmt_ms(s.crossing_ms)} {est})"]
+    for c in sorted(r.crossings, key=lambda c: -c.est_cost_ms)[:max_rows]:
+        lines.append(f"  {c.src_device.value}->{c.dst_device.value:<4} {plain(c.tensor, 40):<40} "
+                     f"{fmt_shape(c.shape)} {plain(c.dtype)} {fmt_bytes(c.bytes)}  "
+                     f"{fmt_ms(c.est_cost_ms)} {est}")
+    if len(r.crossings) > max_rows:
+        lines.append(f"  ... {len(r.crossings) - max_rows} more (largest cost first)")
+
+    groups = r.not_on_ane()
+    n_off = sum(len(v) for v in groups.values())
+    lines += ["", f"Not on the Neural Engine: {n_off} ops"]
+    for reason, ops in list(groups.items())[:max_reasons]:
+        ev = ops[0].evidence.value if ops[0].evidence is not None else "measured"
+        types = sorted({o.op_type for o in ops})
+        lines.append(f"  [{len(ops)}] {plain(reason, 300)} ({ev})")
+        lines.append(f"      ops: {', '.join(plain(t, 40) for t in types[:6])}"
+                     + (" ..." if len(types) > 6 else "")
+                     + f"  e.g. {plain(ops[0].name, 60)}")
+        fix = fix_for(ops[0])
+        if fix:
+            lines.append(f"      fix: {fix}")
+    if len(groups) > max_reasons:
+        lines.append(f"  ... {len(groups) - max_reasons} more reasons")
+    return "\n".join(lines)
