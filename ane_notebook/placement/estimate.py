@@ -77,7 +77,7 @@ def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
         edges.append(ek)
 
     costs = op_costs([graph.ops[gi] for gi in work], inputs_of, profile)
-    allowed = np.zeros((len(work), _NDEV), dtype=bool)
+    allowed = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
     for k, gi in enumerate(work):
         sup = support[gi]
         devs = (sup.supported if sup is not None else frozenset(Device)) & cu.devices
