@@ -61,10 +61,10 @@ def profile(model: Any, compute_units: Any = "ALL", chip: str | None = None,
     graph = model if isinstance(model, Graph) else load_model(model)
 
     if backend == "recorded":
-        from .placement.recorded import replay  # local: only needed for recorded plans
+        from .placement.recorded import load_plan  # local: only needed for recorded plans
 
         assert plan is not None
-        return replay(graph, plan)
+        return ProfileReport.from_placement(graph, load_plan(graph, plan, cu))
 
     choice_note = ""
     if backend in ("auto", "coreml"):

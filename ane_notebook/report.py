@@ -16,20 +16,16 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .analysis.crossings import Crossing, find_crossings
 from .analysis.segments import Segment, find_segments
-from .errors import PlanError
 from .model.graph import Graph, Shape
 from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
 from .placement.result import Placement
-
-REPORT_FORMAT = "ane_notebook.report"
-REPORT_VERSION = 1
+from .schema import REPORT_FORMAT, REPORT_VERSION, read_json_file, validate_report_dict
 
 
 @dataclass(frozen=True)
@@ -271,18 +267,6 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
     }
 
 
-def report_schema() -> dict[str, Any]:
-    """The JSON Schema of the report format (shipped as ane_notebook/report.schema.json)."""
-    text = resources.files("ane_notebook").joinpath("report.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def _reject_constant(name: str) -> float:
-    # JSON has no NaN/Infinity; Python's json accepts them unless told otherwise.
-    raise ValueError(f"non-finite number {name} is not allowed")
-
-
 def _tuple_shape(s: Sequence[int | None] | None) -> Shape | None:
     return None if s is None else tuple(s)
 
@@ -293,30 +277,7 @@ def _tensor_rec(d: Mapping[str, Any]) -> TensorRecord:
 
 def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     """Validate `data` against the schema and build a ProfileReport; PlanError if invalid."""
-    import jsonschema  # local: only needed when reading reports
-
-    if not isinstance(data, dict):
-        raise PlanError(origin, "not a report: expected a JSON object")
-    if data.get("format") != REPORT_FORMAT:
-        raise PlanError(origin, f"not an ane_notebook report (format {data.get('format')!r})")
-    if data.get("version") != REPORT_VERSION:
-        raise PlanError(origin, f"unsupported report version {data.get('version')!r}; this "
-                        f"ane_notebook reads version {REPORT_VERSION}")
-    validator = jsonschema.Draft202012Validator(report_schema())
-    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if err is not None:
-        where = "/".join(str(p) for p in err.absolute_path) or "top level"
-        raise PlanError(origin, f"invalid report at {where}: {err.message}")
-    n = len(data["ops"])
-    for i, o in enumerate(data["ops"]):
-        if o["index"] != i:
-            raise PlanError(origin, f"invalid report at ops/{i}: index {o['index']} != {i}")
-        if any(not 0 <= j < n for j in o["inputs"]):
-            raise PlanError(origin, f"invalid report at ops/{i}/inputs: op index out of range")
-    for key, fields in (("segments", ("start", "end")), ("crossings", ("src", "dst"))):
-        for i, s in enumerate(data[key]):
-            if any(not 0 <= s[f] < n for f in fields):
-                raise PlanError(origin, f"invalid report at {key}/{i}: op index out of range")
+    validate_report_dict(data, origin)
     m = data["model"]
     info = ModelInfo(
         name=m["name"], source=m["source"], format=m["format"], functions=tuple(m["functions"]),
@@ -356,20 +317,4 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(p, "no such file") from None
-    except IsADirectoryError:
-        raise PlanError(p, "is a folder, expected a report .json file") from None
-    except UnicodeDecodeError:
-        raise PlanError(p, "not UTF-8 text; expected a report .json file") from None
-    except OSError as e:
-        raise PlanError(p, f"cannot read: {e.strerror}") from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as e:
-        raise PlanError(p, f"not valid JSON ({e})") from None
-    return report_from_dict(data, origin=str(p))
-
+    return report_from_dict(read_json_file(path), origin=str(path))

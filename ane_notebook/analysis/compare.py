@@ -1,0 +1,93 @@
+"""Compare two reports of the same model: per-op agreement and the differences.
+
+Works for any pair: estimate vs live Core ML, two compute-unit settings, two chips, or two
+versions of a model (ops are matched by function and name; ops only in one report are listed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..escape import plain
+from ..placement.devices import Device
+
+if TYPE_CHECKING:
+    from ..report import ProfileReport
+
+
+@dataclass(frozen=True)
+class OpDifference:
+    function: str
+    name: str
+    op_type: str
+    device_a: Device | None
+    device_b: Device | None
+    reason_a: str
+    reason_b: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    label_a: str
+    label_b: str
+    matched: int  # ops (non-const) present in both
+    agreeing: int
+    differences: tuple[OpDifference, ...]
+    only_a: tuple[str, ...]
+    only_b: tuple[str, ...]
+
+    @property
+    def agreement(self) -> float:
+        """Fraction of matched ops placed on the same device (1.0 when nothing matched)."""
+        return self.agreeing / self.matched if self.matched else 1.0
+
+    def to_text(self, max_rows: int = 20) -> str:
+        lines = [f"{plain(self.label_a)} vs {plain(self.label_b)}: {self.agreeing}/{self.matched}"
+                 f" ops on the same device ({100 * self.agreement:.1f}%)"]
+        if self.only_a or self.only_b:
+            lines.append(f"  ops only in {plain(self.label_a)}: {len(self.only_a)}; only in "
+                         f"{plain(self.label_b)}: {len(self.only_b)}")
+        for d in self.differences[:max_rows]:
+            a = d.device_a.value if d.device_a else "-"
+            b = d.device_b.value if d.device_b else "-"
+            lines.append(f"  {plain(d.name, 50):<50} {plain(d.op_type, 24):<24} {a:>3} -> {b:<3}"
+                         f"  {plain(d.reason_b or d.reason_a, 80)}")
+        if len(self.differences) > max_rows:
+            lines.append(f"  ... {len(self.differences) - max_rows} more")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def label_of(r: ProfileReport) -> str:
+    return f"{r.source}/{r.compute_units.value}/{r.chip}"
+
+
+def compare(a: ProfileReport, b: ProfileReport, label_a: str | None = None,
+            label_b: str | None = None) -> Comparison:
+    """Per-op agreement between two reports; ops matched by (function, name)."""
+    ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
+    keys_a: set[tuple[str, str]] = set()
+    diffs: list[OpDifference] = []
+    only_a: list[str] = []
+    agreeing = 0
+    for o in a.ops:
+        if o.is_const:
+            continue
+        key = (o.function, o.name)
+        keys_a.add(key)
+        ob = ops_b.get(key)
+        if ob is None:
+            only_a.append(o.name)
+            continue
+        if o.device == ob.device:
+            agreeing += 1
+        else:
+            diffs.append(OpDifference(o.function, o.name, o.op_type, o.device, ob.device,
+                                      o.reason, ob.reason))
+    only_b = [k[1] for k in ops_b if k not in keys_a]
+    matched = len(keys_a) - len(only_a)
+    return Comparison(label_a or label_of(a), label_b or label_of(b), matched, agreeing,
+                      tuple(diffs), tuple(only_a), tuple(only_b))

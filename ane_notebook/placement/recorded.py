@@ -1,0 +1,90 @@
+"""The `recorded` backend: replay a placement that Core ML made on a Mac, on any machine.
+
+A plan is a report JSON written by `ane-notebook record` (source "coreml"), or coremltools'
+remote-device compute-plan dictionary (`{"infos": [...]}`). Replaying checks the plan against
+the model first (op names and types): a plan recorded for another model, or another version of
+it, is an error that lists the first differences, never a silently wrong diagram.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..errors import PlanError
+from ..model.graph import Graph
+from ..schema import read_json_file, validate_report_dict
+from .devices import ComputeUnits, Device, Evidence
+from .result import OpPlacement, Placement
+
+MAX_LISTED_DIFFERENCES = 5
+
+
+def load_plan(graph: Graph, plan: str | os.PathLike[str],
+              compute_units: ComputeUnits | None = None) -> Placement:
+    """Read `plan`, check it belongs to `graph`, and return its placement (source "recorded")."""
+    data = read_json_file(plan)
+    origin = os.fspath(plan)
+    if isinstance(data, dict) and "infos" in data and "format" not in data:
+        from .coreml import placement_from_remote_plan  # coremltools' remote-device format
+
+        return placement_from_remote_plan(graph, data, compute_units or ComputeUnits.ALL)
+    validate_report_dict(data, origin)
+    if data["source"] == "estimate":
+        raise PlanError(origin, "this report is an estimate, not a plan recorded by Core ML; "
+                        "open it with ane_notebook.load_report instead")
+    return placement_from_report_dict(graph, data, origin)
+
+
+def plan_differences(graph: Graph, plan_ops: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Differences between the model's ops and the plan's (const ops are not compared)."""
+    recorded = {(o["function"], o["name"]): o for o in plan_ops if not o["is_const"]}
+    diffs: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for op in graph.ops:
+        if op.is_const:
+            continue
+        key = (op.function, op.name)
+        seen.add(key)
+        rec = recorded.get(key)
+        if rec is None:
+            diffs.append(f"op {op.name!r} ({op.op_type}) of function {op.function!r} is not in "
+                         "the plan")
+        elif rec["op_type"] != op.op_type:
+            diffs.append(f"op {op.name!r} is {op.op_type} in the model but {rec['op_type']} "
+                         "in the plan")
+    for key, rec in recorded.items():
+        if key not in seen:
+            diffs.append(f"the plan has op {key[1]!r} ({rec['op_type']}) that the model lacks")
+    return diffs
+
+
+def placement_from_report_dict(graph: Graph, data: Mapping[str, Any], origin: str) -> Placement:
+    diffs = plan_differences(graph, data["ops"])
+    if diffs:
+        shown = "; ".join(diffs[:MAX_LISTED_DIFFERENCES])
+        more = f" (and {len(diffs) - MAX_LISTED_DIFFERENCES} more)" \
+            if len(diffs) > MAX_LISTED_DIFFERENCES else ""
+        raise PlanError(origin, f"plan does not match model {graph.name!r}: {len(diffs)} "
+                        f"difference(s): {shown}{more}")
+    by_key = {(o["function"], o["name"]): o for o in data["ops"]}
+    ops = []
+    for op in graph.ops:
+        rec = by_key.get((op.function, op.name))
+        if op.is_const or rec is None:
+            ops.append(OpPlacement(device=None, supported=frozenset(), reason="constant (weights)"))
+            continue
+        ops.append(OpPlacement(
+            device=None if rec["device"] is None else Device(rec["device"]),
+            supported=frozenset(Device(d) for d in rec["supported"]),
+            reason=rec["reason"],
+            evidence=None if rec["evidence"] is None else Evidence(rec["evidence"]),
+            est_time_ms=float(rec["est_time_ms"]),
+            rules=tuple(rec["rules"]),
+            cost_weight=rec["cost_weight"],
+        ))
+    meta = dict(data["metadata"])
+    meta.update({"recorded_plan": origin, "recorded_source": data["source"]})
+    return Placement(source="recorded", compute_units=ComputeUnits(data["compute_units"]),
+                     chip=data["chip"], ops=tuple(ops), metadata=meta)

@@ -1,0 +1,87 @@
+"""Reading report JSON safely: strict JSON (no NaN/Infinity), schema validation, clear errors.
+
+Both `report.load_report` and the recorded-plan replay (`placement/recorded.py`) read the same
+versioned format, described by `report.schema.json` in the package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import PlanError
+
+REPORT_FORMAT = "ane_notebook.report"
+REPORT_VERSION = 1
+# A plan file larger than this is not something we wrote (a 50k-op report is ~20 MB).
+MAX_PLAN_BYTES = 512 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of the report format (ane_notebook/report.schema.json)."""
+    text = resources.files("ane_notebook").joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _reject_constant(name: str) -> float:
+    # JSON has no NaN/Infinity; Python's json accepts them unless told otherwise.
+    raise ValueError(f"non-finite number {name} is not allowed")
+
+
+def read_json_file(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file strictly; PlanError naming the file on any problem."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_PLAN_BYTES:
+            raise PlanError(p, f"larger than {MAX_PLAN_BYTES // 2**20} MB; not a report")
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError(p, "no such file") from None
+    except IsADirectoryError:
+        raise PlanError(p, "is a folder, expected a .json file") from None
+    except UnicodeDecodeError:
+        raise PlanError(p, "not UTF-8 text; expected a .json file") from None
+    except OSError as e:
+        raise PlanError(p, f"cannot read: {e.strerror}") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise PlanError(p, "not valid JSON (nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError is a ValueError
+        raise PlanError(p, f"not valid JSON ({e})") from None
+
+
+def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
+    """Check format, version, schema and internal indices; return the dict or raise PlanError."""
+    import jsonschema  # local: only needed when reading reports
+
+    if not isinstance(data, dict):
+        raise PlanError(origin, "not a report: expected a JSON object")
+    if data.get("format") != REPORT_FORMAT:
+        raise PlanError(origin, f"not an ane_notebook report (format {data.get('format')!r})")
+    if data.get("version") != REPORT_VERSION:
+        raise PlanError(origin, f"unsupported report version {data.get('version')!r}; this "
+                        f"ane_notebook reads version {REPORT_VERSION}")
+    validator = jsonschema.Draft202012Validator(report_schema())
+    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if err is not None:
+        where = "/".join(str(p) for p in err.absolute_path) or "top level"
+        msg = err.message if len(err.message) < 200 else err.message[:200] + "..."
+        raise PlanError(origin, f"invalid report at {where}: {msg}")
+    n = len(data["ops"])
+    for i, o in enumerate(data["ops"]):
+        if o["index"] != i:
+            raise PlanError(origin, f"invalid report at ops/{i}: index {o['index']} != {i}")
+        if any(not 0 <= j < n for j in o["inputs"]):
+            raise PlanError(origin, f"invalid report at ops/{i}/inputs: op index out of range")
+    for key, fields in (("segments", ("start", "end")), ("crossings", ("src", "dst"))):
+        for i, s in enumerate(data[key]):
+            if any(not 0 <= s[f] < n for f in fields):
+                raise PlanError(origin, f"invalid report at {key}/{i}: op index out of range")
+    return data
