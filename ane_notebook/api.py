@@ -76,9 +76,7 @@ def profile(model: Any, compute_units: Any = "ALL", chip: str | None = None,
 
             raise CoreMLUnavailableError(f"backend 'coreml' is not available here: {why}")
         if ok:
-            from .placement.live import profile_live
-
-            return profile_live(model, graph, cu, runs=runs)
+            return _profile_live(model, graph, cu, runs)
         choice_note = f"auto chose the estimate: {why}"
 
     placement = estimate(graph, cu, chip_name)
@@ -86,6 +84,22 @@ def profile(model: Any, compute_units: Any = "ALL", chip: str | None = None,
     if choice_note:
         report = _with_metadata(report, backend_choice=choice_note)
     return report
+
+
+def _profile_live(model: Any, graph: Graph, cu: ComputeUnits, runs: int) -> ProfileReport:
+    """Run Core ML for real (macOS): compile, read the compute plan, time predictions."""
+    from .placement.coreml import run_coreml
+
+    if isinstance(model, Graph):
+        raise UsageError("the coreml backend needs the model itself (a path or an MLModel), "
+                         "not a loaded Graph")
+    if isinstance(model, str) and model.startswith("example:"):
+        from .model.examples import example_path
+
+        model = str(example_path(model.split(":", 1)[1]))
+    live = run_coreml(model, graph, [cu], runs=runs)
+    report = ProfileReport.from_placement(graph, live.placements[cu])
+    return _with_metadata(report, backend_choice="coreml: Core ML is available here")
 
 
 def profile_all_units(model: Any, chip: str | None = None, backend: str = "auto",

@@ -154,12 +154,22 @@ class ProfileReport:
         )
 
     def not_on_ane(self) -> dict[str, list[OpRecord]]:
-        """Ops that run but not on the ANE, grouped by reason (most ops first)."""
-        groups: dict[str, list[OpRecord]] = {}
+        """Ops that run but not on the ANE, grouped by why (most ops first).
+
+        Ops kept off by the same rules form one group even when the rule's text names a
+        different tensor for each; the key is the first op's reason.
+        """
+        groups: dict[tuple[str, ...], list[OpRecord]] = {}
         for r in self.ops:
             if r.device is not None and r.device != Device.ANE:
-                groups.setdefault(r.reason or "no reason given", []).append(r)
-        return dict(sorted(groups.items(), key=lambda kv: -len(kv[1])))
+                key = (r.device.value, *r.rules) if r.rules else (r.device.value, r.reason)
+                groups.setdefault(key, []).append(r)
+        ordered = sorted(groups.values(), key=lambda ops: -len(ops))
+        out: dict[str, list[OpRecord]] = {}
+        for ops in ordered:
+            label = ops[0].reason or "no reason given"
+            out.setdefault(label, []).extend(ops)
+        return out
 
     @cached_property
     def _by_name(self) -> dict[str, OpRecord]:
@@ -318,3 +328,54 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`."""
     return report_from_dict(read_json_file(path), origin=str(path))
+
+
+@dataclass(frozen=True)
+class ReportSet:
+    """Several reports of one model (e.g. the four compute-unit settings), shown side by side."""
+
+    reports: Mapping[str, ProfileReport]
+
+    def __getitem__(self, key: str) -> ProfileReport:
+        return self.reports[key]
+
+    def to_text(self) -> str:
+        from .analysis.compare import compare
+        from .escape import plain
+        from .textreport import DEVICE_LABEL, fmt_ms
+
+        first = next(iter(self.reports.values()))
+        lines = [f"{plain(first.model.name)}: {len(self.reports)} settings "
+                 f"(source: {first.source})",
+                 f"  {'setting':<14}" + "".join(f"{DEVICE_LABEL[d]:>16}" for d in DEVICE_ORDER)
+                 + f"{'segments':>10}{'crossings':>11}{'total (est.)':>14}"]
+        for label, r in self.reports.items():
+            s = r.summary()
+            lines.append(f"  {label:<14}" + "".join(
+                f"{s.per_device[d].ops:>6} {fmt_ms(s.per_device[d].est_time_ms):>9}"
+                for d in DEVICE_ORDER)
+                + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}")
+        labels = list(self.reports)
+        for a, b in zip(labels, labels[1:], strict=False):
+            c = compare(self.reports[a], self.reports[b], a, b)
+            lines.append(f"  {a} -> {b}: {len(c.differences)} ops change device")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
+        from .render.html import report_html
+
+        first = next(iter(self.reports.values()))
+        html = report_html(first, compare=self.reports)
+        if path is not None:
+            Path(path).write_text(html, encoding="utf-8")
+        return html
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        from .render.html import notebook_html
+
+        first = next(iter(self.reports.values()))
+        return {"text/plain": self.to_text(),
+                "text/html": notebook_html(first, compare=self.reports)}

@@ -88,3 +88,25 @@ def test_each_function_starts_on_cpu() -> None:
     assert assign == [ANE] * 4
     unary_small = np.array([[0.3, 5, 5], [0.3, 5, 5], [0.02, 5, 0.05], [0.02, 5, 0.05]])
     assert _partition(unary_small, edges, ["a", "a", "b", "b"]) == [ANE, ANE, CPU, CPU]
+
+
+def test_local_search_never_worse_than_dp_and_matches_exact_objective() -> None:
+    from ane_notebook.placement.partition import improve_segments, total_cost
+
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        n = 12
+        unary = rng.uniform(0.0, 0.4, size=(n, 3))
+        unary[rng.uniform(size=(n, 3)) < 0.25] = INF
+        unary[:, CPU] = rng.uniform(0.0, 0.4, size=n)
+        # a chain plus random skip edges (residuals), as in real models
+        edges: list[list[tuple[int, int, bool]]] = [[(k - 1, *SMALL)] for k in range(n)]
+        for k in range(2, n):
+            if rng.uniform() < 0.4:
+                edges[k].append((int(rng.integers(0, k - 1)), 4096, True))
+        start = [int(np.argmin(r)) for r in unary]
+        fns = ["main"] * n
+        improved = improve_segments(unary, edges, fns, start)
+        assert total_cost(unary, edges, fns, improved) <= total_cost(unary, edges, fns, start)
+        full = _partition(unary, edges, fns)
+        assert all(unary[k, d] < INF for k, d in enumerate(full))

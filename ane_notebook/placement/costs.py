@@ -151,15 +151,15 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
         x = in_tensors[0] if in_tensors else None
         if x is not None and x.shape:
             k_axis = -2 if op.attrs.get("transpose_x") else -1
-            k = x.shape[k_axis] if len(x.shape) >= 2 or k_axis == -1 else 1
-            return 2.0 * out_elems * (k or 1)
+            depth = x.shape[k_axis] if len(x.shape) >= 2 or k_axis == -1 else 1
+            return 2.0 * out_elems * (depth or 1)
         return 2.0 * out_elems
     if t == "scaled_dot_product_attention" and len(in_tensors) >= 2:
-        q, k = in_tensors[0], in_tensors[1]
-        if q is not None and k is not None and q.shape and k.shape:
-            lk = k.shape[-2] or 1
+        q, key = in_tensors[0], in_tensors[1]
+        if q is not None and key is not None and q.shape and key.shape:
+            lk = key.shape[-2] or 1
             return 4.0 * _elements(q.shape) * lk
-    if t in ("lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM", "gru",
+    if t in ("lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM",
              "simpleRecurrent"):
         # 4 gates (LSTM) of input+hidden matmuls per step: ~8 * hidden * (input + hidden) per
         # step; approximated from the output size times the hidden width.
@@ -180,19 +180,32 @@ class OpCosts:
 DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
 
 
-def op_costs(ops: Sequence[Op], inputs_of: Sequence[Sequence[TensorInfo | None]],
-             chip: ChipProfile) -> OpCosts:
-    """Estimated time of every op on every processor (vectorised over ops)."""
+# Lookups read only the rows they gather, not the whole table.
+GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd", "embedding",
+                          "embeddingND"})
+
+
+def op_costs(ops: Sequence[Op], activations: Sequence[Sequence[TensorInfo | None]],
+             weights: Sequence[Sequence[TensorInfo | None]], chip: ChipProfile) -> OpCosts:
+    """Estimated time of every op on every processor (vectorised over ops).
+
+    `activations[i]` are op i's inputs produced at run time, `weights[i]` those held in const
+    ops. NeuralNetwork layers keep weights inside the layer: their `weight_shape` attribute is
+    used instead (fp16, as the ANE and GPU run them: §A1, ANE datapath fp16).
+    """
     n = len(ops)
     flops = np.empty(n)
     nbytes = np.empty(n)
     for i, op in enumerate(ops):
-        ins = inputs_of[i]
-        flops[i] = op_flops(op, ins)
-        b = sum(tensor_bytes(t) for t in ins) + sum(tensor_bytes(t) for t in op.outputs)
-        w = op.attrs.get("weight_shape")
-        if w:
-            # weights stream from memory once per run; fp16 on ANE/GPU (§A1: ANE datapath fp16)
+        acts, ws = activations[i], weights[i]
+        flops[i] = op_flops(op, [*acts, *ws])
+        out_b = sum(tensor_bytes(t) for t in op.outputs)
+        b = sum(tensor_bytes(t) for t in acts) + out_b
+        if op.op_type in GATHER_TYPES:
+            b += out_b  # the gathered rows of the table
+        elif ws:
+            b += sum(tensor_bytes(t) for t in ws)
+        elif (w := op.attrs.get("weight_shape")):
             b += 2 * _elements(tuple(w))
         nbytes[i] = b
     rates = rates_for(chip)

@@ -25,23 +25,11 @@ from .costs import (
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
 from .partition import partition
 from .result import OpPlacement, Placement
-from .rules import OpSupport, support_for_graph
+from .rules import ANE_CAPABLE, OpSupport, RuleContext, support_for_graph
 
 _INF = math.inf
 _COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
 _CPU = _COL[Device.CPU]
-
-# Op types measured on the ANE under Core ML (CML: freedomtan/coreml_modelc_profling CSV,
-# 0seba/VoxCPMANE#15, FluidAudio ANE_Candidates.md, apple/ml-ane-transformers). Other
-# ANE-capable types rest on reverse-engineering or on the rule table's default (GUESS).
-_ANE_MEASURED_TYPES = frozenset({
-    "conv", "conv_transpose", "linear", "matmul", "softmax", "layer_norm", "batch_norm", "add",
-    "mul", "sub", "real_div", "rsqrt", "reduce_mean", "reduce_sum", "relu", "gelu", "silu",
-    "sigmoid", "tanh", "transpose", "reshape", "squeeze", "expand_dims", "concat",
-    "avg_pool", "max_pool", "scaled_dot_product_attention", "convolution", "innerProduct",
-    "pooling", "activation", "batchnorm",
-})
-
 
 def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
              chip: ChipProfile | str | None = None) -> Placement:
@@ -49,34 +37,39 @@ def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
     cu = ComputeUnits.parse(compute_units)
     profile = get_chip(chip)
     support = support_for_graph(graph, profile)
+    ctx = RuleContext(graph, profile)
     work = [op.index for op in graph.ops if not op.is_const]
     pos = {gi: k for k, gi in enumerate(work)}
     tensors = graph.tensors
     producer = graph.producer
 
-    # Inputs of each working op, split into the edges the partitioner charges.
-    inputs_of: list[list[TensorInfo | None]] = []
-    # edges[k]: (producer position or -1 for the caller on the CPU, bytes, is_fp32)
+    # Inputs of each working op (run-time values and weights), and the edges the partitioner
+    # charges: (producer position or -1 for the caller on the CPU, bytes, is_fp32).
+    activations: list[list[TensorInfo | None]] = []
+    weights: list[list[TensorInfo | None]] = []
     edges: list[list[tuple[int, int, bool]]] = []
     for gi in work:
         op = graph.ops[gi]
-        ins: list[TensorInfo | None] = []
+        acts: list[TensorInfo | None] = []
+        ws: list[TensorInfo | None] = []
         ek: list[tuple[int, int, bool]] = []
         for name in dict.fromkeys(op.inputs):
             key = (op.function, name)
             t = tensors.get(key)
-            ins.append(t)
             src = producer.get(key)
             if src is not None and graph.ops[src].is_const:
-                continue  # weights: costed in the op's bytes, never a crossing
-            src_pos = pos.get(src, -1) if src is not None else -1
+                ws.append(t)  # weights: costed in the op's bytes, never a crossing
+                continue
             if src is None and t is None:
-                continue  # an attribute-like name we know nothing about
+                continue  # a name we know nothing about (no producer, not an input)
+            acts.append(t)
+            src_pos = pos.get(src, -1) if src is not None else -1
             ek.append((src_pos, tensor_bytes(t), t is not None and t.dtype == "fp32"))
-        inputs_of.append(ins)
+        activations.append(acts)
+        weights.append(ws)
         edges.append(ek)
 
-    costs = op_costs([graph.ops[gi] for gi in work], inputs_of, profile)
+    costs = op_costs([graph.ops[gi] for gi in work], activations, weights, profile)
     allowed = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
     for k, gi in enumerate(work):
         sup = support[gi]
@@ -100,7 +93,8 @@ def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
         k = pos[op.index]
         dev = DEVICE_COLUMNS[assign[k]]
         sup = support[op.index]
-        ops.append(_explain(sup, dev, cu, costs.time_ms[k], allowed[k], op.op_type))
+        capable = ANE_CAPABLE.get(ctx.format_of(op), {})
+        ops.append(_explain(sup, dev, cu, costs.time_ms[k], capable.get(op.op_type)))
 
     metadata = {
         "backend": "estimate",
@@ -112,14 +106,15 @@ def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
 
 
 def _explain(sup: OpSupport | None, dev: Device, cu: ComputeUnits, times: np.ndarray,
-             allowed: np.ndarray, op_type: str) -> OpPlacement:
+             capable: tuple[Evidence, str] | None) -> OpPlacement:
     """Reason and evidence for one placed op."""
     supported = sup.supported if sup is not None else frozenset(Device)
     findings = sup.findings if sup is not None else ()
     t = float(times[_COL[dev]])
     rules = tuple(f.rule.id for f in findings)
     if dev == Device.ANE:
-        ev = Evidence.COMMUNITY if op_type in _ANE_MEASURED_TYPES else Evidence.GUESS
+        # The evidence that this op type runs on the ANE at all, from the rule table.
+        ev = capable[0] if capable is not None else Evidence.GUESS
         return OpPlacement(dev, supported, "", ev, t, rules)
     ane_findings = [f for f in findings if Device.ANE in f.excludes]
     if ane_findings:
@@ -129,10 +124,10 @@ def _explain(sup: OpSupport | None, dev: Device, cu: ComputeUnits, times: np.nda
     if Device.ANE not in cu.devices:
         return OpPlacement(dev, supported, f"the compute units ({cu.value}) exclude the Neural "
                            "Engine", Evidence.OFFICIAL, t, rules)
-    # The ANE could run it: the cost model chose otherwise.
-    t_ane = float(times[_COL[Device.ANE]])
-    reason = (f"the ANE could run it ({t_ane:.4f} ms est.), but staying on the {dev.value} "
-              f"({t:.4f} ms est.) avoids an ANE dispatch (~{LAUNCH_MS[Device.ANE]} ms) and "
+    # The ANE could run it: the cost model chose otherwise. The text is the same for every such
+    # op on a device, so that they group together; the numbers are in the op's estimate.
+    reason = (f"the ANE could run it, but the cost model keeps it on the {dev.value}: too "
+              f"little work to pay an ANE dispatch (~{LAUNCH_MS[Device.ANE]} ms) and the "
               "crossings")
     # The tiny-work effect itself is community-measured (vx-lang/Vx#436); our costs are GUESS.
     return OpPlacement(dev, supported, reason, Evidence.GUESS, t, rules)

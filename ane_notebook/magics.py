@@ -1,0 +1,130 @@
+"""`%ane_profile` and `%%ane_profile`: profile a model from a notebook cell.
+
+A thin layer: parse arguments, call `profile()`, display the report. Errors a user can act on
+print one line (the traceback only with `--debug`), and the kernel carries on.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from .errors import AneNotebookError
+
+
+@magics_class
+class AneMagics(Magics):
+    @magic_arguments()
+    @argument("model", nargs="?", default=None,
+              help="path to .mlpackage/.mlmodel, example:NAME, or the name of a variable "
+                   "holding an MLModel or a path (line magic)")
+    @argument("-u", "--compute-units", default="ALL",
+              help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)")
+    @argument("--chip", default=None, help="chip to estimate for: M1 (default) ... M4, A12 ... A18")
+    @argument("--backend", default="auto", help="auto, estimate, coreml or recorded")
+    @argument("--plan", default=None, help="a plan recorded on a Mac (backend recorded)")
+    @argument("--compare", action="store_true",
+              help="profile all four compute-unit settings and show them side by side")
+    @argument("--html", default=None, help="also write a standalone HTML page to this path")
+    @argument("--var", default=None,
+              help="cell magic: profile this variable instead of the cell's last expression")
+    @argument("-o", "--output", action="store_true", help="return the report")
+    @argument("-q", "--quiet", action="store_true", help="display nothing")
+    @argument("--debug", action="store_true", help="show the full traceback on errors")
+    @line_cell_magic
+    def ane_profile(self, line: str = "", cell: str | None = None) -> Any:
+        """Profile a Core ML model: which ops run on the Neural Engine, GPU or CPU, and why.
+
+        Examples::
+
+            %load_ext ane_notebook
+            %ane_profile example:transformer
+            %ane_profile MyModel.mlpackage --compute-units CPU_AND_NE --chip M4
+            %ane_profile model --compare          # `model` is a variable holding an MLModel
+            report = %ane_profile example:mobilenet -o -q
+
+            %%ane_profile --chip M2
+            import coremltools as ct
+            ct.convert(prog, convert_to="mlprogram")   # the last expression is profiled
+
+        Off macOS (and with --backend estimate) the placement is an estimate from rules and a
+        cost model, and every number says so.
+        """
+        try:
+            args = parse_argstring(self.ane_profile, line)
+        except Exception as e:  # UsageError from argparse: report it on one line
+            print(f"ane_profile: {e}", file=sys.stderr)
+            return None
+        try:
+            model = self._model_from(args, cell)
+            result = self._run(model, args)
+        except AneNotebookError as e:
+            if args.debug:
+                raise
+            print(f"ane_profile: error: {e}", file=sys.stderr)
+            return None
+        if not args.quiet:
+            display(result)
+        return result if args.output else None
+
+    def _model_from(self, args: Any, cell: str | None) -> Any:
+        ns = self.shell.user_ns if self.shell is not None else {}
+        if cell is not None:
+            value = _run_cell_keep_last(cell, ns)
+            if args.var:
+                if args.var not in ns:
+                    from .errors import UsageError
+
+                    raise UsageError(f"--var {args.var}: the cell did not define {args.var!r}")
+                return ns[args.var]
+            if value is None:
+                from .errors import UsageError
+
+                raise UsageError("the cell's last line must be the model (an expression), or "
+                                 "name it with --var NAME")
+            return value
+        if args.model is None:
+            from .errors import UsageError
+
+            raise UsageError("name a model: %ane_profile PATH | example:NAME | variable")
+        name = args.model.strip().strip("'\"")
+        if name.isidentifier() and name in ns:
+            return ns[name]
+        return name
+
+    def _run(self, model: Any, args: Any) -> Any:
+        from .api import profile, profile_all_units
+        from .report import ReportSet
+
+        if args.compare:
+            reports = profile_all_units(model, chip=args.chip, backend=args.backend,
+                                        plan=args.plan)
+            result: Any = ReportSet({u.value: r for u, r in reports.items()})
+        else:
+            result = profile(model, compute_units=args.compute_units, chip=args.chip,
+                             backend=args.backend, plan=args.plan)
+        if args.html:
+            result.to_html(args.html)
+        return result
+
+
+def _run_cell_keep_last(cell: str, ns: dict[str, Any]) -> Any:
+    """Run `cell` in `ns`; return the value of its last line if that is an expression."""
+    tree = ast.parse(cell, filename="<ane_profile cell>", mode="exec")
+    last: ast.Expr | None = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        last = tree.body.pop()  # type: ignore[assignment]
+    exec(compile(tree, "<ane_profile cell>", "exec"), ns)  # noqa: S102 - the user's own cell
+    if last is None:
+        return None
+    expr = ast.Expression(last.value)
+    return eval(compile(expr, "<ane_profile cell>", "eval"), ns)  # noqa: S307
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    ipython.register_magics(AneMagics)

@@ -1,0 +1,227 @@
+"""`explore()`: an ipywidgets UI to pick a model and settings, run, and see the diagram.
+
+A thin layer over `profile()`: every control maps to one argument, the Run button calls the
+library, and the diagram is re-drawn below (bokeh inside ipywidgets through jupyter_bokeh).
+Uploaded models are written to the user cache folder, never next to the user's files. Errors
+show as one line in the status area; the kernel carries on.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from .errors import AneNotebookError, ModelLoadError
+from .escape import html_text
+from .model.examples import EXAMPLES, cache_root
+from .placement.devices import CHIPS, DEFAULT_CHIP, ComputeUnits
+
+PATH_CHOICE = "a path…"
+UPLOAD_CHOICE = "an upload…"
+MAX_UPLOAD_BYTES = 2 * 1024**3  # refuse to unpack more than this from one upload
+
+
+class Explorer(w.VBox):
+    """The explorer UI. Its controls are attributes, so tests (and users) can drive it."""
+
+    def __init__(self, model: str | None = None) -> None:
+        example_choices = [f"example:{n}" for n in EXAMPLES]
+        self.source = w.Dropdown(options=[*example_choices, PATH_CHOICE, UPLOAD_CHOICE],
+                                 value=example_choices[0], description="Model")
+        self.path = w.Text(placeholder="path/to/Model.mlpackage or .mlmodel",
+                           description="Path", layout=w.Layout(width="480px"))
+        self.upload = w.FileUpload(accept=".mlmodel,.zip", multiple=False,
+                                   description="Upload .mlmodel / zipped .mlpackage")
+        self.units = w.ToggleButtons(options=[u.value for u in ComputeUnits],
+                                     value=ComputeUnits.ALL.value, description="Units")
+        self.chip = w.Dropdown(options=list(CHIPS), value=DEFAULT_CHIP, description="Chip")
+        self.backend = w.Dropdown(options=["auto", "estimate", "coreml"], value="auto",
+                                  description="Backend")
+        self.compare = w.Checkbox(value=False, description="compare all compute units")
+        self.run_button = w.Button(description="Run", button_style="primary", icon="play")
+        self.progress = w.IntProgress(value=0, min=0, max=3, description="",
+                                      layout=w.Layout(width="160px", visibility="hidden"))
+        self.status = w.HTML(value="")
+        self.output = w.Output()
+        self.report: Any = None
+
+        self.source.observe(self._on_source, names="value")
+        self.path.observe(self._on_path, names="value")
+        self.run_button.on_click(lambda _b: self.run())
+        if model is not None:
+            if model in example_choices:
+                self.source.value = model
+            else:
+                self.source.value = PATH_CHOICE
+                self.path.value = model
+        self._on_source()
+        super().__init__([
+            w.HBox([self.source, self.path, self.upload]),
+            self.units,
+            w.HBox([self.chip, self.backend, self.compare]),
+            w.HBox([self.run_button, self.progress, self.status]),
+            self.output,
+        ])
+
+    # --- control logic ----------------------------------------------------------------
+    def _on_source(self, _change: Any = None) -> None:
+        self.path.layout.display = "" if self.source.value == PATH_CHOICE else "none"
+        self.upload.layout.display = "" if self.source.value == UPLOAD_CHOICE else "none"
+
+    def _on_path(self, _change: Any = None) -> None:
+        """Validate the path as it is typed: say at once if it cannot be a model."""
+        self.status.value = ""
+        p = self.path.value.strip()
+        if not p:
+            return
+        problem = _path_problem(Path(p).expanduser())
+        if problem:
+            self._error(f"{p}: {problem}")
+
+    def selected_model(self) -> str:
+        """The model argument for profile(): a path or example:NAME. Raises on bad input."""
+        choice = self.source.value
+        if choice == PATH_CHOICE:
+            p = self.path.value.strip()
+            if not p:
+                raise ModelLoadError("(no path)", "type the path of an .mlpackage or .mlmodel")
+            return str(Path(p).expanduser())
+        if choice == UPLOAD_CHOICE:
+            return str(self._save_upload())
+        return str(choice)
+
+    def _save_upload(self) -> Path:
+        files = _uploaded_files(self.upload.value)
+        if not files:
+            raise ModelLoadError("(upload)", "choose an .mlmodel or a zipped .mlpackage first")
+        name, content = files[0]
+        return save_upload(name, content)
+
+    # --- running ------------------------------------------------------------------------
+    def run(self) -> Any:
+        """Profile with the current settings and draw the result. Returns the report."""
+        from .api import profile, profile_all_units
+        from .report import ReportSet
+
+        self.run_button.disabled = True
+        self.progress.layout.visibility = "visible"
+        self.progress.value = 0
+        self.status.value = "running…"
+        try:
+            model = self.selected_model()
+            self.progress.value = 1
+            if self.compare.value:
+                reports = profile_all_units(model, chip=self.chip.value,
+                                            backend=self.backend.value)
+                result: Any = ReportSet({u.value: r for u, r in reports.items()})
+            else:
+                result = profile(model, compute_units=self.units.value, chip=self.chip.value,
+                                 backend=self.backend.value)
+            self.progress.value = 2
+            self._draw(result)
+            self.progress.value = 3
+        except AneNotebookError as e:
+            self._error(str(e))
+            return None
+        finally:
+            self.run_button.disabled = False
+            self.progress.layout.visibility = "hidden"
+        self.report = result
+        first = result if not hasattr(result, "reports") else next(iter(result.reports.values()))
+        self.status.value = (f"<span>done: {html_text(first.model.name)} · source "
+                             f"<b>{html_text(first.source)}</b></span>")
+        return result
+
+    def _draw(self, result: Any) -> None:
+        from .render.diagram import report_layout
+
+        if hasattr(result, "reports"):
+            first = next(iter(result.reports.values()))
+            layout = report_layout(first, compare=result.reports)
+        else:
+            layout = report_layout(result)
+        self.output.clear_output(wait=True)
+        with self.output:
+            from IPython.display import display
+
+            try:
+                from jupyter_bokeh import BokehModel
+
+                display(BokehModel(layout))
+            except ImportError:  # pragma: no cover - jupyter_bokeh is a dependency
+                display(result)
+
+    def _error(self, message: str) -> None:
+        self.status.value = f'<span style="color:#b00020">error: {html_text(message, 400)}</span>'
+
+
+def explore(model: str | None = None) -> Explorer:
+    """Open the explorer: pick a model, compute units, chip and backend, then Run."""
+    return Explorer(model)
+
+
+# --- helpers (no widgets) ---------------------------------------------------------------
+
+def _path_problem(p: Path) -> str:
+    if not p.exists():
+        return "no such file or folder"
+    if p.suffix not in (".mlpackage", ".mlmodel"):
+        return "not a Core ML model (expected .mlpackage or .mlmodel)"
+    if p.suffix == ".mlpackage" and not p.is_dir():
+        return "an .mlpackage must be a folder"
+    return ""
+
+
+def _uploaded_files(value: Any) -> list[tuple[str, bytes]]:
+    """(name, bytes) of each uploaded file; ipywidgets 8 gives a tuple of dicts."""
+    out = []
+    for item in value or ():
+        content = item["content"]
+        out.append((str(item["name"]), bytes(content)))
+    return out
+
+
+def save_upload(name: str, content: bytes) -> Path:
+    """Write an uploaded model into the cache (an .mlpackage arrives zipped) and return it."""
+    base = Path(name).name  # never trust folders in an uploaded name
+    dest_root = cache_root() / "uploads"
+    dest_root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=dest_root))
+    if base.endswith(".mlmodel"):
+        target = work / base
+        target.write_bytes(content)
+        return target
+    if not base.endswith(".zip"):
+        shutil.rmtree(work)
+        raise ModelLoadError(base, "upload an .mlmodel or a zipped .mlpackage (.zip)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as zf:
+            total = 0
+            for info in zf.infolist():
+                total += info.file_size
+                target = (work / info.filename).resolve()
+                # zip-slip: refuse entries that would land outside the upload folder
+                if os.path.commonpath([target, work.resolve()]) != str(work.resolve()):
+                    raise ModelLoadError(base, f"zip entry {info.filename!r} points outside "
+                                               "the archive")
+            if total > MAX_UPLOAD_BYTES:
+                raise ModelLoadError(base, "zip unpacks to more than 2 GB")
+            zf.extractall(work)
+    except zipfile.BadZipFile:
+        shutil.rmtree(work)
+        raise ModelLoadError(base, "not a valid zip file") from None
+    except ModelLoadError:
+        shutil.rmtree(work)
+        raise
+    packages = sorted(work.rglob("*.mlpackage"))
+    if not packages:
+        shutil.rmtree(work)
+        raise ModelLoadError(base, "the zip holds no .mlpackage folder")
+    return packages[0]
