@@ -115,3 +115,41 @@ def _with_metadata(report: ProfileReport, **extra: Any) -> ProfileReport:
     from dataclasses import replace
 
     return replace(report, metadata={**dict(report.metadata), **extra})
+
+
+def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileReport:
+    """Profile `model` live with Core ML (macOS 14.4+) and stamp the report as a plan.
+
+    The result's JSON (`report.to_json(path)`) replays anywhere with `backend="recorded"`. It
+    keeps what the placement depends on: chip, ANE core count, macOS version and build,
+    coremltools version, compute units, input shapes and when it was recorded.
+    """
+    from datetime import datetime, timezone
+
+    from .errors import CoreMLUnavailableError
+    from .placement.coreml import coreml_available
+
+    ok, why = coreml_available()
+    if not ok:
+        raise CoreMLUnavailableError(f"recording a plan needs Core ML on macOS 14.4+: {why}; "
+                                     "here, `ane-notebook profile` gives an estimate")
+    graph = load_model(model)
+    report = profile(model, compute_units, backend="coreml", runs=runs)
+    return _with_metadata(
+        report,
+        recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        macos_build=_macos_build(),
+        input_shapes={t.name: list(t.shape) if t.shape is not None else None
+                      for t in graph.inputs},
+    )
+
+
+def _macos_build() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["sw_vers", "-buildVersion"], capture_output=True, text=True,
+                             timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()

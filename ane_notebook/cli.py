@@ -1,4 +1,4 @@
-"""The `ane-notebook` command: profile | examples | chips | record.
+"""The `ane-notebook` command: profile | record | examples | chips.
 
 Prints the compact text report, optionally writes JSON and HTML, and on bad input prints one
 line (`ane-notebook: error: <file>: <problem>`) and exits with status 2. `--debug` shows the
@@ -40,6 +40,15 @@ def _parser() -> argparse.ArgumentParser:
                       help="write a standalone HTML page with the interactive diagram")
     prof.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    rec = sub.add_parser("record", help="macOS: profile with Core ML and save the plan as JSON, "
+                                        "to replay anywhere with --plan")
+    rec.add_argument("model", help="path to .mlpackage/.mlmodel, or example:NAME")
+    rec.add_argument("--compute-units", "-u", default="ALL",
+                     help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)")
+    rec.add_argument("--runs", type=int, default=20, help="predictions to time (default 20)")
+    rec.add_argument("-o", "--output", required=True, help="the plan JSON to write")
+    rec.add_argument("--debug", action="store_true", help="show tracebacks")
+
     ex = sub.add_parser("examples", help="list the built-in example models")
     ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     ch = sub.add_parser("chips", help="list the chip profiles the estimator knows")
@@ -59,6 +68,17 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     if args.html_path:
         report.to_html(args.html_path)
         print(f"wrote {args.html_path}")
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from .api import record
+
+    report = record(args.model, compute_units=args.compute_units, runs=args.runs)
+    print(report.to_text())
+    report.to_json(args.output)
+    print(f"\nwrote {args.output} (replay anywhere: ane-notebook profile MODEL --plan "
+          f"{args.output})")
     return 0
 
 
@@ -82,7 +102,8 @@ def _cmd_chips(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"profile": _cmd_profile, "examples": _cmd_examples, "chips": _cmd_chips}
+COMMANDS = {"profile": _cmd_profile, "record": _cmd_record, "examples": _cmd_examples,
+            "chips": _cmd_chips}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -147,16 +147,12 @@ class Explorer(w.VBox):
             layout = report_layout(first, compare=result.reports)
         else:
             layout = report_layout(result)
-        self.output.clear_output(wait=True)
-        with self.output:
-            from IPython.display import display
+        # Replace the previous diagram. append_display_data (rather than `with self.output:`)
+        # also works when no kernel is capturing output, e.g. in tests.
+        self.output.outputs = ()
+        from jupyter_bokeh import BokehModel
 
-            try:
-                from jupyter_bokeh import BokehModel
-
-                display(BokehModel(layout))
-            except ImportError:  # pragma: no cover - jupyter_bokeh is a dependency
-                display(result)
+        self.output.append_display_data(BokehModel(layout))
 
     def _error(self, message: str) -> None:
         self.status.value = f'<span style="color:#b00020">error: {html_text(message, 400)}</span>'

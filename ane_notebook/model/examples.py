@@ -104,21 +104,23 @@ def _mobilenet() -> Program:
             name=name,
         )
 
-    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 3, 128, 128))], opset_version=_TARGET)
+    # MobileNetV1 (Howard et al. 2017, table 1) at 224x224 with its standard widths: large
+    # enough that Core ML would use the Neural Engine. fp16 input and output, so no fp32<->fp16
+    # boundary casts are needed (those run off the ANE on M1: ane-rules.md §A1).
+    blocks = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1),
+              (256, 512, 2), *[(512, 512, 1)] * 5, (512, 1024, 2), (1024, 1024, 1)]
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 3, 224, 224), dtype=types.fp16)],
+                opset_version=_TARGET)
     def prog(image: Any) -> Any:
-        x = mb.relu6(x=conv(image, 3, 16, 3, 2, 1, "stem_conv"), name="stem_relu6")  # 64x64
-        x = mb.relu6(x=conv(x, 16, 16, 3, 1, 16, "dw1"), name="dw1_relu6")  # depthwise
-        x = mb.relu6(x=conv(x, 16, 32, 1, 1, 1, "pw1"), name="pw1_relu6")
-        x = mb.max_pool(x=x, kernel_sizes=[2, 2], strides=[2, 2], pad_type="valid",
-                        name="maxpool")  # 32x32
-        x = mb.relu6(x=conv(x, 32, 32, 3, 2, 32, "dw2"), name="dw2_relu6")  # 16x16
-        x = mb.relu6(x=conv(x, 32, 64, 1, 1, 1, "pw2"), name="pw2_relu6")
-        x = mb.avg_pool(x=x, kernel_sizes=[2, 2], strides=[2, 2], pad_type="valid",
-                        name="avgpool")  # 8x8
-        x = mb.relu(x=conv(x, 64, 64, 3, 1, 64, "dw3"), name="dw3_relu")
-        x = mb.relu(x=conv(x, 64, 128, 1, 1, 1, "pw3"), name="pw3_relu")
-        x = mb.reduce_mean(x=x, axes=[2, 3], keep_dims=False, name="global_pool")
-        x = mb.linear(x=x, weight=_w(rng, 1000, 128), bias=_w(rng, 1000), name="classifier")
+        x = mb.relu6(x=conv(image, 3, 32, 3, 2, 1, "stem_conv"), name="stem_relu6")  # 112x112
+        for i, (cin, cout, stride) in enumerate(blocks, start=1):
+            x = mb.relu6(x=conv(x, cin, cin, 3, stride, cin, f"dw{i}"), name=f"dw{i}_relu6")
+            x = mb.relu6(x=conv(x, cin, cout, 1, 1, 1, f"pw{i}"), name=f"pw{i}_relu6")
+        x = mb.avg_pool(x=x, kernel_sizes=[7, 7], strides=[1, 1], pad_type="valid",
+                        name="global_pool")  # 1x1
+        x = mb.reshape(x=x, shape=[1, 1024], name="flatten")
+        x = mb.linear(x=x, weight=_w(rng, 1000, 1024), bias=_w(rng, 1000), name="classifier")
         return mb.softmax(x=x, axis=-1, name="probs")
 
     return prog
@@ -309,8 +311,8 @@ def _nn_legacy() -> Model_pb2.Model:
 EXAMPLES: dict[str, Example] = {
     ex.name: ex
     for ex in (
-        Example("mobilenet", "MobileNet-style CNN, 1x3x128x128 fp16: fully Neural-Engine "
-                "friendly", 1, program=_mobilenet),
+        Example("mobilenet", "MobileNetV1, 1x3x224x224 fp16 in and out: fully Neural-Engine "
+                "friendly", 2, program=_mobilenet),
         Example("transformer", "2-layer GPT-style encoder (hidden 256), 128 int32 tokens, "
                 "32000-wide vocab head (beyond the ANE's 16384 limit)", 2,
                 program=_transformer),

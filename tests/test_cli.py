@@ -1,0 +1,66 @@
+"""The ane-notebook command: profile output, JSON, examples, chips, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ane_notebook.cli import main
+
+
+def test_profile_prints_summary_and_writes_json(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main(["profile", "example:transformer", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Compute Unit Mapping" in text and "Segments:" in text and "Crossings:" in text
+    data = json.loads(out.read_text())
+    devices = {o["device"] for o in data["ops"] if o["device"]}
+    assert "ANE" in devices and len(devices) >= 2
+    assert len(data["segments"]) >= 2 and len(data["crossings"]) >= 1
+    assert all(o["reason"] for o in data["ops"] if o["device"] not in (None, "ANE"))
+
+
+def test_compute_units_and_chip_options(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profile", "example:transformer", "-u", "cpu_and_gpu", "--chip", "M4"]) == 0
+    text = capsys.readouterr().out
+    assert "compute units: CPU_AND_GPU" in text and "chip: M4" in text
+    ane_line = next(line for line in text.splitlines() if "Neural Engine  " in line)
+    assert ane_line.split()[2] == "0"
+
+
+def test_examples_and_chips(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["examples"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("example:transformer") for line in lines)
+    assert main(["chips"]) == 0
+    assert "(default)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["profile", "no/such/model.mlpackage"], "no/such/model.mlpackage"),
+    (["profile", "example:nope"], "unknown example"),
+    (["profile", "example:mobilenet", "-u", "TPU"], "unknown compute units"),
+    (["profile", "example:mobilenet", "--chip", "Z9"], "unknown chip"),
+    (["profile", "example:mobilenet", "--backend", "recorded"], "needs plan="),
+])
+def test_bad_input_is_one_line_and_exit_2(args: list[str], fragment: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ane-notebook: error:") and fragment in err
+    assert len(err.splitlines()) == 1
+
+
+def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
+    env = {**os.environ}
+    proc = subprocess.run([sys.executable, "-m", "ane_notebook.cli", "profile", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("ane-notebook: error:")
+    assert "Traceback" not in proc.stderr

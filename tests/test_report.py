@@ -1,0 +1,123 @@
+"""ProfileReport: summary arithmetic, text, JSON schema and lossless round trip, load errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from ane_notebook.api import profile
+from ane_notebook.errors import PlanError
+from ane_notebook.placement.devices import DEVICE_ORDER, Device
+from ane_notebook.report import ProfileReport, load_report, report_from_dict
+from ane_notebook.schema import report_schema
+
+
+@pytest.fixture(scope="module")
+def report() -> ProfileReport:
+    return profile("example:transformer", "ALL", backend="estimate")
+
+
+def test_summary_adds_up(report: ProfileReport) -> None:
+    s = report.summary()
+    assert sum(s.per_device[d].ops for d in DEVICE_ORDER) == s.n_ops
+    assert s.n_ops + s.n_const == len(report.ops)
+    for d in DEVICE_ORDER:
+        assert s.per_device[d].est_time_ms == pytest.approx(
+            sum(o.est_time_ms for o in report.ops if o.device == d))
+    assert s.crossing_ms == pytest.approx(sum(c.est_cost_ms for c in report.crossings))
+    assert s.est_total_ms == pytest.approx(
+        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms)
+
+
+def test_crossings_are_edges_between_devices(report: ProfileReport) -> None:
+    crossing_edges = {(c.src, c.dst) for c in report.crossings}
+    expected = set()
+    for o in report.ops:
+        for src in o.inputs:
+            a, b = report.ops[src].device, o.device
+            if a is not None and b is not None and a != b:
+                expected.add((src, o.index))
+    assert crossing_edges == expected
+    for c in report.crossings:
+        assert c.bytes > 0 and c.est_cost_ms > 0
+        assert c.src_device == report.ops[c.src].device
+
+
+def test_segments_cover_running_ops_in_order(report: ProfileReport) -> None:
+    covered = []
+    for seg in report.segments:
+        ops = [o for o in report.ops[seg.start:seg.end + 1] if o.device is not None]
+        assert len(ops) == seg.n_ops and all(o.device == seg.device for o in ops)
+        covered += [o.index for o in ops]
+    assert covered == [o.index for o in report.ops if o.device is not None]
+    for a, b in zip(report.segments, report.segments[1:], strict=False):
+        assert a.device != b.device or a.function != b.function
+
+
+def test_text_has_mapping_crossings_and_reasons(report: ProfileReport) -> None:
+    text = report.to_text()
+    assert "Compute Unit Mapping" in text
+    assert "placement source: estimate" in text and "not measured" in text
+    assert f"Crossings: {len(report.crossings)}" in text
+    assert "Not on the Neural Engine" in text and "fix:" in text
+
+
+def test_json_validates_and_round_trips(report: ProfileReport, tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    text = report.to_json(path)
+    data = json.loads(text)
+    jsonschema.validate(data, report_schema())
+    assert data["source"] == "estimate" and data["version"] == 1
+    again = load_report(path)
+    assert again == report
+    assert again.to_json() == text
+
+
+def test_round_trip_keeps_float_precision(report: ProfileReport) -> None:
+    data = json.loads(report.to_json())
+    back = report_from_dict(data)
+    assert [o.est_time_ms for o in back.ops] == [o.est_time_ms for o in report.ops]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(version=99), "unsupported report version 99"),
+    (lambda d: d.update(format="something"), "not an ane_notebook report"),
+    (lambda d: d["ops"][0].pop("device"), "invalid report at ops/0"),
+    (lambda d: d["ops"][1].update(device="TPU"), "invalid report at ops/1/device"),
+    (lambda d: d["crossings"][0].update(src=10**6), "op index out of range"),
+    (lambda d: d.update(source="measured"), "invalid report at source"),
+])
+def test_invalid_reports_are_one_line_errors(report: ProfileReport, tmp_path: Path, mutate,  # type: ignore[no-untyped-def]
+                                             message: str) -> None:
+    data = json.loads(report.to_json())
+    mutate(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanError) as info:
+        load_report(path)
+    msg = str(info.value)
+    assert message in msg and str(path) in msg and "\n" not in msg
+
+
+def test_nan_and_garbage_rejected(report: ProfileReport, tmp_path: Path) -> None:
+    path = tmp_path / "nan.json"
+    path.write_text(report.to_json().replace('"est_time_ms": 0.0', '"est_time_ms": NaN', 1))
+    with pytest.raises(PlanError, match="not valid JSON"):
+        load_report(path)
+    (tmp_path / "junk.json").write_bytes(b"\xff\xfe garbage")
+    with pytest.raises(PlanError, match="not UTF-8"):
+        load_report(tmp_path / "junk.json")
+    with pytest.raises(PlanError, match="no such file"):
+        load_report(tmp_path / "missing.json")
+
+
+def test_not_on_ane_groups_by_rule(report: ProfileReport) -> None:
+    groups = report.not_on_ane()
+    assert sum(len(v) for v in groups.values()) == sum(
+        1 for o in report.ops if o.device not in (None, Device.ANE))
+    # the int rule fires on several ops whose reasons name different tensors: one group
+    int_groups = [ops for ops in groups.values() if any("dtype.int" in o.rules for o in ops)]
+    assert max(len(g) for g in int_groups) > 1
