@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from graphs import chain
 
 from ane_notebook.api import profile
 from ane_notebook.model.load import load_model
 from ane_notebook.placement.devices import ComputeUnits, Device, Evidence
 from ane_notebook.placement.estimate import estimate
-
-from graphs import chain
 
 UNITS = list(ComputeUnits)
 

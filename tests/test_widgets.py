@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
