@@ -45,7 +45,7 @@ def fmt_shape(shape: tuple[int | None, ...] | None) -> str:
 
 def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> str:
     s = r.summary()
-    est = "est." if r.source == "estimate" else "est."
+    est = "est."  # per-op times are estimates for every source (Core ML gives only weights)
     lines = [
         f"ane_notebook: {plain(r.model.name)} ({plain(r.model.source)})",
         f"placement source: {r.source} ({SOURCE_NOTE.get(r.source, r.source)})",
@@ -54,7 +54,8 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     ]
     if r.model.flexible_inputs:
         lines.append("flexible inputs: " + ", ".join(plain(n) for n in r.model.flexible_inputs)
-                     + " (placed for the default shape)")
+                     + " (placed at the default shape; Core ML runs other shapes on the GPU "
+                     "or CPU: Apple forum 724930)")
     lines += ["", f"Compute Unit Mapping          ops   time ({est})"]
     total_t = sum(t.est_time_ms for t in s.per_device.values()) or 1.0
     for d in DEVICE_ORDER:

@@ -134,6 +134,12 @@ class RuleContext:
         return tuple(f.name for f in self.graph.flexible_inputs if f.kind == "range")
 
     @cached_property
+    def range_inputs_without_default(self) -> tuple[str, ...]:
+        """Range-flexible inputs with no usable default shape (none given, or a 0 in it)."""
+        return tuple(f.name for f in self.graph.flexible_inputs if f.kind == "range"
+                     and (not f.default_shape or 0 in f.default_shape))
+
+    @cached_property
     def has_enumerated(self) -> bool:
         return any(f.kind == "enumerated" for f in self.graph.flexible_inputs)
 
@@ -416,13 +422,19 @@ def _check_extent(op: Op, ctx: RuleContext) -> Details | None:
 # A3. Flexible shapes.
 
 def _check_range_flexible(op: Op, ctx: RuleContext) -> Details | None:
-    if not ctx.range_inputs:
+    # Core ML runs a range-flexible model on the ANE only at its default shape (OFFICIAL, Apple
+    # forum 724930), and MLComputePlan, which we reproduce, plans that shape: a RangeDim model
+    # with default 64 had 217/217 ops on the ANE (CML, LuuOW/meridian-mcp runtime_plan.json,
+    # tests/data/published). So only an input with no default shape keeps the ANE out; other
+    # shapes at run time leave it (coremltools#2370), which the report states for every
+    # flexible model.
+    if not ctx.range_inputs_without_default:
         return None
     for t in ctx.tensors_of(op):
         # A dimension left unknown (None) in a range-flexible model is one that follows the
         # flexible input. An unknown *rank* (shape None) is just missing data: no finding.
         if t.shape is not None and None in t.shape:
-            return {"tensor": t.name, "inputs": ", ".join(ctx.range_inputs)}
+            return {"tensor": t.name, "inputs": ", ".join(ctx.range_inputs_without_default)}
     return None
 
 
@@ -848,14 +860,14 @@ RULES: tuple[Rule, ...] = (
     # ---- A3 flexible shapes ----------------------------------------------------------------
     Rule(
         id="shape.range_flexible",
-        applies_to="in a model with RangeDim inputs, any op with a dimension that depends on "
-                   "them (unknown statically)",
+        applies_to="in a model with a RangeDim input that declares no default shape, any op "
+                   "with a dimension that depends on it (unknown statically)",
         op_types=None, excludes=_ANE,
         reason="MLE5Engine is not currently supported for models with range shape inputs that "
-               "try to utilize the Neural Engine. ({tensor} follows flexible input {inputs}; "
-               "only the default shape may use the Neural Engine)",
-        fix="use ct.EnumeratedShapes (up to 128 shapes) or fixed-shape buckets instead of "
-            "ct.RangeDim; on iOS 17.4+/macOS 14.4+ a reshape frequency of Infrequent can help",
+               "try to utilize the Neural Engine. ({tensor} follows flexible input {inputs}, "
+               "which has no default shape; only the default shape may use the Neural Engine)",
+        fix="give the RangeDim a default (ct.RangeDim(..., default=N)) and call the model at "
+            "that shape, or use ct.EnumeratedShapes (up to 128 shapes) or fixed-shape buckets",
         evidence=Evidence.OFFICIAL,
         source=(f"{_AR} §A3/§A8: Apple engineer {S_FORUM_724930}; Xcode message {S_CT1029}; "
                 f"coremltools#2370 (random RangeDim shapes: ANE 0%)"),
