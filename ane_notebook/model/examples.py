@@ -36,6 +36,7 @@ from coremltools.models import MLModel
 from coremltools.proto import Model_pb2
 
 from ..errors import ModelLoadError
+from .convert import convert_quietly
 
 __all__ = [
     "CACHE_ENV",
@@ -365,7 +366,7 @@ def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = 
     ex = _get(name)
     if ex.program is not None:
         options: dict[str, Any] = {"package_dir": os.fspath(package_dir)} if package_dir else {}
-        return ct.convert(
+        return convert_quietly(
             ex.program(), convert_to="mlprogram", minimum_deployment_target=_TARGET,
             skip_model_load=True, **options, **ex.convert_options(),
         )

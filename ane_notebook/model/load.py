@@ -49,11 +49,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import itertools
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,13 @@ from coremltools.proto import FeatureTypes_pb2, MIL_pb2, Model_pb2, NeuralNetwor
 from google.protobuf.message import DecodeError
 
 from ..errors import ModelLoadError
+from ..escape import plain
 from . import examples
+from .convert import convert_quietly
 from .graph import FlexibleInput, Graph, Op, Shape, TensorInfo
 
-__all__ = ["MAX_CONST_ELEMENTS", "MAX_NESTING", "graph_from_spec", "load_model", "read_spec"]
+__all__ = ["MAX_CONST_ELEMENTS", "MAX_NESTING", "MAX_TENSOR_ELEMENTS", "graph_from_spec",
+           "load_model", "read_spec"]
 
 # Constants with more elements than this are weights, not parameters: their values are never
 # decoded (and blob-file values are never read whatever their size).
@@ -79,6 +83,15 @@ MAX_CONST_ELEMENTS = 64
 MAX_NESTING = 64
 # Ranks above this are nonsense (Core ML's limit is 5); never build shape tuples from them.
 _MAX_RANK = 64
+# Core ML sizes are signed 64-bit; MIL stores them unsigned, so a -1 written by a careless tool
+# reads as 2**64 - 1. Larger dimensions are refused.
+_MAX_DIM = 2**63 - 1
+# Tensors whose known dimensions multiply to more elements than this are refused. Absurd but
+# smaller sizes are kept (rules then report them as too large for the ANE); beyond it, FLOP and
+# byte counts (products of such sizes) would stop being finite floats in the cost model.
+MAX_TENSOR_ELEMENTS = 2**128
+# Protobuf cannot parse messages of 2 GiB or more: a larger spec file is not a model.
+_MAX_SPEC_BYTES = 2**31 - 1
 
 EXAMPLE_PREFIX = "example:"
 
@@ -199,6 +212,9 @@ def read_spec(path: str | os.PathLike[str], *, label: str | None = None) -> Mode
     elif suffix == ".mlmodel":
         if p.is_dir():
             raise ModelLoadError(label, "is a folder, but an .mlmodel must be a file")
+        if not p.is_file():
+            # A FIFO or device would block (or never end) when read.
+            raise ModelLoadError(label, "not a regular file")
         spec_file = p
         what = "model file"
     else:
@@ -233,6 +249,7 @@ def graph_from_spec(
         )
     builder.check_order()
     inputs, outputs, flexible = _interface(spec.description)
+    builder.check_shapes((*inputs, *outputs))
     return Graph(
         name=name,
         format=fmt,
@@ -295,6 +312,9 @@ def _package_root_spec(pkg: Path, label: str) -> Path:
 
 def _read_bytes(path: Path, label: str, what: str) -> bytes:
     try:
+        if path.stat().st_size > _MAX_SPEC_BYTES:
+            raise ModelLoadError(label, f"{what} is larger than 2 GB, more than a protobuf can "
+                                 "hold: not a Core ML model")
         data = path.read_bytes()
     except PermissionError as e:
         raise ModelLoadError(label, f"cannot read {what}: permission denied") from e
@@ -349,7 +369,7 @@ def _load_program(prog: Program, name: str | None) -> Graph:
     target = max([*targets, ct.target.iOS15])
     with tempfile.TemporaryDirectory(prefix="ane_notebook-") as tmp:
         try:
-            model = ct.convert(
+            model = convert_quietly(
                 prog,
                 convert_to="mlprogram",
                 minimum_deployment_target=target,
@@ -670,7 +690,7 @@ class _GraphBuilder:
 
     def _add_function(self, function: str) -> None:
         if function in self.functions:
-            raise self._fail(f"function '{function}' appears twice")
+            raise self._fail(f"function {_q(function)} appears twice")
         self.functions.append(function)
 
     # ---- ML Program --------------------------------------------------------------------------
@@ -700,7 +720,7 @@ class _GraphBuilder:
             block = next(iter(blocks.values()))
         else:
             raise self._fail(
-                f"function '{function}' has no block for its opset '{fn.opset}'"
+                f"function {_q(function)} has no block for its opset {_q(fn.opset)}"
             )
         # Per function: values of small consts and shapes of all const-like outputs, so that
         # consumers can pick up parameters and weight shapes in O(1).
@@ -980,21 +1000,67 @@ class _GraphBuilder:
     # ---- Checks ------------------------------------------------------------------------------
 
     def check_order(self) -> None:
-        """Refuse graphs where an op reads a tensor only produced later (a cycle, or ops out of
-        execution order): everything downstream relies on the tuple being in execution order."""
+        """Refuse graphs where an op reads a tensor that a later op produces: a cycle, ops out of
+        execution order, or a name produced twice with a reader in between (ML programs are SSA;
+        NeuralNetwork rewrites were renamed already). Everything downstream relies on the tuple
+        being in execution order, with `Graph.producer` (the last producer of a name) before
+        each reader."""
         first: dict[tuple[str, str], int] = {}
+        last: dict[tuple[str, str], int] = {}
         for op in self.ops:
             for t in op.outputs:
-                first.setdefault((op.function, t.name), op.index)
+                key = (op.function, t.name)
+                first.setdefault(key, op.index)
+                last[key] = op.index
         for op in self.ops:
             for name in op.inputs:
-                src = first.get((op.function, name))
-                if src is not None and src >= op.index and (op.function, name) not in \
-                        self.function_inputs:
+                key = (op.function, name)
+                src = last.get(key)
+                if src is None or src < op.index or key in self.function_inputs:
+                    continue
+                if first[key] < op.index:
                     raise self._fail(
-                        f"op '{op.name}' reads '{name}' before it is produced "
-                        "(cycle or ops out of order)"
+                        f"tensor {_q(name)} is produced twice (by ops #{first[key]} and #{src}) "
+                        f"and op {_q(op.name)} reads it in between (tensor names must be "
+                        "unique)"
                     )
+                raise self._fail(
+                    f"op {_q(op.name)} reads {_q(name)} before it is produced "
+                    "(cycle or ops out of order)"
+                )
+
+    def check_shapes(self, interface: Iterable[TensorInfo]) -> None:
+        """Refuse declared shapes no model can have (see `_shape_problem`)."""
+        tensors = itertools.chain(
+            self.function_inputs.values(), (t for op in self.ops for t in op.outputs), interface
+        )
+        for t in tensors:
+            problem = _shape_problem(t.shape)
+            if problem is not None:
+                raise self._fail(f"tensor {_q(t.name)} declares {problem}")
+
+
+def _q(name: str) -> str:
+    """A model-provided name quoted for an error message (cut short: names can be huge)."""
+    return f"'{plain(name, 80)}'"
+
+
+def _shape_problem(shape: Shape | None) -> str | None:
+    if shape is None:
+        return None
+    if len(shape) > _MAX_RANK:
+        return f"{len(shape)} dimensions (more than {_MAX_RANK}: not a real tensor)"
+    elements = 1
+    for d in shape:
+        if d is None:
+            continue
+        if d > _MAX_DIM:
+            return (f"dimension {d}, which is not a valid size (more than 2**63 - 1: a negative "
+                    "size stored unsigned?)")
+        elements *= d
+    if elements > MAX_TENSOR_ELEMENTS:
+        return "a shape of more than 2**128 elements"
+    return None
 
 
 def _nn_subnetworks(
