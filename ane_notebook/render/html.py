@@ -1,0 +1,91 @@
+"""HTML forms of a report: a standalone page, and the `text/html` of a notebook output.
+
+`report_html` is one self-contained file: bokeh's JavaScript and CSS are inlined
+(`bokeh.resources.INLINE`), so it opens offline, from an e-mail, or years later.
+
+`notebook_html` has to work in JupyterLab 4 / Notebook 7 whether or not the notebook is trusted:
+
+* Outputs produced in the running session are trusted: scripts in them run. A notebook opened
+  from disk without a matching signature is not: JupyterLab sanitises its HTML outputs (no
+  scripts, no iframes; tables and inline styles survive).
+* So the output is a static summary (header + "not on the Neural Engine" table: plain HTML,
+  readable even untrusted, and what nbconvert/GitHub previews show) followed by an
+  `<iframe srcdoc=...>` holding the standalone page. The iframe isolates bokeh from the notebook
+  page (no clash with another bokeh version loaded by the notebook, no global CSS leaking either
+  way) and `sandbox="allow-scripts"` without `allow-same-origin` keeps the page's scripts away
+  from the notebook even if something unexpected slipped through escaping.
+* When a sanitiser strips the iframe it keeps the iframe's text content, which browsers never
+  display for a live iframe: that text tells an untrusted reader how to see the diagram.
+
+The cost is size: each output carries bokeh's inline JavaScript (about 2 MB).
+"""
+
+from __future__ import annotations
+
+import html as _html
+from collections.abc import Mapping
+
+from bokeh.embed import file_html
+from bokeh.resources import INLINE
+
+from ..escape import plain
+from ..report import ProfileReport
+from .diagram import build_layout, header_html, not_on_ane_html
+from .palette import legend_text
+
+
+def _page(report: ProfileReport, compare: Mapping[str, ProfileReport] | None,
+          header: bool) -> tuple[str, int]:
+    layout = build_layout(report, compare, header=header)
+    # The template escapes the title itself (jinja `| e`); `plain` only removes control chars,
+    # so the title is escaped exactly once.
+    title = f"ane_notebook: {plain(report.model.name, 120)}"
+    page = file_html(layout.root, resources=INLINE, title=title)
+    return page, layout.height
+
+
+def report_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None, *,
+                header: bool = True) -> str:
+    """A standalone HTML page for `report` (works offline: bokeh resources inline)."""
+    return _page(report, compare, header)[0]
+
+
+_UNTRUSTED_NOTE = (
+    "The interactive diagram is hidden because this notebook is not trusted. Trust it (File > "
+    "Trust Notebook, or `jupyter trust NOTEBOOK`) or run the cell again; or save the report "
+    "with report.to_html(path) and open that file in a browser."
+)
+
+
+def _single_quoted_attr(text: str) -> str:
+    """`text` escaped for an attribute value in single quotes.
+
+    The page is mostly JSON, full of double quotes and almost free of single ones: quoting
+    the attribute with `'` and leaving `"` alone keeps the output ~30 % smaller than
+    html.escape would. `<` and `>` are escaped too although a quoted attribute does not need
+    it, so no tool that scans for tags ever sees one inside the attribute.
+    """
+    return (text.replace("&", "&amp;").replace("'", "&#x27;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+def notebook_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None
+                  ) -> str:
+    """`text/html` for a notebook: a static summary, then the interactive page in an iframe."""
+    page, height = _page(report, compare, header=False)
+    summary = header_html(report)
+    table = not_on_ane_html(report)
+    srcdoc = _single_quoted_attr(page)
+    return (
+        '<div class="ane-notebook-report">'
+        f"{summary}"
+        f'<iframe class="ane-notebook-diagram" title="{_html.escape(legend_text())}" '
+        f"sandbox=\"allow-scripts allow-downloads\" srcdoc='{srcdoc}' "
+        f'style="width:100%;height:{height}px;border:0;display:block" loading="eager">'
+        f"{_html.escape(_UNTRUSTED_NOTE)}</iframe>"
+        # The table again outside the iframe: it is the part people copy into issues, and it
+        # survives every sanitiser.
+        f'<details style="font:13px sans-serif"><summary>Not on the Neural Engine (static '
+        f"table)</summary>{table}</details>"
+        "</div>"
+    )
