@@ -62,8 +62,12 @@ class BrowserError(RuntimeError):
 def chromium_missing_reason() -> str | None:
     """Why browser tests cannot run here, or None when they can."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install -y "
-                "chromium; or set ANE_NOTEBOOK_CHROMIUM)")
+        reason = (f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install -y "
+                  "chromium; or set ANE_NOTEBOOK_CHROMIUM)")
+        if os.environ.get("ANE_NOTEBOOK_REQUIRE_BROWSER"):
+            # CI installs Chromium: there a missing browser is a failure, never a skip.
+            raise RuntimeError(f"ANE_NOTEBOOK_REQUIRE_BROWSER is set but {reason}")
+        return reason
     return None
 
 
