@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .errors import AneNotebookError
+from .errors import AneNotebookError, writing
 
 EXIT_BAD_INPUT = 2
 
@@ -63,10 +63,12 @@ def _cmd_profile(args: argparse.Namespace) -> int:
                      backend=args.backend, plan=args.plan)
     print(report.to_text())
     if args.json_path:
-        report.to_json(args.json_path)
+        with writing(args.json_path):
+            report.to_json(args.json_path)
         print(f"\nwrote {args.json_path}")
     if args.html_path:
-        report.to_html(args.html_path)
+        with writing(args.html_path):
+            report.to_html(args.html_path)
         print(f"wrote {args.html_path}")
     return 0
 
@@ -76,7 +78,8 @@ def _cmd_record(args: argparse.Namespace) -> int:
 
     report = record(args.model, compute_units=args.compute_units, runs=args.runs)
     print(report.to_text())
-    report.to_json(args.output)
+    with writing(args.output):
+        report.to_json(args.output)
     print(f"\nwrote {args.output} (replay anywhere: ane-notebook profile MODEL --plan "
           f"{args.output})")
     return 0
@@ -93,11 +96,11 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 def _cmd_chips(args: argparse.Namespace) -> int:
     from .placement.devices import CHIPS, DEFAULT_CHIP
 
-    print(f"{'chip':<6}{'ANE cores':>10}{'ANE TOPS':>10}{'GPU TFLOPS':>12}{'GB/s':>8}"
+    print(f"{'chip':<6}{'ANE cores':>10}{'ANE TOPS fp16':>14}{'GPU TFLOPS':>12}{'GB/s':>8}"
           f"{'max axis':>10}")
     for c in CHIPS.values():
         mark = "  (default)" if c.name == DEFAULT_CHIP else ""
-        print(f"{c.name:<6}{c.ane_cores:>10}{c.ane_tops:>10g}{c.gpu_tflops:>12g}"
+        print(f"{c.name:<6}{c.ane_cores:>10}{c.ane_tops:>14g}{c.gpu_tflops:>12g}"
               f"{c.mem_bw_gbs:>8g}{c.max_axis:>10}{mark}")
     return 0
 

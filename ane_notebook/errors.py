@@ -8,14 +8,24 @@ tracebacks are only for bugs (or `--debug`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .escape import plain
+
+# Longer messages are cut: they are printed to terminals and status bars, and the start (the
+# file, then the problem) is what matters.
+MAX_MESSAGE_CHARS = 2000
 
 
 class AneNotebookError(Exception):
     """Base class: the message is a single line a user can act on."""
 
     def __init__(self, message: str) -> None:
-        # Collapse newlines so that a message is always one line, whatever a library said.
-        super().__init__(" ".join(str(message).split()))
+        # Collapse newlines so that a message is always one line, whatever a library said, and
+        # escape what is left: messages quote op names and paths, which come from the model or
+        # the file system and may hold terminal escape sequences or undecodable bytes.
+        super().__init__(plain(" ".join(str(message).split()), MAX_MESSAGE_CHARS))
 
 
 class ModelLoadError(AneNotebookError):
@@ -41,8 +51,27 @@ class CoreMLUnavailableError(AneNotebookError):
 
 
 class CoreMLRunError(AneNotebookError):
-    """Core ML crashed, hung or failed while compiling, planning or predicting."""
+    """Core ML crashed, hung or failed while compiling, planning or predicting.
+
+    `details` holds what does not fit the one-line message, such as the child process's
+    traceback when Core ML raised an exception ("" when there is nothing more to say).
+    """
+
+    details: str = ""
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        self.details = details
+        super().__init__(message)
 
 
 class UsageError(AneNotebookError):
     """An argument is not one we accept (unknown compute units, chip, backend...)."""
+
+
+@contextmanager
+def writing(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Report a failure to write a file the user named (`--json`, `--html`...) as a UsageError."""
+    try:
+        yield
+    except OSError as e:
+        raise UsageError(f"{os.fspath(path)}: cannot write: {e.strerror or e}") from e

@@ -14,7 +14,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from .errors import AneNotebookError
+from .errors import AneNotebookError, writing
 
 
 @magics_class
@@ -33,7 +33,8 @@ class AneMagics(Magics):
     @argument("--html", default=None, help="also write a standalone HTML page to this path")
     @argument("--var", default=None,
               help="cell magic: profile this variable instead of the cell's last expression")
-    @argument("-o", "--output", action="store_true", help="return the report")
+    @argument("-o", "--output", action="store_true",
+              help="return the report (shown once, as the cell's value, when it ends the cell)")
     @argument("-q", "--quiet", action="store_true", help="display nothing")
     @argument("--debug", action="store_true", help="show the full traceback on errors")
     @line_cell_magic
@@ -68,9 +69,13 @@ class AneMagics(Magics):
                 raise
             print(f"ane_profile: error: {e}", file=sys.stderr)
             return None
+        if args.output:
+            # Returned, not displayed here: Jupyter shows a returned value when it ends the cell,
+            # and showing it here too would draw the diagram twice.
+            return result
         if not args.quiet:
             display(result)
-        return result if args.output else None
+        return None
 
     def _model_from(self, args: Any, cell: str | None) -> Any:
         ns = self.shell.user_ns if self.shell is not None else {}
@@ -109,7 +114,8 @@ class AneMagics(Magics):
             result = profile(model, compute_units=args.compute_units, chip=args.chip,
                              backend=args.backend, plan=args.plan)
         if args.html:
-            result.to_html(args.html)
+            with writing(args.html):
+                result.to_html(args.html)
         return result
 
 

@@ -1,7 +1,7 @@
 """`explore()`: an ipywidgets UI to pick a model and settings, run, and see the diagram.
 
 A thin layer over `profile()`: every control maps to one argument, the Run button calls the
-library, and the diagram is re-drawn below (bokeh inside ipywidgets through jupyter_bokeh).
+library, and the diagram is re-drawn below (the report's own HTML: bokeh in an iframe).
 Uploaded models are written to the user cache folder, never next to the user's files. Errors
 show as one line in the status area; the kernel carries on.
 """
@@ -140,19 +140,13 @@ class Explorer(w.VBox):
         return result
 
     def _draw(self, result: Any) -> None:
-        from .render.diagram import report_layout
-
-        if hasattr(result, "reports"):
-            first = next(iter(result.reports.values()))
-            layout = report_layout(first, compare=result.reports)
-        else:
-            layout = report_layout(result)
-        # Replace the previous diagram. append_display_data (rather than `with self.output:`)
-        # also works when no kernel is capturing output, e.g. in tests.
+        # The same bundle the magic displays: a text twin and the standalone diagram in a
+        # sandboxed iframe. It needs no BokehJS preloaded in the notebook page (jupyter_bokeh's
+        # BokehModel does: bokeh/jupyter_bokeh#150) and works offline.
+        # append_display_data (rather than `with self.output:`) also works when no kernel is
+        # capturing output, e.g. in tests. Replacing `outputs` re-draws on each run.
         self.output.outputs = ()
-        from jupyter_bokeh import BokehModel
-
-        self.output.append_display_data(BokehModel(layout))
+        self.output.append_display_data(result)
 
     def _error(self, message: str) -> None:
         self.status.value = f'<span style="color:#b00020">error: {html_text(message, 400)}</span>'

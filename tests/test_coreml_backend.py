@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import platform
 import signal
 import sys
@@ -29,27 +30,33 @@ from ane_notebook.errors import CoreMLRunError, CoreMLUnavailableError, PlanErro
 from ane_notebook.model.graph import Graph, Op, TensorInfo
 from ane_notebook.placement import coreml
 from ane_notebook.placement.coreml import (
+    CoreMLTimings,
+    coreml_available,
+    make_inputs,
+    run_coreml,
+)
+from ane_notebook.placement.devices import ComputeUnits, Device
+from ane_notebook.placement.e5_analytics import (
+    backend_device,
+    find_e5_analytics,
+    parse_e5_analytics,
+)
+from ane_notebook.placement.isolation import run_isolated
+from ane_notebook.placement.plan_mapping import (
     CONST_REASON,
+    NO_USAGE,
     NOT_IN_PLAN,
     PER_OP_TIME,
     PER_OP_TIME_MISSING,
     REASONS_FOUND,
     REASONS_MISSING,
-    CoreMLTimings,
     compute_plan_entries,
-    coreml_available,
     device_of,
-    find_e5_analytics,
-    make_inputs,
-    parse_e5_analytics,
     placement_from_compute_plan,
     placement_from_remote_plan,
     remote_plan_entries,
     remote_plan_from_entries,
-    run_coreml,
-    run_isolated,
 )
-from ane_notebook.placement.devices import ComputeUnits, Device
 
 DATA = Path(__file__).parent / "data" / "coreml"
 REMOTE_PLAN = DATA / "remote_plan_main.json"
@@ -202,11 +209,11 @@ def test_coremltools_devices_need_a_proxy_but_map_by_isinstance() -> None:
 
 
 def test_e5_backend_names_follow_core_ml() -> None:
-    assert coreml.backend_device("ane") is Device.ANE
-    assert coreml.backend_device('"mps_graph"') is Device.GPU
+    assert backend_device("ane") is Device.ANE
+    assert backend_device('"mps_graph"') is Device.GPU
     for cpu in ("bnns", "classic_cpu", "e5_minimal_cpu"):
-        assert coreml.backend_device(cpu) is Device.CPU
-    assert coreml.backend_device("tpu") is None
+        assert backend_device(cpu) is Device.CPU
+    assert backend_device("tpu") is None
 
 
 # --- MLComputePlan -> Placement --------------------------------------------------------------
@@ -272,7 +279,7 @@ def test_ops_without_usage_are_told_apart_from_consts() -> None:
     ops = by_name(graph, placement_from_compute_plan(graph, plan, ALL))
     assert ops["conv_w"].reason == CONST_REASON
     assert ops["conv_out"].device is None
-    assert ops["conv_out"].reason == coreml.NO_USAGE
+    assert ops["conv_out"].reason == NO_USAGE
 
 
 def test_pipeline_with_a_neural_network_stage() -> None:
@@ -503,15 +510,26 @@ def test_isolated_hang_is_killed_at_the_timeout() -> None:
 def test_isolated_exception_keeps_its_traceback() -> None:
     with pytest.raises(CoreMLRunError, match="ValueError: invalid literal") as info:
         run_isolated(int, ("x",), 60)
-    assert "Traceback" in info.value.details  # type: ignore[attr-defined]
+    assert "Traceback" in info.value.details
 
 
 def test_isolated_events_reach_the_parent() -> None:
     events: list[Any] = []
-    result = run_isolated("ane_notebook.placement.coreml:emit", (("predict", "ALL", 1, 3),), 60,
+    result = run_isolated("ane_notebook.placement.isolation:emit", (("predict", "ALL", 1, 3),), 60,
                           on_event=events.append)
     assert result is None
     assert events == [("predict", "ALL", 1, 3)]
+
+
+def test_child_bodies_reach_the_child_by_name() -> None:
+    # "spawn" pickles the child's function by module and name: the Core ML bodies must stay
+    # module-level in coreml, and emit must be the one whose pipe the child entry sets.
+    from ane_notebook.placement import isolation
+
+    for body in (coreml._child_compile, coreml._child_profile):
+        assert pickle.loads(pickle.dumps(body)) is body
+        assert isolation._resolve(f"{body.__module__}:{body.__qualname__}") is body
+    assert coreml.emit is isolation.emit
 
 
 # --- availability and inputs -----------------------------------------------------------------

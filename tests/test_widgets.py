@@ -35,11 +35,12 @@ def test_run_example_updates_report_and_output() -> None:
     assert "done" in ui.status.value and "estimate" in ui.status.value
     assert len(ui.output.outputs) == 1  # the diagram, re-rendered on each run
     data = ui.output.outputs[0]["data"]
-    assert "application/vnd.jupyter.widget-view+json" in data  # a jupyter_bokeh BokehModel
-    first_id = data["application/vnd.jupyter.widget-view+json"]["model_id"]
+    assert "Compute Unit Mapping" in data["text/plain"]
+    assert "<iframe" in data["text/html"] and "CPU_AND_NE" in data["text/html"]
+    ui.chip.value = "M2"
     ui.run()
-    assert ui.output.outputs[0]["data"]["application/vnd.jupyter.widget-view+json"][
-        "model_id"] != first_id
+    assert len(ui.output.outputs) == 1
+    assert "chip: M2" in ui.output.outputs[0]["data"]["text/plain"]
     assert len(ui.output.outputs) == 1
     assert not ui.run_button.disabled and ui.progress.layout.visibility == "hidden"
 

@@ -7,7 +7,7 @@ versions of a model (ops are matched by function and name; ops only in one repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..escape import plain
 from ..placement.devices import Device
@@ -59,6 +59,10 @@ class Comparison:
 
     def __str__(self) -> str:
         return self.to_text()
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """How IPython and Jupyter show a comparison: its text (the protocol needs no import)."""
+        p.text(self.to_text())
 
 
 def label_of(r: ProfileReport) -> str:

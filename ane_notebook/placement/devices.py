@@ -98,7 +98,7 @@ class ChipProfile:
 
     name: str
     ane_cores: int
-    ane_tops: float  # Apple's announced Neural Engine TOPS (OFFICIAL, per Apple's launch pages)
+    ane_tops: float  # Neural Engine TOPS at fp16 (Apple's launch figures; see CHIPS for int8 ones)
     gpu_tflops: float  # fp32 peak, TFLOPS (OFFICIAL where Apple published it, else GUESS)
     cpu_gflops: float  # effective BNNS rate, GFLOP/s (GUESS scaled from the RE anchor, costs.py)
     mem_bw_gbs: float  # unified memory bandwidth, GB/s
@@ -133,7 +133,12 @@ _GUESS_A = "ANE family mapping of A-series to §A7 columns is GUESS (ane-rules.m
 # 68.25 GB/s; M2 2022: 15.8 TOPS, 100 GB/s; M3 2023: 18 TOPS, 100 GB/s; M4 2024: 38 TOPS,
 # 120 GB/s). GPU TFLOPS: M1 2.6 and M2 3.6 are Apple's; M3/M4 are community figures (GUESS).
 # A-series TOPS: Apple launch events (A12 5, A13 6, A14 11, A15 15.8, A16 17, A17 Pro 35,
-# A18 35). A-series GPU and bandwidth are community teardown figures (GUESS).
+# A18 35). From A17 Pro and M4 on, Apple quotes int8 TOPS (35, 38) where earlier figures were
+# fp16; the ANE runs fp16 activations (ane-rules.md §A1; int8-int8 compute is faster only from
+# A17 Pro/M4, OFFICIAL coremltools opt-quantization-perf.md), so those chips are listed here
+# at half their quoted figure (17.5, 19) to keep every chip on the same fp16 scale (GUESS: the
+# 2:1 int8/fp16 ratio is the usual one, not published by Apple for these chips).
+# A-series GPU and bandwidth are community teardown figures (GUESS).
 # cpu_gflops: the RE planner anchor (CPU 20 GFLOP/s, ane-guide ch.5/18) scaled per generation
 # by our GUESS of single-cluster BNNS throughput growth.
 CHIPS: dict[str, ChipProfile] = {
@@ -142,12 +147,12 @@ CHIPS: dict[str, ChipProfile] = {
     "A14": _m("A14", 16, 11.0, 0.8, 17.0, 34.0, 1, f"{_APPLE}; {_GUESS_A}"),
     "A15": _m("A15", 16, 15.8, 1.4, 19.0, 34.0, 2, f"{_APPLE}; {_GUESS_A}"),
     "A16": _m("A16", 16, 17.0, 1.8, 21.0, 51.0, 2, f"{_APPLE}; {_GUESS_A}"),
-    "A17": _m("A17", 16, 35.0, 2.1, 23.0, 51.0, 3, f"{_APPLE}; {_GUESS_A}"),
-    "A18": _m("A18", 16, 35.0, 2.2, 25.0, 60.0, 4, f"{_APPLE}; {_GUESS_A}"),
+    "A17": _m("A17", 16, 17.5, 2.1, 23.0, 51.0, 3, f"{_APPLE}; {_GUESS_A}"),
+    "A18": _m("A18", 16, 17.5, 2.2, 25.0, 60.0, 4, f"{_APPLE}; {_GUESS_A}"),
     "M1": _m("M1", 16, 11.0, 2.6, 20.0, 68.25, 1, _APPLE),
     "M2": _m("M2", 16, 15.8, 3.6, 23.0, 100.0, 2, _APPLE),
     "M3": _m("M3", 16, 18.0, 4.1, 26.0, 100.0, 3, f"{_APPLE}; GPU TFLOPS GUESS"),
-    "M4": _m("M4", 16, 38.0, 4.3, 30.0, 120.0, 4, f"{_APPLE}; GPU TFLOPS GUESS"),
+    "M4": _m("M4", 16, 19.0, 4.3, 30.0, 120.0, 4, f"{_APPLE}; GPU TFLOPS GUESS"),
 }
 
 # M1 is the default: it is the chip most community measurements in ane-rules.md were made on,

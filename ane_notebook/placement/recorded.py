@@ -27,14 +27,60 @@ def load_plan(graph: Graph, plan: str | os.PathLike[str],
     data = read_json_file(plan)
     origin = os.fspath(plan)
     if isinstance(data, dict) and "infos" in data and "format" not in data:
-        from .coreml import placement_from_remote_plan  # coremltools' remote-device format
-
-        return placement_from_remote_plan(graph, data, compute_units or ComputeUnits.ALL)
+        return _placement_from_remote_plan(graph, data, origin,
+                                           compute_units or ComputeUnits.ALL)
     validate_report_dict(data, origin)
     if data["source"] == "estimate":
         raise PlanError(origin, "this report is an estimate, not a plan recorded by Core ML; "
                         "open it with ane_notebook.load_report instead")
     return placement_from_report_dict(graph, data, origin)
+
+
+def _placement_from_remote_plan(graph: Graph, data: Mapping[str, Any], origin: str,
+                                compute_units: ComputeUnits) -> Placement:
+    """coremltools' remote-device compute plan: check its structure, map it, check it fits.
+
+    Core ML compiles the model before planning (fusing or dropping some ops), so a plan need not
+    name every op; one that names none of the model's ops belongs to another model.
+    """
+    # coremltools' remote-device format
+    from .plan_mapping import NOT_IN_PLAN, placement_from_entries, remote_plan_entries
+
+    _check_remote_plan_types(data, origin)
+    placement = placement_from_entries(graph, remote_plan_entries(data, origin), compute_units,
+                                       source="recorded",
+                                       metadata={"recorded_plan": origin})
+    running = [(op, p) for op, p in zip(graph.ops, placement.ops, strict=True)
+               if not op.is_const]
+    if running and all(p.reason == NOT_IN_PLAN for _, p in running):
+        raise PlanError(origin, f"plan does not match model {graph.name!r}: it names none of "
+                        f"the model's {len(running)} ops (recorded for another model?)")
+    return placement
+
+
+def _check_remote_plan_types(data: Mapping[str, Any], origin: str) -> None:
+    """The JSON types the remote-plan reader relies on (its own checks cover the rest)."""
+    infos = data.get("infos")
+    extra = data.get("infosWithoutUsage", [])
+    rows = [*(infos.values() if isinstance(infos, Mapping) else infos
+              if isinstance(infos, list) else []),
+            *(extra if isinstance(extra, list) else [])]
+    for i, info in enumerate(rows):
+        if not isinstance(info, Mapping):
+            continue  # reported by the reader
+        path = info.get("path")
+        components = path.get("components") if isinstance(path, Mapping) else None
+        for component in components if isinstance(components, list) else []:
+            bodies = component.values() if isinstance(component, Mapping) else []
+            for body in bodies:
+                if isinstance(body, Mapping) and not isinstance(body.get("data", {}), Mapping):
+                    raise PlanError(origin, f"info {i}: a path component's 'data' must be an "
+                                    f"object, got {type(body['data']).__name__}")
+        cost = info.get("estimatedCost")
+        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))
+                                 or not 0 <= cost <= 1):
+            raise PlanError(origin, f"info {i}: estimatedCost must be a fraction between 0 and "
+                            f"1 (Core ML's cost weight) or null, got {str(cost)[:40]}")
 
 
 def plan_differences(graph: Graph, plan_ops: Sequence[Mapping[str, Any]]) -> list[str]:
