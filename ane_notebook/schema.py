@@ -7,7 +7,10 @@ versioned format, described by `report.schema.json` in the package.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -19,6 +22,10 @@ REPORT_FORMAT = "ane_notebook.report"
 REPORT_VERSION = 1
 # A plan file larger than this is not something we wrote (a 50k-op report is ~20 MB).
 MAX_PLAN_BYTES = 512 * 1024 * 1024
+# Larger times would overflow to infinity when a few are summed (the summary, the text bars).
+# Far above anything real, and above what the estimate gives even for absurd declared shapes
+# (at most ~1e100 ms, see model/load.py MAX_TENSOR_ELEMENTS), so our own reports always reload.
+MAX_TIME_MS = 1e200
 
 
 @lru_cache(maxsize=1)
@@ -34,11 +41,44 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"non-finite number {name} is not allowed")
 
 
+def _finite_float(text: str) -> float:
+    # "1e400" is valid JSON but parses to inf: as bad as Infinity for every sum we make.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _float_sized_int(text: str) -> int:
+    # Integers beyond the float range are never written by us, and would overflow wherever a
+    # count meets a float (times, byte rates).
+    value = int(text)
+    if len(text) > 300:
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(f"integer {text[:20]}... is out of range") from None
+    return value
+
+
 def read_json_file(path: str | os.PathLike[str]) -> Any:
     """Parse a JSON file strictly; PlanError naming the file on any problem."""
     p = Path(path)
     try:
-        if p.stat().st_size > MAX_PLAN_BYTES:
+        st = p.stat()
+    except ValueError:  # a NUL byte, or a character no file name can hold
+        raise PlanError(p, "no such file (not a valid file name)") from None
+    except FileNotFoundError:
+        raise PlanError(p, "no such file") from None
+    except OSError as e:
+        raise PlanError(p, f"cannot read: {e.strerror}") from None
+    try:
+        if stat.S_ISDIR(st.st_mode):
+            raise PlanError(p, "is a folder, expected a .json file")
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or device would block (or never end) when read.
+            raise PlanError(p, "not a regular file, expected a .json file")
+        if st.st_size > MAX_PLAN_BYTES:
             raise PlanError(p, f"larger than {MAX_PLAN_BYTES // 2**20} MB; not a report")
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -50,11 +90,40 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
     except OSError as e:
         raise PlanError(p, f"cannot read: {e.strerror}") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
+                          parse_int=_float_sized_int)
     except RecursionError:
         raise PlanError(p, "not valid JSON (nested too deeply)") from None
     except ValueError as e:  # JSONDecodeError is a ValueError
         raise PlanError(p, f"not valid JSON ({e})") from None
+    # The text decoded as UTF-8, so only \u escapes can make surrogates; an unpaired one is not
+    # Unicode and could never be written out again (report.to_json would fail).
+    if _SURROGATE_ESCAPE.search(text):
+        bad = _unpaired_surrogate(data)
+        if bad is not None:
+            raise PlanError(p, f"not valid JSON (a string holds an unpaired surrogate, "
+                               f"\\u{ord(bad):04x}, which is not Unicode)")
+    return data
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _unpaired_surrogate(data: Any) -> str | None:
+    """The first unpaired surrogate in any string (key or value) of parsed JSON, else None."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            for char in value:
+                if "\ud800" <= char <= "\udfff":
+                    return char
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return None
 
 
 def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
@@ -84,4 +153,14 @@ def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
         for i, s in enumerate(data[key]):
             if any(not 0 <= s[f] < n for f in fields):
                 raise PlanError(origin, f"invalid report at {key}/{i}: op index out of range")
+    for i, s in enumerate(data["segments"]):
+        if s["start"] > s["end"]:
+            raise PlanError(origin, f"invalid report at segments/{i}: start {s['start']} is "
+                            f"after end {s['end']}")
+    for key, field in (("ops", "est_time_ms"), ("segments", "est_time_ms"),
+                       ("crossings", "est_cost_ms")):
+        for i, item in enumerate(data[key]):
+            if item[field] > MAX_TIME_MS:
+                raise PlanError(origin, f"invalid report at {key}/{i}/{field}: {item[field]:g} "
+                                f"ms is too large to add up (more than {MAX_TIME_MS:g} ms)")
     return data

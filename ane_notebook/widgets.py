@@ -128,6 +128,10 @@ class Explorer(w.VBox):
             self._draw(result)
             self.progress.value = 3
         except AneNotebookError as e:
+            # Clear the previous result: a diagram left below an error would look like the
+            # answer for the settings that just failed.
+            self.report = None
+            self.output.outputs = ()
             self._error(str(e))
             return None
         finally:

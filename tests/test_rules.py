@@ -229,6 +229,11 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(lambda: mil(lambda x: mb.add(x=x, y=x), spec(1, 8, dtype=INT32)), "add"),
         Case(lambda: mil(lambda x: mb.add(x=x, y=x), spec(1, 8)), "add"),
     ),
+    # A dtype no loader version names (a damaged or newer spec), built directly.
+    "dtype.unknown": (
+        Case(lambda: direct("relu", dtype="unknown(999)"), "relu"),
+        Case(lambda: direct("relu", dtype="fp16"), "relu"),
+    ),
     # coremltools refuses to convert rank-6 tensors at all, so this one is built directly.
     "tensor.rank": (
         Case(lambda: direct("relu", (1, 2, 2, 2, 2, 2)), "relu"),

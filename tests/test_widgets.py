@@ -104,3 +104,12 @@ def test_upload_refuses_zip_slip() -> None:
         save_upload("junk.zip", b"not a zip")
     with pytest.raises(ModelLoadError, match="upload an .mlmodel"):
         save_upload("model.onnx", b"")
+
+
+def test_failed_run_clears_the_previous_diagram(tmp_path: Path) -> None:
+    ui = Explorer("example:lstm")
+    assert ui.run() is not None and len(ui.output.outputs) == 1
+    ui.source.value = PATH_CHOICE
+    ui.path.value = str(tmp_path / "gone.mlpackage")
+    assert ui.run() is None
+    assert ui.report is None and ui.output.outputs == ()

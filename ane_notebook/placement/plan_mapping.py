@@ -308,6 +308,9 @@ def _entry_from_info(info: Any, where: str) -> PlanEntry:
         if key not in _COMPONENT_KEYS:
             raise PlanError(where, f"unknown path component {key!r}")
         data = body.get("data", {}) if isinstance(body, Mapping) else {}
+        if not isinstance(data, Mapping):
+            raise PlanError(where, f"a path component's 'data' must be an object, got "
+                                   f"{type(data).__name__}")
         if key == "pipelineModel":
             stages.append(str(data.get("name", "")))
         elif key == "programFunction":

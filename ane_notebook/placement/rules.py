@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from ..model.graph import Graph, Op, TensorInfo
+from ..model.graph import FLOAT_DTYPES, INT_DTYPES, Graph, Op, TensorInfo
 from .devices import ChipProfile, Device, Evidence, get_chip
 
 ALL_DEVICES: frozenset[Device] = frozenset(Device)
@@ -309,6 +309,9 @@ _FP16_FP32 = frozenset({"fp16", "fp32"})
 # Integer tensors wider than 8 bits: integer arithmetic and casts to int16/int32 leave the ANE
 # (CML: Anemll profiler; RE: ane-guide App. A "cast to int32 is rejected on the M1").
 _INT_COMPUTE = frozenset({"int16", "uint16", "int32", "uint32", "int64", "uint64"})
+# Every dtype the loader can name; anything else (e.g. "unknown(999)" from a newer or damaged
+# spec) is a type no rule speaks for.
+_KNOWN_DTYPES = FLOAT_DTYPES | INT_DTYPES | {"bool", "string"}
 
 
 def _nominal_dtypes(op: Op) -> bool:
@@ -354,6 +357,13 @@ def _check_int(op: Op, ctx: RuleContext) -> Details | None:
     skip = _shape_arg_names(op)
     for t in ctx.tensors_of(op):
         if t.dtype in _INT_COMPUTE and t.name not in skip:
+            return {"tensor": t.name, "dtype": t.dtype}
+    return None
+
+
+def _check_unknown_dtype(op: Op, ctx: RuleContext) -> Details | None:
+    for t in ctx.tensors_of(op):
+        if t.dtype not in _KNOWN_DTYPES:
             return {"tensor": t.name, "dtype": t.dtype}
     return None
 
@@ -783,6 +793,20 @@ RULES: tuple[Rule, ...] = (
                 f"FluidInference/mobius ane-experiments.md (int32 mask CPU island); RE: "
                 f"{S_GUIDE_A} (cast to int32 rejected on M1)"),
         check=_check_int, formats=_MLP,
+    ),
+    Rule(
+        id="dtype.unknown",
+        applies_to="an op with a tensor whose dtype the rule table does not know",
+        op_types=None, excludes=_ANE,
+        reason="tensor {tensor} has a dtype the rule table does not know ({dtype}); the Neural "
+               "Engine runs fp16 (and int8) only",
+        fix="check the model was written by a coremltools version this tool knows, and that "
+            "the tensor is fp16",
+        # §A1 lists the ANE's dtypes (fp16, int8, int16: OFFICIAL Core AI authoring rules); an
+        # unknown one is not among them as far as we can tell, so we keep the ANE out (GUESS).
+        evidence=Evidence.GUESS,
+        source=f"{_AR} §A1: apple/coreai-models neural_engine_rules.md (supported ANE dtypes)",
+        check=_check_unknown_dtype, formats=_MLP,
     ),
     # ---- A2 rank / extent ------------------------------------------------------------------
     Rule(
