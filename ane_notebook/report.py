@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._gc import gc_paused
 from .analysis.crossings import Crossing, find_crossings
 from .analysis.segments import Segment, find_segments
 from .model.graph import Graph, Shape
@@ -102,6 +103,7 @@ class ProfileReport:
 
     # --- building ---------------------------------------------------------------------
     @classmethod
+    @gc_paused()  # one record per op, many small objects on big models: see _gc.py
     def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
@@ -232,6 +234,7 @@ def _tensor(t: TensorRecord) -> dict[str, Any]:
     return {"name": t.name, "shape": _shape(t.shape), "dtype": t.dtype}
 
 
+@gc_paused()  # a dict per op, tensor and crossing: see _gc.py
 def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
     m = r.model
     return {
@@ -285,6 +288,7 @@ def _tensor_rec(d: Mapping[str, Any]) -> TensorRecord:
     return TensorRecord(d["name"], _tuple_shape(d["shape"]), d["dtype"])
 
 
+@gc_paused()  # schema validation and one record per op: see _gc.py
 def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     """Validate `data` against the schema and build a ProfileReport; PlanError if invalid."""
     validate_report_dict(data, origin)

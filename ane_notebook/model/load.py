@@ -43,6 +43,13 @@ copied into ``Op.attrs`` under their MIL parameter names when they hold at most
 `MAX_CONST_ELEMENTS` elements; sequences become tuples. ``attrs["args"]`` maps each parameter to
 the tensor names bound to it, and ``attrs["weight_shape"]`` gives the declared shape of a constant
 weight of ``conv``/``conv_transpose``/``linear``/``matmul``/... (shape only: the data is not read).
+
+Specs no real model can have are refused with a `ModelLoadError` naming the problem: a cycle in
+the data flow (or ops out of order), a tensor name produced twice with a reader in between,
+blocks nested deeper than `MAX_NESTING`, a declared shape with more than 64 dimensions, a
+dimension of 2**63 or more (a negative size stored unsigned), or more than `MAX_TENSOR_ELEMENTS`
+elements. Zero and unknown dimensions, unknown op types and unknown dtypes are kept: the rules
+then say what they could not tell.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ from coremltools.models import MLModel
 from coremltools.proto import FeatureTypes_pb2, MIL_pb2, Model_pb2, NeuralNetwork_pb2
 from google.protobuf.message import DecodeError
 
+from .._gc import gc_paused
 from ..errors import ModelLoadError
 from ..escape import plain
 from . import examples
@@ -223,6 +231,7 @@ def read_spec(path: str | os.PathLike[str], *, label: str | None = None) -> Mode
     return _parse_spec(data, label, what)
 
 
+@gc_paused()  # millions of small objects for big models: see _gc.py
 def graph_from_spec(
     spec: Model_pb2.Model, *, name: str = "model", source: str = ""
 ) -> Graph:
@@ -300,6 +309,8 @@ def _package_root_spec(pkg: Path, label: str) -> Path:
     # "..", then insist on staying inside the package so a crafted manifest cannot make us read
     # arbitrary files.
     real_pkg = os.path.realpath(pkg)
+    if not _valid_file_name(rel):
+        raise ModelLoadError(label, "Manifest.json's root model path is not a valid file name")
     if os.path.isabs(rel):
         raise ModelLoadError(label, "Manifest.json points outside the package")
     target = os.path.realpath(os.path.join(real_pkg, "Data", rel))
@@ -308,6 +319,14 @@ def _package_root_spec(pkg: Path, label: str) -> Path:
     if not os.path.isfile(target):
         raise ModelLoadError(label, f"model spec 'Data/{rel}' named in Manifest.json is missing")
     return Path(target)
+
+
+def _valid_file_name(name: str) -> bool:
+    """False for names no file system accepts (NUL, lone surrogates): os calls would raise."""
+    try:
+        return b"\x00" not in os.fsencode(name)
+    except UnicodeEncodeError:
+        return False
 
 
 def _read_bytes(path: Path, label: str, what: str) -> bytes:
@@ -333,13 +352,31 @@ def _parse_spec(data: bytes, label: str, what: str) -> Model_pb2.Model:
         # Also raised for invalid UTF-8 in string fields and for nesting beyond protobuf's
         # recursion limit (deeply nested cond/while_loop blocks); upb does not say which.
         raise ModelLoadError(
-            label, f"{what} is not a valid Core ML protobuf (truncated, corrupt or nested too "
-            "deeply)"
+            label, _not_a_spec(data) or f"{what} is not a valid Core ML protobuf (truncated, "
+            "corrupt or nested too deeply)"
         ) from e
     if spec.WhichOneof("Type") is None:
         # Arbitrary bytes sometimes parse as a message made only of unknown fields.
-        raise ModelLoadError(label, f"{what} is not a Core ML model (no model inside)")
+        raise ModelLoadError(
+            label, _not_a_spec(data) or f"{what} is not a Core ML model (no model inside)"
+        )
     return spec
+
+
+def _not_a_spec(data: bytes) -> str | None:
+    """What unparsable bytes look like, when that is easy to tell (asked only on failure)."""
+    if data.startswith(b"PK\x03\x04"):
+        return ("this is a zip archive, not a model spec: unzip it (an .mlpackage is a folder) "
+                "and load the .mlpackage or .mlmodel inside")
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut at 512 bytes is still text; anything else is binary.
+        text = head[:e.start].decode("utf-8") if e.start >= len(data[:512]) - 3 else ""
+    if text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return "this is a text file, not a Core ML model (a binary protobuf)"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -542,12 +579,10 @@ def _metadata(meta: Model_pb2.Metadata) -> dict[str, str]:
 def _mil_tensor_shape(tt: MIL_pb2.TensorType) -> Shape | None:
     dims = tt.dimensions
     rank = int(tt.rank)
-    if rank < 0 or rank > _MAX_RANK:
-        return None
     if not dims:
         # A rank without dimensions: every dimension is unknown. Never allocate by rank beyond
-        # _MAX_RANK (checked above).
-        return (None,) * rank
+        # _MAX_RANK. (Explicit dimensions beyond it are refused by `check_shapes`.)
+        return None if rank < 0 or rank > _MAX_RANK else (None,) * rank
     out: list[int | None] = []
     for d in dims:
         which = d.WhichOneof("dimension")
@@ -562,7 +597,26 @@ def _mil_tensor_shape(tt: MIL_pb2.TensorType) -> Shape | None:
     return tuple(out)
 
 
+# Decoded types by their serialized bytes. A 50k-op LLM has ~100k typed values but a few dozen
+# distinct types; serializing a small ValueType and looking it up is 5x faster than decoding it
+# field by field. Bounded so that a model with absurdly many distinct types cannot grow it.
+_TYPE_CACHE: dict[bytes, tuple[Shape | None, str]] = {}
+_TYPE_CACHE_MAX = 4096
+
+
 def _mil_type_info(vt: MIL_pb2.ValueType) -> tuple[Shape | None, str]:
+    """(shape, dtype) of a MIL value type (see `_decode_mil_type`), memoised."""
+    key = vt.SerializeToString()
+    got = _TYPE_CACHE.get(key)
+    if got is None:
+        got = _decode_mil_type(vt)
+        if len(_TYPE_CACHE) >= _TYPE_CACHE_MAX:
+            _TYPE_CACHE.clear()
+        _TYPE_CACHE[key] = got
+    return got
+
+
+def _decode_mil_type(vt: MIL_pb2.ValueType) -> tuple[Shape | None, str]:
     kind = vt.WhichOneof("type")
     if kind == "stateType":
         # A state wraps a tensor; anything else inside is malformed and reported as unknown.
@@ -781,23 +835,26 @@ class _GraphBuilder:
         seen: set[str] = set()
         args: dict[str, tuple[str, ...]] = {}
         order = _param_order(op_type)
-        keys = sorted(op_pb.inputs.keys(), key=lambda k: (k != "x", order.get(k, 1 << 30), k))
+        # (Protobuf field reads are the loader's main cost on big models: each is read once.)
+        keys = sorted(op_pb.inputs, key=lambda k: (k != "x", order.get(k, 1 << 30), k))
         for key in keys:
             bindings = op_pb.inputs[key].arguments
             names: list[str] = []
+            name_bound: str | None = None
             for binding in bindings:
                 if binding.WhichOneof("binding") == "name":
-                    names.append(binding.name)
-                    if binding.name not in seen:
-                        seen.add(binding.name)
-                        inputs.append(binding.name)
+                    name_bound = binding.name
+                    names.append(name_bound)
+                    if name_bound not in seen:
+                        seen.add(name_bound)
+                        inputs.append(name_bound)
             if names:
                 args[key] = tuple(names)
             if len(bindings) == 1 and key not in attrs:
                 binding = bindings[0]
-                if binding.WhichOneof("binding") == "name":
-                    if binding.name in const_values:
-                        attrs[key] = const_values[binding.name]
+                if name_bound is not None:  # the one binding is a name
+                    if name_bound in const_values:
+                        attrs[key] = const_values[name_bound]
                 else:
                     v = _small_value(binding.value)
                     if v is not _NO_VALUE:

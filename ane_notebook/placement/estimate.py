@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .._gc import gc_paused
 from ..model.graph import Graph, TensorInfo
 from .costs import (
     DEVICE_COLUMNS,
@@ -31,6 +32,8 @@ _INF = math.inf
 _COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
 _CPU = _COL[Device.CPU]
 
+
+@gc_paused()  # many small objects per op on big models: see _gc.py
 def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
              chip: ChipProfile | str | None = None) -> Placement:
     """Estimate the placement of every op of `graph` under `compute_units` on `chip`."""

@@ -22,7 +22,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .costs import DEVICE_COLUMNS, LAUNCH_MS, crossing_cost_ms
+from .costs import (
+    CONVERT_GBS,
+    CROSSING_FIXED_MS,
+    DEVICE_COLUMNS,
+    LAUNCH_MS,
+    crossing_cost_ms,
+)
 from .devices import Device
 
 _INF = math.inf
@@ -60,72 +66,110 @@ def partition(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
         if k == n or functions[k] != functions[lo]:
             chunks.append((lo, k))
             lo = k
-    assign = [int(np.argmin(row)) for row in unary]  # pass 0 guess: each op's fastest device
+    # What does not depend on the previous pass is worked out once (it was rebuilt on every
+    # pass, which dominated the estimate of 50k-op models): per op, the device-pair matrix and
+    # the list of other incoming edges.
+    prepared = [_prepare(edges, lo, hi, launch, xtable) for lo, hi in chunks]
+    # pass 0 guess: each op's fastest device (argmin keeps the first minimum, like min())
+    assign: list[int] = np.argmin(unary, axis=1).tolist()
     for _ in range(MAX_PASSES):
         new: list[int] = []
-        for lo, hi in chunks:
-            new.extend(_dp_pass(un, edges, lo, hi, assign, launch, xtable))
+        for (lo, hi), prep in zip(chunks, prepared, strict=True):
+            new.extend(_dp_pass(un, lo, hi, prep, assign))
         if new == assign:
             break
         assign = new
     return improve_segments(unary, edges, functions, assign)
 
 
-def _dp_pass(un: list[list[float]], edges: Sequence[Sequence[Edge]],
-             lo: int, hi: int, prev_assign: list[int], launch: list[float],
-             xtable: Callable[[int, bool], list[list[float]]]) -> list[int]:
-    """One Viterbi pass over ops lo..hi-1 (one function), starting from the CPU.
+# Per op of a chunk: the 3x3 cost of going from the previous op's device a to this op's device b
+# (launch on a switch + crossings of edges from the previous op), flattened row-major, and this
+# op's other incoming edges as (producer position, or -1 for the caller on the CPU; table).
+_Prepared = tuple[list[tuple[float, ...]], list[list[tuple[int, list[list[float]]]]]]
 
-    Edges from the previous op are charged exactly; edges from earlier ops use `prev_assign`;
-    edges from model inputs or other functions come from the CPU, where the caller holds them.
+
+def _prepare(edges: Sequence[Sequence[Edge]], lo: int, hi: int, launch: list[float],
+             xtable: Callable[[int, bool], list[list[float]]]) -> _Prepared:
+    """The pass-independent part of `_dp_pass` for ops lo..hi-1 (see there).
+
+    Sums are accumulated in the edges' order, as the per-pass loop used to, so that results
+    are bit-for-bit the same.
     """
-    back: list[list[int]] = []
-    # Before the first op the caller is on the CPU.
-    best = [_INF] * _NDEV
-    best[_CPU] = 0.0
+    if _NDEV != 3:  # pragma: no cover - the unrolled loops below assume three processors
+        raise AssertionError("the partitioner is written for three processors")
+    base = tuple(0.0 if a == b else launch[b] for a in range(_NDEV) for b in range(_NDEV))
+    pairs: list[tuple[float, ...]] = []
+    others: list[list[tuple[int, list[list[float]]]]] = []
     for k in range(lo, hi):
-        u = list(un[k])
-        # pair[a][b]: cost of going from device a (previous op) to device b (this op)
-        pair = [[0.0 if a == b else launch[b] for b in range(_NDEV)] for a in range(_NDEV)]
+        pair: list[float] | None = None
+        rest: list[tuple[int, list[list[float]]]] = []
         for src, nbytes, fp32 in edges[k]:
             tab = xtable(nbytes, fp32)
             if src < lo:
-                row = tab[_CPU]
-                for b in range(_NDEV):
-                    u[b] += row[b]
+                rest.append((-1, tab))
             elif src == k - 1 and k > lo:
+                if pair is None:
+                    pair = list(base)
                 for a in range(_NDEV):
                     ra = tab[a]
-                    pa = pair[a]
                     for b in range(_NDEV):
-                        pa[b] += ra[b]
+                        pair[a * _NDEV + b] += ra[b]
             else:
-                row = tab[prev_assign[src]]
-                for b in range(_NDEV):
-                    u[b] += row[b]
-        new_best = [_INF] * _NDEV
-        bk = [_CPU] * _NDEV
-        for b in range(_NDEV):
-            ub = u[b]
-            if ub == _INF:
-                continue
-            m = _INF
-            arg = _CPU
-            for a in range(_NDEV):
-                c = best[a] + pair[a][b]
-                if c < m:
-                    m = c
-                    arg = a
-            new_best[b] = m + ub
-            bk[b] = arg
-        back.append(bk)
-        best = new_best
+                rest.append((src, tab))
+        pairs.append(base if pair is None else tuple(pair))
+        others.append(rest)
+    return pairs, others
+
+
+def _dp_pass(un: list[list[float]], lo: int, hi: int, prep: _Prepared,
+             prev_assign: list[int]) -> list[int]:
+    """One Viterbi pass over ops lo..hi-1 (one function), starting from the CPU.
+
+    Edges from the previous op are charged exactly (in the pair matrix); edges from earlier ops
+    use `prev_assign`; edges from model inputs or other functions come from the CPU, where the
+    caller holds them. The three processors are unrolled: this loop runs once per op and pass.
+    """
+    pairs, others = prep
+    back: list[tuple[int, int, int]] = []
+    # Before the first op the caller is on the CPU.
+    best = [_INF] * _NDEV
+    best[_CPU] = 0.0
+    b0, b1, b2 = best
+    for k in range(lo, hi):
+        u0, u1, u2 = un[k]
+        for src, tab in others[k - lo]:
+            row = tab[_CPU] if src < 0 else tab[prev_assign[src]]
+            u0 += row[0]
+            u1 += row[1]
+            u2 += row[2]
+        p00, p01, p02, p10, p11, p12, p20, p21, p22 = pairs[k - lo]
+        # For each device b: the cheapest previous device a (first on ties, CPU if none).
+        n0, a0 = _best_from(b0 + p00, b1 + p10, b2 + p20, u0)
+        n1, a1 = _best_from(b0 + p01, b1 + p11, b2 + p21, u1)
+        n2, a2 = _best_from(b0 + p02, b1 + p12, b2 + p22, u2)
+        back.append((a0, a1, a2))
+        b0, b1, b2 = n0, n1, n2
+    best = [b0, b1, b2]
     out = [0] * (hi - lo)
     cur = min(range(_NDEV), key=lambda j: best[j])
     for k in range(hi - lo - 1, -1, -1):
         out[k] = cur
         cur = back[k][cur]
     return out
+
+
+def _best_from(c0: float, c1: float, c2: float, u: float) -> tuple[float, int]:
+    """(min(c) + u, argmin) with the first minimum winning, or (inf, CPU) if u or all c are inf."""
+    if u == _INF:
+        return _INF, _CPU
+    m, arg = _INF, _CPU
+    if c0 < m:
+        m, arg = c0, 0
+    if c1 < m:
+        m, arg = c1, 1
+    if c2 < m:
+        m, arg = c2, 2
+    return m + u, arg
 
 
 def total_cost(unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str],
@@ -153,8 +197,16 @@ def improve_segments(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
     """Move whole same-device runs to another allowed device while the exact objective drops.
 
     The change in cost of moving one run is computed locally: its ops' times, the launches at
-    its two ends, and the edges that enter or leave it. Each sweep applies the best move of
-    every run in turn (a run re-derived after each move), so a sweep is linear in ops + edges.
+    its two ends, and the edges that enter or leave it. Runs are visited left to right; after a
+    move the search steps back to the run on the left (now perhaps merged with the moved one)
+    so that a merged run is examined whole. A sweep repeats until no move helps.
+
+    Scaling: runs are kept as a linked list (merging is O(1), no rescanning to find a run's
+    ends), and a long run's change in cost is computed with numpy (`_LongRuns`). Without that,
+    a model whose islands are absorbed one by one into a growing run (a 50k-op LLM whose
+    per-layer fp32 islands all end up on the GPU) cost O(ops^2) Python steps: 1.5-2.9 s at
+    25k compute ops, about 0.1 s now. Both paths add the same numbers in the same order, so the
+    moves are the same, bit for bit.
     """
     n = len(assign)
     if n == 0:
@@ -184,59 +236,193 @@ def improve_segments(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
 
     a = list(assign)
     un = unary.tolist()
+    long_runs: _LongRuns | None = None  # built on the first long run: most models have none
+
+    def move_delta(i: int, j: int, d: int, c: int) -> float | None:
+        """Change in total cost if ops i..j (all on d) moved to c; None if c cannot run one."""
+        nonlocal long_runs
+        if j - i + 1 >= _LONG_RUN:
+            if long_runs is None:
+                long_runs = _LongRuns(unary, edges, consumers, fn_start, a)
+            return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
+        delta = 0.0
+        for k in range(i, j + 1):
+            uc = un[k][c]
+            if uc == _INF:
+                return None
+            delta += uc - un[k][d]
+        for part in launch_parts(i, j, d, c):
+            delta += part
+        for k in range(i, j + 1):
+            lo = fn_start[k]
+            for src, nbytes, fp32 in edges[k]:
+                if lo <= src and i <= src <= j:
+                    continue  # inside the run: unchanged
+                s = _CPU if src < lo else a[src]
+                delta += x(s, c, nbytes, fp32) - x(s, d, nbytes, fp32)
+            for dst, nbytes, fp32 in consumers[k]:
+                if i <= dst <= j:
+                    continue
+                t = a[dst]
+                delta += x(c, t, nbytes, fp32) - x(d, t, nbytes, fp32)
+        return delta
+
+    def launch_parts(i: int, j: int, d: int, c: int) -> tuple[float, ...]:
+        """The change in launches at the run's left end, then (if it has a right neighbour in
+        its function) at its right end: added one by one, as before."""
+        prev_dev = _CPU if starts[i] else a[i - 1]
+        left = (launch[c] if c != prev_dev else 0.0) - (launch[d] if d != prev_dev else 0.0)
+        if j + 1 >= n or starts[j + 1]:
+            return (left,)
+        next_dev = a[j + 1]
+        return left, (launch[next_dev] if next_dev != c else 0.0) - (
+            launch[next_dev] if next_dev != d else 0.0)
+
+    runs = _Runs(a, starts)
     for _ in range(MAX_SWEEPS):
         improved = False
-        i = 0
-        while i < n:
-            d = a[i]
-            j = i
-            while j + 1 < n and not starts[j + 1] and a[j + 1] == d:
-                j += 1
-            prev_dev = _CPU if starts[i] else a[i - 1]
-            next_dev = a[j + 1] if j + 1 < n and not starts[j + 1] else None
+        r = runs.head
+        while r >= 0:
+            i, j, d = runs.start[r], runs.end[r], runs.dev[r]
             best_delta, best_dev = -1e-12, d
             for c in range(_NDEV):
                 if c == d:
                     continue
-                delta = 0.0
-                ok = True
-                for k in range(i, j + 1):
-                    uc = un[k][c]
-                    if uc == _INF:
-                        ok = False
-                        break
-                    delta += uc - un[k][d]
-                if not ok:
-                    continue
-                delta += (launch[c] if c != prev_dev else 0.0) - (launch[d] if d != prev_dev
-                                                                   else 0.0)
-                if next_dev is not None:
-                    delta += (launch[next_dev] if next_dev != c else 0.0) - (
-                        launch[next_dev] if next_dev != d else 0.0)
-                for k in range(i, j + 1):
-                    lo = fn_start[k]
-                    for src, nbytes, fp32 in edges[k]:
-                        if lo <= src and i <= src <= j:
-                            continue  # inside the run: unchanged
-                        s = _CPU if src < lo else a[src]
-                        delta += x(s, c, nbytes, fp32) - x(s, d, nbytes, fp32)
-                    for dst, nbytes, fp32 in consumers[k]:
-                        if i <= dst <= j:
-                            continue
-                        t = a[dst]
-                        delta += x(c, t, nbytes, fp32) - x(d, t, nbytes, fp32)
-                if delta < best_delta:
+                delta = move_delta(i, j, d, c)
+                if delta is not None and delta < best_delta:
                     best_delta, best_dev = delta, c
             if best_dev != d:
-                for k in range(i, j + 1):
-                    a[k] = best_dev
+                a[i:j + 1] = [best_dev] * (j - i + 1)
+                if long_runs is not None:
+                    long_runs.moved(i, j, best_dev)
                 improved = True
                 # step back so the merged run (with its left neighbour) is examined whole
-                i = fn_start[i] if starts[i] else i - 1
-                while i > fn_start[i] and a[i - 1] == a[i]:
-                    i -= 1
+                r = runs.move(r, best_dev)
                 continue
-            i = j + 1
+            r = runs.next[r]
         if not improved:
             break
     return a
+
+
+# Runs at least this long have their move cost computed with numpy: below it, numpy's
+# per-call overhead costs more than the Python loop it replaces.
+_LONG_RUN = 128
+
+
+class _Runs:
+    """Maximal same-device runs of an assignment (never crossing a function start), as a doubly
+    linked list, so that a move merges runs in O(1) instead of rescanning ops."""
+
+    def __init__(self, a: list[int], starts: list[bool]) -> None:
+        self.starts = starts
+        self.start: list[int] = []
+        self.end: list[int] = []
+        self.dev: list[int] = []
+        for k, d in enumerate(a):
+            if k and not starts[k] and d == self.dev[-1]:
+                self.end[-1] = k
+            else:
+                self.start.append(k)
+                self.end.append(k)
+                self.dev.append(d)
+        m = len(self.start)
+        self.prev = list(range(-1, m - 1))
+        self.next = [*range(1, m), -1]
+        self.head = 0
+
+    def _joins(self, left: int, right: int) -> bool:
+        return (left >= 0 and right >= 0 and self.dev[left] == self.dev[right]
+                and not self.starts[self.start[right]])
+
+    def _merge(self, left: int, right: int) -> None:
+        """Append run `right` to run `left` (its left neighbour)."""
+        self.end[left] = self.end[right]
+        nxt = self.next[right]
+        self.next[left] = nxt
+        if nxt >= 0:
+            self.prev[nxt] = left
+
+    def move(self, r: int, dev: int) -> int:
+        """Put run r on `dev`, merge it with equal neighbours; return the run to visit next:
+        the one holding the op left of r (r's own, merged, run at a function start)."""
+        self.dev[r] = dev
+        nxt = self.next[r]
+        if self._joins(r, nxt):
+            self._merge(r, nxt)
+        left = self.prev[r]
+        if left >= 0 and not self.starts[self.start[r]]:
+            if self._joins(left, r):
+                self._merge(left, r)
+            return left
+        return r
+
+
+class _LongRuns:
+    """The cost change of moving a long run, with numpy, adding exactly what the Python loop
+    in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
+    np.sum), so that both give the same float.
+
+    Per op, its incident edges are flattened in the Python loop's order: incoming edges (the
+    producer's position, or -1 for a value from the caller on the CPU), then outgoing ones.
+    """
+
+    def __init__(self, unary: np.ndarray, edges: Sequence[Sequence[Edge]],
+                 consumers: Sequence[Sequence[Edge]], fn_start: Sequence[int],
+                 a: list[int]) -> None:
+        self.unary = unary
+        self.assign = np.array(a, dtype=np.intp)
+        rows: list[tuple[int, int, bool, bool]] = []  # (other end, bytes, fp32, incoming)
+        ptr = [0]
+        for k in range(len(edges)):
+            lo = fn_start[k]
+            rows.extend((src if src >= lo else -1, nbytes, fp32, True)
+                        for src, nbytes, fp32 in edges[k])
+            rows.extend((dst, nbytes, fp32, False) for dst, nbytes, fp32 in consumers[k])
+            ptr.append(len(rows))
+        self.ptr = ptr
+        # Through object dtype: byte counts are Python ints that may not fit int64 (absurd
+        # shapes are kept as they are), and each must become the float Python's int / float
+        # would use.
+        cols = np.array(rows, dtype=object).reshape(len(rows), 4).T
+        self.other = cols[0].astype(np.intp)
+        self.incoming = cols[3].astype(bool)
+        nb = cols[1].astype(np.float64)
+        fp = cols[2].astype(bool)
+        # xcost[e, a, b]: crossing_cost_ms(a, b) of edge e, computed as costs.py does
+        # (fixed + bytes / (GB/s * 1e6); 0 on the diagonal) so the floats are identical.
+        self.xcost = np.zeros((len(rows), _NDEV, _NDEV))
+        for ia, da in enumerate(DEVICE_COLUMNS):
+            for ib, db in enumerate(DEVICE_COLUMNS):
+                if ia == ib:
+                    continue
+                pair = frozenset({da, db})
+                rate = np.where(fp, CONVERT_GBS[(pair, True)] * 1e6,
+                                CONVERT_GBS[(pair, False)] * 1e6)
+                self.xcost[:, ia, ib] = CROSSING_FIXED_MS[pair] + nb / rate
+
+    def moved(self, i: int, j: int, dev: int) -> None:
+        self.assign[i:j + 1] = dev
+
+    def delta(self, i: int, j: int, d: int, c: int,
+              launch_parts: tuple[float, ...]) -> float | None:
+        uc = self.unary[i:j + 1, c]
+        if np.isinf(uc).any():
+            return None
+        delta = float(np.cumsum(uc - self.unary[i:j + 1, d])[-1])
+        for part in launch_parts:
+            delta += part
+        lo, hi = self.ptr[i], self.ptr[j + 1]
+        other = self.other[lo:hi]
+        keep = (other < i) | (other > j)  # edges inside the run do not change
+        other = other[keep]
+        incoming = self.incoming[lo:hi][keep]
+        xcost = self.xcost[lo:hi][keep]
+        dev = np.where(other < 0, _CPU, self.assign[np.maximum(other, 0)])
+        rows = np.arange(len(other))
+        terms = np.where(incoming,
+                         xcost[rows, dev, c] - xcost[rows, dev, d],
+                         xcost[rows, c, dev] - xcost[rows, d, dev])
+        if len(terms) == 0:
+            return delta
+        return float(np.cumsum(np.concatenate(([delta], terms)))[-1])

@@ -1,0 +1,97 @@
+"""What the scaling work (issue 5) must not change: the partitioner's fast paths give the same
+placements, bit for bit, as the plain loops; the garbage-collector pause nests and restores.
+Timings live in benchmarks/run.py, not here."""
+
+from __future__ import annotations
+
+import gc
+import math
+import random
+
+import numpy as np
+import pytest
+
+from ane_notebook._gc import gc_paused
+from ane_notebook.placement import partition as P
+
+INF = math.inf
+
+
+def structured_case(rng: random.Random, n: int) -> tuple[np.ndarray, list, list[str]]:
+    """Blocks of similar ops (long runs), islands only some devices can run, a few functions,
+    chain edges plus random skip edges: what makes runs merge and move."""
+    rows: list[list[float]] = []
+    while len(rows) < n:
+        kind, length = rng.random(), rng.randint(1, 300)
+        for _ in range(length):
+            if kind < 0.6:
+                r = [rng.uniform(0.001, 0.01), rng.uniform(0.005, 0.05), rng.uniform(0.01, 0.1)]
+            elif kind < 0.85:
+                r = [INF, rng.uniform(0.001, 0.05), rng.uniform(0.001, 0.05)]
+            else:
+                r = [INF, INF, rng.uniform(0.001, 0.05)]
+            rows.append(r)
+    unary = np.array(rows[:n])
+    functions, f = [], 0
+    for _ in range(n):
+        f += rng.random() < 0.002
+        functions.append(f"f{f}")
+    edges = []
+    for k in range(n):
+        ek = [(k - 1, rng.choice([2048, 65536, 1 << 18]), rng.random() < 0.2)] if k else []
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            src = rng.randint(-1, k - 1) if k else -1
+            ek.append((src, rng.choice([0, 1024, 1 << 20, 3 << 40]), rng.random() < 0.5))
+        edges.append(ek)
+    return unary, edges, functions
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_run_numpy_path_matches_the_python_loop(seed: int,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(seed)
+    unary, edges, functions = structured_case(rng, rng.randint(200, 1500))
+    start = [rng.choice([d for d in range(3) if unary[k, d] < INF]) for k in range(len(edges))]
+    results = []
+    for long_run in (1, 10**9):  # numpy for every run / for none
+        monkeypatch.setattr(P, "_LONG_RUN", long_run)
+        results.append((P.partition(unary, edges, functions),
+                        P.improve_segments(unary, edges, functions, list(start))))
+    assert results[0] == results[1]
+
+
+def test_absorbing_many_islands_into_one_run() -> None:
+    # The pattern that was quadratic: per-"layer" islands that all end up merged into one run.
+    n_layers, per_layer = 400, 50
+    rows, edges = [], []
+    for _layer in range(n_layers):
+        for i in range(per_layer):
+            rows.append([INF, 0.002, 0.004] if i == per_layer // 2 else [0.001, 0.0012, 0.01])
+    for k in range(len(rows)):
+        edges.append([(k - 1, 8192, False)] if k else [])
+    unary = np.array(rows)
+    fns = ["main"] * len(rows)
+    alternating = [1 if math.isinf(r[0]) else 0 for r in rows]  # ANE with GPU islands
+    out = P.improve_segments(unary, edges, fns, alternating)
+    assert P.total_cost(unary, edges, fns, out) <= P.total_cost(unary, edges, fns, alternating)
+    assert out == [1] * len(rows)  # one GPU run: every island absorbed
+
+
+def test_gc_paused_nests_and_restores() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # still inside the outer pause
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        raise ValueError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is left alone
+    finally:
+        gc.enable()
