@@ -228,9 +228,8 @@ def _stuck_problem() -> tuple[np.ndarray, list[list[tuple[int, int, bool]]], lis
     return unary, edges, ["f0"] * 13
 
 
-# The partitioner (placement/partition.py, not ours to edit) can settle in a local optimum worse
-# than the all-CPU placement: reported; remove this mark once it keeps the better of the two.
-@pytest.mark.xfail(strict=True, reason="partition() can return a placement costlier than all-CPU")
+# The partitioner once settled in a local optimum worse than the all-CPU placement; the pinned
+# example is that case.
 @settings(max_examples=150, deadline=None)
 @given(problem=partition_problems())
 @example(problem=_stuck_problem())

@@ -79,7 +79,15 @@ def partition(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
         if new == assign:
             break
         assign = new
-    return improve_segments(unary, edges, functions, assign)
+    best = improve_segments(unary, edges, functions, assign)
+    # The passes and the local search can settle in a local optimum that is worse than simply
+    # staying on the CPU, where every op can run and no crossing is paid (a large tensor read
+    # by ops on two devices, say). Local search from the all-CPU placement too, and keep the
+    # cheaper result under the exact objective.
+    from_cpu = improve_segments(unary, edges, functions, [_CPU] * n)
+    if total_cost(unary, edges, functions, from_cpu) < total_cost(unary, edges, functions, best):
+        return from_cpu
+    return best
 
 
 # Per op of a chunk: the 3x3 cost of going from the previous op's device a to this op's device b
