@@ -16,6 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
+
 from .errors import PlanError
 
 REPORT_FORMAT = "ane_notebook.report"
@@ -137,12 +139,31 @@ def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
     if data.get("version") != REPORT_VERSION:
         raise PlanError(origin, f"unsupported report version {data.get('version')!r}; this "
                         f"ane_notebook reads version {REPORT_VERSION}")
-    validator = jsonschema.Draft202012Validator(report_schema())
-    err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    # fastjsonschema compiles the schema to Python: ~100x faster than jsonschema on a 50k-op
+    # report (seconds -> tens of ms). Only when it rejects do we ask jsonschema, whose
+    # best_match names the most useful error for the one-line message.
+    try:
+        _fast_validator()(data)
+        err = None
+    except fastjsonschema.JsonSchemaException:
+        validator = jsonschema.Draft202012Validator(report_schema())
+        err = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        if err is None:  # the two disagree: trust the reference implementation
+            return _check_indices(data, origin)
     if err is not None:
         where = "/".join(str(p) for p in err.absolute_path) or "top level"
         msg = err.message if len(err.message) < 200 else err.message[:200] + "..."
         raise PlanError(origin, f"invalid report at {where}: {msg}")
+    return _check_indices(data, origin)
+
+
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    return fastjsonschema.compile(report_schema())
+
+
+def _check_indices(data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """What the schema cannot say: op indices are positions, references point at real ops."""
     n = len(data["ops"])
     for i, o in enumerate(data["ops"]):
         if o["index"] != i:
