@@ -16,13 +16,14 @@ from typing import Any
 import coremltools as ct
 import numpy as np
 import pytest
+from bad_inputs import tensor_type
 from coremltools.converters.mil import Builder as mb
 from coremltools.converters.mil.mil import Program, get_new_symbol, types
 from coremltools.models import MLModel, datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder
 from coremltools.models.pipeline import Pipeline
 from coremltools.models.tree_ensemble import TreeEnsembleRegressor
-from coremltools.proto import MIL_pb2, Model_pb2
+from coremltools.proto import Model_pb2
 
 from ane_notebook.errors import ModelLoadError
 from ane_notebook.model.graph import Graph, Op
@@ -489,17 +490,6 @@ def test_pipeline_variants_names_and_ml_program_stage(conv_package: Path) -> Non
 # Hand-made specs: odd types, malformed graphs, performance
 
 
-def tensor_type(vt: MIL_pb2.ValueType, dtype: int, dims: list[int | None]) -> None:
-    tt = vt.tensorType
-    tt.dataType = dtype
-    tt.rank = len(dims)
-    for d in dims:
-        if d is None:
-            tt.dimensions.add().unknown.variadic = False
-        else:
-            tt.dimensions.add().constant.size = d
-
-
 def mil_spec(ops: list[tuple[str, dict[str, str], str]], *,
              dims: list[int | None] | None = None) -> Model_pb2.Model:
     """A one-function ML program spec: ops as (type, {param: input name}, output name)."""
@@ -509,7 +499,7 @@ def mil_spec(ops: list[tuple[str, dict[str, str], str]], *,
     fn.opset = "CoreML7"
     inp = fn.inputs.add()
     inp.name = "x"
-    tensor_type(inp.type, MIL_pb2.FLOAT16, dims or [1, 8])
+    tensor_type(inp.type, dims or [1, 8])
     block = fn.block_specializations["CoreML7"]
     for op_type, inputs, out in ops:
         op = block.operations.add()
@@ -518,7 +508,7 @@ def mil_spec(ops: list[tuple[str, dict[str, str], str]], *,
             op.inputs[param].arguments.add().name = name
         o = op.outputs.add()
         o.name = out
-        tensor_type(o.type, MIL_pb2.FLOAT16, dims or [1, 8])
+        tensor_type(o.type, dims or [1, 8])
     if ops:
         block.outputs.append(ops[-1][2])
     return spec
