@@ -145,7 +145,7 @@ class ProfileReport:
                 continue
             per[r.device][0] += 1
             per[r.device][1] += r.est_time_ms
-        xb = sum(c.bytes for c in self.crossings)
+        xb = sum(c.bytes for c in self.crossings if c.moved)
         xms = sum(c.est_cost_ms for c in self.crossings)
         totals = {d: DeviceTotals(int(v[0]), float(v[1])) for d, v in per.items()}
         return Summary(
@@ -274,7 +274,7 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
         "crossings": [
             {"src": c.src, "dst": c.dst, "tensor": c.tensor, "shape": _shape(c.shape),
              "dtype": c.dtype, "bytes": c.bytes, "src_device": c.src_device.value,
-             "dst_device": c.dst_device.value, "est_cost_ms": c.est_cost_ms}
+             "dst_device": c.dst_device.value, "est_cost_ms": c.est_cost_ms, "moved": c.moved}
             for c in r.crossings
         ],
     }
@@ -320,7 +320,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     crossings = tuple(
         Crossing(c["src"], c["dst"], c["tensor"], _tuple_shape(c["shape"]), c["dtype"],
                  c["bytes"], Device(c["src_device"]), Device(c["dst_device"]),
-                 float(c["est_cost_ms"]))
+                 float(c["est_cost_ms"]), c["moved"])
         for c in data["crossings"]
     )
     return ProfileReport(model=info, source=data["source"],

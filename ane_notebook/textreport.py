@@ -77,9 +77,10 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     lines += ["", f"Crossings: {s.n_crossings} ({fmt_bytes(s.crossing_bytes)}, "
                   f"{fmt_ms(s.crossing_ms)} {est})"]
     for c in sorted(r.crossings, key=lambda c: -c.est_cost_ms)[:max_rows]:
+        again = "" if c.moved else f" (already on the {c.dst_device.value})"
         lines.append(f"  {c.src_device.value}->{c.dst_device.value:<4} {plain(c.tensor, 40):<40} "
                      f"{fmt_shape(c.shape)} {plain(c.dtype)} {fmt_bytes(c.bytes)}  "
-                     f"{fmt_ms(c.est_cost_ms)} {est}")
+                     f"{fmt_ms(c.est_cost_ms)} {est}{again}")
     if len(r.crossings) > max_rows:
         lines.append(f"  ... {len(r.crossings) - max_rows} more (largest cost first)")
 

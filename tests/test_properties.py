@@ -161,7 +161,7 @@ def test_summary_adds_up(graph: Graph, units: ComputeUnits) -> None:
         assert totals.ops == len(mine)
         assert totals.est_time_ms == pytest.approx(sum(mine))
     assert s.n_crossings == len(report.crossings)
-    assert s.crossing_bytes == sum(c.bytes for c in report.crossings)
+    assert s.crossing_bytes == sum(c.bytes for c in report.crossings if c.moved)
     assert s.crossing_ms == pytest.approx(sum(c.est_cost_ms for c in report.crossings))
     assert s.est_total_ms == pytest.approx(
         sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms)

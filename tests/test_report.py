@@ -42,8 +42,32 @@ def test_crossings_are_edges_between_devices(report: ProfileReport) -> None:
                 expected.add((src, o.index))
     assert crossing_edges == expected
     for c in report.crossings:
-        assert c.bytes > 0 and c.est_cost_ms > 0
+        assert c.bytes > 0 and (c.est_cost_ms > 0) == c.moved
         assert c.src_device == report.ops[c.src].device
+
+
+def test_a_tensor_moves_once_per_device() -> None:
+    # x -> a (CPU) -> b, c (both on the ANE): two crossing edges, one transfer.
+    from ane_notebook.model.graph import Graph, Op, TensorInfo
+    from ane_notebook.placement.devices import ComputeUnits
+    from ane_notebook.placement.result import OpPlacement, Placement
+
+    t = TensorInfo("t", (1, 64, 64), "fp16")
+    x = TensorInfo("x", (1, 64, 64), "fp16")
+    ops = (Op(0, "t", "relu", "main", ("x",), (t,)),
+           Op(1, "b", "relu", "main", ("t",), (TensorInfo("b", (1, 64, 64), "fp16"),)),
+           Op(2, "c", "relu", "main", ("t",), (TensorInfo("c", (1, 64, 64), "fp16"),)))
+    g = Graph("g", "mlprogram", ops, (x,), (), function_inputs={("main", "x"): x})
+    devs = (Device.CPU, Device.ANE, Device.ANE)
+    p = Placement("estimate", ComputeUnits.ALL, "M1",
+                  tuple(OpPlacement(d, frozenset(Device)) for d in devs))
+    r = ProfileReport.from_placement(g, p)
+    assert [(c.dst, c.moved) for c in r.crossings] == [(1, True), (2, False)]
+    s = r.summary()
+    assert s.n_crossings == 2 and s.crossing_bytes == t.nbytes
+    assert s.crossing_ms == r.crossings[0].est_cost_ms > 0
+    assert "already on the ANE" in r.to_text()
+    assert report_from_dict(json.loads(r.to_json())) == r
 
 
 def test_segments_cover_running_ops_in_order(report: ProfileReport) -> None:

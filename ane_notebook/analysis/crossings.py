@@ -3,6 +3,10 @@
 Each crossing carries the tensor (name, shape, dtype, bytes) and the estimated cost of moving it
 (`placement/costs.py`). Whatever the placement's source, that cost is an estimate and is
 labelled so in every output.
+
+A tensor moved to a processor once serves every consumer there: only the first such edge
+(`moved`) pays the transfer; later ones are listed (they are still edges between processors)
+with no cost of their own, so bytes and time are not counted twice.
 """
 
 from __future__ import annotations
@@ -27,15 +31,20 @@ class Crossing:
     src_device: Device
     dst_device: Device
     est_cost_ms: float
+    moved: bool = True  # False: the tensor already reached dst_device for an earlier consumer
 
 
 def find_crossings(graph: Graph, placed: Sequence[OpPlacement]) -> list[Crossing]:
     out: list[Crossing] = []
+    arrived: set[tuple[int, str, Device]] = set()  # (producer, tensor, device) already moved
     for src, dst, t in graph.edges():
         a, b = placed[src].device, placed[dst].device
         if a is None or b is None or a == b:
             continue
         nbytes = tensor_bytes(t)
-        out.append(Crossing(src, dst, t.name, t.shape, t.dtype, nbytes, a, b,
-                            crossing_cost_ms(a, b, nbytes, t.dtype == "fp32")))
+        key = (src, t.name, b)
+        moved = key not in arrived
+        arrived.add(key)
+        cost = crossing_cost_ms(a, b, nbytes, t.dtype == "fp32") if moved else 0.0
+        out.append(Crossing(src, dst, t.name, t.shape, t.dtype, nbytes, a, b, cost, moved))
     return out
