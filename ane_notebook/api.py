@@ -143,14 +143,13 @@ def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileRep
     if not ok:
         raise CoreMLUnavailableError(f"recording a plan needs Core ML on macOS 14.4+: {why}; "
                                      "here, `ane-notebook profile` gives an estimate")
-    graph = load_model(model)
     report = profile(model, compute_units, backend="coreml", runs=runs)
     return _with_metadata(
         report,
         recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         macos_build=_macos_build(),
         input_shapes={t.name: list(t.shape) if t.shape is not None else None
-                      for t in graph.inputs},
+                      for t in report.model.inputs},
     )
 
 
