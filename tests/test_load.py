@@ -16,7 +16,7 @@ from typing import Any
 import coremltools as ct
 import numpy as np
 import pytest
-from bad_inputs import tensor_type
+from bad_inputs import small_spec
 from coremltools.converters.mil import Builder as mb
 from coremltools.converters.mil.mil import Program, get_new_symbol, types
 from coremltools.models import MLModel, datatypes
@@ -493,25 +493,7 @@ def test_pipeline_variants_names_and_ml_program_stage(conv_package: Path) -> Non
 def mil_spec(ops: list[tuple[str, dict[str, str], str]], *,
              dims: list[int | None] | None = None) -> Model_pb2.Model:
     """A one-function ML program spec: ops as (type, {param: input name}, output name)."""
-    spec = Model_pb2.Model()
-    spec.specificationVersion = 7
-    fn = spec.mlProgram.functions["main"]
-    fn.opset = "CoreML7"
-    inp = fn.inputs.add()
-    inp.name = "x"
-    tensor_type(inp.type, dims or [1, 8])
-    block = fn.block_specializations["CoreML7"]
-    for op_type, inputs, out in ops:
-        op = block.operations.add()
-        op.type = op_type
-        for param, name in inputs.items():
-            op.inputs[param].arguments.add().name = name
-        o = op.outputs.add()
-        o.name = out
-        tensor_type(o.type, dims or [1, 8])
-    if ops:
-        block.outputs.append(ops[-1][2])
-    return spec
+    return small_spec(ops, dims=dims)
 
 
 def test_opset_prefix_is_normalised() -> None:
