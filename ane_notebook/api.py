@@ -18,8 +18,12 @@ from .placement.estimate import estimate
 from .report import ProfileReport
 
 BACKENDS = ("auto", "estimate", "coreml", "recorded")
-ALL_COMPUTE_UNITS = (ComputeUnits.CPU_ONLY, ComputeUnits.CPU_AND_GPU, ComputeUnits.CPU_AND_NE,
-                     ComputeUnits.ALL)
+ALL_COMPUTE_UNITS = (
+    ComputeUnits.CPU_ONLY,
+    ComputeUnits.CPU_AND_GPU,
+    ComputeUnits.CPU_AND_NE,
+    ComputeUnits.ALL,
+)
 
 
 def _parse_units(value: Any) -> ComputeUnits:
@@ -36,9 +40,14 @@ def _parse_chip(value: Any) -> str:
         raise UsageError(str(e)) from None
 
 
-def profile(model: Any, compute_units: Any = "ALL", chip: str | None = None,
-            backend: str = "auto", plan: str | os.PathLike[str] | None = None,
-            runs: int = 20) -> ProfileReport:
+def profile(
+    model: Any,
+    compute_units: Any = "ALL",
+    chip: str | None = None,
+    backend: str = "auto",
+    plan: str | os.PathLike[str] | None = None,
+    runs: int = 20,
+) -> ProfileReport:
     """Profile `model` and return a ProfileReport.
 
     model: a path to an .mlpackage/.mlmodel, "example:NAME", a coremltools MLModel, a MIL
@@ -56,8 +65,10 @@ def profile(model: Any, compute_units: Any = "ALL", chip: str | None = None,
     if plan is not None and backend in ("auto", "recorded"):
         backend = "recorded"
     elif backend == "recorded":
-        raise UsageError("backend 'recorded' needs plan=PATH (a plan recorded with "
-                         "`ane-notebook record` on a Mac)")
+        raise UsageError(
+            "backend 'recorded' needs plan=PATH (a plan recorded with "
+            "`ane-notebook record` on a Mac)"
+        )
     graph = model if isinstance(model, Graph) else load_model(model)
 
     if backend == "recorded":
@@ -91,8 +102,9 @@ def _profile_live(model: Any, graph: Graph, cu: ComputeUnits, runs: int) -> Prof
     from .placement.coreml import run_coreml
 
     if isinstance(model, Graph):
-        raise UsageError("the coreml backend needs the model itself (a path or an MLModel), "
-                         "not a loaded Graph")
+        raise UsageError(
+            "the coreml backend needs the model itself (a path or an MLModel), not a loaded Graph"
+        )
     if isinstance(model, str) and model.startswith("example:"):
         from .model.examples import example_path
 
@@ -102,10 +114,13 @@ def _profile_live(model: Any, graph: Graph, cu: ComputeUnits, runs: int) -> Prof
     return _with_metadata(report, backend_choice="coreml: Core ML is available here")
 
 
-def profile_all_units(model: Any, chip: str | None = None, backend: str = "auto",
-                      plan: str | os.PathLike[str] | None = None,
-                      units: tuple[ComputeUnits, ...] = ALL_COMPUTE_UNITS,
-                      ) -> dict[ComputeUnits, ProfileReport]:
+def profile_all_units(
+    model: Any,
+    chip: str | None = None,
+    backend: str = "auto",
+    plan: str | os.PathLike[str] | None = None,
+    units: tuple[ComputeUnits, ...] = ALL_COMPUTE_UNITS,
+) -> dict[ComputeUnits, ProfileReport]:
     """One report per compute-unit setting (the model is loaded once).
 
     A progress bar (tqdm.auto: a widget in notebooks) appears when the settings take more than a
@@ -141,15 +156,18 @@ def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileRep
 
     ok, why = coreml_available()
     if not ok:
-        raise CoreMLUnavailableError(f"recording a plan needs Core ML on macOS 14.4+: {why}; "
-                                     "here, `ane-notebook profile` gives an estimate")
+        raise CoreMLUnavailableError(
+            f"recording a plan needs Core ML on macOS 14.4+: {why}; "
+            "here, `ane-notebook profile` gives an estimate"
+        )
     report = profile(model, compute_units, backend="coreml", runs=runs)
     return _with_metadata(
         report,
         recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         macos_build=_macos_build(),
-        input_shapes={t.name: list(t.shape) if t.shape is not None else None
-                      for t in report.model.inputs},
+        input_shapes={
+            t.name: list(t.shape) if t.shape is not None else None for t in report.model.inputs
+        },
     )
 
 
@@ -157,8 +175,9 @@ def _macos_build() -> str:
     import subprocess
 
     try:
-        out = subprocess.run(["sw_vers", "-buildVersion"], capture_output=True, text=True,
-                             timeout=10, check=True)
+        out = subprocess.run(
+            ["sw_vers", "-buildVersion"], capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip()

@@ -20,31 +20,55 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ane-notebook",
         description="See where a Core ML model runs: Neural Engine, GPU or CPU, why, and what "
-                    "the crossings between them cost.")
+        "the crossings between them cost.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     prof = sub.add_parser("profile", help="profile a model and print the placement summary")
-    prof.add_argument("model", help="path to .mlpackage/.mlmodel, or example:NAME "
-                                    "(see `ane-notebook examples`)")
-    prof.add_argument("--compute-units", "-u", default="ALL",
-                      help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)")
-    prof.add_argument("--chip", default=None, help="chip to estimate for, e.g. M1, M4, A17 "
-                                                   "(default M1; see `ane-notebook chips`)")
-    prof.add_argument("--backend", default="auto",
-                      choices=["auto", "estimate", "coreml", "recorded"],
-                      help="auto: live Core ML on macOS 14.4+, the estimate elsewhere")
-    prof.add_argument("--plan", default=None, help="a plan recorded on a Mac (implies "
-                                                   "--backend recorded)")
+    prof.add_argument(
+        "model", help="path to .mlpackage/.mlmodel, or example:NAME (see `ane-notebook examples`)"
+    )
+    prof.add_argument(
+        "--compute-units",
+        "-u",
+        default="ALL",
+        help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)",
+    )
+    prof.add_argument(
+        "--chip",
+        default=None,
+        help="chip to estimate for, e.g. M1, M4, A17 (default M1; see `ane-notebook chips`)",
+    )
+    prof.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "estimate", "coreml", "recorded"],
+        help="auto: live Core ML on macOS 14.4+, the estimate elsewhere",
+    )
+    prof.add_argument(
+        "--plan", default=None, help="a plan recorded on a Mac (implies --backend recorded)"
+    )
     prof.add_argument("--json", dest="json_path", default=None, help="write the report as JSON")
-    prof.add_argument("--html", dest="html_path", default=None,
-                      help="write a standalone HTML page with the interactive diagram")
+    prof.add_argument(
+        "--html",
+        dest="html_path",
+        default=None,
+        help="write a standalone HTML page with the interactive diagram",
+    )
     prof.add_argument("--debug", action="store_true", help="show tracebacks")
 
-    rec = sub.add_parser("record", help="macOS: profile with Core ML and save the plan as JSON, "
-                                        "to replay anywhere with --plan")
+    rec = sub.add_parser(
+        "record",
+        help="macOS: profile with Core ML and save the plan as JSON, "
+        "to replay anywhere with --plan",
+    )
     rec.add_argument("model", help="path to .mlpackage/.mlmodel, or example:NAME")
-    rec.add_argument("--compute-units", "-u", default="ALL",
-                     help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)")
+    rec.add_argument(
+        "--compute-units",
+        "-u",
+        default="ALL",
+        help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)",
+    )
     rec.add_argument("--runs", type=int, default=20, help="predictions to time (default 20)")
     rec.add_argument("-o", "--output", required=True, help="the plan JSON to write")
     rec.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -59,8 +83,13 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_profile(args: argparse.Namespace) -> int:
     from .api import profile
 
-    report = profile(args.model, compute_units=args.compute_units, chip=args.chip,
-                     backend=args.backend, plan=args.plan)
+    report = profile(
+        args.model,
+        compute_units=args.compute_units,
+        chip=args.chip,
+        backend=args.backend,
+        plan=args.plan,
+    )
     print(report.to_text())
     if args.json_path:
         with writing(args.json_path):
@@ -80,8 +109,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
     print(report.to_text())
     with writing(args.output):
         report.to_json(args.output)
-    print(f"\nwrote {args.output} (replay anywhere: ane-notebook profile MODEL --plan "
-          f"{args.output})")
+    print(
+        f"\nwrote {args.output} (replay anywhere: ane-notebook profile MODEL --plan {args.output})"
+    )
     return 0
 
 
@@ -96,17 +126,25 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 def _cmd_chips(args: argparse.Namespace) -> int:
     from .placement.devices import CHIPS, DEFAULT_CHIP
 
-    print(f"{'chip':<6}{'ANE cores':>10}{'ANE TOPS fp16':>14}{'GPU TFLOPS':>12}{'GB/s':>8}"
-          f"{'max axis':>10}")
+    print(
+        f"{'chip':<6}{'ANE cores':>10}{'ANE TOPS fp16':>14}{'GPU TFLOPS':>12}{'GB/s':>8}"
+        f"{'max axis':>10}"
+    )
     for c in CHIPS.values():
         mark = "  (default)" if c.name == DEFAULT_CHIP else ""
-        print(f"{c.name:<6}{c.ane_cores:>10}{c.ane_tops:>14g}{c.gpu_tflops:>12g}"
-              f"{c.mem_bw_gbs:>8g}{c.max_axis:>10}{mark}")
+        print(
+            f"{c.name:<6}{c.ane_cores:>10}{c.ane_tops:>14g}{c.gpu_tflops:>12g}"
+            f"{c.mem_bw_gbs:>8g}{c.max_axis:>10}{mark}"
+        )
     return 0
 
 
-COMMANDS = {"profile": _cmd_profile, "record": _cmd_record, "examples": _cmd_examples,
-            "chips": _cmd_chips}
+COMMANDS = {
+    "profile": _cmd_profile,
+    "record": _cmd_record,
+    "examples": _cmd_examples,
+    "chips": _cmd_chips,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

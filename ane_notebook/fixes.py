@@ -27,6 +27,8 @@ def fix_for(op: OpRecord) -> str:
     if "compute units" in op.reason:
         return "profile with compute units ALL or CPU_AND_NE to allow the Neural Engine"
     if op.reason.startswith("the ANE could run it"):
-        return ("merge small ops into larger ones, or move this work out of the model; "
-                "tiny islands are kept off the ANE because a dispatch costs more than the work")
+        return (
+            "merge small ops into larger ones, or move this work out of the model; "
+            "tiny islands are kept off the ANE because a dispatch costs more than the work"
+        )
     return ""

@@ -20,21 +20,39 @@ from .errors import AneNotebookError, writing
 @magics_class
 class AneMagics(Magics):
     @magic_arguments()
-    @argument("model", nargs="?", default=None,
-              help="path to .mlpackage/.mlmodel, example:NAME, or the name of a variable "
-                   "holding an MLModel or a path (line magic)")
-    @argument("-u", "--compute-units", default="ALL",
-              help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)")
+    @argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="path to .mlpackage/.mlmodel, example:NAME, or the name of a variable "
+        "holding an MLModel or a path (line magic)",
+    )
+    @argument(
+        "-u",
+        "--compute-units",
+        default="ALL",
+        help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)",
+    )
     @argument("--chip", default=None, help="chip to estimate for: M1 (default) ... M4, A12 ... A18")
     @argument("--backend", default="auto", help="auto, estimate, coreml or recorded")
     @argument("--plan", default=None, help="a plan recorded on a Mac (backend recorded)")
-    @argument("--compare", action="store_true",
-              help="profile all four compute-unit settings and show them side by side")
+    @argument(
+        "--compare",
+        action="store_true",
+        help="profile all four compute-unit settings and show them side by side",
+    )
     @argument("--html", default=None, help="also write a standalone HTML page to this path")
-    @argument("--var", default=None,
-              help="cell magic: profile this variable instead of the cell's last expression")
-    @argument("-o", "--output", action="store_true",
-              help="return the report (shown once, as the cell's value, when it ends the cell)")
+    @argument(
+        "--var",
+        default=None,
+        help="cell magic: profile this variable instead of the cell's last expression",
+    )
+    @argument(
+        "-o",
+        "--output",
+        action="store_true",
+        help="return the report (shown once, as the cell's value, when it ends the cell)",
+    )
     @argument("-q", "--quiet", action="store_true", help="display nothing")
     @argument("--debug", action="store_true", help="show the full traceback on errors")
     @line_cell_magic
@@ -90,8 +108,10 @@ class AneMagics(Magics):
             if value is None:
                 from .errors import UsageError
 
-                raise UsageError("the cell's last line must be the model (an expression), or "
-                                 "name it with --var NAME")
+                raise UsageError(
+                    "the cell's last line must be the model (an expression), or "
+                    "name it with --var NAME"
+                )
             return value
         if args.model is None:
             from .errors import UsageError
@@ -107,12 +127,16 @@ class AneMagics(Magics):
         from .report import ReportSet
 
         if args.compare:
-            reports = profile_all_units(model, chip=args.chip, backend=args.backend,
-                                        plan=args.plan)
+            reports = profile_all_units(model, chip=args.chip, backend=args.backend, plan=args.plan)
             result: Any = ReportSet({u.value: r for u, r in reports.items()})
         else:
-            result = profile(model, compute_units=args.compute_units, chip=args.chip,
-                             backend=args.backend, plan=args.plan)
+            result = profile(
+                model,
+                compute_units=args.compute_units,
+                chip=args.chip,
+                backend=args.backend,
+                plan=args.plan,
+            )
         if args.html:
             with writing(args.html):
                 result.to_html(args.html)

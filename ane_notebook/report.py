@@ -110,30 +110,53 @@ class ProfileReport:
         producer = graph.producer
         records = []
         for op, p in zip(graph.ops, placement.ops, strict=True):
-            ins = tuple(dict.fromkeys(
-                src for name in op.inputs
-                if (src := producer.get((op.function, name))) is not None and src != op.index))
-            records.append(OpRecord(
-                index=op.index, name=op.name, op_type=op.op_type, function=op.function,
-                device=p.device,
-                supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
-                reason=p.reason, evidence=p.evidence, est_time_ms=float(p.est_time_ms),
-                outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
-                inputs=ins, is_const=op.is_const, block=op.block, rules=p.rules,
-                cost_weight=p.cost_weight,
-            ))
+            ins = tuple(
+                dict.fromkeys(
+                    src
+                    for name in op.inputs
+                    if (src := producer.get((op.function, name))) is not None and src != op.index
+                )
+            )
+            records.append(
+                OpRecord(
+                    index=op.index,
+                    name=op.name,
+                    op_type=op.op_type,
+                    function=op.function,
+                    device=p.device,
+                    supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
+                    reason=p.reason,
+                    evidence=p.evidence,
+                    est_time_ms=float(p.est_time_ms),
+                    outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+                    inputs=ins,
+                    is_const=op.is_const,
+                    block=op.block,
+                    rules=p.rules,
+                    cost_weight=p.cost_weight,
+                )
+            )
         info = ModelInfo(
-            name=graph.name, source=graph.source, format=graph.format, functions=graph.functions,
+            name=graph.name,
+            source=graph.source,
+            format=graph.format,
+            functions=graph.functions,
             inputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in graph.inputs),
             outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in graph.outputs),
             flexible_inputs=tuple(f.name for f in graph.flexible_inputs),
             metadata=dict(graph.metadata),
         )
         meta = {"ane_notebook_version": __version__, **dict(placement.metadata)}
-        return cls(model=info, source=placement.source, compute_units=placement.compute_units,
-                   chip=placement.chip, ops=tuple(records),
-                   segments=tuple(find_segments(graph, placement.ops)),
-                   crossings=tuple(find_crossings(graph, placement.ops)), metadata=meta)
+        return cls(
+            model=info,
+            source=placement.source,
+            compute_units=placement.compute_units,
+            chip=placement.chip,
+            ops=tuple(records),
+            segments=tuple(find_segments(graph, placement.ops)),
+            crossings=tuple(find_crossings(graph, placement.ops)),
+            metadata=meta,
+        )
 
     # --- reading ----------------------------------------------------------------------
     def summary(self) -> Summary:
@@ -149,10 +172,17 @@ class ProfileReport:
         xms = sum(c.est_cost_ms for c in self.crossings)
         totals = {d: DeviceTotals(int(v[0]), float(v[1])) for d, v in per.items()}
         return Summary(
-            source=self.source, compute_units=self.compute_units.value, chip=self.chip,
-            per_device=totals, n_ops=len(self.ops) - n_const, n_const=n_const,
-            n_segments=len(self.segments), n_crossings=len(self.crossings), crossing_bytes=xb,
-            crossing_ms=xms, est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms,
+            source=self.source,
+            compute_units=self.compute_units.value,
+            chip=self.chip,
+            per_device=totals,
+            n_ops=len(self.ops) - n_const,
+            n_const=n_const,
+            n_segments=len(self.segments),
+            n_crossings=len(self.crossings),
+            crossing_bytes=xb,
+            crossing_ms=xms,
+            est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms,
         )
 
     def not_on_ane(self) -> dict[str, list[OpRecord]]:
@@ -191,9 +221,11 @@ class ProfileReport:
 
     def __repr__(self) -> str:
         s = self.summary()
-        return (f"<ProfileReport {self.model.name!r} source={self.source} "
-                f"compute_units={self.compute_units.value} chip={self.chip} ops={s.n_ops} "
-                f"segments={s.n_segments} crossings={s.n_crossings}>")
+        return (
+            f"<ProfileReport {self.model.name!r} source={self.source} "
+            f"compute_units={self.compute_units.value} chip={self.chip} ops={s.n_ops} "
+            f"segments={s.n_segments} crossings={s.n_crossings}>"
+        )
 
     # --- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -226,6 +258,7 @@ class ProfileReport:
 
 # --- JSON (de)serialisation ---------------------------------------------------------------
 
+
 def _shape(s: Shape | None) -> list[int | None] | None:
     return None if s is None else list(s)
 
@@ -244,7 +277,9 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
         "compute_units": r.compute_units.value,
         "chip": r.chip,
         "model": {
-            "name": m.name, "source": m.source, "format": m.format,
+            "name": m.name,
+            "source": m.source,
+            "format": m.format,
             "functions": list(m.functions),
             "inputs": [_tensor(t) for t in m.inputs],
             "outputs": [_tensor(t) for t in m.outputs],
@@ -254,27 +289,49 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
         "metadata": dict(r.metadata),
         "ops": [
             {
-                "index": o.index, "name": o.name, "op_type": o.op_type, "function": o.function,
+                "index": o.index,
+                "name": o.name,
+                "op_type": o.op_type,
+                "function": o.function,
                 "device": None if o.device is None else o.device.value,
                 "supported": [d.value for d in o.supported],
                 "reason": o.reason,
                 "evidence": None if o.evidence is None else o.evidence.value,
                 "est_time_ms": o.est_time_ms,
                 "outputs": [_tensor(t) for t in o.outputs],
-                "inputs": list(o.inputs), "is_const": o.is_const, "block": list(o.block),
-                "rules": list(o.rules), "cost_weight": o.cost_weight,
+                "inputs": list(o.inputs),
+                "is_const": o.is_const,
+                "block": list(o.block),
+                "rules": list(o.rules),
+                "cost_weight": o.cost_weight,
             }
             for o in r.ops
         ],
         "segments": [
-            {"index": s.index, "device": s.device.value, "function": s.function,
-             "start": s.start, "end": s.end, "n_ops": s.n_ops, "est_time_ms": s.est_time_ms}
+            {
+                "index": s.index,
+                "device": s.device.value,
+                "function": s.function,
+                "start": s.start,
+                "end": s.end,
+                "n_ops": s.n_ops,
+                "est_time_ms": s.est_time_ms,
+            }
             for s in r.segments
         ],
         "crossings": [
-            {"src": c.src, "dst": c.dst, "tensor": c.tensor, "shape": _shape(c.shape),
-             "dtype": c.dtype, "bytes": c.bytes, "src_device": c.src_device.value,
-             "dst_device": c.dst_device.value, "est_cost_ms": c.est_cost_ms, "moved": c.moved}
+            {
+                "src": c.src,
+                "dst": c.dst,
+                "tensor": c.tensor,
+                "shape": _shape(c.shape),
+                "dtype": c.dtype,
+                "bytes": c.bytes,
+                "src_device": c.src_device.value,
+                "dst_device": c.dst_device.value,
+                "est_cost_ms": c.est_cost_ms,
+                "moved": c.moved,
+            }
             for c in r.crossings
         ],
     }
@@ -294,39 +351,72 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     validate_report_dict(data, origin)
     m = data["model"]
     info = ModelInfo(
-        name=m["name"], source=m["source"], format=m["format"], functions=tuple(m["functions"]),
+        name=m["name"],
+        source=m["source"],
+        format=m["format"],
+        functions=tuple(m["functions"]),
         inputs=tuple(_tensor_rec(t) for t in m["inputs"]),
         outputs=tuple(_tensor_rec(t) for t in m["outputs"]),
-        flexible_inputs=tuple(m["flexible_inputs"]), metadata=dict(m["metadata"]),
+        flexible_inputs=tuple(m["flexible_inputs"]),
+        metadata=dict(m["metadata"]),
     )
     ops = tuple(
         OpRecord(
-            index=o["index"], name=o["name"], op_type=o["op_type"], function=o["function"],
+            index=o["index"],
+            name=o["name"],
+            op_type=o["op_type"],
+            function=o["function"],
             device=None if o["device"] is None else Device(o["device"]),
-            supported=tuple(Device(d) for d in o["supported"]), reason=o["reason"],
+            supported=tuple(Device(d) for d in o["supported"]),
+            reason=o["reason"],
             evidence=None if o["evidence"] is None else Evidence(o["evidence"]),
             est_time_ms=float(o["est_time_ms"]),
             outputs=tuple(_tensor_rec(t) for t in o["outputs"]),
-            inputs=tuple(o["inputs"]), is_const=o["is_const"], block=tuple(o["block"]),
-            rules=tuple(o["rules"]), cost_weight=o["cost_weight"],
+            inputs=tuple(o["inputs"]),
+            is_const=o["is_const"],
+            block=tuple(o["block"]),
+            rules=tuple(o["rules"]),
+            cost_weight=o["cost_weight"],
         )
         for o in data["ops"]
     )
     segments = tuple(
-        Segment(s["index"], Device(s["device"]), s["function"], s["start"], s["end"],
-                s["n_ops"], float(s["est_time_ms"]))
+        Segment(
+            s["index"],
+            Device(s["device"]),
+            s["function"],
+            s["start"],
+            s["end"],
+            s["n_ops"],
+            float(s["est_time_ms"]),
+        )
         for s in data["segments"]
     )
     crossings = tuple(
-        Crossing(c["src"], c["dst"], c["tensor"], _tuple_shape(c["shape"]), c["dtype"],
-                 c["bytes"], Device(c["src_device"]), Device(c["dst_device"]),
-                 float(c["est_cost_ms"]), c["moved"])
+        Crossing(
+            c["src"],
+            c["dst"],
+            c["tensor"],
+            _tuple_shape(c["shape"]),
+            c["dtype"],
+            c["bytes"],
+            Device(c["src_device"]),
+            Device(c["dst_device"]),
+            float(c["est_cost_ms"]),
+            c["moved"],
+        )
         for c in data["crossings"]
     )
-    return ProfileReport(model=info, source=data["source"],
-                         compute_units=ComputeUnits(data["compute_units"]), chip=data["chip"],
-                         ops=ops, segments=segments, crossings=crossings,
-                         metadata=dict(data["metadata"]))
+    return ProfileReport(
+        model=info,
+        source=data["source"],
+        compute_units=ComputeUnits(data["compute_units"]),
+        chip=data["chip"],
+        ops=ops,
+        segments=segments,
+        crossings=crossings,
+        metadata=dict(data["metadata"]),
+    )
 
 
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
@@ -349,16 +439,22 @@ class ReportSet:
         from .textreport import DEVICE_LABEL, fmt_ms
 
         first = next(iter(self.reports.values()))
-        lines = [f"{plain(first.model.name)}: {len(self.reports)} settings "
-                 f"(source: {first.source})",
-                 f"  {'setting':<14}" + "".join(f"{DEVICE_LABEL[d]:>16}" for d in DEVICE_ORDER)
-                 + f"{'segments':>10}{'crossings':>11}{'total (est.)':>14}"]
+        lines = [
+            f"{plain(first.model.name)}: {len(self.reports)} settings (source: {first.source})",
+            f"  {'setting':<14}"
+            + "".join(f"{DEVICE_LABEL[d]:>16}" for d in DEVICE_ORDER)
+            + f"{'segments':>10}{'crossings':>11}{'total (est.)':>14}",
+        ]
         for label, r in self.reports.items():
             s = r.summary()
-            lines.append(f"  {label:<14}" + "".join(
-                f"{s.per_device[d].ops:>6} {fmt_ms(s.per_device[d].est_time_ms):>9}"
-                for d in DEVICE_ORDER)
-                + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}")
+            lines.append(
+                f"  {label:<14}"
+                + "".join(
+                    f"{s.per_device[d].ops:>6} {fmt_ms(s.per_device[d].est_time_ms):>9}"
+                    for d in DEVICE_ORDER
+                )
+                + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}"
+            )
         labels = list(self.reports)
         for a, b in zip(labels, labels[1:], strict=False):
             c = compare(self.reports[a], self.reports[b], a, b)
@@ -381,5 +477,7 @@ class ReportSet:
         from .render.html import notebook_html
 
         first = next(iter(self.reports.values()))
-        return {"text/plain": self.to_text(),
-                "text/html": notebook_html(first, compare=self.reports)}
+        return {
+            "text/plain": self.to_text(),
+            "text/html": notebook_html(first, compare=self.reports),
+        }

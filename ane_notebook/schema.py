@@ -92,8 +92,12 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
     except OSError as e:
         raise PlanError(p, f"cannot read: {e.strerror}") from None
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float,
-                          parse_int=_float_sized_int)
+        data = json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            parse_int=_float_sized_int,
+        )
     except RecursionError:
         raise PlanError(p, "not valid JSON (nested too deeply)") from None
     except ValueError as e:  # JSONDecodeError is a ValueError
@@ -103,8 +107,11 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
     if _SURROGATE_ESCAPE.search(text):
         bad = _unpaired_surrogate(data)
         if bad is not None:
-            raise PlanError(p, f"not valid JSON (a string holds an unpaired surrogate, "
-                               f"\\u{ord(bad):04x}, which is not Unicode)")
+            raise PlanError(
+                p,
+                f"not valid JSON (a string holds an unpaired surrogate, "
+                f"\\u{ord(bad):04x}, which is not Unicode)",
+            )
     return data
 
 
@@ -137,8 +144,11 @@ def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
     if data.get("format") != REPORT_FORMAT:
         raise PlanError(origin, f"not an ane_notebook report (format {data.get('format')!r})")
     if data.get("version") != REPORT_VERSION:
-        raise PlanError(origin, f"unsupported report version {data.get('version')!r}; this "
-                        f"ane_notebook reads version {REPORT_VERSION}")
+        raise PlanError(
+            origin,
+            f"unsupported report version {data.get('version')!r}; this "
+            f"ane_notebook reads version {REPORT_VERSION}",
+        )
     # fastjsonschema compiles the schema to Python: ~100x faster than jsonschema on a 50k-op
     # report (seconds -> tens of ms). Only when it rejects do we ask jsonschema, whose
     # best_match names the most useful error for the one-line message.
@@ -176,12 +186,20 @@ def _check_indices(data: dict[str, Any], origin: str) -> dict[str, Any]:
                 raise PlanError(origin, f"invalid report at {key}/{i}: op index out of range")
     for i, s in enumerate(data["segments"]):
         if s["start"] > s["end"]:
-            raise PlanError(origin, f"invalid report at segments/{i}: start {s['start']} is "
-                            f"after end {s['end']}")
-    for key, field in (("ops", "est_time_ms"), ("segments", "est_time_ms"),
-                       ("crossings", "est_cost_ms")):
+            raise PlanError(
+                origin,
+                f"invalid report at segments/{i}: start {s['start']} is after end {s['end']}",
+            )
+    for key, field in (
+        ("ops", "est_time_ms"),
+        ("segments", "est_time_ms"),
+        ("crossings", "est_cost_ms"),
+    ):
         for i, item in enumerate(data[key]):
             if item[field] > MAX_TIME_MS:
-                raise PlanError(origin, f"invalid report at {key}/{i}/{field}: {item[field]:g} "
-                                f"ms is too large to add up (more than {MAX_TIME_MS:g} ms)")
+                raise PlanError(
+                    origin,
+                    f"invalid report at {key}/{i}/{field}: {item[field]:g} "
+                    f"ms is too large to add up (more than {MAX_TIME_MS:g} ms)",
+                )
     return data

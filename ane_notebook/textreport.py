@@ -53,34 +53,46 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
         f"ops: {s.n_ops} (+{s.n_const} const)",
     ]
     if r.model.flexible_inputs:
-        lines.append("flexible inputs: " + ", ".join(plain(n) for n in r.model.flexible_inputs)
-                     + " (placed at the default shape; Core ML runs other shapes on the GPU "
-                     "or CPU: Apple forum 724930)")
+        lines.append(
+            "flexible inputs: "
+            + ", ".join(plain(n) for n in r.model.flexible_inputs)
+            + " (placed at the default shape; Core ML runs other shapes on the GPU "
+            "or CPU: Apple forum 724930)"
+        )
     lines += ["", f"Compute Unit Mapping          ops   time ({est})"]
     total_t = sum(t.est_time_ms for t in s.per_device.values()) or 1.0
     for d in DEVICE_ORDER:
         t = s.per_device[d]
         bar = "#" * round(20 * t.est_time_ms / total_t)
         lines.append(f"  {DEVICE_LABEL[d]:<22}{t.ops:>8}   {fmt_ms(t.est_time_ms):>11}  {bar}")
-    lines.append(f"  {'crossings':<22}{s.n_crossings:>8}   {fmt_ms(s.crossing_ms):>11}  "
-                 f"({fmt_bytes(s.crossing_bytes)})")
+    lines.append(
+        f"  {'crossings':<22}{s.n_crossings:>8}   {fmt_ms(s.crossing_ms):>11}  "
+        f"({fmt_bytes(s.crossing_bytes)})"
+    )
     lines.append(f"  {'total':<22}{s.n_ops:>8}   {fmt_ms(s.est_total_ms):>11}")
 
     lines += ["", f"Segments: {s.n_segments}"]
     for seg in r.segments[:max_rows]:
         first, last = r.ops[seg.start].name, r.ops[seg.end].name
-        lines.append(f"  #{seg.index:<3} {seg.device.value:<3} {seg.n_ops:>6} ops  "
-                     f"{fmt_ms(seg.est_time_ms):>11}  {plain(first, 40)} .. {plain(last, 40)}")
+        lines.append(
+            f"  #{seg.index:<3} {seg.device.value:<3} {seg.n_ops:>6} ops  "
+            f"{fmt_ms(seg.est_time_ms):>11}  {plain(first, 40)} .. {plain(last, 40)}"
+        )
     if len(r.segments) > max_rows:
         lines.append(f"  ... {len(r.segments) - max_rows} more")
 
-    lines += ["", f"Crossings: {s.n_crossings} ({fmt_bytes(s.crossing_bytes)}, "
-                  f"{fmt_ms(s.crossing_ms)} {est})"]
+    lines += [
+        "",
+        f"Crossings: {s.n_crossings} ({fmt_bytes(s.crossing_bytes)}, "
+        f"{fmt_ms(s.crossing_ms)} {est})",
+    ]
     for c in sorted(r.crossings, key=lambda c: -c.est_cost_ms)[:max_rows]:
         again = "" if c.moved else f" (already on the {c.dst_device.value})"
-        lines.append(f"  {c.src_device.value}->{c.dst_device.value:<4} {plain(c.tensor, 40):<40} "
-                     f"{fmt_shape(c.shape)} {plain(c.dtype)} {fmt_bytes(c.bytes)}  "
-                     f"{fmt_ms(c.est_cost_ms)} {est}{again}")
+        lines.append(
+            f"  {c.src_device.value}->{c.dst_device.value:<4} {plain(c.tensor, 40):<40} "
+            f"{fmt_shape(c.shape)} {plain(c.dtype)} {fmt_bytes(c.bytes)}  "
+            f"{fmt_ms(c.est_cost_ms)} {est}{again}"
+        )
     if len(r.crossings) > max_rows:
         lines.append(f"  ... {len(r.crossings) - max_rows} more (largest cost first)")
 
@@ -91,9 +103,11 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
         ev = ops[0].evidence.value if ops[0].evidence is not None else "measured"
         types = sorted({o.op_type for o in ops})
         lines.append(f"  [{len(ops)}] {plain(reason, 300)} ({ev})")
-        lines.append(f"      ops: {', '.join(plain(t, 40) for t in types[:6])}"
-                     + (" ..." if len(types) > 6 else "")
-                     + f"  e.g. {plain(ops[0].name, 60)}")
+        lines.append(
+            f"      ops: {', '.join(plain(t, 40) for t in types[:6])}"
+            + (" ..." if len(types) > 6 else "")
+            + f"  e.g. {plain(ops[0].name, 60)}"
+        )
         fix = fix_for(ops[0])
         if fix:
             lines.append(f"      fix: {fix}")

@@ -33,21 +33,39 @@ class Explorer(w.VBox):
 
     def __init__(self, model: str | None = None) -> None:
         example_choices = [f"example:{n}" for n in EXAMPLES]
-        self.source = w.Dropdown(options=[*example_choices, PATH_CHOICE, UPLOAD_CHOICE],
-                                 value=example_choices[0], description="Model")
-        self.path = w.Text(placeholder="path/to/Model.mlpackage or .mlmodel",
-                           description="Path", layout=w.Layout(width="480px"))
-        self.upload = w.FileUpload(accept=".mlmodel,.zip", multiple=False,
-                                   description="Upload .mlmodel / zipped .mlpackage")
-        self.units = w.ToggleButtons(options=[u.value for u in ComputeUnits],
-                                     value=ComputeUnits.ALL.value, description="Units")
+        self.source = w.Dropdown(
+            options=[*example_choices, PATH_CHOICE, UPLOAD_CHOICE],
+            value=example_choices[0],
+            description="Model",
+        )
+        self.path = w.Text(
+            placeholder="path/to/Model.mlpackage or .mlmodel",
+            description="Path",
+            layout=w.Layout(width="480px"),
+        )
+        self.upload = w.FileUpload(
+            accept=".mlmodel,.zip",
+            multiple=False,
+            description="Upload .mlmodel / zipped .mlpackage",
+        )
+        self.units = w.ToggleButtons(
+            options=[u.value for u in ComputeUnits],
+            value=ComputeUnits.ALL.value,
+            description="Units",
+        )
         self.chip = w.Dropdown(options=list(CHIPS), value=DEFAULT_CHIP, description="Chip")
-        self.backend = w.Dropdown(options=["auto", "estimate", "coreml"], value="auto",
-                                  description="Backend")
+        self.backend = w.Dropdown(
+            options=["auto", "estimate", "coreml"], value="auto", description="Backend"
+        )
         self.compare = w.Checkbox(value=False, description="compare all compute units")
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
-        self.progress = w.IntProgress(value=0, min=0, max=3, description="",
-                                      layout=w.Layout(width="160px", visibility="hidden"))
+        self.progress = w.IntProgress(
+            value=0,
+            min=0,
+            max=3,
+            description="",
+            layout=w.Layout(width="160px", visibility="hidden"),
+        )
         self.status = w.HTML(value="")
         self.output = w.Output()
         self.report: Any = None
@@ -62,13 +80,15 @@ class Explorer(w.VBox):
                 self.source.value = PATH_CHOICE
                 self.path.value = model
         self._on_source()
-        super().__init__([
-            w.HBox([self.source, self.path, self.upload]),
-            self.units,
-            w.HBox([self.chip, self.backend, self.compare]),
-            w.HBox([self.run_button, self.progress, self.status]),
-            self.output,
-        ])
+        super().__init__(
+            [
+                w.HBox([self.source, self.path, self.upload]),
+                self.units,
+                w.HBox([self.chip, self.backend, self.compare]),
+                w.HBox([self.run_button, self.progress, self.status]),
+                self.output,
+            ]
+        )
 
     # --- control logic ----------------------------------------------------------------
     def _on_source(self, _change: Any = None) -> None:
@@ -118,12 +138,15 @@ class Explorer(w.VBox):
             model = self.selected_model()
             self.progress.value = 1
             if self.compare.value:
-                reports = profile_all_units(model, chip=self.chip.value,
-                                            backend=self.backend.value)
+                reports = profile_all_units(model, chip=self.chip.value, backend=self.backend.value)
                 result: Any = ReportSet({u.value: r for u, r in reports.items()})
             else:
-                result = profile(model, compute_units=self.units.value, chip=self.chip.value,
-                                 backend=self.backend.value)
+                result = profile(
+                    model,
+                    compute_units=self.units.value,
+                    chip=self.chip.value,
+                    backend=self.backend.value,
+                )
             self.progress.value = 2
             self._draw(result)
             self.progress.value = 3
@@ -139,8 +162,10 @@ class Explorer(w.VBox):
             self.progress.layout.visibility = "hidden"
         self.report = result
         first = result if not hasattr(result, "reports") else next(iter(result.reports.values()))
-        self.status.value = (f"<span>done: {html_text(first.model.name)} · source "
-                             f"<b>{html_text(first.source)}</b></span>")
+        self.status.value = (
+            f"<span>done: {html_text(first.model.name)} · source "
+            f"<b>{html_text(first.source)}</b></span>"
+        )
         return result
 
     def _draw(self, result: Any) -> None:
@@ -162,6 +187,7 @@ def explore(model: str | None = None) -> Explorer:
 
 
 # --- helpers (no widgets) ---------------------------------------------------------------
+
 
 def _path_problem(p: Path) -> str:
     if not p.exists():
@@ -203,8 +229,9 @@ def save_upload(name: str, content: bytes) -> Path:
                 target = (work / info.filename).resolve()
                 # zip-slip: refuse entries that would land outside the upload folder
                 if os.path.commonpath([target, work.resolve()]) != str(work.resolve()):
-                    raise ModelLoadError(base, f"zip entry {info.filename!r} points outside "
-                                               "the archive")
+                    raise ModelLoadError(
+                        base, f"zip entry {info.filename!r} points outside the archive"
+                    )
             if total > MAX_UPLOAD_BYTES:
                 raise ModelLoadError(base, "zip unpacks to more than 2 GB")
             zf.extractall(work)

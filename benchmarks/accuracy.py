@@ -23,16 +23,19 @@ def main() -> None:
     print("|---|---|---|---|---:|---:|---:|")
     for s in scores:
         ctx = CONTEXT[s.fixture]
-        print(f"| {s.fixture} | {s.model[:40]} | {ctx.chip} | {ctx.compute_units.value} | "
-              f"{s.agreeing} | {s.scored} | {100 * s.agreement:.1f} |")
+        print(
+            f"| {s.fixture} | {s.model[:40]} | {ctx.chip} | {ctx.compute_units.value} | "
+            f"{s.agreeing} | {s.scored} | {100 * s.agreement:.1f} |"
+        )
     scored = sum(s.scored for s in scores)
     agreeing = sum(s.agreeing for s in scores)
     ops = [o for name in CONTEXT for o in _expanded(load_fixture(name)["ops"])]
     all_ane = sum(o["device"] == "ANE" for o in ops)
     pct = 100 * agreement_pct(agreeing, scored)
     print(f"| **all** | | | | **{agreeing}** | **{scored}** | **{pct:.1f}** |")
-    print(f"\nbaseline 'every op on the ANE': {all_ane}/{len(ops)} "
-          f"({100 * all_ane / len(ops):.1f}%)")
+    print(
+        f"\nbaseline 'every op on the ANE': {all_ane}/{len(ops)} ({100 * all_ane / len(ops):.1f}%)"
+    )
     published = Counter(o["device"] for o in ops)
     missed = Counter(m.split("published ")[1].split(",")[0] for s in scores for m in s.misses)
     print("\npublished device | ops | estimated differently")

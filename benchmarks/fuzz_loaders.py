@@ -52,13 +52,53 @@ sys.path.insert(0, str(REPO / "tests"))  # bad_inputs: the small seed model and 
 TARGETS = ("model", "package", "report", "plan")
 PER_INPUT_TIMEOUT_S = 20
 
-INTERESTING_INTS = (0, 1, -1, 2, 3, 5, 6, 63, 64, 65, 255, 256, 16384, 16385, 2**31 - 1, 2**31,
-                    2**32 - 1, 2**32, 2**53 + 1, 2**62, 2**63 - 1, -(2**63), 2**64 - 1)
+INTERESTING_INTS = (
+    0,
+    1,
+    -1,
+    2,
+    3,
+    5,
+    6,
+    63,
+    64,
+    65,
+    255,
+    256,
+    16384,
+    16385,
+    2**31 - 1,
+    2**31,
+    2**32 - 1,
+    2**32,
+    2**53 + 1,
+    2**62,
+    2**63 - 1,
+    -(2**63),
+    2**64 - 1,
+)
 INTERESTING_FLOATS = (0.0, -0.0, -1.0, 1e-320, 1e308, -1e308, math.inf, -math.inf, math.nan)
-HOSTILE_STRINGS = ("", "x", "main", "CoreML7", "CoreML9", "const", "cond", "while_loop",
-                   "ios18.relu", "frobnicate", "<img src=x onerror=alert(1)>",
-                   "</script><script>alert(1)</script>", "{{7*7}}", "\x1b[31m\x07\x00",
-                   "\u202e", "../../../etc/passwd", "/etc/passwd", "a" * 5000, "\ud800")
+HOSTILE_STRINGS = (
+    "",
+    "x",
+    "main",
+    "CoreML7",
+    "CoreML9",
+    "const",
+    "cond",
+    "while_loop",
+    "ios18.relu",
+    "frobnicate",
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(1)</script>",
+    "{{7*7}}",
+    "\x1b[31m\x07\x00",
+    "\u202e",
+    "../../../etc/passwd",
+    "/etc/passwd",
+    "a" * 5000,
+    "\ud800",
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -72,8 +112,10 @@ def model_seeds(corpus: Path) -> list[bytes]:
     from ane_notebook.model.examples import EXAMPLES, example_path
     from ane_notebook.model.load import read_spec
 
-    seeds = [small_spec().SerializeToString(),
-             small_spec(dims=[1, 64, 128, 128]).SerializeToString()]
+    seeds = [
+        small_spec().SerializeToString(),
+        small_spec(dims=[1, 64, 128, 128]).SerializeToString(),
+    ]
     for name in EXAMPLES:
         seeds.append(read_spec(example_path(name)).SerializeToString())
     for case in MODEL_CASES:
@@ -99,17 +141,32 @@ def report_seeds(small: Path) -> list[bytes]:
 def plan_seeds(small: Path) -> list[bytes]:
     from bad_inputs import plan_dict, remote_info
 
-    remote = {"infos": [remote_info(n, d) for n, d in
-                        (("r1", "neuralEngine"), ("s1", "gpu"), ("a1", "cpu"), ("out", "cpu"))]}
+    remote = {
+        "infos": [
+            remote_info(n, d)
+            for n, d in (("r1", "neuralEngine"), ("s1", "gpu"), ("a1", "cpu"), ("out", "cpu"))
+        ]
+    }
     remote["infosWithoutUsage"] = [{"path": remote_info("bias")["path"]}]
-    return [json.dumps(plan_dict(small)).encode(), json.dumps(remote).encode(),
-            (REPO / "tests" / "data" / "coreml" / "remote_plan_main.json").read_bytes()]
+    return [
+        json.dumps(plan_dict(small)).encode(),
+        json.dumps(remote).encode(),
+        (REPO / "tests" / "data" / "coreml" / "remote_plan_main.json").read_bytes(),
+    ]
 
 
 def package_seeds() -> list[bytes]:
-    manifest = {"fileFormatVersion": "1.0.0", "rootModelIdentifier": "root",
-                "itemInfoEntries": {"root": {"path": "com.apple.CoreML/model.mlmodel",
-                                             "name": "model.mlmodel", "author": "x"}}}
+    manifest = {
+        "fileFormatVersion": "1.0.0",
+        "rootModelIdentifier": "root",
+        "itemInfoEntries": {
+            "root": {
+                "path": "com.apple.CoreML/model.mlmodel",
+                "name": "model.mlmodel",
+                "author": "x",
+            }
+        },
+    }
     return [json.dumps(manifest).encode(), json.dumps(manifest, indent=2).encode()]
 
 
@@ -130,15 +187,15 @@ def mutate_bytes(data: bytes, rng: random.Random, others: list[bytes]) -> bytes:
         elif op == 2:
             b[i:i] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
         elif op == 3 and len(b) > 1:
-            del b[i:i + rng.randint(1, min(64, len(b) - i))]
+            del b[i : i + rng.randint(1, min(64, len(b) - i))]
         elif op == 4 and b:
             j = rng.randrange(len(b))
-            b[i:i] = b[j:j + rng.randint(1, 64)]
+            b[i:i] = b[j : j + rng.randint(1, 64)]
         elif op == 5 and b:
-            del b[rng.randrange(len(b)):]
+            del b[rng.randrange(len(b)) :]
         elif op == 6 and others:
             other = rng.choice(others)
-            b = b[:i] + bytearray(other[rng.randrange(len(other) or 1):])
+            b = b[:i] + bytearray(other[rng.randrange(len(other) or 1) :])
     return bytes(b)
 
 
@@ -216,8 +273,9 @@ def mutate_proto(data: bytes, rng: random.Random) -> bytes | None:
         return None
 
 
-def _mutate_field(m: Any, fd: Any, rng: random.Random, names: list[str],
-                  nodes: list[tuple[Any, Any]]) -> None:
+def _mutate_field(
+    m: Any, fd: Any, rng: random.Random, names: list[str], nodes: list[tuple[Any, Any]]
+) -> None:
     value = getattr(m, fd.name)
     if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
         keys = list(value.keys())
@@ -226,10 +284,12 @@ def _mutate_field(m: Any, fd: Any, rng: random.Random, names: list[str],
             del value[rng.choice(keys)]
         elif keys and value_fd.message_type is not None:
             value[_scalar(fd.message_type.fields_by_name["key"], rng, names)].CopyFrom(
-                value[rng.choice(keys)])
+                value[rng.choice(keys)]
+            )
         elif value_fd.message_type is None:
             value[_scalar(fd.message_type.fields_by_name["key"], rng, names)] = _scalar(
-                value_fd, rng, names)
+                value_fd, rng, names
+            )
         return
     if _repeated(fd):
         n = len(value)
@@ -258,8 +318,11 @@ def _mutate_field(m: Any, fd: Any, rng: random.Random, names: list[str],
             value.add()
         return
     if fd.message_type is not None:
-        same = [mm for mm, ff in nodes if ff.message_type is fd.message_type
-                and not _repeated(ff) and mm.HasField(ff.name)]
+        same = [
+            mm
+            for mm, ff in nodes
+            if ff.message_type is fd.message_type and not _repeated(ff) and mm.HasField(ff.name)
+        ]
         if rng.random() < 0.3:
             m.ClearField(fd.name)
         elif same:  # copy another sub-message of this type in (nesting, cycles of blocks)
@@ -274,19 +337,51 @@ def _mutate_field(m: Any, fd: Any, rng: random.Random, names: list[str],
 
 def _pick_field(rng: random.Random, owners: list[Any], message_type: Any) -> tuple[Any, str]:
     owner = rng.choice(owners)
-    name = next(f.name for f in owner.DESCRIPTOR.fields if f.message_type is message_type
-                and not _repeated(f) and owner.HasField(f.name))
+    name = next(
+        f.name
+        for f in owner.DESCRIPTOR.fields
+        if f.message_type is message_type and not _repeated(f) and owner.HasField(f.name)
+    )
     return owner, name
 
 
-INTERESTING_JSON: tuple[Any, ...] = (None, True, False, 0, -1, 1, 2**53, 2**63, 10**30, 1e308,
-                                      -1e308, 0.5, 1.5, "", "ANE", "GPU", "CPU", "TPU", "main",
-                                      "coreml", "estimate", "recorded", "ALL", "x" * 3000,
-                                      "<img src=x onerror=alert(1)>", "\x1b[2J", [], {},
-                                      "../../secret.mlmodel", "/etc/passwd",
-                                      "com.apple.CoreML/../../../secret.mlmodel",
-                                      "com.apple.CoreML/model.mlmodel", "root",
-                                      [[[[[]]]]], {"a": {"b": {"c": {}}}})
+INTERESTING_JSON: tuple[Any, ...] = (
+    None,
+    True,
+    False,
+    0,
+    -1,
+    1,
+    2**53,
+    2**63,
+    10**30,
+    1e308,
+    -1e308,
+    0.5,
+    1.5,
+    "",
+    "ANE",
+    "GPU",
+    "CPU",
+    "TPU",
+    "main",
+    "coreml",
+    "estimate",
+    "recorded",
+    "ALL",
+    "x" * 3000,
+    "<img src=x onerror=alert(1)>",
+    "\x1b[2J",
+    [],
+    {},
+    "../../secret.mlmodel",
+    "/etc/passwd",
+    "com.apple.CoreML/../../../secret.mlmodel",
+    "com.apple.CoreML/model.mlmodel",
+    "root",
+    [[[[[]]]]],
+    {"a": {"b": {"c": {}}}},
+)
 
 
 def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
@@ -305,8 +400,11 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes | None:
             del parent[key]
         elif choice == 1 and isinstance(parent, list):
             parent.insert(int(key), json.loads(json.dumps(parent[key])))
-        elif choice == 2 and isinstance(parent[key], (int, float)) and \
-                not isinstance(parent[key], bool):
+        elif (
+            choice == 2
+            and isinstance(parent[key], (int, float))
+            and not isinstance(parent[key], bool)
+        ):
             parent[key] = rng.choice((-parent[key], parent[key] * 1000, parent[key] + 1, 0))
         else:
             parent[key] = json.loads(json.dumps(rng.choice(INTERESTING_JSON)))
@@ -323,8 +421,13 @@ def _json_slots(doc: Any, limit: int = 50_000) -> Iterator[tuple[Any, Any]]:
     seen = 0
     while stack and seen < limit:
         node = stack.pop()
-        items = node.items() if isinstance(node, dict) else enumerate(node) \
-            if isinstance(node, list) else ()
+        items = (
+            node.items()
+            if isinstance(node, dict)
+            else enumerate(node)
+            if isinstance(node, list)
+            else ()
+        )
         for key, value in list(items):
             seen += 1
             yield node, key
@@ -362,8 +465,9 @@ class Runner:
         if target == "package":
             secret = small_spec([("relu", {"x": "x"}, "SECRET_OP")])
             write_spec(self.work / "secret.mlmodel", secret)
-            self.package = write_package(self.work, None, small_spec().SerializeToString(),
-                                         name="fuzz.mlpackage")
+            self.package = write_package(
+                self.work, None, small_spec().SerializeToString(), name="fuzz.mlpackage"
+            )
         # CPU time, not wall time: libFuzzer owns SIGALRM (its -timeout catches blocking calls).
         signal.signal(signal.SIGVTALRM, _hang)
 
@@ -430,17 +534,24 @@ class Runner:
             saved.parent.mkdir(parents=True, exist_ok=True)
             saved.write_bytes(data)
             entry = self.findings[signature] = {
-                "count": 0, "message": str(e)[:300], "input": str(saved),
-                "traceback": "".join(traceback.format_exception(e))[-3000:]}
+                "count": 0,
+                "message": str(e)[:300],
+                "input": str(saved),
+                "traceback": "".join(traceback.format_exception(e))[-3000:],
+            }
             print(f"[{self.target}] NEW FINDING {signature}: {str(e)[:200]}", flush=True)
             self.save()
         entry["count"] += 1
 
     def save(self) -> None:
         self.last_saved = time.monotonic()
-        stats = {"target": self.target, "runs": self.runs, "expected_errors": self.expected,
-                 "seconds": round(time.monotonic() - self.started, 1),
-                 "findings": self.findings}
+        stats = {
+            "target": self.target,
+            "runs": self.runs,
+            "expected_errors": self.expected,
+            "seconds": round(time.monotonic() - self.started, 1),
+            "findings": self.findings,
+        }
         (self.out / f"{self.target}.stats.json").write_text(json.dumps(stats, indent=1))
 
 
@@ -491,10 +602,19 @@ def run_atheris(runner: Runner, seconds: float) -> None:
     import atexit
 
     atexit.register(finish)
-    atheris.Setup([sys.argv[0], f"-max_total_time={int(seconds)}", f"-max_len={max_len}",
-                   "-rss_limit_mb=8192", f"-timeout={PER_INPUT_TIMEOUT_S * 3}",
-                   "-print_final_stats=1", str(corpus)],
-                  runner, custom_mutator=custom_mutator)
+    atheris.Setup(
+        [
+            sys.argv[0],
+            f"-max_total_time={int(seconds)}",
+            f"-max_len={max_len}",
+            "-rss_limit_mb=8192",
+            f"-timeout={PER_INPUT_TIMEOUT_S * 3}",
+            "-print_final_stats=1",
+            str(corpus),
+        ],
+        runner,
+        custom_mutator=custom_mutator,
+    )
     atheris.Fuzz()
 
 
@@ -505,8 +625,13 @@ def run_hypothesis(runner: Runner, seconds: float) -> None:
     seeds = runner.seeds()
     end = time.monotonic() + seconds
 
-    @settings(max_examples=200, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=200,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     # The mutation's randomness is one drawn integer: hypothesis' own Random would draw lazily,
     # and the time check below would then make generation look inconsistent to it.
     @given(seed=st.sampled_from(seeds), rounds=st.integers(1, 4), rng_seed=st.integers(0, 2**64))
@@ -538,7 +663,8 @@ def child(target: str, seconds: float, engine: str, out: Path, html: bool) -> No
             # Every module the targets reach, instrumented for coverage feedback (not the
             # notebook layer, which the targets never touch).
             skip = ("ane_notebook.widgets", "ane_notebook.magics") + (
-                () if html else ("ane_notebook.render",))
+                () if html else ("ane_notebook.render",)
+            )
             for info in pkgutil.walk_packages(ane_notebook.__path__, "ane_notebook."):
                 if not info.name.startswith(skip):
                     importlib.import_module(info.name)
@@ -555,16 +681,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=300, help="total budget (split by target)")
     p.add_argument("--targets", default=",".join(TARGETS), help=f"any of {', '.join(TARGETS)}")
     p.add_argument("--engine", choices=("auto", "atheris", "hypothesis"), default="auto")
-    p.add_argument("--out", default=None, help="where findings and stats go (default: a new "
-                                               "temporary folder)")
-    p.add_argument("--html", action="store_true",
-                   help="also draw every report as HTML (slow; finds bugs in render/)")
+    p.add_argument(
+        "--out", default=None, help="where findings and stats go (default: a new temporary folder)"
+    )
+    p.add_argument(
+        "--html",
+        action="store_true",
+        help="also draw every report as HTML (slow; finds bugs in render/)",
+    )
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     engine = args.engine
     if engine == "auto":
         try:
             import atheris  # noqa: F401
+
             engine = "atheris"
         except ImportError:
             engine = "hypothesis"
@@ -582,8 +713,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fuzzing {', '.join(targets)} with {engine}, {each:.0f} s each; output in {out}")
     exit_codes = {}
     for target in targets:
-        cmd = [sys.executable, __file__, "--child", target, "--seconds", str(each),
-               "--engine", engine, "--out", str(out), *(["--html"] if args.html else [])]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            target,
+            "--seconds",
+            str(each),
+            "--engine",
+            engine,
+            "--out",
+            str(out),
+            *(["--html"] if args.html else []),
+        ]
         try:
             proc = subprocess.run(cmd, timeout=each + 600, capture_output=True, text=True)
             exit_codes[target] = proc.returncode
@@ -602,12 +744,16 @@ def _summary(out: Path, targets: list[str], exit_codes: dict[str, int]) -> int:
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
         findings = stats.get("findings", {})
         found += len(findings)
-        print(f"{target:<9}{stats.get('runs', 0):>10}{stats.get('expected_errors', 0):>17}"
-              f"{len(findings):>10}  {stats.get('seconds', '?')}")
+        print(
+            f"{target:<9}{stats.get('runs', 0):>10}{stats.get('expected_errors', 0):>17}"
+            f"{len(findings):>10}  {stats.get('seconds', '?')}"
+        )
         if exit_codes[target] not in (0,):
             found += 1
-            print(f"  the {target} process ended with status {exit_codes[target]} (a native "
-                  f"crash, a libFuzzer timeout or out of memory): see {out / (target + '.log')}")
+            print(
+                f"  the {target} process ended with status {exit_codes[target]} (a native "
+                f"crash, a libFuzzer timeout or out of memory): see {out / (target + '.log')}"
+            )
         for signature, f in findings.items():
             print(f"  {signature} x{f['count']}: {f['message'][:160]}\n    input: {f['input']}")
     print(f"\n{found} finding(s)")

@@ -65,38 +65,54 @@ def _program(n_layers: int) -> Any:
         sq = mb.mul(x=x, y=x, name=f"{name}_pow")
         mean = mb.reduce_mean(x=sq, axes=[-1], keep_dims=True, name=f"{name}_mean")
         r = mb.rsqrt(x=mb.add(x=mean, y=1e-6, name=f"{name}_add"), name=f"{name}_rsqrt")
-        return mb.mul(x=mb.mul(x=x, y=r, name=f"{name}_mul"), y=np.ones(_HIDDEN, np.float32),
-                      name=f"{name}_weight")
+        return mb.mul(
+            x=mb.mul(x=x, y=r, name=f"{name}_mul"),
+            y=np.ones(_HIDDEN, np.float32),
+            name=f"{name}_weight",
+        )
 
     def heads(x: Any, name: str) -> Any:
         x = mb.reshape(x=x, shape=[1, _SEQ, _HEADS, head_dim], name=f"{name}_view")
         return mb.transpose(x=x, perm=[0, 2, 1, 3], name=f"{name}_transpose")
 
     def rope(x: Any, name: str) -> Any:
-        x1 = mb.slice_by_index(x=x, begin=[0, 0, 0, 0], end=[1, _HEADS, _SEQ, half],
-                               name=f"{name}_x1")
-        x2 = mb.slice_by_index(x=x, begin=[0, 0, 0, half], end=[1, _HEADS, _SEQ, head_dim],
-                               name=f"{name}_x2")
-        rot = mb.concat(values=[mb.mul(x=x2, y=-1.0, name=f"{name}_neg"), x1], axis=-1,
-                        name=f"{name}_rotate_half")
-        return mb.add(x=mb.mul(x=x, y=cos_t, name=f"{name}_cos"),
-                      y=mb.mul(x=rot, y=sin_t, name=f"{name}_sin"), name=f"{name}_embed")
+        x1 = mb.slice_by_index(
+            x=x, begin=[0, 0, 0, 0], end=[1, _HEADS, _SEQ, half], name=f"{name}_x1"
+        )
+        x2 = mb.slice_by_index(
+            x=x, begin=[0, 0, 0, half], end=[1, _HEADS, _SEQ, head_dim], name=f"{name}_x2"
+        )
+        rot = mb.concat(
+            values=[mb.mul(x=x2, y=-1.0, name=f"{name}_neg"), x1],
+            axis=-1,
+            name=f"{name}_rotate_half",
+        )
+        return mb.add(
+            x=mb.mul(x=x, y=cos_t, name=f"{name}_cos"),
+            y=mb.mul(x=rot, y=sin_t, name=f"{name}_sin"),
+            name=f"{name}_embed",
+        )
 
     def linear(x: Any, cout: int, cin: int, name: str) -> Any:
         return mb.linear(x=x, weight=w(cout, cin), name=name)
 
-    @mb.program(input_specs=[mb.TensorSpec(shape=(1, _SEQ), dtype=types.int32)],
-                opset_version=ct.target.iOS17)
+    @mb.program(
+        input_specs=[mb.TensorSpec(shape=(1, _SEQ), dtype=types.int32)],
+        opset_version=ct.target.iOS17,
+    )
     def prog(input_ids: Any) -> Any:
-        x = mb.gather(x=w(_VOCAB, _HIDDEN), indices=input_ids, axis=0,
-                      name="model_embed_tokens")
+        x = mb.gather(x=w(_VOCAB, _HIDDEN), indices=input_ids, axis=0, name="model_embed_tokens")
         for i in range(n_layers):
             p = f"model_layers_{i}"
             h = rms_norm(x, f"{p}_input_layernorm")
-            q = rope(heads(linear(h, _HIDDEN, _HIDDEN, f"{p}_self_attn_q_proj"),
-                           f"{p}_self_attn_q"), f"{p}_self_attn_q_rope")
-            k = rope(heads(linear(h, _HIDDEN, _HIDDEN, f"{p}_self_attn_k_proj"),
-                           f"{p}_self_attn_k"), f"{p}_self_attn_k_rope")
+            q = rope(
+                heads(linear(h, _HIDDEN, _HIDDEN, f"{p}_self_attn_q_proj"), f"{p}_self_attn_q"),
+                f"{p}_self_attn_q_rope",
+            )
+            k = rope(
+                heads(linear(h, _HIDDEN, _HIDDEN, f"{p}_self_attn_k_proj"), f"{p}_self_attn_k"),
+                f"{p}_self_attn_k_rope",
+            )
             v = heads(linear(h, _HIDDEN, _HIDDEN, f"{p}_self_attn_v_proj"), f"{p}_self_attn_v")
             s = mb.matmul(x=q, y=k, transpose_y=True, name=f"{p}_self_attn_scores")
             s = mb.mul(x=s, y=np.float32(1.0 / np.sqrt(head_dim)), name=f"{p}_self_attn_scale")
@@ -105,14 +121,15 @@ def _program(n_layers: int) -> Any:
             c = mb.matmul(x=a, y=v, name=f"{p}_self_attn_context")
             c = mb.transpose(x=c, perm=[0, 2, 1, 3], name=f"{p}_self_attn_merge")
             c = mb.reshape(x=c, shape=[1, _SEQ, _HIDDEN], name=f"{p}_self_attn_merge_heads")
-            x = mb.add(x=x, y=linear(c, _HIDDEN, _HIDDEN, f"{p}_self_attn_o_proj"),
-                       name=f"{p}_residual1")
+            x = mb.add(
+                x=x, y=linear(c, _HIDDEN, _HIDDEN, f"{p}_self_attn_o_proj"), name=f"{p}_residual1"
+            )
             h = rms_norm(x, f"{p}_post_attention_layernorm")
-            gate = mb.silu(x=linear(h, _FFN, _HIDDEN, f"{p}_mlp_gate_proj"),
-                           name=f"{p}_mlp_act")
+            gate = mb.silu(x=linear(h, _FFN, _HIDDEN, f"{p}_mlp_gate_proj"), name=f"{p}_mlp_act")
             up = linear(h, _FFN, _HIDDEN, f"{p}_mlp_up_proj")
-            down = linear(mb.mul(x=gate, y=up, name=f"{p}_mlp_mul"), _HIDDEN, _FFN,
-                          f"{p}_mlp_down_proj")
+            down = linear(
+                mb.mul(x=gate, y=up, name=f"{p}_mlp_mul"), _HIDDEN, _FFN, f"{p}_mlp_down_proj"
+            )
             x = mb.add(x=x, y=down, name=f"{p}_residual2")
         x = rms_norm(x, "model_norm")
         return linear(x, _VOCAB, _HIDDEN, "lm_head")
@@ -145,11 +162,14 @@ def model_path(size: str) -> Path:
         print(f"building llm_{size} ({SIZES[size]} layers) into {final} ...", file=sys.stderr)
         built = tmp / final.name
         convert_quietly(
-            _program(SIZES[size]), convert_to="mlprogram",
-            minimum_deployment_target=ct.target.iOS17, skip_model_load=True,
+            _program(SIZES[size]),
+            convert_to="mlprogram",
+            minimum_deployment_target=ct.target.iOS17,
+            skip_model_load=True,
             # softmax stays fp32, everything else fp16 (see the module docstring)
             compute_precision=ct.transform.FP16ComputePrecision(
-                op_selector=lambda op: op.op_type != "softmax"),
+                op_selector=lambda op: op.op_type != "softmax"
+            ),
             package_dir=os.fspath(built),
         )
         os.rename(built, final)

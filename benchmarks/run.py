@@ -109,8 +109,13 @@ def child_memory(label: str) -> dict[str, Any]:
     t = time.perf_counter()
     report = an.profile(path, compute_units="ALL")
     t_first = time.perf_counter() - t
-    return {"import_s": t_import, "profile_first_s": t_first, "rss_before_mb": base,
-            "peak_rss_mb": _rss_mb(), "n_ops": len(report.ops)}
+    return {
+        "import_s": t_import,
+        "profile_first_s": t_first,
+        "rss_before_mb": base,
+        "peak_rss_mb": _rss_mb(),
+        "n_ops": len(report.ops),
+    }
 
 
 def child_timings(label: str, repeat: int, html_dir: str | None) -> dict[str, Any]:
@@ -146,8 +151,13 @@ def child_timings(label: str, repeat: int, html_dir: str | None) -> dict[str, An
     timed("all_units_m4_s", lambda: an.profile_all_units(path, chip="M4"))
     timed("json_s", lambda: report.to_json())
     s = report.summary()
-    out.update(n_ops=len(report.ops), n_compute=s.n_ops, n_segments=s.n_segments,
-               n_crossings=s.n_crossings, spec_mb=spec_file(path).stat().st_size / 1e6)
+    out.update(
+        n_ops=len(report.ops),
+        n_compute=s.n_ops,
+        n_segments=s.n_segments,
+        n_crossings=s.n_crossings,
+        spec_mb=spec_file(path).stat().st_size / 1e6,
+    )
     try:  # (absent from older checkouts, which the README's before/after runs use)
         from ane_notebook.analysis.groups import find_groups
     except ImportError:
@@ -172,8 +182,9 @@ def child_timings(label: str, repeat: int, html_dir: str | None) -> dict[str, An
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"benchmark child {args} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -199,13 +210,17 @@ def _when(cond: str, timeout_s: float) -> str:
     }})"""
 
 
-_BOKEH_DRAWN = ("window.Bokeh && Bokeh.documents.length > 0 && "
-                "Bokeh.documents.every((d) => d.is_idle) && "
-                "Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('lanes_figure')) && "
-                "__deepQueryAll('canvas').length > 0")
+_BOKEH_DRAWN = (
+    "window.Bokeh && Bokeh.documents.length > 0 && "
+    "Bokeh.documents.every((d) => d.is_idle) && "
+    "Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('lanes_figure')) && "
+    "__deepQueryAll('canvas').length > 0"
+)
 _LANES = "Bokeh.documents[0].get_model_by_name('lanes_figure')"
-_TOOLTIP = ("__deepQueryAll('.bk-tooltip-content').map((e) => e.textContent).join(' | ')"
-            ".includes('placement:')")
+_TOOLTIP = (
+    "__deepQueryAll('.bk-tooltip-content').map((e) => e.textContent).join(' | ')"
+    ".includes('placement:')"
+)
 
 
 def _now(page: Any) -> float:
@@ -229,10 +244,14 @@ def browse_ours(browser: Any, html: str, timeout_s: float) -> dict[str, Any]:
         # Zoom: one wheel notch over the lanes, until the x range has changed and is drawn.
         before = page.evaluate(f"[{_LANES}.x_range.start, {_LANES}.x_range.end]")
         t0 = _now(page)
-        page.send("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": cx, "y": cy,
-                                               "deltaX": 0, "deltaY": -240})
-        changed = (f"(() => {{ const r = {_LANES}.x_range; return r.start !== {before[0]} || "
-                   f"r.end !== {before[1]}; }})() && Bokeh.documents[0].is_idle")
+        page.send(
+            "Input.dispatchMouseEvent",
+            {"type": "mouseWheel", "x": cx, "y": cy, "deltaX": 0, "deltaY": -240},
+        )
+        changed = (
+            f"(() => {{ const r = {_LANES}.x_range; return r.start !== {before[0]} || "
+            f"r.end !== {before[1]}; }})() && Bokeh.documents[0].is_idle"
+        )
         t1 = page.evaluate(_when(changed, 30), timeout=40)
         out["zoom_ms"] = None if t1 is None else t1 - t0
         # Hover: the op nearest the middle of the view, until its tooltip is shown.
@@ -278,8 +297,10 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float) -> No
     raise RuntimeError(f"netron did not listen on port {port} within {timeout_s:.0f} s")
 
 
-_NETRON_DRAWN = ("document.body.classList.contains('default') && "
-                 "document.querySelectorAll('#canvas .node').length > 0")
+_NETRON_DRAWN = (
+    "document.body.classList.contains('default') && "
+    "document.querySelectorAll('#canvas .node').length > 0"
+)
 
 
 def browse_netron(browser: Any, model: Path, timeout_s: float) -> dict[str, Any]:
@@ -288,9 +309,20 @@ def browse_netron(browser: Any, model: Path, timeout_s: float) -> dict[str, Any]
     if netron is None:
         return {"netron_s": None, "note": "netron not installed (pip install netron)"}
     port = _free_port()
-    proc = subprocess.Popen([netron, "--host", "127.0.0.1", "--port", str(port),
-                             "--verbosity", "quiet", str(spec_file(model))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            netron,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--verbosity",
+            "quiet",
+            str(spec_file(model)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     page = None
     try:
         _wait_port(port, proc, 30)
@@ -300,8 +332,10 @@ def browse_netron(browser: Any, model: Path, timeout_s: float) -> dict[str, Any]
         # and its telemetry requests (no network here; they would only add DNS failures).
         page.send("Network.enable")
         page.send("Network.setBlockedURLs", {"urls": ["https://*"]})
-        page.send("Network.setCookie", {"name": "consent", "url": url,
-                                        "value": str(int(time.time() * 1000))})
+        page.send(
+            "Network.setCookie",
+            {"name": "consent", "url": url, "value": str(int(time.time() * 1000))},
+        )
         page.goto(url, timeout=60)
         drawn = page.evaluate(_when(_NETRON_DRAWN, timeout_s), timeout=timeout_s + 10)
         if drawn is None:
@@ -334,11 +368,14 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 def tables(rows: list[dict[str, Any]]) -> str:
-    out = ["### Python side (seconds, best of the repeats; memory from a fresh process)", "",
-           "| model | ops (compute) | load_spec | load | estimate | report | **profile** | "
-           "profile ÷ load_spec | first profile() | peak RSS MB | 4 units (M1) | "
-           "4 units (M4) | JSON | diagram | HTML | HTML MB |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "### Python side (seconds, best of the repeats; memory from a fresh process)",
+        "",
+        "| model | ops (compute) | load_spec | load | estimate | report | **profile** | "
+        "profile ÷ load_spec | first profile() | peak RSS MB | 4 units (M1) | "
+        "4 units (M4) | JSON | diagram | HTML | HTML MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         out.append(
             f"| {r['model']} | {r['n_ops']:,} ({r['n_compute']:,}) | {_s(r['load_spec_s'], 3)} "
@@ -347,41 +384,70 @@ def tables(rows: list[dict[str, Any]]) -> str:
             f"| {_s(r['profile_first_s'], 3)} | {r['peak_rss_mb']:.0f} "
             f"| {_s(r.get('all_units_s'), 3)} | {_s(r.get('all_units_m4_s'), 3)} "
             f"| {_s(r['json_s'], 3)} | {_s(r.get('diagram_s'), 3)} | {_s(r.get('html_s'), 3)} "
-            f"| {_s(r.get('html_mb'), 1)} |")
+            f"| {_s(r.get('html_mb'), 1)} |"
+        )
     notes = sorted({r["render_missing"] for r in rows if r.get("render_missing")})
     out += [f"\n{n}" for n in notes]
     if any("drawn_s" in r or "netron_s" in r for r in rows):
-        out += ["", "### Browser (headless Chromium, seconds since navigation start)", "",
-                "| model | ours: lanes drawn | zoom ms | hover ms | JS heap MB | "
-                "ours end to end | Netron: graph drawn | drawn ÷ Netron | "
-                "end to end ÷ Netron | notes |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        out += [
+            "",
+            "### Browser (headless Chromium, seconds since navigation start)",
+            "",
+            "| model | ours: lanes drawn | zoom ms | hover ms | JS heap MB | "
+            "ours end to end | Netron: graph drawn | drawn ÷ Netron | "
+            "end to end ÷ Netron | notes |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
         for r in rows:
-            notes_r = "; ".join(x for x in (r.get("note"), r.get("netron_note"),
-                                             "; ".join(r.get("errors") or [])) if x)
+            notes_r = "; ".join(
+                x
+                for x in (r.get("note"), r.get("netron_note"), "; ".join(r.get("errors") or []))
+                if x
+            )
             # End to end: what a user waits for from the model file to the picture.
-            total = (None if r.get("drawn_s") is None or r.get("html_s") is None
-                     else r["profile_s"] + r["html_s"] + r["drawn_s"])
+            total = (
+                None
+                if r.get("drawn_s") is None or r.get("html_s") is None
+                else r["profile_s"] + r["html_s"] + r["drawn_s"]
+            )
             out.append(
                 f"| {r['model']} | {_s(r.get('drawn_s'))} | {_s(r.get('zoom_ms'), 0)} "
                 f"| {_s(r.get('hover_ms'), 0)} | {_s(r.get('js_heap_mb'), 0)} | {_s(total)} "
                 f"| {_s(r.get('netron_s'))} | {_ratio(r.get('drawn_s'), r.get('netron_s'))} "
-                f"| {_ratio(total, r.get('netron_s'))} | {notes_r} |")
+                f"| {_ratio(total, r.get('netron_s'))} | {notes_r} |"
+            )
     sized = [r for r in rows if r["model"] in SIZES]
     if len(sized) >= 2:
-        out += ["", "### Growth: microseconds per graph op (flat = linear)", "",
-                "| step | " + " | ".join(r["model"] for r in sized) + " |",
-                "|---|" + "---:|" * len(sized)]
-        for key, name in (("load_spec_s", "load_spec"), ("load_s", "load"),
-                          ("estimate_s", "estimate"), ("report_s", "report"),
-                          ("profile_s", "profile"), ("all_units_s", "4 units (M1)"),
-                          ("all_units_m4_s", "4 units (M4)"), ("json_s", "JSON"),
-                          ("diagram_s", "diagram"), ("html_s", "HTML"),
-                          ("drawn_s", "browser: drawn"), ("netron_s", "Netron: drawn")):
+        out += [
+            "",
+            "### Growth: microseconds per graph op (flat = linear)",
+            "",
+            "| step | " + " | ".join(r["model"] for r in sized) + " |",
+            "|---|" + "---:|" * len(sized),
+        ]
+        for key, name in (
+            ("load_spec_s", "load_spec"),
+            ("load_s", "load"),
+            ("estimate_s", "estimate"),
+            ("report_s", "report"),
+            ("profile_s", "profile"),
+            ("all_units_s", "4 units (M1)"),
+            ("all_units_m4_s", "4 units (M4)"),
+            ("json_s", "JSON"),
+            ("diagram_s", "diagram"),
+            ("html_s", "HTML"),
+            ("drawn_s", "browser: drawn"),
+            ("netron_s", "Netron: drawn"),
+        ):
             if any(r.get(key) is not None for r in sized):
-                out.append(f"| {name} | " + " | ".join(
-                    _s(None if r.get(key) is None else 1e6 * r[key] / r["n_ops"], 1)
-                    for r in sized) + " |")
+                out.append(
+                    f"| {name} | "
+                    + " | ".join(
+                        _s(None if r.get(key) is None else 1e6 * r[key] / r["n_ops"], 1)
+                        for r in sized
+                    )
+                    + " |"
+                )
     return "\n".join(out)
 
 
@@ -390,10 +456,15 @@ def environment() -> dict[str, Any]:
     import coremltools
     import numpy
 
-    env = {"python": platform.python_version(), "platform": platform.platform(),
-           "cpus": os.cpu_count(), "coremltools": coremltools.__version__,
-           "bokeh": bokeh.__version__, "numpy": numpy.__version__,
-           "load_average": os.getloadavg()}
+    env = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "coremltools": coremltools.__version__,
+        "bokeh": bokeh.__version__,
+        "numpy": numpy.__version__,
+        "load_average": os.getloadavg(),
+    }
     try:
         import netron
 
@@ -408,8 +479,11 @@ def environment() -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sizes", default=",".join(SIZES),
-                    help="synthetic sizes to run, comma-separated (1k,10k,50k); '' for none")
+    ap.add_argument(
+        "--sizes",
+        default=",".join(SIZES),
+        help="synthetic sizes to run, comma-separated (1k,10k,50k); '' for none",
+    )
     ap.add_argument("--no-examples", action="store_true", help="skip the built-in examples")
     ap.add_argument("--browser", action="store_true", help="time drawing in headless Chromium")
     ap.add_argument("--netron", action="store_true", help="time Netron drawing the same model")
@@ -444,8 +518,9 @@ def main() -> None:
             print(f"[{label}] timing ...", file=sys.stderr, flush=True)
             row: dict[str, Any] = {"model": label}
             row.update(run_child(["--child-memory", label]))
-            row.update(run_child(["--child", label, "--repeat", str(args.repeat),
-                                  "--html-dir", html_dir]))
+            row.update(
+                run_child(["--child", label, "--repeat", str(args.repeat), "--html-dir", html_dir])
+            )
             rows.append(row)
         if args.browser or args.netron:
             from browser import Chromium, chromium_missing_reason
@@ -457,8 +532,7 @@ def main() -> None:
                 for row in rows:
                     if args.browser and row.get("html_path"):
                         print(f"[{row['model']}] browser ...", file=sys.stderr, flush=True)
-                        row.update(browse_ours(chromium, row["html_path"],
-                                               args.browser_timeout))
+                        row.update(browse_ours(chromium, row["html_path"], args.browser_timeout))
                     if args.netron:
                         print(f"[{row['model']}] netron ...", file=sys.stderr, flush=True)
                         got = browse_netron(chromium, Path(row["path"]), args.netron_timeout)
@@ -469,12 +543,15 @@ def main() -> None:
         shutil.rmtree(html_dir, ignore_errors=True)
 
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
-    print(f"`{command.strip()}` — {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f} at the end\n")
+    print(
+        f"`{command.strip()}` — {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f} at the end\n"
+    )
     print(tables(rows))
     if args.json:
-        Path(args.json).write_text(json.dumps({"command": command, "environment": environment(),
-                                               "rows": rows}, indent=2))
+        Path(args.json).write_text(
+            json.dumps({"command": command, "environment": environment(), "rows": rows}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -33,15 +33,16 @@ HOSTILE_NAMES = (
     "${7*7}",
     "red\x1b[31m\x1b[2J\x07bell\r\nnext\x00nul",
     "\u202eevil-bidi\u2066",
-    '"quoted" & \'single\'',
+    "\"quoted\" & 'single'",
 )
 
 # --------------------------------------------------------------------------------------------
 # Tiny valid models, written as ML program protobufs
 
 
-def tensor_type(vt: MIL_pb2.ValueType, dims: Sequence[int | None],
-                dtype: int = MIL_pb2.FLOAT16) -> None:
+def tensor_type(
+    vt: MIL_pb2.ValueType, dims: Sequence[int | None], dtype: int = MIL_pb2.FLOAT16
+) -> None:
     """Make `vt` a tensor type of `dims` (None: an unknown dimension)."""
     tt = vt.tensorType
     tt.dataType = dtype
@@ -53,18 +54,25 @@ def tensor_type(vt: MIL_pb2.ValueType, dims: Sequence[int | None],
             tt.dimensions.add().constant.size = d
 
 
-def small_spec(ops: list[tuple[str, dict[str, str], str]] | None = None, *,
-               dims: list[int | None] | None = None, function: str = "main"
-               ) -> Model_pb2.Model:
+def small_spec(
+    ops: list[tuple[str, dict[str, str], str]] | None = None,
+    *,
+    dims: list[int | None] | None = None,
+    function: str = "main",
+) -> Model_pb2.Model:
     """A one-function ML program: `ops` as (type, {parameter: input name}, output name).
 
     The default is x -> relu -> sigmoid -> add(sigmoid, const) -> relu, with one const op, so
     that plans have something to compare and consts to skip.
     """
     if ops is None:
-        ops = [("relu", {"x": "x"}, "r1"), ("sigmoid", {"x": "r1"}, "s1"),
-               ("const", {}, "bias"), ("add", {"x": "s1", "y": "bias"}, "a1"),
-               ("relu", {"x": "a1"}, "out")]
+        ops = [
+            ("relu", {"x": "x"}, "r1"),
+            ("sigmoid", {"x": "r1"}, "s1"),
+            ("const", {}, "bias"),
+            ("add", {"x": "s1", "y": "bias"}, "a1"),
+            ("relu", {"x": "a1"}, "out"),
+        ]
     shape: list[int | None] = dims if dims is not None else [1, 8]
     spec = Model_pb2.Model()
     spec.specificationVersion = 7
@@ -100,8 +108,9 @@ def small_model(folder: Path) -> Path:
     return path
 
 
-def write_package(folder: Path, manifest: object | None, spec: bytes | None = None,
-                  name: str = "bad.mlpackage") -> Path:
+def write_package(
+    folder: Path, manifest: object | None, spec: bytes | None = None, name: str = "bad.mlpackage"
+) -> Path:
     """An .mlpackage folder with `manifest` (a dict, raw text, or None for none) and, when
     given, `spec` at the usual place Data/com.apple.CoreML/model.mlmodel."""
     pkg = folder / name
@@ -115,8 +124,11 @@ def write_package(folder: Path, manifest: object | None, spec: bytes | None = No
 
 
 def manifest_to(rel: str) -> dict[str, Any]:
-    return {"fileFormatVersion": "1.0.0", "rootModelIdentifier": "root",
-            "itemInfoEntries": {"root": {"path": rel, "name": "model.mlmodel"}}}
+    return {
+        "fileFormatVersion": "1.0.0",
+        "rootModelIdentifier": "root",
+        "itemInfoEntries": {"root": {"path": rel, "name": "model.mlmodel"}},
+    }
 
 
 def main_block(spec: Model_pb2.Model) -> Any:
@@ -139,16 +151,23 @@ def plan_dict(model: Path) -> dict[str, Any]:
     return data
 
 
-def remote_info(output: str, device: str = "cpu", cost: object = 0.25,
-                data: object = None) -> dict[str, Any]:
+def remote_info(
+    output: str, device: str = "cpu", cost: object = 0.25, data: object = None
+) -> dict[str, Any]:
     """One info of coremltools' remote-device compute plan."""
     op_data = {"outputName": output} if data is None else data
-    return {"deviceUsage": {"preferred": {device: {}}, "supported": [{device: {}}]},
-            "estimatedCost": cost,
-            "path": {"components": [{"program": {}},
-                                    {"programFunction": {"data": {"name": "main"}}},
-                                    {"programBlock": {"data": {"index": -1}}},
-                                    {"programOperation": {"data": op_data}}]}}
+    return {
+        "deviceUsage": {"preferred": {device: {}}, "supported": [{device: {}}]},
+        "estimatedCost": cost,
+        "path": {
+            "components": [
+                {"program": {}},
+                {"programFunction": {"data": {"name": "main"}}},
+                {"programBlock": {"data": {"index": -1}}},
+                {"programOperation": {"data": op_data}},
+            ]
+        },
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -183,33 +202,40 @@ Build = Callable[[Path], Path]
 
 def model_case(name: str, problem: str) -> Callable[[Build], Build]:
     def register(build: Build) -> Build:
-        MODEL_CASES.append(Case(name, lambda folder: (build(folder), None), ModelLoadError,
-                                problem))
+        MODEL_CASES.append(
+            Case(name, lambda folder: (build(folder), None), ModelLoadError, problem)
+        )
         return build
+
     return register
 
 
 def plan_case(name: str, problem: str) -> Callable[[Build], Build]:
     def register(build: Build) -> Build:
-        PLAN_CASES.append(Case(name, lambda folder: (small_model(folder), build(folder)),
-                               PlanError, problem))
+        PLAN_CASES.append(
+            Case(name, lambda folder: (small_model(folder), build(folder)), PlanError, problem)
+        )
         return build
+
     return register
 
 
 def edited_plan(name: str, problem: str, edit: Callable[[dict[str, Any]], object]) -> None:
     """A plan case made by editing a valid plan dict (`edit` changes it in place)."""
+
     def build(folder: Path) -> Path:
         data = copy.deepcopy(plan_dict(small_model(folder)))
         edit(data)
         path = folder / f"{name}.json"
         path.write_text(json.dumps(data))
         return path
+
     plan_case(name, problem)(build)
 
 
 def plan_text(name: str, problem: str, text: Callable[[dict[str, Any]], str | bytes]) -> None:
     """A plan case written as raw text or bytes derived from a valid plan dict."""
+
     def build(folder: Path) -> Path:
         raw = text(plan_dict(small_model(folder)))
         path = folder / f"{name}.json"
@@ -218,10 +244,12 @@ def plan_text(name: str, problem: str, text: Callable[[dict[str, Any]], str | by
         else:
             path.write_text(raw)
         return path
+
     plan_case(name, problem)(build)
 
 
 # ---- files and packages ----------------------------------------------------------------------
+
 
 @model_case("empty_package_folder", r"^Manifest\.json missing")
 def _empty_package(folder: Path) -> Path:
@@ -246,9 +274,11 @@ def _manifest_absolute(folder: Path) -> Path:
     return write_package(folder, manifest_to(str(secret)))
 
 
-@model_case("manifest_names_missing_file",
-            r"^model spec 'Data/com\.apple\.CoreML/model\.mlmodel' named in Manifest\.json is "
-            r"missing$")
+@model_case(
+    "manifest_names_missing_file",
+    r"^model spec 'Data/com\.apple\.CoreML/model\.mlmodel' named in Manifest\.json is "
+    r"missing$",
+)
 def _manifest_missing_file(folder: Path) -> Path:
     return write_package(folder, manifest_to("com.apple.CoreML/model.mlmodel"))
 
@@ -268,18 +298,25 @@ def _manifest_no_root(folder: Path) -> Path:
     return write_package(folder, {"itemInfoEntries": {"x": {"path": "a"}}})
 
 
-@model_case("manifest_path_with_nul",
-            r"^Manifest\.json's root model path is not a valid file name$")
+@model_case(
+    "manifest_path_with_nul", r"^Manifest\.json's root model path is not a valid file name$"
+)
 def _manifest_nul(folder: Path) -> Path:
-    return write_package(folder, manifest_to("com.apple.CoreML/model.mlmodel\x00.txt"),
-                         small_spec().SerializeToString())
+    return write_package(
+        folder,
+        manifest_to("com.apple.CoreML/model.mlmodel\x00.txt"),
+        small_spec().SerializeToString(),
+    )
 
 
-@model_case("manifest_path_with_lone_surrogate",
-            r"^Manifest\.json's root model path is not a valid file name$")
+@model_case(
+    "manifest_path_with_lone_surrogate",
+    r"^Manifest\.json's root model path is not a valid file name$",
+)
 def _manifest_surrogate(folder: Path) -> Path:
     text = json.dumps(manifest_to("com.apple.CoreML/model.mlmodel")).replace(
-        "model.mlmodel", "model\\udf07.mlmodel", 1)  # a JSON escape no file name can hold
+        "model.mlmodel", "model\\udf07.mlmodel", 1
+    )  # a JSON escape no file name can hold
     return write_package(folder, text, small_spec().SerializeToString())
 
 
@@ -293,8 +330,10 @@ def _package_empty_spec(folder: Path) -> Path:
     return write_package(folder, manifest_to("com.apple.CoreML/model.mlmodel"), b"")
 
 
-@model_case("truncated_spec_in_package",
-            r"^model spec Data/com\.apple\.CoreML/model\.mlmodel is not a valid Core ML protobuf")
+@model_case(
+    "truncated_spec_in_package",
+    r"^model spec Data/com\.apple\.CoreML/model\.mlmodel is not a valid Core ML protobuf",
+)
 def _package_truncated(folder: Path) -> Path:
     data = small_spec().SerializeToString()
     return write_package(folder, manifest_to("com.apple.CoreML/model.mlmodel"), data[:-5])
@@ -313,8 +352,10 @@ def _truncated(folder: Path) -> Path:
     return folder / "cut.mlmodel"
 
 
-@model_case("random_protobuf",
-            r"^model file is not a (valid Core ML protobuf|Core ML model \(no model inside\))")
+@model_case(
+    "random_protobuf",
+    r"^model file is not a (valid Core ML protobuf|Core ML model \(no model inside\))",
+)
 def _random(folder: Path) -> Path:
     import random
 
@@ -370,6 +411,7 @@ def _device(folder: Path) -> Path:
 
 
 if hasattr(os, "mkfifo"):
+
     @model_case("fifo_named_mlmodel", r"^not a regular file$")
     def _fifo(folder: Path) -> Path:
         # Opening a FIFO with no writer would block forever.
@@ -379,15 +421,19 @@ if hasattr(os, "mkfifo"):
 
 # ---- malformed specs (valid protobuf, impossible model) ---------------------------------------
 
-@model_case("negative_dimension",
-            r"^tensor 'x' declares dimension 18446744073709551615, which is not a valid size")
+
+@model_case(
+    "negative_dimension",
+    r"^tensor 'x' declares dimension 18446744073709551615, which is not a valid size",
+)
 def _negative_dim(folder: Path) -> Path:
     # MIL sizes are uint64: -1 written by a careless tool arrives as 2**64 - 1.
     return write_spec(folder / "negative.mlmodel", small_spec(dims=[1, 2**64 - 1]))
 
 
-@model_case("astronomical_dimensions",
-            r"^tensor 'x' declares a shape of more than 2\*\*128 elements$")
+@model_case(
+    "astronomical_dimensions", r"^tensor 'x' declares a shape of more than 2\*\*128 elements$"
+)
 def _huge_dims(folder: Path) -> Path:
     return write_spec(folder / "huge.mlmodel", small_spec(dims=[2**62] * 4))
 
@@ -397,8 +443,9 @@ def _rank(folder: Path) -> Path:
     return write_spec(folder / "rank.mlmodel", small_spec(dims=[1] * 100))
 
 
-@model_case("cycle_in_data_flow",
-            r"^op 'a' reads 'b' before it is produced \(cycle or ops out of order\)$")
+@model_case(
+    "cycle_in_data_flow", r"^op 'a' reads 'b' before it is produced \(cycle or ops out of order\)$"
+)
 def _cycle(folder: Path) -> Path:
     spec = small_spec([("relu", {"x": "b"}, "a"), ("relu", {"x": "a"}, "b")])
     return write_spec(folder / "cycle.mlmodel", spec)
@@ -409,17 +456,22 @@ def _self_loop(folder: Path) -> Path:
     return write_spec(folder / "self.mlmodel", small_spec([("relu", {"x": "loop"}, "loop")]))
 
 
-@model_case("name_produced_twice",
-            r"^tensor 'a' is produced twice \(by ops #0 and #2\) and op 'b' reads it in between")
+@model_case(
+    "name_produced_twice",
+    r"^tensor 'a' is produced twice \(by ops #0 and #2\) and op 'b' reads it in between",
+)
 def _produced_twice(folder: Path) -> Path:
-    spec = small_spec([("relu", {"x": "x"}, "a"), ("relu", {"x": "a"}, "b"),
-                       ("sigmoid", {"x": "b"}, "a")])
+    spec = small_spec(
+        [("relu", {"x": "x"}, "a"), ("relu", {"x": "a"}, "b"), ("sigmoid", {"x": "b"}, "a")]
+    )
     return write_spec(folder / "twice.mlmodel", spec)
 
 
-@model_case("deeply_nested_blocks",
-            r"^model file is not a valid Core ML protobuf \(truncated, corrupt or nested too "
-            r"deeply\)$")
+@model_case(
+    "deeply_nested_blocks",
+    r"^model file is not a valid Core ML protobuf \(truncated, corrupt or nested too "
+    r"deeply\)$",
+)
 def _deep(folder: Path) -> Path:
     spec = small_spec([])
     block = main_block(spec)
@@ -465,15 +517,19 @@ def _imputer(folder: Path) -> Path:
     return write_spec(folder / "imputer.mlmodel", spec)
 
 
-@model_case("hostile_names_in_a_cycle",
-            r"^op 'a<img src=x onerror=alert\(1\)>\\x1b\[31m' reads 'b\\x07\\x00' before")
+@model_case(
+    "hostile_names_in_a_cycle",
+    r"^op 'a<img src=x onerror=alert\(1\)>\\x1b\[31m' reads 'b\\x07\\x00' before",
+)
 def _hostile_cycle(folder: Path) -> Path:
     a, b = "a<img src=x onerror=alert(1)>\x1b[31m", "b\x07\x00"
-    return write_spec(folder / "hostile-cycle.mlmodel",
-                      small_spec([("relu", {"x": b}, a), ("relu", {"x": a}, b)]))
+    return write_spec(
+        folder / "hostile-cycle.mlmodel", small_spec([("relu", {"x": b}, a), ("relu", {"x": a}, b)])
+    )
 
 
 # ---- recorded plans ----------------------------------------------------------------------------
+
 
 def _set(path: list[Any], value: object) -> Callable[[dict[str, Any]], None]:
     def edit(data: dict[str, Any]) -> None:
@@ -481,6 +537,7 @@ def _set(path: list[Any], value: object) -> Callable[[dict[str, Any]], None]:
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return edit
 
 
@@ -490,54 +547,115 @@ def _delete(path: list[Any]) -> Callable[[dict[str, Any]], None]:
         for key in path[:-1]:
             target = target[key]
         del target[path[-1]]
+
     return edit
 
 
-edited_plan("plan_wrong_version", r"^unsupported report version 99; this ane_notebook reads "
-            r"version 1$", _set(["version"], 99))
-edited_plan("plan_wrong_format", r"^not an ane_notebook report \(format 'onnx\.plan'\)$",
-            _set(["format"], "onnx.plan"))
-edited_plan("plan_missing_field", r"^invalid report at ops/1: 'device' is a required property$",
-            _delete(["ops", 1, "device"]))
-edited_plan("plan_missing_chip", r"^invalid report at top level: 'chip' is a required property$",
-            _delete(["chip"]))
-edited_plan("plan_wrong_type", r"^invalid report at ops/0/est_time_ms: 'fast' is not of type "
-            r"'number'$", _set(["ops", 0, "est_time_ms"], "fast"))
-edited_plan("plan_for_another_model",
-            r"^plan does not match model 'small': \d+ difference\(s\): op 'r1' \(relu\) of "
-            r"function 'main' is not in the plan", _set(["ops", 0, "name"], "someone_else"))
-edited_plan("plan_changed_op_type", r"^plan does not match model 'small': 1 difference\(s\): "
-            r"op 'r1' is relu in the model but gelu in the plan$",
-            _set(["ops", 0, "op_type"], "gelu"))
-edited_plan("estimate_report_as_plan", r"^this report is an estimate, not a plan recorded by "
-            r"Core ML", _set(["source"], "estimate"))
-edited_plan("plan_index_out_of_range", r"^invalid report at ops/1/inputs: op index out of range$",
-            _set(["ops", 1, "inputs"], [10**6]))
-edited_plan("plan_segment_backwards", r"^invalid report at segments/0: start 4 is after end 0$",
-            lambda d: d["segments"][0].update(start=4, end=0))
-edited_plan("plan_times_add_up_to_infinity", r"^invalid report at ops/0/est_time_ms: 1e\+308 ms "
-            r"is too large to add up", lambda d: [o.update(est_time_ms=1e308) for o in d["ops"]])
-plan_text("plan_nan", r"^not valid JSON \(non-finite number NaN is not allowed\)$",
-          lambda d: json.dumps(d).replace('"est_time_ms": ', '"est_time_ms": NaN, "x": ', 1))
-plan_text("plan_infinity", r"^not valid JSON \(non-finite number -Infinity is not allowed\)$",
-          lambda d: json.dumps(d).replace('"est_time_ms": ', '"est_time_ms": -Infinity, "x": ',
-                                          1))
-plan_text("plan_float_overflow", r"^not valid JSON \(number 1e400 is out of range\)$",
-          lambda d: json.dumps(d).replace('"est_time_ms": ', '"est_time_ms": 1e400, "x": ', 1))
-plan_text("plan_integer_overflow", r"^not valid JSON \(integer 1000000000000000000\d*\.\.\. is "
-          r"out of range\)$",
-          lambda d: json.dumps(d).replace('"index": 0', '"index": 1' + "0" * 400, 1))
-plan_text("plan_not_json", r"^not valid JSON \(Expecting ',' delimiter: line 1",
-          lambda d: json.dumps(d).replace(", ", " ", 1))
+edited_plan(
+    "plan_wrong_version",
+    r"^unsupported report version 99; this ane_notebook reads "
+    r"version 1$",
+    _set(["version"], 99),
+)
+edited_plan(
+    "plan_wrong_format",
+    r"^not an ane_notebook report \(format 'onnx\.plan'\)$",
+    _set(["format"], "onnx.plan"),
+)
+edited_plan(
+    "plan_missing_field",
+    r"^invalid report at ops/1: 'device' is a required property$",
+    _delete(["ops", 1, "device"]),
+)
+edited_plan(
+    "plan_missing_chip",
+    r"^invalid report at top level: 'chip' is a required property$",
+    _delete(["chip"]),
+)
+edited_plan(
+    "plan_wrong_type",
+    r"^invalid report at ops/0/est_time_ms: 'fast' is not of type "
+    r"'number'$",
+    _set(["ops", 0, "est_time_ms"], "fast"),
+)
+edited_plan(
+    "plan_for_another_model",
+    r"^plan does not match model 'small': \d+ difference\(s\): op 'r1' \(relu\) of "
+    r"function 'main' is not in the plan",
+    _set(["ops", 0, "name"], "someone_else"),
+)
+edited_plan(
+    "plan_changed_op_type",
+    r"^plan does not match model 'small': 1 difference\(s\): "
+    r"op 'r1' is relu in the model but gelu in the plan$",
+    _set(["ops", 0, "op_type"], "gelu"),
+)
+edited_plan(
+    "estimate_report_as_plan",
+    r"^this report is an estimate, not a plan recorded by "
+    r"Core ML",
+    _set(["source"], "estimate"),
+)
+edited_plan(
+    "plan_index_out_of_range",
+    r"^invalid report at ops/1/inputs: op index out of range$",
+    _set(["ops", 1, "inputs"], [10**6]),
+)
+edited_plan(
+    "plan_segment_backwards",
+    r"^invalid report at segments/0: start 4 is after end 0$",
+    lambda d: d["segments"][0].update(start=4, end=0),
+)
+edited_plan(
+    "plan_times_add_up_to_infinity",
+    r"^invalid report at ops/0/est_time_ms: 1e\+308 ms "
+    r"is too large to add up",
+    lambda d: [o.update(est_time_ms=1e308) for o in d["ops"]],
+)
+plan_text(
+    "plan_nan",
+    r"^not valid JSON \(non-finite number NaN is not allowed\)$",
+    lambda d: json.dumps(d).replace('"est_time_ms": ', '"est_time_ms": NaN, "x": ', 1),
+)
+plan_text(
+    "plan_infinity",
+    r"^not valid JSON \(non-finite number -Infinity is not allowed\)$",
+    lambda d: json.dumps(d).replace('"est_time_ms": ', '"est_time_ms": -Infinity, "x": ', 1),
+)
+plan_text(
+    "plan_float_overflow",
+    r"^not valid JSON \(number 1e400 is out of range\)$",
+    lambda d: json.dumps(d).replace('"est_time_ms": ', '"est_time_ms": 1e400, "x": ', 1),
+)
+plan_text(
+    "plan_integer_overflow",
+    r"^not valid JSON \(integer 1000000000000000000\d*\.\.\. is "
+    r"out of range\)$",
+    lambda d: json.dumps(d).replace('"index": 0', '"index": 1' + "0" * 400, 1),
+)
+plan_text(
+    "plan_not_json",
+    r"^not valid JSON \(Expecting ',' delimiter: line 1",
+    lambda d: json.dumps(d).replace(", ", " ", 1),
+)
 plan_text("plan_empty_file", r"^not valid JSON \(Expecting value", lambda d: "")
-plan_text("plan_not_utf8", r"^not UTF-8 text; expected a \.json file$",
-          lambda d: b"\xff\xfe" + json.dumps(d).encode("utf-16-le"))
-plan_text("plan_nested_too_deeply", r"^not valid JSON \(nested too deeply\)$",
-          lambda d: "[" * 200_000 + "]" * 200_000)
+plan_text(
+    "plan_not_utf8",
+    r"^not UTF-8 text; expected a \.json file$",
+    lambda d: b"\xff\xfe" + json.dumps(d).encode("utf-16-le"),
+)
+plan_text(
+    "plan_nested_too_deeply",
+    r"^not valid JSON \(nested too deeply\)$",
+    lambda d: "[" * 200_000 + "]" * 200_000,
+)
 plan_text("plan_is_a_list", r"^not a report: expected a JSON object$", lambda d: "[]")
-plan_text("plan_unpaired_surrogate", r"^not valid JSON \(a string holds an unpaired surrogate, "
-          r"\\udc80, which is not Unicode\)$",
-          lambda d: json.dumps(d).replace('"metadata": {}', '"metadata": {"k": "\\udc80"}', 1))
+plan_text(
+    "plan_unpaired_surrogate",
+    r"^not valid JSON \(a string holds an unpaired surrogate, "
+    r"\\udc80, which is not Unicode\)$",
+    lambda d: json.dumps(d).replace('"metadata": {}', '"metadata": {"k": "\\udc80"}', 1),
+)
 
 
 @plan_case("plan_is_a_folder", r"^is a folder, expected a \.json file$")
@@ -557,6 +675,7 @@ def _plan_missing(folder: Path) -> Path:
 
 
 if hasattr(os, "mkfifo"):
+
     @plan_case("plan_is_a_fifo", r"^not a regular file, expected a \.json file$")
     def _plan_fifo(folder: Path) -> Path:
         os.mkfifo(folder / "plan-pipe.json")
@@ -568,15 +687,29 @@ def _remote(name: str, problem: str, infos: list[dict[str, Any]]) -> None:
         path = folder / f"{name}.json"
         path.write_text(json.dumps({"infos": infos}))
         return path
+
     plan_case(name, problem)(build)
 
 
-_remote("remote_plan_for_another_model",
-        r"^plan does not match model 'small': it names none of the model's 4 ops",
-        [remote_info("conv_out", "neuralEngine"), remote_info("softmax_0")])
-_remote("remote_plan_data_not_object", r"^info 0: a path component's 'data' must be an object, "
-        r"got list$", [remote_info("r1", data=["r1"])])
-_remote("remote_plan_cost_out_of_range", r"^info 0: estimatedCost must be a fraction between 0 "
-        r"and 1", [remote_info("r1", cost=12.5)])
-_remote("remote_plan_unknown_device", r"^unknown compute device 'tpu'",
-        [remote_info("r1", device="tpu")])
+_remote(
+    "remote_plan_for_another_model",
+    r"^plan does not match model 'small': it names none of the model's 4 ops",
+    [remote_info("conv_out", "neuralEngine"), remote_info("softmax_0")],
+)
+_remote(
+    "remote_plan_data_not_object",
+    r"^info 0: a path component's 'data' must be an object, "
+    r"got list$",
+    [remote_info("r1", data=["r1"])],
+)
+_remote(
+    "remote_plan_cost_out_of_range",
+    r"^info 0: estimatedCost must be a fraction between 0 "
+    r"and 1",
+    [remote_info("r1", cost=12.5)],
+)
+_remote(
+    "remote_plan_unknown_device",
+    r"^unknown compute device 'tpu'",
+    [remote_info("r1", device="tpu")],
+)

@@ -62,8 +62,10 @@ class BrowserError(RuntimeError):
 def chromium_missing_reason() -> str | None:
     """Why browser tests cannot run here, or None when they can."""
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        reason = (f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install -y "
-                  "chromium; or set ANE_NOTEBOOK_CHROMIUM)")
+        reason = (
+            f"headless Chromium not found at {CHROMIUM} (Debian: apt-get install -y "
+            "chromium; or set ANE_NOTEBOOK_CHROMIUM)"
+        )
         if os.environ.get("ANE_NOTEBOOK_REQUIRE_BROWSER"):
             # CI installs Chromium: there a missing browser is a failure, never a skip.
             raise RuntimeError(f"ANE_NOTEBOOK_REQUIRE_BROWSER is set but {reason}")
@@ -105,14 +107,16 @@ class Page:
         self.send("Runtime.evaluate", {"expression": _PAGE_HELPERS})
 
     # --- protocol ---------------------------------------------------------------------------
-    def send(self, method: str, params: dict[str, Any] | None = None,
-             timeout: float = 20.0) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 20.0
+    ) -> dict[str, Any]:
         return self._browser.send(method, params, session_id=self.session_id, timeout=timeout)
 
     def _on_event(self, method: str, params: dict[str, Any]) -> None:
         if method == "Runtime.consoleAPICalled":
-            text = " ".join(str(a.get("value", a.get("description", ""))) for a in
-                            params.get("args", []))
+            text = " ".join(
+                str(a.get("value", a.get("description", ""))) for a in params.get("args", [])
+            )
             self.console.append({"type": params.get("type"), "text": text})
         elif method == "Runtime.exceptionThrown":
             d = params.get("exceptionDetails", {})
@@ -121,8 +125,9 @@ class Page:
         elif method == "Log.entryAdded":
             entry = params.get("entry", {})
             if entry.get("level") == "error":
-                self.log_errors.append(f"{entry.get('source')}: {entry.get('text')} "
-                                       f"{entry.get('url', '')}".strip())
+                self.log_errors.append(
+                    f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}".strip()
+                )
 
     # --- navigation and evaluation ------------------------------------------------------------
     def goto(self, url: str, timeout: float = 20.0) -> None:
@@ -134,14 +139,23 @@ class Page:
         self._browser.wait_event("Page.loadEventFired", self.session_id, timeout)
 
     def set_viewport(self, width: int, height: int, scale: float = 1.0) -> None:
-        self.send("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": scale, "mobile": False})
+        self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
+        )
 
     def evaluate(self, expression: str, timeout: float = 20.0) -> Any:
         """Evaluate `expression` (awaiting promises) and return its JSON value."""
-        res = self.send("Runtime.evaluate", {
-            "expression": expression, "returnByValue": True, "awaitPromise": True,
-            "userGesture": True}, timeout=timeout)
+        res = self.send(
+            "Runtime.evaluate",
+            {
+                "expression": expression,
+                "returnByValue": True,
+                "awaitPromise": True,
+                "userGesture": True,
+            },
+            timeout=timeout,
+        )
         if "exceptionDetails" in res:
             d = res["exceptionDetails"]
             desc = d.get("exception", {}).get("description") or d.get("text")
@@ -168,23 +182,33 @@ class Page:
         }})"""
         res = self.evaluate(js, timeout=timeout + 5)
         if not res or not res.get("ok"):
-            raise BrowserError(f"timed out after {timeout:.0f} s waiting for "
-                               f"{what or condition}; console: {self.console[-5:]}; "
-                               f"exceptions: {self.exceptions[-3:]}")
+            raise BrowserError(
+                f"timed out after {timeout:.0f} s waiting for "
+                f"{what or condition}; console: {self.console[-5:]}; "
+                f"exceptions: {self.exceptions[-3:]}"
+            )
         return res.get("value")
 
     def wait_for_bokeh(self, timeout: float = 15.0) -> None:
         """Wait until every bokeh document on the page has rendered (document idle)."""
-        self.wait_for("window.Bokeh && Bokeh.documents.length > 0 && "
-                      "Bokeh.documents.every((d) => d.is_idle)", timeout,
-                      what="bokeh documents to render")
+        self.wait_for(
+            "window.Bokeh && Bokeh.documents.length > 0 && Bokeh.documents.every((d) => d.is_idle)",
+            timeout,
+            what="bokeh documents to render",
+        )
 
     def errors(self) -> list[str]:
         """Console errors, uncaught exceptions and browser error logs seen so far."""
-        msgs = [f"console.{c['type']}: {c['text']}" for c in self.console
-                if c["type"] in ("error", "assert")]
-        return msgs + [f"exception: {e}" for e in self.exceptions] + \
-            [f"log: {e}" for e in self.log_errors]
+        msgs = [
+            f"console.{c['type']}: {c['text']}"
+            for c in self.console
+            if c["type"] in ("error", "assert")
+        ]
+        return (
+            msgs
+            + [f"exception: {e}" for e in self.exceptions]
+            + [f"log: {e}" for e in self.log_errors]
+        )
 
     # --- input and output -------------------------------------------------------------------
     def mouse_move(self, x: float, y: float) -> None:
@@ -195,8 +219,13 @@ class Page:
         if full_page:
             m = self.send("Page.getLayoutMetrics")
             size = m.get("cssContentSize") or m["contentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": size["width"],
-                              "height": size["height"], "scale": 1}
+            params["clip"] = {
+                "x": 0,
+                "y": 0,
+                "width": size["width"],
+                "height": size["height"],
+                "scale": 1,
+            }
             params["captureBeyondViewport"] = True
         data = self.send("Page.captureScreenshot", params, timeout=30)["data"]
         out = Path(path)
@@ -207,15 +236,20 @@ class Page:
         """Attach to this page's out-of-process iframes as they appear (call before `goto`).
         Chromium runs sandboxed and cross-origin iframes in their own renderer, where the
         page's own session cannot evaluate anything."""
-        self.send("Target.setAutoAttach", {"autoAttach": True, "waitForDebuggerOnStart": False,
-                                           "flatten": True})
+        self.send(
+            "Target.setAutoAttach",
+            {"autoAttach": True, "waitForDebuggerOnStart": False, "flatten": True},
+        )
 
     def iframe(self, timeout: float = 15.0, index: int = 0) -> Page:
         """The `index`-th out-of-process iframe of this page, as a Page (see track_iframes)."""
         deadline = time.monotonic() + timeout
         while True:
-            found = [c for c in self._browser.children.get(self.session_id, [])
-                     if c.get("targetInfo", {}).get("type") == "iframe"]
+            found = [
+                c
+                for c in self._browser.children.get(self.session_id, [])
+                if c.get("targetInfo", {}).get("type") == "iframe"
+            ]
             if len(found) > index:
                 info = found[index]
                 sid = info["sessionId"]
@@ -232,8 +266,12 @@ class Page:
 class Chromium:
     """A headless Chromium process and a CDP connection to it."""
 
-    def __init__(self, binary: str = CHROMIUM, extra_flags: tuple[str, ...] = (),
-                 startup_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        binary: str = CHROMIUM,
+        extra_flags: tuple[str, ...] = (),
+        startup_timeout: float = 20.0,
+    ) -> None:
         self.binary = binary
         self.extra_flags = extra_flags
         self.startup_timeout = startup_timeout
@@ -256,9 +294,17 @@ class Chromium:
         # A new session: Chromium's helper processes share its process group, so close() can
         # end exactly what we started.
         self._proc = subprocess.Popen(
-            [self.binary, *CHROMIUM_FLAGS, *self.extra_flags,
-             f"--user-data-dir={self._profile}", "about:blank"],
-            stdout=log, stderr=log, start_new_session=True)
+            [
+                self.binary,
+                *CHROMIUM_FLAGS,
+                *self.extra_flags,
+                f"--user-data-dir={self._profile}",
+                "about:blank",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         log.close()
         port_file = Path(self._profile, "DevToolsActivePort")
         deadline = time.monotonic() + self.startup_timeout
@@ -268,16 +314,17 @@ class Chromium:
                 if len(lines) >= 2 and lines[1]:
                     break
             if self._proc.poll() is not None:
-                raise BrowserError(f"Chromium exited with {self._proc.returncode}: "
-                                   f"{self.log_tail()}")
+                raise BrowserError(
+                    f"Chromium exited with {self._proc.returncode}: {self.log_tail()}"
+                )
             if time.monotonic() > deadline:
                 self.close()
                 raise BrowserError("Chromium did not open its DevTools port in time")
             time.sleep(0.02)  # waiting for a file another process writes: nothing to poll on
         port, path = lines[0].strip(), lines[1].strip()
-        self._ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}",
-                                               timeout=self.startup_timeout,
-                                               suppress_origin=True)
+        self._ws = websocket.create_connection(
+            f"ws://127.0.0.1:{port}{path}", timeout=self.startup_timeout, suppress_origin=True
+        )
         return self
 
     def log_tail(self, n: int = 20) -> str:
@@ -334,8 +381,13 @@ class Chromium:
             del self.event_log[:-500]  # for diagnostics
         return msg
 
-    def send(self, method: str, params: dict[str, Any] | None = None,
-             session_id: str | None = None, timeout: float = 20.0) -> dict[str, Any]:
+    def send(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        session_id: str | None = None,
+        timeout: float = 20.0,
+    ) -> dict[str, Any]:
         if self._ws is None:
             raise BrowserError("browser not started")
         self._next_id += 1
@@ -378,8 +430,9 @@ class Chromium:
 
     def new_page(self, width: int = 1280, height: int = 900) -> Page:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget",
-                            {"targetId": target, "flatten": True})["sessionId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
+            "sessionId"
+        ]
         page = Page(self, target, session)
         self._pages[session] = page
         page.set_viewport(width, height)

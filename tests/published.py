@@ -40,32 +40,65 @@ class Context:
 
 CONTEXT: Mapping[str, Context] = {
     "freedomtan_mobilenet_edgetpu_e5": Context(
-        "M1", ComputeUnits.ALL, (1, 64, 56, 56), io_fp32=True,
+        "M1",
+        ComputeUnits.ALL,
+        (1, 64, 56, 56),
+        io_fp32=True,
         why="MobilenetEdgeTPU (MLPerf Mobile), 224x224 fp32 image in, fp16 body (fixture notes); "
-            "M1-family (H13G bundle); a mid-network activation stands for every op"),
+        "M1-family (H13G bundle); a mid-network activation stands for every op",
+    ),
     "freedomtan_mobilenet_edgetpu_computeplan_readme": Context(
-        "M1", ComputeUnits.ALL, (1, 64, 56, 56), io_fp32=True,
-        why="same model as the E5 fixture (its first 13 ops)"),
+        "M1",
+        ComputeUnits.ALL,
+        (1, 64, 56, 56),
+        io_fp32=True,
+        why="same model as the E5 fixture (its first 13 ops)",
+    ),
     "meridian_ane_encoder_counts": Context(
-        "M1", ComputeUnits.CPU_AND_NE, (1, 384, 1, 64), range_input_default=(1, 384, 1, 64),
+        "M1",
+        ComputeUnits.CPU_AND_NE,
+        (1, 384, 1, 64),
+        range_input_default=(1, 384, 1, 64),
         why="AneEncoder: input [1,384,1,RangeDim(32..256, default 64)], fp16, CPU_AND_NE; chip "
-            "not stated (M1 = our default)"),
+        "not stated (M1 = our default)",
+    ),
     "coremlinspect_readme_gpt2_sample": Context(
-        "M1", ComputeUnits.ALL, (1, 64, 768),
-        why="GPT-2-style LM (hidden 768); chip and sequence length not stated"),
+        "M1",
+        ComputeUnits.ALL,
+        (1, 64, 768),
+        why="GPT-2-style LM (hidden 768); chip and sequence length not stated",
+    ),
     "voxcpmane_m5max_block_partial": Context(
-        "M4", ComputeUnits.CPU_AND_NE, (1, 768, 1, 128),
+        "M4",
+        ComputeUnits.CPU_AND_NE,
+        (1, 768, 1, 128),
         why="HIDDEN=768, SEQ_LENGTH=128 (B,C,1,S) block; M5 Max -> our newest profile (M4); "
-            "supported lists are CPU/ANE only (CPU_AND_NE)"),
-    "vx_matmul_4x4_f32": Context("M4", ComputeUnits.ALL, (4, 4), precision="fp32",
-                                 why="4x4 fp32 GEMM on an M4"),
-    "vx_affine_4": Context("M4", ComputeUnits.ALL, (4,), precision="fp32",
-                           why="affine over 4 elements on an M4; precision not stated (fp32: "
-                               "Vx's default)"),
-    "vx_matmul_512_f16": Context("M4", ComputeUnits.ALL, (512, 512), io_fp32=True,
-                                 why="512x512 fp16 matmul with fp32 IO casts, M4"),
-    "vx_single_op_sweeps": Context("M4", ComputeUnits.ALL, (1,), separate_models=True,
-                                   why="single-op models with the shapes given per entry, M4"),
+        "supported lists are CPU/ANE only (CPU_AND_NE)",
+    ),
+    "vx_matmul_4x4_f32": Context(
+        "M4", ComputeUnits.ALL, (4, 4), precision="fp32", why="4x4 fp32 GEMM on an M4"
+    ),
+    "vx_affine_4": Context(
+        "M4",
+        ComputeUnits.ALL,
+        (4,),
+        precision="fp32",
+        why="affine over 4 elements on an M4; precision not stated (fp32: Vx's default)",
+    ),
+    "vx_matmul_512_f16": Context(
+        "M4",
+        ComputeUnits.ALL,
+        (512, 512),
+        io_fp32=True,
+        why="512x512 fp16 matmul with fp32 IO casts, M4",
+    ),
+    "vx_single_op_sweeps": Context(
+        "M4",
+        ComputeUnits.ALL,
+        (1,),
+        separate_models=True,
+        why="single-op models with the shapes given per entry, M4",
+    ),
 }
 
 
@@ -136,8 +169,17 @@ def chain_graph(name: str, ops: Sequence[Mapping[str, Any]], ctx: Context) -> Gr
             # kernel not published: a 3x3 conv over the representative activation
             c = ctx.shape[1] if len(ctx.shape) > 1 else 1
             attrs["weight_shape"] = (c, c, 3, 3)
-        graph_ops.append(Op(index=i, name=f"{i}:{o['name']}", op_type=o["op_type"],
-                            function="main", inputs=tuple(inputs), outputs=(out,), attrs=attrs))
+        graph_ops.append(
+            Op(
+                index=i,
+                name=f"{i}:{o['name']}",
+                op_type=o["op_type"],
+                function="main",
+                inputs=tuple(inputs),
+                outputs=(out,),
+                attrs=attrs,
+            )
+        )
         prev = out
     function_inputs: dict[tuple[str, str], TensorInfo] = {("main", "x"): x}
     for op, o in zip(graph_ops, ops, strict=True):
@@ -151,8 +193,15 @@ def chain_graph(name: str, ops: Sequence[Mapping[str, Any]], ctx: Context) -> Gr
     flex: tuple[FlexibleInput, ...] = ()
     if ctx.range_input_default is not None:
         flex = (FlexibleInput("x", "range", ctx.range_input_default),)
-    return Graph(name=name, format="mlprogram", ops=tuple(graph_ops), inputs=(x,),
-                 outputs=(prev,), flexible_inputs=flex, function_inputs=function_inputs)
+    return Graph(
+        name=name,
+        format="mlprogram",
+        ops=tuple(graph_ops),
+        inputs=(x,),
+        outputs=(prev,),
+        flexible_inputs=flex,
+        function_inputs=function_inputs,
+    )
 
 
 def score_fixture(name: str) -> Score:
@@ -169,8 +218,10 @@ def score_fixture(name: str) -> Score:
             if p.device == Device(o["device"]):
                 agreeing += 1
             else:
-                misses.append(f"{o['name']} ({o['op_type']}): published {o['device']}, "
-                              f"estimated {p.device.value if p.device else None}")
+                misses.append(
+                    f"{o['name']} ({o['op_type']}): published {o['device']}, "
+                    f"estimated {p.device.value if p.device else None}"
+                )
     return Score(name, data.get("model", name), len(ops), agreeing, tuple(misses))
 
 

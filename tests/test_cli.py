@@ -13,8 +13,9 @@ import pytest
 from ane_notebook.cli import main
 
 
-def test_profile_prints_summary_and_writes_json(tmp_path: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_profile_prints_summary_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "r.json"
     assert main(["profile", "example:transformer", "--json", str(out)]) == 0
     text = capsys.readouterr().out
@@ -42,15 +43,19 @@ def test_examples_and_chips(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(default)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["profile", "no/such/model.mlpackage"], "no/such/model.mlpackage"),
-    (["profile", "example:nope"], "unknown example"),
-    (["profile", "example:mobilenet", "-u", "TPU"], "unknown compute units"),
-    (["profile", "example:mobilenet", "--chip", "Z9"], "unknown chip"),
-    (["profile", "example:mobilenet", "--backend", "recorded"], "needs plan="),
-])
-def test_bad_input_is_one_line_and_exit_2(args: list[str], fragment: str,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["profile", "no/such/model.mlpackage"], "no/such/model.mlpackage"),
+        (["profile", "example:nope"], "unknown example"),
+        (["profile", "example:mobilenet", "-u", "TPU"], "unknown compute units"),
+        (["profile", "example:mobilenet", "--chip", "Z9"], "unknown chip"),
+        (["profile", "example:mobilenet", "--backend", "recorded"], "needs plan="),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    args: list[str], fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ane-notebook: error:") and fragment in err
@@ -59,8 +64,13 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], fragment: str,
 
 def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     env = {**os.environ}
-    proc = subprocess.run([sys.executable, "-m", "ane_notebook.cli", "profile", str(tmp_path)],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ane_notebook.cli", "profile", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("ane-notebook: error:")
     assert "Traceback" not in proc.stderr

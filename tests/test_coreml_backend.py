@@ -68,6 +68,7 @@ AVAILABLE, WHY_NOT = coreml_available()
 
 # --- coremltools objects built without Core ML ------------------------------------------------
 
+
 def _device(cls: type) -> Any:
     """A coremltools compute device without a native proxy: its __init__ insists on one
     (TypeError off macOS), so skip __init__; isinstance still holds, which is all we use."""
@@ -77,17 +78,24 @@ def _device(cls: type) -> Any:
 CPU_DEV = _device(cd.MLCPUComputeDevice)
 GPU_DEV = _device(cd.MLGPUComputeDevice)
 ANE_DEV = _device(cd.MLNeuralEngineComputeDevice)
-DEVICE_OBJECTS = {ComputePlan.CPUDevice: CPU_DEV, ComputePlan.GPUDevice: GPU_DEV,
-                  ComputePlan.NeuralEngineDevice: ANE_DEV}
+DEVICE_OBJECTS = {
+    ComputePlan.CPUDevice: CPU_DEV,
+    ComputePlan.GPUDevice: GPU_DEV,
+    ComputePlan.NeuralEngineDevice: ANE_DEV,
+}
 
 
 def _op(op_type: str, outputs: list[str], blocks: list[Any] | None = None) -> Any:
     value_type = cp.MLModelStructureProgramValueType()
     return cp.MLModelStructureProgramOperation(
-        inputs={}, operator_name=op_type,
-        outputs=[cp.MLModelStructureProgramNamedValueType(name=n, type=value_type)
-                 for n in outputs],
-        blocks=blocks or [], __proxy__=None)
+        inputs={},
+        operator_name=op_type,
+        outputs=[
+            cp.MLModelStructureProgramNamedValueType(name=n, type=value_type) for n in outputs
+        ],
+        blocks=blocks or [],
+        __proxy__=None,
+    )
 
 
 def _block(ops: list[Any], outputs: list[str]) -> Any:
@@ -96,25 +104,33 @@ def _block(ops: list[Any], outputs: list[str]) -> Any:
 
 def _program(ops: list[Any], outputs: list[str], function: str = "main") -> Any:
     fn = cp.MLModelStructureProgramFunction(inputs=[], block=_block(ops, outputs))
-    return cp.MLModelStructure(neuralnetwork=None,
-                               program=cp.MLModelStructureProgram(functions={function: fn}),
-                               pipeline=None)
+    return cp.MLModelStructure(
+        neuralnetwork=None,
+        program=cp.MLModelStructureProgram(functions={function: fn}),
+        pipeline=None,
+    )
 
 
 def main_structure() -> Any:
     """The model structure Core ML would report for `main_graph()` (plus one extra op)."""
     inner = _op("ios17.add", ["inner_add"])
-    return _program([
-        _op("const", ["conv_w"]),
-        _op("ios17.cast", ["x_fp16"]),
-        _op("ios17.conv", ["conv_out"]),
-        _op("ios16.relu", ["relu_out"]),
-        _op("ios18.split", ["split_0", "split_1"]),
-        _op("cond", ["cond_out"],
-            blocks=[_block([inner], ["inner_add"]), _block([], ["relu_out"])]),
-        _op("ios17.add", ["y"]),
-        _op("ios17.mul", ["ghost"]),  # in the plan, not in the graph
-    ], ["y"])
+    return _program(
+        [
+            _op("const", ["conv_w"]),
+            _op("ios17.cast", ["x_fp16"]),
+            _op("ios17.conv", ["conv_out"]),
+            _op("ios16.relu", ["relu_out"]),
+            _op("ios18.split", ["split_0", "split_1"]),
+            _op(
+                "cond",
+                ["cond_out"],
+                blocks=[_block([inner], ["inner_add"]), _block([], ["relu_out"])],
+            ),
+            _op("ios17.add", ["y"]),
+            _op("ios17.mul", ["ghost"]),  # in the plan, not in the graph
+        ],
+        ["y"],
+    )
 
 
 class RemotePlanProxy:
@@ -125,8 +141,10 @@ class RemotePlanProxy:
     def __init__(self, structure: Any, plan: dict[str, Any]) -> None:
         self.model_structure = structure
         self._plan = ComputePlan.from_dict(plan)
-        self._paths = {id(node): path for node, path
-                       in map_model_structure_to_path(model_structure=structure, components=[])}
+        self._paths = {
+            id(node): path
+            for node, path in map_model_structure_to_path(model_structure=structure, components=[])
+        }
 
     def _info(self, node: Any) -> Any:
         path = self._paths.get(id(node))
@@ -139,7 +157,8 @@ class RemotePlanProxy:
         usage = info.device_usage
         return cp.MLComputePlanDeviceUsage(
             preferred_compute_device=DEVICE_OBJECTS[type(usage.preferred)],
-            supported_compute_devices=[DEVICE_OBJECTS[type(d)] for d in usage.supported])
+            supported_compute_devices=[DEVICE_OBJECTS[type(d)] for d in usage.supported],
+        )
 
     get_compute_device_usage_for_mlprogram_operation = _usage
     get_compute_device_usage_for_neuralnetwork_layer = _usage
@@ -175,25 +194,48 @@ def main_graph() -> Graph:
         Op(3, "relu_out", "relu", "main", ("conv_out",), (_t("relu_out", (1, 8, 16, 16)),)),
         Op(4, "split_0", "split", "main", ("relu_out",), (_t("split_0"), _t("split_1"))),
         Op(5, "cond_out", "cond", "main", ("split_0",), (_t("cond_out"),)),
-        Op(6, "inner_add", "add", "main", ("split_0",), (_t("inner_add"),),
-           block=("cond_out", "0"), parent=5),
+        Op(
+            6,
+            "inner_add",
+            "add",
+            "main",
+            ("split_0",),
+            (_t("inner_add"),),
+            block=("cond_out", "0"),
+            parent=5,
+        ),
         Op(7, "y", "add", "main", ("cond_out", "split_1"), (_t("y"),)),
         Op(8, "debug_out", "identity", "main", ("y",), (_t("debug_out"),)),
     )
-    return Graph(name="tiny", format="mlprogram", ops=ops, inputs=(x,),
-                 outputs=(ops[7].outputs[0],), function_inputs={("main", "x"): x})
+    return Graph(
+        name="tiny",
+        format="mlprogram",
+        ops=ops,
+        inputs=(x,),
+        outputs=(ops[7].outputs[0],),
+        function_inputs={("main", "x"): x},
+    )
 
 
 def by_name(graph: Graph, placement: Any) -> dict[str, Any]:
     return {op.name: p for op, p in zip(graph.ops, placement.ops, strict=True)}
 
 
-TIMINGS = CoreMLTimings(compute_units="ALL", compile_ms=120.0, plan_ms=30.0, load_first_ms=80.0,
-                        load_cached_ms=8.0, predict_first_ms=12.0, predict_median_ms=10.0,
-                        predict_p90_ms=11.0, runs=20)
+TIMINGS = CoreMLTimings(
+    compute_units="ALL",
+    compile_ms=120.0,
+    plan_ms=30.0,
+    load_first_ms=80.0,
+    load_cached_ms=8.0,
+    predict_first_ms=12.0,
+    predict_median_ms=10.0,
+    predict_p90_ms=11.0,
+    runs=20,
+)
 
 
 # --- devices -------------------------------------------------------------------------------
+
 
 def test_coremltools_devices_need_a_proxy_but_map_by_isinstance() -> None:
     if not AVAILABLE:
@@ -218,6 +260,7 @@ def test_e5_backend_names_follow_core_ml() -> None:
 
 # --- MLComputePlan -> Placement --------------------------------------------------------------
 
+
 def test_compute_plan_maps_every_graph_op() -> None:
     graph = main_graph()
     placement = placement_from_compute_plan(graph, main_plan(), ALL, timings=TIMINGS, chip="M1")
@@ -226,9 +269,15 @@ def test_compute_plan_maps_every_graph_op() -> None:
     assert placement.chip == "M1"
     assert len(placement.ops) == len(graph.ops)
     assert {n: p.device for n, p in ops.items()} == {
-        "conv_w": None, "x_fp16": Device.CPU, "conv_out": Device.ANE, "relu_out": Device.ANE,
+        "conv_w": None,
+        "x_fp16": Device.CPU,
+        "conv_out": Device.ANE,
+        "relu_out": Device.ANE,
         "split_0": Device.GPU,  # the plan keys the split by its second output
-        "cond_out": Device.CPU, "inner_add": Device.CPU, "y": Device.ANE, "debug_out": None,
+        "cond_out": Device.CPU,
+        "inner_add": Device.CPU,
+        "y": Device.ANE,
+        "debug_out": None,
     }
     assert ops["x_fp16"].supported == {Device.CPU, Device.GPU}
     assert ops["conv_out"].supported == {Device.CPU, Device.GPU, Device.ANE}
@@ -284,20 +333,30 @@ def test_ops_without_usage_are_told_apart_from_consts() -> None:
 
 def test_pipeline_with_a_neural_network_stage() -> None:
     layer = cp.MLModelStructureNeuralNetworkLayer(
-        name="scale_layer", type="scale", input_names=["image"], output_names=["scaled"],
-        __proxy__=None)
-    network = cp.MLModelStructure(neuralnetwork=cp.MLModelStructureNeuralNetwork(layers=[layer]),
-                                  program=None, pipeline=None)
+        name="scale_layer",
+        type="scale",
+        input_names=["image"],
+        output_names=["scaled"],
+        __proxy__=None,
+    )
+    network = cp.MLModelStructure(
+        neuralnetwork=cp.MLModelStructureNeuralNetwork(layers=[layer]), program=None, pipeline=None
+    )
     body_op = _op("ios17.relu", ["z"])
     structure = cp.MLModelStructure(
-        neuralnetwork=None, program=None,
+        neuralnetwork=None,
+        program=None,
         pipeline=cp.MLModelStructurePipeline(
-            sub_models=[("prep", network), ("body", _program([body_op], ["z"]))]))
+            sub_models=[("prep", network), ("body", _program([body_op], ["z"]))]
+        ),
+    )
     usages = {
-        id(layer): cp.MLComputePlanDeviceUsage(preferred_compute_device=GPU_DEV,
-                                               supported_compute_devices=[CPU_DEV, GPU_DEV]),
-        id(body_op): cp.MLComputePlanDeviceUsage(preferred_compute_device=ANE_DEV,
-                                                 supported_compute_devices=[CPU_DEV, ANE_DEV]),
+        id(layer): cp.MLComputePlanDeviceUsage(
+            preferred_compute_device=GPU_DEV, supported_compute_devices=[CPU_DEV, GPU_DEV]
+        ),
+        id(body_op): cp.MLComputePlanDeviceUsage(
+            preferred_compute_device=ANE_DEV, supported_compute_devices=[CPU_DEV, ANE_DEV]
+        ),
     }
 
     class Proxy:
@@ -307,32 +366,45 @@ def test_pipeline_with_a_neural_network_stage() -> None:
             return usages.get(id(op))
 
         get_compute_device_usage_for_neuralnetwork_layer = (
-            get_compute_device_usage_for_mlprogram_operation)
+            get_compute_device_usage_for_mlprogram_operation
+        )
 
         def get_estimated_cost_for_mlprogram_operation(self, op: Any) -> Any:
             return cp.MLComputePlanCost(weight=1.0)
 
     entries = compute_plan_entries(as_compute_plan(Proxy()))
     assert [(e.graph_function, e.name, e.kind) for e in entries] == [
-        ("prep", "scale_layer", "layer"), ("body/main", "z", "operation")]
+        ("prep", "scale_layer", "layer"),
+        ("body/main", "z", "operation"),
+    ]
     assert entries[0].cost_weight is None  # Core ML has no cost for NeuralNetwork layers
     # the graph names a layer by its first output; the plan by the layer name: both match
     image = _t("image", (1, 3, 8, 8))
-    graph = Graph(name="pipe", format="pipeline", functions=("prep", "body/main"), inputs=(image,),
-                  outputs=(_t("z"),), ops=(
-                      Op(0, "scaled", "scale", "prep", ("image",), (_t("scaled"),)),
-                      Op(1, "z", "relu", "body/main", ("scaled",), (_t("z"),))))
+    graph = Graph(
+        name="pipe",
+        format="pipeline",
+        functions=("prep", "body/main"),
+        inputs=(image,),
+        outputs=(_t("z"),),
+        ops=(
+            Op(0, "scaled", "scale", "prep", ("image",), (_t("scaled"),)),
+            Op(1, "z", "relu", "body/main", ("scaled",), (_t("z"),)),
+        ),
+    )
     ops = by_name(graph, placement_from_compute_plan(graph, as_compute_plan(Proxy()), ALL))
     assert ops["scaled"].device is Device.GPU
     assert ops["z"].device is Device.ANE
     # the live run carries plans in coremltools' remote format: nothing may get lost on the way
     carried = remote_plan_from_entries(compute_plan_entries(as_compute_plan(Proxy())))
     assert ComputePlan.from_dict(json.loads(json.dumps(carried))) is not None
-    assert placement_from_remote_plan(graph, carried, ALL).ops == placement_from_compute_plan(
-        graph, as_compute_plan(Proxy()), ALL).ops
+    assert (
+        placement_from_remote_plan(graph, carried, ALL).ops
+        == placement_from_compute_plan(graph, as_compute_plan(Proxy()), ALL).ops
+    )
 
 
 # --- coremltools' remote-device plan ---------------------------------------------------------
+
 
 def test_remote_plan_gives_the_same_placement_as_the_compute_plan() -> None:
     graph = main_graph()
@@ -345,8 +417,10 @@ def test_remote_plan_gives_the_same_placement_as_the_compute_plan() -> None:
 
 def test_fixture_is_in_coremltools_own_format() -> None:
     plan = ComputePlan.from_dict(json.loads(REMOTE_PLAN.read_text()))
-    paths = {path for _, path in map_model_structure_to_path(model_structure=main_structure(),
-                                                             components=[])}
+    paths = {
+        path
+        for _, path in map_model_structure_to_path(model_structure=main_structure(), components=[])
+    }
     assert set(plan.infos) <= paths  # every fixture path is one coremltools computes
     nested = next(p for p in plan.infos if p.components[-1].output_name == "inner_add")
     assert nested.components[-2] == ModelStructurePath.Program.Block(index=0)
@@ -359,11 +433,13 @@ def test_written_plans_round_trip_through_coremltools() -> None:
     parsed = ComputePlan.from_dict(json.loads(text))
     assert parsed is not None and len(parsed.infos) == 8  # all ops but the const
     assert [i["path"]["components"][-1] for i in written["infosWithoutUsage"]] == [
-        {"programOperation": {"data": {"outputName": "conv_w"}}}]
+        {"programOperation": {"data": {"outputName": "conv_w"}}}
+    ]
     again = placement_from_remote_plan(graph, json.loads(text), ALL)
     assert again.ops == placement_from_compute_plan(graph, main_plan(), ALL).ops
     assert [e.parents for e in remote_plan_entries(written) if e.name == "inner_add"] == [
-        (("cond_out", 0),)]
+        (("cond_out", 0),)
+    ]
 
 
 def test_coremltools_pipeline_paths_are_understood() -> None:
@@ -371,21 +447,35 @@ def test_coremltools_pipeline_paths_are_understood() -> None:
     program = _program([_op("ios17.relu", ["z"])], ["z"])
     pipeline = cp.MLModelStructurePipeline(sub_models=[("body", program)])
     structure = cp.MLModelStructure(neuralnetwork=None, program=None, pipeline=pipeline)
-    (_, path), = map_model_structure_to_path(model_structure=structure, components=[])
-    info = {"deviceUsage": {"preferred": {"gpu": {}}, "supported": [{"gpu": {}}]},
-            "estimatedCost": 1.0, "path": path.to_dict()}
+    ((_, path),) = map_model_structure_to_path(model_structure=structure, components=[])
+    info = {
+        "deviceUsage": {"preferred": {"gpu": {}}, "supported": [{"gpu": {}}]},
+        "estimatedCost": 1.0,
+        "path": path.to_dict(),
+    }
     (entry,) = remote_plan_entries({"infos": [info]})
     assert (entry.graph_function, entry.name, entry.preferred) == ("body/main", "z", Device.GPU)
 
 
-@pytest.mark.parametrize(("plan", "message"), [
-    ({}, "needs an 'infos' list"),
-    ({"infos": [{"path": {"components": [{"program": {}}]}}]}, "names no operation or layer"),
-    ({"infos": [{"deviceUsage": {"preferred": {"tpu": {}}, "supported": []},
-                 "path": {"components": [{"neuralNetworkLayer": {"data": {"name": "a"}}}]}}]},
-     "unknown compute device 'tpu'"),
-    ({"infos": [{"path": {"components": [{"teleport": {}}]}}]}, "unknown path component"),
-])
+@pytest.mark.parametrize(
+    ("plan", "message"),
+    [
+        ({}, "needs an 'infos' list"),
+        ({"infos": [{"path": {"components": [{"program": {}}]}}]}, "names no operation or layer"),
+        (
+            {
+                "infos": [
+                    {
+                        "deviceUsage": {"preferred": {"tpu": {}}, "supported": []},
+                        "path": {"components": [{"neuralNetworkLayer": {"data": {"name": "a"}}}]},
+                    }
+                ]
+            },
+            "unknown compute device 'tpu'",
+        ),
+        ({"infos": [{"path": {"components": [{"teleport": {}}]}}]}, "unknown path component"),
+    ],
+)
 def test_bad_remote_plans_say_what_is_wrong(plan: dict[str, Any], message: str) -> None:
     with pytest.raises(PlanError, match=message) as info:
         placement_from_remote_plan(main_graph(), plan, ALL)
@@ -402,6 +492,7 @@ def test_remote_plan_files_name_the_file(tmp_path: Path) -> None:
 
 
 # --- E5 analytics ----------------------------------------------------------------------------
+
 
 def test_parse_logged_e5_analytics() -> None:
     entries = parse_e5_analytics(E5_LOG.read_text())
@@ -421,27 +512,45 @@ def test_parse_logged_e5_analytics() -> None:
 
 
 def test_parse_e5_analytics_as_json_and_plain_plist() -> None:
-    raw = {"BackendSupport": {"ane": 1, "mps_graph": 1}, "DebugName": "ios17.add:3:12",
-           "EstimatedRunTime": {"ane": "0.01", "mps_graph": 0.02}, "OpIndex": 2,
-           "OpPath": [{"Type": "Program"}, {"Name": "main", "Type": "Function"},
-                      {"Type": "Block"}, {"Output": "sum", "Type": "Operation"}],
-           "OpType": "ios17.add", "SelectedBackend": '"ane"', "ValidationMessages": {}}
+    raw = {
+        "BackendSupport": {"ane": 1, "mps_graph": 1},
+        "DebugName": "ios17.add:3:12",
+        "EstimatedRunTime": {"ane": "0.01", "mps_graph": 0.02},
+        "OpIndex": 2,
+        "OpPath": [
+            {"Type": "Program"},
+            {"Name": "main", "Type": "Function"},
+            {"Type": "Block"},
+            {"Output": "sum", "Type": "Operation"},
+        ],
+        "OpType": "ios17.add",
+        "SelectedBackend": '"ane"',
+        "ValidationMessages": {},
+    }
     from_json = parse_e5_analytics(json.dumps({"analytics.mil:3:12": raw}))
     assert from_json["sum"].estimated_run_time == {"ane": 0.01, "mps_graph": 0.02}
-    plist = ('{ "a.mil:3:12" = { BackendSupport = { ane = 1; }; OpType = "ios17.add"; '
-             'OpPath = ( { Output = "sum"; Type = Operation; } ); '
-             'SelectedBackend = "\\"ane\\""; '
-             'ValidationMessages = { "mps_graph" = "no \\"x\\""; }; }; }')
+    plist = (
+        '{ "a.mil:3:12" = { BackendSupport = { ane = 1; }; OpType = "ios17.add"; '
+        'OpPath = ( { Output = "sum"; Type = Operation; } ); '
+        'SelectedBackend = "\\"ane\\""; '
+        'ValidationMessages = { "mps_graph" = "no \\"x\\""; }; }; }'
+    )
     entry = parse_e5_analytics(plist)["sum"]
     assert entry.selected_backend == "ane"
     assert entry.validation_messages == {"mps_graph": 'no "x"'}
 
 
-@pytest.mark.parametrize("text", [
-    "", "hello", "program(1.0)\n{\n  func main<ios17>(tensor<fp32, [1]> x) {\n  } -> (x);\n}\n",
-    "DebugName, OpType, SelectedBackend\nios17.cast:8:12, ios17.cast, \"bnns\"\n",
-    "{ broken = ", "[1, 2, 3]",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "hello",
+        "program(1.0)\n{\n  func main<ios17>(tensor<fp32, [1]> x) {\n  } -> (x);\n}\n",
+        'DebugName, OpType, SelectedBackend\nios17.cast:8:12, ios17.cast, "bnns"\n',
+        "{ broken = ",
+        "[1, 2, 3]",
+    ],
+)
 def test_unrecognised_analytics_give_nothing(text: str) -> None:
     assert parse_e5_analytics(text) == {}
 
@@ -453,7 +562,8 @@ def test_analytics_reasons_reach_the_placement() -> None:
     ops = by_name(graph, placement)
     assert ops["x_fp16"].reason == (
         "Core ML preferred the CPU; supported: GPU, CPU. "
-        "Core ML's analytics: Neural Engine (ane): Invalid input tensor format: fp32")
+        "Core ML's analytics: Neural Engine (ane): Invalid input tensor format: fp32"
+    )
     assert "Invalid output tensor format: fp32" in ops["split_0"].reason
     assert ops["conv_out"].reason == ""
     assert placement.metadata["reasons"] == REASONS_FOUND
@@ -463,8 +573,15 @@ def test_analytics_reasons_reach_the_placement() -> None:
 
 
 def test_find_e5_analytics_in_a_bundle_cache(tmp_path: Path) -> None:
-    bundle = (tmp_path / "python3.11" / "com.apple.e5rt.e5bundlecache" / "23F79" / "AB12" /
-              "CD34.bundle" / "H13G.bundle")
+    bundle = (
+        tmp_path
+        / "python3.11"
+        / "com.apple.e5rt.e5bundlecache"
+        / "23F79"
+        / "AB12"
+        / "CD34.bundle"
+        / "H13G.bundle"
+    )
     bundle.mkdir(parents=True)
     (bundle / "analytics.mil").write_text(E5_LOG.read_text())
     other = tmp_path / "python3.11" / "com.apple.e5rt.e5bundlecache" / "23F79" / "EF56"
@@ -480,6 +597,7 @@ def test_find_e5_analytics_in_a_bundle_cache(tmp_path: Path) -> None:
 
 # --- crash isolation -------------------------------------------------------------------------
 
+
 def test_isolated_success_runs_in_another_process() -> None:
     assert run_isolated(os.getpid, (), 60) != os.getpid()
     assert run_isolated("math:factorial", (5,), 60) == 120
@@ -489,8 +607,10 @@ def test_isolated_abort_is_a_one_line_error_naming_the_model() -> None:
     with pytest.raises(CoreMLRunError) as info:
         run_isolated(os.abort, (), 60, what="compiling the model", model="tiny.mlpackage")
     message = str(info.value)
-    assert message == ("Core ML crashed while compiling the model for tiny.mlpackage: "
-                       "the child process died with SIGABRT")
+    assert message == (
+        "Core ML crashed while compiling the model for tiny.mlpackage: "
+        "the child process died with SIGABRT"
+    )
 
 
 def test_isolated_segfault() -> None:
@@ -500,8 +620,10 @@ def test_isolated_segfault() -> None:
 
 def test_isolated_hang_is_killed_at_the_timeout() -> None:
     start = time.monotonic()
-    expected = (r"did not finish profiling with ALL for tiny\.mlpackage within 2 s; "
-                r"the child process was killed")
+    expected = (
+        r"did not finish profiling with ALL for tiny\.mlpackage within 2 s; "
+        r"the child process was killed"
+    )
     with pytest.raises(CoreMLRunError, match=expected):
         run_isolated(time.sleep, (120,), 2, what="profiling with ALL", model="tiny.mlpackage")
     assert time.monotonic() - start < 10
@@ -515,8 +637,12 @@ def test_isolated_exception_keeps_its_traceback() -> None:
 
 def test_isolated_events_reach_the_parent() -> None:
     events: list[Any] = []
-    result = run_isolated("ane_notebook.placement.isolation:emit", (("predict", "ALL", 1, 3),), 60,
-                          on_event=events.append)
+    result = run_isolated(
+        "ane_notebook.placement.isolation:emit",
+        (("predict", "ALL", 1, 3),),
+        60,
+        on_event=events.append,
+    )
     assert result is None
     assert events == [("predict", "ALL", 1, 3)]
 
@@ -533,6 +659,7 @@ def test_child_bodies_reach_the_child_by_name() -> None:
 
 
 # --- availability and inputs -----------------------------------------------------------------
+
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="checks the answer off macOS")
 def test_coreml_is_unavailable_off_macos(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -604,6 +731,7 @@ def test_make_inputs_covers_dtypes_flexible_shapes_and_images() -> None:
 
 # --- on a Mac: the real thing ----------------------------------------------------------------
 
+
 @pytest.mark.macos
 @pytest.mark.skipif(sys.platform != "darwin", reason="Core ML needs macOS")
 @pytest.mark.skipif(not AVAILABLE, reason=WHY_NOT)
@@ -622,12 +750,26 @@ def test_run_coreml_on_a_tiny_model() -> None:
     ops = []
     for index, op in enumerate(program.functions["main"].operations):
         outputs = tuple(TensorInfo(v.name, tuple(v.shape), "fp16") for v in op.outputs)
-        ops.append(Op(index, outputs[0].name, op.op_type, "main",
-                      tuple(v.name for v in op.inputs.values() if hasattr(v, "name")), outputs,
-                      is_const=op.op_type == "const"))
+        ops.append(
+            Op(
+                index,
+                outputs[0].name,
+                op.op_type,
+                "main",
+                tuple(v.name for v in op.inputs.values() if hasattr(v, "name")),
+                outputs,
+                is_const=op.op_type == "const",
+            )
+        )
     x = TensorInfo("x", (1, 8, 32, 32), "fp32")
-    graph = Graph(name="tiny", format="mlprogram", ops=tuple(ops), inputs=(x,),
-                  outputs=(ops[-1].outputs[0],), function_inputs={("main", "x"): x})
+    graph = Graph(
+        name="tiny",
+        format="mlprogram",
+        ops=tuple(ops),
+        inputs=(x,),
+        outputs=(ops[-1].outputs[0],),
+        function_inputs={("main", "x"): x},
+    )
 
     result = run_coreml(model, graph, ["CPU_ONLY", "ALL"], runs=3, timeout_s=300, progress=False)
     for units in (ComputeUnits.CPU_ONLY, ComputeUnits.ALL):
@@ -640,8 +782,10 @@ def test_run_coreml_on_a_tiny_model() -> None:
         for op, p in zip(graph.ops, placement.ops, strict=True):
             if not op.is_const:
                 assert p.device in units.devices, (op.name, p.reason)
-    assert all(p.device is Device.CPU or p.device is None
-               for p in result.placements[ComputeUnits.CPU_ONLY].ops)
+    assert all(
+        p.device is Device.CPU or p.device is None
+        for p in result.placements[ComputeUnits.CPU_ONLY].ops
+    )
 
 
 def test_models_reach_the_child_as_files(tmp_path: Path) -> None:

@@ -85,8 +85,9 @@ def test_text_report_is_escaped(report: ProfileReport) -> None:
         assert plain(c.tensor, 40) in text
 
 
-def test_cli_output_and_errors_are_escaped(hostile_model: Path, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_output_and_errors_are_escaped(
+    hostile_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["profile", str(hostile_model)]) == 0
     out = capsys.readouterr().out
     assert not UNSAFE.search(out) and plain(HOSTILE_FILE) in out
@@ -112,17 +113,27 @@ def test_comparisons_are_escaped(hostile_model: Path, report: ProfileReport) -> 
     assert not UNSAFE.search(text) and "all\\x1b[0m" in text
     for d in c.differences:
         assert plain(d.name, 50) in text
-    rs = ReportSet({u.value: r for u, r in profile_all_units(hostile_model,
-                                                             backend="estimate").items()})
+    rs = ReportSet(
+        {u.value: r for u, r in profile_all_units(hostile_model, backend="estimate").items()}
+    )
     assert not UNSAFE.search(rs.to_text()) and plain(report.model.name) in rs.to_text()
 
 
 def _assert_inert(page: str) -> None:
     """No hostile string as live markup or raw control characters; each still present in
     some escaped form."""
-    for raw in ("<img src=x onerror", "<script>alert(1)", "<svg onload", "<script>alert(3)",
-                "<script>alert(2)",
-                "\x1b", "\x07", "\x00", "\u202e", "\u2066"):
+    for raw in (
+        "<img src=x onerror",
+        "<script>alert(1)",
+        "<svg onload",
+        "<script>alert(3)",
+        "<script>alert(2)",
+        "\x1b",
+        "\x07",
+        "\x00",
+        "\u202e",
+        "\u2066",
+    ):
         assert raw not in page, f"{raw!r} unescaped in the HTML"
     for visible in ("onerror=alert(1)", "alert(1)"):
         assert visible in page, f"{visible!r} was dropped rather than escaped"
@@ -154,6 +165,5 @@ def test_widget_status_is_escaped(hostile_model: Path) -> None:
     ui.source.value = PATH_CHOICE
     ui.path.value = str(hostile_model)
     assert isinstance(ui.run(), ProfileReport)
-    assert "<img" not in ui.status.value and "&lt;img src=x onerror=alert(1)&gt;" in \
-        ui.status.value
+    assert "<img" not in ui.status.value and "&lt;img src=x onerror=alert(1)&gt;" in ui.status.value
     assert not UNSAFE.search(ui.status.value)

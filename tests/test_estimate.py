@@ -83,8 +83,7 @@ def test_tiny_model_stays_on_cpu_with_cost_reason() -> None:
 
 
 def test_compute_units_reason_when_ane_excluded() -> None:
-    g = chain(["conv"] * 3, shape=(1, 256, 64, 64),
-              attrs=[{"weight_shape": (256, 256, 3, 3)}] * 3)
+    g = chain(["conv"] * 3, shape=(1, 256, 64, 64), attrs=[{"weight_shape": (256, 256, 3, 3)}] * 3)
     p = estimate(g, "CPU_AND_GPU")
     assert all(o.device == Device.GPU for o in p.ops)
     assert all("exclude the Neural Engine" in o.reason for o in p.ops)
@@ -93,8 +92,11 @@ def test_compute_units_reason_when_ane_excluded() -> None:
 
 def test_chip_changes_gated_placement() -> None:
     # sin runs on the ANE only from the M3 family (ane-rules.md §A7)
-    g = chain(["conv", "sin", "conv"], shape=(1, 256, 64, 64),
-              attrs=[{"weight_shape": (256, 256, 3, 3)}, {}, {"weight_shape": (256, 256, 3, 3)}])
+    g = chain(
+        ["conv", "sin", "conv"],
+        shape=(1, 256, 64, 64),
+        attrs=[{"weight_shape": (256, 256, 3, 3)}, {}, {"weight_shape": (256, 256, 3, 3)}],
+    )
     m1 = estimate(g, "CPU_AND_NE", "M1")
     m4 = estimate(g, "CPU_AND_NE", "M4")
     assert m1.ops[1].device == Device.CPU and "op.sin_cos" in m1.ops[1].rules
@@ -102,8 +104,11 @@ def test_chip_changes_gated_placement() -> None:
 
 
 def test_unknown_op_type_kept_off_ane() -> None:
-    g = chain(["conv", "my_custom_thing", "conv"], shape=(1, 256, 64, 64),
-              attrs=[{"weight_shape": (256, 256, 3, 3)}, {}, {"weight_shape": (256, 256, 3, 3)}])
+    g = chain(
+        ["conv", "my_custom_thing", "conv"],
+        shape=(1, 256, 64, 64),
+        attrs=[{"weight_shape": (256, 256, 3, 3)}, {}, {"weight_shape": (256, 256, 3, 3)}],
+    )
     p = estimate(g, "ALL")
     assert p.ops[1].device != Device.ANE
     assert "not in the rule table" in p.ops[1].reason

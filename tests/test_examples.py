@@ -72,8 +72,13 @@ def test_transformer(graphs: dict[str, Graph]) -> None:
         assert types[t] >= 1, t
     assert types["layer_norm"] == 5  # 2 per layer + final
     assert g.inputs[0].dtype == "int32" and g.inputs[0].shape == (1, 128)
-    wide = [o for o in g.ops if o.op_type == "linear"
-            and o.outputs[0].shape and (o.outputs[0].shape[-1] or 0) > ANE_AXIS_LIMIT]
+    wide = [
+        o
+        for o in g.ops
+        if o.op_type == "linear"
+        and o.outputs[0].shape
+        and (o.outputs[0].shape[-1] or 0) > ANE_AXIS_LIMIT
+    ]
     assert len(wide) == 1 and wide[0].attrs["weight_shape"] == (32000, 256)
     scores = [o for o in g.ops if o.op_type == "matmul" and o.attrs.get("transpose_y")]
     assert len(scores) == 2

@@ -15,34 +15,51 @@ from ane_notebook.report import OpRecord
 ANE, GPU, CPU = Device.ANE, Device.GPU, Device.CPU
 
 
-def records(names: Sequence[str], devices: Sequence[Device | None] | None = None,
-            function: str = "main", start: int = 0, times: Sequence[float] | None = None
-            ) -> list[OpRecord]:
+def records(
+    names: Sequence[str],
+    devices: Sequence[Device | None] | None = None,
+    function: str = "main",
+    start: int = 0,
+    times: Sequence[float] | None = None,
+) -> list[OpRecord]:
     """One OpRecord per name; a device of None makes a const op."""
     devs = list(devices) if devices is not None else [ANE] * len(names)
     out = []
     for i, (name, dev) in enumerate(zip(names, devs, strict=True)):
-        out.append(OpRecord(index=start + i, name=name, op_type="const" if dev is None else "add",
-                            function=function, device=dev, supported=tuple(DEVICE_ORDER),
-                            reason="", evidence=None,
-                            est_time_ms=0.0 if dev is None else (times[i] if times else 1.0),
-                            is_const=dev is None))
+        out.append(
+            OpRecord(
+                index=start + i,
+                name=name,
+                op_type="const" if dev is None else "add",
+                function=function,
+                device=dev,
+                supported=tuple(DEVICE_ORDER),
+                reason="",
+                evidence=None,
+                est_time_ms=0.0 if dev is None else (times[i] if times else 1.0),
+                is_const=dev is None,
+            )
+        )
     return out
 
 
-def layer_names(pattern: str, n_layers: int, parts: Sequence[str] = ("q", "k", "v", "o")
-                ) -> list[str]:
+def layer_names(
+    pattern: str, n_layers: int, parts: Sequence[str] = ("q", "k", "v", "o")
+) -> list[str]:
     return [pattern.format(i=i, part=p) for i in range(n_layers) for p in parts]
 
 
-@pytest.mark.parametrize(("pattern", "key"), [
-    ("layer{i}_{part}", "layer{i}"),
-    ("model.layers.{i}.self_attn.{part}_proj", "model.layers.{i}"),
-    ("model_layers_{i}_self_attn_{part}_proj_cast_fp16", "model_layers_{i}"),
-    ("blocks.{i}/attn/{part}", "blocks.{i}"),
-    ("encoder.layer.{i}.attention.{part}", "encoder.layer.{i}"),
-    ("transformer.h.{i}.attn.{part}", "transformer.h.{i}"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "key"),
+    [
+        ("layer{i}_{part}", "layer{i}"),
+        ("model.layers.{i}.self_attn.{part}_proj", "model.layers.{i}"),
+        ("model_layers_{i}_self_attn_{part}_proj_cast_fp16", "model_layers_{i}"),
+        ("blocks.{i}/attn/{part}", "blocks.{i}"),
+        ("encoder.layer.{i}.attention.{part}", "encoder.layer.{i}"),
+        ("transformer.h.{i}.attn.{part}", "transformer.h.{i}"),
+    ],
+)
 def test_naming_conventions(pattern: str, key: str) -> None:
     groups = find_groups(records(layer_names(pattern, 3)))
     assert [g.name for g in groups] == [key.format(i=i) for i in range(3)]
@@ -64,41 +81,77 @@ def test_device_mix_and_time() -> None:
 
 def test_outermost_number_wins() -> None:
     # Expert numbers inside a layer must not split the layer.
-    names = [f"model.layers.{i}.mlp.experts.{e}.w{j}" for i in range(2) for e in range(4)
-             for j in (1, 2)]
+    names = [
+        f"model.layers.{i}.mlp.experts.{e}.w{j}" for i in range(2) for e in range(4) for j in (1, 2)
+    ]
     assert [g.name for g in find_groups(records(names))] == ["model.layers.0", "model.layers.1"]
 
 
 def test_converter_numbering_is_not_structure() -> None:
     # coremltools names ops it makes up var_N, <op>_N, ..._cast_fp16: one op per number.
-    names = ["var_12", "linear_0", "transpose_8", "transpose_9", "x_cast_fp16", "var_13",
-             "cast_0", "cast_1", "op_7_cast_fp16"]
+    names = [
+        "var_12",
+        "linear_0",
+        "transpose_8",
+        "transpose_9",
+        "x_cast_fp16",
+        "var_13",
+        "cast_0",
+        "cast_1",
+        "op_7_cast_fp16",
+    ]
     assert find_groups(records(names)) == []
 
 
 def test_unnamed_ops_inside_a_layer_join_it() -> None:
-    names = ["layer0_ln", "layer0_q", "transpose_8", "transpose_9", "layer0_scores", "layer0_out",
-             "layer1_ln", "layer1_q", "transpose_10", "layer1_scores", "layer1_out"]
+    names = [
+        "layer0_ln",
+        "layer0_q",
+        "transpose_8",
+        "transpose_9",
+        "layer0_scores",
+        "layer0_out",
+        "layer1_ln",
+        "layer1_q",
+        "transpose_10",
+        "layer1_scores",
+        "layer1_out",
+    ]
     groups = find_groups(records(names))
     assert [(g.name, g.start, g.end, g.n_ops) for g in groups] == [
-        ("layer0", 0, 5, 6), ("layer1", 6, 10, 5)]
+        ("layer0", 0, 5, 6),
+        ("layer1", 6, 10, 5),
+    ]
 
 
 def test_ops_between_layers_form_named_gaps() -> None:
-    names = (["embed", "add_position"] + layer_names("layer{i}_{part}", 2)
-             + ["final_ln", "lm_head"])
+    names = ["embed", "add_position"] + layer_names("layer{i}_{part}", 2) + ["final_ln", "lm_head"]
     groups = find_groups(records(names))
     assert [(g.name, g.is_layer, g.n_ops) for g in groups] == [
-        ("before layer0", False, 2), ("layer0", True, 4), ("layer1", True, 4),
-        ("after layer1", False, 2)]
-    gap = find_groups(records(layer_names("layer{i}_{part}", 1) + ["glue"]
-                              + layer_names("layer{i}_{part}", 2)[4:]))[1]
+        ("before layer0", False, 2),
+        ("layer0", True, 4),
+        ("layer1", True, 4),
+        ("after layer1", False, 2),
+    ]
+    gap = find_groups(
+        records(
+            layer_names("layer{i}_{part}", 1) + ["glue"] + layer_names("layer{i}_{part}", 2)[4:]
+        )
+    )[1]
     assert (gap.name, gap.is_layer) == ("between layer0 and layer1", False)
 
 
 def test_const_ops_belong_to_no_group() -> None:
-    names = ["layer0_w", "layer0_q", "layer0_k", "layer0_v", "layer1_w", "layer1_q", "layer1_k",
-             "layer1_v"]
+    names = [
+        "layer0_w",
+        "layer0_q",
+        "layer0_k",
+        "layer0_v",
+        "layer1_w",
+        "layer1_q",
+        "layer1_k",
+        "layer1_v",
+    ]
     devs = [None, ANE, ANE, ANE, None, GPU, GPU, GPU]
     g0, g1 = find_groups(records(names, devs))
     assert (g0.start, g0.end, g0.n_ops) == (1, 3, 3)
@@ -111,8 +164,11 @@ def test_groups_never_span_functions() -> None:
     b = records(layer_names("layer{i}_{part}", 2), function="decode", start=len(a))
     groups = find_groups(a + b)
     assert [(g.function, g.name) for g in groups] == [
-        ("prefill", "layer0"), ("prefill", "layer1"), ("decode", "layer0"),
-        ("decode", "layer1")]
+        ("prefill", "layer0"),
+        ("prefill", "layer1"),
+        ("decode", "layer0"),
+        ("decode", "layer1"),
+    ]
 
 
 def test_no_structure_no_groups() -> None:
@@ -123,8 +179,10 @@ def test_no_structure_no_groups() -> None:
 
 
 def test_candidate_keys() -> None:
-    assert candidate_keys("layer12_q_cast_fp16") == [("layer12", "layer#"),
-                                                     ("layer12_q_cast_fp16", "layer12_q_cast_fp#")]
+    assert candidate_keys("layer12_q_cast_fp16") == [
+        ("layer12", "layer#"),
+        ("layer12_q_cast_fp16", "layer12_q_cast_fp#"),
+    ]
     assert candidate_keys("12_foo") == []  # a key needs a letter before its number
     assert candidate_keys("conv2d") == []  # the number must end a name component
     assert candidate_keys("blocks.3/attn") == [("blocks.3", "blocks.#")]

@@ -23,12 +23,12 @@ from ane_notebook.report import ProfileReport
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(chromium_missing_reason() is not None,
-                       reason=chromium_missing_reason() or ""),
+    pytest.mark.skipif(
+        chromium_missing_reason() is not None, reason=chromium_missing_reason() or ""
+    ),
 ]
 
-PAYLOADS = ('<img src=x onerror="window.__pwned=1">',
-            "</script><script>window.__pwned=1</script>")
+PAYLOADS = ('<img src=x onerror="window.__pwned=1">', "</script><script>window.__pwned=1</script>")
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +56,7 @@ def model_js(name: str) -> str:
 
 def test_report_page_renders_without_errors(page: Page, tmp_path: Path) -> None:
     rep = make_report()
-    open_report(page, tmp_path / "report.html",
-                report_html(rep, compare={"ALL": rep, "same": rep}))
+    open_report(page, tmp_path / "report.html", report_html(rep, compare={"ALL": rep, "same": rep}))
     assert page.errors() == []
     # Every figure has a view with a canvas; the legend and the table are in the DOM.
     n_canvas = page.wait_for("__deepQueryAll('canvas').length", what="canvases")
@@ -69,8 +68,13 @@ def test_report_page_renders_without_errors(page: Page, tmp_path: Path) -> None:
     header = page.evaluate("__deepQueryAll('.ane-header').map((e) => e.textContent).join()")
     assert "ESTIMATE" in header and "not measured" in header
     # Nothing was fetched from the network: the page works offline.
-    assert page.evaluate("performance.getEntriesByType('resource')"
-                         ".filter((e) => !e.name.startsWith('file:')).length") == 0
+    assert (
+        page.evaluate(
+            "performance.getEntriesByType('resource')"
+            ".filter((e) => !e.name.startsWith('file:')).length"
+        )
+        == 0
+    )
 
 
 def hostile_report() -> ProfileReport:
@@ -80,8 +84,9 @@ def hostile_report() -> ProfileReport:
     return replace(rep, ops=ops)
 
 
-def op_point(page: Page, figure: str, source: str, row: int, x: str = "x", y: str = "y"
-             ) -> tuple[float, float]:
+def op_point(
+    page: Page, figure: str, source: str, row: int, x: str = "x", y: str = "y"
+) -> tuple[float, float]:
     """Viewport coordinates of the glyph at `row` of `source`, drawn in `figure`."""
     pt = page.evaluate(f"""(() => {{
       const v = Bokeh.index.find_one({model_js(figure)});
@@ -106,21 +111,31 @@ def test_hostile_names_show_as_text_and_run_nothing(page: Page, tmp_path: Path) 
     # payloads as text.
     page.evaluate("window.scrollTo(0, 0)")
     page.mouse_move(*op_point(page, "lanes_figure", "lanes_ops", 1))
-    text = page.wait_for(f"(() => {{ const t = {TOOLTIP_TEXT}; "
-                         "return t.includes('placement:') && t; })()",
-                         timeout=10, what="the op tooltip")
+    text = page.wait_for(
+        f"(() => {{ const t = {TOOLTIP_TEXT}; return t.includes('placement:') && t; }})()",
+        timeout=10,
+        what="the op tooltip",
+    )
     assert f"op: {PAYLOADS[1]}1" in text
     assert PAYLOADS[1] in text.split("reason: ", 1)[1]
     page.mouse_move(*op_point(page, "graph_figure", "graph_nodes", 0, "gx", "gy"))
-    text = page.wait_for(f"(() => {{ const t = {TOOLTIP_TEXT}; "
-                         "return t.includes('op: ') && !t.includes('1 type') && t; })()",
-                         timeout=10, what="the graph node tooltip")
+    text = page.wait_for(
+        f"(() => {{ const t = {TOOLTIP_TEXT}; "
+        "return t.includes('op: ') && !t.includes('1 type') && t; })()",
+        timeout=10,
+        what="the graph node tooltip",
+    )
     assert f"op: {PAYLOADS[0]}0" in text
     # No element was made from a payload, so nothing can have run or be pending.
     assert page.evaluate("__deepQueryAll('img').length") == 0
-    assert page.evaluate("__deepQueryAll('script').filter((s) => "
-                         "s.textContent.includes('__pwned=1') && !s.type.includes('json'))"
-                         ".length") == 0
+    assert (
+        page.evaluate(
+            "__deepQueryAll('script').filter((s) => "
+            "s.textContent.includes('__pwned=1') && !s.type.includes('json'))"
+            ".length"
+        )
+        == 0
+    )
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.errors() == []
 
@@ -133,18 +148,33 @@ def test_box_select_in_the_lanes_relays_out_the_graph(page: Page, tmp_path: Path
     x0, y = op_point(page, "lanes_figure", "lanes_ops", 3)
     x1, _ = op_point(page, "lanes_figure", "lanes_ops", 8)
     x0, x1 = x0 - 4, x1 + 4
-    page.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x0, "y": y,
-                                           "button": "left", "buttons": 1, "clickCount": 1})
+    page.send(
+        "Input.dispatchMouseEvent",
+        {"type": "mousePressed", "x": x0, "y": y, "button": "left", "buttons": 1, "clickCount": 1},
+    )
     for k in range(1, 6):
-        page.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x0 + (x1 - x0) * k / 5,
-                                               "y": y, "button": "left", "buttons": 1})
-    page.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x1, "y": y,
-                                           "button": "left", "buttons": 0, "clickCount": 1})
-    page.wait_for(f"{model_js('graph_nodes')}.get_length() === 6", timeout=10,
-                  what="the graph view to show the 6 selected ops")
-    got = page.evaluate(f"""(() => {{ const d = {model_js('graph_nodes')}.data;
+        page.send(
+            "Input.dispatchMouseEvent",
+            {
+                "type": "mouseMoved",
+                "x": x0 + (x1 - x0) * k / 5,
+                "y": y,
+                "button": "left",
+                "buttons": 1,
+            },
+        )
+    page.send(
+        "Input.dispatchMouseEvent",
+        {"type": "mouseReleased", "x": x1, "y": y, "button": "left", "buttons": 0, "clickCount": 1},
+    )
+    page.wait_for(
+        f"{model_js('graph_nodes')}.get_length() === 6",
+        timeout=10,
+        what="the graph view to show the 6 selected ops",
+    )
+    got = page.evaluate(f"""(() => {{ const d = {model_js("graph_nodes")}.data;
       return {{x: Array.from(d.x), gx: Array.from(d.gx), gy: Array.from(d.gy),
-               title: {model_js('graph_figure')}.title.text}}; }})()""")
+               title: {model_js("graph_figure")}.title.text}}; }})()""")
     lay = graph_layout(op_table(rep), 3, 9)
     assert got["x"] == [3, 4, 5, 6, 7, 8]
     assert got["gx"] == lay.gx.tolist() and got["gy"] == lay.gy.tolist()
@@ -152,15 +182,14 @@ def test_box_select_in_the_lanes_relays_out_the_graph(page: Page, tmp_path: Path
     assert page.errors() == []
 
 
-def test_browser_relayout_matches_python_on_a_branching_graph(page: Page,
-                                                              tmp_path: Path) -> None:
+def test_browser_relayout_matches_python_on_a_branching_graph(page: Page, tmp_path: Path) -> None:
     rep = diamond_report()
     open_report(page, tmp_path / "diamond.html", report_html(rep))
     page.evaluate(f"{model_js('lanes_ops')}.selected.indices = [1, 2, 3]")
     page.wait_for(f"{model_js('graph_nodes')}.get_length() === 3", timeout=10)
-    got = page.evaluate(f"""(() => {{ const d = {model_js('graph_nodes')}.data;
-      return [Array.from(d.gx), Array.from(d.gy), {model_js('graph_crossings')}.get_length(),
-              {model_js('graph_edges')}.get_length()]; }})()""")
+    got = page.evaluate(f"""(() => {{ const d = {model_js("graph_nodes")}.data;
+      return [Array.from(d.gx), Array.from(d.gy), {model_js("graph_crossings")}.get_length(),
+              {model_js("graph_edges")}.get_length()]; }})()""")
     lay = graph_layout(op_table(rep), 1, 4)
     assert got == [lay.gx.tolist(), lay.gy.tolist(), 1, len(lay.edges)]
     assert page.errors() == []
@@ -170,8 +199,12 @@ def test_notebook_output_renders_in_a_sandboxed_iframe(page: Page, tmp_path: Pat
     rep = hostile_report()
     out = tmp_path / "notebook.html"
     # What JupyterLab does with a trusted text/html output: put it into the page as is.
-    out.write_text("<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
-                   + notebook_html(rep) + "</body></html>", encoding="utf-8")
+    out.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>"
+        + notebook_html(rep)
+        + "</body></html>",
+        encoding="utf-8",
+    )
     page.track_iframes()
     page.goto(out.as_uri())
     frame = page.iframe(timeout=15)
@@ -182,8 +215,10 @@ def test_notebook_output_renders_in_a_sandboxed_iframe(page: Page, tmp_path: Pat
     assert page.evaluate("document.querySelector('.ane-header h2').textContent") == PAYLOADS[0]
     # The sandbox keeps the diagram's scripts away from the notebook page.
     assert page.evaluate("document.querySelector('iframe').contentDocument") is None
-    assert page.evaluate("document.querySelector('iframe').getAttribute('sandbox')") == \
-        "allow-scripts allow-downloads"
+    assert (
+        page.evaluate("document.querySelector('iframe').getAttribute('sandbox')")
+        == "allow-scripts allow-downloads"
+    )
     for p in (page, frame):
         assert p.evaluate("typeof window.__pwned") == "undefined"
         assert p.errors() == []

@@ -77,20 +77,29 @@ class Frontend:
 
 
 FRONTENDS = [
-    Frontend("jupyterlab", "jupyterlab", (
-        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run its commands
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ), f"/lab/tree/{QUICKSTART}"),
+    Frontend(
+        "jupyterlab",
+        "jupyterlab",
+        (
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp, to run its commands
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ),
+        f"/lab/tree/{QUICKSTART}",
+    ),
     # Notebook 7's app class is JupyterNotebookApp (a LabServerApp, same settings folder).
-    Frontend("notebook7", "notebook", (
-        "--JupyterNotebookApp.expose_app_in_browser=True",
-    ), f"/notebooks/{QUICKSTART}", known_page_errors=(
-        # jupyter/notebook#7862: on every notebook page, Notebook 7's bundled shortcuts
-        # extension reads registry.plugins["@jupyterlab/shortcuts-extension:shortcuts"], a
-        # plugin Notebook 7 does not load, when another plugin's settings are reloaded.
-        r"\Aexception: TypeError: Cannot read properties of undefined \(reading 'schema'\)"
-        r"\n\s+at \S+/static/notebook/notebook_core\.",
-    )),
+    Frontend(
+        "notebook7",
+        "notebook",
+        ("--JupyterNotebookApp.expose_app_in_browser=True",),
+        f"/notebooks/{QUICKSTART}",
+        known_page_errors=(
+            # jupyter/notebook#7862: on every notebook page, Notebook 7's bundled shortcuts
+            # extension reads registry.plugins["@jupyterlab/shortcuts-extension:shortcuts"], a
+            # plugin Notebook 7 does not load, when another plugin's settings are reloaded.
+            r"\Aexception: TypeError: Cannot read properties of undefined \(reading 'schema'\)"
+            r"\n\s+at \S+/static/notebook/notebook_core\.",
+        ),
+    ),
 ]
 
 
@@ -152,8 +161,9 @@ class Lab:
         return "\n".join(lines[-n:])
 
     def api(self, path: str, method: str = "GET", timeout: float = 2.0) -> bytes:
-        req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
+        req = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - our server
             return bytes(resp.read())
 
@@ -167,21 +177,28 @@ def start_lab(tmp: Path, budget: Budget, frontend: Frontend) -> Lab:
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(values))
     env = dict(os.environ)
-    env.update({
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "lab-workspaces"),
-        "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
-        "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"),
-        "TMPDIR": str(tmp),  # whatever the kernel writes to temp goes with the test's folder
-    })
+    env.update(
+        {
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "lab-workspaces"),
+            "JUPYTER_CONFIG_DIR": str(tmp / "jupyter-config"),
+            "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"),
+            "TMPDIR": str(tmp),  # whatever the kernel writes to temp goes with the test's folder
+        }
+    )
     # ANE_NOTEBOOK_CACHE (conftest's per-session folder) reaches the kernel through `env`.
     port = free_port()
     token = secrets.token_hex(16)
     args = [
-        sys.executable, "-m", frontend.module, "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+        sys.executable,
+        "-m",
+        frontend.module,
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",  # fail, rather than quietly serve on another port
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
         *frontend.app_args,
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -189,8 +206,9 @@ def start_lab(tmp: Path, budget: Budget, frontend: Frontend) -> Lab:
     log = tmp / f"{frontend.name}.log"
     with open(log, "wb") as out:
         # Its own session: `stop_lab` can end exactly the processes started here.
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True
+        )
     lab = Lab(frontend, proc, f"http://127.0.0.1:{port}", token, log, budget)
     deadline = time.monotonic() + budget.left(30)
     while True:
@@ -202,7 +220,8 @@ def start_lab(tmp: Path, budget: Budget, frontend: Frontend) -> Lab:
             pass
         if proc.poll() is not None:
             raise AssertionError(
-                f"{frontend.name} exited with {proc.returncode}:\n{lab.log_tail()}")
+                f"{frontend.name} exited with {proc.returncode}:\n{lab.log_tail()}"
+            )
         if time.monotonic() > deadline:
             stop_lab(lab)
             raise AssertionError(f"{frontend.name} did not answer in time:\n{lab.log_tail()}")
@@ -304,14 +323,17 @@ def check_quickstart(lab: Lab, tmp_path: Path) -> None:
         def fail(message: str) -> NoReturn:
             with contextlib.suppress(BrowserError):  # the failure itself matters more
                 shots.append(page.screenshot(tmp_path / "failure.png", full_page=False))
-            raise AssertionError(f"{message}\n"
-                                 f"page errors: {lab.frontend.unexpected(page.errors())[:5]}\n"
-                                 f"screenshots: {[str(s) for s in shots]}\n"
-                                 f"{lab.frontend.name} log:\n{lab.log_tail(15)}")
+            raise AssertionError(
+                f"{message}\n"
+                f"page errors: {lab.frontend.unexpected(page.errors())[:5]}\n"
+                f"screenshots: {[str(s) for s in shots]}\n"
+                f"{lab.frontend.name} log:\n{lab.log_tail(15)}"
+            )
 
         try:
-            page.goto(f"{lab.url}{lab.frontend.notebook_path}?token={lab.token}",
-                      timeout=budget.left(30))
+            page.goto(
+                f"{lab.url}{lab.frontend.notebook_path}?token={lab.token}", timeout=budget.left(30)
+            )
             page.wait_for(NOTEBOOK_OPEN, budget.left(30), "the quickstart notebook to open")
             kernel = page.evaluate(KERNEL_READY, timeout=budget.left(30))
             assert kernel == "python3", kernel
@@ -319,8 +341,9 @@ def check_quickstart(lab: Lab, tmp_path: Path) -> None:
             ran_ok = page.evaluate(RUN_ALL, timeout=budget.left(60))
             prompts = page.evaluate(PROMPTS)
             not_run = [p for p in prompts if not p.strip("[]:").isdigit()]
-            stderr = [t for t in page.evaluate(STDERR_TEXTS)
-                      if "ane_profile:" in t or "Traceback" in t]
+            stderr = [
+                t for t in page.evaluate(STDERR_TEXTS) if "ane_profile:" in t or "Traceback" in t
+            ]
             if ran_ok is not True or not_run or stderr:
                 fail(f"run all cells: ok={ran_ok}, prompts={prompts}, errors={stderr[:3]}")
 
@@ -333,25 +356,36 @@ def check_quickstart(lab: Lab, tmp_path: Path) -> None:
                 canvases = frame.evaluate("__deepQueryAll('canvas').length")
                 if not canvases:
                     fail(f"diagram iframe {i} rendered no canvas")
-            shots.append(screenshot(
-                page, "document.querySelector('iframe.ane-notebook-diagram')"
-                      ".closest('.jp-Cell')", tmp_path / "diagram.png"))
+            shots.append(
+                screenshot(
+                    page,
+                    "document.querySelector('iframe.ane-notebook-diagram').closest('.jp-Cell')",
+                    tmp_path / "diagram.png",
+                )
+            )
 
             page.wait_for(EXPLORER_PRESENT, budget.left(15), "the explorer's Run button")
             not_drawn = None
             try:
-                page.wait_for(EXPLORER_DRAWN, budget.left(15),
-                              "a bokeh diagram in the explorer's output area")
+                page.wait_for(
+                    EXPLORER_DRAWN, budget.left(15), "a bokeh diagram in the explorer's output area"
+                )
             except BrowserError as e:
                 not_drawn = e
             widget_errors = page.evaluate(WIDGET_ERRORS)
-            shots.append(screenshot(
-                page, "[...document.querySelectorAll('.widget-button')]"
-                      ".find((b) => b.textContent.trim() === 'Run').closest('.widget-vbox')",
-                tmp_path / "explorer.png"))
+            shots.append(
+                screenshot(
+                    page,
+                    "[...document.querySelectorAll('.widget-button')]"
+                    ".find((b) => b.textContent.trim() === 'Run').closest('.widget-vbox')",
+                    tmp_path / "explorer.png",
+                )
+            )
             if not_drawn is not None or widget_errors:
-                fail(f"the explorer did not draw its diagram: {not_drawn}\n"
-                     f"widget errors: {widget_errors}")
+                fail(
+                    f"the explorer did not draw its diagram: {not_drawn}\n"
+                    f"widget errors: {widget_errors}"
+                )
             if lab.frontend.unexpected(page.errors()):
                 fail("errors on the page")
         except BrowserError as e:

@@ -5,9 +5,17 @@ from __future__ import annotations
 import subprocess
 import sys
 
-CORE = ["ane_notebook", "ane_notebook.api", "ane_notebook.model.load", "ane_notebook.report",
-        "ane_notebook.placement.estimate", "ane_notebook.placement.recorded",
-        "ane_notebook.placement.coreml", "ane_notebook.analysis.compare", "ane_notebook.cli"]
+CORE = [
+    "ane_notebook",
+    "ane_notebook.api",
+    "ane_notebook.model.load",
+    "ane_notebook.report",
+    "ane_notebook.placement.estimate",
+    "ane_notebook.placement.recorded",
+    "ane_notebook.placement.coreml",
+    "ane_notebook.analysis.compare",
+    "ane_notebook.cli",
+]
 NOTEBOOK_ONLY = ["IPython", "ipywidgets", "bokeh", "jupyter_bokeh"]
 
 
@@ -21,8 +29,7 @@ def test_core_imports_no_notebook_libraries() -> None:
         f"bad = [m for m in {NOTEBOOK_ONLY!r} if m in sys.modules]\n"
         "print(','.join(bad))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"core modules imported {proc.stdout.strip()}"
 
@@ -30,6 +37,5 @@ def test_core_imports_no_notebook_libraries() -> None:
 def test_the_check_can_fail() -> None:
     # The same probe notices a notebook library when one is imported.
     code = "import sys, bokeh.models\nprint('bokeh' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "True"

@@ -46,8 +46,16 @@ def conv_program() -> Program:
 
     @mb.program(input_specs=[mb.TensorSpec(shape=(1, 4, 16, 16))], opset_version=TARGET)
     def prog(x: Any) -> Any:
-        y = mb.conv(x=x, weight=rng.random((8, 2, 3, 5)).astype(np.float32), strides=[2, 1],
-                    dilations=[1, 2], groups=2, pad_type="custom", pad=[1, 1, 2, 2], name="conv")
+        y = mb.conv(
+            x=x,
+            weight=rng.random((8, 2, 3, 5)).astype(np.float32),
+            strides=[2, 1],
+            dilations=[1, 2],
+            groups=2,
+            pad_type="custom",
+            pad=[1, 1, 2, 2],
+            name="conv",
+        )
         y = mb.relu(x=y, name="relu")
         y = mb.transpose(x=y, perm=[0, 2, 3, 1], name="nhwc")
         y = mb.reduce_mean(x=y, axes=[1, 2], keep_dims=True, name="pool")
@@ -79,8 +87,10 @@ def file_state(root: Path) -> dict[str, tuple[str, int]]:
     out = {}
     for p in sorted(root.rglob("*")):
         if p.is_file():
-            out[str(p.relative_to(root))] = (hashlib.sha256(p.read_bytes()).hexdigest(),
-                                             p.stat().st_mtime_ns)
+            out[str(p.relative_to(root))] = (
+                hashlib.sha256(p.read_bytes()).hexdigest(),
+                p.stat().st_mtime_ns,
+            )
     return out
 
 
@@ -150,10 +160,18 @@ def test_edges(conv_graph: Graph) -> None:
     g = conv_graph
     edges = list(g.edges())
     assert all(src < dst for src, dst, _ in edges)
-    by_type = {(g.ops[s].op_type, g.ops[d].op_type) for s, d, _ in edges
-               if not g.ops[s].is_const}
-    chain = ["cast", "conv", "relu", "transpose", "reduce_mean", "reshape", "matmul",
-             "softmax", "cast"]
+    by_type = {(g.ops[s].op_type, g.ops[d].op_type) for s, d, _ in edges if not g.ops[s].is_const}
+    chain = [
+        "cast",
+        "conv",
+        "relu",
+        "transpose",
+        "reduce_mean",
+        "reshape",
+        "matmul",
+        "softmax",
+        "cast",
+    ]
     for a, b in zip(chain, chain[1:], strict=False):
         assert (a, b) in by_type
     conv = non_const(g, "conv")[0]
@@ -162,8 +180,9 @@ def test_edges(conv_graph: Graph) -> None:
     # every input is produced by an earlier op or is a function input
     for o in g.ops:
         for name in o.inputs:
-            assert (o.function, name) in g.function_inputs or g.producer[(o.function, name)] \
-                < o.index
+            assert (o.function, name) in g.function_inputs or g.producer[
+                (o.function, name)
+            ] < o.index
 
 
 def test_weights_never_read(conv_package: Path, tmp_path: Path) -> None:
@@ -177,8 +196,9 @@ def test_weights_never_read(conv_package: Path, tmp_path: Path) -> None:
     for w in weights:
         w.unlink()  # ... and loading does not need it
     g = load_model(copy)
-    assert [(o.op_type, o.name, o.attrs.get("weight_shape")) for o in g.ops] == \
-        [(o.op_type, o.name, o.attrs.get("weight_shape")) for o in reference.ops]
+    assert [(o.op_type, o.name, o.attrs.get("weight_shape")) for o in g.ops] == [
+        (o.op_type, o.name, o.attrs.get("weight_shape")) for o in reference.ops
+    ]
 
 
 def test_multifunction(tmp_path: Path) -> None:
@@ -214,11 +234,17 @@ def test_multifunction(tmp_path: Path) -> None:
 
 def test_flexible_range_and_enumerated() -> None:
     def prog() -> Program:
-        @mb.program(input_specs=[mb.TensorSpec(shape=(1, 3, get_new_symbol(), get_new_symbol()))],
-                    opset_version=TARGET)
+        @mb.program(
+            input_specs=[mb.TensorSpec(shape=(1, 3, get_new_symbol(), get_new_symbol()))],
+            opset_version=TARGET,
+        )
         def p(x: Any) -> Any:
-            return mb.relu(x=mb.conv(x=x, weight=np.ones((4, 3, 3, 3), np.float32),
-                                     pad_type="same", name="conv"), name="out")
+            return mb.relu(
+                x=mb.conv(
+                    x=x, weight=np.ones((4, 3, 3, 3), np.float32), pad_type="same", name="conv"
+                ),
+                name="out",
+            )
 
         return p
 
@@ -256,18 +282,24 @@ def control_flow_program() -> Program:
     @mb.program(input_specs=specs, opset_version=TARGET)
     def prog(x: Any, n: Any) -> Any:
         pred = mb.squeeze(x=mb.greater(x=mb.reduce_sum(x=x, axes=[1]), y=0.0))
-        y = mb.cond(pred=pred, _true_fn=lambda: mb.relu(x=x, name="t_relu"),
-                    _false_fn=lambda: mb.mul(x=x, y=2.0, name="f_mul"), name="outer_cond")
+        y = mb.cond(
+            pred=pred,
+            _true_fn=lambda: mb.relu(x=x, name="t_relu"),
+            _false_fn=lambda: mb.mul(x=x, y=2.0, name="f_mul"),
+            name="outer_cond",
+        )
         limit = mb.squeeze(x=n, name="limit")
 
         def cond(i: Any, v: Any) -> Any:
             return mb.less(x=i, y=limit, name="loop_test")
 
         def body(i: Any, v: Any) -> Any:
-            v2 = mb.cond(pred=mb.greater(x=i, y=2, name="late"),
-                         _true_fn=lambda: mb.add(x=v, y=1.0, name="inner_add"),
-                         _false_fn=lambda: mb.sub(x=v, y=1.0, name="inner_sub"),
-                         name="inner_cond")
+            v2 = mb.cond(
+                pred=mb.greater(x=i, y=2, name="late"),
+                _true_fn=lambda: mb.add(x=v, y=1.0, name="inner_add"),
+                _false_fn=lambda: mb.sub(x=v, y=1.0, name="inner_sub"),
+                name="inner_cond",
+            )
             return mb.add(x=i, y=1, name="next_i"), v2
 
         _, out = mb.while_loop(_cond=cond, _body=body, loop_vars=(np.int32(0), y), name="loop")
@@ -310,8 +342,9 @@ def test_nested_blocks() -> None:
 def test_constexpr_ops_are_const() -> None:
     @mb.program(input_specs=[mb.TensorSpec(shape=(1, 8))], opset_version=ct.target.iOS18)
     def prog(x: Any) -> Any:
-        w = mb.constexpr_blockwise_shift_scale(data=np.ones((4, 8), np.int8),
-                                               scale=np.ones((4, 1), np.float16), name="w")
+        w = mb.constexpr_blockwise_shift_scale(
+            data=np.ones((4, 8), np.int8), scale=np.ones((4, 1), np.float16), name="w"
+        )
         return mb.linear(x=mb.cast(x=x, dtype="fp16"), weight=w, name="fc")
 
     g = load_model(convert(prog, minimum_deployment_target=ct.target.iOS18))
@@ -364,20 +397,53 @@ def test_example_string() -> None:
 
 def nn_builder(mode: str | None = None) -> NeuralNetworkBuilder:
     rng = np.random.default_rng(1)
-    b = NeuralNetworkBuilder([("image", datatypes.Array(3, 16, 16))], [("out", None)],
-                             disable_rank5_shape_mapping=True, mode=mode)
-    b.add_convolution("conv1", kernel_channels=3, output_channels=8, height=3, width=3,
-                      stride_height=2, stride_width=2, border_mode="valid", groups=1,
-                      W=rng.random((3, 3, 3, 8)).astype(np.float32), b=None, has_bias=False,
-                      input_name="image", output_name="c1", dilation_factors=[1, 1])
+    b = NeuralNetworkBuilder(
+        [("image", datatypes.Array(3, 16, 16))],
+        [("out", None)],
+        disable_rank5_shape_mapping=True,
+        mode=mode,
+    )
+    b.add_convolution(
+        "conv1",
+        kernel_channels=3,
+        output_channels=8,
+        height=3,
+        width=3,
+        stride_height=2,
+        stride_width=2,
+        border_mode="valid",
+        groups=1,
+        W=rng.random((3, 3, 3, 8)).astype(np.float32),
+        b=None,
+        has_bias=False,
+        input_name="image",
+        output_name="c1",
+        dilation_factors=[1, 1],
+    )
     b.add_activation("relu1", "LEAKYRELU", "c1", "r1", params=[0.1])
-    b.add_pooling("pool1", height=2, width=2, stride_height=2, stride_width=2,
-                  layer_type="AVERAGE", padding_type="VALID", input_name="r1", output_name="p1")
+    b.add_pooling(
+        "pool1",
+        height=2,
+        width=2,
+        stride_height=2,
+        stride_width=2,
+        layer_type="AVERAGE",
+        padding_type="VALID",
+        input_name="r1",
+        output_name="p1",
+    )
     b.add_add_broadcastable("add1", ["p1", "p1"], "a1")
     b.add_flatten_to_2d("flat", "a1", "f1")
-    b.add_inner_product("fc", W=rng.random((5, 8 * 3 * 3)).astype(np.float32), b=None,
-                        input_channels=8 * 3 * 3, output_channels=5, has_bias=False,
-                        input_name="f1", output_name="out")
+    b.add_inner_product(
+        "fc",
+        W=rng.random((5, 8 * 3 * 3)).astype(np.float32),
+        b=None,
+        input_channels=8 * 3 * 3,
+        output_channels=5,
+        has_bias=False,
+        input_name="f1",
+        output_name="out",
+    )
     return b
 
 
@@ -386,8 +452,14 @@ def test_neural_network(tmp_path: Path) -> None:
     MLModel(nn_builder().spec, skip_model_load=True).save(str(path))
     g = load_model(path)
     assert (g.format, g.functions, g.name) == ("neuralnetwork", ("main",), "legacy")
-    assert [o.op_type for o in g.ops] == ["convolution", "activation", "pooling",
-                                          "addBroadcastable", "flattenTo2D", "innerProduct"]
+    assert [o.op_type for o in g.ops] == [
+        "convolution",
+        "activation",
+        "pooling",
+        "addBroadcastable",
+        "flattenTo2D",
+        "innerProduct",
+    ]
     conv = g.ops[0]
     assert (conv.name, conv.attrs["layer_name"]) == ("c1", "conv1")
     assert conv.attrs["kernelSize"] == (3, 3) and conv.attrs["stride"] == (2, 2)
@@ -408,8 +480,16 @@ def test_neural_network(tmp_path: Path) -> None:
 
 def test_neural_network_in_place_layers_get_versioned_names() -> None:
     b = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("y", None)])
-    b.add_inner_product("fc", W=np.ones((4, 4), np.float32), b=None, input_channels=4,
-                        output_channels=4, has_bias=False, input_name="x", output_name="y")
+    b.add_inner_product(
+        "fc",
+        W=np.ones((4, 4), np.float32),
+        b=None,
+        input_channels=4,
+        output_channels=4,
+        has_bias=False,
+        input_name="x",
+        output_name="y",
+    )
     b.add_activation("relu", "RELU", "y", "y")  # in place, as Caffe-era converters wrote
     g = graph_from_spec(b.spec)
     assert [o.name for o in g.ops] == ["y@0", "y"]
@@ -419,11 +499,17 @@ def test_neural_network_in_place_layers_get_versioned_names() -> None:
 
 
 def test_neural_network_classifier() -> None:
-    b = NeuralNetworkBuilder([("data", datatypes.Array(4))], [("probs", None)],
-                             mode="classifier")
-    b.add_inner_product("fc", W=np.ones((3, 4), np.float32), b=None, input_channels=4,
-                        output_channels=3, has_bias=False, input_name="data",
-                        output_name="logits")
+    b = NeuralNetworkBuilder([("data", datatypes.Array(4))], [("probs", None)], mode="classifier")
+    b.add_inner_product(
+        "fc",
+        W=np.ones((3, 4), np.float32),
+        b=None,
+        input_channels=4,
+        output_channels=3,
+        has_bias=False,
+        input_name="data",
+        output_name="logits",
+    )
     b.add_softmax("sm", "logits", "probs")
     b.set_class_labels(["a", "b", "c"], predicted_feature_name="label", prediction_blob="probs")
     assert b.spec.WhichOneof("Type") == "neuralNetworkClassifier"
@@ -444,8 +530,16 @@ def tree_spec() -> Model_pb2.Model:
 
 def pipeline_spec() -> Model_pb2.Model:
     b = NeuralNetworkBuilder([("data", datatypes.Array(4))], [("feat", datatypes.Array(2))])
-    b.add_inner_product("fc", W=np.ones((2, 4), np.float32), b=None, input_channels=4,
-                        output_channels=2, has_bias=False, input_name="data", output_name="feat")
+    b.add_inner_product(
+        "fc",
+        W=np.ones((2, 4), np.float32),
+        b=None,
+        input_channels=4,
+        output_channels=2,
+        has_bias=False,
+        input_name="data",
+        output_name="feat",
+    )
     p = Pipeline([("data", datatypes.Array(4))], [("score", datatypes.Double())])
     p.add_model(b.spec)
     p.add_model(tree_spec())
@@ -461,8 +555,11 @@ def test_pipeline(tmp_path: Path) -> None:
     assert g.functions == ("0:neuralNetwork", "1:treeEnsembleRegressor")
     fc, tree = g.ops
     assert (fc.op_type, fc.function, fc.name) == ("innerProduct", "0:neuralNetwork", "feat")
-    assert (tree.op_type, tree.function, tree.inputs) == \
-        ("treeEnsembleRegressor", "1:treeEnsembleRegressor", ("feat",))
+    assert (tree.op_type, tree.function, tree.inputs) == (
+        "treeEnsembleRegressor",
+        "1:treeEnsembleRegressor",
+        ("feat",),
+    )
     assert tree.outputs[0].name == "score"
     assert ("1:treeEnsembleRegressor", "feat") in g.function_inputs
     assert [t.name for t in g.inputs] == ["data"] and [t.name for t in g.outputs] == ["score"]
@@ -476,8 +573,11 @@ def test_pipeline_variants_names_and_ml_program_stage(conv_package: Path) -> Non
     outer.models.add().CopyFrom(pipeline_spec())
     outer.names.extend(["backbone", ""])
     g = graph_from_spec(spec, name="p")
-    assert g.functions == ("0:backbone/main", "1:pipeline/0:neuralNetwork",
-                           "1:pipeline/1:treeEnsembleRegressor")
+    assert g.functions == (
+        "0:backbone/main",
+        "1:pipeline/0:neuralNetwork",
+        "1:pipeline/1:treeEnsembleRegressor",
+    )
     assert non_const(g, "conv")[0].function == "0:backbone/main"
     assert g.ops[-1].op_type == "treeEnsembleRegressor"
 
@@ -490,8 +590,9 @@ def test_pipeline_variants_names_and_ml_program_stage(conv_package: Path) -> Non
 # Hand-made specs: odd types, malformed graphs, performance
 
 
-def mil_spec(ops: list[tuple[str, dict[str, str], str]], *,
-             dims: list[int | None] | None = None) -> Model_pb2.Model:
+def mil_spec(
+    ops: list[tuple[str, dict[str, str], str]], *, dims: list[int | None] | None = None
+) -> Model_pb2.Model:
     """A one-function ML program spec: ops as (type, {param: input name}, output name)."""
     return small_spec(ops, dims=dims)
 
@@ -569,8 +670,11 @@ def write_package(root: Path, manifest: object, files: dict[str, bytes] | None =
 
 
 def manifest_to(path: str) -> dict[str, Any]:
-    return {"fileFormatVersion": "1.0.0", "rootModelIdentifier": "root",
-            "itemInfoEntries": {"root": {"path": path, "name": "model.mlmodel"}}}
+    return {
+        "fileFormatVersion": "1.0.0",
+        "rootModelIdentifier": "root",
+        "itemInfoEntries": {"root": {"path": path, "name": "model.mlmodel"}},
+    }
 
 
 def valid_bytes() -> bytes:
@@ -671,8 +775,10 @@ def _manifest_no_root(tmp: Path) -> Path:
 
 BAD_INPUTS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing": (_missing, "no such file or folder"),
-    "wrong_extension": (_wrong_extension,
-                        r"not a Core ML model \(expected .mlpackage or .mlmodel\)"),
+    "wrong_extension": (
+        _wrong_extension,
+        r"not a Core ML model \(expected .mlpackage or .mlmodel\)",
+    ),
     "empty_package": (_empty_package, "Manifest.json missing"),
     "package_is_file": (_package_is_file, "not a folder"),
     "mlmodel_is_folder": (_mlmodel_is_folder, "is a folder"),

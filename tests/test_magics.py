@@ -30,8 +30,9 @@ def test_line_magic_reads_a_variable(ip: InteractiveShell) -> None:
     assert r.model.name == "fp32" and r.compute_units.value == "CPU_AND_NE"
 
 
-def test_line_magic_displays_text_and_html(ip: InteractiveShell,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_line_magic_displays_text_and_html(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     shown: list[object] = []
     ip.display_pub.publish = lambda data, **kw: shown.append(data)  # type: ignore[method-assign]
     try:
@@ -89,8 +90,9 @@ def test_cell_magic_var_option(ip: InteractiveShell) -> None:
     assert r.model.name == "lstm"
 
 
-def test_errors_are_one_line_and_kernel_survives(ip: InteractiveShell,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line_and_kernel_survives(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert ip.run_line_magic("ane_profile", "does/not/exist.mlpackage") is None
     err = capsys.readouterr().err.strip()
     assert err.startswith("ane_profile: error:") and "does/not/exist.mlpackage" in err

@@ -44,21 +44,30 @@ def run_notebook(path: Path, tmp_path: Path) -> nbformat.NotebookNode:
     nb = nbformat.read(path, as_version=4)
     workdir = tmp_path / "cwd"
     workdir.mkdir()
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        nb,
+        timeout=CELL_TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(workdir)}},
+    )
     client.execute(env=kernel_env(tmp_path))  # CellExecutionError on the first failing cell
     return nb
 
 
 def outputs(nb: nbformat.NotebookNode) -> list[tuple[int, dict[str, Any]]]:
-    return [(i, out) for i, cell in enumerate(nb.cells) if cell.cell_type == "code"
-            for out in cell.get("outputs", [])]
+    return [
+        (i, out)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    ]
 
 
 def diagram_bundles(nb: nbformat.NotebookNode) -> list[dict[str, Any]]:
     """Display data whose text/html holds the interactive diagram (a bokeh page in an iframe)."""
-    return [out["data"] for _, out in outputs(nb)
-            if diagram_pages(out.get("data", {}).get(HTML, ""))]
+    return [
+        out["data"] for _, out in outputs(nb) if diagram_pages(out.get("data", {}).get(HTML, ""))
+    ]
 
 
 class _DiagramIframes(HTMLParser):
@@ -125,8 +134,9 @@ def test_quickstart_shows_the_diagram_and_the_explorer(executed: Callable[[Path]
     # The magic (three times), the loaded-back report: each one a diagram.
     assert len(bundles) >= 4, f"expected at least 4 diagrams, found {len(bundles)}"
     page = diagram_pages(bundles[0][HTML])[0]
-    assert "Bokeh" in page and '<script type="application/json"' in page, \
+    assert "Bokeh" in page and '<script type="application/json"' in page, (
         "the iframe holds a bokeh page with its document"
+    )
     assert "ESTIMATE" in bundles[0][HTML], "the static header carries the estimate badge"
 
     # The explorer is displayed as a widget, and `explorer.run()` drew the diagram (the report's
@@ -136,13 +146,20 @@ def test_quickstart_shows_the_diagram_and_the_explorer(executed: Callable[[Path]
     state = nb.metadata["widgets"][WIDGET_STATE]["state"]
     root = state[views[0]["data"][WIDGET_VIEW]["model_id"]]
     assert root["model_name"] == "VBoxModel", root["model_name"]
-    buttons = [m["state"].get("description") for m in state.values()
-               if m["model_name"] == "ButtonModel"]
+    buttons = [
+        m["state"].get("description") for m in state.values() if m["model_name"] == "ButtonModel"
+    ]
     assert "Run" in buttons
-    drawn = [o["data"][HTML] for m in state.values() if m["model_name"] == "OutputModel"
-             for o in m["state"]["outputs"] if HTML in o.get("data", {})]
-    assert drawn and all("ane-notebook-diagram" in h and "Bokeh" in h for h in drawn), \
+    drawn = [
+        o["data"][HTML]
+        for m in state.values()
+        if m["model_name"] == "OutputModel"
+        for o in m["state"]["outputs"]
+        if HTML in o.get("data", {})
+    ]
+    assert drawn and all("ane-notebook-diagram" in h and "Bokeh" in h for h in drawn), (
         "the explorer's output holds the diagram page"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
@@ -152,15 +169,19 @@ def test_notebook_is_committed_without_outputs(path: Path) -> None:
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, \
+            assert cell.outputs == [] and cell.execution_count is None, (
                 f"{path.name} cell {i} has stored outputs; clear them before committing"
+            )
     assert "widgets" not in nb.metadata, f"{path.name} stores widget state; clear it"
 
 
 def test_there_are_notebooks() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert {"01_quickstart.ipynb", "02_why_not_on_the_neural_engine.ipynb",
-            "03_comparing_compute_units.ipynb"} <= names
+    assert {
+        "01_quickstart.ipynb",
+        "02_why_not_on_the_neural_engine.ipynb",
+        "03_comparing_compute_units.ipynb",
+    } <= names
 
 
 def test_binder_installs_what_the_notebooks_need() -> None:
@@ -178,8 +199,9 @@ def test_binder_installs_what_the_notebooks_need() -> None:
     def norm(reqs: list[str]) -> list[str]:
         return sorted(r.replace(" ", "").lower() for r in reqs)
 
-    assert norm(pip) == norm(project["dependencies"]), \
+    assert norm(pip) == norm(project["dependencies"]), (
         "binder/environment.yml and pyproject.toml list different dependencies"
+    )
     post = root / "binder" / "postBuild"
     assert os.access(post, os.X_OK), "binder/postBuild must be executable"
     text = post.read_text()

@@ -82,8 +82,12 @@ def test_optimal_against_brute_force() -> None:
 def test_each_function_starts_on_cpu() -> None:
     # Two functions: the second's first op pays the ANE launch again.
     unary = np.array([[0.3, 5, 5]] * 4)
-    edges: list[list[tuple[int, int, bool]]] = [[(-1, *SMALL)], [(0, *SMALL)], [(-1, *SMALL)],
-                                                [(2, *SMALL)]]
+    edges: list[list[tuple[int, int, bool]]] = [
+        [(-1, *SMALL)],
+        [(0, *SMALL)],
+        [(-1, *SMALL)],
+        [(2, *SMALL)],
+    ]
     assign = _partition(unary, edges, ["a", "a", "b", "b"])
     assert assign == [ANE] * 4
     unary_small = np.array([[0.3, 5, 5], [0.3, 5, 5], [0.02, 5, 0.05], [0.02, 5, 0.05]])

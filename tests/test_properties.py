@@ -34,15 +34,28 @@ from ane_notebook.placement.partition import partition, total_cost
 from ane_notebook.placement.rules import KNOWN_OP_TYPES
 from ane_notebook.report import ProfileReport, report_from_dict
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 OP_TYPES = sorted(KNOWN_OP_TYPES) + ["frobnicate", "MyCustomLayer", "ios99.future_op"]
-DTYPES = ["fp16", "fp32", "fp16", "int32", "int8", "uint8", "int64", "bool", "bf16",
-          "unknown(99)", "string"]
+DTYPES = [
+    "fp16",
+    "fp32",
+    "fp16",
+    "int32",
+    "int8",
+    "uint8",
+    "int64",
+    "bool",
+    "bf16",
+    "unknown(99)",
+    "string",
+]
 # Mostly realistic sizes, sometimes zero, unknown, or beyond the ANE's 16384-per-axis limit.
-DIMS = st.one_of(st.integers(1, 512), st.sampled_from([0, 1, 3, 16384, 16385, 100_000]),
-                 st.none())
+DIMS = st.one_of(st.integers(1, 512), st.sampled_from([0, 1, 3, 16384, 16385, 100_000]), st.none())
 SHAPES = st.one_of(st.none(), st.lists(DIMS, min_size=0, max_size=5).map(tuple))
 
 
@@ -51,8 +64,7 @@ def attrs(draw: st.DrawFn) -> dict[str, Any]:
     """A few of the constant parameters rules read, sometimes with odd values."""
     out: dict[str, Any] = {}
     if draw(st.booleans()):
-        out["weight_shape"] = tuple(draw(st.lists(st.integers(1, 40_000), min_size=2,
-                                                  max_size=4)))
+        out["weight_shape"] = tuple(draw(st.lists(st.integers(1, 40_000), min_size=2, max_size=4)))
     if draw(st.booleans()):
         out["groups"] = draw(st.integers(0, 64))
     if draw(st.booleans()):
@@ -84,18 +96,38 @@ def graphs(draw: st.DrawFn) -> Graph:
                 ops.append(Op(index, name, "const", fn, (), (out,), is_const=True))
             else:
                 reads = draw(st.lists(st.sampled_from(available), min_size=1, max_size=3))
-                extra = draw(st.lists(st.builds(TensorInfo, st.just(""), SHAPES,
-                                                st.sampled_from(DTYPES)), max_size=1))
-                outs = (out, *(TensorInfo(f"{name}_{j}", t.shape, t.dtype)
-                               for j, t in enumerate(extra, 1)))
-                ops.append(Op(index, name, draw(st.sampled_from(OP_TYPES)), fn, tuple(reads),
-                              outs, attrs=draw(attrs())))
+                extra = draw(
+                    st.lists(
+                        st.builds(TensorInfo, st.just(""), SHAPES, st.sampled_from(DTYPES)),
+                        max_size=1,
+                    )
+                )
+                outs = (
+                    out,
+                    *(TensorInfo(f"{name}_{j}", t.shape, t.dtype) for j, t in enumerate(extra, 1)),
+                )
+                ops.append(
+                    Op(
+                        index,
+                        name,
+                        draw(st.sampled_from(OP_TYPES)),
+                        fn,
+                        tuple(reads),
+                        outs,
+                        attrs=draw(attrs()),
+                    )
+                )
             available.append(name)
     fmt = draw(st.sampled_from(["mlprogram", "mlprogram", "neuralnetwork"]))
-    return Graph(name="random", format=fmt, ops=tuple(ops),
-                 inputs=(function_inputs[(functions[0], "x")],),
-                 outputs=(ops[-1].outputs[0],), functions=functions,
-                 function_inputs=function_inputs)
+    return Graph(
+        name="random",
+        format=fmt,
+        ops=tuple(ops),
+        inputs=(function_inputs[(functions[0], "x")],),
+        outputs=(ops[-1].outputs[0],),
+        functions=functions,
+        function_inputs=function_inputs,
+    )
 
 
 UNITS = st.sampled_from(list(ComputeUnits))
@@ -108,8 +140,9 @@ def report_of(graph: Graph, units: ComputeUnits, chip: str) -> ProfileReport:
 
 @SETTINGS
 @given(graph=graphs(), units=UNITS, chip=CHIP_NAMES)
-def test_devices_respect_support_and_compute_units(graph: Graph, units: ComputeUnits,
-                                                   chip: str) -> None:
+def test_devices_respect_support_and_compute_units(
+    graph: Graph, units: ComputeUnits, chip: str
+) -> None:
     report = report_of(graph, units, chip)
     for op, rec in zip(graph.ops, report.ops, strict=True):
         if op.is_const:
@@ -131,8 +164,7 @@ def test_devices_respect_support_and_compute_units(graph: Graph, units: ComputeU
 
 @SETTINGS
 @given(graph=graphs(), units=UNITS)
-def test_crossings_are_exactly_the_edges_between_devices(graph: Graph,
-                                                         units: ComputeUnits) -> None:
+def test_crossings_are_exactly_the_edges_between_devices(graph: Graph, units: ComputeUnits) -> None:
     report = report_of(graph, units, "M1")
     expected = set()
     for src, dst, _t in graph.edges():
@@ -143,8 +175,7 @@ def test_crossings_are_exactly_the_edges_between_devices(graph: Graph,
     assert len(crossings) == len(set(crossings))
     assert set(crossings) == expected
     for c in report.crossings:
-        assert (c.src_device, c.dst_device) == (report.ops[c.src].device,
-                                                report.ops[c.dst].device)
+        assert (c.src_device, c.dst_device) == (report.ops[c.src].device, report.ops[c.dst].device)
         assert c.bytes >= 0 and math.isfinite(c.est_cost_ms)
         # the first edge bringing a tensor to a device pays the transfer; later ones reuse it
         assert (c.est_cost_ms > 0) == c.moved
@@ -169,7 +200,8 @@ def test_summary_adds_up(graph: Graph, units: ComputeUnits) -> None:
     assert s.crossing_bytes == sum(c.bytes for c in report.crossings if c.moved)
     assert s.crossing_ms == pytest.approx(sum(c.est_cost_ms for c in report.crossings))
     assert s.est_total_ms == pytest.approx(
-        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms)
+        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms
+    )
 
 
 @SETTINGS
@@ -179,7 +211,7 @@ def test_segments_partition_the_running_ops(graph: Graph, units: ComputeUnits) -
     covered: list[int] = []
     for k, seg in enumerate(report.segments):
         assert seg.index == k and seg.start <= seg.end
-        members = [o for o in report.ops[seg.start:seg.end + 1] if o.device is not None]
+        members = [o for o in report.ops[seg.start : seg.end + 1] if o.device is not None]
         assert members[0].index == seg.start and members[-1].index == seg.end
         assert all(o.device == seg.device and o.function == seg.function for o in members)
         assert seg.n_ops == len(members)
@@ -200,8 +232,9 @@ def test_json_round_trip_is_lossless(graph: Graph, units: ComputeUnits, chip: st
 
 
 @st.composite
-def partition_problems(draw: st.DrawFn) -> tuple[np.ndarray, list[list[tuple[int, int, bool]]],
-                                                 list[str]]:
+def partition_problems(
+    draw: st.DrawFn,
+) -> tuple[np.ndarray, list[list[tuple[int, int, bool]]], list[str]]:
     """Op times (inf where a device is not allowed; the CPU always is), data edges from earlier
     ops or the caller (-1), and the function of each op."""
     n = draw(st.integers(1, 25))
@@ -215,8 +248,12 @@ def partition_problems(draw: st.DrawFn) -> tuple[np.ndarray, list[list[tuple[int
     edges = []
     for k in range(n):
         srcs = draw(st.lists(st.integers(-1, k - 1), max_size=3, unique=True))
-        edges.append([(s, draw(st.sampled_from([0, 64, 4096, 2**20, 2**24])), draw(st.booleans()))
-                      for s in srcs])
+        edges.append(
+            [
+                (s, draw(st.sampled_from([0, 64, 4096, 2**20, 2**24])), draw(st.booleans()))
+                for s in srcs
+            ]
+        )
     cuts = sorted(draw(st.lists(st.integers(1, n), max_size=2, unique=True)))
     functions = [f"f{sum(1 for c in cuts if c <= k)}" for k in range(n)]
     return unary, edges, functions
@@ -239,7 +276,8 @@ def _stuck_problem() -> tuple[np.ndarray, list[list[tuple[int, int, bool]]], lis
 @given(problem=partition_problems())
 @example(problem=_stuck_problem())
 def test_partition_never_worse_than_all_cpu(
-        problem: tuple[np.ndarray, list[list[tuple[int, int, bool]]], list[str]]) -> None:
+    problem: tuple[np.ndarray, list[list[tuple[int, int, bool]]], list[str]],
+) -> None:
     unary, edges, functions = problem
     assign = partition(unary, edges, functions)
     assert len(assign) == len(edges)

@@ -54,8 +54,12 @@ def test_the_score_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     from ane_notebook.placement.result import OpPlacement, Placement
 
     def all_cpu(graph, units, chip):  # type: ignore[no-untyped-def]
-        return Placement("estimate", units, chip,
-                         tuple(OpPlacement(Device.CPU, frozenset(Device)) for _ in graph.ops))
+        return Placement(
+            "estimate",
+            units,
+            chip,
+            tuple(OpPlacement(Device.CPU, frozenset(Device)) for _ in graph.ops),
+        )
 
     monkeypatch.setattr(published, "estimate", all_cpu)
     s = published.score_fixture("meridian_ane_encoder_counts")

@@ -31,11 +31,26 @@ def _mac_plan(model: str, path: Path) -> ProfileReport:
             ops.append(OpPlacement(None, frozenset(), "const"))
         else:
             dev = Device.GPU if i % 2 else Device.ANE
-            ops.append(OpPlacement(dev, frozenset(Device), "" if dev == Device.ANE else
-                                   "Core ML preferred the GPU", None, 0.01, (), 0.02))
-    meta = {"chip_name": "Apple M2 Pro", "macos": "15.1", "macos_build": "24B83",
-            "coremltools": "9.0", "ane_cores": 16, "recorded_at": "2026-11-20T10:00:00+00:00",
-            "input_shapes": {t.name: list(t.shape or ()) for t in graph.inputs}}
+            ops.append(
+                OpPlacement(
+                    dev,
+                    frozenset(Device),
+                    "" if dev == Device.ANE else "Core ML preferred the GPU",
+                    None,
+                    0.01,
+                    (),
+                    0.02,
+                )
+            )
+    meta = {
+        "chip_name": "Apple M2 Pro",
+        "macos": "15.1",
+        "macos_build": "24B83",
+        "coremltools": "9.0",
+        "ane_cores": 16,
+        "recorded_at": "2026-11-20T10:00:00+00:00",
+        "input_shapes": {t.name: list(t.shape or ()) for t in graph.inputs},
+    }
     placement = Placement("coreml", ComputeUnits.ALL, "M2", tuple(ops), meta)
     report = ProfileReport.from_placement(graph, placement)
     report.to_json(path)
@@ -93,8 +108,9 @@ def test_compare_estimate_with_recorded(tmp_path: Path) -> None:
     c = compare(est, rec)
     assert c.matched == sum(1 for o in est.ops if not o.is_const)
     assert c.agreeing + len(c.differences) == c.matched
-    assert c.agreeing == sum(1 for a, b in zip(est.ops, rec.ops, strict=True)
-                             if not a.is_const and a.device == b.device)
+    assert c.agreeing == sum(
+        1 for a, b in zip(est.ops, rec.ops, strict=True) if not a.is_const and a.device == b.device
+    )
     assert "estimate/ALL/M1 vs recorded/ALL/M2" in c.to_text()
 
 

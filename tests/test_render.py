@@ -59,26 +59,44 @@ HOSTILE = (
 
 # --- building reports by hand ----------------------------------------------------------------
 
+
 def _place(device: Device | None, i: int, *, const: bool = False) -> OpPlacement:
     if const:
         return OpPlacement(device=None, supported=frozenset(), reason="constant (weights)")
     if device == A:
-        return OpPlacement(device=A, supported=frozenset({A, G, C}), reason="",
-                           evidence=Evidence.OFFICIAL, est_time_ms=0.05 * (i + 1))
-    reasons = {G: ("gather does not run on the Neural Engine", Evidence.COMMUNITY),
-               C: ("topk runs off the Neural Engine in Core ML", Evidence.GUESS),
-               None: ("not in the recorded plan", None)}
+        return OpPlacement(
+            device=A,
+            supported=frozenset({A, G, C}),
+            reason="",
+            evidence=Evidence.OFFICIAL,
+            est_time_ms=0.05 * (i + 1),
+        )
+    reasons = {
+        G: ("gather does not run on the Neural Engine", Evidence.COMMUNITY),
+        C: ("topk runs off the Neural Engine in Core ML", Evidence.GUESS),
+        None: ("not in the recorded plan", None),
+    }
     reason, ev = reasons[device]
     sup = frozenset({G, C}) if device == G else frozenset({C})
-    return OpPlacement(device=device, supported=sup, reason=reason, evidence=ev,
-                       est_time_ms=0.1 * (i + 1))
+    return OpPlacement(
+        device=device, supported=sup, reason=reason, evidence=ev, est_time_ms=0.1 * (i + 1)
+    )
 
 
 def with_const(graph: Graph, consumer: int) -> Graph:
     """`graph` with a const (weights) op prepended, read by op `consumer` (old index)."""
     w = TensorInfo("weight", (64, 64), "fp16")
-    ops = [Op(index=0, name="weight", op_type="const", function="main", inputs=(),
-              outputs=(w,), is_const=True)]
+    ops = [
+        Op(
+            index=0,
+            name="weight",
+            op_type="const",
+            function="main",
+            inputs=(),
+            outputs=(w,),
+            is_const=True,
+        )
+    ]
     for op in graph.ops:
         extra = ("weight",) if op.index == consumer else ()
         ops.append(replace(op, index=op.index + 1, inputs=op.inputs + extra))
@@ -88,12 +106,29 @@ def with_const(graph: Graph, consumer: int) -> Graph:
 MIXED = [A, A, G, G, C, A, A, C, A, G, A, A]
 
 
-def make_report(devices: Sequence[Device | None] = MIXED, names: list[str] | None = None,
-                units: ComputeUnits = ComputeUnits.ALL, model_name: str = "mixed",
-                source: str = "estimate", **graph_kw: Any) -> ProfileReport:
-    types = ["conv", "relu", "gather", "add", "topk", "conv", "softmax", "argsort", "matmul",
-             "gather", "layer_norm", "linear"]
-    types = (types * (len(devices) // len(types) + 1))[:len(devices)]
+def make_report(
+    devices: Sequence[Device | None] = MIXED,
+    names: list[str] | None = None,
+    units: ComputeUnits = ComputeUnits.ALL,
+    model_name: str = "mixed",
+    source: str = "estimate",
+    **graph_kw: Any,
+) -> ProfileReport:
+    types = [
+        "conv",
+        "relu",
+        "gather",
+        "add",
+        "topk",
+        "conv",
+        "softmax",
+        "argsort",
+        "matmul",
+        "gather",
+        "layer_norm",
+        "linear",
+    ]
+    types = (types * (len(devices) // len(types) + 1))[: len(devices)]
     g = chain(types, name=model_name, **graph_kw)
     if names is not None:
         renamed = []
@@ -147,6 +182,7 @@ def hover_for(fig: Any, glyph: GlyphRenderer) -> HoverTool:
 
 # --- the lane view -----------------------------------------------------------------------------
 
+
 def test_lane_ops_source_has_one_row_per_running_op(report: ProfileReport) -> None:
     fig = lanes_figure(report)
     src = source_of(fig, "lanes_ops_glyph")
@@ -159,9 +195,11 @@ def test_lane_ops_source_has_one_row_per_running_op(report: ProfileReport) -> No
     assert list(src.data["name"]) == [html.escape(r.name) for r in running]
     assert list(src.data["time_ms"]) == [r.est_time_ms for r in running]
     assert [SUPPORTED_CHOICES[c] for c in src.data["supported"]] == [
-        ", ".join(d.value for d in r.supported) for r in running]
+        ", ".join(d.value for d in r.supported) for r in running
+    ]
     assert [EVIDENCE_CHOICES[c] for c in src.data["evidence"]] == [
-        r.evidence.value if r.evidence else "" for r in running]
+        r.evidence.value if r.evidence else "" for r in running
+    ]
     # Lanes top to bottom in DEVICE_ORDER.
     assert [LANE_Y[d.value] for d in DEVICE_ORDER] == [2, 1, 0]
     assert fig.output_backend == "webgl"
@@ -178,8 +216,9 @@ def test_colours_come_from_the_palette(report: ProfileReport) -> None:
         assert colors[palette.UNKNOWN] == palette.UNKNOWN_COLOR
     assert renderer(fig, "lanes_crossings_glyph").glyph.line_color == palette.CROSSING_COLOR
     # Okabe–Ito, distinct, and the text legend names the same colours.
-    assert len({*palette.DEVICE_COLORS.values(), palette.CROSSING_COLOR,
-                palette.UNKNOWN_COLOR}) == 5
+    assert (
+        len({*palette.DEVICE_COLORS.values(), palette.CROSSING_COLOR, palette.UNKNOWN_COLOR}) == 5
+    )
     for d in DEVICE_ORDER:
         assert palette.DEVICE_COLORS[d] in palette.legend_text()
         assert palette.DEVICE_COLORS[d] in palette.legend_html()
@@ -210,8 +249,7 @@ def test_crossing_labels_are_dropped_when_there_are_too_many() -> None:
     assert len(many.crossings) > MAX_CROSSING_LABELS
     fig = lanes_figure(many)
     assert fig.select_one({"name": "lanes_crossing_labels"}) is None
-    assert len(source_of(fig, "lanes_crossings_glyph").data["x0"]) == \
-        len(many.crossings)
+    assert len(source_of(fig, "lanes_crossings_glyph").data["x0"]) == len(many.crossings)
 
 
 def test_segments_are_drawn_behind_the_ops(report: ProfileReport) -> None:
@@ -220,8 +258,9 @@ def test_segments_are_drawn_behind_the_ops(report: ProfileReport) -> None:
     src = source_of(fig, "lanes_segments_glyph")
     assert len(src.data["left"]) == len(report.segments) == 8
     table = op_table(report)
-    for s, left, right, dev in zip(report.segments, src.data["left"], src.data["right"],
-                                   src.data["device"], strict=True):
+    for s, left, right, dev in zip(
+        report.segments, src.data["left"], src.data["right"], src.data["device"], strict=True
+    ):
         assert left == table.row_of[s.start] - 0.5 and right == table.row_of[s.end] + 0.5
         assert dev == s.device.value
     assert fig.renderers.index(seg) < fig.renderers.index(renderer(fig, "lanes_ops_glyph"))
@@ -231,8 +270,18 @@ def test_op_tooltip_fields(report: ProfileReport) -> None:
     fig = lanes_figure(report)
     hover = hover_for(fig, renderer(fig, "lanes_ops_glyph"))
     tips = tips_of(hover)
-    for field in ("op", "type", "outputs", "device", "supported", "reason", "time", "evidence",
-                  "placement", "segment"):
+    for field in (
+        "op",
+        "type",
+        "outputs",
+        "device",
+        "supported",
+        "reason",
+        "time",
+        "evidence",
+        "placement",
+        "segment",
+    ):
         assert field in tips, field
     src = source_of(fig, "lanes_ops_glyph")
     for template in tips.values():
@@ -245,8 +294,15 @@ def test_op_tooltip_fields(report: ProfileReport) -> None:
     assert "(estimated)" in tips["time"]
     assert set(hover.formatters) == {"@supported", "@evidence"}
     tools = {type(t).__name__ for t in fig.tools}
-    assert {"PanTool", "WheelZoomTool", "BoxSelectTool", "BoxZoomTool", "ResetTool",
-            "HoverTool", "SaveTool"} <= tools
+    assert {
+        "PanTool",
+        "WheelZoomTool",
+        "BoxSelectTool",
+        "BoxZoomTool",
+        "ResetTool",
+        "HoverTool",
+        "SaveTool",
+    } <= tools
 
 
 def test_lane_for_ops_a_plan_did_not_place() -> None:
@@ -262,21 +318,24 @@ def test_lane_for_ops_a_plan_did_not_place() -> None:
 
 # --- graph view --------------------------------------------------------------------------------
 
+
 def diamond_report() -> ProfileReport:
     """x -> a -> (b, c) -> d: b and c share a layer; the edge a->c crosses to the GPU."""
+
     def t(n: str) -> TensorInfo:
         return TensorInfo(n, (1, 8), "fp16")
+
     ops = (
         Op(0, "a", "conv", "main", ("x",), (t("a"),)),
         Op(1, "b", "relu", "main", ("a",), (t("b"),)),
         Op(2, "c", "gather", "main", ("a",), (t("c"),)),
         Op(3, "d", "add", "main", ("b", "c"), (t("d"),)),
     )
-    g = Graph("diamond", "mlprogram", ops, (t("x"),), (t("d"),),
-              function_inputs={("main", "x"): t("x")})
+    g = Graph(
+        "diamond", "mlprogram", ops, (t("x"),), (t("d"),), function_inputs={("main", "x"): t("x")}
+    )
     placed = tuple(_place(d, i) for i, d in enumerate([A, A, G, A]))
-    return ProfileReport.from_placement(g, Placement("estimate", ComputeUnits.ALL, "M1",
-                                                     placed))
+    return ProfileReport.from_placement(g, Placement("estimate", ComputeUnits.ALL, "M1", placed))
 
 
 def test_graph_layout_layers_by_longest_path() -> None:
@@ -291,8 +350,7 @@ def test_graph_layout_layers_by_longest_path() -> None:
     assert xs.glyph.line_color == palette.CROSSING_COLOR
     assert xs.glyph.line_width > renderer(fig, "graph_edges_glyph").glyph.line_width
     nodes = renderer(fig, "graph_nodes_glyph")
-    assert list(source_of(fig, "graph_nodes_glyph").data["device"]) == [
-        "ANE", "ANE", "GPU", "ANE"]
+    assert list(source_of(fig, "graph_nodes_glyph").data["device"]) == ["ANE", "ANE", "GPU", "ANE"]
     assert "op" in tips_of(hover_for(fig, nodes))
 
 
@@ -306,8 +364,9 @@ def test_graph_range_and_cap(report: ProfileReport) -> None:
     assert "only the first 5" in capped.title.text
     # Crossings in the graph are those with both ends in the range.
     table = op_table(report)
-    inside = [c for c in report.crossings if 2 <= table.row_of[c.src] < 9
-              and 2 <= table.row_of[c.dst] < 9]
+    inside = [
+        c for c in report.crossings if 2 <= table.row_of[c.src] < 9 and 2 <= table.row_of[c.dst] < 9
+    ]
     assert len(source_of(fig, "graph_crossings_glyph").data["gx0"]) == len(inside)
 
 
@@ -324,6 +383,7 @@ def test_lane_selection_drives_the_graph(report: ProfileReport) -> None:
 
 
 # --- mapping bar, table ------------------------------------------------------------------------
+
 
 def test_mapping_bar_equals_summary(report: ProfileReport) -> None:
     s = report.summary()
@@ -371,6 +431,7 @@ def test_not_on_ane_table_groups_by_reason(report: ProfileReport) -> None:
 
 # --- compare ----------------------------------------------------------------------------------
 
+
 def test_compare_highlights_exactly_the_changed_ops() -> None:
     base = [A, A, G, C, A, A]
     reports = {
@@ -385,11 +446,9 @@ def test_compare_highlights_exactly_the_changed_ops() -> None:
     assert hl.glyph.fill_color == palette.CHANGED_COLOR
     ops = source_of(fig, "compare_ops_glyph").data
     assert len(ops["x"]) == 3 * len(base)
-    assert [x for x, c in zip(ops["x"], ops["changed"], strict=True) if c == "yes"] == \
-        [2, 5] * 3
+    assert [x for x, c in zip(ops["x"], ops["changed"], strict=True) if c == "yes"] == [2, 5] * 3
     # Bands do not overlap: every report's ops lie in its own y range.
-    ys = {s: [y for y, t in zip(ops["y"], ops["setting"], strict=True) if t == s]
-          for s in reports}
+    ys = {s: [y for y, t in zip(ops["y"], ops["setting"], strict=True) if t == s] for s in reports}
     assert max(ys["CPU_AND_NE"]) < min(ys["ALL"]) and max(ys["CPU_ONLY"]) < min(ys["CPU_AND_NE"])
     with pytest.raises(ValueError, match="not reports of the same model"):
         compare_figure({"a": make_report([A, A]), "b": make_report([A, A, A])})
@@ -397,10 +456,19 @@ def test_compare_highlights_exactly_the_changed_ops() -> None:
 
 # --- whole layout, hostile strings, scale -------------------------------------------------------
 
+
 def test_layout_contains_every_part(report: ProfileReport) -> None:
     root = report_layout(report, compare={"ALL": report, "again": report})
-    for name in ("header", "legend", "mapping_figure", "lanes_figure", "graph_figure",
-                 "not_on_ane_table", "compare_summary", "compare_figure"):
+    for name in (
+        "header",
+        "legend",
+        "mapping_figure",
+        "lanes_figure",
+        "graph_figure",
+        "not_on_ane_table",
+        "compare_summary",
+        "compare_figure",
+    ):
         assert root.select_one({"name": name}) is not None, name
     header = named(root, "header", Div).text
     assert "ESTIMATE" in header and "not measured" in header
@@ -412,8 +480,7 @@ def test_empty_report_builds() -> None:
     g = Graph("empty", "mlprogram", (), (), ())
     rep = ProfileReport.from_placement(g, Placement("estimate", ComputeUnits.ALL, "M1", ()))
     html_page = report_html(rep)
-    assert "Every op that runs is placed on the Neural Engine" in html_page or "0 ops" in \
-        html_page
+    assert "Every op that runs is placed on the Neural Engine" in html_page or "0 ops" in html_page
 
 
 def test_several_functions_are_marked() -> None:
@@ -429,11 +496,16 @@ def test_several_functions_are_marked() -> None:
 def hostile_report() -> ProfileReport:
     names = [f"{h}#{i}" for i, h in enumerate(HOSTILE * 2)]
     rep = make_report([A, C, G, A, C, A, G, A, C, A], names=names, model_name=HOSTILE[0])
-    ops = [replace(o, op_type=HOSTILE[i % len(HOSTILE)], reason=o.reason + HOSTILE[1])
-           if not o.is_const else o for i, o in enumerate(rep.ops)]
+    ops = [
+        replace(o, op_type=HOSTILE[i % len(HOSTILE)], reason=o.reason + HOSTILE[1])
+        if not o.is_const
+        else o
+        for i, o in enumerate(rep.ops)
+    ]
     model = replace(rep.model, source=HOSTILE[1], metadata={HOSTILE[0]: HOSTILE[3]})
-    return replace(rep, ops=tuple(ops), model=model,
-                   metadata={**rep.metadata, "backend_choice": HOSTILE[0]})
+    return replace(
+        rep, ops=tuple(ops), model=model, metadata={**rep.metadata, "backend_choice": HOSTILE[0]}
+    )
 
 
 RAW_MARKUP = ("<img", "<script", "</script", "\x07", "\x1b", "\u202e")
@@ -513,5 +585,6 @@ def test_fifty_thousand_ops_build() -> None:
     assert isinstance(ops.data["x"], np.ndarray)  # columns stay arrays (binary in the page)
     nodes = named(built.root, "graph_nodes", ColumnDataSource)
     assert len(nodes.data["x"]) == 2000
-    assert len(named(built.root, "lanes_crossings", ColumnDataSource).data["x0"]) == \
-        len(rep.crossings)
+    assert len(named(built.root, "lanes_crossings", ColumnDataSource).data["x0"]) == len(
+        rep.crossings
+    )

@@ -26,10 +26,12 @@ def test_summary_adds_up(report: ProfileReport) -> None:
     assert s.n_ops + s.n_const == len(report.ops)
     for d in DEVICE_ORDER:
         assert s.per_device[d].est_time_ms == pytest.approx(
-            sum(o.est_time_ms for o in report.ops if o.device == d))
+            sum(o.est_time_ms for o in report.ops if o.device == d)
+        )
     assert s.crossing_ms == pytest.approx(sum(c.est_cost_ms for c in report.crossings))
     assert s.est_total_ms == pytest.approx(
-        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms)
+        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms
+    )
 
 
 def test_crossings_are_edges_between_devices(report: ProfileReport) -> None:
@@ -54,13 +56,16 @@ def test_a_tensor_moves_once_per_device() -> None:
 
     t = TensorInfo("t", (1, 64, 64), "fp16")
     x = TensorInfo("x", (1, 64, 64), "fp16")
-    ops = (Op(0, "t", "relu", "main", ("x",), (t,)),
-           Op(1, "b", "relu", "main", ("t",), (TensorInfo("b", (1, 64, 64), "fp16"),)),
-           Op(2, "c", "relu", "main", ("t",), (TensorInfo("c", (1, 64, 64), "fp16"),)))
+    ops = (
+        Op(0, "t", "relu", "main", ("x",), (t,)),
+        Op(1, "b", "relu", "main", ("t",), (TensorInfo("b", (1, 64, 64), "fp16"),)),
+        Op(2, "c", "relu", "main", ("t",), (TensorInfo("c", (1, 64, 64), "fp16"),)),
+    )
     g = Graph("g", "mlprogram", ops, (x,), (), function_inputs={("main", "x"): x})
     devs = (Device.CPU, Device.ANE, Device.ANE)
-    p = Placement("estimate", ComputeUnits.ALL, "M1",
-                  tuple(OpPlacement(d, frozenset(Device)) for d in devs))
+    p = Placement(
+        "estimate", ComputeUnits.ALL, "M1", tuple(OpPlacement(d, frozenset(Device)) for d in devs)
+    )
     r = ProfileReport.from_placement(g, p)
     assert [(c.dst, c.moved) for c in r.crossings] == [(1, True), (2, False)]
     s = r.summary()
@@ -73,7 +78,7 @@ def test_a_tensor_moves_once_per_device() -> None:
 def test_segments_cover_running_ops_in_order(report: ProfileReport) -> None:
     covered = []
     for seg in report.segments:
-        ops = [o for o in report.ops[seg.start:seg.end + 1] if o.device is not None]
+        ops = [o for o in report.ops[seg.start : seg.end + 1] if o.device is not None]
         assert len(ops) == seg.n_ops and all(o.device == seg.device for o in ops)
         covered += [o.index for o in ops]
     assert covered == [o.index for o in report.ops if o.device is not None]
@@ -106,16 +111,23 @@ def test_round_trip_keeps_float_precision(report: ProfileReport) -> None:
     assert [o.est_time_ms for o in back.ops] == [o.est_time_ms for o in report.ops]
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.update(version=99), "unsupported report version 99"),
-    (lambda d: d.update(format="something"), "not an ane_notebook report"),
-    (lambda d: d["ops"][0].pop("device"), "invalid report at ops/0"),
-    (lambda d: d["ops"][1].update(device="TPU"), "invalid report at ops/1/device"),
-    (lambda d: d["crossings"][0].update(src=10**6), "op index out of range"),
-    (lambda d: d.update(source="measured"), "invalid report at source"),
-])
-def test_invalid_reports_are_one_line_errors(report: ProfileReport, tmp_path: Path, mutate,  # type: ignore[no-untyped-def]
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.update(version=99), "unsupported report version 99"),
+        (lambda d: d.update(format="something"), "not an ane_notebook report"),
+        (lambda d: d["ops"][0].pop("device"), "invalid report at ops/0"),
+        (lambda d: d["ops"][1].update(device="TPU"), "invalid report at ops/1/device"),
+        (lambda d: d["crossings"][0].update(src=10**6), "op index out of range"),
+        (lambda d: d.update(source="measured"), "invalid report at source"),
+    ],
+)
+def test_invalid_reports_are_one_line_errors(
+    report: ProfileReport,
+    tmp_path: Path,
+    mutate,  # type: ignore[no-untyped-def]
+    message: str,
+) -> None:
     data = json.loads(report.to_json())
     mutate(data)
     path = tmp_path / "bad.json"
@@ -141,7 +153,8 @@ def test_nan_and_garbage_rejected(report: ProfileReport, tmp_path: Path) -> None
 def test_not_on_ane_groups_by_rule(report: ProfileReport) -> None:
     groups = report.not_on_ane()
     assert sum(len(v) for v in groups.values()) == sum(
-        1 for o in report.ops if o.device not in (None, Device.ANE))
+        1 for o in report.ops if o.device not in (None, Device.ANE)
+    )
     # the int rule fires on several ops whose reasons name different tensors: one group
     int_groups = [ops for ops in groups.values() if any("dtype.int" in o.rules for o in ops)]
     assert max(len(g) for g in int_groups) > 1

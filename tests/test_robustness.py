@@ -50,6 +50,7 @@ def _ids(cases: list[Case]) -> list[str]:
 @pytest.fixture(autouse=True)
 def time_limit() -> Iterator[None]:
     """Fail (rather than hang the suite) if a case blocks, e.g. reading a FIFO."""
+
     def expired(signum: int, frame: FrameType | None) -> None:
         raise TimeoutError(f"no answer within {TIME_LIMIT_S} s")
 
@@ -69,10 +70,13 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int, str]]:
         for name in dirnames + filenames:
             p = Path(dirpath, name)
             st = p.lstat()
-            digest = hashlib.sha256(p.read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) \
-                else ""
-            out[str(p.relative_to(root))] = (stat.S_IFMT(st.st_mode), st.st_size,
-                                             st.st_mtime_ns, digest)
+            digest = hashlib.sha256(p.read_bytes()).hexdigest() if stat.S_ISREG(st.st_mode) else ""
+            out[str(p.relative_to(root))] = (
+                stat.S_IFMT(st.st_mode),
+                st.st_size,
+                st.st_mtime_ns,
+                digest,
+            )
     return out
 
 
@@ -98,7 +102,7 @@ def check_problem(case: Case, message: str, named: Path) -> None:
     assert "\n" not in message and "\r" not in message
     prefix = f"{plain(str(named), MAX_MESSAGE_CHARS)}: "
     assert message.startswith(prefix), message
-    assert re.search(case.problem, message[len(prefix):]), message
+    assert re.search(case.problem, message[len(prefix) :]), message
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,8 +144,9 @@ def cli_args(inputs: Inputs) -> list[str]:
 
 
 @pytest.mark.parametrize("case", ALL_CASES, ids=_ids(ALL_CASES))
-def test_cli(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     inputs = Inputs(case, tmp_path, monkeypatch)
     assert main(cli_args(inputs)) == 2
     out, err = capsys.readouterr()
@@ -149,7 +154,7 @@ def test_cli(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("ane-notebook: error: ")
-    check_problem(case, lines[0][len("ane-notebook: error: "):], inputs.named)
+    check_problem(case, lines[0][len("ane-notebook: error: ") :], inputs.named)
     inputs.assert_untouched()
 
 
@@ -165,16 +170,18 @@ def test_real_ane_notebook_process(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     case = next(c for c in PLAN_CASES if c.name == "remote_plan_for_another_model")
     inputs = Inputs(case, tmp_path, monkeypatch)
     exe = shutil.which("ane-notebook") or shutil.which(
-        "ane-notebook", path=os.path.dirname(sys.executable))
+        "ane-notebook", path=os.path.dirname(sys.executable)
+    )
     command = [exe] if exe else [sys.executable, "-m", "ane_notebook.cli"]
-    proc = subprocess.run([*command, *cli_args(inputs)], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [*command, *cli_args(inputs)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("ane-notebook: error: ")
-    check_problem(case, lines[0][len("ane-notebook: error: "):], inputs.named)
+    check_problem(case, lines[0][len("ane-notebook: error: ") :], inputs.named)
     inputs.assert_untouched()
 
 
@@ -195,8 +202,13 @@ def magic_line(inputs: Inputs) -> str:
 
 
 @pytest.mark.parametrize("case", TYPED_CASES, ids=_ids(TYPED_CASES))
-def test_magic(case: Case, ip: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-               capsys: pytest.CaptureFixture[str]) -> None:
+def test_magic(
+    case: Case,
+    ip: InteractiveShell,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     inputs = Inputs(case, tmp_path, monkeypatch)
     assert ip.run_line_magic("ane_profile", magic_line(inputs)) is None
     out, err = capsys.readouterr()
@@ -204,15 +216,16 @@ def test_magic(case: Case, ip: InteractiveShell, tmp_path: Path, monkeypatch: py
     lines = err.splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("ane_profile: error: ")
-    check_problem(case, lines[0][len("ane_profile: error: "):], inputs.named)
+    check_problem(case, lines[0][len("ane_profile: error: ") :], inputs.named)
     # The shell carries on.
     result = ip.run_cell("robustness_probe = 6 * 7")
     assert result.success and ip.user_ns["robustness_probe"] == 42
     inputs.assert_untouched()
 
 
-def test_magic_debug_raises(ip: InteractiveShell, tmp_path: Path,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_magic_debug_raises(
+    ip: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case = next(c for c in PLAN_CASES if c.name == "plan_float_overflow")
     inputs = Inputs(case, tmp_path, monkeypatch)
     with pytest.raises(PlanError, match="out of range"):
@@ -301,8 +314,9 @@ def test_the_plan_cases_model_is_valid(tmp_path: Path) -> None:
 # Files the user names for output; plans that fit still replay
 
 
-def test_unwritable_output_paths_are_one_line_errors(ip: InteractiveShell, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_output_paths_are_one_line_errors(
+    ip: InteractiveShell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from bad_inputs import small_model
 
     model = small_model(tmp_path)
@@ -312,8 +326,9 @@ def test_unwritable_output_paths_are_one_line_errors(ip: InteractiveShell, tmp_p
     assert err == f"ane-notebook: error: {target}: cannot write: No such file or directory\n"
     page = tmp_path / "missing-folder" / "r.html"
     assert ip.run_line_magic("ane_profile", f"{model} -q --html {page}") is None
-    assert capsys.readouterr().err == (f"ane_profile: error: {page}: cannot write: No such "
-                                       "file or directory\n")
+    assert capsys.readouterr().err == (
+        f"ane_profile: error: {page}: cannot write: No such file or directory\n"
+    )
     assert not (tmp_path / "no").exists() and not (tmp_path / "missing-folder").exists()
 
 
@@ -324,8 +339,12 @@ def test_remote_plan_that_fits_replays(tmp_path: Path) -> None:
 
     model = small_model(tmp_path)
     plan = tmp_path / "remote.json"
-    infos = [remote_info("r1", "neuralEngine"), remote_info("s1", "gpu"),
-             remote_info("a1", "cpu"), remote_info("fused_away")]
+    infos = [
+        remote_info("r1", "neuralEngine"),
+        remote_info("s1", "gpu"),
+        remote_info("a1", "cpu"),
+        remote_info("fused_away"),
+    ]
     plan.write_text(json.dumps({"infos": infos}))
     report = profile(model, plan=plan)
     assert report.source == "recorded" and report.metadata["recorded_plan"] == str(plan)

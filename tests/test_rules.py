@@ -60,8 +60,9 @@ def spec(*shape: Any, dtype: Any = FP16) -> Any:
     return mb.TensorSpec(shape=shape, dtype=dtype)
 
 
-def mil(build: Callable[..., Any], *specs: Any, opset: Any = ct.target.iOS17,
-        fp32: bool = False) -> Graph:
+def mil(
+    build: Callable[..., Any], *specs: Any, opset: Any = ct.target.iOS17, fp32: bool = False
+) -> Graph:
     """A one-function MIL program, converted and loaded the way a user's program is.
 
     fp32=True converts with compute_precision=FLOAT32 (no fp16 casts inserted), as a user
@@ -69,29 +70,53 @@ def mil(build: Callable[..., Any], *specs: Any, opset: Any = ct.target.iOS17,
     prog = mb.program(input_specs=list(specs), opset_version=opset)(build)
     if not fp32:
         return load_model(prog)
-    model = ct.convert(prog, compute_precision=ct.precision.FLOAT32, skip_model_load=True,
-                       minimum_deployment_target=opset)
+    model = ct.convert(
+        prog,
+        compute_precision=ct.precision.FLOAT32,
+        skip_model_load=True,
+        minimum_deployment_target=opset,
+    )
     return load_model(model)
 
 
-def nn(add_layers: Callable[[NeuralNetworkBuilder], None],
-       in_shape: tuple[int, ...] = (8, 16, 16)) -> Graph:
+def nn(
+    add_layers: Callable[[NeuralNetworkBuilder], None], in_shape: tuple[int, ...] = (8, 16, 16)
+) -> Graph:
     """A NeuralNetwork model with input "x" and output "y"."""
-    b = NeuralNetworkBuilder([("x", datatypes.Array(*in_shape))], [("y", None)],
-                             disable_rank5_shape_mapping=True)
+    b = NeuralNetworkBuilder(
+        [("x", datatypes.Array(*in_shape))], [("y", None)], disable_rank5_shape_mapping=True
+    )
     add_layers(b)
     return graph_from_spec(b.spec, name="nn")
 
 
-def direct(op_type: str, shape: tuple[int | None, ...] | None = (1, 8), dtype: str = "fp16",
-           attrs: dict[str, Any] | None = None, fmt: str = "mlprogram",
-           inputs: tuple[str, ...] = ("x",)) -> Graph:
+def direct(
+    op_type: str,
+    shape: tuple[int | None, ...] | None = (1, 8),
+    dtype: str = "fp16",
+    attrs: dict[str, Any] | None = None,
+    fmt: str = "mlprogram",
+    inputs: tuple[str, ...] = ("x",),
+) -> Graph:
     """One op reading function input "x" (or `inputs`), straight from the dataclasses."""
     x = TensorInfo("x", shape, dtype)
-    op = Op(index=0, name="y", op_type=op_type, function="main", inputs=inputs,
-            outputs=(TensorInfo("y", shape, dtype),), attrs=attrs or {})
-    return Graph(name="direct", format=fmt, ops=(op,), inputs=(x,), outputs=op.outputs,
-                 function_inputs={("main", "x"): x})
+    op = Op(
+        index=0,
+        name="y",
+        op_type=op_type,
+        function="main",
+        inputs=inputs,
+        outputs=(TensorInfo("y", shape, dtype),),
+        attrs=attrs or {},
+    )
+    return Graph(
+        name="direct",
+        format=fmt,
+        ops=(op,),
+        inputs=(x,),
+        outputs=op.outputs,
+        function_inputs={("main", "x"): x},
+    )
 
 
 def with_flexible(graph: Graph, kind: str) -> Graph:
@@ -105,8 +130,10 @@ def with_flexible(graph: Graph, kind: str) -> Graph:
 
 def without_default(graph: Graph) -> Graph:
     """The same graph with its range-flexible inputs stripped of their default shape."""
-    flex = tuple(dataclasses.replace(f, default_shape=None) if f.kind == "range" else f
-                 for f in graph.flexible_inputs)
+    flex = tuple(
+        dataclasses.replace(f, default_shape=None) if f.kind == "range" else f
+        for f in graph.flexible_inputs
+    )
     assert any(f.kind == "range" for f in flex), "expected a range-flexible input"
     return dataclasses.replace(graph, flexible_inputs=flex)
 
@@ -144,13 +171,20 @@ def _select(x: Any) -> Any:
 
 def _lstm(x: Any) -> Any:
     z = np.zeros((1, 16), np.float16)
-    return mb.lstm(x=x, initial_h=z, initial_c=z, weight_ih=W((64, 8), np.float16),
-                   weight_hh=W((64, 16), np.float16))[0]
+    return mb.lstm(
+        x=x,
+        initial_h=z,
+        initial_c=z,
+        weight_ih=W((64, 8), np.float16),
+        weight_hh=W((64, 16), np.float16),
+    )[0]
 
 
 def _state(width: int) -> Graph:
-    @mb.program(input_specs=[mb.StateTensorSpec(shape=(1, width), dtype=FP16),
-                             spec(1, width)], opset_version=ct.target.iOS18)
+    @mb.program(
+        input_specs=[mb.StateTensorSpec(shape=(1, width), dtype=FP16), spec(1, width)],
+        opset_version=ct.target.iOS18,
+    )
     def prog(s: Any, x: Any) -> Any:
         y = mb.add(x=mb.read_state(input=s), y=x)
         mb.coreml_update_state(state=s, value=y)
@@ -159,19 +193,49 @@ def _state(width: int) -> Graph:
     return load_model(prog)
 
 
-def _nn_conv(b: NeuralNetworkBuilder, name: str, k: int, *, groups: int = 1, cout: int = 8,
-             inp: str = "x", out: str = "y") -> None:
+def _nn_conv(
+    b: NeuralNetworkBuilder,
+    name: str,
+    k: int,
+    *,
+    groups: int = 1,
+    cout: int = 8,
+    inp: str = "x",
+    out: str = "y",
+) -> None:
     cin = 8 // groups
-    b.add_convolution(name, kernel_channels=cin, output_channels=cout, height=k, width=k,
-                      stride_height=1, stride_width=1, border_mode="same", groups=groups,
-                      W=W((k, k, cin, cout), np.float32), b=None, has_bias=False,
-                      input_name=inp, output_name=out)
+    b.add_convolution(
+        name,
+        kernel_channels=cin,
+        output_channels=cout,
+        height=k,
+        width=k,
+        stride_height=1,
+        stride_width=1,
+        border_mode="same",
+        groups=groups,
+        W=W((k, k, cin, cout), np.float32),
+        b=None,
+        has_bias=False,
+        input_name=inp,
+        output_name=out,
+    )
 
 
 def _nn_pool(k: int, stride: int) -> Graph:
-    return nn(lambda b: b.add_pooling("p", height=k, width=k, stride_height=stride,
-                                      stride_width=stride, layer_type="MAX",
-                                      padding_type="SAME", input_name="x", output_name="y"))
+    return nn(
+        lambda b: b.add_pooling(
+            "p",
+            height=k,
+            width=k,
+            stride_height=stride,
+            stride_width=stride,
+            layer_type="MAX",
+            padding_type="SAME",
+            input_name="x",
+            output_name="y",
+        )
+    )
 
 
 def _nn_custom(b: NeuralNetworkBuilder) -> None:
@@ -244,22 +308,38 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(lambda: mil(_relu, spec(1, 16384)), "relu", "M1"),
     ),
     "linear.rank5": (
-        Case(lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)),
-                         spec(1, 1, 1, 4, 8)), "linear"),
-        Case(lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)),
-                         spec(1, 1, 4, 8)), "linear"),
+        Case(
+            lambda: mil(
+                lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)), spec(1, 1, 1, 4, 8)
+            ),
+            "linear",
+        ),
+        Case(
+            lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)), spec(1, 1, 4, 8)),
+            "linear",
+        ),
     ),
     "linear.vocab": (
-        Case(lambda: mil(lambda x: mb.linear(x=x, weight=W((20000, 16), np.float16)),
-                         spec(1, 16)), "linear", "M1"),
-        Case(lambda: mil(lambda x: mb.linear(x=x, weight=W((16384, 16), np.float16)),
-                         spec(1, 16)), "linear", "M1"),
+        Case(
+            lambda: mil(lambda x: mb.linear(x=x, weight=W((20000, 16), np.float16)), spec(1, 16)),
+            "linear",
+            "M1",
+        ),
+        Case(
+            lambda: mil(lambda x: mb.linear(x=x, weight=W((16384, 16), np.float16)), spec(1, 16)),
+            "linear",
+            "M1",
+        ),
     ),
     "matmul.depth": (
-        Case(lambda: mil(lambda x, y: mb.matmul(x=x, y=y), spec(1, 2, 1, 4, 8),
-                         spec(1, 2, 1, 8, 4)), "matmul"),
-        Case(lambda: mil(lambda x, y: mb.matmul(x=x, y=y), spec(2, 1, 4, 8), spec(2, 1, 8, 4)),
-             "matmul"),
+        Case(
+            lambda: mil(lambda x, y: mb.matmul(x=x, y=y), spec(1, 2, 1, 4, 8), spec(1, 2, 1, 8, 4)),
+            "matmul",
+        ),
+        Case(
+            lambda: mil(lambda x, y: mb.matmul(x=x, y=y), spec(2, 1, 4, 8), spec(2, 1, 8, 4)),
+            "matmul",
+        ),
     ),
     "state.width": (
         Case(lambda: _state(270), "read_state"),
@@ -271,39 +351,64 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(lambda: mil(_relu, spec(1, S(), 64)), "relu"),
     ),
     "shape.dynamic": (
-        Case(lambda: mil(lambda x, s: mb.reshape(x=x, shape=s), spec(1, 4, 8),
-                         spec(2, dtype=INT32)), "reshape"),
-        Case(lambda: mil(lambda x: mb.relu(x=mb.reshape(x=x, shape=[4, 8])), spec(1, 4, 8)),
-             "reshape"),
+        Case(
+            lambda: mil(lambda x, s: mb.reshape(x=x, shape=s), spec(1, 4, 8), spec(2, dtype=INT32)),
+            "reshape",
+        ),
+        Case(
+            lambda: mil(lambda x: mb.relu(x=mb.reshape(x=x, shape=[4, 8])), spec(1, 4, 8)),
+            "reshape",
+        ),
     ),
     "nn.dynamic_layer": (
-        Case(lambda: nn(lambda b: b.add_reshape_dynamic("r", ["x", "x"], "y")),
-             "reshapeDynamic"),
-        Case(lambda: nn(lambda b: b.add_reshape_static("r", "x", "y", (8, 256))),
-             "reshapeStatic"),
+        Case(lambda: nn(lambda b: b.add_reshape_dynamic("r", ["x", "x"], "y")), "reshapeDynamic"),
+        Case(lambda: nn(lambda b: b.add_reshape_static("r", "x", "y", (8, 256))), "reshapeStatic"),
     ),
     "layer_norm.enumerated_rank3": (
-        Case(lambda: with_flexible(mil(lambda x: mb.layer_norm(x=x, axes=[-1]),
-                                       spec(1, S(), 64)), "enumerated"), "layer_norm"),
-        Case(lambda: with_flexible(mil(lambda x: mb.layer_norm(x=x, axes=[1]),
-                                       spec(1, 64, 1, S())), "enumerated"), "layer_norm"),
+        Case(
+            lambda: with_flexible(
+                mil(lambda x: mb.layer_norm(x=x, axes=[-1]), spec(1, S(), 64)), "enumerated"
+            ),
+            "layer_norm",
+        ),
+        Case(
+            lambda: with_flexible(
+                mil(lambda x: mb.layer_norm(x=x, axes=[1]), spec(1, 64, 1, S())), "enumerated"
+            ),
+            "layer_norm",
+        ),
     ),
     "control.nested": (
         Case(lambda: mil(_cond, spec(1, 4)), "relu"),
         Case(lambda: mil(_relu, spec(1, 4)), "relu"),
     ),
     "op.gather": (
-        Case(lambda: mil(lambda x: mb.gather(x=x, indices=np.array([0, 2, 5], np.int32), axis=1),
-                         spec(1, 8)), "gather"),
-        Case(lambda: mil(lambda x: mb.slice_by_index(x=x, begin=[0, 0], end=[1, 3]),
-                         spec(1, 8)), "slice_by_index"),
+        Case(
+            lambda: mil(
+                lambda x: mb.gather(x=x, indices=np.array([0, 2, 5], np.int32), axis=1), spec(1, 8)
+            ),
+            "gather",
+        ),
+        Case(
+            lambda: mil(lambda x: mb.slice_by_index(x=x, begin=[0, 0], end=[1, 3]), spec(1, 8)),
+            "slice_by_index",
+        ),
     ),
     "op.scatter": (
-        Case(lambda: mil(lambda x, u: mb.scatter(data=x, indices=np.array([0, 2], np.int32),
-                                                 updates=u, axis=0),
-                         spec(4, 8), spec(2, 8)), "scatter"),
-        Case(lambda: mil(lambda x, u: mb.concat(values=[x, u], axis=0), spec(4, 8), spec(2, 8)),
-             "concat"),
+        Case(
+            lambda: mil(
+                lambda x, u: mb.scatter(
+                    data=x, indices=np.array([0, 2], np.int32), updates=u, axis=0
+                ),
+                spec(4, 8),
+                spec(2, 8),
+            ),
+            "scatter",
+        ),
+        Case(
+            lambda: mil(lambda x, u: mb.concat(values=[x, u], axis=0), spec(4, 8), spec(2, 8)),
+            "concat",
+        ),
     ),
     "op.sort": (
         Case(lambda: mil(lambda x: mb.topk(x=x, k=3)[0], spec(1, 10)), "topk"),
@@ -314,10 +419,13 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(lambda: mil(lambda x: mb.reduce_max(x=x, axes=[1]), spec(1, 10)), "reduce_max"),
     ),
     "op.band_part": (
-        Case(lambda: mil(lambda x: mb.band_part(x=x, lower=-1, upper=0), spec(1, 8, 8)),
-             "band_part"),
-        Case(lambda: mil(lambda x: mb.mul(x=x, y=np.tril(W((8, 8), np.float16))), spec(1, 8, 8)),
-             "mul"),
+        Case(
+            lambda: mil(lambda x: mb.band_part(x=x, lower=-1, upper=0), spec(1, 8, 8)), "band_part"
+        ),
+        Case(
+            lambda: mil(lambda x: mb.mul(x=x, y=np.tril(W((8, 8), np.float16))), spec(1, 8, 8)),
+            "mul",
+        ),
     ),
     "op.control_flow": (
         Case(lambda: mil(_cond, spec(1, 4)), "cond"),
@@ -325,22 +433,33 @@ CASES: dict[str, tuple[Case, Case]] = {
     ),
     "op.recurrent": (
         Case(lambda: mil(_lstm, spec(5, 1, 8)), "lstm"),
-        Case(lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)), spec(5, 1, 8)),
-             "linear"),
+        Case(
+            lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)), spec(5, 1, 8)),
+            "linear",
+        ),
     ),
     "op.recurrent_bnns": (
         Case(lambda: mil(_lstm, spec(5, 1, 8)), "lstm"),
-        Case(lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)), spec(5, 1, 8)),
-             "linear"),
+        Case(
+            lambda: mil(lambda x: mb.linear(x=x, weight=W((16, 8), np.float16)), spec(5, 1, 8)),
+            "linear",
+        ),
     ),
     "op.custom": (
         Case(lambda: nn(_nn_custom), "custom"),
         Case(lambda: nn(lambda b: b.add_activation("a", "RELU", "x", "y")), "activation"),
     ),
     "op.nms": (
-        Case(lambda: mil(lambda b, s: mb.non_maximum_suppression(
-            boxes=b, scores=s, iou_threshold=np.float16(0.5), max_boxes=5)[0],
-            spec(1, 10, 4), spec(1, 10, 3)), "non_maximum_suppression"),
+        Case(
+            lambda: mil(
+                lambda b, s: mb.non_maximum_suppression(
+                    boxes=b, scores=s, iou_threshold=np.float16(0.5), max_boxes=5
+                )[0],
+                spec(1, 10, 4),
+                spec(1, 10, 3),
+            ),
+            "non_maximum_suppression",
+        ),
         Case(lambda: mil(lambda x: mb.reduce_max(x=x, axes=[1]), spec(1, 10, 3)), "reduce_max"),
     ),
     "op.no_ane_path": (
@@ -352,81 +471,172 @@ CASES: dict[str, tuple[Case, Case]] = {
         Case(lambda: mil(lambda x: mb.sin(x=x), spec(1, 8)), "sin", "M3"),
     ),
     "op.random_uniform": (
-        Case(lambda: mil(lambda x: mb.add(x=x, y=mb.random_uniform(
-            shape=np.array([1, 8], np.int32), low=0.0, high=1.0)), spec(1, 8, dtype=FP32)),
-             "random_uniform", "M2"),
-        Case(lambda: mil(lambda x: mb.add(x=x, y=mb.random_uniform(
-            shape=np.array([1, 8], np.int32), low=0.0, high=1.0)), spec(1, 8, dtype=FP32)),
-             "random_uniform", "M3"),
+        Case(
+            lambda: mil(
+                lambda x: mb.add(
+                    x=x, y=mb.random_uniform(shape=np.array([1, 8], np.int32), low=0.0, high=1.0)
+                ),
+                spec(1, 8, dtype=FP32),
+            ),
+            "random_uniform",
+            "M2",
+        ),
+        Case(
+            lambda: mil(
+                lambda x: mb.add(
+                    x=x, y=mb.random_uniform(shape=np.array([1, 8], np.int32), low=0.0, high=1.0)
+                ),
+                spec(1, 8, dtype=FP32),
+            ),
+            "random_uniform",
+            "M3",
+        ),
     ),
     "op.texture": (
-        Case(lambda: mil(lambda x: mb.resize_bilinear(x=x, target_size_height=8,
-                                                      target_size_width=8), spec(1, 8, 4, 4)),
-             "resize_bilinear", "M1"),
-        Case(lambda: mil(lambda x: mb.resize_bilinear(x=x, target_size_height=8,
-                                                      target_size_width=8), spec(1, 8, 4, 4)),
-             "resize_bilinear", "M2"),
+        Case(
+            lambda: mil(
+                lambda x: mb.resize_bilinear(x=x, target_size_height=8, target_size_width=8),
+                spec(1, 8, 4, 4),
+            ),
+            "resize_bilinear",
+            "M1",
+        ),
+        Case(
+            lambda: mil(
+                lambda x: mb.resize_bilinear(x=x, target_size_height=8, target_size_width=8),
+                spec(1, 8, 4, 4),
+            ),
+            "resize_bilinear",
+            "M2",
+        ),
     ),
     "upsample.factor": (
-        Case(lambda: mil(lambda x: mb.upsample_nearest_neighbor(
-            x=x, scale_factor_height=4, scale_factor_width=4), spec(1, 8, 4, 4)),
-             "upsample_nearest_neighbor"),
-        Case(lambda: mil(lambda x: mb.upsample_nearest_neighbor(
-            x=x, scale_factor_height=2, scale_factor_width=2), spec(1, 8, 4, 4)),
-             "upsample_nearest_neighbor"),
+        Case(
+            lambda: mil(
+                lambda x: mb.upsample_nearest_neighbor(
+                    x=x, scale_factor_height=4, scale_factor_width=4
+                ),
+                spec(1, 8, 4, 4),
+            ),
+            "upsample_nearest_neighbor",
+        ),
+        Case(
+            lambda: mil(
+                lambda x: mb.upsample_nearest_neighbor(
+                    x=x, scale_factor_height=2, scale_factor_width=2
+                ),
+                spec(1, 8, 4, 4),
+            ),
+            "upsample_nearest_neighbor",
+        ),
     ),
     "pad.channel": (
         Case(lambda: mil(lambda x: mb.pad(x=x, pad=[1, 1, 0, 0, 0, 0]), spec(1, 8, 4, 4)), "pad"),
         Case(lambda: mil(lambda x: mb.pad(x=x, pad=[0, 0, 1, 1, 1, 1]), spec(1, 8, 4, 4)), "pad"),
     ),
     "pad.mode": (
-        Case(lambda: mil(lambda x: mb.pad(x=x, pad=[1, 1, 1, 1], mode="reflect"),
-                         spec(1, 8, 4, 4)), "pad", "M1"),
-        Case(lambda: mil(lambda x: mb.pad(x=x, pad=[1, 1, 1, 1], mode="reflect"),
-                         spec(1, 8, 4, 4)), "pad", "M2"),
+        Case(
+            lambda: mil(lambda x: mb.pad(x=x, pad=[1, 1, 1, 1], mode="reflect"), spec(1, 8, 4, 4)),
+            "pad",
+            "M1",
+        ),
+        Case(
+            lambda: mil(lambda x: mb.pad(x=x, pad=[1, 1, 1, 1], mode="reflect"), spec(1, 8, 4, 4)),
+            "pad",
+            "M2",
+        ),
     ),
     "conv.kernel": (
-        Case(lambda: mil(lambda x: mb.conv(x=x, weight=W((8, 8, 1, 15), np.float16)),
-                         spec(1, 8, 4, 32)), "conv", "M1"),
-        Case(lambda: mil(lambda x: mb.conv(x=x, weight=W((8, 8, 1, 15), np.float16)),
-                         spec(1, 8, 4, 32)), "conv", "M2"),
+        Case(
+            lambda: mil(
+                lambda x: mb.conv(x=x, weight=W((8, 8, 1, 15), np.float16)), spec(1, 8, 4, 32)
+            ),
+            "conv",
+            "M1",
+        ),
+        Case(
+            lambda: mil(
+                lambda x: mb.conv(x=x, weight=W((8, 8, 1, 15), np.float16)), spec(1, 8, 4, 32)
+            ),
+            "conv",
+            "M2",
+        ),
     ),
     "conv.groups": (
-        Case(lambda: mil(lambda x: mb.conv(x=x, weight=W((5, 2, 3, 3), np.float16), groups=2),
-                         spec(1, 4, 8, 8)), "conv"),
-        Case(lambda: mil(lambda x: mb.conv(x=x, weight=W((6, 2, 3, 3), np.float16), groups=2),
-                         spec(1, 4, 8, 8)), "conv"),
+        Case(
+            lambda: mil(
+                lambda x: mb.conv(x=x, weight=W((5, 2, 3, 3), np.float16), groups=2),
+                spec(1, 4, 8, 8),
+            ),
+            "conv",
+        ),
+        Case(
+            lambda: mil(
+                lambda x: mb.conv(x=x, weight=W((6, 2, 3, 3), np.float16), groups=2),
+                spec(1, 4, 8, 8),
+            ),
+            "conv",
+        ),
     ),
     "sdpa.small": (
-        Case(lambda: mil(lambda q, k, v: mb.scaled_dot_product_attention(query=q, key=k, value=v),
-                         *(spec(1, 1, 8, 64) for _ in range(3)),
-                         opset=ct.target.iOS18),
-             "scaled_dot_product_attention"),
-        Case(lambda: mil(lambda q, k, v: mb.scaled_dot_product_attention(query=q, key=k, value=v),
-                         *(spec(1, 16, 2048, 64) for _ in range(3)),
-                         opset=ct.target.iOS18),
-             "scaled_dot_product_attention"),
+        Case(
+            lambda: mil(
+                lambda q, k, v: mb.scaled_dot_product_attention(query=q, key=k, value=v),
+                *(spec(1, 1, 8, 64) for _ in range(3)),
+                opset=ct.target.iOS18,
+            ),
+            "scaled_dot_product_attention",
+        ),
+        Case(
+            lambda: mil(
+                lambda q, k, v: mb.scaled_dot_product_attention(query=q, key=k, value=v),
+                *(spec(1, 16, 2048, 64) for _ in range(3)),
+                opset=ct.target.iOS18,
+            ),
+            "scaled_dot_product_attention",
+        ),
     ),
     # A classifier: convert with a ClassifierConfig, which appends a `classify` op.
     "op.classify": (
-        Case(lambda: load_model(ct.convert(
-            mb.program(input_specs=[spec(1, 3)], opset_version=ct.target.iOS17)(
-                lambda x: mb.softmax(x=x)),
-            classifier_config=ct.ClassifierConfig(["a", "b", "c"]), skip_model_load=True,
-            minimum_deployment_target=ct.target.iOS17)), "classify"),
+        Case(
+            lambda: load_model(
+                ct.convert(
+                    mb.program(input_specs=[spec(1, 3)], opset_version=ct.target.iOS17)(
+                        lambda x: mb.softmax(x=x)
+                    ),
+                    classifier_config=ct.ClassifierConfig(["a", "b", "c"]),
+                    skip_model_load=True,
+                    minimum_deployment_target=ct.target.iOS17,
+                )
+            ),
+            "classify",
+        ),
         Case(lambda: mil(lambda x: mb.softmax(x=x), spec(1, 3)), "softmax"),
     ),
     "nn.nd_layer": (
-        Case(lambda: nn(lambda b: b.add_add_broadcastable("a", ["x", "x"], "y")),
-             "addBroadcastable"),
+        Case(
+            lambda: nn(lambda b: b.add_add_broadcastable("a", ["x", "x"], "y")), "addBroadcastable"
+        ),
         Case(lambda: nn(lambda b: b.add_elementwise("a", ["x", "x"], "y", mode="ADD")), "add"),
     ),
     "nn.batched_matmul": (
         Case(lambda: nn(lambda b: b.add_batched_mat_mul("m", ["x", "x"], "y")), "batchedMatmul"),
-        Case(lambda: nn(lambda b: b.add_inner_product(
-            "ip", W=W((8, 8), np.float32), b=None, input_channels=8, output_channels=8,
-            has_bias=False, input_name="x", output_name="y"), in_shape=(8, 1, 1)),
-             "innerProduct"),
+        Case(
+            lambda: nn(
+                lambda b: b.add_inner_product(
+                    "ip",
+                    W=W((8, 8), np.float32),
+                    b=None,
+                    input_channels=8,
+                    output_channels=8,
+                    has_bias=False,
+                    input_name="x",
+                    output_name="y",
+                ),
+                in_shape=(8, 1, 1),
+            ),
+            "innerProduct",
+        ),
     ),
     "nn.pooling": (
         Case(lambda: _nn_pool(15, 1), "pooling"),
@@ -524,8 +734,9 @@ def test_vocabularies_match_coremltools() -> None:
     assert KNOWN_OP_TYPES == KNOWN_MIL_OP_TYPES | KNOWN_NN_LAYER_TYPES
 
 
-@pytest.mark.parametrize("fmt,vocab", [("mlprogram", MIL_OP_TYPES),
-                                       ("neuralnetwork", NN_LAYER_TYPES)])
+@pytest.mark.parametrize(
+    "fmt,vocab", [("mlprogram", MIL_OP_TYPES), ("neuralnetwork", NN_LAYER_TYPES)]
+)
 def test_every_known_type_is_classified(fmt: str, vocab: frozenset[str]) -> None:
     """Each type is ANE-capable, or named by a rule that can exclude it."""
     ruled: set[str] = set()
@@ -536,8 +747,9 @@ def test_every_known_type_is_classified(fmt: str, vocab: frozenset[str]) -> None
     assert set(ANE_CAPABLE[fmt]) <= vocab
 
 
-@pytest.mark.parametrize("fmt,vocab", [("mlprogram", MIL_OP_TYPES),
-                                       ("neuralnetwork", NN_LAYER_TYPES)])
+@pytest.mark.parametrize(
+    "fmt,vocab", [("mlprogram", MIL_OP_TYPES), ("neuralnetwork", NN_LAYER_TYPES)]
+)
 def test_default_placement_of_every_type(fmt: str, vocab: frozenset[str]) -> None:
     """With nothing known about shapes or attributes, on the most capable chip (M4), exactly
     the ANE-capable types keep the ANE."""
@@ -586,23 +798,46 @@ def test_supported_never_empty() -> None:
     # An op that trips many rules at once (fp32, int, rank 6, recurrent, unknown stays known).
     x = TensorInfo("x", (1, 2, 2, 2, 2, 20000), "fp32")
     i = TensorInfo("i", (1,), "int32")
-    op = Op(index=0, name="y", op_type="lstm", function="main", inputs=("x", "i"),
-            outputs=(TensorInfo("y", (1, 2, 2, 2, 2, 20000), "fp32"),), block=("c", "block0"))
-    graph = Graph("g", "mlprogram", (op,), (x, i), op.outputs,
-                  function_inputs={("main", "x"): x, ("main", "i"): i})
+    op = Op(
+        index=0,
+        name="y",
+        op_type="lstm",
+        function="main",
+        inputs=("x", "i"),
+        outputs=(TensorInfo("y", (1, 2, 2, 2, 2, 20000), "fp32"),),
+        block=("c", "block0"),
+    )
+    graph = Graph(
+        "g",
+        "mlprogram",
+        (op,),
+        (x, i),
+        op.outputs,
+        function_inputs={("main", "x"): x, ("main", "i"): i},
+    )
     sup = support_for_graph(graph, "M1")[0]
     assert sup is not None
-    assert {f.rule.id for f in sup.findings} >= {"dtype.fp32", "dtype.int", "tensor.rank",
-                                                 "op.recurrent", "op.recurrent_bnns",
-                                                 "control.nested"}
+    assert {f.rule.id for f in sup.findings} >= {
+        "dtype.fp32",
+        "dtype.int",
+        "tensor.rank",
+        "op.recurrent",
+        "op.recurrent_bnns",
+        "control.nested",
+    }
     assert sup.supported == {Device.CPU}
 
 
 # (rule, case index whose op triggers it on M1, chip where the same op is fine)
 CHIP_GATES = [
-    ("axis.extent", "M4"), ("linear.vocab", "M4"), ("dtype.fp32_cast", "M4"),
-    ("conv.kernel", "M4"), ("op.sin_cos", "M4"), ("op.random_uniform", "M4"),
-    ("op.texture", "M4"), ("pad.mode", "M4"),
+    ("axis.extent", "M4"),
+    ("linear.vocab", "M4"),
+    ("dtype.fp32_cast", "M4"),
+    ("conv.kernel", "M4"),
+    ("op.sin_cos", "M4"),
+    ("op.random_uniform", "M4"),
+    ("op.texture", "M4"),
+    ("pad.mode", "M4"),
 ]
 
 
@@ -629,9 +864,11 @@ def test_every_chip_profile_runs() -> None:
 
 def test_verbatim_reasons() -> None:
     ext = support(built("axis.extent", 0), "relu").findings[0].reason
-    assert ext.startswith("Invalid layer: Tensor dimensions N1D1C1H1W20000 are not within "
-                          "supported range, N[1-65536] D[1-16384] C[1-65536] H[1-16384] "
-                          "W[1-16384].")
+    assert ext.startswith(
+        "Invalid layer: Tensor dimensions N1D1C1H1W20000 are not within "
+        "supported range, N[1-65536] D[1-16384] C[1-65536] H[1-16384] "
+        "W[1-16384]."
+    )
     fp32 = support(built("dtype.fp32", 0), "relu").findings[0].reason
     assert fp32.startswith("Unsupported tensor format: fp32.")
     vocab = support(built("linear.vocab", 0), "linear").findings
@@ -677,9 +914,22 @@ def test_int_shape_arguments_are_reported_as_dynamic_not_integer() -> None:
     assert "shape.dynamic" in ids and "dtype.int" not in ids
 
 
-@pytest.mark.parametrize("op_type", ["conv", "conv_transpose", "linear", "matmul", "pad",
-                                     "scaled_dot_product_attention", "layer_norm", "pooling",
-                                     "upsample_nearest_neighbor", "read_state", "reshape"])
+@pytest.mark.parametrize(
+    "op_type",
+    [
+        "conv",
+        "conv_transpose",
+        "linear",
+        "matmul",
+        "pad",
+        "scaled_dot_product_attention",
+        "layer_norm",
+        "pooling",
+        "upsample_nearest_neighbor",
+        "read_state",
+        "reshape",
+    ],
+)
 def test_missing_data_never_fires_a_limit_rule(op_type: str) -> None:
     fmt = "neuralnetwork" if op_type == "pooling" else "mlprogram"
     for shape in (None, (None, None, None, None)):
@@ -695,10 +945,17 @@ def synthetic_graph(n: int) -> Graph:
     """n ops cycling through common types, with shapes, dtypes and attributes rules read."""
     kinds: Sequence[tuple[str, dict[str, Any]]] = [
         ("conv", {"weight_shape": (64, 64, 3, 3), "groups": 1, "strides": (1, 1)}),
-        ("relu", {}), ("linear", {"weight_shape": (64, 64)}), ("add", {}),
-        ("layer_norm", {"axes": (-1,)}), ("reshape", {}), ("softmax", {"axis": -1}),
-        ("gather", {}), ("matmul", {}), ("cast", {"dtype": "fp16"}),
-        ("pad", {"pad": (0, 0, 1, 1), "mode": "constant"}), ("transpose", {"perm": (0, 2, 1, 3)}),
+        ("relu", {}),
+        ("linear", {"weight_shape": (64, 64)}),
+        ("add", {}),
+        ("layer_norm", {"axes": (-1,)}),
+        ("reshape", {}),
+        ("softmax", {"axis": -1}),
+        ("gather", {}),
+        ("matmul", {}),
+        ("cast", {"dtype": "fp16"}),
+        ("pad", {"pad": (0, 0, 1, 1), "mode": "constant"}),
+        ("transpose", {"perm": (0, 2, 1, 3)}),
     ]
     x = TensorInfo("x", (1, 64, 1, 512), "fp16")
     ops = []
@@ -706,11 +963,26 @@ def synthetic_graph(n: int) -> Graph:
     for i in range(n):
         op_type, attrs = kinds[i % len(kinds)]
         out = TensorInfo(f"t{i}", (1, 64, 1, 512), "fp16")
-        ops.append(Op(index=i, name=out.name, op_type=op_type, function="main",
-                      inputs=(prev, "x"), outputs=(out,), attrs=attrs))
+        ops.append(
+            Op(
+                index=i,
+                name=out.name,
+                op_type=op_type,
+                function="main",
+                inputs=(prev, "x"),
+                outputs=(out,),
+                attrs=attrs,
+            )
+        )
         prev = out.name
-    return Graph("synthetic", "mlprogram", tuple(ops), (x,), (ops[-1].outputs[0],),
-                 function_inputs={("main", "x"): x})
+    return Graph(
+        "synthetic",
+        "mlprogram",
+        tuple(ops),
+        (x,),
+        (ops[-1].outputs[0],),
+        function_inputs={("main", "x"): x},
+    )
 
 
 def test_support_for_graph_is_fast() -> None:

@@ -47,16 +47,21 @@ def structured_case(rng: random.Random, n: int) -> tuple[np.ndarray, list, list[
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_long_run_numpy_path_matches_the_python_loop(seed: int,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_long_run_numpy_path_matches_the_python_loop(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = random.Random(seed)
     unary, edges, functions = structured_case(rng, rng.randint(200, 1500))
     start = [rng.choice([d for d in range(3) if unary[k, d] < INF]) for k in range(len(edges))]
     results = []
     for long_run in (1, 10**9):  # numpy for every run / for none
         monkeypatch.setattr(P, "_LONG_RUN", long_run)
-        results.append((P.partition(unary, edges, functions),
-                        P.improve_segments(unary, edges, functions, list(start))))
+        results.append(
+            (
+                P.partition(unary, edges, functions),
+                P.improve_segments(unary, edges, functions, list(start)),
+            )
+        )
     assert results[0] == results[1]
 
 

@@ -86,9 +86,15 @@ def test_upload_zipped_package_goes_to_cache(tmp_path: Path) -> None:
                 zf.write(f, Path("lstm.mlpackage") / f.relative_to(pkg))
     ui = Explorer()
     ui.source.value = UPLOAD_CHOICE
-    ui.upload.value = ({"name": "lstm.zip", "type": "application/zip", "size": len(buf.getvalue()),
-                        "content": memoryview(buf.getvalue()),
-                        "last_modified": datetime.now(timezone.utc)},)
+    ui.upload.value = (
+        {
+            "name": "lstm.zip",
+            "type": "application/zip",
+            "size": len(buf.getvalue()),
+            "content": memoryview(buf.getvalue()),
+            "last_modified": datetime.now(timezone.utc),
+        },
+    )
     r = ui.run()
     assert isinstance(r, ProfileReport) and r.model.name
     assert "uploads" in r.model.source

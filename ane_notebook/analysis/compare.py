@@ -43,16 +43,22 @@ class Comparison:
         return self.agreeing / self.matched if self.matched else 1.0
 
     def to_text(self, max_rows: int = 20) -> str:
-        lines = [f"{plain(self.label_a)} vs {plain(self.label_b)}: {self.agreeing}/{self.matched}"
-                 f" ops on the same device ({100 * self.agreement:.1f}%)"]
+        lines = [
+            f"{plain(self.label_a)} vs {plain(self.label_b)}: {self.agreeing}/{self.matched}"
+            f" ops on the same device ({100 * self.agreement:.1f}%)"
+        ]
         if self.only_a or self.only_b:
-            lines.append(f"  ops only in {plain(self.label_a)}: {len(self.only_a)}; only in "
-                         f"{plain(self.label_b)}: {len(self.only_b)}")
+            lines.append(
+                f"  ops only in {plain(self.label_a)}: {len(self.only_a)}; only in "
+                f"{plain(self.label_b)}: {len(self.only_b)}"
+            )
         for d in self.differences[:max_rows]:
             a = d.device_a.value if d.device_a else "-"
             b = d.device_b.value if d.device_b else "-"
-            lines.append(f"  {plain(d.name, 50):<50} {plain(d.op_type, 24):<24} {a:>3} -> {b:<3}"
-                         f"  {plain(d.reason_b or d.reason_a, 80)}")
+            lines.append(
+                f"  {plain(d.name, 50):<50} {plain(d.op_type, 24):<24} {a:>3} -> {b:<3}"
+                f"  {plain(d.reason_b or d.reason_a, 80)}"
+            )
         if len(self.differences) > max_rows:
             lines.append(f"  ... {len(self.differences) - max_rows} more")
         return "\n".join(lines)
@@ -69,8 +75,9 @@ def label_of(r: ProfileReport) -> str:
     return f"{r.source}/{r.compute_units.value}/{r.chip}"
 
 
-def compare(a: ProfileReport, b: ProfileReport, label_a: str | None = None,
-            label_b: str | None = None) -> Comparison:
+def compare(
+    a: ProfileReport, b: ProfileReport, label_a: str | None = None, label_b: str | None = None
+) -> Comparison:
     """Per-op agreement between two reports; ops matched by (function, name)."""
     ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
     keys_a: set[tuple[str, str]] = set()
@@ -89,9 +96,19 @@ def compare(a: ProfileReport, b: ProfileReport, label_a: str | None = None,
         if o.device == ob.device:
             agreeing += 1
         else:
-            diffs.append(OpDifference(o.function, o.name, o.op_type, o.device, ob.device,
-                                      o.reason, ob.reason))
+            diffs.append(
+                OpDifference(
+                    o.function, o.name, o.op_type, o.device, ob.device, o.reason, ob.reason
+                )
+            )
     only_b = [k[1] for k in ops_b if k not in keys_a]
     matched = len(keys_a) - len(only_a)
-    return Comparison(label_a or label_of(a), label_b or label_of(b), matched, agreeing,
-                      tuple(diffs), tuple(only_a), tuple(only_b))
+    return Comparison(
+        label_a or label_of(a),
+        label_b or label_of(b),
+        matched,
+        agreeing,
+        tuple(diffs),
+        tuple(only_a),
+        tuple(only_b),
+    )

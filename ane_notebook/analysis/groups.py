@@ -87,9 +87,9 @@ def candidate_keys(name: str) -> list[tuple[str, str]]:
     """
     out = []
     for m in _NUMBER.finditer(name):
-        prefix = name[:m.start()]
+        prefix = name[: m.start()]
         if prefix and _HAS_LETTER.search(prefix):
-            out.append((name[:m.end()], prefix + "#"))
+            out.append((name[: m.end()], prefix + "#"))
     return out
 
 
@@ -108,8 +108,11 @@ def _layer_keys(compute: Sequence[Any]) -> list[str | None]:
         for key, stem in cs:
             numbers.setdefault(stem, set()).add(key)
             counts[stem] = counts.get(stem, 0) + 1
-    accepted = {stem for stem, keys in numbers.items()
-                if len(keys) >= MIN_REPEATS and counts[stem] >= MIN_OPS_PER_GROUP * len(keys)}
+    accepted = {
+        stem
+        for stem, keys in numbers.items()
+        if len(keys) >= MIN_REPEATS and counts[stem] >= MIN_OPS_PER_GROUP * len(keys)
+    }
     return [next((key for key, stem in cs if stem in accepted), None) for cs in cands]
 
 
@@ -130,9 +133,14 @@ def _absorb_sandwiched(runs: list[list[Any]]) -> list[list[Any]]:
     i = 0
     while i < len(runs):
         run = runs[i]
-        if (run[0] is None and out and i + 1 < len(runs) and out[-1][0] is not None
-                and runs[i + 1][0] == out[-1][0]
-                and out[-1][1] == run[1] == runs[i + 1][1]):
+        if (
+            run[0] is None
+            and out
+            and i + 1 < len(runs)
+            and out[-1][0] is not None
+            and runs[i + 1][0] == out[-1][0]
+            and out[-1][1] == run[1] == runs[i + 1][1]
+        ):
             out[-1][3] = runs[i + 1][3]
             i += 2
             continue
@@ -172,7 +180,7 @@ def find_groups(report_or_ops: ProfileReport | Graph | Iterable[Any]) -> list[Gr
     for i, (key, function, lo, hi) in enumerate(runs):
         mix = dict.fromkeys(DEVICE_ORDER, 0)
         time_ms = 0.0
-        for op in compute[lo:hi + 1]:
+        for op in compute[lo : hi + 1]:
             dev = getattr(op, "device", None)
             if dev is not None:
                 mix[dev] += 1
@@ -180,12 +188,20 @@ def find_groups(report_or_ops: ProfileReport | Graph | Iterable[Any]) -> list[Gr
         if key is None:
             # Name a gap after the layers around it in the same function.
             before = runs[i - 1][0] if i > 0 and runs[i - 1][1] == function else None
-            after = (runs[i + 1][0] if i + 1 < len(runs) and runs[i + 1][1] == function
-                     else None)
+            after = runs[i + 1][0] if i + 1 < len(runs) and runs[i + 1][1] == function else None
             name = _gap_name(before, after)
         else:
             name = key
-        groups.append(Group(name=name, start=compute[lo].index, end=compute[hi].index,
-                            n_ops=hi - lo + 1, device_mix=mix, est_time_ms=time_ms,
-                            function=function, is_layer=key is not None))
+        groups.append(
+            Group(
+                name=name,
+                start=compute[lo].index,
+                end=compute[hi].index,
+                n_ops=hi - lo + 1,
+                device_mix=mix,
+                est_time_ms=time_ms,
+                function=function,
+                is_layer=key is not None,
+            )
+        )
     return groups

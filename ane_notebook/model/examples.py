@@ -100,26 +100,42 @@ def _mobilenet() -> Program:
 
     def conv(x: Any, cin: int, cout: int, k: int, stride: int, groups: int, name: str) -> Any:
         return mb.conv(
-            x=x, weight=_w(rng, cout, cin // groups, k, k), bias=_w(rng, cout),
-            strides=[stride, stride], pad_type="same", dilations=[1, 1], groups=groups,
+            x=x,
+            weight=_w(rng, cout, cin // groups, k, k),
+            bias=_w(rng, cout),
+            strides=[stride, stride],
+            pad_type="same",
+            dilations=[1, 1],
+            groups=groups,
             name=name,
         )
 
     # MobileNetV1 (Howard et al. 2017, table 1) at 224x224 with its standard widths: large
     # enough that Core ML would use the Neural Engine. fp16 input and output, so no fp32<->fp16
     # boundary casts are needed (those run off the ANE on M1: ane-rules.md §A1).
-    blocks = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1),
-              (256, 512, 2), *[(512, 512, 1)] * 5, (512, 1024, 2), (1024, 1024, 1)]
+    blocks = [
+        (32, 64, 1),
+        (64, 128, 2),
+        (128, 128, 1),
+        (128, 256, 2),
+        (256, 256, 1),
+        (256, 512, 2),
+        *[(512, 512, 1)] * 5,
+        (512, 1024, 2),
+        (1024, 1024, 1),
+    ]
 
-    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 3, 224, 224), dtype=types.fp16)],
-                opset_version=_TARGET)
+    @mb.program(
+        input_specs=[mb.TensorSpec(shape=(1, 3, 224, 224), dtype=types.fp16)], opset_version=_TARGET
+    )
     def prog(image: Any) -> Any:
         x = mb.relu6(x=conv(image, 3, 32, 3, 2, 1, "stem_conv"), name="stem_relu6")  # 112x112
         for i, (cin, cout, stride) in enumerate(blocks, start=1):
             x = mb.relu6(x=conv(x, cin, cin, 3, stride, cin, f"dw{i}"), name=f"dw{i}_relu6")
             x = mb.relu6(x=conv(x, cin, cout, 1, 1, 1, f"pw{i}"), name=f"pw{i}_relu6")
-        x = mb.avg_pool(x=x, kernel_sizes=[7, 7], strides=[1, 1], pad_type="valid",
-                        name="global_pool")  # 1x1
+        x = mb.avg_pool(
+            x=x, kernel_sizes=[7, 7], strides=[1, 1], pad_type="valid", name="global_pool"
+        )  # 1x1
         x = mb.reshape(x=x, shape=[1, 1024], name="flatten")
         x = mb.linear(x=x, weight=_w(rng, 1000, 1024), bias=_w(rng, 1000), name="classifier")
         return mb.softmax(x=x, axis=-1, name="probs")
@@ -141,8 +157,12 @@ def _transformer() -> Program:
 
     def layer_norm(x: Any, name: str) -> Any:
         return mb.layer_norm(
-            x=x, axes=[-1], gamma=np.ones(_HIDDEN, np.float32),
-            beta=np.zeros(_HIDDEN, np.float32), epsilon=1e-5, name=name,
+            x=x,
+            axes=[-1],
+            gamma=np.ones(_HIDDEN, np.float32),
+            beta=np.zeros(_HIDDEN, np.float32),
+            epsilon=1e-5,
+            name=name,
         )
 
     def heads(x: Any, name: str) -> Any:
@@ -161,12 +181,24 @@ def _transformer() -> Program:
         for i in range(_LAYERS):
             p = f"layer{i}"
             h = layer_norm(x, f"{p}_ln1")
-            q = heads(mb.linear(x=h, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN),
-                                name=f"{p}_q"), f"{p}_q")
-            k = heads(mb.linear(x=h, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN),
-                                name=f"{p}_k"), f"{p}_k")
-            v = heads(mb.linear(x=h, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN),
-                                name=f"{p}_v"), f"{p}_v")
+            q = heads(
+                mb.linear(
+                    x=h, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN), name=f"{p}_q"
+                ),
+                f"{p}_q",
+            )
+            k = heads(
+                mb.linear(
+                    x=h, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN), name=f"{p}_k"
+                ),
+                f"{p}_k",
+            )
+            v = heads(
+                mb.linear(
+                    x=h, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN), name=f"{p}_v"
+                ),
+                f"{p}_v",
+            )
             s = mb.matmul(x=q, y=k, transpose_x=False, transpose_y=True, name=f"{p}_scores")
             s = mb.mul(x=s, y=np.float32(1.0 / np.sqrt(head_dim)), name=f"{p}_scale")
             s = mb.add(x=s, y=causal, name=f"{p}_mask")
@@ -174,15 +206,18 @@ def _transformer() -> Program:
             c = mb.matmul(x=a, y=v, transpose_x=False, transpose_y=False, name=f"{p}_context")
             c = mb.transpose(x=c, perm=[0, 2, 1, 3], name=f"{p}_merge")
             c = mb.reshape(x=c, shape=[1, _SEQ, _HIDDEN], name=f"{p}_merge_heads")
-            o = mb.linear(x=c, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN),
-                          name=f"{p}_out")
+            o = mb.linear(
+                x=c, weight=_w(rng, _HIDDEN, _HIDDEN), bias=_w(rng, _HIDDEN), name=f"{p}_out"
+            )
             x = mb.add(x=x, y=o, name=f"{p}_residual1")
             h = layer_norm(x, f"{p}_ln2")
-            h = mb.linear(x=h, weight=_w(rng, _FFN, _HIDDEN), bias=_w(rng, _FFN),
-                          name=f"{p}_mlp_up")
+            h = mb.linear(
+                x=h, weight=_w(rng, _FFN, _HIDDEN), bias=_w(rng, _FFN), name=f"{p}_mlp_up"
+            )
             h = mb.gelu(x=h, mode="TANH_APPROXIMATION", name=f"{p}_gelu")
-            h = mb.linear(x=h, weight=_w(rng, _HIDDEN, _FFN), bias=_w(rng, _HIDDEN),
-                          name=f"{p}_mlp_down")
+            h = mb.linear(
+                x=h, weight=_w(rng, _HIDDEN, _FFN), bias=_w(rng, _HIDDEN), name=f"{p}_mlp_down"
+            )
             x = mb.add(x=x, y=h, name=f"{p}_residual2")
         x = layer_norm(x, "final_ln")
         return mb.linear(x=x, weight=table, name="lm_head")  # (1, 64, 50257)
@@ -196,20 +231,29 @@ def _lstm() -> Program:
 
     @mb.program(input_specs=[mb.TensorSpec(shape=(1, seq, feat))], opset_version=_TARGET)
     def prog(features: Any) -> Any:
-        x = mb.linear(x=features, weight=_w(rng, hidden, feat), bias=_w(rng, hidden),
-                      name="project")
+        x = mb.linear(
+            x=features, weight=_w(rng, hidden, feat), bias=_w(rng, hidden), name="project"
+        )
         x = mb.transpose(x=x, perm=[1, 0, 2], name="to_time_major")  # (seq, batch, hidden)
         zeros = np.zeros((1, hidden), np.float32)
         y, _, _ = mb.lstm(
-            x=x, initial_h=zeros, initial_c=zeros,
-            weight_ih=_w(rng, 4 * hidden, hidden), weight_hh=_w(rng, 4 * hidden, hidden),
-            bias=_w(rng, 4 * hidden), direction="forward", output_sequence=True,
-            recurrent_activation="sigmoid", cell_activation="tanh", activation="tanh",
+            x=x,
+            initial_h=zeros,
+            initial_c=zeros,
+            weight_ih=_w(rng, 4 * hidden, hidden),
+            weight_hh=_w(rng, 4 * hidden, hidden),
+            bias=_w(rng, 4 * hidden),
+            direction="forward",
+            output_sequence=True,
+            recurrent_activation="sigmoid",
+            cell_activation="tanh",
+            activation="tanh",
             name="lstm",
         )
         y = mb.transpose(x=y, perm=[1, 0, 2], name="to_batch_major")
-        return mb.linear(x=y, weight=_w(rng, classes, hidden), bias=_w(rng, classes),
-                         name="classifier")
+        return mb.linear(
+            x=y, weight=_w(rng, classes, hidden), bias=_w(rng, classes), name="classifier"
+        )
 
     return prog
 
@@ -219,8 +263,9 @@ def _fp32() -> Program:
 
     @mb.program(input_specs=[mb.TensorSpec(shape=(1, 3, 32, 32))], opset_version=_TARGET)
     def prog(image: Any) -> Any:
-        x = mb.conv(x=image, weight=_w(rng, 8, 3, 3, 3), bias=_w(rng, 8), pad_type="same",
-                    name="conv")
+        x = mb.conv(
+            x=image, weight=_w(rng, 8, 3, 3, 3), bias=_w(rng, 8), pad_type="same", name="conv"
+        )
         x = mb.relu(x=x, name="relu")
         x = mb.reduce_mean(x=x, axes=[2, 3], keep_dims=False, name="global_pool")
         return mb.linear(x=x, weight=_w(rng, 10, 8), bias=_w(rng, 10), name="classifier")
@@ -271,8 +316,9 @@ def _control_flow() -> Program:
         def body(i: Any, v: Any) -> Any:
             return mb.add(x=i, y=1, name="next_i"), mb.mul(x=v, y=0.5, name="halve")
 
-        _, out = mb.while_loop(_cond=keep_going, _body=body,
-                               loop_vars=(np.int32(0), y), name="repeat")
+        _, out = mb.while_loop(
+            _cond=keep_going, _body=body, loop_vars=(np.int32(0), y), name="repeat"
+        )
         return mb.tanh(x=out, name="squash")
 
     return prog
@@ -284,24 +330,49 @@ def _nn_legacy() -> Model_pb2.Model:
 
     rng = _rng("nn_legacy")
     builder = NeuralNetworkBuilder(
-        [("image", datatypes.Array(3, 32, 32))], [("probs", None)],
+        [("image", datatypes.Array(3, 32, 32))],
+        [("probs", None)],
         disable_rank5_shape_mapping=True,
     )
     builder.add_convolution(
-        "conv", kernel_channels=3, output_channels=8, height=3, width=3, stride_height=1,
-        stride_width=1, border_mode="same", groups=1, W=_w(rng, 3, 3, 3, 8), b=_w(rng, 8),
-        has_bias=True, input_name="image", output_name="conv_out",
+        "conv",
+        kernel_channels=3,
+        output_channels=8,
+        height=3,
+        width=3,
+        stride_height=1,
+        stride_width=1,
+        border_mode="same",
+        groups=1,
+        W=_w(rng, 3, 3, 3, 8),
+        b=_w(rng, 8),
+        has_bias=True,
+        input_name="image",
+        output_name="conv_out",
     )
     builder.add_activation("relu", "RELU", "conv_out", "relu_out")
     builder.add_pooling(
-        "pool", height=2, width=2, stride_height=2, stride_width=2, layer_type="MAX",
-        padding_type="VALID", input_name="relu_out", output_name="pool_out",
+        "pool",
+        height=2,
+        width=2,
+        stride_height=2,
+        stride_width=2,
+        layer_type="MAX",
+        padding_type="VALID",
+        input_name="relu_out",
+        output_name="pool_out",
     )
     builder.add_add_broadcastable("skip_add", ["pool_out", "pool_out"], "add_out")
     builder.add_flatten_to_2d("flatten", "add_out", "flat")
     builder.add_inner_product(
-        "fc", W=_w(rng, 10, 8 * 16 * 16), b=_w(rng, 10), input_channels=8 * 16 * 16,
-        output_channels=10, has_bias=True, input_name="flat", output_name="logits",
+        "fc",
+        W=_w(rng, 10, 8 * 16 * 16),
+        b=_w(rng, 10),
+        input_channels=8 * 16 * 16,
+        output_channels=10,
+        has_bias=True,
+        input_name="flat",
+        output_name="logits",
     )
     builder.add_softmax_nd("softmax", "logits", "probs", axis=-1)
     spec: Model_pb2.Model = builder.spec
@@ -312,21 +383,46 @@ def _nn_legacy() -> Model_pb2.Model:
 EXAMPLES: dict[str, Example] = {
     ex.name: ex
     for ex in (
-        Example("mobilenet", "MobileNetV1, 1x3x224x224 fp16 in and out: fully Neural-Engine "
-                "friendly", 2, program=_mobilenet),
-        Example("transformer", "2-layer GPT-style encoder (hidden 256), 128 int32 tokens, "
-                "32000-wide vocab head (beyond the ANE's 16384 limit)", 2,
-                program=_transformer),
+        Example(
+            "mobilenet",
+            "MobileNetV1, 1x3x224x224 fp16 in and out: fully Neural-Engine friendly",
+            2,
+            program=_mobilenet,
+        ),
+        Example(
+            "transformer",
+            "2-layer GPT-style encoder (hidden 256), 128 int32 tokens, "
+            "32000-wide vocab head (beyond the ANE's 16384 limit)",
+            2,
+            program=_transformer,
+        ),
         Example("lstm", "linear -> LSTM -> linear over a 16-step sequence", 1, program=_lstm),
-        Example("fp32", "small conv/linear classifier typed fp32 (the ANE runs fp16 only)", 1,
-                program=_fp32,
-                convert_options=lambda: {"compute_precision": ct.precision.FLOAT32}),
-        Example("flexible", "fully convolutional model with a 32..512 range-shaped input", 1,
-                program=_flexible, convert_options=_flexible_options),
-        Example("control_flow", "cond and while_loop around small elementwise ops", 1,
-                program=_control_flow),
-        Example("nn_legacy", "old-style NeuralNetwork .mlmodel (conv, pooling, "
-                "addBroadcastable, innerProduct)", 1, nn_spec=_nn_legacy),
+        Example(
+            "fp32",
+            "small conv/linear classifier typed fp32 (the ANE runs fp16 only)",
+            1,
+            program=_fp32,
+            convert_options=lambda: {"compute_precision": ct.precision.FLOAT32},
+        ),
+        Example(
+            "flexible",
+            "fully convolutional model with a 32..512 range-shaped input",
+            1,
+            program=_flexible,
+            convert_options=_flexible_options,
+        ),
+        Example(
+            "control_flow",
+            "cond and while_loop around small elementwise ops",
+            1,
+            program=_control_flow,
+        ),
+        Example(
+            "nn_legacy",
+            "old-style NeuralNetwork .mlmodel (conv, pooling, addBroadcastable, innerProduct)",
+            1,
+            nn_spec=_nn_legacy,
+        ),
     )
 }
 
@@ -367,8 +463,12 @@ def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = 
     if ex.program is not None:
         options: dict[str, Any] = {"package_dir": os.fspath(package_dir)} if package_dir else {}
         return convert_quietly(
-            ex.program(), convert_to="mlprogram", minimum_deployment_target=_TARGET,
-            skip_model_load=True, **options, **ex.convert_options(),
+            ex.program(),
+            convert_to="mlprogram",
+            minimum_deployment_target=_TARGET,
+            skip_model_load=True,
+            **options,
+            **ex.convert_options(),
         )
     assert ex.nn_spec is not None
     return MLModel(ex.nn_spec(), skip_model_load=True)
@@ -400,8 +500,9 @@ def example_path(name: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{ex.name}-", dir=folder))
     except OSError as e:
-        raise ModelLoadError(label, f"cannot create cache folder {folder}: {e.strerror or e}") \
-            from e
+        raise ModelLoadError(
+            label, f"cannot create cache folder {folder}: {e.strerror or e}"
+        ) from e
     try:
         built = tmp / ex.file_name
         if ex.program is not None:
@@ -424,7 +525,8 @@ def example_path(name: str) -> Path:
                 raise
         return final
     except OSError as e:
-        raise ModelLoadError(label, f"cannot write to cache folder {folder}: {e.strerror or e}") \
-            from e
+        raise ModelLoadError(
+            label, f"cannot write to cache folder {folder}: {e.strerror or e}"
+        ) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

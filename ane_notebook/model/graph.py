@@ -18,11 +18,25 @@ from typing import Any
 
 # Dtype spellings used throughout (MIL's own names, so they read naturally to Core ML users).
 FLOAT_DTYPES = frozenset({"fp16", "fp32", "fp64", "bf16"})
-INT_DTYPES = frozenset({"int4", "uint4", "int8", "uint8", "int16", "uint16", "int32", "uint32",
-                        "int64", "uint64"})
+INT_DTYPES = frozenset(
+    {"int4", "uint4", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
+)
 DTYPE_BYTES: Mapping[str, float] = {
-    "fp16": 2, "bf16": 2, "fp32": 4, "fp64": 8, "int4": 0.5, "uint4": 0.5, "int8": 1, "uint8": 1,
-    "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "bool": 1,
+    "fp16": 2,
+    "bf16": 2,
+    "fp32": 4,
+    "fp64": 8,
+    "int4": 0.5,
+    "uint4": 0.5,
+    "int8": 1,
+    "uint8": 1,
+    "int16": 2,
+    "uint16": 2,
+    "int32": 4,
+    "uint32": 4,
+    "int64": 8,
+    "uint64": 8,
+    "bool": 1,
 }
 
 # A dimension is an int, or None when it is not known statically (symbolic / flexible).

@@ -80,8 +80,14 @@ from . import examples
 from .convert import convert_quietly
 from .graph import FlexibleInput, Graph, Op, Shape, TensorInfo
 
-__all__ = ["MAX_CONST_ELEMENTS", "MAX_NESTING", "MAX_TENSOR_ELEMENTS", "graph_from_spec",
-           "load_model", "read_spec"]
+__all__ = [
+    "MAX_CONST_ELEMENTS",
+    "MAX_NESTING",
+    "MAX_TENSOR_ELEMENTS",
+    "graph_from_spec",
+    "load_model",
+    "read_spec",
+]
 
 # Constants with more elements than this are weights, not parameters: their values are never
 # decoded (and blob-file values are never read whatever their size).
@@ -130,7 +136,11 @@ _MIL_DTYPES: Mapping[int, str] = {
 
 # Dtypes whose small immediate values coremltools packs into TensorValue.bytes.
 _BYTES_NP_DTYPES: Mapping[str, str] = {
-    "fp16": "<f2", "int8": "i1", "uint8": "u1", "int16": "<i2", "uint16": "<u2",
+    "fp16": "<f2",
+    "int8": "i1",
+    "uint8": "u1",
+    "int16": "<i2",
+    "uint16": "<u2",
 }
 
 _ARRAY_DTYPES: Mapping[int, str] = {
@@ -174,7 +184,7 @@ def load_model(obj: object, *, name: str | None = None) -> Graph:
     Raises `ModelLoadError` with a one-line message naming the input and the problem.
     """
     if isinstance(obj, str) and obj.startswith(EXAMPLE_PREFIX):
-        example = obj[len(EXAMPLE_PREFIX):]
+        example = obj[len(EXAMPLE_PREFIX) :]
         path = examples.example_path(example)
         spec = read_spec(path, label=obj)
         return graph_from_spec(spec, name=name or example, source=obj)
@@ -232,9 +242,7 @@ def read_spec(path: str | os.PathLike[str], *, label: str | None = None) -> Mode
 
 
 @gc_paused()  # millions of small objects for big models: see _gc.py
-def graph_from_spec(
-    spec: Model_pb2.Model, *, name: str = "model", source: str = ""
-) -> Graph:
+def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str = "") -> Graph:
     """Build a `Graph` from a parsed ``Model_pb2.Model`` (see the module docstring)."""
     label = source or name
     model_type = spec.WhichOneof("Type")
@@ -332,8 +340,10 @@ def _valid_file_name(name: str) -> bool:
 def _read_bytes(path: Path, label: str, what: str) -> bytes:
     try:
         if path.stat().st_size > _MAX_SPEC_BYTES:
-            raise ModelLoadError(label, f"{what} is larger than 2 GB, more than a protobuf can "
-                                 "hold: not a Core ML model")
+            raise ModelLoadError(
+                label,
+                f"{what} is larger than 2 GB, more than a protobuf can hold: not a Core ML model",
+            )
         data = path.read_bytes()
     except PermissionError as e:
         raise ModelLoadError(label, f"cannot read {what}: permission denied") from e
@@ -352,8 +362,9 @@ def _parse_spec(data: bytes, label: str, what: str) -> Model_pb2.Model:
         # Also raised for invalid UTF-8 in string fields and for nesting beyond protobuf's
         # recursion limit (deeply nested cond/while_loop blocks); upb does not say which.
         raise ModelLoadError(
-            label, _not_a_spec(data) or f"{what} is not a valid Core ML protobuf (truncated, "
-            "corrupt or nested too deeply)"
+            label,
+            _not_a_spec(data)
+            or f"{what} is not a valid Core ML protobuf (truncated, corrupt or nested too deeply)",
         ) from e
     if spec.WhichOneof("Type") is None:
         # Arbitrary bytes sometimes parse as a message made only of unknown fields.
@@ -366,14 +377,16 @@ def _parse_spec(data: bytes, label: str, what: str) -> Model_pb2.Model:
 def _not_a_spec(data: bytes) -> str | None:
     """What unparsable bytes look like, when that is easy to tell (asked only on failure)."""
     if data.startswith(b"PK\x03\x04"):
-        return ("this is a zip archive, not a model spec: unzip it (an .mlpackage is a folder) "
-                "and load the .mlpackage or .mlmodel inside")
+        return (
+            "this is a zip archive, not a model spec: unzip it (an .mlpackage is a folder) "
+            "and load the .mlpackage or .mlmodel inside"
+        )
     head = data[:512]
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError as e:
         # A multi-byte character cut at 512 bytes is still text; anything else is binary.
-        text = head[:e.start].decode("utf-8") if e.start >= len(data[:512]) - 3 else ""
+        text = head[: e.start].decode("utf-8") if e.start >= len(data[:512]) - 3 else ""
     if text and all(c.isprintable() or c in "\t\r\n" for c in text):
         return "this is a text file, not a Core ML model (a binary protobuf)"
     return None
@@ -413,8 +426,14 @@ def _load_program(prog: Program, name: str | None) -> Graph:
                 skip_model_load=True,
                 package_dir=os.path.join(tmp, "program.mlpackage"),
             )
-        except (ValueError, TypeError, KeyError, NotImplementedError, RuntimeError,
-                AssertionError) as e:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            NotImplementedError,
+            RuntimeError,
+            AssertionError,
+        ) as e:
             raise ModelLoadError(label, f"coremltools could not convert the program: {e}") from e
         spec = model.get_spec()
     return graph_from_spec(spec, name=name or "program", source=label)
@@ -485,9 +504,7 @@ def _array_info(name: str, arr: FeatureTypes_pb2.ArrayFeatureType) -> TensorInfo
     if flex == "shapeRange":
         ranges = arr.shapeRange.sizeRanges
         if len(ranges) == len(shape) or not shape:
-            shape = [
-                int(r.lowerBound) if r.lowerBound == r.upperBound else None for r in ranges
-            ]
+            shape = [int(r.lowerBound) if r.lowerBound == r.upperBound else None for r in ranges]
     elif flex == "enumeratedShapes":
         options = [tuple(s.shape) for s in arr.enumeratedShapes.shapes]
         if options and all(len(o) == len(options[0]) for o in options):
@@ -537,10 +554,15 @@ def _flexible(feature: Model_pb2.FeatureDescription) -> FlexibleInput | None:
         return None
     if kind == "imageType":
         img = ft.imageType
-        channels = 1 if img.colorSpace in (
-            FeatureTypes_pb2.ImageFeatureType.GRAYSCALE,
-            FeatureTypes_pb2.ImageFeatureType.GRAYSCALE_FLOAT16,
-        ) else 3
+        channels = (
+            1
+            if img.colorSpace
+            in (
+                FeatureTypes_pb2.ImageFeatureType.GRAYSCALE,
+                FeatureTypes_pb2.ImageFeatureType.GRAYSCALE_FLOAT16,
+            )
+            else 3
+        )
         default_img = (1, channels, int(img.height), int(img.width))
         flex = img.WhichOneof("SizeFlexibility")
         if flex == "imageSizeRange":
@@ -655,7 +677,7 @@ def _reshape(flat: list[Any], shape: Shape | None) -> Any:
     out: Any = flat
     for d in reversed(shape[1:]):
         step = int(d)  # type: ignore[arg-type]
-        out = [tuple(out[i:i + step]) for i in range(0, len(out), step)]
+        out = [tuple(out[i : i + step]) for i in range(0, len(out), step)]
     return tuple(out)
 
 
@@ -773,9 +795,7 @@ class _GraphBuilder:
         elif len(blocks) == 1:
             block = next(iter(blocks.values()))
         else:
-            raise self._fail(
-                f"function {_q(function)} has no block for its opset {_q(fn.opset)}"
-            )
+            raise self._fail(f"function {_q(function)} has no block for its opset {_q(fn.opset)}")
         # Per function: values of small consts and shapes of all const-like outputs, so that
         # consumers can pick up parameters and weight shapes in O(1).
         const_values: dict[str, Any] = {}
@@ -802,8 +822,12 @@ class _GraphBuilder:
                             nvt.name, shape, dtype
                         )
                     stack.append(
-                        _Frame(iter(sub.operations), (*frame.path, op.name, f"block{bi}"),
-                               index, frame.depth + 1)
+                        _Frame(
+                            iter(sub.operations),
+                            (*frame.path, op.name, f"block{bi}"),
+                            index,
+                            frame.depth + 1,
+                        )
                     )
 
     def _mil_op(
@@ -821,9 +845,7 @@ class _GraphBuilder:
         op_type = m.group(1) if m else raw_type
         if m:
             attrs["opset_type"] = raw_type
-        outputs = tuple(
-            TensorInfo(o.name, *_mil_type_info(o.type)) for o in op_pb.outputs
-        )
+        outputs = tuple(TensorInfo(o.name, *_mil_type_info(o.type)) for o in op_pb.outputs)
         for key, value in op_pb.attributes.items():
             v = _small_value(value)
             if v is _NO_VALUE:
@@ -906,9 +928,7 @@ class _GraphBuilder:
     def add_neural_network(self, spec: Model_pb2.Model, *, function: str) -> None:
         self._add_function(function)
         for feature in spec.description.input:
-            self.function_inputs[(function, feature.name)] = _feature_info(
-                feature, interface=False
-            )
+            self.function_inputs[(function, feature.name)] = _feature_info(feature, interface=False)
         nn = getattr(spec, spec.WhichOneof("Type") or "neuralNetwork")
         start = len(self.ops)
         stack = [_Frame(iter(nn.layers), (), None, 0)]
@@ -927,8 +947,12 @@ class _GraphBuilder:
                     raise self._fail(f"layers nested deeper than {MAX_NESTING} levels")
                 for block_name, sub in reversed(subs):
                     stack.append(
-                        _Frame(iter(sub.layers), (*frame.path, op.name, block_name), index,
-                               frame.depth + 1)
+                        _Frame(
+                            iter(sub.layers),
+                            (*frame.path, op.name, block_name),
+                            index,
+                            frame.depth + 1,
+                        )
                     )
         self._rename_rewritten_blobs(start)
 
@@ -970,12 +994,18 @@ class _GraphBuilder:
                 if renamed:
                     attrs["renamed_outputs"] = renamed
                 self.ops[start + i] = replace(
-                    op, name=outputs[0].name if outputs else op.name, inputs=inputs,
-                    outputs=tuple(outputs), attrs=attrs,
+                    op,
+                    name=outputs[0].name if outputs else op.name,
+                    inputs=inputs,
+                    outputs=tuple(outputs),
+                    attrs=attrs,
                 )
 
     def _nn_op(
-        self, layer: NeuralNetwork_pb2.NeuralNetworkLayer, index: int, function: str,
+        self,
+        layer: NeuralNetwork_pb2.NeuralNetworkLayer,
+        index: int,
+        function: str,
         frame: _Frame,
     ) -> Op:
         kind = layer.WhichOneof("layer") or "unknown"
@@ -984,8 +1014,11 @@ class _GraphBuilder:
             _nn_params(getattr(layer, kind), attrs)
         if kind == "convolution" and len(layer.convolution.kernelSize) == 2:
             c = layer.convolution
-            attrs["weight_shape"] = (int(c.outputChannels), int(c.kernelChannels),
-                                     *(int(k) for k in c.kernelSize))
+            attrs["weight_shape"] = (
+                int(c.outputChannels),
+                int(c.kernelChannels),
+                *(int(k) for k in c.kernelSize),
+            )
         elif kind == "innerProduct":
             ip = layer.innerProduct
             attrs["weight_shape"] = (int(ip.outputChannels), int(ip.inputChannels))
@@ -1044,15 +1077,17 @@ class _GraphBuilder:
             self.function_inputs[(function, t.name)] = t
         outputs = tuple(_feature_info(f, interface=True) for f in stage.description.output)
         index = len(self.ops)
-        self.ops.append(Op(
-            index=index,
-            name=outputs[0].name if outputs else f"{stage_type}_{index}",
-            op_type=stage_type,
-            function=function,
-            inputs=tuple(t.name for t in ins),
-            outputs=outputs,
-            attrs={"pipeline_stage": function},
-        ))
+        self.ops.append(
+            Op(
+                index=index,
+                name=outputs[0].name if outputs else f"{stage_type}_{index}",
+                op_type=stage_type,
+                function=function,
+                inputs=tuple(t.name for t in ins),
+                outputs=outputs,
+                attrs={"pipeline_stage": function},
+            )
+        )
 
     # ---- Checks ------------------------------------------------------------------------------
 
@@ -1112,8 +1147,10 @@ def _shape_problem(shape: Shape | None) -> str | None:
         if d is None:
             continue
         if d > _MAX_DIM:
-            return (f"dimension {d}, which is not a valid size (more than 2**63 - 1: a negative "
-                    "size stored unsigned?)")
+            return (
+                f"dimension {d}, which is not a valid size (more than 2**63 - 1: a negative "
+                "size stored unsigned?)"
+            )
         elements *= d
     if elements > MAX_TENSOR_ELEMENTS:
         return "a shape of more than 2**128 elements"

@@ -59,6 +59,7 @@ MIN_MACOS = (14, 4)
 # Availability
 # --------------------------------------------------------------------------------------------
 
+
 def _parse_version(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.split("."):
@@ -69,12 +70,13 @@ def _parse_version(text: str) -> tuple[int, ...]:
 
 
 def macos_version() -> str:
-    """"14.5" and the like ("" off macOS). Pythons built against an old SDK see macOS 11+ as
+    """ "14.5" and the like ("" off macOS). Pythons built against an old SDK see macOS 11+ as
     "10.16" (Apple's compatibility answer); sw_vers, as coremltools uses, tells the truth then."""
     mac = platform.mac_ver()[0]
     if sys.platform == "darwin" and _parse_version(mac)[:2] == (10, 16):
-        done = subprocess.run(["sw_vers", "-productVersion"], capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            ["sw_vers", "-productVersion"], capture_output=True, text=True, check=False
+        )
         mac = done.stdout.strip() or mac
     return mac
 
@@ -91,19 +93,25 @@ def coreml_available() -> tuple[bool, str]:
     version = _parse_version(mac)
     if version < MIN_MACOS:
         need = ".".join(map(str, MIN_MACOS))
-        return False, (f"macOS {mac or 'unknown'} is older than {need}, which Core ML's compute "
-                       "plan (MLComputePlan) needs")
+        return False, (
+            f"macOS {mac or 'unknown'} is older than {need}, which Core ML's compute "
+            "plan (MLComputePlan) needs"
+        )
     try:
         # The native extension is what every Core ML call goes through; coremltools itself only
         # logs a warning when it is missing (e.g. installed from an sdist), so check it directly.
         importlib.import_module("coremltools.libcoremlpython")
     except ImportError as exc:
-        return False, (f"coremltools' native library is missing ({exc}); install coremltools "
-                       "from a macOS wheel")
+        return False, (
+            f"coremltools' native library is missing ({exc}); install coremltools "
+            "from a macOS wheel"
+        )
     compute_plan = importlib.import_module("coremltools.models.compute_plan")
     if getattr(compute_plan, "_MLComputePlanProxy", None) is None:
-        return False, ("coremltools' native library has no compute-plan support (MLComputePlan); "
-                       "upgrade coremltools to 8.0 or newer")
+        return False, (
+            "coremltools' native library has no compute-plan support (MLComputePlan); "
+            "upgrade coremltools to 8.0 or newer"
+        )
     ct = importlib.import_module("coremltools")
     return True, f"Core ML available (macOS {mac}, coremltools {ct.__version__})"
 
@@ -111,6 +119,7 @@ def coreml_available() -> tuple[bool, str]:
 # --------------------------------------------------------------------------------------------
 # Live run (macOS)
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class CoreMLTimings:
@@ -142,10 +151,23 @@ class LiveResult:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-_ARRAY_DTYPES = {"FLOAT32": "float32", "FLOAT16": "float16", "DOUBLE": "float64",
-                 "INT32": "int32", "INT8": "int8"}
-_GRAPH_DTYPES = {"fp32": "float32", "fp16": "float16", "fp64": "float64", "int32": "int32",
-                 "int8": "int8", "int16": "int16", "uint8": "uint8", "bool": "bool"}
+_ARRAY_DTYPES = {
+    "FLOAT32": "float32",
+    "FLOAT16": "float16",
+    "DOUBLE": "float64",
+    "INT32": "int32",
+    "INT8": "int8",
+}
+_GRAPH_DTYPES = {
+    "fp32": "float32",
+    "fp16": "float16",
+    "fp64": "float64",
+    "int32": "int32",
+    "int8": "int8",
+    "int16": "int16",
+    "uint8": "uint8",
+    "bool": "bool",
+}
 
 
 def _default_array_shape(array_type: Any) -> list[int]:
@@ -203,8 +225,10 @@ def make_inputs(description: Any, seed: int = 0) -> dict[str, Any]:
             dtype_name = array.ArrayDataType.Name(array.dataType)
             dtype = _ARRAY_DTYPES.get(dtype_name)
             if dtype is None:
-                raise ValueError(f"input {feature.name!r} has array type {dtype_name}, which "
-                                 "ane_notebook cannot generate")
+                raise ValueError(
+                    f"input {feature.name!r} has array type {dtype_name}, which "
+                    "ane_notebook cannot generate"
+                )
             shape = _default_array_shape(array)
             if dtype.startswith("int"):
                 result[feature.name] = rng.integers(0, 10, size=shape).astype(dtype)
@@ -232,13 +256,13 @@ def make_inputs(description: Any, seed: int = 0) -> dict[str, Any]:
         elif kind == "stringType":
             result[feature.name] = "ane_notebook"
         else:
-            raise ValueError(f"input {feature.name!r} has type {kind}, which ane_notebook cannot "
-                             "generate")
+            raise ValueError(
+                f"input {feature.name!r} has type {kind}, which ane_notebook cannot generate"
+            )
     return result
 
 
-def _inputs_from_graph(graph_inputs: Sequence[tuple[str, tuple[int, ...], str]]
-                       ) -> dict[str, Any]:
+def _inputs_from_graph(graph_inputs: Sequence[tuple[str, tuple[int, ...], str]]) -> dict[str, Any]:
     """Fallback when there is no spec to read (an .mlmodelc): multi-arrays from the graph."""
     import numpy as np
 
@@ -254,9 +278,10 @@ def _inputs_from_graph(graph_inputs: Sequence[tuple[str, tuple[int, ...], str]]
 
 
 def _chip_name() -> str:
-    """"Apple M1 Pro" and the like (macOS only; no Core ML involved)."""
-    done = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True,
-                          text=True, check=False)
+    """ "Apple M1 Pro" and the like (macOS only; no Core ML involved)."""
+    done = subprocess.run(
+        ["sysctl", "-n", "machdep.cpu.brand_string"], capture_output=True, text=True, check=False
+    )
     return done.stdout.strip()
 
 
@@ -269,9 +294,14 @@ def _child_compile(model_path: str, destination: str) -> dict[str, Any]:
     return {"compiled_path": compiled, "compile_ms": (time.perf_counter() - start) * 1000}
 
 
-def _child_profile(compiled_path: str, model_path: str, units: str, runs: int,
-                   op_names: list[str], graph_inputs: list[tuple[str, tuple[int, ...], str]]
-                   ) -> dict[str, Any]:
+def _child_profile(
+    compiled_path: str,
+    model_path: str,
+    units: str,
+    runs: int,
+    op_names: list[str],
+    graph_inputs: list[tuple[str, tuple[int, ...], str]],
+) -> dict[str, Any]:
     """Child: load twice, predict runs + 1 times, read the compute plan, look for analytics.
 
     Returns plain data: timings, the plan in coremltools' remote-device format, analytics text.
@@ -321,10 +351,15 @@ def _child_profile(compiled_path: str, model_path: str, units: str, runs: int,
         analytics_path, analytics_text = None, ""
     return {
         "timings": {
-            "compute_units": units, "compile_ms": None, "plan_ms": plan_ms,
-            "load_first_ms": load_first, "load_cached_ms": load_cached,
-            "predict_first_ms": times[0], "predict_median_ms": statistics.median(steady),
-            "predict_p90_ms": float(np.percentile(steady, 90)), "runs": len(steady),
+            "compute_units": units,
+            "compile_ms": None,
+            "plan_ms": plan_ms,
+            "load_first_ms": load_first,
+            "load_cached_ms": load_cached,
+            "predict_first_ms": times[0],
+            "predict_median_ms": statistics.median(steady),
+            "predict_p90_ms": float(np.percentile(steady, 90)),
+            "runs": len(steady),
         },
         "plan": remote,
         "analytics_path": str(analytics_path) if analytics_path else None,
@@ -345,8 +380,7 @@ def _model_source(model: Any, workdir: Path) -> tuple[str, str]:
         return package, package
     get_spec = getattr(model, "get_spec", None)
     if get_spec is None:
-        raise UsageError(f"{type(model).__name__}: expected a model path or a coremltools "
-                         "MLModel")
+        raise UsageError(f"{type(model).__name__}: expected a model path or a coremltools MLModel")
     is_program = get_spec().WhichOneof("Type") == "mlProgram"
     path = workdir / ("model.mlpackage" if is_program else "model.mlmodel")
     model.save(str(path))
@@ -388,8 +422,13 @@ def run_coreml(
         if path.rstrip("/").endswith(".mlmodelc"):
             compiled = {"compiled_path": path, "compile_ms": None}
         else:
-            compiled = run_isolated(_child_compile, (path, str(workdir / "model.mlmodelc")),
-                                    timeout_s, what="compiling the model", model=name)
+            compiled = run_isolated(
+                _child_compile,
+                (path, str(workdir / "model.mlmodelc")),
+                timeout_s,
+                what="compiling the model",
+                model=name,
+            )
         chip_text = _chip_name()
         try:
             chip = get_chip(chip_text).name if chip_text else ""
@@ -398,13 +437,16 @@ def run_coreml(
         macos = macos_version()
         ct_version = importlib.metadata.version("coremltools")
         op_names = [op.name for op in graph.ops]
-        graph_inputs = [(t.name, tuple(d or 1 for d in (t.shape or ())), t.dtype)
-                        for t in graph.inputs]
+        graph_inputs = [
+            (t.name, tuple(d or 1 for d in (t.shape or ())), t.dtype) for t in graph.inputs
+        ]
         placements: dict[ComputeUnits, Placement] = {}
         timings: dict[ComputeUnits, CoreMLTimings] = {}
         for unit in units:
-            with tqdm(total=runs + 1, desc=f"{unit} predict", disable=not progress,
-                      leave=False) as bar:
+            with tqdm(
+                total=runs + 1, desc=f"{unit} predict", disable=not progress, leave=False
+            ) as bar:
+
                 def advance(event: Any, bar: Any = bar) -> None:
                     if isinstance(event, tuple) and event and event[0] == "predict":
                         bar.update(1)
@@ -412,24 +454,46 @@ def run_coreml(
                 raw = run_isolated(
                     _child_profile,
                     (compiled["compiled_path"], path, unit.value, runs, op_names, graph_inputs),
-                    timeout_s, what=f"profiling with {unit}", model=name, on_event=advance)
+                    timeout_s,
+                    what=f"profiling with {unit}",
+                    model=name,
+                    on_event=advance,
+                )
             timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
-            found = given if given is not None else (
-                parse_e5_analytics(raw["analytics_text"]) if raw["analytics_text"] else {})
-            extra = {"chip_name": chip_text, "macos": macos, "coremltools": ct_version,
-                     "model": name,
-                     "analytics_file": raw.get("analytics_path")}
+            found = (
+                given
+                if given is not None
+                else (parse_e5_analytics(raw["analytics_text"]) if raw["analytics_text"] else {})
+            )
+            extra = {
+                "chip_name": chip_text,
+                "macos": macos,
+                "coremltools": ct_version,
+                "model": name,
+                "analytics_file": raw.get("analytics_path"),
+            }
             placements[unit] = placement_from_entries(
-                graph, remote_plan_entries(raw["plan"], name), unit, source="coreml",
-                timings=timing, analytics=found, chip=chip, metadata=extra)
+                graph,
+                remote_plan_entries(raw["plan"], name),
+                unit,
+                source="coreml",
+                timings=timing,
+                analytics=found,
+                chip=chip,
+                metadata=extra,
+            )
             timings[unit] = timing
-    return LiveResult(model=name, placements=placements, timings=timings,
-                      metadata={"chip": chip, "chip_name": chip_text, "macos": macos,
-                                "coremltools": ct_version})
+    return LiveResult(
+        model=name,
+        placements=placements,
+        timings=timings,
+        metadata={"chip": chip, "chip_name": chip_text, "macos": macos, "coremltools": ct_version},
+    )
 
 
-def _load_analytics(value: str | os.PathLike[str] | Mapping[str, AnalyticsEntry] | None
-                    ) -> dict[str, AnalyticsEntry] | None:
+def _load_analytics(
+    value: str | os.PathLike[str] | Mapping[str, AnalyticsEntry] | None,
+) -> dict[str, AnalyticsEntry] | None:
     if value is None:
         return None
     if isinstance(value, Mapping):

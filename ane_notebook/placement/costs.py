@@ -93,9 +93,11 @@ def rates_for(chip: ChipProfile) -> DeviceRates:
     cpu = chip.cpu_gflops / ANCHOR_GFLOPS[Device.CPU]
     bw = chip.mem_bw_gbs / M1_BW_GBS
     return DeviceRates(
-        gflops={Device.ANE: ANCHOR_GFLOPS[Device.ANE] * ane,
-                Device.GPU: ANCHOR_GFLOPS[Device.GPU] * gpu,
-                Device.CPU: ANCHOR_GFLOPS[Device.CPU] * cpu},
+        gflops={
+            Device.ANE: ANCHOR_GFLOPS[Device.ANE] * ane,
+            Device.GPU: ANCHOR_GFLOPS[Device.GPU] * gpu,
+            Device.CPU: ANCHOR_GFLOPS[Device.CPU] * cpu,
+        },
         gbs={d: ANCHOR_GBS[d] * bw for d in ANCHOR_GBS},
     )
 
@@ -119,9 +121,26 @@ def crossing_cost_ms(src: Device, dst: Device, nbytes: int, is_fp32: bool) -> fl
 # Work counts are the textbook ones (2 FLOPs per multiply-accumulate); elementwise and data
 # movement ops are costed by the bytes they touch, which is what bounds them.
 _ELEMENTWISE_FLOPS = {
-    "gelu": 8, "silu": 4, "sigmoid": 4, "tanh": 4, "erf": 4, "exp": 4, "log": 4, "softplus": 4,
-    "sin": 4, "cos": 4, "pow": 4, "sqrt": 2, "rsqrt": 2, "real_div": 2, "inverse": 2,
-    "softmax": 5, "layer_norm": 8, "batch_norm": 4, "instance_norm": 8, "l2_norm": 4,
+    "gelu": 8,
+    "silu": 4,
+    "sigmoid": 4,
+    "tanh": 4,
+    "erf": 4,
+    "exp": 4,
+    "log": 4,
+    "softplus": 4,
+    "sin": 4,
+    "cos": 4,
+    "pow": 4,
+    "sqrt": 2,
+    "rsqrt": 2,
+    "real_div": 2,
+    "inverse": 2,
+    "softmax": 5,
+    "layer_norm": 8,
+    "batch_norm": 4,
+    "instance_norm": 8,
+    "l2_norm": 4,
     "local_response_norm": 8,
 }
 
@@ -159,8 +178,7 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
         if q is not None and key is not None and q.shape and key.shape:
             lk = key.shape[-2] or 1
             return 4.0 * _elements(q.shape) * lk
-    if t in ("lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM",
-             "simpleRecurrent"):
+    if t in ("lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM", "simpleRecurrent"):
         # 4 gates (LSTM) of input+hidden matmuls per step: ~8 * hidden * (input + hidden) per
         # step; approximated from the output size times the hidden width.
         h = out.shape[-1] if out is not None and out.shape and out.shape[-1] else 1
@@ -181,12 +199,15 @@ DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
 
 
 # Lookups read only the rows they gather, not the whole table.
-GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd", "embedding",
-                          "embeddingND"})
+GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd", "embedding", "embeddingND"})
 
 
-def op_costs(ops: Sequence[Op], activations: Sequence[Sequence[TensorInfo | None]],
-             weights: Sequence[Sequence[TensorInfo | None]], chip: ChipProfile) -> OpCosts:
+def op_costs(
+    ops: Sequence[Op],
+    activations: Sequence[Sequence[TensorInfo | None]],
+    weights: Sequence[Sequence[TensorInfo | None]],
+    chip: ChipProfile,
+) -> OpCosts:
     """Estimated time of every op on every processor (vectorised over ops).
 
     `activations[i]` are op i's inputs produced at run time, `weights[i]` those held in const
@@ -205,7 +226,7 @@ def op_costs(ops: Sequence[Op], activations: Sequence[Sequence[TensorInfo | None
             b += out_b  # the gathered rows of the table
         elif ws:
             b += sum(tensor_bytes(t) for t in ws)
-        elif (w := op.attrs.get("weight_shape")):
+        elif w := op.attrs.get("weight_shape"):
             b += 2 * _elements(tuple(w))
         nbytes[i] = b
     rates = rates_for(chip)
@@ -215,4 +236,3 @@ def op_costs(ops: Sequence[Op], activations: Sequence[Sequence[TensorInfo | None
         memory = nbytes / (rates.gbs[d] * 1e6)  # GB/s -> bytes per ms
         time_ms[:, j] = np.maximum(compute, memory) + OP_OVERHEAD_MS[d]
     return OpCosts(flops=flops, bytes=nbytes, time_ms=time_ms)
-

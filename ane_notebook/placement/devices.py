@@ -53,8 +53,12 @@ class ComputeUnits(str, Enum):
         name = getattr(value, "name", value)  # coremltools.ComputeUnit is an Enum
         if isinstance(name, str):
             key = name.strip().upper().replace("-", "_").replace("ANE", "NE")
-            aliases = {"CPU": "CPU_ONLY", "CPU_AND_ANE": "CPU_AND_NE", "CPU_NE": "CPU_AND_NE",
-                       "CPU_GPU": "CPU_AND_GPU"}
+            aliases = {
+                "CPU": "CPU_ONLY",
+                "CPU_AND_ANE": "CPU_AND_NE",
+                "CPU_NE": "CPU_AND_NE",
+                "CPU_GPU": "CPU_AND_GPU",
+            }
             key = aliases.get(key, key)
             if key in cls.__members__:
                 return cls[key]
@@ -84,7 +88,10 @@ class Evidence(str, Enum):
 
 # Ordering from weakest to strongest, for "the weakest evidence behind this decision".
 EVIDENCE_RANK: dict[Evidence, int] = {
-    Evidence.GUESS: 0, Evidence.REVERSE: 1, Evidence.COMMUNITY: 2, Evidence.OFFICIAL: 3,
+    Evidence.GUESS: 0,
+    Evidence.REVERSE: 1,
+    Evidence.COMMUNITY: 2,
+    Evidence.OFFICIAL: 3,
 }
 
 
@@ -112,14 +119,21 @@ class ChipProfile:
     sources: str = ""
 
 
-def _m(name: str, cores: int, tops: float, gpu: float, cpu: float, bw: float, gen: int,
-       sources: str) -> ChipProfile:
+def _m(
+    name: str, cores: int, tops: float, gpu: float, cpu: float, bw: float, gen: int, sources: str
+) -> ChipProfile:
     """Build a profile; `gen` is the ANE family of §A7 (1 = M1-class ... 4 = M4/M5-class)."""
     return ChipProfile(
-        name=name, ane_cores=cores, ane_tops=tops, gpu_tflops=gpu, cpu_gflops=cpu,
+        name=name,
+        ane_cores=cores,
+        ane_tops=tops,
+        gpu_tflops=gpu,
+        cpu_gflops=cpu,
         mem_bw_gbs=bw,
         max_axis=65536 if gen >= 4 else 16384,
-        texture_engine=gen >= 2, ane_sort=gen >= 2, ane_trig=gen >= 3,
+        texture_engine=gen >= 2,
+        ane_sort=gen >= 2,
+        ane_trig=gen >= 3,
         conv_kernel_max=13 if gen <= 1 else 16,
         blockwise_native=gen >= 3,
         sources=sources,

@@ -39,8 +39,12 @@ __all__ = [
 # "classic_cpu"/"mlc" -> CPU, "mps_graph" -> GPU, "ane" -> Neural Engine, "bnns"/"e5_minimal_cpu"
 # -> CPU. coremltools' compute_plan_utils._get_backend_names is the inverse of the same table.
 _BACKEND_RULES: tuple[tuple[str, Device], ...] = (
-    ("classic_cpu", Device.CPU), ("mlc", Device.CPU), ("mps_graph", Device.GPU),
-    ("ane", Device.ANE), ("bnns", Device.CPU), ("e5_minimal_cpu", Device.CPU),
+    ("classic_cpu", Device.CPU),
+    ("mlc", Device.CPU),
+    ("mps_graph", Device.GPU),
+    ("ane", Device.ANE),
+    ("bnns", Device.CPU),
+    ("e5_minimal_cpu", Device.CPU),
 )
 
 
@@ -79,8 +83,16 @@ def backend_device(backend: str) -> Device | None:
 # with or without NSLog line prefixes) or as JSON. Whether analytics.mil itself holds it is not
 # public; the live run only *looks* for it (find_e5_analytics).
 
-_ENTRY_KEYS = frozenset({"BackendSupport", "EstimatedRunTime", "SelectedBackend", "OpPath",
-                         "ValidationMessages", "OpType"})
+_ENTRY_KEYS = frozenset(
+    {
+        "BackendSupport",
+        "EstimatedRunTime",
+        "SelectedBackend",
+        "OpPath",
+        "ValidationMessages",
+        "OpType",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,17 @@ class _PlistError(ValueError):
 
 
 _UNQUOTED = re.compile(r"[A-Za-z0-9_.$:/+\-]+")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "a": "\a", "b": "\b",
-            "f": "\f", "v": "\v"}
+_ESCAPES = {
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    '"': '"',
+    "\\": "\\",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -168,8 +189,8 @@ def _parse_plist(text: str, pos: int) -> tuple[Any, int]:
                 return "".join(out), pos + 1
             if c == "\\" and pos + 1 < len(text):
                 nxt = text[pos + 1]
-                if nxt == "U" and re.fullmatch(r"[0-9a-fA-F]{4}", text[pos + 2:pos + 6]):
-                    out.append(chr(int(text[pos + 2:pos + 6], 16)))
+                if nxt == "U" and re.fullmatch(r"[0-9a-fA-F]{4}", text[pos + 2 : pos + 6]):
+                    out.append(chr(int(text[pos + 2 : pos + 6], 16)))
                     pos += 6
                     continue
                 out.append(_ESCAPES.get(nxt, nxt))
@@ -237,14 +258,15 @@ def _entry_from_analytics(location: str, raw: Mapping[str, Any]) -> AnalyticsEnt
         op_type=str(raw.get("OpType", "")),
         location=location,
         op_index=_as_int(raw.get("OpIndex")),
-        backend_support=frozenset(
-            str(b) for b, v in support.items() if _truthy(v)) if isinstance(support, Mapping)
+        backend_support=frozenset(str(b) for b, v in support.items() if _truthy(v))
+        if isinstance(support, Mapping)
         else frozenset(),
         # Core ML trims the quotes itself (-[MLE5Engine _trimQuotesFromBackendName:])
         selected_backend=str(selected).strip().strip('"') or None if selected else None,
         estimated_run_time=times,
         validation_messages={str(b): str(m) for b, m in messages.items()}
-        if isinstance(messages, Mapping) else {},
+        if isinstance(messages, Mapping)
+        else {},
     )
 
 
@@ -308,6 +330,7 @@ def parse_e5_analytics(text: str) -> dict[str, AnalyticsEntry]:
 # The E5 bundle cache
 # --------------------------------------------------------------------------------------------
 
+
 def e5_cache_roots() -> list[Path]:
     """Where Core ML keeps E5 bundles for this user: ~/Library/Caches/<process>/
     com.apple.e5rt.e5bundlecache (the process name differs per app; Python's varies too)."""
@@ -325,8 +348,9 @@ def _analytics_files(roots: Iterable[Path], since: float | None, limit: int = 64
     for root in roots:
         for dirpath, dirnames, filenames in os.walk(root):
             if since is not None:
-                dirnames[:] = [d for d in dirnames
-                               if os.stat(os.path.join(dirpath, d)).st_mtime >= since]
+                dirnames[:] = [
+                    d for d in dirnames if os.stat(os.path.join(dirpath, d)).st_mtime >= since
+                ]
             if "analytics.mil" in filenames:
                 path = Path(dirpath) / "analytics.mil"
                 found.append((path.stat().st_mtime, path))
@@ -334,9 +358,13 @@ def _analytics_files(roots: Iterable[Path], since: float | None, limit: int = 64
     return [path for _, path in found[:limit]]
 
 
-def find_e5_analytics(op_names: Iterable[str], *, roots: Iterable[Path] | None = None,
-                      since: float | None = None, max_bytes: int = 64 << 20
-                      ) -> tuple[Path | None, str]:
+def find_e5_analytics(
+    op_names: Iterable[str],
+    *,
+    roots: Iterable[Path] | None = None,
+    since: float | None = None,
+    max_bytes: int = 64 << 20,
+) -> tuple[Path | None, str]:
     """Best effort: the analytics file under the E5 bundle cache whose entries name the most of
     `op_names`, and its text; (None, "") when none does."""
     wanted = set(op_names)

@@ -34,8 +34,11 @@ _CPU = _COL[Device.CPU]
 
 
 @gc_paused()  # many small objects per op on big models: see _gc.py
-def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
-             chip: ChipProfile | str | None = None) -> Placement:
+def estimate(
+    graph: Graph,
+    compute_units: ComputeUnits | str = ComputeUnits.ALL,
+    chip: ChipProfile | str | None = None,
+) -> Placement:
     """Estimate the placement of every op of `graph` under `compute_units` on `chip`."""
     cu = ComputeUnits.parse(compute_units)
     profile = get_chip(chip)
@@ -90,8 +93,15 @@ def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
     ops: list[OpPlacement] = []
     for op in graph.ops:
         if op.is_const:
-            ops.append(OpPlacement(device=None, supported=frozenset(), reason="constant (weights)",
-                                   evidence=None, est_time_ms=0.0))
+            ops.append(
+                OpPlacement(
+                    device=None,
+                    supported=frozenset(),
+                    reason="constant (weights)",
+                    evidence=None,
+                    est_time_ms=0.0,
+                )
+            )
             continue
         k = pos[op.index]
         dev = DEVICE_COLUMNS[assign[k]]
@@ -104,12 +114,18 @@ def estimate(graph: Graph, compute_units: ComputeUnits | str = ComputeUnits.ALL,
         "per_op_time": "estimated by the cost model (not measured)",
         "chip_sources": profile.sources,
     }
-    return Placement(source="estimate", compute_units=cu, chip=profile.name, ops=tuple(ops),
-                     metadata=metadata)
+    return Placement(
+        source="estimate", compute_units=cu, chip=profile.name, ops=tuple(ops), metadata=metadata
+    )
 
 
-def _explain(sup: OpSupport | None, dev: Device, cu: ComputeUnits, times: np.ndarray,
-             capable: tuple[Evidence, str] | None) -> OpPlacement:
+def _explain(
+    sup: OpSupport | None,
+    dev: Device,
+    cu: ComputeUnits,
+    times: np.ndarray,
+    capable: tuple[Evidence, str] | None,
+) -> OpPlacement:
     """Reason and evidence for one placed op."""
     supported = sup.supported if sup is not None else frozenset(Device)
     findings = sup.findings if sup is not None else ()
@@ -125,12 +141,20 @@ def _explain(sup: OpSupport | None, dev: Device, cu: ComputeUnits, times: np.nda
         ev = min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e])
         return OpPlacement(dev, supported, reason, ev, t, rules)
     if Device.ANE not in cu.devices:
-        return OpPlacement(dev, supported, f"the compute units ({cu.value}) exclude the Neural "
-                           "Engine", Evidence.OFFICIAL, t, rules)
+        return OpPlacement(
+            dev,
+            supported,
+            f"the compute units ({cu.value}) exclude the Neural Engine",
+            Evidence.OFFICIAL,
+            t,
+            rules,
+        )
     # The ANE could run it: the cost model chose otherwise. The text is the same for every such
     # op on a device, so that they group together; the numbers are in the op's estimate.
-    reason = (f"the ANE could run it, but the cost model keeps it on the {dev.value}: too "
-              f"little work to pay an ANE dispatch (~{LAUNCH_MS[Device.ANE]} ms) and the "
-              "crossings")
+    reason = (
+        f"the ANE could run it, but the cost model keeps it on the {dev.value}: too "
+        f"little work to pay an ANE dispatch (~{LAUNCH_MS[Device.ANE]} ms) and the "
+        "crossings"
+    )
     # The tiny-work effect itself is community-measured (vx-lang/Vx#436); our costs are GUESS.
     return OpPlacement(dev, supported, reason, Evidence.GUESS, t, rules)

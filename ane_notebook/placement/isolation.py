@@ -60,8 +60,16 @@ def _child_entry(conn: Connection, func: Callable[..., Any] | str, args: tuple[A
         try:
             conn.send(("ok", result))
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            conn.send(("error", (type(exc).__name__, f"the result cannot be sent back: {exc}",
-                                 traceback.format_exc())))
+            conn.send(
+                (
+                    "error",
+                    (
+                        type(exc).__name__,
+                        f"the result cannot be sent back: {exc}",
+                        traceback.format_exc(),
+                    ),
+                )
+            )
     finally:
         conn.close()
 
@@ -98,8 +106,12 @@ def run_isolated(
     subject = f" for {model}" if model else ""
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe once Core ML / ObjC is loaded
     receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(target=_child_entry, args=(sender, func, tuple(args)), daemon=True,
-                          name="ane_notebook-coreml")
+    process = ctx.Process(
+        target=_child_entry,
+        args=(sender, func, tuple(args)),
+        daemon=True,
+        name="ane_notebook-coreml",
+    )
     process.start()
     sender.close()  # so that the child's death closes the pipe
     deadline = time.monotonic() + timeout_s
@@ -107,16 +119,19 @@ def run_isolated(
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise CoreMLRunError(f"Core ML did not finish {what}{subject} within "
-                                     f"{timeout_s:g} s; the child process was killed")
+                raise CoreMLRunError(
+                    f"Core ML did not finish {what}{subject} within "
+                    f"{timeout_s:g} s; the child process was killed"
+                )
             ready = wait_for([receiver, process.sentinel], timeout=remaining)
             if receiver in ready or receiver.poll():
                 try:
                     kind, payload = receiver.recv()
                 except EOFError:
                     process.join(timeout=5)
-                    raise CoreMLRunError(f"Core ML crashed while {what}{subject}: "
-                                         f"{_death(process.exitcode)}") from None
+                    raise CoreMLRunError(
+                        f"Core ML crashed while {what}{subject}: {_death(process.exitcode)}"
+                    ) from None
                 if kind == "event":
                     if on_event is not None:
                         on_event(payload)
@@ -125,12 +140,14 @@ def run_isolated(
                     process.join(timeout=5)
                     return payload
                 type_name, message, details = payload
-                raise CoreMLRunError(f"Core ML failed while {what}{subject}: "
-                                     f"{type_name}: {message}", details=details)
+                raise CoreMLRunError(
+                    f"Core ML failed while {what}{subject}: {type_name}: {message}", details=details
+                )
             if process.sentinel in ready:
                 process.join(timeout=5)
-                raise CoreMLRunError(f"Core ML crashed while {what}{subject}: "
-                                     f"{_death(process.exitcode)}")
+                raise CoreMLRunError(
+                    f"Core ML crashed while {what}{subject}: {_death(process.exitcode)}"
+                )
     finally:
         if process.is_alive():
             process.terminate()

@@ -40,8 +40,9 @@ MAX_SWEEPS = 50  # local-search sweeps; each is linear in ops + edges
 Edge = tuple[int, int, bool]
 
 
-def partition(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
-               functions: Sequence[str]) -> list[int]:
+def partition(
+    unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str]
+) -> list[int]:
     """Pick a device column per op minimising op time + switches + crossings (see module doc)."""
     n = len(edges)
     if n == 0:
@@ -53,8 +54,10 @@ def partition(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
     def xtable(nbytes: int, fp32: bool) -> list[list[float]]:
         tab = xcache.get((nbytes, fp32))
         if tab is None:
-            tab = [[crossing_cost_ms(a, b, nbytes, fp32) for b in DEVICE_COLUMNS]
-                   for a in DEVICE_COLUMNS]
+            tab = [
+                [crossing_cost_ms(a, b, nbytes, fp32) for b in DEVICE_COLUMNS]
+                for a in DEVICE_COLUMNS
+            ]
             xcache[(nbytes, fp32)] = tab
         return tab
 
@@ -96,8 +99,13 @@ def partition(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
 _Prepared = tuple[list[tuple[float, ...]], list[list[tuple[int, list[list[float]]]]]]
 
 
-def _prepare(edges: Sequence[Sequence[Edge]], lo: int, hi: int, launch: list[float],
-             xtable: Callable[[int, bool], list[list[float]]]) -> _Prepared:
+def _prepare(
+    edges: Sequence[Sequence[Edge]],
+    lo: int,
+    hi: int,
+    launch: list[float],
+    xtable: Callable[[int, bool], list[list[float]]],
+) -> _Prepared:
     """The pass-independent part of `_dp_pass` for ops lo..hi-1 (see there).
 
     Sums are accumulated in the edges' order, as the per-pass loop used to, so that results
@@ -129,8 +137,9 @@ def _prepare(edges: Sequence[Sequence[Edge]], lo: int, hi: int, launch: list[flo
     return pairs, others
 
 
-def _dp_pass(un: list[list[float]], lo: int, hi: int, prep: _Prepared,
-             prev_assign: list[int]) -> list[int]:
+def _dp_pass(
+    un: list[list[float]], lo: int, hi: int, prep: _Prepared, prev_assign: list[int]
+) -> list[int]:
     """One Viterbi pass over ops lo..hi-1 (one function), starting from the CPU.
 
     Edges from the previous op are charged exactly (in the pair matrix); edges from earlier ops
@@ -180,8 +189,12 @@ def _best_from(c0: float, c1: float, c2: float, u: float) -> tuple[float, int]:
     return m + u, arg
 
 
-def total_cost(unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str],
-               assign: Sequence[int]) -> float:
+def total_cost(
+    unary: np.ndarray,
+    edges: Sequence[Sequence[Edge]],
+    functions: Sequence[str],
+    assign: Sequence[int],
+) -> float:
     """The exact objective: op times + launches on each switch + every crossing edge."""
     launch = [LAUNCH_MS[d] for d in DEVICE_COLUMNS]
     total = 0.0
@@ -200,8 +213,9 @@ def total_cost(unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Se
     return total
 
 
-def improve_segments(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
-                     functions: Sequence[str], assign: list[int]) -> list[int]:
+def improve_segments(
+    unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str], assign: list[int]
+) -> list[int]:
     """Move whole same-device runs to another allowed device while the exact objective drops.
 
     The change in cost of moving one run is computed locally: its ops' times, the launches at
@@ -284,7 +298,8 @@ def improve_segments(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
             return (left,)
         next_dev = a[j + 1]
         return left, (launch[next_dev] if next_dev != c else 0.0) - (
-            launch[next_dev] if next_dev != d else 0.0)
+            launch[next_dev] if next_dev != d else 0.0
+        )
 
     runs = _Runs(a, starts)
     for _ in range(MAX_SWEEPS):
@@ -300,7 +315,7 @@ def improve_segments(unary: np.ndarray, edges: Sequence[Sequence[Edge]],
                 if delta is not None and delta < best_delta:
                     best_delta, best_dev = delta, c
             if best_dev != d:
-                a[i:j + 1] = [best_dev] * (j - i + 1)
+                a[i : j + 1] = [best_dev] * (j - i + 1)
                 if long_runs is not None:
                     long_runs.moved(i, j, best_dev)
                 improved = True
@@ -340,8 +355,12 @@ class _Runs:
         self.head = 0
 
     def _joins(self, left: int, right: int) -> bool:
-        return (left >= 0 and right >= 0 and self.dev[left] == self.dev[right]
-                and not self.starts[self.start[right]])
+        return (
+            left >= 0
+            and right >= 0
+            and self.dev[left] == self.dev[right]
+            and not self.starts[self.start[right]]
+        )
 
     def _merge(self, left: int, right: int) -> None:
         """Append run `right` to run `left` (its left neighbour)."""
@@ -375,17 +394,23 @@ class _LongRuns:
     producer's position, or -1 for a value from the caller on the CPU), then outgoing ones.
     """
 
-    def __init__(self, unary: np.ndarray, edges: Sequence[Sequence[Edge]],
-                 consumers: Sequence[Sequence[Edge]], fn_start: Sequence[int],
-                 a: list[int]) -> None:
+    def __init__(
+        self,
+        unary: np.ndarray,
+        edges: Sequence[Sequence[Edge]],
+        consumers: Sequence[Sequence[Edge]],
+        fn_start: Sequence[int],
+        a: list[int],
+    ) -> None:
         self.unary = unary
         self.assign = np.array(a, dtype=np.intp)
         rows: list[tuple[int, int, bool, bool]] = []  # (other end, bytes, fp32, incoming)
         ptr = [0]
         for k in range(len(edges)):
             lo = fn_start[k]
-            rows.extend((src if src >= lo else -1, nbytes, fp32, True)
-                        for src, nbytes, fp32 in edges[k])
+            rows.extend(
+                (src if src >= lo else -1, nbytes, fp32, True) for src, nbytes, fp32 in edges[k]
+            )
             rows.extend((dst, nbytes, fp32, False) for dst, nbytes, fp32 in consumers[k])
             ptr.append(len(rows))
         self.ptr = ptr
@@ -405,19 +430,21 @@ class _LongRuns:
                 if ia == ib:
                     continue
                 pair = frozenset({da, db})
-                rate = np.where(fp, CONVERT_GBS[(pair, True)] * 1e6,
-                                CONVERT_GBS[(pair, False)] * 1e6)
+                rate = np.where(
+                    fp, CONVERT_GBS[(pair, True)] * 1e6, CONVERT_GBS[(pair, False)] * 1e6
+                )
                 self.xcost[:, ia, ib] = CROSSING_FIXED_MS[pair] + nb / rate
 
     def moved(self, i: int, j: int, dev: int) -> None:
-        self.assign[i:j + 1] = dev
+        self.assign[i : j + 1] = dev
 
-    def delta(self, i: int, j: int, d: int, c: int,
-              launch_parts: tuple[float, ...]) -> float | None:
-        uc = self.unary[i:j + 1, c]
+    def delta(
+        self, i: int, j: int, d: int, c: int, launch_parts: tuple[float, ...]
+    ) -> float | None:
+        uc = self.unary[i : j + 1, c]
         if np.isinf(uc).any():
             return None
-        delta = float(np.cumsum(uc - self.unary[i:j + 1, d])[-1])
+        delta = float(np.cumsum(uc - self.unary[i : j + 1, d])[-1])
         for part in launch_parts:
             delta += part
         lo, hi = self.ptr[i], self.ptr[j + 1]
@@ -428,9 +455,11 @@ class _LongRuns:
         xcost = self.xcost[lo:hi][keep]
         dev = np.where(other < 0, _CPU, self.assign[np.maximum(other, 0)])
         rows = np.arange(len(other))
-        terms = np.where(incoming,
-                         xcost[rows, dev, c] - xcost[rows, dev, d],
-                         xcost[rows, c, dev] - xcost[rows, d, dev])
+        terms = np.where(
+            incoming,
+            xcost[rows, dev, c] - xcost[rows, dev, d],
+            xcost[rows, c, dev] - xcost[rows, d, dev],
+        )
         if len(terms) == 0:
             return delta
         return float(np.cumsum(np.concatenate(([delta], terms)))[-1])

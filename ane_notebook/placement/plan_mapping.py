@@ -61,7 +61,9 @@ __all__ = [
 ]
 
 DEVICE_LABEL: Mapping[Device, str] = {
-    Device.ANE: "Neural Engine", Device.GPU: "GPU", Device.CPU: "CPU",
+    Device.ANE: "Neural Engine",
+    Device.GPU: "GPU",
+    Device.CPU: "CPU",
 }
 
 NOT_IN_PLAN = "not in Core ML's compute plan"
@@ -79,8 +81,13 @@ PER_OP_TIME_MISSING = "unavailable: no measured latency"
 
 # Spellings accepted for devices in plain data (our records, remote plans, user input).
 _DEVICE_NAMES: Mapping[str, Device] = {
-    "ane": Device.ANE, "neuralengine": Device.ANE, "neural_engine": Device.ANE,
-    "neural engine": Device.ANE, "ne": Device.ANE, "gpu": Device.GPU, "cpu": Device.CPU,
+    "ane": Device.ANE,
+    "neuralengine": Device.ANE,
+    "neural_engine": Device.ANE,
+    "neural engine": Device.ANE,
+    "ne": Device.ANE,
+    "gpu": Device.GPU,
+    "cpu": Device.CPU,
 }
 
 
@@ -126,6 +133,7 @@ def _ane_core_count(obj: Any) -> int | None:
 # --------------------------------------------------------------------------------------------
 # Compute-plan entries: the plain-data form of one plan row
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PlanEntry:
@@ -176,8 +184,17 @@ def _iter_structure(structure: Any, stages: tuple[str, ...]) -> Iterator[tuple[A
     elif network is not None:
         for layer in network.layers:
             outputs = tuple(layer.output_names or ())
-            yield layer, PlanEntry(name=layer.name, function=None, kind="layer",
-                                   op_type=layer.type or "", outputs=outputs, stages=stages)
+            yield (
+                layer,
+                PlanEntry(
+                    name=layer.name,
+                    function=None,
+                    kind="layer",
+                    op_type=layer.type or "",
+                    outputs=outputs,
+                    stages=stages,
+                ),
+            )
     elif pipeline is not None:
         # coremltools builds sub_models as a list of (name, MLModelStructure) tuples
         # (coremlpython/CoreMLPython.mm, toPythonObject(MLModelStructurePipeline *)).
@@ -185,14 +202,24 @@ def _iter_structure(structure: Any, stages: tuple[str, ...]) -> Iterator[tuple[A
             yield from _iter_structure(sub_structure, (*stages, sub_name))
 
 
-def _iter_block(block: Any, function: str, stages: tuple[str, ...],
-                parents: tuple[tuple[str, int], ...]) -> Iterator[tuple[Any, PlanEntry]]:
+def _iter_block(
+    block: Any, function: str, stages: tuple[str, ...], parents: tuple[tuple[str, int], ...]
+) -> Iterator[tuple[Any, PlanEntry]]:
     for op in block.operations:
         outputs = tuple(out.name for out in op.outputs)
         name = outputs[0] if outputs else ""
-        yield op, PlanEntry(name=name, function=function, kind="operation",
-                            op_type=op.operator_name or "", outputs=outputs, stages=stages,
-                            parents=parents)
+        yield (
+            op,
+            PlanEntry(
+                name=name,
+                function=function,
+                kind="operation",
+                op_type=op.operator_name or "",
+                outputs=outputs,
+                stages=stages,
+                parents=parents,
+            ),
+        )
         for index, inner in enumerate(op.blocks or ()):
             yield from _iter_block(inner, function, stages, (*parents, (name, index)))
 
@@ -222,9 +249,12 @@ def compute_plan_entries(plan: Any) -> list[PlanEntry]:
                     cores = _ane_core_count(obj)
                     break
             entry = dataclasses.replace(
-                entry, has_usage=True, preferred=device_of(preferred_obj),
+                entry,
+                has_usage=True,
+                preferred=device_of(preferred_obj),
                 supported=frozenset(d for d in map(device_of, supported_objs) if d is not None),
-                ane_cores=cores)
+                ane_cores=cores,
+            )
         if cost is not None:
             entry = dataclasses.replace(entry, cost_weight=float(cost.weight))
         entries.append(entry)
@@ -260,10 +290,18 @@ def compute_plan_entries(plan: Any) -> list[PlanEntry]:
 # the layer name, while a Graph names ops by their first output), and a top-level
 # "infosWithoutUsage" list of such infos without deviceUsage, for the ops without usage.
 
-_COMPONENT_KEYS = frozenset({
-    "program", "programFunction", "programBlock", "programOperation", "neuralNetwork",
-    "neuralNetworkLayer", "pipeline", "pipelineModel",
-})
+_COMPONENT_KEYS = frozenset(
+    {
+        "program",
+        "programFunction",
+        "programBlock",
+        "programOperation",
+        "neuralNetwork",
+        "neuralNetworkLayer",
+        "pipeline",
+        "pipelineModel",
+    }
+)
 
 
 def _as_int(value: Any) -> int | None:
@@ -275,9 +313,12 @@ def _as_int(value: Any) -> int | None:
 
 def _device_from_dict(value: Any, where: str) -> tuple[Device, int | None]:
     if not isinstance(value, Mapping) or len(value) != 1:
-        raise PlanError(where, f"a compute device must be one of {{'cpu'|'gpu'|'neuralEngine': "
-                               f"{{...}}}}, got {value!r}")
-    (key, body), = value.items()
+        raise PlanError(
+            where,
+            f"a compute device must be one of {{'cpu'|'gpu'|'neuralEngine': "
+            f"{{...}}}}, got {value!r}",
+        )
+    ((key, body),) = value.items()
     if key == "cpu":
         return Device.CPU, None
     if key == "gpu":
@@ -304,13 +345,14 @@ def _entry_from_info(info: Any, where: str) -> PlanEntry:
     for component in components:
         if not isinstance(component, Mapping) or len(component) != 1:
             raise PlanError(where, f"bad path component {component!r}")
-        (key, body), = component.items()
+        ((key, body),) = component.items()
         if key not in _COMPONENT_KEYS:
             raise PlanError(where, f"unknown path component {key!r}")
         data = body.get("data", {}) if isinstance(body, Mapping) else {}
         if not isinstance(data, Mapping):
-            raise PlanError(where, f"a path component's 'data' must be an object, got "
-                                   f"{type(data).__name__}")
+            raise PlanError(
+                where, f"a path component's 'data' must be an object, got {type(data).__name__}"
+            )
         if key == "pipelineModel":
             stages.append(str(data.get("name", "")))
         elif key == "programFunction":
@@ -327,7 +369,7 @@ def _entry_from_info(info: Any, where: str) -> PlanEntry:
     if kind == "operation" and ops:
         name = ops[-1]
         # blocks[0] is the function's own block (-1); blocks[i] (i >= 1) is the block of ops[i-1]
-        parents = tuple(zip(ops[:-1], blocks[1:len(ops)], strict=False))
+        parents = tuple(zip(ops[:-1], blocks[1 : len(ops)], strict=False))
     elif kind == "layer" and layer:
         name, parents, function = layer, (), None
     else:
@@ -356,16 +398,25 @@ def _entry_from_info(info: Any, where: str) -> PlanEntry:
     outputs = info.get("outputNames", [name])
     if not isinstance(outputs, list):
         raise PlanError(where, f"outputNames of {name!r} must be a list")
-    return PlanEntry(name=name, function=function, kind=kind,
-                     op_type=str(info.get("operatorName", "")),
-                     outputs=tuple(str(o) for o in outputs),
-                     stages=tuple(stages), parents=parents, has_usage=bool(usage),
-                     preferred=preferred, supported=supported,
-                     cost_weight=float(cost) if cost is not None else None, ane_cores=cores)
+    return PlanEntry(
+        name=name,
+        function=function,
+        kind=kind,
+        op_type=str(info.get("operatorName", "")),
+        outputs=tuple(str(o) for o in outputs),
+        stages=tuple(stages),
+        parents=parents,
+        has_usage=bool(usage),
+        preferred=preferred,
+        supported=supported,
+        cost_weight=float(cost) if cost is not None else None,
+        ane_cores=cores,
+    )
 
 
-def remote_plan_entries(plan: Mapping[str, Any], where: str = "<remote compute plan>"
-                        ) -> list[PlanEntry]:
+def remote_plan_entries(
+    plan: Mapping[str, Any], where: str = "<remote compute plan>"
+) -> list[PlanEntry]:
     """Parse coremltools' remote-device compute-plan dictionary into entries.
 
     `infos` is a list (what coremltools' `ComputePlan.from_dict` reads); a mapping of infos (what
@@ -377,8 +428,10 @@ def remote_plan_entries(plan: Mapping[str, Any], where: str = "<remote compute p
     if isinstance(infos, Mapping):
         infos = list(infos.values())
     if not isinstance(infos, list):
-        raise PlanError(where, "a compute plan needs an 'infos' list (coremltools' remote-device "
-                               "ComputePlan format)")
+        raise PlanError(
+            where,
+            "a compute plan needs an 'infos' list (coremltools' remote-device ComputePlan format)",
+        )
     extra = plan.get("infosWithoutUsage", [])
     if not isinstance(extra, list):
         raise PlanError(where, "'infosWithoutUsage' must be a list")
@@ -403,15 +456,21 @@ def remote_plan_from_entries(entries: Iterable[PlanEntry]) -> dict[str, Any]:
             for stage in entry.stages:
                 components.append({"pipelineModel": {"data": {"name": stage}}})
         if entry.kind == "layer":
-            components += [{"neuralNetwork": {}},
-                           {"neuralNetworkLayer": {"data": {"name": entry.name}}}]
+            components += [
+                {"neuralNetwork": {}},
+                {"neuralNetworkLayer": {"data": {"name": entry.name}}},
+            ]
         else:
-            components += [{"program": {}},
-                           {"programFunction": {"data": {"name": entry.function or "main"}}},
-                           {"programBlock": {"data": {"index": -1}}}]
+            components += [
+                {"program": {}},
+                {"programFunction": {"data": {"name": entry.function or "main"}}},
+                {"programBlock": {"data": {"index": -1}}},
+            ]
             for parent, block in entry.parents:
-                components += [{"programOperation": {"data": {"outputName": parent}}},
-                               {"programBlock": {"data": {"index": block}}}]
+                components += [
+                    {"programOperation": {"data": {"outputName": parent}}},
+                    {"programBlock": {"data": {"index": block}}},
+                ]
             components.append({"programOperation": {"data": {"outputName": entry.name}}})
         info: dict[str, Any] = {"path": {"components": components}}
         if entry.op_type:
@@ -423,8 +482,9 @@ def remote_plan_from_entries(entries: Iterable[PlanEntry]) -> dict[str, Any]:
             continue
         info["deviceUsage"] = {
             "preferred": _device_to_dict(entry.preferred, entry.ane_cores),
-            "supported": [_device_to_dict(d, entry.ane_cores)
-                          for d in DEVICE_ORDER if d in entry.supported],
+            "supported": [
+                _device_to_dict(d, entry.ane_cores) for d in DEVICE_ORDER if d in entry.supported
+            ],
         }
         info["estimatedCost"] = entry.cost_weight
         infos.append(info)
@@ -437,6 +497,7 @@ def remote_plan_from_entries(entries: Iterable[PlanEntry]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Mapping entries onto a graph
 # --------------------------------------------------------------------------------------------
+
 
 def _supported_text(devices: frozenset[Device]) -> str:
     return ", ".join(DEVICE_LABEL[d] for d in DEVICE_ORDER if d in devices) or "none reported"
@@ -453,8 +514,9 @@ def _analytics_for(op: Op, analytics: Mapping[str, AnalyticsEntry]) -> Analytics
     return None
 
 
-def _reason(op: Op, entry: PlanEntry | None, compute_units: ComputeUnits,
-            analytics: AnalyticsEntry | None) -> str:
+def _reason(
+    op: Op, entry: PlanEntry | None, compute_units: ComputeUnits, analytics: AnalyticsEntry | None
+) -> str:
     parts: list[str] = []
     if op.is_const or (entry is not None and entry.is_const and not entry.has_usage):
         parts.append(CONST_REASON)
@@ -465,14 +527,17 @@ def _reason(op: Op, entry: PlanEntry | None, compute_units: ComputeUnits,
     elif entry.preferred is not Device.ANE:
         # Core ML publishes no reason; say what it decided. (On the Neural Engine by choice there
         # is nothing to explain: OpPlacement.reason stays "" unless the analytics add something.)
-        parts.append(f"Core ML preferred the {DEVICE_LABEL[entry.preferred]}; supported: "
-                     f"{_supported_text(entry.supported)}")
+        parts.append(
+            f"Core ML preferred the {DEVICE_LABEL[entry.preferred]}; supported: "
+            f"{_supported_text(entry.supported)}"
+        )
         if Device.ANE not in compute_units.devices:
             parts.append(f"the Neural Engine is not allowed by {compute_units}")
     if analytics is not None and analytics.validation_messages:
         said = "; ".join(
             f"{_backend_label(backend)}: {message}"
-            for backend, message in sorted(analytics.validation_messages.items()))
+            for backend, message in sorted(analytics.validation_messages.items())
+        )
         parts.append(f"Core ML's analytics: {said}")
     return ". ".join(parts)
 
@@ -533,15 +598,17 @@ def placement_from_entries(
         device = row.preferred if row is not None and row.has_usage else None
         weight = row.cost_weight if row is not None else None
         est = latency * weight if latency is not None and weight is not None else 0.0
-        placements.append(OpPlacement(
-            device=None if op.is_const else device,
-            supported=row.supported if row is not None else frozenset(),
-            reason=_reason(op, row, units, found),
-            evidence=None,  # measured by Core ML, not a rule
-            est_time_ms=est,
-            rules=(),
-            cost_weight=weight,
-        ))
+        placements.append(
+            OpPlacement(
+                device=None if op.is_const else device,
+                supported=row.supported if row is not None else frozenset(),
+                reason=_reason(op, row, units, found),
+                evidence=None,  # measured by Core ML, not a rule
+                est_time_ms=est,
+                rules=(),
+                cost_weight=weight,
+            )
+        )
 
     cores = next((e.ane_cores for e in entries if e.ane_cores), None)
     meta: dict[str, Any] = {
@@ -559,20 +626,26 @@ def placement_from_entries(
         meta["timings"] = dataclasses.asdict(timings)
     if metadata:
         meta.update(metadata)
-    return Placement(source=source, compute_units=units, chip=chip, ops=tuple(placements),
-                     metadata=meta)
+    return Placement(
+        source=source, compute_units=units, chip=chip, ops=tuple(placements), metadata=meta
+    )
 
 
-def placement_from_compute_plan(graph: Graph, plan: Any, compute_units: ComputeUnits | str,
-                                **kwargs: Any) -> Placement:
+def placement_from_compute_plan(
+    graph: Graph, plan: Any, compute_units: ComputeUnits | str, **kwargs: Any
+) -> Placement:
     """Map an `MLComputePlan` onto `graph` (source "coreml"). Keyword arguments as for
     `placement_from_entries` (timings, analytics, chip, metadata)."""
     kwargs.setdefault("source", "coreml")
     return placement_from_entries(graph, compute_plan_entries(plan), compute_units, **kwargs)
 
 
-def placement_from_remote_plan(graph: Graph, plan: Mapping[str, Any] | str | os.PathLike[str],
-                               compute_units: ComputeUnits | str, **kwargs: Any) -> Placement:
+def placement_from_remote_plan(
+    graph: Graph,
+    plan: Mapping[str, Any] | str | os.PathLike[str],
+    compute_units: ComputeUnits | str,
+    **kwargs: Any,
+) -> Placement:
     """Import coremltools' remote-device compute-plan dictionary (or a JSON file holding one)
     onto `graph` (source "recorded"). Keyword arguments as for `placement_from_entries`."""
     where = "<remote compute plan>"

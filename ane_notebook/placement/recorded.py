@@ -21,23 +21,27 @@ from .result import OpPlacement, Placement
 MAX_LISTED_DIFFERENCES = 5
 
 
-def load_plan(graph: Graph, plan: str | os.PathLike[str],
-              compute_units: ComputeUnits | None = None) -> Placement:
+def load_plan(
+    graph: Graph, plan: str | os.PathLike[str], compute_units: ComputeUnits | None = None
+) -> Placement:
     """Read `plan`, check it belongs to `graph`, and return its placement (source "recorded")."""
     data = read_json_file(plan)
     origin = os.fspath(plan)
     if isinstance(data, dict) and "infos" in data and "format" not in data:
-        return _placement_from_remote_plan(graph, data, origin,
-                                           compute_units or ComputeUnits.ALL)
+        return _placement_from_remote_plan(graph, data, origin, compute_units or ComputeUnits.ALL)
     validate_report_dict(data, origin)
     if data["source"] == "estimate":
-        raise PlanError(origin, "this report is an estimate, not a plan recorded by Core ML; "
-                        "open it with ane_notebook.load_report instead")
+        raise PlanError(
+            origin,
+            "this report is an estimate, not a plan recorded by Core ML; "
+            "open it with ane_notebook.load_report instead",
+        )
     return placement_from_report_dict(graph, data, origin)
 
 
-def _placement_from_remote_plan(graph: Graph, data: Mapping[str, Any], origin: str,
-                                compute_units: ComputeUnits) -> Placement:
+def _placement_from_remote_plan(
+    graph: Graph, data: Mapping[str, Any], origin: str, compute_units: ComputeUnits
+) -> Placement:
     """coremltools' remote-device compute plan: check its structure, map it, check it fits.
 
     Core ML compiles the model before planning (fusing or dropping some ops), so a plan need not
@@ -47,14 +51,20 @@ def _placement_from_remote_plan(graph: Graph, data: Mapping[str, Any], origin: s
     from .plan_mapping import NOT_IN_PLAN, placement_from_entries, remote_plan_entries
 
     _check_remote_plan_types(data, origin)
-    placement = placement_from_entries(graph, remote_plan_entries(data, origin), compute_units,
-                                       source="recorded",
-                                       metadata={"recorded_plan": origin})
-    running = [(op, p) for op, p in zip(graph.ops, placement.ops, strict=True)
-               if not op.is_const]
+    placement = placement_from_entries(
+        graph,
+        remote_plan_entries(data, origin),
+        compute_units,
+        source="recorded",
+        metadata={"recorded_plan": origin},
+    )
+    running = [(op, p) for op, p in zip(graph.ops, placement.ops, strict=True) if not op.is_const]
     if running and all(p.reason == NOT_IN_PLAN for _, p in running):
-        raise PlanError(origin, f"plan does not match model {graph.name!r}: it names none of "
-                        f"the model's {len(running)} ops (recorded for another model?)")
+        raise PlanError(
+            origin,
+            f"plan does not match model {graph.name!r}: it names none of "
+            f"the model's {len(running)} ops (recorded for another model?)",
+        )
     return placement
 
 
@@ -62,9 +72,16 @@ def _check_remote_plan_types(data: Mapping[str, Any], origin: str) -> None:
     """The JSON types the remote-plan reader relies on (its own checks cover the rest)."""
     infos = data.get("infos")
     extra = data.get("infosWithoutUsage", [])
-    rows = [*(infos.values() if isinstance(infos, Mapping) else infos
-              if isinstance(infos, list) else []),
-            *(extra if isinstance(extra, list) else [])]
+    rows = [
+        *(
+            infos.values()
+            if isinstance(infos, Mapping)
+            else infos
+            if isinstance(infos, list)
+            else []
+        ),
+        *(extra if isinstance(extra, list) else []),
+    ]
     for i, info in enumerate(rows):
         if not isinstance(info, Mapping):
             continue  # reported by the reader
@@ -74,13 +91,20 @@ def _check_remote_plan_types(data: Mapping[str, Any], origin: str) -> None:
             bodies = component.values() if isinstance(component, Mapping) else []
             for body in bodies:
                 if isinstance(body, Mapping) and not isinstance(body.get("data", {}), Mapping):
-                    raise PlanError(origin, f"info {i}: a path component's 'data' must be an "
-                                    f"object, got {type(body['data']).__name__}")
+                    raise PlanError(
+                        origin,
+                        f"info {i}: a path component's 'data' must be an "
+                        f"object, got {type(body['data']).__name__}",
+                    )
         cost = info.get("estimatedCost")
-        if cost is not None and (isinstance(cost, bool) or not isinstance(cost, (int, float))
-                                 or not 0 <= cost <= 1):
-            raise PlanError(origin, f"info {i}: estimatedCost must be a fraction between 0 and "
-                            f"1 (Core ML's cost weight) or null, got {str(cost)[:40]}")
+        if cost is not None and (
+            isinstance(cost, bool) or not isinstance(cost, (int, float)) or not 0 <= cost <= 1
+        ):
+            raise PlanError(
+                origin,
+                f"info {i}: estimatedCost must be a fraction between 0 and "
+                f"1 (Core ML's cost weight) or null, got {str(cost)[:40]}",
+            )
 
 
 def plan_differences(graph: Graph, plan_ops: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -95,11 +119,13 @@ def plan_differences(graph: Graph, plan_ops: Sequence[Mapping[str, Any]]) -> lis
         seen.add(key)
         rec = recorded.get(key)
         if rec is None:
-            diffs.append(f"op {op.name!r} ({op.op_type}) of function {op.function!r} is not in "
-                         "the plan")
+            diffs.append(
+                f"op {op.name!r} ({op.op_type}) of function {op.function!r} is not in the plan"
+            )
         elif rec["op_type"] != op.op_type:
-            diffs.append(f"op {op.name!r} is {op.op_type} in the model but {rec['op_type']} "
-                         "in the plan")
+            diffs.append(
+                f"op {op.name!r} is {op.op_type} in the model but {rec['op_type']} in the plan"
+            )
     for key, rec in recorded.items():
         if key not in seen:
             diffs.append(f"the plan has op {key[1]!r} ({rec['op_type']}) that the model lacks")
@@ -110,10 +136,15 @@ def placement_from_report_dict(graph: Graph, data: Mapping[str, Any], origin: st
     diffs = plan_differences(graph, data["ops"])
     if diffs:
         shown = "; ".join(diffs[:MAX_LISTED_DIFFERENCES])
-        more = f" (and {len(diffs) - MAX_LISTED_DIFFERENCES} more)" \
-            if len(diffs) > MAX_LISTED_DIFFERENCES else ""
-        raise PlanError(origin, f"plan does not match model {graph.name!r}: {len(diffs)} "
-                        f"difference(s): {shown}{more}")
+        more = (
+            f" (and {len(diffs) - MAX_LISTED_DIFFERENCES} more)"
+            if len(diffs) > MAX_LISTED_DIFFERENCES
+            else ""
+        )
+        raise PlanError(
+            origin,
+            f"plan does not match model {graph.name!r}: {len(diffs)} difference(s): {shown}{more}",
+        )
     by_key = {(o["function"], o["name"]): o for o in data["ops"]}
     ops = []
     for op in graph.ops:
@@ -121,16 +152,23 @@ def placement_from_report_dict(graph: Graph, data: Mapping[str, Any], origin: st
         if op.is_const or rec is None:
             ops.append(OpPlacement(device=None, supported=frozenset(), reason="constant (weights)"))
             continue
-        ops.append(OpPlacement(
-            device=None if rec["device"] is None else Device(rec["device"]),
-            supported=frozenset(Device(d) for d in rec["supported"]),
-            reason=rec["reason"],
-            evidence=None if rec["evidence"] is None else Evidence(rec["evidence"]),
-            est_time_ms=float(rec["est_time_ms"]),
-            rules=tuple(rec["rules"]),
-            cost_weight=rec["cost_weight"],
-        ))
+        ops.append(
+            OpPlacement(
+                device=None if rec["device"] is None else Device(rec["device"]),
+                supported=frozenset(Device(d) for d in rec["supported"]),
+                reason=rec["reason"],
+                evidence=None if rec["evidence"] is None else Evidence(rec["evidence"]),
+                est_time_ms=float(rec["est_time_ms"]),
+                rules=tuple(rec["rules"]),
+                cost_weight=rec["cost_weight"],
+            )
+        )
     meta = dict(data["metadata"])
     meta.update({"recorded_plan": origin, "recorded_source": data["source"]})
-    return Placement(source="recorded", compute_units=ComputeUnits(data["compute_units"]),
-                     chip=data["chip"], ops=tuple(ops), metadata=meta)
+    return Placement(
+        source="recorded",
+        compute_units=ComputeUnits(data["compute_units"]),
+        chip=data["chip"],
+        ops=tuple(ops),
+        metadata=meta,
+    )

@@ -101,7 +101,7 @@ class RuleContext:
     _io: dict[int, tuple[TensorInfo, ...]] = field(default_factory=dict, repr=False)
 
     def format_of(self, op: Op) -> str:
-        """"mlprogram" or "neuralnetwork": the graph's format, or for pipelines (which mix
+        """ "mlprogram" or "neuralnetwork": the graph's format, or for pipelines (which mix
         stages) the op's own, told by the loader's NeuralNetwork marker attributes."""
         fmt = self.graph.format
         if fmt in _BOTH:
@@ -136,8 +136,11 @@ class RuleContext:
     @cached_property
     def range_inputs_without_default(self) -> tuple[str, ...]:
         """Range-flexible inputs with no usable default shape (none given, or a 0 in it)."""
-        return tuple(f.name for f in self.graph.flexible_inputs if f.kind == "range"
-                     and (not f.default_shape or 0 in f.default_shape))
+        return tuple(
+            f.name
+            for f in self.graph.flexible_inputs
+            if f.kind == "range" and (not f.default_shape or 0 in f.default_shape)
+        )
 
     @cached_property
     def has_enumerated(self) -> bool:
@@ -224,8 +227,10 @@ S_GUIDE_4 = "sbryngelson/ane-guide ch.4"
 S_GUIDE_17 = "sbryngelson/ane-guide ch.17"
 S_GUIDE_18 = "sbryngelson/ane-guide ch.18"
 S_COREAI_RULES = "apple/coreai-models: neural_engine_rules.md"
-S_MOBIUS_MEL = ("FluidInference/mobius: models/stt/parakeet-tdt-v2-0.6b/coreml/context/"
-                "mel_encoder_ane_behavior.md")
+S_MOBIUS_MEL = (
+    "FluidInference/mobius: models/stt/parakeet-tdt-v2-0.6b/coreml/context/"
+    "mel_encoder_ane_behavior.md"
+)
 S_SMPANARO = "smpanaro/more-ane-transformers: src/experiments/NOTES.md"
 S_ANEMLL_LLAMA = "Anemll/Anemll: anemll/models/llama_model.py"
 S_CT2631 = "https://github.com/apple/coremltools/issues/2631"
@@ -250,6 +255,7 @@ S_VOXCPM = "https://github.com/0seba/VoxCPMANE/issues/15"
 # --------------------------------------------------------------------------------------------
 # Small helpers for checks. All are defensive: they return None for "unknown".
 
+
 def _int_attr(op: Op, *keys: str) -> int | None:
     for k in keys:
         v = op.attrs.get(k)
@@ -265,8 +271,11 @@ def _int_attr(op: Op, *keys: str) -> int | None:
 def _int_list_attr(op: Op, *keys: str) -> tuple[int, ...] | None:
     for k in keys:
         v = op.attrs.get(k)
-        if isinstance(v, (list, tuple)) and v and all(
-                isinstance(x, int) and not isinstance(x, bool) for x in v):
+        if (
+            isinstance(v, (list, tuple))
+            and v
+            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
+        ):
             return tuple(v)
     return None
 
@@ -276,8 +285,11 @@ def _num_list_attr(op: Op, *keys: str) -> tuple[float, ...] | None:
         v = op.attrs.get(k)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             return (float(v),)
-        if isinstance(v, (list, tuple)) and v and all(
-                isinstance(x, (int, float)) and not isinstance(x, bool) for x in v):
+        if (
+            isinstance(v, (list, tuple))
+            and v
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        ):
             return tuple(float(x) for x in v)
     return None
 
@@ -342,7 +354,7 @@ def _check_fp32_cast(op: Op, ctx: RuleContext) -> Details | None:
     # M4-class: boundary casts were measured ANE-preferred (CML, Vx#435, M4, 2026 stack).
     if ctx.ane_family >= 4 or not _is_boundary_cast(op, ctx):
         return None
-    src = next((t for t in ctx.tensors_of(op)[len(op.outputs):]), None)
+    src = next((t for t in ctx.tensors_of(op)[len(op.outputs) :]), None)
     dst = op.outputs[0] if op.outputs else None
     if src is None or dst is None:
         return None
@@ -376,19 +388,38 @@ def _check_unknown_dtype(op: Op, ctx: RuleContext) -> Details | None:
 # For ranks 3 and 4 we right-align onto C, H, W / N, C, H, W (Apple's preferred (B, C, 1, S)
 # layout, OFFICIAL article); the rank-3 mapping is our GUESS.
 _GENERIC_LAYOUT: Mapping[int, tuple[str, ...]] = {
-    1: ("W",), 2: ("H", "W"), 3: ("C", "H", "W"), 4: ("N", "C", "H", "W"),
+    1: ("W",),
+    2: ("H", "W"),
+    3: ("C", "H", "W"),
+    4: ("N", "C", "H", "W"),
     5: ("N", "D", "C", "H", "W"),
 }
 # Convolution-like ops are channel-first at every rank, so their channels land on C, whose cap
 # is 65536 (RE: ane-guide ch.4 "conv channels escape the per-axis cap").
 _CHANNEL_FIRST_LAYOUT: Mapping[int, tuple[str, ...]] = {
-    3: ("N", "C", "W"), 4: ("N", "C", "H", "W"), 5: ("N", "C", "D", "H", "W"),
+    3: ("N", "C", "W"),
+    4: ("N", "C", "H", "W"),
+    5: ("N", "C", "D", "H", "W"),
 }
-_CHANNEL_FIRST_OPS = frozenset({
-    "conv", "conv_transpose", "conv_quantized", "avg_pool", "max_pool", "l2_pool", "batch_norm",
-    "instance_norm", "upsample_nearest_neighbor", "upsample_bilinear", "resize_bilinear",
-    "resize_nearest_neighbor", "convolution", "pooling", "batchnorm",
-})
+_CHANNEL_FIRST_OPS = frozenset(
+    {
+        "conv",
+        "conv_transpose",
+        "conv_quantized",
+        "avg_pool",
+        "max_pool",
+        "l2_pool",
+        "batch_norm",
+        "instance_norm",
+        "upsample_nearest_neighbor",
+        "upsample_bilinear",
+        "resize_bilinear",
+        "resize_nearest_neighbor",
+        "convolution",
+        "pooling",
+        "batchnorm",
+    }
+)
 NC_LIMIT = 65536  # N and C caps on every family from M1 (RE: ane-guide App. A)
 MAX_RANK = 5
 
@@ -430,6 +461,7 @@ def _check_extent(op: Op, ctx: RuleContext) -> Details | None:
 
 # --------------------------------------------------------------------------------------------
 # A3. Flexible shapes.
+
 
 def _check_range_flexible(op: Op, ctx: RuleContext) -> Details | None:
     # Core ML runs a range-flexible model on the ANE only at its default shape (OFFICIAL, Apple
@@ -522,6 +554,7 @@ def _check_non_neural_stage(op: Op, ctx: RuleContext) -> Details | None:
 
 # --------------------------------------------------------------------------------------------
 # A4. Per-op limits.
+
 
 def _check_trig_gate(op: Op, ctx: RuleContext) -> Details | None:
     # sin/cos and the hardware random generator arrive with the M3 class (RE, §A7).
@@ -644,7 +677,7 @@ def _check_matmul_depth(op: Op, ctx: RuleContext) -> Details | None:
     return None
 
 
-SDPA_ANE_MIN_ELEMENTS = 2 ** 21  # 1x16x2048x64: smallest shape measured ANE-preferred (Vx#437)
+SDPA_ANE_MIN_ELEMENTS = 2**21  # 1x16x2048x64: smallest shape measured ANE-preferred (Vx#437)
 
 
 def _check_sdpa_small(op: Op, ctx: RuleContext) -> Details | None:
@@ -673,8 +706,12 @@ def _check_state_width(op: Op, ctx: RuleContext) -> Details | None:
 
 def _check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
     factors: list[float] = []
-    for key in ("scalingFactor", "fractionalScalingFactor", "scale_factor_height",
-                "scale_factor_width"):
+    for key in (
+        "scalingFactor",
+        "fractionalScalingFactor",
+        "scale_factor_height",
+        "scale_factor_width",
+    ):
         got = _num_list_attr(op, key)
         if got is not None:
             factors += got
@@ -685,6 +722,7 @@ def _check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
 
 # --------------------------------------------------------------------------------------------
 # A5. NeuralNetwork layers.
+
 
 def _check_nn_pooling(op: Op, ctx: RuleContext) -> Details | None:
     if op.attrs.get("globalPooling") is True:
@@ -701,49 +739,132 @@ def _check_nn_pooling(op: Op, ctx: RuleContext) -> Details | None:
 # --------------------------------------------------------------------------------------------
 # Op-type lists.
 
-_GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd",
-                           "gatherND", "gatherAlongAxis", "embedding", "embeddingND"})
-_SCATTER_TYPES = frozenset({"scatter", "scatter_along_axis", "scatter_nd",
-                            "scatterND", "scatterAlongAxis"})
+_GATHER_TYPES = frozenset(
+    {
+        "gather",
+        "gather_along_axis",
+        "gather_nd",
+        "gatherND",
+        "gatherAlongAxis",
+        "embedding",
+        "embeddingND",
+    }
+)
+_SCATTER_TYPES = frozenset(
+    {"scatter", "scatter_along_axis", "scatter_nd", "scatterND", "scatterAlongAxis"}
+)
 _SORT_TYPES = frozenset({"topk", "argsort", "topK", "argSort"})
 _ARGMAX_TYPES = frozenset({"reduce_argmax", "reduce_argmin", "argMax", "argMin"})
-_BAND_PART_TYPES = frozenset({"band_part", "matrixBandPart", "lowerTriangular",
-                              "upperTriangular"})
+_BAND_PART_TYPES = frozenset({"band_part", "matrixBandPart", "lowerTriangular", "upperTriangular"})
 _CONTROL_TYPES = frozenset({"cond", "while_loop", "branch", "loop", "loopBreak", "loopContinue"})
-_RECURRENT_TYPES = frozenset({"lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM",
-                              "simpleRecurrent"})
+_RECURRENT_TYPES = frozenset(
+    {"lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM", "simpleRecurrent"}
+)
 _NMS_TYPES = frozenset({"non_maximum_suppression", "NonMaximumSuppression"})
 # "No hardware path on any family" (RE: ane-guide ch.4 "Hard limits", App. A), in MIL and NN
 # spellings. range_1d is "Bridge" everywhere (code generation rejects it, App. A); tensor-list
 # ops are "No path" (App. A).
-_NO_PATH_TYPES = frozenset({
-    "reduce_prod", "mod", "logical_and", "logical_or", "logical_xor", "one_hot", "non_zero",
-    "shape", "reverse_sequence", "sliding_windows", "tan", "asin", "acos", "atanh", "sinh",
-    "cosh", "random_normal", "random_bernoulli", "random_categorical", "range_1d", "make_list",
-    "list_read", "list_write", "list_gather", "list_scatter", "list_length",
-    # NeuralNetwork spellings
-    "reduceProd", "modBroadcastable", "logicalAnd", "logicalOr", "logicalXor", "oneHot",
-    "whereNonZero", "getShape", "reverseSeq", "slidingWindows", "asinh", "acosh",
-    "randomNormalLike", "randomNormalStatic", "randomNormalDynamic", "randomBernoulliLike",
-    "randomBernoulliStatic", "randomBernoulliDynamic", "categoricalDistribution", "rangeStatic",
-})
+_NO_PATH_TYPES = frozenset(
+    {
+        "reduce_prod",
+        "mod",
+        "logical_and",
+        "logical_or",
+        "logical_xor",
+        "one_hot",
+        "non_zero",
+        "shape",
+        "reverse_sequence",
+        "sliding_windows",
+        "tan",
+        "asin",
+        "acos",
+        "atanh",
+        "sinh",
+        "cosh",
+        "random_normal",
+        "random_bernoulli",
+        "random_categorical",
+        "range_1d",
+        "make_list",
+        "list_read",
+        "list_write",
+        "list_gather",
+        "list_scatter",
+        "list_length",
+        # NeuralNetwork spellings
+        "reduceProd",
+        "modBroadcastable",
+        "logicalAnd",
+        "logicalOr",
+        "logicalXor",
+        "oneHot",
+        "whereNonZero",
+        "getShape",
+        "reverseSeq",
+        "slidingWindows",
+        "asinh",
+        "acosh",
+        "randomNormalLike",
+        "randomNormalStatic",
+        "randomNormalDynamic",
+        "randomBernoulliLike",
+        "randomBernoulliStatic",
+        "randomBernoulliDynamic",
+        "categoricalDistribution",
+        "rangeStatic",
+    }
+)
 _SIN_COS_TYPES = frozenset({"sin", "cos"})
 _RANDOM_UNIFORM_TYPES = frozenset({"random_uniform", "randomUniformLike", "randomUniformStatic"})
-_TEXTURE_TYPES = frozenset({"resize", "resize_bilinear", "resize_nearest_neighbor", "crop_resize",
-                            "resample", "affine", "resizeBilinear", "cropResize"})
+_TEXTURE_TYPES = frozenset(
+    {
+        "resize",
+        "resize_bilinear",
+        "resize_nearest_neighbor",
+        "crop_resize",
+        "resample",
+        "affine",
+        "resizeBilinear",
+        "cropResize",
+    }
+)
 _UPSAMPLE_TYPES = frozenset({"upsample", "upsample_nearest_neighbor", "upsample_bilinear"})
 _STATE_TYPES = frozenset({"read_state", "write_state", "coreml_update_state"})
 # Core ML 3 "broadcastable" and "ND" layers (hollance, GUESS by the author's own account).
-_NN_ND_TYPES = frozenset({
-    "addBroadcastable", "subtractBroadcastable", "multiplyBroadcastable", "divideBroadcastable",
-    "floorDivBroadcastable", "modBroadcastable", "maxBroadcastable", "minBroadcastable",
-    "powBroadcastable", "whereBroadcastable", "concatND", "splitND", "softmaxND",
-    "loadConstantND", "embeddingND", "gatherND", "scatterND",
-})
+_NN_ND_TYPES = frozenset(
+    {
+        "addBroadcastable",
+        "subtractBroadcastable",
+        "multiplyBroadcastable",
+        "divideBroadcastable",
+        "floorDivBroadcastable",
+        "modBroadcastable",
+        "maxBroadcastable",
+        "minBroadcastable",
+        "powBroadcastable",
+        "whereBroadcastable",
+        "concatND",
+        "splitND",
+        "softmaxND",
+        "loadConstantND",
+        "embeddingND",
+        "gatherND",
+        "scatterND",
+    }
+)
 # NN layers whose shape arguments arrive at run time: "dynamic layers not supported on the NE"
 # (OFFICIAL, coremltools faqs.md: "converting a static reshape to a fully dynamic reshape").
-_NN_DYNAMIC_TYPES = frozenset({"sliceDynamic", "reshapeDynamic", "fillDynamic",
-                               "broadcastToDynamic", "rangeDynamic", "randomUniformDynamic"})
+_NN_DYNAMIC_TYPES = frozenset(
+    {
+        "sliceDynamic",
+        "reshapeDynamic",
+        "fillDynamic",
+        "broadcastToDynamic",
+        "rangeDynamic",
+        "randomUniformDynamic",
+    }
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -754,242 +875,295 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="dtype.fp32",
         applies_to="an ML Program op with an fp32 input or output tensor",
-        op_types=None, excludes=_ANE,
+        op_types=None,
+        excludes=_ANE,
         reason="Unsupported tensor format: fp32. ({tensor} is fp32; the Neural Engine computes "
-               "in fp16)",
+        "in fp16)",
         fix="convert with compute_precision=ct.precision.FLOAT16 (the ML Program default) and "
-            "keep fp32 only at the model inputs/outputs, or remove explicit fp32 casts "
-            "(.float()) inside the model",
+        "keep fp32 only at the model inputs/outputs, or remove explicit fp32 casts "
+        "(.float()) inside the model",
         evidence=Evidence.OFFICIAL,
-        source=(f"{_AR} §A1/§A8: {S_TYPED_EXEC} (\"Only the NE is barred ... float 32\"); "
-                f"verbatim string {S_FREEDOMTAN}; fp32 matmul/SDPA never ANE: {S_VX435}, "
-                f"{S_VX437}"),
-        check=_check_fp32, formats=_MLP,
+        source=(
+            f'{_AR} §A1/§A8: {S_TYPED_EXEC} ("Only the NE is barred ... float 32"); '
+            f"verbatim string {S_FREEDOMTAN}; fp32 matmul/SDPA never ANE: {S_VX435}, "
+            f"{S_VX437}"
+        ),
+        check=_check_fp32,
+        formats=_MLP,
     ),
     Rule(
         id="dtype.fp32_cast",
         applies_to="a cast between fp32 and fp16 (usually at a model input or output), on chips "
-                   "before the M4 class",
-        op_types=frozenset({"cast"}), excludes=_ANE,
+        "before the M4 class",
+        op_types=frozenset({"cast"}),
+        excludes=_ANE,
         reason="Invalid {side} tensor format: fp32 (cast {src} -> {dst} runs off the Neural "
-               "Engine on {chip})",
+        "Engine on {chip})",
         fix="declare fp16 model inputs and outputs (ct.TensorType(dtype=np.float16), iOS 16+) "
-            "so no fp32<->fp16 cast is needed",
+        "so no fp32<->fp16 cast is needed",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A1/§D: off the ANE on an M1-family bundle ({S_FREEDOMTAN}); "
-                f"ANE-preferred on M4 ({S_VX435}); M3 not measured (we keep the M1 behaviour)"),
-        check=_check_fp32_cast, formats=_MLP,
+        source=(
+            f"{_AR} §A1/§D: off the ANE on an M1-family bundle ({S_FREEDOMTAN}); "
+            f"ANE-preferred on M4 ({S_VX435}); M3 not measured (we keep the M1 behaviour)"
+        ),
+        check=_check_fp32_cast,
+        formats=_MLP,
     ),
     Rule(
         id="dtype.int",
         applies_to="an ML Program op with an int16/int32/int64 (or unsigned) tensor",
-        op_types=None, excludes=_ANE,
+        op_types=None,
+        excludes=_ANE,
         reason="integer tensor {tensor} ({dtype}): the Neural Engine computes in fp16 and "
-               "rejects integer arithmetic and casts to int16/int32",
+        "rejects integer arithmetic and casts to int16/int32",
         fix="do mask and position arithmetic in fp16, or precompute it outside the model and "
-            "pass it as an fp16 input",
+        "pass it as an fp16 input",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A1: {S_ANEMLL_PROF} (cast to int16 and select off the ANE); "
-                f"FluidInference/mobius ane-experiments.md (int32 mask CPU island); RE: "
-                f"{S_GUIDE_A} (cast to int32 rejected on M1)"),
-        check=_check_int, formats=_MLP,
+        source=(
+            f"{_AR} §A1: {S_ANEMLL_PROF} (cast to int16 and select off the ANE); "
+            f"FluidInference/mobius ane-experiments.md (int32 mask CPU island); RE: "
+            f"{S_GUIDE_A} (cast to int32 rejected on M1)"
+        ),
+        check=_check_int,
+        formats=_MLP,
     ),
     Rule(
         id="dtype.unknown",
         applies_to="an op with a tensor whose dtype the rule table does not know",
-        op_types=None, excludes=_ANE,
+        op_types=None,
+        excludes=_ANE,
         reason="tensor {tensor} has a dtype the rule table does not know ({dtype}); the Neural "
-               "Engine runs fp16 (and int8) only",
+        "Engine runs fp16 (and int8) only",
         fix="check the model was written by a coremltools version this tool knows, and that "
-            "the tensor is fp16",
+        "the tensor is fp16",
         # §A1 lists the ANE's dtypes (fp16, int8, int16: OFFICIAL Core AI authoring rules); an
         # unknown one is not among them as far as we can tell, so we keep the ANE out (GUESS).
         evidence=Evidence.GUESS,
         source=f"{_AR} §A1: apple/coreai-models neural_engine_rules.md (supported ANE dtypes)",
-        check=_check_unknown_dtype, formats=_MLP,
+        check=_check_unknown_dtype,
+        formats=_MLP,
     ),
     # ---- A2 rank / extent ------------------------------------------------------------------
     Rule(
         id="tensor.rank",
         applies_to="any op with an input or output of rank above 5",
-        op_types=None, excludes=_ANE,
+        op_types=None,
+        excludes=_ANE,
         reason="tensor rank {rank} exceeds the ANE maximum of 5 ({tensor})",
         fix="reshape to rank 4 (the (B, C, 1, S) layout) around this op",
         evidence=Evidence.OFFICIAL,
-        source=(f"{_AR} §A2/§A8: {S_COREAI_RULES} (\"Max tensor rank: 5\"); RE: {S_GUIDE_4} "
-                f"(verbatim string)"),
+        source=(
+            f'{_AR} §A2/§A8: {S_COREAI_RULES} ("Max tensor rank: 5"); RE: {S_GUIDE_4} '
+            f"(verbatim string)"
+        ),
         check=_check_rank,
     ),
     Rule(
         id="axis.extent",
         applies_to="any op with a tensor whose W/H/D extent exceeds the chip's limit (N and C: "
-                   "65536); MIL's last axis maps to W",
-        op_types=None, excludes=_ANE,
+        "65536); MIL's last axis maps to W",
+        op_types=None,
+        excludes=_ANE,
         reason="Invalid layer: Tensor dimensions {dims} are not within supported range, "
-               "N[1-65536] D[1-{limit}] C[1-65536] H[1-{limit}] W[1-{limit}]. ({tensor} on "
-               "{chip})",
+        "N[1-65536] D[1-{limit}] C[1-65536] H[1-{limit}] W[1-{limit}]. ({tensor} on "
+        "{chip})",
         fix="split or reshape the long axis so each of W, H and D stays within the chip limit "
-            "(16384 before the M4 class), e.g. chunk the sequence or fold length into channels",
+        "(16384 before the M4 class), e.g. chunk the sequence or fold length into channels",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A2/§A8: verbatim Core ML failure {S_MOBIUS_MEL}; per-chip limits RE "
-                f"{S_GUIDE_A}; {S_ANEMLL_LLAMA} (\"limited to 16384\")"),
+        source=(
+            f"{_AR} §A2/§A8: verbatim Core ML failure {S_MOBIUS_MEL}; per-chip limits RE "
+            f'{S_GUIDE_A}; {S_ANEMLL_LLAMA} ("limited to 16384")'
+        ),
         check=_check_extent,
     ),
     Rule(
         id="linear.rank5",
         applies_to="linear with an input of rank 5 or more",
-        op_types=frozenset({"linear"}), excludes=_ANE,
+        op_types=frozenset({"linear"}),
+        excludes=_ANE,
         reason="ANE cannot support Linear with input rank >= 5 (input rank {rank})",
         fix="reshape the input to rank <= 4 before the linear layer (or use a 1x1 conv on "
-            "(B, C, 1, S))",
+        "(B, C, 1, S))",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A2/§A8: {S_GUIDE_4}, {S_GUIDE_17} (Linear validator)",
-        check=_check_linear_rank, formats=_MLP,
+        check=_check_linear_rank,
+        formats=_MLP,
     ),
     Rule(
         id="linear.vocab",
         applies_to="linear / innerProduct whose output width exceeds the chip's axis limit "
-                   "(large-vocabulary LM heads)",
-        op_types=frozenset({"linear", "innerProduct"}), excludes=_ANE,
+        "(large-vocabulary LM heads)",
+        op_types=frozenset({"linear", "innerProduct"}),
+        excludes=_ANE,
         reason="Output blob dimensions exceed ANE limit. ({outputs} outputs > {limit} on {chip})",
         fix="split the vocabulary head into chunks of <= 16384 outputs (several linear or 1x1 "
-            "conv heads, concatenated or arg-maxed outside the ANE segment)",
+        "conv heads, concatenated or arg-maxed outside the ANE segment)",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A2/§A8: {S_SMPANARO} (50257-wide linear -> CPU, verbatim string); "
-                f"{S_ANEMLL_LLAMA} (vocab split into chunks)"),
+        source=(
+            f"{_AR} §A2/§A8: {S_SMPANARO} (50257-wide linear -> CPU, verbatim string); "
+            f"{S_ANEMLL_LLAMA} (vocab split into chunks)"
+        ),
         check=_check_linear_vocab,
     ),
     Rule(
         id="matmul.depth",
         applies_to="matmul with a rank-5 operand whose depth axis (axis 1) is above 1",
-        op_types=frozenset({"matmul"}), excludes=_ANE,
+        op_types=frozenset({"matmul"}),
+        excludes=_ANE,
         reason="depth > 1 is not supported for MatMult (depth {depth} in {tensor})",
         fix="fold the extra batch axis into the batch (axis 0) so the operands are rank 4",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A2/§A4/§A8: {S_GUIDE_4}, {S_GUIDE_17} (MatrixMult validator)",
-        check=_check_matmul_depth, formats=_MLP,
+        check=_check_matmul_depth,
+        formats=_MLP,
     ),
     Rule(
         id="state.width",
         applies_to="read_state / write_state on a state tensor whose last axis is not a "
-                   "multiple of 32",
-        op_types=_STATE_TYPES, excludes=_ANE,
+        "multiple of 32",
+        op_types=_STATE_TYPES,
+        excludes=_ANE,
         reason="state tensor {tensor} has width {width}, not a multiple of 32; stateful ops "
-               "with such widths failed on the Neural Engine",
+        "with such widths failed on the Neural Engine",
         fix="pad the state's last axis to a multiple of 32 (e.g. 270 -> 288)",
         evidence=Evidence.COMMUNITY,
         source=f"{_AR} §A2: {S_CT2631} (w=270 fails, w=256 works; M4, macOS 15.2)",
-        check=_check_state_width, formats=_MLP,
+        check=_check_state_width,
+        formats=_MLP,
     ),
     # ---- A3 flexible shapes ----------------------------------------------------------------
     Rule(
         id="shape.range_flexible",
         applies_to="in a model with a RangeDim input that declares no default shape, any op "
-                   "with a dimension that depends on it (unknown statically)",
-        op_types=None, excludes=_ANE,
+        "with a dimension that depends on it (unknown statically)",
+        op_types=None,
+        excludes=_ANE,
         reason="MLE5Engine is not currently supported for models with range shape inputs that "
-               "try to utilize the Neural Engine. ({tensor} follows flexible input {inputs}, "
-               "which has no default shape; only the default shape may use the Neural Engine)",
+        "try to utilize the Neural Engine. ({tensor} follows flexible input {inputs}, "
+        "which has no default shape; only the default shape may use the Neural Engine)",
         fix="give the RangeDim a default (ct.RangeDim(..., default=N)) and call the model at "
-            "that shape, or use ct.EnumeratedShapes (up to 128 shapes) or fixed-shape buckets",
+        "that shape, or use ct.EnumeratedShapes (up to 128 shapes) or fixed-shape buckets",
         evidence=Evidence.OFFICIAL,
-        source=(f"{_AR} §A3/§A8: Apple engineer {S_FORUM_724930}; Xcode message {S_CT1029}; "
-                f"coremltools#2370 (random RangeDim shapes: ANE 0%)"),
+        source=(
+            f"{_AR} §A3/§A8: Apple engineer {S_FORUM_724930}; Xcode message {S_CT1029}; "
+            f"coremltools#2370 (random RangeDim shapes: ANE 0%)"
+        ),
         check=_check_range_flexible,
     ),
     Rule(
         id="shape.dynamic",
         applies_to="reshape / slice / slice_update / tile / pad / fill whose shape, begin or "
-                   "size argument is computed at run time",
-        op_types=frozenset(_DYNAMIC_ARGS), excludes=_ANE,
+        "size argument is computed at run time",
+        op_types=frozenset(_DYNAMIC_ARGS),
+        excludes=_ANE,
         reason="{op_type} is a dynamic layer: argument {arg} is computed at run time, and "
-               "dynamic layers are not supported on the Neural Engine",
+        "dynamic layers are not supported on the Neural Engine",
         fix="make the argument a constant (fixed or enumerated input shapes let the converter "
-            "keep a static reshape/slice)",
+        "keep a static reshape/slice)",
         evidence=Evidence.OFFICIAL,
-        source=(f"{_AR} §A3: {S_FAQS} (dynamic layers not supported on the NE); CML: "
-                f"{S_SMPANARO} (runtime slice offsets -> CPU); CAI: apple/coreai-torch#6"),
-        check=_check_dynamic, formats=_MLP,
+        source=(
+            f"{_AR} §A3: {S_FAQS} (dynamic layers not supported on the NE); CML: "
+            f"{S_SMPANARO} (runtime slice offsets -> CPU); CAI: apple/coreai-torch#6"
+        ),
+        check=_check_dynamic,
+        formats=_MLP,
     ),
     Rule(
         id="nn.dynamic_layer",
         applies_to="NeuralNetwork layers that take their shape at run time (sliceDynamic, "
-                   "reshapeDynamic, fillDynamic, broadcastToDynamic, rangeDynamic, ...)",
-        op_types=_NN_DYNAMIC_TYPES, excludes=_ANE,
+        "reshapeDynamic, fillDynamic, broadcastToDynamic, rangeDynamic, ...)",
+        op_types=_NN_DYNAMIC_TYPES,
+        excludes=_ANE,
         reason="{op_type} is a dynamic layer; dynamic layers are not supported on the Neural "
-               "Engine",
+        "Engine",
         fix="use the static variant of the layer (reshapeStatic, sliceStatic, ...) with fixed "
-            "or enumerated input shapes",
+        "or enumerated input shapes",
         evidence=Evidence.OFFICIAL,
         source=f"{_AR} §A3: {S_FAQS}",
-        check=_always, formats=_NN,
+        check=_always,
+        formats=_NN,
     ),
     Rule(
         id="layer_norm.enumerated_rank3",
         applies_to="layer_norm on a rank-3 tensor in a model with enumerated input shapes",
-        op_types=frozenset({"layer_norm"}), excludes=_ANE,
+        op_types=frozenset({"layer_norm"}),
+        excludes=_ANE,
         reason="layer_norm on a rank-3 tensor ({shape}) with enumerated input shapes moved the "
-               "model off the Neural Engine",
+        "model off the Neural Engine",
         fix="reshape to rank 4 (B, C, 1, S) and normalise over the channel axis",
         evidence=Evidence.COMMUNITY,
         source=f"{_AR} §A3: {S_CT1909}; {S_SMPANARO} (Oct 25 2023)",
-        check=_check_layer_norm_rank3, formats=_MLP,
+        check=_check_layer_norm_rank3,
+        formats=_MLP,
     ),
     Rule(
         id="control.nested",
         applies_to="any op inside the body of a cond / while_loop",
-        op_types=None, excludes=_ANE,
+        op_types=None,
+        excludes=_ANE,
         reason="inside the body of {parent}; control flow runs off the Neural Engine, and so "
-               "does its body",
+        "does its body",
         fix="flatten the control flow: compute both branches and select, or unroll the loop "
-            "with a fixed trip count",
+        "with a fixed trip count",
         evidence=Evidence.GUESS,
-        source=(f"{_AR} §A4: our inference from {S_SMPANARO} (cond goes to CPU) and "
-                f"{S_GUIDE_A} (cond/while_loop: no standalone code generation)"),
+        source=(
+            f"{_AR} §A4: our inference from {S_SMPANARO} (cond goes to CPU) and "
+            f"{S_GUIDE_A} (cond/while_loop: no standalone code generation)"
+        ),
         check=_check_nested,
     ),
     # ---- A4 op types -----------------------------------------------------------------------
     Rule(
         id="op.gather",
         applies_to="gather, gather_along_axis, gather_nd and embedding lookups",
-        op_types=_GATHER_TYPES, excludes=_ANE,
+        op_types=_GATHER_TYPES,
+        excludes=_ANE,
         reason="{op_type} (gather / embedding lookup) does not run on the Neural Engine in "
-               "Core ML (supported: GPU, CPU)",
+        "Core ML (supported: GPU, CPU)",
         fix="keep the lookup at the model's edge (it is cheap on the CPU), pass embeddings as "
-            "an input, or pass cos/sin tables as 4-D inputs instead of gathering them",
+        "an input, or pass cos/sin tables as 4-D inputs instead of gathering them",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A4: {S_INSPECT} (gather supported = GPU|CPU); {S_SMPANARO} (\"gather "
-                f"will not run on ANE, no matter the size\"); {S_ANE_TRANSFORMERS} (embedding "
-                f"= the CPU ops); RE {S_GUIDE_18} (no planner cost tree)"),
+        source=(
+            f'{_AR} §A4: {S_INSPECT} (gather supported = GPU|CPU); {S_SMPANARO} ("gather '
+            f'will not run on ANE, no matter the size"); {S_ANE_TRANSFORMERS} (embedding '
+            f"= the CPU ops); RE {S_GUIDE_18} (no planner cost tree)"
+        ),
         check=_always,
     ),
     Rule(
         id="op.scatter",
         applies_to="scatter, scatter_along_axis, scatter_nd",
-        op_types=_SCATTER_TYPES, excludes=_ANE,
+        op_types=_SCATTER_TYPES,
+        excludes=_ANE,
         reason="{op_type} has no Neural Engine path on any chip family",
         fix="write with slice_update at constant offsets, concat static slices, or keep caches "
-            "in MLState",
+        "in MLState",
         evidence=Evidence.REVERSE,
-        source=(f"{_AR} §A4: {S_GUIDE_4} (no path); CML: FluidAudio ANE_Profiler.md (rank-5 "
-                f"KV scatter rejected at any precision)"),
+        source=(
+            f"{_AR} §A4: {S_GUIDE_4} (no path); CML: FluidAudio ANE_Profiler.md (rank-5 "
+            f"KV scatter rejected at any precision)"
+        ),
         check=_always,
     ),
     Rule(
         id="op.sort",
         applies_to="topk, argsort",
-        op_types=_SORT_TYPES, excludes=_ANE,
+        op_types=_SORT_TYPES,
+        excludes=_ANE,
         reason="{op_type} runs off the Neural Engine in Core ML",
         fix="return the scores and do top-k / sorting in post-processing",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A4/§D: {S_RFDETR} (topk and its consumers: the only CPU ops, M3 Pro); "
-                f"the direct path runs topk from M2 (RE, {S_GUIDE_A}), Core ML does not"),
+        source=(
+            f"{_AR} §A4/§D: {S_RFDETR} (topk and its consumers: the only CPU ops, M3 Pro); "
+            f"the direct path runs topk from M2 (RE, {S_GUIDE_A}), Core ML does not"
+        ),
         check=_always,
     ),
     Rule(
         id="op.argmax",
         applies_to="reduce_argmax, reduce_argmin",
-        op_types=_ARGMAX_TYPES, excludes=_ANE,
+        op_types=_ARGMAX_TYPES,
+        excludes=_ANE,
         reason="{op_type}: Core ML's planner never puts arg-max/arg-min on the Neural Engine",
         fix="return the scores and take the arg-max outside the model",
         evidence=Evidence.REVERSE,
@@ -999,7 +1173,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.band_part",
         applies_to="band_part (causal masks)",
-        op_types=_BAND_PART_TYPES, excludes=_ANE,
+        op_types=_BAND_PART_TYPES,
+        excludes=_ANE,
         reason="{op_type} (matrix band part) is not able to run on the Neural Engine",
         fix="pass the causal mask as an fp16 input or a constant",
         evidence=Evidence.COMMUNITY,
@@ -1009,34 +1184,41 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.control_flow",
         applies_to="cond, while_loop (and NN branch / loop layers)",
-        op_types=_CONTROL_TYPES, excludes=_ANE,
+        op_types=_CONTROL_TYPES,
+        excludes=_ANE,
         reason="{op_type}: control flow (if/else, loops) isn't supported on the Neural Engine",
         fix="compute both branches and select, unroll loops with a fixed trip count, or move "
-            "the control flow into app code",
+        "the control flow into app code",
         evidence=Evidence.COMMUNITY,
-        source=(f"{_AR} §A4: {S_SMPANARO} (Apr 16 2023); {S_ANEMLL_PROF} (while_loop GPU "
-                f"fallback); RE {S_GUIDE_A}"),
+        source=(
+            f"{_AR} §A4: {S_SMPANARO} (Apr 16 2023); {S_ANEMLL_PROF} (while_loop GPU "
+            f"fallback); RE {S_GUIDE_A}"
+        ),
         check=_always,
     ),
     Rule(
         id="op.recurrent",
         applies_to="lstm, gru, rnn (and NN LSTM/GRU/simpleRecurrent layers)",
-        op_types=_RECURRENT_TYPES, excludes=_ANE,
+        op_types=_RECURRENT_TYPES,
+        excludes=_ANE,
         reason="RNN or LSTM are not supported on the neural engine ({op_type})",
         fix="unroll the recurrence into matmul/conv + activations with a fixed number of "
-            "steps, or replace it with a convolutional or attention block",
+        "steps, or replace it with a convolutional or attention block",
         evidence=Evidence.OFFICIAL,
-        source=(f"{_AR} §A4/§A5: {S_CT1780} (maintainer); RE {S_GUIDE_4} (no path); "
-                f"{S_FLUID_CAND} (no ANE kernel at any precision)"),
+        source=(
+            f"{_AR} §A4/§A5: {S_CT1780} (maintainer); RE {S_GUIDE_4} (no path); "
+            f"{S_FLUID_CAND} (no ANE kernel at any precision)"
+        ),
         check=_always,
     ),
     Rule(
         id="op.recurrent_bnns",
         applies_to="lstm, gru, rnn: Core ML runs them on BNNS (the CPU)",
-        op_types=_RECURRENT_TYPES, excludes=_GPU,
+        op_types=_RECURRENT_TYPES,
+        excludes=_GPU,
         reason="{op_type} runs on BNNS (the CPU) in Core ML",
         fix="unroll the recurrence into matmul/conv + activations so the GPU or Neural Engine "
-            "can take it",
+        "can take it",
         evidence=Evidence.COMMUNITY,
         source=f"{_AR} §A4/§A5: {S_CT337} (LSTM on BNNS, iPhone XS); {S_FLUID_CAND}",
         check=_always,
@@ -1044,18 +1226,21 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.custom",
         applies_to="NeuralNetwork custom layers",
-        op_types=frozenset({"custom"}), excludes=_ANE,
+        op_types=frozenset({"custom"}),
+        excludes=_ANE,
         reason="custom layers never run on the Neural Engine (CPU/GPU implementations only)",
         fix="replace the custom layer with built-in layers, or split the model so it runs in "
-            "its own CPU/GPU stage",
+        "its own CPU/GPU stage",
         evidence=Evidence.OFFICIAL,
         source=f"{_AR} §A4/§A5: {S_CT1278} (maintainer); {S_HOLLANCE}",
-        check=_always, formats=_NN,
+        check=_always,
+        formats=_NN,
     ),
     Rule(
         id="op.nms",
         applies_to="non_maximum_suppression",
-        op_types=_NMS_TYPES, excludes=_ANE,
+        op_types=_NMS_TYPES,
+        excludes=_ANE,
         reason="{op_type} offloads to the CPU or GPU; the Neural Engine has no NMS path",
         fix="run NMS in post-processing (Vision, app code) or a separate pipeline stage",
         evidence=Evidence.REVERSE,
@@ -1065,21 +1250,23 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.no_ane_path",
         applies_to="reduce_prod, mod, logical and/or/xor, one_hot, non_zero, shape, "
-                   "reverse_sequence, sliding_windows, inverse and hyperbolic trig, random "
-                   "sampling other than uniform, range_1d, tensor lists",
-        op_types=_NO_PATH_TYPES, excludes=_ANE,
+        "reverse_sequence, sliding_windows, inverse and hyperbolic trig, random "
+        "sampling other than uniform, range_1d, tensor lists",
+        op_types=_NO_PATH_TYPES,
+        excludes=_ANE,
         reason="{op_type} has no Neural Engine path on any chip family",
         fix="rewrite it with ANE ops (reduce_prod via exp(reduce_sum(log)), logical_and via "
-            "minimum or mul, precomputed constants for shape/range/one_hot) or compute it "
-            "outside the model",
+        "minimum or mul, precomputed constants for shape/range/one_hot) or compute it "
+        "outside the model",
         evidence=Evidence.REVERSE,
-        source=f"{_AR} §A4: {S_GUIDE_4} (\"Hard limits\"); {S_GUIDE_A}",
+        source=f'{_AR} §A4: {S_GUIDE_4} ("Hard limits"); {S_GUIDE_A}',
         check=_always,
     ),
     Rule(
         id="op.sin_cos",
         applies_to="sin, cos on chips before the M3 class",
-        op_types=_SIN_COS_TYPES, excludes=_ANE,
+        op_types=_SIN_COS_TYPES,
+        excludes=_ANE,
         reason="{op_type} has no native Neural Engine path on {chip} (native from the M3 class)",
         fix="precompute sin/cos tables (e.g. rotary embeddings) as constants or fp16 inputs",
         evidence=Evidence.REVERSE,
@@ -1089,9 +1276,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.random_uniform",
         applies_to="random_uniform on chips before the M3 class",
-        op_types=_RANDOM_UNIFORM_TYPES, excludes=_ANE,
+        op_types=_RANDOM_UNIFORM_TYPES,
+        excludes=_ANE,
         reason="{op_type}: the Neural Engine's random generator arrives with the M3 class; "
-               "{chip} draws random numbers on the host",
+        "{chip} draws random numbers on the host",
         fix="pass the random tensor as an fp16 input",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A7: {S_GUIDE_A}",
@@ -1100,11 +1288,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.texture",
         applies_to="resize, crop_resize, resample, affine on chips without the texture engine "
-                   "(M1 class)",
-        op_types=_TEXTURE_TYPES, excludes=_ANE,
+        "(M1 class)",
+        op_types=_TEXTURE_TYPES,
+        excludes=_ANE,
         reason="{op_type} needs the Neural Engine's texture engine, which {chip} does not have",
         fix="use upsample_nearest_neighbor / upsample_bilinear with integer factors, or a "
-            "transposed conv, instead of a general resize",
+        "transposed conv, instead of a general resize",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A4/§A7: {S_GUIDE_A} (texture engine from M2-class); {S_GUIDE_4}",
         check=_check_texture,
@@ -1112,9 +1301,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="upsample.factor",
         applies_to="upsample layers with a scale factor above 2",
-        op_types=_UPSAMPLE_TYPES, excludes=_ANE,
+        op_types=_UPSAMPLE_TYPES,
+        excludes=_ANE,
         reason="upsampling by a factor of {factor} (> 2) is reported not to work on the Neural "
-               "Engine",
+        "Engine",
         fix="chain several upsampling layers of factor 2",
         evidence=Evidence.GUESS,
         source=f"{_AR} §A4/§A5: {S_HOLLANCE} (2020 claim); {S_HOLLANCE1}",
@@ -1123,45 +1313,53 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="pad.channel",
         applies_to="pad that pads an axis other than the last two (channel, depth or batch)",
-        op_types=frozenset({"pad"}), excludes=_ANE,
+        op_types=frozenset({"pad"}),
+        excludes=_ANE,
         reason="Channel padding is not supported on ANE (padding axis {axis})",
         fix="pad only H and W (the last two axes); grow channels with concat of a constant "
-            "or a 1x1 conv instead",
+        "or a 1x1 conv instead",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A4/§A8: {S_GUIDE_17} (Pad validator)",
-        check=_check_pad_channel, formats=_MLP,
+        check=_check_pad_channel,
+        formats=_MLP,
     ),
     Rule(
         id="pad.mode",
         applies_to="reflect / symmetric pad on chips without the texture engine (M1 class)",
-        op_types=frozenset({"pad"}), excludes=_ANE,
+        op_types=frozenset({"pad"}),
+        excludes=_ANE,
         reason="Architecture does not support padding mode. ({mode} padding needs the texture "
-               "engine, which {chip} does not have)",
+        "engine, which {chip} does not have)",
         fix="use constant (zero) padding, or replicate edges with slice + concat",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A4/§A8: {S_GUIDE_17} (Pad validator); {S_GUIDE_A}",
-        check=_check_pad_mode, formats=_MLP,
+        check=_check_pad_mode,
+        formats=_MLP,
     ),
     Rule(
         id="conv.kernel",
         applies_to="conv / conv_transpose with a kernel wider than the chip's fp16 limit (13 on "
-                   "M1-class, 16 later) or taller than 29 / 32",
-        op_types=frozenset({"conv", "conv_transpose", "convolution"}), excludes=_ANE,
+        "M1-class, 16 later) or taller than 29 / 32",
+        op_types=frozenset({"conv", "conv_transpose", "convolution"}),
+        excludes=_ANE,
         reason="kernel size > {limit} is not supported in ANE (kernel {kernel}: {axis} {size} "
-               "on {chip})",
+        "on {chip})",
         fix="factor the kernel into smaller ones (e.g. two stacked convs, or a 1xk and a kx1 "
-            "conv) within the chip's limit",
+        "conv) within the chip's limit",
         evidence=Evidence.REVERSE,
-        source=(f"{_AR} §A4/§A7/§A8: {S_GUIDE_A} (max kernel W fp16 13/16, H 29/32); os_log "
-                f"string {S_HOLLANCE1}"),
+        source=(
+            f"{_AR} §A4/§A7/§A8: {S_GUIDE_A} (max kernel W fp16 13/16, H 29/32); os_log "
+            f"string {S_HOLLANCE1}"
+        ),
         check=_check_conv_kernel,
     ),
     Rule(
         id="conv.groups",
         applies_to="grouped conv whose input or output channels are not divisible by groups",
-        op_types=frozenset({"conv", "conv_transpose", "convolution"}), excludes=_ANE,
+        op_types=frozenset({"conv", "conv_transpose", "convolution"}),
+        excludes=_ANE,
         reason="input/output channels should be divisible by num group ({side} channels "
-               "{channels}, groups {groups})",
+        "{channels}, groups {groups})",
         fix="pad the channels to a multiple of the group count",
         evidence=Evidence.REVERSE,
         source=f"{_AR} §A4/§A8: {S_GUIDE_17} (Conv validator)",
@@ -1169,65 +1367,75 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="sdpa.small",
-        applies_to="scaled_dot_product_attention whose largest Q/K/V has fewer than ~2M "
-                   "elements",
-        op_types=frozenset({"scaled_dot_product_attention"}), excludes=_ANE,
+        applies_to="scaled_dot_product_attention whose largest Q/K/V has fewer than ~2M elements",
+        op_types=frozenset({"scaled_dot_product_attention"}),
+        excludes=_ANE,
         reason="scaled_dot_product_attention with {elements} elements per Q/K/V (< {threshold}) "
-               "was never ANE-preferred in Core ML",
+        "was never ANE-preferred in Core ML",
         fix="batch more heads or tokens into one attention call, or write attention as "
-            "einsum/matmul + softmax",
+        "einsum/matmul + softmax",
         evidence=Evidence.COMMUNITY,
         source=f"{_AR} §A4: {S_VX437} (>= 1x16x2048x64 fp16 -> ANE; <= 1M elements -> CPU, M4)",
-        check=_check_sdpa_small, formats=_MLP,
+        check=_check_sdpa_small,
+        formats=_MLP,
     ),
     Rule(
         id="op.classify",
         applies_to="classify (a classifier's label/probability output)",
-        op_types=frozenset({"classify"}), excludes=_ANE,
+        op_types=frozenset({"classify"}),
+        excludes=_ANE,
         reason="classify builds the classifier's label dictionary; it runs on the CPU",
         fix="nothing to fix: it is a cheap step at the end of the model",
         evidence=Evidence.GUESS,
         source=f"{_AR} §0 (no published op list); ours: a dictionary output cannot be an ANE "
-               "tensor",
-        check=_always, formats=_MLP,
+        "tensor",
+        check=_always,
+        formats=_MLP,
     ),
     # ---- A5 NeuralNetwork layers ----------------------------------------------------------
     Rule(
         id="nn.nd_layer",
         applies_to="Core ML 3 broadcastable and ND layers (addBroadcastable, concatND, ...)",
-        op_types=_NN_ND_TYPES, excludes=_ANE,
+        op_types=_NN_ND_TYPES,
+        excludes=_ANE,
         reason="{op_type} is a broadcastable / ND layer; these will not run on the ANE",
         fix="replace with the older layer (addBroadcastable -> add, multiplyBroadcastable -> "
-            "multiply or scale, concatND -> concat, ...), or convert to an ML Program",
+        "multiply or scale, concatND -> concat, ...), or convert to an ML Program",
         evidence=Evidence.GUESS,
-        source=f"{_AR} §A5: {S_HOLLANCE} (author: \"some of these are guesses\")",
-        check=_always, formats=_NN,
+        source=f'{_AR} §A5: {S_HOLLANCE} (author: "some of these are guesses")',
+        check=_always,
+        formats=_NN,
     ),
     Rule(
         id="nn.batched_matmul",
         applies_to="NeuralNetwork batchedMatmul",
-        op_types=frozenset({"batchedMatmul"}), excludes=_ANE,
+        op_types=frozenset({"batchedMatmul"}),
+        excludes=_ANE,
         reason="batchedMatmul never invoked the Neural Engine (innerProduct did)",
         fix="use innerProduct (constant weights) or convert to an ML Program (matmul)",
         evidence=Evidence.COMMUNITY,
         source=f"{_AR} §A5: {S_CT1196} (M1, 2021)",
-        check=_always, formats=_NN,
+        check=_always,
+        formats=_NN,
     ),
     Rule(
         id="nn.pooling",
         applies_to="NeuralNetwork pooling with a kernel above 13 or a stride above 2",
-        op_types=frozenset({"pooling"}), excludes=_ANE,
+        op_types=frozenset({"pooling"}),
+        excludes=_ANE,
         reason="pooling {what} {value} (> {limit}) is reported not to work on the ANE",
         fix="use global pooling, or stack smaller pools (kernel <= 13, stride <= 2)",
         evidence=Evidence.GUESS,
         source=f"{_AR} §A5: {S_HOLLANCE}; {S_HOLLANCE1} (os_log)",
-        check=_check_nn_pooling, formats=_NN,
+        check=_check_nn_pooling,
+        formats=_NN,
     ),
     # ---- fallback ----------------------------------------------------------------------
     Rule(
         id="op.non_neural_stage",
         applies_to="a non-neural pipeline stage (tree ensemble, GLM, feature vectorizer, ...)",
-        op_types=None, excludes=frozenset({Device.ANE, Device.GPU}),
+        op_types=None,
+        excludes=frozenset({Device.ANE, Device.GPU}),
         reason="pipeline stage {stage} is not a neural network; Core ML runs it on the CPU",
         fix="nothing to fix here; keep such stages small, or move them into app code",
         evidence=Evidence.GUESS,
@@ -1237,7 +1445,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="op.unknown",
         applies_to="any op type the table does not know (including MIL custom ops)",
-        op_types=None, excludes=_ANE,
+        op_types=None,
+        excludes=_ANE,
         reason="not in the rule table",
         fix="check the Xcode performance report or MLComputePlan on a Mac for this op",
         evidence=Evidence.GUESS,
@@ -1254,146 +1463,670 @@ RULES: tuple[Rule, ...] = (
 # imported) so the placement code does not pay for importing the converter; tests/test_rules.py
 # checks both lists against coremltools and that every name is classified below.
 
-MIL_OP_TYPES: frozenset[str] = frozenset({
-    "_const_symbolic", "abs", "acos", "add", "affine", "argsort", "asin", "atan", "atanh",
-    "avg_pool", "band_part", "batch_norm", "batch_to_space", "cast", "ceil", "clamped_relu",
-    "classify", "clip", "concat", "cond", "const", "constexpr_affine_dequantize",
-    "constexpr_blockwise_shift_scale", "constexpr_cast", "constexpr_lut_to_dense",
-    "constexpr_lut_to_sparse", "constexpr_sparse_blockwise_shift_scale",
-    "constexpr_sparse_to_dense", "conv", "conv_quantized", "conv_transpose",
-    "coreml_update_state", "cos", "cosh", "crop", "crop_resize", "cumsum", "depth_to_space",
-    "dequantize", "einsum", "elu", "equal", "erf", "exp", "exp2", "expand_dims", "fill",
-    "fill_like", "flatten2d", "floor", "floor_div", "gather", "gather_along_axis", "gather_nd",
-    "gelu", "greater", "greater_equal", "gru", "identity", "instance_norm", "inverse",
-    "l2_norm", "l2_pool", "layer_norm", "leaky_relu", "less", "less_equal", "linear",
-    "linear_activation", "list_gather", "list_length", "list_read", "list_scatter",
-    "list_write", "local_response_norm", "log", "logical_and", "logical_not", "logical_or",
-    "logical_xor", "lstm", "make_list", "matmul", "max_pool", "maximum", "minimum", "mod",
-    "mul", "non_maximum_suppression", "non_zero", "not_equal", "one_hot", "pad",
-    "pixel_shuffle", "pixel_unshuffle", "pow", "prelu", "quantize", "random_bernoulli",
-    "random_categorical", "random_normal", "random_uniform", "range_1d", "read_state",
-    "real_div", "reduce_argmax", "reduce_argmin", "reduce_l1_norm", "reduce_l2_norm",
-    "reduce_log_sum", "reduce_log_sum_exp", "reduce_max", "reduce_mean", "reduce_min",
-    "reduce_prod", "reduce_sum", "reduce_sum_square", "relu", "relu6", "resample", "reshape",
-    "reshape_like", "resize", "resize_bilinear", "resize_nearest_neighbor", "reverse",
-    "reverse_sequence", "rnn", "round", "rsqrt", "scaled_dot_product_attention", "scaled_tanh",
-    "scatter", "scatter_along_axis", "scatter_nd", "select", "shape", "sigmoid",
-    "sigmoid_hard", "sign", "silu", "sin", "sinh", "slice_by_index", "slice_by_size",
-    "slice_update", "sliding_windows", "softmax", "softplus", "softplus_parametric",
-    "softsign", "space_to_batch", "space_to_depth", "split", "sqrt", "square", "squeeze",
-    "stack", "sub", "tan", "tanh", "threshold", "thresholded_relu", "tile", "topk",
-    "transpose", "upsample_bilinear", "upsample_nearest_neighbor", "while_loop", "write_state",
-})
-NN_LAYER_TYPES: frozenset[str] = frozenset({
-    "convolution", "pooling", "activation", "innerProduct", "embedding", "batchnorm", "mvn",
-    "l2normalize", "softmax", "lrn", "crop", "padding", "upsample", "resizeBilinear",
-    "cropResize", "unary", "add", "multiply", "average", "scale", "bias", "max", "min", "dot",
-    "reduce", "loadConstant", "reshape", "flatten", "permute", "concat", "split",
-    "sequenceRepeat", "reorganizeData", "slice", "simpleRecurrent", "gru",
-    "uniDirectionalLSTM", "biDirectionalLSTM", "custom", "copy", "branch", "loop", "loopBreak",
-    "loopContinue", "rangeStatic", "rangeDynamic", "clip", "ceil", "floor", "sign", "round",
-    "exp2", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh",
-    "acosh", "atanh", "erf", "gelu", "equal", "notEqual", "lessThan", "lessEqual",
-    "greaterThan", "greaterEqual", "logicalOr", "logicalXor", "logicalNot", "logicalAnd",
-    "modBroadcastable", "minBroadcastable", "maxBroadcastable", "addBroadcastable",
-    "powBroadcastable", "divideBroadcastable", "floorDivBroadcastable",
-    "multiplyBroadcastable", "subtractBroadcastable", "tile", "stack", "gather", "scatter",
-    "gatherND", "scatterND", "softmaxND", "gatherAlongAxis", "scatterAlongAxis", "reverse",
-    "reverseSeq", "splitND", "concatND", "transpose", "sliceStatic", "sliceDynamic",
-    "slidingWindows", "topK", "argMin", "argMax", "embeddingND", "batchedMatmul", "getShape",
-    "loadConstantND", "fillLike", "fillStatic", "fillDynamic", "broadcastToLike",
-    "broadcastToStatic", "broadcastToDynamic", "squeeze", "expandDims", "flattenTo2D",
-    "reshapeLike", "reshapeStatic", "reshapeDynamic", "rankPreservingReshape", "constantPad",
-    "randomNormalLike", "randomNormalStatic", "randomNormalDynamic", "randomUniformLike",
-    "randomUniformStatic", "randomUniformDynamic", "randomBernoulliLike",
-    "randomBernoulliStatic", "randomBernoulliDynamic", "categoricalDistribution", "reduceL1",
-    "reduceL2", "reduceMax", "reduceMin", "reduceSum", "reduceProd", "reduceMean",
-    "reduceLogSum", "reduceSumSquare", "reduceLogSumExp", "whereNonZero", "matrixBandPart",
-    "lowerTriangular", "upperTriangular", "whereBroadcastable", "layerNormalization",
-    "NonMaximumSuppression", "oneHot", "cumSum", "clampedReLU", "argSort", "pooling3d",
-    "globalPooling3d", "sliceBySize", "convolution3d",
-})
+MIL_OP_TYPES: frozenset[str] = frozenset(
+    {
+        "_const_symbolic",
+        "abs",
+        "acos",
+        "add",
+        "affine",
+        "argsort",
+        "asin",
+        "atan",
+        "atanh",
+        "avg_pool",
+        "band_part",
+        "batch_norm",
+        "batch_to_space",
+        "cast",
+        "ceil",
+        "clamped_relu",
+        "classify",
+        "clip",
+        "concat",
+        "cond",
+        "const",
+        "constexpr_affine_dequantize",
+        "constexpr_blockwise_shift_scale",
+        "constexpr_cast",
+        "constexpr_lut_to_dense",
+        "constexpr_lut_to_sparse",
+        "constexpr_sparse_blockwise_shift_scale",
+        "constexpr_sparse_to_dense",
+        "conv",
+        "conv_quantized",
+        "conv_transpose",
+        "coreml_update_state",
+        "cos",
+        "cosh",
+        "crop",
+        "crop_resize",
+        "cumsum",
+        "depth_to_space",
+        "dequantize",
+        "einsum",
+        "elu",
+        "equal",
+        "erf",
+        "exp",
+        "exp2",
+        "expand_dims",
+        "fill",
+        "fill_like",
+        "flatten2d",
+        "floor",
+        "floor_div",
+        "gather",
+        "gather_along_axis",
+        "gather_nd",
+        "gelu",
+        "greater",
+        "greater_equal",
+        "gru",
+        "identity",
+        "instance_norm",
+        "inverse",
+        "l2_norm",
+        "l2_pool",
+        "layer_norm",
+        "leaky_relu",
+        "less",
+        "less_equal",
+        "linear",
+        "linear_activation",
+        "list_gather",
+        "list_length",
+        "list_read",
+        "list_scatter",
+        "list_write",
+        "local_response_norm",
+        "log",
+        "logical_and",
+        "logical_not",
+        "logical_or",
+        "logical_xor",
+        "lstm",
+        "make_list",
+        "matmul",
+        "max_pool",
+        "maximum",
+        "minimum",
+        "mod",
+        "mul",
+        "non_maximum_suppression",
+        "non_zero",
+        "not_equal",
+        "one_hot",
+        "pad",
+        "pixel_shuffle",
+        "pixel_unshuffle",
+        "pow",
+        "prelu",
+        "quantize",
+        "random_bernoulli",
+        "random_categorical",
+        "random_normal",
+        "random_uniform",
+        "range_1d",
+        "read_state",
+        "real_div",
+        "reduce_argmax",
+        "reduce_argmin",
+        "reduce_l1_norm",
+        "reduce_l2_norm",
+        "reduce_log_sum",
+        "reduce_log_sum_exp",
+        "reduce_max",
+        "reduce_mean",
+        "reduce_min",
+        "reduce_prod",
+        "reduce_sum",
+        "reduce_sum_square",
+        "relu",
+        "relu6",
+        "resample",
+        "reshape",
+        "reshape_like",
+        "resize",
+        "resize_bilinear",
+        "resize_nearest_neighbor",
+        "reverse",
+        "reverse_sequence",
+        "rnn",
+        "round",
+        "rsqrt",
+        "scaled_dot_product_attention",
+        "scaled_tanh",
+        "scatter",
+        "scatter_along_axis",
+        "scatter_nd",
+        "select",
+        "shape",
+        "sigmoid",
+        "sigmoid_hard",
+        "sign",
+        "silu",
+        "sin",
+        "sinh",
+        "slice_by_index",
+        "slice_by_size",
+        "slice_update",
+        "sliding_windows",
+        "softmax",
+        "softplus",
+        "softplus_parametric",
+        "softsign",
+        "space_to_batch",
+        "space_to_depth",
+        "split",
+        "sqrt",
+        "square",
+        "squeeze",
+        "stack",
+        "sub",
+        "tan",
+        "tanh",
+        "threshold",
+        "thresholded_relu",
+        "tile",
+        "topk",
+        "transpose",
+        "upsample_bilinear",
+        "upsample_nearest_neighbor",
+        "while_loop",
+        "write_state",
+    }
+)
+NN_LAYER_TYPES: frozenset[str] = frozenset(
+    {
+        "convolution",
+        "pooling",
+        "activation",
+        "innerProduct",
+        "embedding",
+        "batchnorm",
+        "mvn",
+        "l2normalize",
+        "softmax",
+        "lrn",
+        "crop",
+        "padding",
+        "upsample",
+        "resizeBilinear",
+        "cropResize",
+        "unary",
+        "add",
+        "multiply",
+        "average",
+        "scale",
+        "bias",
+        "max",
+        "min",
+        "dot",
+        "reduce",
+        "loadConstant",
+        "reshape",
+        "flatten",
+        "permute",
+        "concat",
+        "split",
+        "sequenceRepeat",
+        "reorganizeData",
+        "slice",
+        "simpleRecurrent",
+        "gru",
+        "uniDirectionalLSTM",
+        "biDirectionalLSTM",
+        "custom",
+        "copy",
+        "branch",
+        "loop",
+        "loopBreak",
+        "loopContinue",
+        "rangeStatic",
+        "rangeDynamic",
+        "clip",
+        "ceil",
+        "floor",
+        "sign",
+        "round",
+        "exp2",
+        "sin",
+        "cos",
+        "tan",
+        "asin",
+        "acos",
+        "atan",
+        "sinh",
+        "cosh",
+        "tanh",
+        "asinh",
+        "acosh",
+        "atanh",
+        "erf",
+        "gelu",
+        "equal",
+        "notEqual",
+        "lessThan",
+        "lessEqual",
+        "greaterThan",
+        "greaterEqual",
+        "logicalOr",
+        "logicalXor",
+        "logicalNot",
+        "logicalAnd",
+        "modBroadcastable",
+        "minBroadcastable",
+        "maxBroadcastable",
+        "addBroadcastable",
+        "powBroadcastable",
+        "divideBroadcastable",
+        "floorDivBroadcastable",
+        "multiplyBroadcastable",
+        "subtractBroadcastable",
+        "tile",
+        "stack",
+        "gather",
+        "scatter",
+        "gatherND",
+        "scatterND",
+        "softmaxND",
+        "gatherAlongAxis",
+        "scatterAlongAxis",
+        "reverse",
+        "reverseSeq",
+        "splitND",
+        "concatND",
+        "transpose",
+        "sliceStatic",
+        "sliceDynamic",
+        "slidingWindows",
+        "topK",
+        "argMin",
+        "argMax",
+        "embeddingND",
+        "batchedMatmul",
+        "getShape",
+        "loadConstantND",
+        "fillLike",
+        "fillStatic",
+        "fillDynamic",
+        "broadcastToLike",
+        "broadcastToStatic",
+        "broadcastToDynamic",
+        "squeeze",
+        "expandDims",
+        "flattenTo2D",
+        "reshapeLike",
+        "reshapeStatic",
+        "reshapeDynamic",
+        "rankPreservingReshape",
+        "constantPad",
+        "randomNormalLike",
+        "randomNormalStatic",
+        "randomNormalDynamic",
+        "randomUniformLike",
+        "randomUniformStatic",
+        "randomUniformDynamic",
+        "randomBernoulliLike",
+        "randomBernoulliStatic",
+        "randomBernoulliDynamic",
+        "categoricalDistribution",
+        "reduceL1",
+        "reduceL2",
+        "reduceMax",
+        "reduceMin",
+        "reduceSum",
+        "reduceProd",
+        "reduceMean",
+        "reduceLogSum",
+        "reduceSumSquare",
+        "reduceLogSumExp",
+        "whereNonZero",
+        "matrixBandPart",
+        "lowerTriangular",
+        "upperTriangular",
+        "whereBroadcastable",
+        "layerNormalization",
+        "NonMaximumSuppression",
+        "oneHot",
+        "cumSum",
+        "clampedReLU",
+        "argSort",
+        "pooling3d",
+        "globalPooling3d",
+        "sliceBySize",
+        "convolution3d",
+    }
+)
 
 
 # --------------------------------------------------------------------------------------------
 # ANE-capable op types: on the ANE unless a rule above fires. (evidence, source) per group.
 
 _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
-    (MLPROGRAM, frozenset({"conv", "conv_transpose", "conv_quantized"}), Evidence.COMMUNITY,
-     f"{_AR} §A4: {S_FREEDOMTAN} (all conv -> ane); {S_GUIDE_A}"),
-    (MLPROGRAM, frozenset({"linear", "matmul", "linear_activation"}), Evidence.COMMUNITY,
-     f"{_AR} §A4: {S_FLUID_CAND}; {S_VX435}"),
+    (
+        MLPROGRAM,
+        frozenset({"conv", "conv_transpose", "conv_quantized"}),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_FREEDOMTAN} (all conv -> ane); {S_GUIDE_A}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset({"linear", "matmul", "linear_activation"}),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_FLUID_CAND}; {S_VX435}",
+    ),
     (MLPROGRAM, frozenset({"einsum"}), Evidence.OFFICIAL, f"{_AR} §A4: {S_APPLE_ARTICLE}"),
-    (MLPROGRAM, frozenset({"scaled_dot_product_attention"}), Evidence.COMMUNITY,
-     f"{_AR} §A4: {S_VX437}"),
-    (MLPROGRAM, frozenset({"softmax", "layer_norm", "batch_norm", "instance_norm", "l2_norm",
-                           "local_response_norm"}), Evidence.COMMUNITY,
-     f"{_AR} §A4: {S_FREEDOMTAN}; apple/ml-ane-transformers; {S_GUIDE_A}"),
-    (MLPROGRAM, frozenset({
-        "add", "sub", "mul", "real_div", "floor_div", "pow", "maximum", "minimum", "equal",
-        "not_equal", "greater", "greater_equal", "less", "less_equal", "logical_not", "abs",
-        "sqrt", "rsqrt", "exp", "exp2", "log", "inverse", "square", "sign", "ceil", "floor",
-        "round", "atan", "erf", "tanh", "clip", "relu", "relu6", "gelu", "silu", "sigmoid",
-        "sigmoid_hard", "elu", "leaky_relu", "prelu", "softplus", "softplus_parametric",
-        "softsign", "clamped_relu", "scaled_tanh", "threshold", "thresholded_relu",
-    }), Evidence.COMMUNITY, f"{_AR} §A4: {S_VOXCPM}; {S_GUIDE_A}"),
-    (MLPROGRAM, frozenset({"reduce_sum", "reduce_mean", "reduce_max", "reduce_min",
-                           "reduce_l1_norm", "reduce_l2_norm", "reduce_log_sum",
-                           "reduce_log_sum_exp", "reduce_sum_square"}), Evidence.COMMUNITY,
-     f"{_AR} §A4: {S_VOXCPM}; {S_GUIDE_A}"),
-    (MLPROGRAM, frozenset({
-        "reshape", "reshape_like", "transpose", "squeeze", "expand_dims", "flatten2d", "concat",
-        "split", "stack", "slice_by_index", "slice_by_size", "slice_update", "tile", "select",
-        "pad", "crop", "reverse", "identity", "pixel_shuffle", "pixel_unshuffle",
-        "space_to_depth", "depth_to_space", "space_to_batch", "batch_to_space", "fill",
-        "fill_like",
-    }), Evidence.OFFICIAL, f"{_AR} §A4: {S_APPLE_ARTICLE}; {S_FREEDOMTAN}; {S_GUIDE_A}"),
-    (MLPROGRAM, frozenset({"avg_pool", "max_pool", "l2_pool"}), Evidence.OFFICIAL,
-     f"{_AR} §A4: {S_COREAI_RULES}; {S_GUIDE_A}"),
-    (MLPROGRAM, frozenset({"upsample_nearest_neighbor", "upsample_bilinear"}),
-     Evidence.COMMUNITY, f"{_AR} §A4: {S_HOLLANCE} (upsampling works on the ANE)"),
-    (MLPROGRAM, frozenset({"resize", "resize_bilinear", "resize_nearest_neighbor",
-                           "crop_resize", "resample", "affine"}), Evidence.REVERSE,
-     f"{_AR} §A7: {S_GUIDE_A} (texture engine chips only, see op.texture)"),
-    (MLPROGRAM, frozenset({"sin", "cos", "random_uniform"}), Evidence.REVERSE,
-     f"{_AR} §A7: {S_GUIDE_A} (M3 class and later, see op.sin_cos / op.random_uniform)"),
-    (MLPROGRAM, frozenset({"cast", "quantize", "dequantize"}), Evidence.REVERSE,
-     f"{_AR} §A1: {S_GUIDE_A}; apple/coremltools opt-quantization-perf.md (W8A8)"),
+    (
+        MLPROGRAM,
+        frozenset({"scaled_dot_product_attention"}),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_VX437}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset(
+            {
+                "softmax",
+                "layer_norm",
+                "batch_norm",
+                "instance_norm",
+                "l2_norm",
+                "local_response_norm",
+            }
+        ),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_FREEDOMTAN}; apple/ml-ane-transformers; {S_GUIDE_A}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset(
+            {
+                "add",
+                "sub",
+                "mul",
+                "real_div",
+                "floor_div",
+                "pow",
+                "maximum",
+                "minimum",
+                "equal",
+                "not_equal",
+                "greater",
+                "greater_equal",
+                "less",
+                "less_equal",
+                "logical_not",
+                "abs",
+                "sqrt",
+                "rsqrt",
+                "exp",
+                "exp2",
+                "log",
+                "inverse",
+                "square",
+                "sign",
+                "ceil",
+                "floor",
+                "round",
+                "atan",
+                "erf",
+                "tanh",
+                "clip",
+                "relu",
+                "relu6",
+                "gelu",
+                "silu",
+                "sigmoid",
+                "sigmoid_hard",
+                "elu",
+                "leaky_relu",
+                "prelu",
+                "softplus",
+                "softplus_parametric",
+                "softsign",
+                "clamped_relu",
+                "scaled_tanh",
+                "threshold",
+                "thresholded_relu",
+            }
+        ),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_VOXCPM}; {S_GUIDE_A}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset(
+            {
+                "reduce_sum",
+                "reduce_mean",
+                "reduce_max",
+                "reduce_min",
+                "reduce_l1_norm",
+                "reduce_l2_norm",
+                "reduce_log_sum",
+                "reduce_log_sum_exp",
+                "reduce_sum_square",
+            }
+        ),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_VOXCPM}; {S_GUIDE_A}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset(
+            {
+                "reshape",
+                "reshape_like",
+                "transpose",
+                "squeeze",
+                "expand_dims",
+                "flatten2d",
+                "concat",
+                "split",
+                "stack",
+                "slice_by_index",
+                "slice_by_size",
+                "slice_update",
+                "tile",
+                "select",
+                "pad",
+                "crop",
+                "reverse",
+                "identity",
+                "pixel_shuffle",
+                "pixel_unshuffle",
+                "space_to_depth",
+                "depth_to_space",
+                "space_to_batch",
+                "batch_to_space",
+                "fill",
+                "fill_like",
+            }
+        ),
+        Evidence.OFFICIAL,
+        f"{_AR} §A4: {S_APPLE_ARTICLE}; {S_FREEDOMTAN}; {S_GUIDE_A}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset({"avg_pool", "max_pool", "l2_pool"}),
+        Evidence.OFFICIAL,
+        f"{_AR} §A4: {S_COREAI_RULES}; {S_GUIDE_A}",
+    ),
+    (
+        MLPROGRAM,
+        frozenset({"upsample_nearest_neighbor", "upsample_bilinear"}),
+        Evidence.COMMUNITY,
+        f"{_AR} §A4: {S_HOLLANCE} (upsampling works on the ANE)",
+    ),
+    (
+        MLPROGRAM,
+        frozenset(
+            {
+                "resize",
+                "resize_bilinear",
+                "resize_nearest_neighbor",
+                "crop_resize",
+                "resample",
+                "affine",
+            }
+        ),
+        Evidence.REVERSE,
+        f"{_AR} §A7: {S_GUIDE_A} (texture engine chips only, see op.texture)",
+    ),
+    (
+        MLPROGRAM,
+        frozenset({"sin", "cos", "random_uniform"}),
+        Evidence.REVERSE,
+        f"{_AR} §A7: {S_GUIDE_A} (M3 class and later, see op.sin_cos / op.random_uniform)",
+    ),
+    (
+        MLPROGRAM,
+        frozenset({"cast", "quantize", "dequantize"}),
+        Evidence.REVERSE,
+        f"{_AR} §A1: {S_GUIDE_A}; apple/coremltools opt-quantization-perf.md (W8A8)",
+    ),
     (MLPROGRAM, frozenset({"cumsum"}), Evidence.REVERSE, f"{_AR} §A4: {S_GUIDE_A}"),
-    (MLPROGRAM, _STATE_TYPES, Evidence.REVERSE,
-     f"{_AR} §A4: {S_GUIDE_A} (native; Core ML reports are mixed, see state.width)"),
+    (
+        MLPROGRAM,
+        _STATE_TYPES,
+        Evidence.REVERSE,
+        f"{_AR} §A4: {S_GUIDE_A} (native; Core ML reports are mixed, see state.width)",
+    ),
     # Constants are folded at compile time; listed so they are "known" if a loader does not
     # mark them is_const.
-    (MLPROGRAM, frozenset({
-        "const", "_const_symbolic", "constexpr_affine_dequantize",
-        "constexpr_blockwise_shift_scale", "constexpr_cast", "constexpr_lut_to_dense",
-        "constexpr_lut_to_sparse", "constexpr_sparse_blockwise_shift_scale",
-        "constexpr_sparse_to_dense",
-    }), Evidence.REVERSE, f"{_AR} §A1: {S_GUIDE_A} (folded at compile)"),
+    (
+        MLPROGRAM,
+        frozenset(
+            {
+                "const",
+                "_const_symbolic",
+                "constexpr_affine_dequantize",
+                "constexpr_blockwise_shift_scale",
+                "constexpr_cast",
+                "constexpr_lut_to_dense",
+                "constexpr_lut_to_sparse",
+                "constexpr_sparse_blockwise_shift_scale",
+                "constexpr_sparse_to_dense",
+            }
+        ),
+        Evidence.REVERSE,
+        f"{_AR} §A1: {S_GUIDE_A} (folded at compile)",
+    ),
     # NeuralNetwork: the Core ML 2 layer set "mostly works fine on the ANE" (hollance, CML)
-    (NEURALNETWORK, frozenset({
-        "convolution", "pooling", "activation", "innerProduct", "batchnorm", "mvn",
-        "l2normalize", "softmax", "lrn", "crop", "padding", "upsample", "unary", "add",
-        "multiply", "average", "scale", "bias", "max", "min", "dot", "reduce", "loadConstant",
-        "reshape", "flatten", "permute", "concat", "split", "sequenceRepeat", "reorganizeData",
-        "slice", "copy",
-    }), Evidence.COMMUNITY, f"{_AR} §A5: {S_HOLLANCE}; {S_FREEDOMTAN}"),
+    (
+        NEURALNETWORK,
+        frozenset(
+            {
+                "convolution",
+                "pooling",
+                "activation",
+                "innerProduct",
+                "batchnorm",
+                "mvn",
+                "l2normalize",
+                "softmax",
+                "lrn",
+                "crop",
+                "padding",
+                "upsample",
+                "unary",
+                "add",
+                "multiply",
+                "average",
+                "scale",
+                "bias",
+                "max",
+                "min",
+                "dot",
+                "reduce",
+                "loadConstant",
+                "reshape",
+                "flatten",
+                "permute",
+                "concat",
+                "split",
+                "sequenceRepeat",
+                "reorganizeData",
+                "slice",
+                "copy",
+            }
+        ),
+        Evidence.COMMUNITY,
+        f"{_AR} §A5: {S_HOLLANCE}; {S_FREEDOMTAN}",
+    ),
     # Core ML 3 layers that are neither "broadcastable" nor "ND": no report either way (GUESS).
-    (NEURALNETWORK, frozenset({
-        "clip", "ceil", "floor", "sign", "round", "exp2", "atan", "tanh", "erf", "gelu",
-        "equal", "notEqual", "lessThan", "lessEqual", "greaterThan", "greaterEqual",
-        "logicalNot", "tile", "stack", "reverse", "transpose", "sliceStatic", "sliceBySize",
-        "fillLike", "fillStatic", "broadcastToLike", "broadcastToStatic", "squeeze",
-        "expandDims", "flattenTo2D", "reshapeLike", "reshapeStatic", "rankPreservingReshape",
-        "constantPad", "reduceL1", "reduceL2", "reduceMax", "reduceMin", "reduceSum",
-        "reduceMean", "reduceLogSum", "reduceSumSquare", "reduceLogSumExp",
-        "layerNormalization", "cumSum", "clampedReLU", "pooling3d", "globalPooling3d",
-        "convolution3d",
-    }), Evidence.GUESS, f"{_AR} §A5: ours, from {S_GUIDE_A} (same ops native in MIL)"),
-    (NEURALNETWORK, frozenset({"sin", "cos", "randomUniformLike", "randomUniformStatic"}),
-     Evidence.REVERSE, f"{_AR} §A7: {S_GUIDE_A} (M3 class and later)"),
-    (NEURALNETWORK, frozenset({"resizeBilinear", "cropResize"}), Evidence.REVERSE,
-     f"{_AR} §A7: {S_GUIDE_A} (texture engine chips only)"),
+    (
+        NEURALNETWORK,
+        frozenset(
+            {
+                "clip",
+                "ceil",
+                "floor",
+                "sign",
+                "round",
+                "exp2",
+                "atan",
+                "tanh",
+                "erf",
+                "gelu",
+                "equal",
+                "notEqual",
+                "lessThan",
+                "lessEqual",
+                "greaterThan",
+                "greaterEqual",
+                "logicalNot",
+                "tile",
+                "stack",
+                "reverse",
+                "transpose",
+                "sliceStatic",
+                "sliceBySize",
+                "fillLike",
+                "fillStatic",
+                "broadcastToLike",
+                "broadcastToStatic",
+                "squeeze",
+                "expandDims",
+                "flattenTo2D",
+                "reshapeLike",
+                "reshapeStatic",
+                "rankPreservingReshape",
+                "constantPad",
+                "reduceL1",
+                "reduceL2",
+                "reduceMax",
+                "reduceMin",
+                "reduceSum",
+                "reduceMean",
+                "reduceLogSum",
+                "reduceSumSquare",
+                "reduceLogSumExp",
+                "layerNormalization",
+                "cumSum",
+                "clampedReLU",
+                "pooling3d",
+                "globalPooling3d",
+                "convolution3d",
+            }
+        ),
+        Evidence.GUESS,
+        f"{_AR} §A5: ours, from {S_GUIDE_A} (same ops native in MIL)",
+    ),
+    (
+        NEURALNETWORK,
+        frozenset({"sin", "cos", "randomUniformLike", "randomUniformStatic"}),
+        Evidence.REVERSE,
+        f"{_AR} §A7: {S_GUIDE_A} (M3 class and later)",
+    ),
+    (
+        NEURALNETWORK,
+        frozenset({"resizeBilinear", "cropResize"}),
+        Evidence.REVERSE,
+        f"{_AR} §A7: {S_GUIDE_A} (texture engine chips only)",
+    ),
 )
 
 ANE_CAPABLE: Mapping[str, Mapping[str, tuple[Evidence, str]]] = {
@@ -1408,7 +2141,8 @@ KNOWN_MIL_OP_TYPES: frozenset[str] = MIL_OP_TYPES
 KNOWN_NN_LAYER_TYPES: frozenset[str] = NN_LAYER_TYPES
 KNOWN_OP_TYPES: frozenset[str] = MIL_OP_TYPES | NN_LAYER_TYPES
 _KNOWN_BY_FORMAT: Mapping[str, frozenset[str]] = {
-    MLPROGRAM: KNOWN_MIL_OP_TYPES, NEURALNETWORK: KNOWN_NN_LAYER_TYPES,
+    MLPROGRAM: KNOWN_MIL_OP_TYPES,
+    NEURALNETWORK: KNOWN_NN_LAYER_TYPES,
 }
 
 _RULES_BY_ID: Mapping[str, Rule] = {r.id: r for r in RULES}
@@ -1422,8 +2156,12 @@ _GENERIC: Mapping[str, tuple[Rule, ...]] = {
     for fmt in (MLPROGRAM, NEURALNETWORK)
 }
 _SPECIFIC: Mapping[str, Mapping[str, tuple[Rule, ...]]] = {
-    fmt: {t: tuple(r for r in RULES if r.op_types is not None and fmt in r.formats
-                   and t in r.op_types) for t in _KNOWN_BY_FORMAT[fmt]}
+    fmt: {
+        t: tuple(
+            r for r in RULES if r.op_types is not None and fmt in r.formats and t in r.op_types
+        )
+        for t in _KNOWN_BY_FORMAT[fmt]
+    }
     for fmt in (MLPROGRAM, NEURALNETWORK)
 }
 _INDEX: dict[tuple[str, str], tuple[Rule, ...]] = {}
@@ -1458,8 +2196,10 @@ def op_support(op: Op, ctx: RuleContext) -> OpSupport:
     Const ops have no placement: ask `support_for_graph`, which returns None for them.
     """
     if op.is_const:
-        raise ValueError(f"{op.name!r} is a constant ({op.op_type}); constants are folded at "
-                         "compile time and have no device (support_for_graph gives None)")
+        raise ValueError(
+            f"{op.name!r} is a constant ({op.op_type}); constants are folded at "
+            "compile time and have no device (support_for_graph gives None)"
+        )
     findings: list[Finding] = []
     excluded: set[Device] = set()
     for rule in _rules_for(ctx.format_of(op), op.op_type):
@@ -1469,12 +2209,14 @@ def op_support(op: Op, ctx: RuleContext) -> OpSupport:
         findings.append(Finding(rule, _fill(rule, details, op, ctx), rule.excludes))
         excluded |= rule.excludes
     excluded.discard(Device.CPU)  # the CPU can always run it (no rule excludes it, by design)
-    return OpSupport(supported=ALL_DEVICES - excluded, findings=tuple(findings),
-                     known=ctx.is_known(op))
+    return OpSupport(
+        supported=ALL_DEVICES - excluded, findings=tuple(findings), known=ctx.is_known(op)
+    )
 
 
-def support_for_graph(graph: Graph,
-                      chip: ChipProfile | str | None = None) -> list[OpSupport | None]:
+def support_for_graph(
+    graph: Graph, chip: ChipProfile | str | None = None
+) -> list[OpSupport | None]:
     """`op_support` for every op of `graph`, in order; None for const ops."""
     ctx = RuleContext(graph, get_chip(chip))
     return [None if op.is_const else op_support(op, ctx) for op in graph.ops]

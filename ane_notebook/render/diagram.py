@@ -70,7 +70,8 @@ LANE_Y: Mapping[str, int] = {
     UNKNOWN: -1,
 }
 LANE_NAME: Mapping[int, str] = {
-    **{LANE_Y[d.value]: d.value for d in DEVICE_ORDER}, -1: "? (not in plan)",
+    **{LANE_Y[d.value]: d.value for d in DEVICE_ORDER},
+    -1: "? (not in plan)",
 }
 
 OP_HEIGHT = 0.5  # of an op's box in the lane view, in lane units (lanes are 1 apart)
@@ -85,12 +86,15 @@ GRAPH_HEIGHT_PX = 440
 LEGEND_HEIGHT_PX = 28
 TABLE_MAX_HEIGHT_PX = 420
 
-_TOOLS_NOTE = ("Drag across the lanes (box select, on by default) to show that range in the "
-               "data-flow view below; scroll to zoom along the ops; pick the ↔ tool to pan; "
-               "hover an op or a crossing for details.")
+_TOOLS_NOTE = (
+    "Drag across the lanes (box select, on by default) to show that range in the "
+    "data-flow view below; scroll to zoom along the ops; pick the ↔ tool to pan; "
+    "hover an op or a crossing for details."
+)
 
 
 # --- helpers ------------------------------------------------------------------------------
+
 
 class _Escaper:
     """html_text with a cache: reasons, op types and dtypes repeat thousands of times."""
@@ -118,8 +122,11 @@ def _tooltip_literal(text: str) -> str:
 
 def placement_label(source: str) -> str:
     """Short label for where the placement came from, shown next to every op count."""
-    return {"estimate": "estimated", "coreml": "Core ML plan",
-            "recorded": "recorded Core ML plan"}.get(source, source)
+    return {
+        "estimate": "estimated",
+        "coreml": "Core ML plan",
+        "recorded": "recorded Core ML plan",
+    }.get(source, source)
 
 
 def source_note(report: ProfileReport) -> str:
@@ -139,8 +146,11 @@ def _evidence_text(r: OpRecord, source: str) -> str:
 def _outputs_text(r: OpRecord) -> str:
     # An op is named after its first output (graph.py), so that name is not repeated: the
     # text is then the same for many ops, which the escaper's cache and the page size like.
-    parts = [(f"{plain(t.name, 60)} " if j or t.name != r.name else "")
-             + f"{fmt_shape(t.shape)} {plain(t.dtype, 16)}" for j, t in enumerate(r.outputs[:4])]
+    parts = [
+        (f"{plain(t.name, 60)} " if j or t.name != r.name else "")
+        + f"{fmt_shape(t.shape)} {plain(t.dtype, 16)}"
+        for j, t in enumerate(r.outputs[:4])
+    ]
     return "; ".join(parts) + (" …" if len(r.outputs) > 4 else "") if parts else "none"
 
 
@@ -148,7 +158,8 @@ def _outputs_text(r: OpRecord) -> str:
 # string per op) and turned back into text by the hover through these tables of our own words.
 SUPPORTED_CHOICES: tuple[str, ...] = tuple(
     ", ".join(d.value for i, d in enumerate(DEVICE_ORDER) if code >> i & 1) or "none"
-    for code in range(1 << len(DEVICE_ORDER)))
+    for code in range(1 << len(DEVICE_ORDER))
+)
 EVIDENCE_CHOICES: tuple[str, ...] = (*(e.value for e in Evidence), "Core ML plan", "none given")
 _EVIDENCE_CODE = {v: i for i, v in enumerate(EVIDENCE_CHOICES)}
 
@@ -158,8 +169,9 @@ def supported_code(devices: Sequence[Device]) -> int:
 
 
 def _lookup(choices: Sequence[str]) -> CustomJSHover:
-    return CustomJSHover(args={"choices": list(choices)},
-                         code="return choices[value] ?? String(value)")
+    return CustomJSHover(
+        args={"choices": list(choices)}, code="return choices[value] ?? String(value)"
+    )
 
 
 def _color_mapper() -> CategoricalColorMapper:
@@ -168,6 +180,7 @@ def _color_mapper() -> CategoricalColorMapper:
 
 
 # --- the per-op table every view shares ------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class OpTable:
@@ -205,13 +218,16 @@ def op_table(report: ProfileReport) -> OpTable:
         "name": [esc(r.name) for r in live],
         "op_type": [esc(r.op_type) for r in live],
         "outputs": [esc(_outputs_text(r)) for r in live],
-        "supported": np.fromiter((supported_code(r.supported) for r in live), dtype=np.int8,
-                                 count=len(live)),
+        "supported": np.fromiter(
+            (supported_code(r.supported) for r in live), dtype=np.int8, count=len(live)
+        ),
         "reason": [esc_long(r.reason or "—") for r in live],
-        "evidence": np.fromiter((_EVIDENCE_CODE[_evidence_text(r, report.source)]
-                                 for r in live), dtype=np.int8, count=len(live)),
-        "time_ms": np.fromiter((r.est_time_ms for r in live), dtype=np.float64,
-                               count=len(live)),
+        "evidence": np.fromiter(
+            (_EVIDENCE_CODE[_evidence_text(r, report.source)] for r in live),
+            dtype=np.int8,
+            count=len(live),
+        ),
+        "time_ms": np.fromiter((r.est_time_ms for r in live), dtype=np.float64, count=len(live)),
     }
     if multi_function:
         columns["function"] = [esc(r.function) for r in live]
@@ -235,8 +251,14 @@ def op_table(report: ProfileReport) -> OpTable:
     for k, r in enumerate(live):
         src.extend(int(row_of[i]) for i in r.inputs if row_of[i] >= 0)
         ptr[k + 1] = len(src)
-    return OpTable(rows=rows, row_of=row_of, columns=columns, in_ptr=ptr,
-                   in_src=np.asarray(src, dtype=np.int32), multi_function=multi_function)
+    return OpTable(
+        rows=rows,
+        row_of=row_of,
+        columns=columns,
+        in_ptr=ptr,
+        in_src=np.asarray(src, dtype=np.int32),
+        multi_function=multi_function,
+    )
 
 
 def _op_hover(report: ProfileReport, table: OpTable, renderer: Any) -> HoverTool:
@@ -256,8 +278,14 @@ def _op_hover(report: ProfileReport, table: OpTable, renderer: Any) -> HoverTool
     ]
     if table.multi_function:
         tips.insert(2, ("function", "@function{safe}"))
-    return HoverTool(renderers=[renderer], tooltips=tips, formatters={
-        "@supported": _lookup(SUPPORTED_CHOICES), "@evidence": _lookup(EVIDENCE_CHOICES)})
+    return HoverTool(
+        renderers=[renderer],
+        tooltips=tips,
+        formatters={
+            "@supported": _lookup(SUPPORTED_CHOICES),
+            "@evidence": _lookup(EVIDENCE_CHOICES),
+        },
+    )
 
 
 CROSSING_TOOLTIPS = [
@@ -275,10 +303,8 @@ def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
     esc = _Escaper()
     src_row = np.fromiter((table.row_of[c.src] for c in xs), dtype=np.int64, count=len(xs))
     dst_row = np.fromiter((table.row_of[c.dst] for c in xs), dtype=np.int64, count=len(xs))
-    lane0 = np.fromiter((LANE_Y[c.src_device.value] for c in xs), dtype=np.float64,
-                        count=len(xs))
-    lane1 = np.fromiter((LANE_Y[c.dst_device.value] for c in xs), dtype=np.float64,
-                        count=len(xs))
+    lane0 = np.fromiter((LANE_Y[c.src_device.value] for c in xs), dtype=np.float64, count=len(xs))
+    lane1 = np.fromiter((LANE_Y[c.dst_device.value] for c in xs), dtype=np.float64, count=len(xs))
     # Start and end at the edge of the op boxes (half height OP_HEIGHT / 2), not their centres:
     # hovering an op then shows the op, and hovering the line shows the crossing.
     toward = np.sign(lane1 - lane0) * OP_HEIGHT / 2
@@ -288,10 +314,14 @@ def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
     # Spread the labels of neighbouring crossings over four heights, so they overlap less.
     stagger = np.array([0.1, -0.1, 0.3, -0.3])[np.arange(len(xs)) % 4]
     return {
-        "x0": src_row.astype(np.float64), "y0": y0,
-        "x1": dst_row.astype(np.float64), "y1": y1,
-        "xm": (src_row + dst_row) / 2.0, "ym": (lane0 + lane1) / 2.0 + stagger,
-        "src_row": src_row.astype(np.int32), "dst_row": dst_row.astype(np.int32),
+        "x0": src_row.astype(np.float64),
+        "y0": y0,
+        "x1": dst_row.astype(np.float64),
+        "y1": y1,
+        "xm": (src_row + dst_row) / 2.0,
+        "ym": (lane0 + lane1) / 2.0 + stagger,
+        "src_row": src_row.astype(np.int32),
+        "dst_row": dst_row.astype(np.int32),
         "src_device": [c.src_device.value for c in xs],
         "dst_device": [c.dst_device.value for c in xs],
         "tensor": [esc(c.tensor) for c in xs],
@@ -309,6 +339,7 @@ def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
 
 # --- lane view ----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LaneParts:
     figure: Any
@@ -317,8 +348,7 @@ class LaneParts:
     crossings: ColumnDataSource
 
 
-def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorMapper
-                ) -> LaneParts:
+def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorMapper) -> LaneParts:
     n = len(table)
     has_unknown = UNKNOWN in set(table.columns["device"])
     lanes = [LANE_Y[d.value] for d in DEVICE_ORDER] + ([-1] if has_unknown else [])
@@ -326,31 +356,41 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
 
     segs = report.segments
     esc = _Escaper()
-    seg_left = np.fromiter((table.row_of[s.start] for s in segs), dtype=np.float64,
-                           count=len(segs)) - 0.5
-    seg_right = np.fromiter((table.row_of[s.end] for s in segs), dtype=np.float64,
-                            count=len(segs)) + 0.5
-    seg_y = np.fromiter((LANE_Y[s.device.value] for s in segs), dtype=np.float64,
-                        count=len(segs))
-    seg_src = ColumnDataSource({
-        "left": seg_left, "right": seg_right, "bottom": seg_y - 0.38, "top": seg_y + 0.38,
-        "device": [s.device.value for s in segs],
-        "segment": np.fromiter((s.index for s in segs), dtype=np.int32, count=len(segs)),
-        "n_ops": np.fromiter((s.n_ops for s in segs), dtype=np.int32, count=len(segs)),
-        "time": [fmt_ms(s.est_time_ms) for s in segs],
-        "first": [esc(report.ops[s.start].name) for s in segs],
-        "last": [esc(report.ops[s.end].name) for s in segs],
-    }, name="lanes_segments")
+    seg_left = (
+        np.fromiter((table.row_of[s.start] for s in segs), dtype=np.float64, count=len(segs)) - 0.5
+    )
+    seg_right = (
+        np.fromiter((table.row_of[s.end] for s in segs), dtype=np.float64, count=len(segs)) + 0.5
+    )
+    seg_y = np.fromiter((LANE_Y[s.device.value] for s in segs), dtype=np.float64, count=len(segs))
+    seg_src = ColumnDataSource(
+        {
+            "left": seg_left,
+            "right": seg_right,
+            "bottom": seg_y - 0.38,
+            "top": seg_y + 0.38,
+            "device": [s.device.value for s in segs],
+            "segment": np.fromiter((s.index for s in segs), dtype=np.int32, count=len(segs)),
+            "n_ops": np.fromiter((s.n_ops for s in segs), dtype=np.int32, count=len(segs)),
+            "time": [fmt_ms(s.est_time_ms) for s in segs],
+            "first": [esc(report.ops[s.start].name) for s in segs],
+            "last": [esc(report.ops[s.end].name) for s in segs],
+        },
+        name="lanes_segments",
+    )
     x_src = ColumnDataSource(_crossing_columns(report, table), name="lanes_crossings")
 
     lo, hi = -1.0, max(float(n), 1.0)
     fig = figure(
-        height=LANE_HEIGHT_PX * len(lanes) + 80, sizing_mode="stretch_width",
+        height=LANE_HEIGHT_PX * len(lanes) + 80,
+        sizing_mode="stretch_width",
         x_range=Range1d(start=lo, end=hi, bounds=(lo, hi)),
         y_range=Range1d(start=min(lanes) - 0.6, end=max(lanes) + 0.6),
-        output_backend="webgl", toolbar_location="above", tools=[],
+        output_backend="webgl",
+        toolbar_location="above",
+        tools=[],
         title=f"Placement lanes: {n} ops in execution order (const ops omitted); placement "
-              f"{placement_label(report.source)}",
+        f"{placement_label(report.source)}",
         name="lanes_figure",
     )
     fig.xaxis.axis_label = "op position in execution order"
@@ -361,27 +401,58 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
     fig.ygrid.grid_line_alpha = 0.4
     fig.xgrid.visible = False
 
-    fig.quad(left="left", right="right", bottom="bottom", top="top", source=seg_src,
-                     fill_color={"field": "device", "transform": mapper}, fill_alpha=0.22,
-                     line_color={"field": "device", "transform": mapper}, line_alpha=0.7,
-                     name="lanes_segments_glyph")
-    x_r = fig.segment(x0="x0", y0="y0", x1="x1", y1="y1", source=x_src,
-                      line_color=CROSSING_COLOR,
-                      # Thinner when there are many, or they bury the lanes when zoomed out.
-                      line_width=2.5 if len(report.crossings) <= MAX_CROSSING_LABELS else 1.2,
-                      line_alpha=0.85, name="lanes_crossings_glyph")
+    fig.quad(
+        left="left",
+        right="right",
+        bottom="bottom",
+        top="top",
+        source=seg_src,
+        fill_color={"field": "device", "transform": mapper},
+        fill_alpha=0.22,
+        line_color={"field": "device", "transform": mapper},
+        line_alpha=0.7,
+        name="lanes_segments_glyph",
+    )
+    x_r = fig.segment(
+        x0="x0",
+        y0="y0",
+        x1="x1",
+        y1="y1",
+        source=x_src,
+        line_color=CROSSING_COLOR,
+        # Thinner when there are many, or they bury the lanes when zoomed out.
+        line_width=2.5 if len(report.crossings) <= MAX_CROSSING_LABELS else 1.2,
+        line_alpha=0.85,
+        name="lanes_crossings_glyph",
+    )
     # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000
     # ops share one screen.
-    ops_r = fig.rect(x="x", y="y", width=0.8, height=OP_HEIGHT, source=ops_src,
-                     fill_color={"field": "device", "transform": mapper},
-                     line_color={"field": "device", "transform": mapper},
-                     name="lanes_ops_glyph")
+    ops_r = fig.rect(
+        x="x",
+        y="y",
+        width=0.8,
+        height=OP_HEIGHT,
+        source=ops_src,
+        fill_color={"field": "device", "transform": mapper},
+        line_color={"field": "device", "transform": mapper},
+        name="lanes_ops_glyph",
+    )
     if 0 < len(report.crossings) <= MAX_CROSSING_LABELS:
-        fig.add_layout(LabelSet(x="xm", y="ym", text="label", source=x_src,
-                                text_font_size="8pt", text_color=CROSSING_COLOR,
-                                text_align="center", text_baseline="middle",
-                                background_fill_color="white", background_fill_alpha=0.75,
-                                name="lanes_crossing_labels"))
+        fig.add_layout(
+            LabelSet(
+                x="xm",
+                y="ym",
+                text="label",
+                source=x_src,
+                text_font_size="8pt",
+                text_color=CROSSING_COLOR,
+                text_align="center",
+                text_baseline="middle",
+                background_fill_color="white",
+                background_fill_alpha=0.75,
+                name="lanes_crossing_labels",
+            )
+        )
     _function_marks(fig, table, max(lanes) + 0.45)
 
     box = BoxSelectTool(dimensions="width", renderers=[ops_r])
@@ -390,8 +461,16 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
     x_hover = HoverTool(renderers=[x_r], tooltips=CROSSING_TOOLTIPS, line_policy="interp")
     # No hover of its own for segments: every op sits on its segment's bar, so two tooltips
     # would always open together. The op tooltip names the segment instead.
-    fig.add_tools(PanTool(dimensions="width"), wheel, box, BoxZoomTool(), ResetTool(),
-                  op_hover, x_hover, SaveTool())
+    fig.add_tools(
+        PanTool(dimensions="width"),
+        wheel,
+        box,
+        BoxZoomTool(),
+        ResetTool(),
+        op_hover,
+        x_hover,
+        SaveTool(),
+    )
     fig.toolbar.active_drag = box
     fig.toolbar.active_scroll = wheel
     return LaneParts(fig, ops_src, seg_src, x_src)
@@ -404,11 +483,19 @@ def _function_marks(fig: Any, table: OpTable, y: float) -> None:
     fns = table.columns["function"]
     starts = [k for k in range(len(fns)) if k == 0 or fns[k] != fns[k - 1]]
     for k in starts[:50]:
-        fig.add_layout(Span(location=k - 0.5, dimension="height", line_dash="dashed",
-                            line_color="#555555", line_width=1))
+        fig.add_layout(
+            Span(
+                location=k - 0.5,
+                dimension="height",
+                line_dash="dashed",
+                line_color="#555555",
+                line_width=1,
+            )
+        )
         # Canvas text is never parsed as HTML; the name is escaped like everything else anyway.
-        fig.add_layout(Label(x=k - 0.4, y=y, text=fns[k], text_font_size="8pt",
-                             text_color="#555555"))
+        fig.add_layout(
+            Label(x=k - 0.4, y=y, text=fns[k], text_font_size="8pt", text_color="#555555")
+        )
 
 
 def lanes_figure(report: ProfileReport) -> Any:
@@ -418,6 +505,7 @@ def lanes_figure(report: ProfileReport) -> Any:
 
 
 # --- graph view ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class GraphLayout:
@@ -429,8 +517,9 @@ class GraphLayout:
     truncated: bool
 
 
-def graph_layout(table: OpTable, start: int | None = None, end: int | None = None,
-                 max_ops: int = GRAPH_MAX_OPS) -> GraphLayout:
+def graph_layout(
+    table: OpTable, start: int | None = None, end: int | None = None, max_ops: int = GRAPH_MAX_OPS
+) -> GraphLayout:
     """Layered layout of rows [start, end) (at most `max_ops` of them, from `start`).
 
     layer = longest path from the inputs of the range, in one pass over execution order
@@ -449,7 +538,7 @@ def graph_layout(table: OpTable, start: int | None = None, end: int | None = Non
     for k in range(m):
         r = lo + k
         d = 0
-        for s in src[ptr[r]:ptr[r + 1]]:
+        for s in src[ptr[r] : ptr[r + 1]]:
             if lo <= s < r:
                 d = max(d, int(depth[s - lo]) + 1)
                 edges.append((int(s), r))
@@ -461,8 +550,14 @@ def graph_layout(table: OpTable, start: int | None = None, end: int | None = Non
         d = depth[k]
         gy[k] = (size[d] - 1) / 2.0 - slot[d]
         slot[d] += 1
-    return GraphLayout(lo, hi, depth.astype(np.float64), gy,
-                       np.asarray(edges, dtype=np.int64).reshape(-1, 2), truncated)
+    return GraphLayout(
+        lo,
+        hi,
+        depth.astype(np.float64),
+        gy,
+        np.asarray(edges, dtype=np.int64).reshape(-1, 2),
+        truncated,
+    )
 
 
 def widest_layers(layout: GraphLayout) -> int:
@@ -479,23 +574,32 @@ def _graph_title(layout: GraphLayout, n: int) -> str:
         return "Data flow: no ops"
     shown = f"ops {layout.lo}–{layout.hi - 1} of {n}"
     if layout.truncated:
-        return (f"Data flow, {shown} (only the first {layout.hi - layout.lo} of the range; "
-                f"box-select a range in the lanes to show it here)")
+        return (
+            f"Data flow, {shown} (only the first {layout.hi - layout.lo} of the range; "
+            f"box-select a range in the lanes to show it here)"
+        )
     return f"Data flow, {shown}"
 
 
-def _graph_sources(table: OpTable, crossings: Mapping[str, Any], layout: GraphLayout
-                   ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def _graph_sources(
+    table: OpTable, crossings: Mapping[str, Any], layout: GraphLayout
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     lo, hi = layout.lo, layout.hi
     nodes = {k: v[lo:hi] for k, v in table.columns.items()}
     nodes["gx"], nodes["gy"] = layout.gx, layout.gy
     e = layout.edges - lo
-    edges = {"x0": layout.gx[e[:, 0]], "y0": layout.gy[e[:, 0]],
-             "x1": layout.gx[e[:, 1]], "y1": layout.gy[e[:, 1]]}
+    edges = {
+        "x0": layout.gx[e[:, 0]],
+        "y0": layout.gy[e[:, 0]],
+        "x1": layout.gx[e[:, 1]],
+        "y1": layout.gy[e[:, 1]],
+    }
     sr, dr = np.asarray(crossings["src_row"]), np.asarray(crossings["dst_row"])
     keep = np.flatnonzero((sr >= lo) & (sr < hi) & (dr >= lo) & (dr < hi))
-    xdata = {k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
-             for k, v in crossings.items()}
+    xdata = {
+        k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
+        for k, v in crossings.items()
+    }
     xdata["gx0"], xdata["gy0"] = layout.gx[sr[keep] - lo], layout.gy[sr[keep] - lo]
     xdata["gx1"], xdata["gy1"] = layout.gx[dr[keep] - lo], layout.gy[dr[keep] - lo]
     return nodes, edges, xdata
@@ -510,9 +614,15 @@ class GraphParts:
     labels: LabelSet
 
 
-def _graph_parts(report: ProfileReport, table: OpTable, crossings: Mapping[str, Any],
-                 mapper: CategoricalColorMapper, start: int | None, end: int | None,
-                 max_ops: int) -> GraphParts:
+def _graph_parts(
+    report: ProfileReport,
+    table: OpTable,
+    crossings: Mapping[str, Any],
+    mapper: CategoricalColorMapper,
+    start: int | None,
+    end: int | None,
+    max_ops: int,
+) -> GraphParts:
     layout = graph_layout(table, start, end, max_ops)
     nodes, edges, xdata = _graph_sources(table, crossings, layout)
     node_src = ColumnDataSource(nodes, name="graph_nodes")
@@ -523,47 +633,95 @@ def _graph_parts(report: ProfileReport, table: OpTable, crossings: Mapping[str, 
     widest = int(np.max(np.bincount(layout.gx.astype(np.int64)))) if len(layout.gx) else 1
     height = int(min(GRAPH_HEIGHT_PX, max(260, 160 + 45 * widest)))
     # Extra room below the lowest row: the slanted op-type labels hang under their nodes.
-    fig = figure(height=height, sizing_mode="stretch_width", output_backend="webgl",
-                 y_range=DataRange1d(range_padding=0.6),
-                 toolbar_location="above", tools=[], title=_graph_title(layout, len(table)),
-                 name="graph_figure")
+    fig = figure(
+        height=height,
+        sizing_mode="stretch_width",
+        output_backend="webgl",
+        y_range=DataRange1d(range_padding=0.6),
+        toolbar_location="above",
+        tools=[],
+        title=_graph_title(layout, len(table)),
+        name="graph_figure",
+    )
     fig.xaxis.axis_label = "layer (longest path from the inputs of the range)"
     fig.yaxis.visible = False
     fig.grid.visible = False
-    fig.segment(x0="x0", y0="y0", x1="x1", y1="y1", source=edge_src, line_color="#b0b0b0",
-                line_width=1, name="graph_edges_glyph")
-    x_r = fig.segment(x0="gx0", y0="gy0", x1="gx1", y1="gy1", source=x_src,
-                      line_color=CROSSING_COLOR, line_width=3.5, line_alpha=0.9,
-                      name="graph_crossings_glyph")
-    node_r = fig.scatter(x="gx", y="gy", size=11, source=node_src,
-                         fill_color={"field": "device", "transform": mapper},
-                         # A white ring separates neighbours, until there are so many that
-                         # the rings would hide the colours.
-                         line_color="white" if len(layout.gx) <= 300 else None, line_width=1,
-                         name="graph_nodes_glyph")
+    fig.segment(
+        x0="x0",
+        y0="y0",
+        x1="x1",
+        y1="y1",
+        source=edge_src,
+        line_color="#b0b0b0",
+        line_width=1,
+        name="graph_edges_glyph",
+    )
+    x_r = fig.segment(
+        x0="gx0",
+        y0="gy0",
+        x1="gx1",
+        y1="gy1",
+        source=x_src,
+        line_color=CROSSING_COLOR,
+        line_width=3.5,
+        line_alpha=0.9,
+        name="graph_crossings_glyph",
+    )
+    node_r = fig.scatter(
+        x="gx",
+        y="gy",
+        size=11,
+        source=node_src,
+        fill_color={"field": "device", "transform": mapper},
+        # A white ring separates neighbours, until there are so many that
+        # the rings would hide the colours.
+        line_color="white" if len(layout.gx) <= 300 else None,
+        line_width=1,
+        name="graph_nodes_glyph",
+    )
     # Slanted, so the labels of a long chain of nodes do not run into each other.
-    labels = LabelSet(x="gx", y="gy", text="op_type", source=node_src, text_font_size="7pt",
-                      text_color="#444444", x_offset=3, y_offset=-7, angle=-0.6,
-                      text_align="left", text_baseline="middle",
-                      visible=_labels_fit(layout.hi - layout.lo, widest_layers(layout)),
-                      name="graph_labels")
+    labels = LabelSet(
+        x="gx",
+        y="gy",
+        text="op_type",
+        source=node_src,
+        text_font_size="7pt",
+        text_color="#444444",
+        x_offset=3,
+        y_offset=-7,
+        angle=-0.6,
+        text_align="left",
+        text_baseline="middle",
+        visible=_labels_fit(layout.hi - layout.lo, widest_layers(layout)),
+        name="graph_labels",
+    )
     fig.add_layout(labels)
     wheel = WheelZoomTool()
-    fig.add_tools(PanTool(), wheel, BoxZoomTool(), ResetTool(),
-                  _op_hover(report, table, node_r),
-                  HoverTool(renderers=[x_r], tooltips=CROSSING_TOOLTIPS, line_policy="interp"),
-                  SaveTool())
+    fig.add_tools(
+        PanTool(),
+        wheel,
+        BoxZoomTool(),
+        ResetTool(),
+        _op_hover(report, table, node_r),
+        HoverTool(renderers=[x_r], tooltips=CROSSING_TOOLTIPS, line_policy="interp"),
+        SaveTool(),
+    )
     return GraphParts(fig, node_src, edge_src, x_src, labels)
 
 
-def graph_figure(report: ProfileReport, start: int | None = None, end: int | None = None,
-                 max_ops: int = GRAPH_MAX_OPS) -> Any:
+def graph_figure(
+    report: ProfileReport,
+    start: int | None = None,
+    end: int | None = None,
+    max_ops: int = GRAPH_MAX_OPS,
+) -> Any:
     """The data-flow graph of ops [start, end) (lane positions; const ops omitted), laid out in
     layers; crossing edges thick and coloured. At most `max_ops` ops, the first ones of the
     range; the title says when the range was cut."""
     table = op_table(report)
-    return _graph_parts(report, table, _crossing_columns(report, table), _color_mapper(),
-                        start, end, max_ops).figure
+    return _graph_parts(
+        report, table, _crossing_columns(report, table), _color_mapper(), start, end, max_ops
+    ).figure
 
 
 # Browser-side twin of graph_layout + _graph_sources, run when the lane selection changes.
@@ -625,16 +783,28 @@ fig.title.text = title;
 def _link_selection(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) -> None:
     """Box-selecting ops in the lanes re-lays out the graph view for that range, in the browser
     (no server needed: the producer lists go along as two int32 arrays)."""
-    cb = CustomJS(args={
-        "ops": lanes.ops, "xs": lanes.crossings, "nodes": graph.nodes, "edges": graph.edges,
-        "graph_xs": graph.crossings, "labels": graph.labels, "fig": graph.figure,
-        "in_ptr": table.in_ptr, "in_src": table.in_src, "max_ops": max_ops,
-        "max_labels": MAX_GRAPH_LABELS, "max_label_layers": MAX_GRAPH_LABEL_LAYERS,
-    }, code=_GRAPH_JS)
+    cb = CustomJS(
+        args={
+            "ops": lanes.ops,
+            "xs": lanes.crossings,
+            "nodes": graph.nodes,
+            "edges": graph.edges,
+            "graph_xs": graph.crossings,
+            "labels": graph.labels,
+            "fig": graph.figure,
+            "in_ptr": table.in_ptr,
+            "in_src": table.in_src,
+            "max_ops": max_ops,
+            "max_labels": MAX_GRAPH_LABELS,
+            "max_label_layers": MAX_GRAPH_LABEL_LAYERS,
+        },
+        code=_GRAPH_JS,
+    )
     lanes.ops.selected.js_on_change("indices", cb)
 
 
 # --- mapping bar --------------------------------------------------------------------------
+
 
 def mapping_columns(report: ProfileReport) -> dict[str, Any]:
     """The mapping bar's data: one piece per (row, device), plus crossings in the time row."""
@@ -644,12 +814,32 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
     total_ops = max(s.n_ops, 1)
     total_ms = s.est_total_ms if s.est_total_ms > 0 else 1.0
 
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "row", "device", "ops", "time_ms", "left", "right", "color", "text", "text_color",
-        "value")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "row",
+            "device",
+            "ops",
+            "time_ms",
+            "left",
+            "right",
+            "color",
+            "text",
+            "text_color",
+            "value",
+        )
+    }
 
-    def add(row: str, device: str, ops: int, ms: float, share: float, left: float, color: str,
-            value: str) -> float:
+    def add(
+        row: str,
+        device: str,
+        ops: int,
+        ms: float,
+        share: float,
+        left: float,
+        color: str,
+        value: str,
+    ) -> float:
         right = left + share
         cols["row"].append(row)
         cols["device"].append(device)
@@ -661,8 +851,11 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
         cols["value"].append(value)
         # The longest label that fits in the piece (a character needs ~0.75 % of a ~1000 px
         # bar); the hover always has the full text.
-        fits = [t for t in (f"{device} {value}", f"{device} {share:.0f}%", f"{share:.0f}%")
-                if len(t) * 0.75 <= share]
+        fits = [
+            t
+            for t in (f"{device} {value}", f"{device} {share:.0f}%", f"{share:.0f}%")
+            if len(t) * 0.75 <= share
+        ]
         cols["text"].append(fits[0] if fits else "")
         # Dark text on the light orange, white on the darker colours (contrast).
         cols["text_color"].append("#222222" if color == DEVICE_COLORS[Device.GPU] else "white")
@@ -671,17 +864,41 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
     left = 0.0
     for d in DEVICE_ORDER:
         t = s.per_device[d]
-        left = add(ops_row, d.value, t.ops, t.est_time_ms, 100.0 * t.ops / total_ops, left,
-                   DEVICE_COLORS[d], f"{t.ops} ops ({100.0 * t.ops / total_ops:.0f}%)")
+        left = add(
+            ops_row,
+            d.value,
+            t.ops,
+            t.est_time_ms,
+            100.0 * t.ops / total_ops,
+            left,
+            DEVICE_COLORS[d],
+            f"{t.ops} ops ({100.0 * t.ops / total_ops:.0f}%)",
+        )
     left = 0.0
     for d in DEVICE_ORDER:
         t = s.per_device[d]
         share = 100.0 * t.est_time_ms / total_ms
-        left = add(time_row, d.value, t.ops, t.est_time_ms, share, left, DEVICE_COLORS[d],
-                   f"{fmt_ms(t.est_time_ms)} ({share:.0f}%)")
+        left = add(
+            time_row,
+            d.value,
+            t.ops,
+            t.est_time_ms,
+            share,
+            left,
+            DEVICE_COLORS[d],
+            f"{fmt_ms(t.est_time_ms)} ({share:.0f}%)",
+        )
     share = 100.0 * s.crossing_ms / total_ms
-    add(time_row, "crossings", s.n_crossings, s.crossing_ms, share, left, CROSSING_COLOR,
-        f"{fmt_ms(s.crossing_ms)} ({share:.0f}%)")
+    add(
+        time_row,
+        "crossings",
+        s.n_crossings,
+        s.crossing_ms,
+        share,
+        left,
+        CROSSING_COLOR,
+        f"{fmt_ms(s.crossing_ms)} ({share:.0f}%)",
+    )
     return cols
 
 
@@ -694,17 +911,39 @@ def mapping_bar(report: ProfileReport) -> Any:
     rows = list(dict.fromkeys(cols["row"]))
     s = report.summary()
     fig = figure(
-        height=MAPPING_HEIGHT_PX, sizing_mode="stretch_width", y_range=FactorRange(*rows[::-1]),
-        x_range=Range1d(start=0, end=100), toolbar_location=None, tools=[],
+        height=MAPPING_HEIGHT_PX,
+        sizing_mode="stretch_width",
+        y_range=FactorRange(*rows[::-1]),
+        x_range=Range1d(start=0, end=100),
+        toolbar_location=None,
+        tools=[],
         title=f"Compute Unit Mapping: {s.n_ops} ops, {fmt_ms(s.est_total_ms)} estimated in "
-              f"total (placement {placement_label(report.source)}; times estimated)",
+        f"total (placement {placement_label(report.source)}; times estimated)",
         name="mapping_figure",
     )
-    r = fig.hbar(y="row", left="left", right="right", height=0.62, source=src,
-                 fill_color="color", line_color="white", name="mapping_glyph")
-    fig.add_layout(LabelSet(x="mid", y="row", text="text", source=src, text_align="center",
-                            text_baseline="middle", text_color="text_color", text_font_size="9pt",
-                            text_font_style="bold"))
+    r = fig.hbar(
+        y="row",
+        left="left",
+        right="right",
+        height=0.62,
+        source=src,
+        fill_color="color",
+        line_color="white",
+        name="mapping_glyph",
+    )
+    fig.add_layout(
+        LabelSet(
+            x="mid",
+            y="row",
+            text="text",
+            source=src,
+            text_align="center",
+            text_baseline="middle",
+            text_color="text_color",
+            text_font_size="9pt",
+            text_font_style="bold",
+        )
+    )
     fig.add_tools(HoverTool(renderers=[r], tooltips=[("", "@device: @value")]))
     fig.xaxis.axis_label = "share (%)"
     fig.ygrid.visible = False
@@ -714,17 +953,21 @@ def mapping_bar(report: ProfileReport) -> Any:
 
 # --- not on the ANE -----------------------------------------------------------------------
 
+
 def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int = 8) -> str:
     """HTML table of the ops that run but not on the ANE, grouped by reason, with a fix."""
     groups = report.not_on_ane()
     n_off = sum(len(v) for v in groups.values())
-    head = (f'<h3 style="margin:4px 0">Not on the Neural Engine: {n_off} ops, '
-            f'{len(groups)} reasons</h3>')
+    head = (
+        f'<h3 style="margin:4px 0">Not on the Neural Engine: {n_off} ops, '
+        f"{len(groups)} reasons</h3>"
+    )
     if not groups:
         return head + "<p>Every op that runs is placed on the Neural Engine.</p>"
-    th = "".join(f'<th style="text-align:left;padding:4px 8px;border-bottom:2px solid #999">'
-                 f"{h}</th>" for h in ("ops", "reason", "op types", "e.g.", "evidence",
-                                       "suggested fix"))
+    th = "".join(
+        f'<th style="text-align:left;padding:4px 8px;border-bottom:2px solid #999">{h}</th>'
+        for h in ("ops", "reason", "op types", "e.g.", "evidence", "suggested fix")
+    )
     body = []
     for reason, ops in groups.items():
         types = sorted({o.op_type for o in ops})
@@ -733,8 +976,9 @@ def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int
             type_txt += f", … (+{len(types) - max_types})"
         examples = "<br>".join(html_text(o.name, 60) for o in ops[:max_examples])
         # Weakest evidence first: that is what the decision rests on.
-        evs = sorted({_evidence_text(o, report.source) for o in ops},
-                     key=lambda e: _EVIDENCE_ORDER.get(e, 9))
+        evs = sorted(
+            {_evidence_text(o, report.source) for o in ops}, key=lambda e: _EVIDENCE_ORDER.get(e, 9)
+        )
         devices = sorted({o.device.value for o in ops if o.device is not None})
         fix = fix_for(ops[0])
         td = 'style="vertical-align:top;padding:4px 8px;border-bottom:1px solid #ddd"'
@@ -742,27 +986,37 @@ def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int
             f"<tr><td {td}><b>{len(ops)}</b><br><small>{html_text(', '.join(devices))}"
             f"</small></td><td {td}>{html_text(reason, 300)}</td><td {td}>{type_txt}</td>"
             f"<td {td}><code>{examples}</code></td><td {td}>{html_text(', '.join(evs))}</td>"
-            f"<td {td}>{html_text(fix, 400) if fix else '—'}</td></tr>")
-    return (head + '<table style="border-collapse:collapse;font:12px sans-serif;width:100%">'
-            f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+            f"<td {td}>{html_text(fix, 400) if fix else '—'}</td></tr>"
+        )
+    return (
+        head + '<table style="border-collapse:collapse;font:12px sans-serif;width:100%">'
+        f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def not_on_ane_table(report: ProfileReport) -> Div:
     """The "not on the Neural Engine" table as a bokeh Div (content escaped, scrolls if long)."""
     n_groups = len(report.not_on_ane())
     height = min(TABLE_MAX_HEIGHT_PX, 70 + 58 * n_groups)
-    return Div(text=not_on_ane_html(report), sizing_mode="stretch_width", height=height,
-               styles={"overflow-y": "auto", "font-family": "sans-serif"},
-               name="not_on_ane_table")
+    return Div(
+        text=not_on_ane_html(report),
+        sizing_mode="stretch_width",
+        height=height,
+        styles={"overflow-y": "auto", "font-family": "sans-serif"},
+        name="not_on_ane_table",
+    )
 
 
 # --- compare view -------------------------------------------------------------------------
 
+
 def changed_rows(reports: Mapping[str, ProfileReport]) -> np.ndarray:
     """Rows (lane positions) of ops whose device differs between the reports."""
     tables = list(reports.values())
-    devs = [[UNKNOWN if r.device is None else r.device.value for r in rep.ops if not r.is_const]
-            for rep in tables]
+    devs = [
+        [UNKNOWN if r.device is None else r.device.value for r in rep.ops if not r.is_const]
+        for rep in tables
+    ]
     n = len(devs[0]) if devs else 0
     return np.asarray([k for k in range(n) if len({d[k] for d in devs}) > 1], dtype=np.int64)
 
@@ -777,8 +1031,10 @@ def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
     names = [r.name for r in first.ops]
     for label, rep in reps[1:]:
         if [r.name for r in rep.ops] != names:
-            raise ValueError(f"cannot compare {plain(label)!r} with {plain(reps[0][0])!r}: "
-                             "they are not reports of the same model (op lists differ)")
+            raise ValueError(
+                f"cannot compare {plain(label)!r} with {plain(reps[0][0])!r}: "
+                "they are not reports of the same model (op lists differ)"
+            )
     changed = changed_rows(reports)
     changed_set = set(changed.tolist())
     live = [r for r in first.ops if not r.is_const]
@@ -790,8 +1046,10 @@ def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
     names_esc = [esc(r.name) for r in live]
     types_esc = [esc(r.op_type) for r in live]
 
-    cols: dict[str, list[Any]] = {k: [] for k in (
-        "x", "y", "device", "setting", "name", "op_type", "reason", "time", "changed")}
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in ("x", "y", "device", "setting", "name", "op_type", "reason", "time", "changed")
+    }
     ticks: list[float] = []
     overrides: dict[float, str] = {}
     for b, (label, rep) in enumerate(reps):
@@ -821,27 +1079,54 @@ def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
     src = ColumnDataSource(cols, name="compare_ops")
     top = max(lanes) + 0.6
     bottom = -(len(reps) - 1) * band + min(lanes) - 0.6
-    hl = ColumnDataSource({"x": changed.astype(np.float64),
-                           "name": [names_esc[k] for k in changed]}, name="compare_changed")
+    hl = ColumnDataSource(
+        {"x": changed.astype(np.float64), "name": [names_esc[k] for k in changed]},
+        name="compare_changed",
+    )
     mapper = _color_mapper()
     lo, hi = -1.0, max(float(n), 1.0)
     fig = figure(
-        height=int(LANE_HEIGHT_PX * 0.7 * len(ticks)) + 90, sizing_mode="stretch_width",
-        x_range=Range1d(start=lo, end=hi, bounds=(lo, hi)), y_range=Range1d(start=bottom, end=top),
-        output_backend="webgl", toolbar_location="above", tools=[], name="compare_figure",
+        height=int(LANE_HEIGHT_PX * 0.7 * len(ticks)) + 90,
+        sizing_mode="stretch_width",
+        x_range=Range1d(start=lo, end=hi, bounds=(lo, hi)),
+        y_range=Range1d(start=bottom, end=top),
+        output_backend="webgl",
+        toolbar_location="above",
+        tools=[],
+        name="compare_figure",
         title=f"Compare placements: {len(changed)} of {n} ops change processor "
-              f"(highlighted); placement {placement_label(first.source)}",
+        f"(highlighted); placement {placement_label(first.source)}",
     )
-    hl_r = fig.vbar(x="x", width=1.0, bottom=bottom, top=top, source=hl,
-                    fill_color=CHANGED_COLOR, fill_alpha=0.25, line_color=None,
-                    name="compare_changed_glyph")
-    ops_r = fig.rect(x="x", y="y", width=0.8, height=0.55, source=src,
-                     fill_color={"field": "device", "transform": mapper},
-                     line_color={"field": "device", "transform": mapper},
-                     name="compare_ops_glyph")
+    hl_r = fig.vbar(
+        x="x",
+        width=1.0,
+        bottom=bottom,
+        top=top,
+        source=hl,
+        fill_color=CHANGED_COLOR,
+        fill_alpha=0.25,
+        line_color=None,
+        name="compare_changed_glyph",
+    )
+    ops_r = fig.rect(
+        x="x",
+        y="y",
+        width=0.8,
+        height=0.55,
+        source=src,
+        fill_color={"field": "device", "transform": mapper},
+        line_color={"field": "device", "transform": mapper},
+        name="compare_ops_glyph",
+    )
     for b in range(1, len(reps)):
-        fig.add_layout(Span(location=-b * band + max(lanes) + 0.9 - 0.5, dimension="width",
-                            line_color="#666666", line_width=1))
+        fig.add_layout(
+            Span(
+                location=-b * band + max(lanes) + 0.9 - 0.5,
+                dimension="width",
+                line_color="#666666",
+                line_width=1,
+            )
+        )
     fig.yaxis.ticker = FixedTicker(ticks=ticks)
     fig.yaxis.major_label_overrides = overrides  # type: ignore[assignment]
     fig.ygrid.ticker = FixedTicker(ticks=ticks)
@@ -849,45 +1134,70 @@ def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
     fig.xgrid.visible = False
     fig.xaxis.axis_label = "op position in execution order"
     wheel = WheelZoomTool(dimensions="width")
-    fig.add_tools(PanTool(dimensions="width"), wheel, BoxZoomTool(), ResetTool(),
-                  HoverTool(renderers=[ops_r], tooltips=[
-                      ("op", "@name{safe}"), ("type", "@op_type{safe}"),
-                      ("setting", "@setting{safe}"), ("device", "@device"),
-                      ("reason", "@reason{safe}"), ("time", "@time{safe} (estimated)"),
-                      ("changes between settings", "@changed")]),
-                  HoverTool(renderers=[hl_r], tooltips=[("changes processor", "@name{safe}")]),
-                  SaveTool())
+    fig.add_tools(
+        PanTool(dimensions="width"),
+        wheel,
+        BoxZoomTool(),
+        ResetTool(),
+        HoverTool(
+            renderers=[ops_r],
+            tooltips=[
+                ("op", "@name{safe}"),
+                ("type", "@op_type{safe}"),
+                ("setting", "@setting{safe}"),
+                ("device", "@device"),
+                ("reason", "@reason{safe}"),
+                ("time", "@time{safe} (estimated)"),
+                ("changes between settings", "@changed"),
+            ],
+        ),
+        HoverTool(renderers=[hl_r], tooltips=[("changes processor", "@name{safe}")]),
+        SaveTool(),
+    )
     fig.toolbar.active_scroll = wheel
     return fig
 
 
 def compare_summary_html(reports: Mapping[str, ProfileReport]) -> str:
     """One row per placement: ops and estimated time per processor, crossings, total."""
-    th = "".join(f'<th style="text-align:{a};padding:3px 10px;border-bottom:2px solid #999">'
-                 f"{h}</th>" for h, a in (
-                     ("setting", "left"), *((f"{d.value} ops", "right") for d in DEVICE_ORDER),
-                     *((f"{d.value} time", "right") for d in DEVICE_ORDER),
-                     ("crossings", "right"), ("total (estimated)", "right")))
+    th = "".join(
+        f'<th style="text-align:{a};padding:3px 10px;border-bottom:2px solid #999">{h}</th>'
+        for h, a in (
+            ("setting", "left"),
+            *((f"{d.value} ops", "right") for d in DEVICE_ORDER),
+            *((f"{d.value} time", "right") for d in DEVICE_ORDER),
+            ("crossings", "right"),
+            ("total (estimated)", "right"),
+        )
+    )
     body = []
     for label, rep in reports.items():
         s = rep.summary()
         td = 'style="text-align:right;padding:3px 10px;border-bottom:1px solid #ddd"'
         cells = [f"<td {td}>{s.per_device[d].ops}</td>" for d in DEVICE_ORDER]
-        cells += [f"<td {td}>{html_text(fmt_ms(s.per_device[d].est_time_ms))}</td>"
-                  for d in DEVICE_ORDER]
-        cells.append(f"<td {td}>{s.n_crossings} ({html_text(fmt_bytes(s.crossing_bytes))}, "
-                     f"{html_text(fmt_ms(s.crossing_ms))})</td>")
+        cells += [
+            f"<td {td}>{html_text(fmt_ms(s.per_device[d].est_time_ms))}</td>" for d in DEVICE_ORDER
+        ]
+        cells.append(
+            f"<td {td}>{s.n_crossings} ({html_text(fmt_bytes(s.crossing_bytes))}, "
+            f"{html_text(fmt_ms(s.crossing_ms))})</td>"
+        )
         cells.append(f"<td {td}><b>{html_text(fmt_ms(s.est_total_ms))}</b></td>")
-        body.append(f'<tr><td style="padding:3px 10px;border-bottom:1px solid #ddd">'
-                    f"<b>{html_text(str(label), 60)}</b> <small>"
-                    f"({html_text(placement_label(rep.source))})</small></td>{''.join(cells)}"
-                    "</tr>")
-    return ('<h3 style="margin:4px 0">Compare placements</h3>'
-            '<table style="border-collapse:collapse;font:12px sans-serif">'
-            f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        body.append(
+            f'<tr><td style="padding:3px 10px;border-bottom:1px solid #ddd">'
+            f"<b>{html_text(str(label), 60)}</b> <small>"
+            f"({html_text(placement_label(rep.source))})</small></td>{''.join(cells)}"
+            "</tr>"
+        )
+    return (
+        '<h3 style="margin:4px 0">Compare placements</h3>'
+        '<table style="border-collapse:collapse;font:12px sans-serif">'
+        f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 # --- header and whole layout ----------------------------------------------------------------
+
 
 def _meta_value(v: Any) -> str:
     if isinstance(v, Mapping | list | tuple):
@@ -900,35 +1210,59 @@ def header_html(report: ProfileReport) -> str:
     s = report.summary()
     m = report.model
     badge_bg = "#E69F00" if report.source == "estimate" else "#0072B2"
-    badge = (f'<span style="background:{badge_bg};color:white;border-radius:3px;'
-             f'padding:1px 6px;font-weight:bold">{html_text(report.source.upper())}</span>')
+    badge = (
+        f'<span style="background:{badge_bg};color:white;border-radius:3px;'
+        f'padding:1px 6px;font-weight:bold">{html_text(report.source.upper())}</span>'
+    )
     rows: list[tuple[str, str]] = [
         ("placement", f"{badge} {html_text(SOURCE_NOTE.get(report.source, report.source))}"),
         ("compute units", html_text(report.compute_units.value)),
         ("chip", html_text(report.chip)),
         ("ops", f"{s.n_ops} that run (+{s.n_const} const), {s.n_segments} segments"),
-        ("per processor", " · ".join(
-            f"{DEVICE_LABEL[d]}: {s.per_device[d].ops} ops, "
-            f"{html_text(fmt_ms(s.per_device[d].est_time_ms))}" for d in DEVICE_ORDER)),
-        ("crossings", f"{s.n_crossings} ({html_text(fmt_bytes(s.crossing_bytes))}, "
-                      f"{html_text(fmt_ms(s.crossing_ms))} estimated)"),
+        (
+            "per processor",
+            " · ".join(
+                f"{DEVICE_LABEL[d]}: {s.per_device[d].ops} ops, "
+                f"{html_text(fmt_ms(s.per_device[d].est_time_ms))}"
+                for d in DEVICE_ORDER
+            ),
+        ),
+        (
+            "crossings",
+            f"{s.n_crossings} ({html_text(fmt_bytes(s.crossing_bytes))}, "
+            f"{html_text(fmt_ms(s.crossing_ms))} estimated)",
+        ),
         ("total", f"{html_text(fmt_ms(s.est_total_ms))} estimated (ops + crossings)"),
-        ("model", f"{html_text(m.source or '—')} ({html_text(m.format)}"
-                  + (f", {len(m.functions)} functions" if len(m.functions) > 1 else "") + ")"),
+        (
+            "model",
+            f"{html_text(m.source or '—')} ({html_text(m.format)}"
+            + (f", {len(m.functions)} functions" if len(m.functions) > 1 else "")
+            + ")",
+        ),
     ]
     if m.flexible_inputs:
-        rows.append(("flexible inputs", ", ".join(html_text(n) for n in m.flexible_inputs)
-                     + " (placed for the default shape)"))
+        rows.append(
+            (
+                "flexible inputs",
+                ", ".join(html_text(n) for n in m.flexible_inputs)
+                + " (placed for the default shape)",
+            )
+        )
     for k, v in report.metadata.items():
         rows.append((html_text(k, 60), _meta_value(v)))
     for k, v in list(m.metadata.items())[:8]:
         rows.append((f"model {html_text(k, 50)}", _meta_value(v)))
-    trs = "".join(f'<tr><th style="text-align:left;padding:1px 12px 1px 0;vertical-align:top;'
-                  f'white-space:nowrap;color:#555;font-weight:normal">{k}</th>'
-                  f'<td style="padding:1px 0">{v}</td></tr>' for k, v in rows)
-    return (f'<div class="ane-header" style="font:13px sans-serif;color:#222">'
-            f'<h2 style="margin:4px 0 6px 0">{html_text(m.name)}</h2>'
-            f'<table style="border-collapse:collapse">{trs}</table></div>')
+    trs = "".join(
+        f'<tr><th style="text-align:left;padding:1px 12px 1px 0;vertical-align:top;'
+        f'white-space:nowrap;color:#555;font-weight:normal">{k}</th>'
+        f'<td style="padding:1px 0">{v}</td></tr>'
+        for k, v in rows
+    )
+    return (
+        f'<div class="ane-header" style="font:13px sans-serif;color:#222">'
+        f'<h2 style="margin:4px 0 6px 0">{html_text(m.name)}</h2>'
+        f'<table style="border-collapse:collapse">{trs}</table></div>'
+    )
 
 
 @dataclass(frozen=True)
@@ -937,8 +1271,13 @@ class ReportLayout:
     height: int  # pixels, an upper bound for an iframe holding it
 
 
-def build_layout(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None, *,
-                 header: bool = True, graph_max_ops: int = GRAPH_MAX_OPS) -> ReportLayout:
+def build_layout(
+    report: ProfileReport,
+    compare: Mapping[str, ProfileReport] | None = None,
+    *,
+    header: bool = True,
+    graph_max_ops: int = GRAPH_MAX_OPS,
+) -> ReportLayout:
     """report_layout plus its height (used to size the notebook iframe)."""
     table = op_table(report)
     mapper = _color_mapper()
@@ -949,21 +1288,37 @@ def build_layout(report: ProfileReport, compare: Mapping[str, ProfileReport] | N
     items: list[Any] = []
     if header:
         # A header's height depends on its metadata; rows are ~18 px.
-        items.append(Div(text=header_html(report), sizing_mode="stretch_width",
-                         name="header"))
+        items.append(Div(text=header_html(report), sizing_mode="stretch_width", name="header"))
     unknown = any(r.device is None and not r.is_const for r in report.ops)
-    items.append(Div(text=legend_html(unknown), sizing_mode="stretch_width",
-                     height=LEGEND_HEIGHT_PX,
-                     name="legend"))
+    items.append(
+        Div(
+            text=legend_html(unknown),
+            sizing_mode="stretch_width",
+            height=LEGEND_HEIGHT_PX,
+            name="legend",
+        )
+    )
     items.append(mapping_bar(report))
     items.append(lanes.figure)
-    items.append(Div(text=f'<div style="font:12px sans-serif;color:#555">{_TOOLS_NOTE}</div>',
-                     sizing_mode="stretch_width", height=22, name="lanes_note"))
+    items.append(
+        Div(
+            text=f'<div style="font:12px sans-serif;color:#555">{_TOOLS_NOTE}</div>',
+            sizing_mode="stretch_width",
+            height=22,
+            name="lanes_note",
+        )
+    )
     items.append(graph.figure)
     items.append(not_on_ane_table(report))
     if compare:
-        items.append(Div(text=compare_summary_html(compare), sizing_mode="stretch_width",
-                         height=60 + 26 * len(compare), name="compare_summary"))
+        items.append(
+            Div(
+                text=compare_summary_html(compare),
+                sizing_mode="stretch_width",
+                height=60 + 26 * len(compare),
+                name="compare_summary",
+            )
+        )
         items.append(compare_figure(compare))
     # Heights are fixed except the header; bokeh puts ~5 px between the items of a column.
     height = sum(int(getattr(i, "height", None) or 0) for i in items) + 5 * len(items)
@@ -973,15 +1328,30 @@ def build_layout(report: ProfileReport, compare: Mapping[str, ProfileReport] | N
     return ReportLayout(root, height + 20)
 
 
-def report_layout(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None,
-                  *, header: bool = True) -> Column:
+def report_layout(
+    report: ProfileReport,
+    compare: Mapping[str, ProfileReport] | None = None,
+    *,
+    header: bool = True,
+) -> Column:
     """Everything for one report: header, legend, mapping bar, lanes (box-select drives the
     graph view), graph view, the not-on-ANE table and, when given, the compare view."""
     return build_layout(report, compare, header=header).root
 
 
 __all__ = [
-    "lanes_figure", "graph_figure", "mapping_bar", "not_on_ane_table", "compare_figure",
-    "report_layout", "build_layout", "header_html", "not_on_ane_html", "op_table",
-    "graph_layout", "mapping_columns", "changed_rows", "LANE_Y",
+    "lanes_figure",
+    "graph_figure",
+    "mapping_bar",
+    "not_on_ane_table",
+    "compare_figure",
+    "report_layout",
+    "build_layout",
+    "header_html",
+    "not_on_ane_html",
+    "op_table",
+    "graph_layout",
+    "mapping_columns",
+    "changed_rows",
+    "LANE_Y",
 ]

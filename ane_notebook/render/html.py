@@ -34,8 +34,9 @@ from .diagram import build_layout, header_html, not_on_ane_html
 from .palette import legend_text
 
 
-def _page(report: ProfileReport, compare: Mapping[str, ProfileReport] | None,
-          header: bool) -> tuple[str, int]:
+def _page(
+    report: ProfileReport, compare: Mapping[str, ProfileReport] | None, header: bool
+) -> tuple[str, int]:
     layout = build_layout(report, compare, header=header)
     # The template escapes the title itself (jinja `| e`); `plain` only removes control chars,
     # so the title is escaped exactly once.
@@ -44,8 +45,12 @@ def _page(report: ProfileReport, compare: Mapping[str, ProfileReport] | None,
     return page, layout.height
 
 
-def report_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None, *,
-                header: bool = True) -> str:
+def report_html(
+    report: ProfileReport,
+    compare: Mapping[str, ProfileReport] | None = None,
+    *,
+    header: bool = True,
+) -> str:
     """A standalone HTML page for `report` (works offline: bokeh resources inline)."""
     return _page(report, compare, header)[0]
 
@@ -65,12 +70,12 @@ def _single_quoted_attr(text: str) -> str:
     html.escape would. `<` and `>` are escaped too although a quoted attribute does not need
     it, so no tool that scans for tags ever sees one inside the attribute.
     """
-    return (text.replace("&", "&amp;").replace("'", "&#x27;").replace("<", "&lt;")
-            .replace(">", "&gt;"))
+    return (
+        text.replace("&", "&amp;").replace("'", "&#x27;").replace("<", "&lt;").replace(">", "&gt;")
+    )
 
 
-def notebook_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None
-                  ) -> str:
+def notebook_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None) -> str:
     """`text/html` for a notebook: a static summary, then the interactive page in an iframe."""
     page, height = _page(report, compare, header=False)
     summary = header_html(report)

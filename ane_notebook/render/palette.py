@@ -58,8 +58,13 @@ def color_factors() -> tuple[list[str], list[str]]:
 
 
 def _entries(unknown: bool) -> list[tuple[str, str]]:
-    items = [(f"{d.value} ({DEVICE_LABEL[d]})" if DEVICE_LABEL[d] != d.value else d.value,
-              DEVICE_COLORS[d]) for d in DEVICE_ORDER]
+    items = [
+        (
+            f"{d.value} ({DEVICE_LABEL[d]})" if DEVICE_LABEL[d] != d.value else d.value,
+            DEVICE_COLORS[d],
+        )
+        for d in DEVICE_ORDER
+    ]
     items.append(("crossing (data moved between processors)", CROSSING_COLOR))
     if unknown:
         items.append(("? (op not in the plan)", UNKNOWN_COLOR))
@@ -79,6 +84,10 @@ def legend_html(unknown: bool = False) -> str:
         parts.append(
             f'<span style="display:inline-flex;align-items:center;margin-right:14px">'
             f'<span style="display:inline-block;width:14px;height:14px;border-radius:2px;'
-            f'background:{color};margin-right:5px"></span>{html_text(label)}</span>')
-    return ('<div class="ane-legend" style="font:13px sans-serif;color:#333">'
-            + "".join(parts) + "</div>")
+            f'background:{color};margin-right:5px"></span>{html_text(label)}</span>'
+        )
+    return (
+        '<div class="ane-legend" style="font:13px sans-serif;color:#333">'
+        + "".join(parts)
+        + "</div>"
+    )
