@@ -40,7 +40,7 @@ _LAZY = {
     "ProfileReport": ("report", "ProfileReport"),
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
-    "compare": ("analysis.compare", "compare"),
+    "compare": ("compare", "compare"),
 }
 
 

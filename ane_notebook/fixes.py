@@ -1,7 +1,9 @@
 """Suggested fixes for ops that are not on the Neural Engine.
 
-A fix comes from the rule that kept the op off the ANE (`placement/rules.py`); placements that
-were a choice rather than a limit (compute units, the cost model) get a generic suggestion.
+A fix comes from the rule that kept the op off the ANE (`placement/rules`); placements that were
+a choice rather than a limit (compute units, the cost model) get a generic suggestion. The
+decision is read from the op's `ReasonKind`, never from its sentence. For Core ML placements,
+which carry no reason of their own, the rules of our estimate shown beside them are used.
 """
 
 from __future__ import annotations
@@ -9,26 +11,43 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .placement.devices import Device
+from .placement.result import ReasonKind
 
 if TYPE_CHECKING:
     from .report import OpRecord
 
+COMPUTE_UNITS_FIX = "profile with compute units ALL or CPU_AND_NE to allow the Neural Engine"
+COST_MODEL_FIX = (
+    "merge small ops into larger ones, or move this work out of the model; "
+    "tiny islands are kept off the ANE because a dispatch costs more than the work"
+)
 
-def fix_for(op: OpRecord) -> str:
+
+def _rule_fix(rule_ids: tuple[str, ...]) -> str:
     from .placement.rules import rule_by_id
 
-    for rid in op.rules:
+    for rid in rule_ids:
         try:
             rule = rule_by_id(rid)
         except KeyError:
             continue  # a report written by another version may name rules we do not know
         if Device.ANE in rule.excludes and rule.fix:
             return rule.fix
-    if "compute units" in op.reason:
-        return "profile with compute units ALL or CPU_AND_NE to allow the Neural Engine"
-    if op.reason.startswith("the ANE could run it"):
-        return (
-            "merge small ops into larger ones, or move this work out of the model; "
-            "tiny islands are kept off the ANE because a dispatch costs more than the work"
-        )
+    return ""
+
+
+def fix_for(op: OpRecord) -> str:
+    """The suggested fix for `op`, or "" when there is nothing to suggest."""
+    kind = op.reason_kind
+    if kind is ReasonKind.RULE:
+        return _rule_fix(op.rules)
+    if kind is ReasonKind.COMPUTE_UNITS:
+        return COMPUTE_UNITS_FIX
+    if kind is ReasonKind.COST_MODEL:
+        return COST_MODEL_FIX
+    if kind in (ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED):
+        # Core ML gives no reason: our estimate's rules, when it found one, suggest what to do.
+        est = op.estimate
+        if est is not None and est.reason_kind is ReasonKind.RULE:
+            return _rule_fix(est.rules)
     return ""

@@ -25,7 +25,26 @@ from .analysis.crossings import Crossing, find_crossings
 from .analysis.segments import Segment, find_segments
 from .model.graph import Graph, Shape
 from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
-from .placement.result import Placement
+from .placement.result import (
+    CoreMLTimings,
+    Hazard,
+    OpEstimate,
+    Placement,
+    PlacementSource,
+    ReasonKind,
+    ReportWarning,
+    Uncertainty,
+    hazards_from_list,
+    hazards_to_list,
+    placement_fields_from_dict,
+    placement_fields_to_dict,
+    timings_from_dict,
+    timings_to_dict,
+    uncertainty_from_dict,
+    uncertainty_to_dict,
+    warnings_from_list,
+    warnings_to_list,
+)
 from .schema import REPORT_FORMAT, REPORT_VERSION, read_json_file, validate_report_dict
 
 
@@ -38,7 +57,10 @@ class TensorRecord:
 
 @dataclass(frozen=True)
 class OpRecord:
-    """One op as shown to users: what it is, where it runs, why, and what it costs."""
+    """One op as shown to users: what it is, where it runs, why, and what it costs.
+
+    The placement fields have the meaning they have on `OpPlacement`.
+    """
 
     index: int
     name: str
@@ -55,6 +77,11 @@ class OpRecord:
     block: tuple[str, ...] = ()
     rules: tuple[str, ...] = ()
     cost_weight: float | None = None
+    reason_kind: ReasonKind = ReasonKind.ON_ANE
+    contested: bool = False
+    alt_device: Device | None = None
+    shape_unknown: bool = False
+    estimate: OpEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -92,14 +119,39 @@ class Summary:
 
 @dataclass(frozen=True, eq=True)
 class ProfileReport:
+    """The result of profiling one model under one compute-unit setting on one chip.
+
+    Every op's record (`ops`, in execution order; look one up with `op(name)`), the
+    same-device runs (`segments`) and the data edges between processors (`crossings`), where
+    the placement came from (`source`: coreml / estimate / recorded) and, for Core ML runs, the
+    measured `timings`. Warnings count what did not line up (ops a plan did not place, ...);
+    `uncertainty` gives the range of an estimate over its contested decisions; `hazards` flag
+    splits that can change results.
+
+        >>> import ane_notebook as an
+        >>> r = an.profile("example:mobilenet", compute_units="CPU_AND_NE", chip="M1")
+        >>> r.source.value, r.summary().n_ops > 0
+        ('estimate', True)
+
+    Forms: `to_text()`, `to_json(path)` / `load_report(path)`, `to_html(path)`, and the notebook
+    display (a text twin and the interactive diagram).
+    """
+
     model: ModelInfo
-    source: str
+    source: PlacementSource
     compute_units: ComputeUnits
     chip: str
     ops: tuple[OpRecord, ...]
     segments: tuple[Segment, ...]
     crossings: tuple[Crossing, ...]
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    timings: CoreMLTimings | None = None
+    warnings: tuple[ReportWarning, ...] = ()
+    uncertainty: Uncertainty | None = None
+    hazards: tuple[Hazard, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "source", PlacementSource(self.source))
 
     # --- building ---------------------------------------------------------------------
     @classmethod
@@ -126,6 +178,7 @@ class ProfileReport:
                     device=p.device,
                     supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
                     reason=p.reason,
+                    reason_kind=p.reason_kind,
                     evidence=p.evidence,
                     est_time_ms=float(p.est_time_ms),
                     outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
@@ -134,6 +187,10 @@ class ProfileReport:
                     block=op.block,
                     rules=p.rules,
                     cost_weight=p.cost_weight,
+                    contested=p.contested,
+                    alt_device=p.alt_device,
+                    shape_unknown=p.shape_unknown,
+                    estimate=p.estimate,
                 )
             )
         info = ModelInfo(
@@ -156,6 +213,9 @@ class ProfileReport:
             segments=tuple(find_segments(graph, placement.ops)),
             crossings=tuple(find_crossings(graph, placement.ops)),
             metadata=meta,
+            timings=placement.timings,
+            warnings=placement.warnings,
+            uncertainty=placement.uncertainty,
         )
 
     # --- reading ----------------------------------------------------------------------
@@ -188,13 +248,14 @@ class ProfileReport:
     def not_on_ane(self) -> dict[str, list[OpRecord]]:
         """Ops that run but not on the ANE, grouped by why (most ops first).
 
-        Ops kept off by the same rules form one group even when the rule's text names a
-        different tensor for each; the key is the first op's reason.
+        The group is the decision as data: device, reason kind, the rules that fired and the
+        supported devices. Ops kept off by the same rules form one group even when the rule's
+        text names a different tensor for each; the key is the first op's reason.
         """
-        groups: dict[tuple[str, ...], list[OpRecord]] = {}
+        groups: dict[tuple[Any, ...], list[OpRecord]] = {}
         for r in self.ops:
             if r.device is not None and r.device != Device.ANE:
-                key = (r.device.value, *r.rules) if r.rules else (r.device.value, r.reason)
+                key = (r.device, r.reason_kind, r.rules, () if r.rules else r.supported)
                 groups.setdefault(key, []).append(r)
         ordered = sorted(groups.values(), key=lambda ops: -len(ops))
         out: dict[str, list[OpRecord]] = {}
@@ -273,7 +334,7 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
     return {
         "format": REPORT_FORMAT,
         "version": REPORT_VERSION,
-        "source": r.source,
+        "source": r.source.value,
         "compute_units": r.compute_units.value,
         "chip": r.chip,
         "model": {
@@ -287,23 +348,21 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
             "metadata": dict(m.metadata),
         },
         "metadata": dict(r.metadata),
+        "timings": timings_to_dict(r.timings),
+        "warnings": warnings_to_list(r.warnings),
+        "uncertainty": uncertainty_to_dict(r.uncertainty),
+        "hazards": hazards_to_list(r.hazards),
         "ops": [
             {
                 "index": o.index,
                 "name": o.name,
                 "op_type": o.op_type,
                 "function": o.function,
-                "device": None if o.device is None else o.device.value,
-                "supported": [d.value for d in o.supported],
-                "reason": o.reason,
-                "evidence": None if o.evidence is None else o.evidence.value,
-                "est_time_ms": o.est_time_ms,
+                **placement_fields_to_dict(o),
                 "outputs": [_tensor(t) for t in o.outputs],
                 "inputs": list(o.inputs),
                 "is_const": o.is_const,
                 "block": list(o.block),
-                "rules": list(o.rules),
-                "cost_weight": o.cost_weight,
             }
             for o in r.ops
         ],
@@ -347,8 +406,11 @@ def _tensor_rec(d: Mapping[str, Any]) -> TensorRecord:
 
 @gc_paused()  # schema validation and one record per op: see _gc.py
 def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
-    """Validate `data` against the schema and build a ProfileReport; PlanError if invalid."""
-    validate_report_dict(data, origin)
+    """Validate `data` against the schema and build a ProfileReport; PlanError if invalid.
+
+    Reports of format version 1 are upgraded first (`schema.validate_report_dict`).
+    """
+    data = validate_report_dict(data, origin)
     m = data["model"]
     info = ModelInfo(
         name=m["name"],
@@ -366,17 +428,11 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
             name=o["name"],
             op_type=o["op_type"],
             function=o["function"],
-            device=None if o["device"] is None else Device(o["device"]),
-            supported=tuple(Device(d) for d in o["supported"]),
-            reason=o["reason"],
-            evidence=None if o["evidence"] is None else Evidence(o["evidence"]),
-            est_time_ms=float(o["est_time_ms"]),
+            **placement_fields_from_dict(o),
             outputs=tuple(_tensor_rec(t) for t in o["outputs"]),
             inputs=tuple(o["inputs"]),
             is_const=o["is_const"],
             block=tuple(o["block"]),
-            rules=tuple(o["rules"]),
-            cost_weight=o["cost_weight"],
         )
         for o in data["ops"]
     )
@@ -416,6 +472,10 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         segments=segments,
         crossings=crossings,
         metadata=dict(data["metadata"]),
+        timings=timings_from_dict(data["timings"]),
+        warnings=warnings_from_list(data["warnings"]),
+        uncertainty=uncertainty_from_dict(data["uncertainty"]),
+        hazards=hazards_from_list(data["hazards"]),
     )
 
 
@@ -434,9 +494,10 @@ class ReportSet:
         return self.reports[key]
 
     def to_text(self) -> str:
-        from .analysis.compare import compare
+        from .compare import compare
         from .escape import plain
-        from .textreport import DEVICE_LABEL, fmt_ms
+        from .placement.devices import DEVICE_LABEL
+        from .textreport import fmt_ms
 
         first = next(iter(self.reports.values()))
         lines = [

@@ -6,6 +6,7 @@ versioned format, described by `report.schema.json` in the package.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -21,7 +22,9 @@ import fastjsonschema
 from .errors import PlanError
 
 REPORT_FORMAT = "ane_notebook.report"
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+# Older versions this one still reads (and upgrades on reading).
+READABLE_VERSIONS = (1, 2)
 # A plan file larger than this is not something we wrote (a 50k-op report is ~20 MB).
 MAX_PLAN_BYTES = 512 * 1024 * 1024
 # Larger times would overflow to infinity when a few are summed (the summary, the text bars).
@@ -136,35 +139,122 @@ def _unpaired_surrogate(data: Any) -> str | None:
 
 
 def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
-    """Check format, version, schema and internal indices; return the dict or raise PlanError."""
-    import jsonschema  # local: only needed when reading reports
+    """Check format, version, schema and internal indices; return the (version 2) dict.
 
+    Reports of version 1 (before reason kinds) are checked against the version-1 form of the
+    schema, then upgraded (`upgrade_v1`), then checked like any other. Raises PlanError.
+    """
     if not isinstance(data, dict):
         raise PlanError(origin, "not a report: expected a JSON object")
     if data.get("format") != REPORT_FORMAT:
         raise PlanError(origin, f"not an ane_notebook report (format {data.get('format')!r})")
-    if data.get("version") != REPORT_VERSION:
+    version = data.get("version")
+    if version == 1 and not isinstance(version, bool):
+        _schema_check(data, origin, _fast_v1_validator, _v1_schema())
+        data = upgrade_v1(data)
+    elif version != REPORT_VERSION or isinstance(version, bool):
         raise PlanError(
             origin,
-            f"unsupported report version {data.get('version')!r}; this "
-            f"ane_notebook reads version {REPORT_VERSION}",
+            f"unsupported report version {repr(version)[:20]}; this ane_notebook reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}",
         )
+    _schema_check(data, origin, _fast_validator, report_schema())
+    return _check_indices(data, origin)
+
+
+def _schema_check(data: Any, origin: str, fast: Any, schema: dict[str, Any]) -> None:
     # fastjsonschema compiles the schema to Python: ~100x faster than jsonschema on a 50k-op
     # report (seconds -> tens of ms). Only when it rejects do we ask jsonschema, whose
     # best_match names the most useful error for the one-line message.
     try:
-        _fast_validator()(data)
-        err = None
+        fast()(data)
+        return
     except fastjsonschema.JsonSchemaException:
-        validator = jsonschema.Draft202012Validator(report_schema())
+        import jsonschema  # local: only needed to explain a rejection
+
+        validator = jsonschema.Draft202012Validator(schema)
         err = jsonschema.exceptions.best_match(validator.iter_errors(data))
-        if err is None:  # the two disagree: trust the reference implementation
-            return _check_indices(data, origin)
-    if err is not None:
-        where = "/".join(str(p) for p in err.absolute_path) or "top level"
-        msg = err.message if len(err.message) < 200 else err.message[:200] + "..."
-        raise PlanError(origin, f"invalid report at {where}: {msg}")
-    return _check_indices(data, origin)
+    if err is None:  # the two disagree: trust the reference implementation
+        return
+    where = "/".join(str(p) for p in err.absolute_path) or "top level"
+    msg = err.message if len(err.message) < 200 else err.message[:200] + "..."
+    raise PlanError(origin, f"invalid report at {where}: {msg}")
+
+
+# What version 2 added to version 1: top-level fields and op fields (all derivable or empty).
+_V2_TOP = ("timings", "warnings", "uncertainty", "hazards")
+_V2_OP = ("reason_kind", "contested", "alt_device", "shape_unknown", "estimate")
+
+
+@lru_cache(maxsize=1)
+def _v1_schema() -> dict[str, Any]:
+    """The version-1 schema: version 2 without what version 2 added."""
+    schema = copy.deepcopy(report_schema())
+    schema["properties"]["version"] = {"const": 1}
+    for key in _V2_TOP:
+        del schema["properties"][key]
+    schema["required"] = [k for k in schema["required"] if k not in _V2_TOP]
+    op = schema["properties"]["ops"]["items"]
+    for key in _V2_OP:
+        del op["properties"][key]
+    op["required"] = [k for k in op["required"] if k not in _V2_OP]
+    return schema
+
+
+@lru_cache(maxsize=1)
+def _fast_v1_validator() -> Any:
+    return fastjsonschema.compile(_v1_schema())
+
+
+def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 report (schema-valid) as version 2: reason kinds derived from the recorded
+    device, supported devices, rules and compute units (`derive_reason_kind`), nothing
+    contested, no warnings or hazards. The input is not modified."""
+    from .placement.devices import ComputeUnits, Device
+    from .placement.result import PlacementSource, derive_reason_kind
+    from .placement.rules import rule_by_id
+
+    source = PlacementSource(data["source"])
+    units = ComputeUnits(data["compute_units"])
+
+    def excludes_ane(rule_ids: list[str]) -> bool:
+        for rid in rule_ids:
+            try:
+                if Device.ANE in rule_by_id(rid).excludes:
+                    return True
+            except KeyError:
+                continue  # a rule this version does not know
+        return False
+
+    ops = []
+    for o in data["ops"]:
+        kind = derive_reason_kind(
+            source=source,
+            device=None if o["device"] is None else Device(o["device"]),
+            is_const=o["is_const"],
+            supported=frozenset(Device(d) for d in o["supported"]),
+            compute_units=units,
+            rule_excludes_ane=excludes_ane(o["rules"]),
+        )
+        ops.append(
+            {
+                **o,
+                "reason_kind": kind.value,
+                "contested": False,
+                "alt_device": None,
+                "shape_unknown": False,
+                "estimate": None,
+            }
+        )
+    return {
+        **data,
+        "version": REPORT_VERSION,
+        "timings": None,
+        "warnings": [],
+        "uncertainty": None,
+        "hazards": [],
+        "ops": ops,
+    }
 
 
 @lru_cache(maxsize=1)

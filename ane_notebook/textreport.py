@@ -11,17 +11,22 @@ from typing import TYPE_CHECKING
 
 from .escape import plain
 from .fixes import fix_for
-from .placement.devices import DEVICE_ORDER, Device
+from .placement.devices import DEVICE_LABEL, DEVICE_ORDER
+from .placement.result import PlacementSource
 
 if TYPE_CHECKING:
     from .report import ProfileReport
 
-DEVICE_LABEL = {Device.ANE: "Neural Engine", Device.GPU: "GPU", Device.CPU: "CPU"}
+__all__ = ["DEVICE_LABEL", "SOURCE_NOTE", "fmt_bytes", "fmt_ms", "fmt_shape", "render_text"]
 
-SOURCE_NOTE = {
-    "estimate": "estimated by rules + cost model, not measured",
-    "coreml": "placement by Core ML (MLComputePlan); per-op times estimated from measured totals",
-    "recorded": "placement recorded by Core ML on a Mac and replayed; per-op times estimated",
+SOURCE_NOTE: dict[PlacementSource, str] = {
+    PlacementSource.ESTIMATE: "estimated by rules + cost model, not measured",
+    PlacementSource.COREML: (
+        "placement by Core ML (MLComputePlan); per-op times estimated from measured totals"
+    ),
+    PlacementSource.RECORDED: (
+        "placement recorded by Core ML on a Mac and replayed; per-op times estimated"
+    ),
 }
 
 
@@ -48,7 +53,7 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     est = "est."  # per-op times are estimates for every source (Core ML gives only weights)
     lines = [
         f"ane_notebook: {plain(r.model.name)} ({plain(r.model.source)})",
-        f"placement source: {r.source} ({SOURCE_NOTE.get(r.source, r.source)})",
+        f"placement source: {r.source} ({SOURCE_NOTE[r.source]})",
         f"compute units: {r.compute_units.value}   chip: {plain(r.chip)}   "
         f"ops: {s.n_ops} (+{s.n_const} const)",
     ]

@@ -554,7 +554,7 @@ def _delete(path: list[Any]) -> Callable[[dict[str, Any]], None]:
 edited_plan(
     "plan_wrong_version",
     r"^unsupported report version 99; this ane_notebook reads "
-    r"version 1$",
+    r"versions 1, 2$",
     _set(["version"], 99),
 )
 edited_plan(

@@ -30,7 +30,6 @@ from ane_notebook.errors import CoreMLRunError, CoreMLUnavailableError, PlanErro
 from ane_notebook.model.graph import Graph, Op, TensorInfo
 from ane_notebook.placement import coreml
 from ane_notebook.placement.coreml import (
-    CoreMLTimings,
     coreml_available,
     make_inputs,
     run_coreml,
@@ -43,7 +42,6 @@ from ane_notebook.placement.e5_analytics import (
 )
 from ane_notebook.placement.isolation import run_isolated
 from ane_notebook.placement.plan_mapping import (
-    CONST_REASON,
     NO_USAGE,
     NOT_IN_PLAN,
     PER_OP_TIME,
@@ -57,6 +55,7 @@ from ane_notebook.placement.plan_mapping import (
     remote_plan_entries,
     remote_plan_from_entries,
 )
+from ane_notebook.placement.result import CoreMLTimings, ReasonKind
 
 DATA = Path(__file__).parent / "data" / "coreml"
 REMOTE_PLAN = DATA / "remote_plan_main.json"
@@ -284,7 +283,7 @@ def test_compute_plan_maps_every_graph_op() -> None:
     assert ops["x_fp16"].reason == "Core ML preferred the CPU; supported: GPU, CPU"
     assert ops["split_0"].reason == "Core ML preferred the GPU; supported: GPU, CPU"
     assert ops["conv_out"].reason == ""  # on the Neural Engine by choice: nothing to explain
-    assert ops["conv_w"].reason == CONST_REASON
+    assert ops["conv_w"].reason_kind is ReasonKind.CONSTANT
     assert ops["debug_out"].reason == NOT_IN_PLAN
     assert all(p.evidence is None for p in placement.ops)  # measured, not a rule
     assert ops["conv_out"].cost_weight == 0.5
@@ -302,7 +301,8 @@ def test_per_op_time_is_the_measured_median_times_the_cost_weight() -> None:
     assert timed["conv_w"].est_time_ms == 0.0
     placement = placement_from_compute_plan(graph, main_plan(), ALL, timings=TIMINGS)
     assert placement.metadata["per_op_time"] == PER_OP_TIME == "estimated from the measured total"
-    assert placement.metadata["timings"]["predict_median_ms"] == 10.0
+    assert placement.timings is not None
+    assert placement.timings.predict_median_ms == 10.0
     untimed = placement_from_compute_plan(graph, main_plan(), ALL)
     assert untimed.metadata["per_op_time"] == PER_OP_TIME_MISSING
     assert all(p.est_time_ms == 0.0 for p in untimed.ops)
@@ -326,7 +326,7 @@ def test_ops_without_usage_are_told_apart_from_consts() -> None:
     plan = as_compute_plan(NoUsage(main_structure(), json.loads(REMOTE_PLAN.read_text())))
     graph = main_graph()
     ops = by_name(graph, placement_from_compute_plan(graph, plan, ALL))
-    assert ops["conv_w"].reason == CONST_REASON
+    assert ops["conv_w"].reason_kind is ReasonKind.CONSTANT
     assert ops["conv_out"].device is None
     assert ops["conv_out"].reason == NO_USAGE
 

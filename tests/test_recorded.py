@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from ane_notebook.analysis.compare import compare
 from ane_notebook.api import profile
 from ane_notebook.cli import main
+from ane_notebook.compare import compare
 from ane_notebook.errors import CoreMLUnavailableError, PlanError
 from ane_notebook.model.load import load_model
 from ane_notebook.placement.devices import ComputeUnits, Device
-from ane_notebook.placement.result import OpPlacement, Placement
+from ane_notebook.placement.result import OpPlacement, Placement, ReasonKind
 from ane_notebook.report import ProfileReport
 
 
@@ -28,18 +28,23 @@ def _mac_plan(model: str, path: Path) -> ProfileReport:
     ops = []
     for i, op in enumerate(graph.ops):
         if op.is_const:
-            ops.append(OpPlacement(None, frozenset(), "const"))
+            ops.append(
+                OpPlacement(None, frozenset(), reason="const", reason_kind=ReasonKind.CONSTANT)
+            )
         else:
             dev = Device.GPU if i % 2 else Device.ANE
             ops.append(
                 OpPlacement(
                     dev,
                     frozenset(Device),
-                    "" if dev == Device.ANE else "Core ML preferred the GPU",
-                    None,
-                    0.01,
-                    (),
-                    0.02,
+                    reason="" if dev == Device.ANE else "Core ML preferred the GPU",
+                    reason_kind=ReasonKind.ON_ANE
+                    if dev == Device.ANE
+                    else ReasonKind.COREML_PREFERRED,
+                    evidence=None,
+                    est_time_ms=0.01,
+                    rules=(),
+                    cost_weight=0.02,
                 )
             )
     meta = {

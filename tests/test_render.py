@@ -25,7 +25,7 @@ from graphs import chain
 
 from ane_notebook.model.graph import Graph, Op, TensorInfo
 from ane_notebook.placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
-from ane_notebook.placement.result import OpPlacement, Placement
+from ane_notebook.placement.result import CONSTANT_REASON, OpPlacement, Placement, ReasonKind
 from ane_notebook.render import palette
 from ane_notebook.render.diagram import (
     EVIDENCE_CHOICES,
@@ -62,7 +62,12 @@ HOSTILE = (
 
 def _place(device: Device | None, i: int, *, const: bool = False) -> OpPlacement:
     if const:
-        return OpPlacement(device=None, supported=frozenset(), reason="constant (weights)")
+        return OpPlacement(
+            device=None,
+            supported=frozenset(),
+            reason=CONSTANT_REASON,
+            reason_kind=ReasonKind.CONSTANT,
+        )
     if device == A:
         return OpPlacement(
             device=A,

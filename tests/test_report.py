@@ -11,6 +11,7 @@ import pytest
 from ane_notebook.api import profile
 from ane_notebook.errors import PlanError
 from ane_notebook.placement.devices import DEVICE_ORDER, Device
+from ane_notebook.placement.result import ReasonKind
 from ane_notebook.report import ProfileReport, load_report, report_from_dict
 from ane_notebook.schema import report_schema
 
@@ -99,7 +100,7 @@ def test_json_validates_and_round_trips(report: ProfileReport, tmp_path: Path) -
     text = report.to_json(path)
     data = json.loads(text)
     jsonschema.validate(data, report_schema())
-    assert data["source"] == "estimate" and data["version"] == 1
+    assert data["source"] == "estimate" and data["version"] == 2
     again = load_report(path)
     assert again == report
     assert again.to_json() == text
@@ -158,3 +159,26 @@ def test_not_on_ane_groups_by_rule(report: ProfileReport) -> None:
     # the int rule fires on several ops whose reasons name different tensors: one group
     int_groups = [ops for ops in groups.values() if any("dtype.int" in o.rules for o in ops)]
     assert max(len(g) for g in int_groups) > 1
+
+
+def test_version_1_reports_load_with_reason_kinds_derived_from_their_fields(
+    report: ProfileReport, tmp_path: Path
+) -> None:
+    # A report as version 1 wrote it: no reason kinds, no v2 fields.
+    data = json.loads(report.to_json())
+    data["version"] = 1
+    for key in ("timings", "warnings", "uncertainty", "hazards"):
+        del data[key]
+    for op in data["ops"]:
+        for key in ("reason_kind", "contested", "alt_device", "shape_unknown", "estimate"):
+            del op[key]
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    old = load_report(path)
+    assert [o.reason_kind for o in old.ops] == [o.reason_kind for o in report.ops]
+    assert {o.reason_kind for o in report.ops} >= {
+        ReasonKind.ON_ANE,
+        ReasonKind.RULE,
+        ReasonKind.CONSTANT,
+    }
+    assert old.ops == report.ops and old.summary() == report.summary()

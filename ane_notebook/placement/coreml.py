@@ -39,7 +39,7 @@ from .plan_mapping import (
     remote_plan_entries,
     remote_plan_from_entries,
 )
-from .result import Placement
+from .result import CoreMLTimings, Placement, PlacementSource
 
 __all__ = [
     "CoreMLTimings",
@@ -119,26 +119,6 @@ def coreml_available() -> tuple[bool, str]:
 # --------------------------------------------------------------------------------------------
 # Live run (macOS)
 # --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CoreMLTimings:
-    """Measured in the child process, wall clock, milliseconds.
-
-    Loads are `CompiledMLModel(...)` constructions: the first (cold: device specialisation, e.g.
-    the Neural Engine compile) and a second one (cached). Predictions include coremltools' input
-    conversion; the first is reported apart and left out of median and p90.
-    """
-
-    compute_units: str
-    compile_ms: float | None
-    plan_ms: float
-    load_first_ms: float
-    load_cached_ms: float
-    predict_first_ms: float
-    predict_median_ms: float
-    predict_p90_ms: float
-    runs: int
 
 
 @dataclass(frozen=True)
@@ -476,7 +456,7 @@ def run_coreml(
                 graph,
                 remote_plan_entries(raw["plan"], name),
                 unit,
-                source="coreml",
+                source=PlacementSource.COREML,
                 timings=timing,
                 analytics=found,
                 chip=chip,

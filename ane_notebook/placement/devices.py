@@ -27,6 +27,13 @@ class Device(str, Enum):
 # Lane order used in text and diagrams: top to bottom.
 DEVICE_ORDER: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
 
+# What people call each processor, in every text, table and diagram.
+DEVICE_LABEL: dict[Device, str] = {
+    Device.ANE: "Neural Engine",
+    Device.GPU: "GPU",
+    Device.CPU: "CPU",
+}
+
 
 class ComputeUnits(str, Enum):
     """Core ML's compute-unit settings (coremltools.ComputeUnit)."""

@@ -25,7 +25,7 @@ from .costs import (
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
 from .partition import partition
-from .result import OpPlacement, Placement
+from .result import CONSTANT_REASON, OpPlacement, Placement, PlacementSource, ReasonKind
 from .rules import ANE_CAPABLE, OpSupport, RuleContext, support_for_graph
 
 _INF = math.inf
@@ -97,9 +97,8 @@ def estimate(
                 OpPlacement(
                     device=None,
                     supported=frozenset(),
-                    reason="constant (weights)",
-                    evidence=None,
-                    est_time_ms=0.0,
+                    reason=CONSTANT_REASON,
+                    reason_kind=ReasonKind.CONSTANT,
                 )
             )
             continue
@@ -115,7 +114,11 @@ def estimate(
         "chip_sources": profile.sources,
     }
     return Placement(
-        source="estimate", compute_units=cu, chip=profile.name, ops=tuple(ops), metadata=metadata
+        source=PlacementSource.ESTIMATE,
+        compute_units=cu,
+        chip=profile.name,
+        ops=tuple(ops),
+        metadata=metadata,
     )
 
 
@@ -134,20 +137,31 @@ def _explain(
     if dev == Device.ANE:
         # The evidence that this op type runs on the ANE at all, from the rule table.
         ev = capable[0] if capable is not None else Evidence.GUESS
-        return OpPlacement(dev, supported, "", ev, t, rules)
+        return OpPlacement(
+            dev, supported, reason_kind=ReasonKind.ON_ANE, evidence=ev, est_time_ms=t, rules=rules
+        )
     ane_findings = [f for f in findings if Device.ANE in f.excludes]
     if ane_findings:
         reason = "; ".join(dict.fromkeys(f.reason for f in ane_findings))
         ev = min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e])
-        return OpPlacement(dev, supported, reason, ev, t, rules)
+        return OpPlacement(
+            dev,
+            supported,
+            reason=reason,
+            reason_kind=ReasonKind.RULE,
+            evidence=ev,
+            est_time_ms=t,
+            rules=rules,
+        )
     if Device.ANE not in cu.devices:
         return OpPlacement(
             dev,
             supported,
-            f"the compute units ({cu.value}) exclude the Neural Engine",
-            Evidence.OFFICIAL,
-            t,
-            rules,
+            reason=f"the compute units ({cu.value}) exclude the Neural Engine",
+            reason_kind=ReasonKind.COMPUTE_UNITS,
+            evidence=Evidence.OFFICIAL,
+            est_time_ms=t,
+            rules=rules,
         )
     # The ANE could run it: the cost model chose otherwise. The text is the same for every such
     # op on a device, so that they group together; the numbers are in the op's estimate.
@@ -157,4 +171,12 @@ def _explain(
         "crossings"
     )
     # The tiny-work effect itself is community-measured (vx-lang/Vx#436); our costs are GUESS.
-    return OpPlacement(dev, supported, reason, Evidence.GUESS, t, rules)
+    return OpPlacement(
+        dev,
+        supported,
+        reason=reason,
+        reason_kind=ReasonKind.COST_MODEL,
+        evidence=Evidence.GUESS,
+        est_time_ms=t,
+        rules=rules,
+    )

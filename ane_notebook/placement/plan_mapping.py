@@ -31,19 +31,22 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import PlanError
 from ..model.graph import Graph, Op
-from .devices import DEVICE_ORDER, ComputeUnits, Device
+from .devices import DEVICE_LABEL, DEVICE_ORDER, ComputeUnits, Device
 from .e5_analytics import AnalyticsEntry, backend_device
-from .result import OpPlacement, Placement
-
-if TYPE_CHECKING:  # only for annotations: coreml imports this module
-    from .coreml import CoreMLTimings
+from .result import (
+    CONSTANT_REASON,
+    CoreMLTimings,
+    OpPlacement,
+    Placement,
+    PlacementSource,
+    ReasonKind,
+)
 
 __all__ = [
-    "CONST_REASON",
     "NOT_IN_PLAN",
     "NO_USAGE",
     "PER_OP_TIME",
@@ -60,15 +63,8 @@ __all__ = [
     "remote_plan_from_entries",
 ]
 
-DEVICE_LABEL: Mapping[Device, str] = {
-    Device.ANE: "Neural Engine",
-    Device.GPU: "GPU",
-    Device.CPU: "CPU",
-}
-
 NOT_IN_PLAN = "not in Core ML's compute plan"
 NO_USAGE = "Core ML's compute plan gives no device for this op"
-CONST_REASON = "const: holds weights, no processor runs it"
 REASONS_MISSING = "Core ML's per-op analytics were not found; reasons unavailable"
 REASONS_FOUND = "Core ML's E5 per-op analytics were found; their validation messages are quoted"
 PER_OP_TIME = "estimated from the measured total"
@@ -516,13 +512,17 @@ def _analytics_for(op: Op, analytics: Mapping[str, AnalyticsEntry]) -> Analytics
 
 def _reason(
     op: Op, entry: PlanEntry | None, compute_units: ComputeUnits, analytics: AnalyticsEntry | None
-) -> str:
+) -> tuple[ReasonKind, str]:
+    """The kind of the decision Core ML's plan shows for `op`, and its sentence."""
     parts: list[str] = []
     if op.is_const or (entry is not None and entry.is_const and not entry.has_usage):
-        parts.append(CONST_REASON)
+        kind = ReasonKind.CONSTANT
+        parts.append(CONSTANT_REASON)
     elif entry is None:
+        kind = ReasonKind.NOT_IN_PLAN
         parts.append(NOT_IN_PLAN)
     elif not entry.has_usage or entry.preferred is None:
+        kind = ReasonKind.NO_USAGE
         parts.append(NO_USAGE)
     elif entry.preferred is not Device.ANE:
         # Core ML publishes no reason; say what it decided. (On the Neural Engine by choice there
@@ -532,14 +532,21 @@ def _reason(
             f"{_supported_text(entry.supported)}"
         )
         if Device.ANE not in compute_units.devices:
+            kind = ReasonKind.COMPUTE_UNITS
             parts.append(f"the Neural Engine is not allowed by {compute_units}")
+        elif Device.ANE in entry.supported:
+            kind = ReasonKind.COREML_PREFERRED
+        else:
+            kind = ReasonKind.COREML_UNSUPPORTED
+    else:
+        kind = ReasonKind.ON_ANE
     if analytics is not None and analytics.validation_messages:
         said = "; ".join(
             f"{_backend_label(backend)}: {message}"
             for backend, message in sorted(analytics.validation_messages.items())
         )
         parts.append(f"Core ML's analytics: {said}")
-    return ". ".join(parts)
+    return kind, ". ".join(parts)
 
 
 def _backend_label(backend: str) -> str:
@@ -552,7 +559,7 @@ def placement_from_entries(
     entries: Sequence[PlanEntry],
     compute_units: ComputeUnits | str,
     *,
-    source: str = "coreml",
+    source: PlacementSource | str = PlacementSource.COREML,
     timings: CoreMLTimings | None = None,
     analytics: Mapping[str, AnalyticsEntry] | None = None,
     chip: str = "",
@@ -598,11 +605,13 @@ def placement_from_entries(
         device = row.preferred if row is not None and row.has_usage else None
         weight = row.cost_weight if row is not None else None
         est = latency * weight if latency is not None and weight is not None else 0.0
+        kind, reason = _reason(op, row, units, found)
         placements.append(
             OpPlacement(
                 device=None if op.is_const else device,
                 supported=row.supported if row is not None else frozenset(),
-                reason=_reason(op, row, units, found),
+                reason=reason,
+                reason_kind=kind,
                 evidence=None,  # measured by Core ML, not a rule
                 est_time_ms=est,
                 rules=(),
@@ -622,12 +631,15 @@ def placement_from_entries(
     }
     if cores:
         meta["ane_cores"] = cores
-    if timings is not None:
-        meta["timings"] = dataclasses.asdict(timings)
     if metadata:
         meta.update(metadata)
     return Placement(
-        source=source, compute_units=units, chip=chip, ops=tuple(placements), metadata=meta
+        source=PlacementSource(source),
+        compute_units=units,
+        chip=chip,
+        ops=tuple(placements),
+        metadata=meta,
+        timings=timings,
     )
 
 
@@ -636,7 +648,7 @@ def placement_from_compute_plan(
 ) -> Placement:
     """Map an `MLComputePlan` onto `graph` (source "coreml"). Keyword arguments as for
     `placement_from_entries` (timings, analytics, chip, metadata)."""
-    kwargs.setdefault("source", "coreml")
+    kwargs.setdefault("source", PlacementSource.COREML)
     return placement_from_entries(graph, compute_plan_entries(plan), compute_units, **kwargs)
 
 
@@ -658,6 +670,6 @@ def placement_from_remote_plan(
             raise PlanError(where, f"cannot read the compute plan: {exc.strerror or exc}") from exc
         except json.JSONDecodeError as exc:
             raise PlanError(where, f"not JSON: {exc.msg} at line {exc.lineno}") from exc
-    kwargs.setdefault("source", "recorded")
+    kwargs.setdefault("source", PlacementSource.RECORDED)
     entries = remote_plan_entries(data, where)
     return placement_from_entries(graph, entries, compute_units, **kwargs)

@@ -15,8 +15,17 @@ from typing import Any
 from ..errors import PlanError
 from ..model.graph import Graph
 from ..schema import read_json_file, validate_report_dict
-from .devices import ComputeUnits, Device, Evidence
-from .result import OpPlacement, Placement
+from .devices import ComputeUnits
+from .result import (
+    CONSTANT_REASON,
+    OpPlacement,
+    Placement,
+    PlacementSource,
+    ReasonKind,
+    placement_fields_from_dict,
+    timings_from_dict,
+    warnings_from_list,
+)
 
 MAX_LISTED_DIFFERENCES = 5
 
@@ -29,8 +38,8 @@ def load_plan(
     origin = os.fspath(plan)
     if isinstance(data, dict) and "infos" in data and "format" not in data:
         return _placement_from_remote_plan(graph, data, origin, compute_units or ComputeUnits.ALL)
-    validate_report_dict(data, origin)
-    if data["source"] == "estimate":
+    data = validate_report_dict(data, origin)
+    if data["source"] == PlacementSource.ESTIMATE.value:
         raise PlanError(
             origin,
             "this report is an estimate, not a plan recorded by Core ML; "
@@ -48,18 +57,18 @@ def _placement_from_remote_plan(
     name every op; one that names none of the model's ops belongs to another model.
     """
     # coremltools' remote-device format
-    from .plan_mapping import NOT_IN_PLAN, placement_from_entries, remote_plan_entries
+    from .plan_mapping import placement_from_entries, remote_plan_entries
 
     _check_remote_plan_types(data, origin)
     placement = placement_from_entries(
         graph,
         remote_plan_entries(data, origin),
         compute_units,
-        source="recorded",
+        source=PlacementSource.RECORDED,
         metadata={"recorded_plan": origin},
     )
     running = [(op, p) for op, p in zip(graph.ops, placement.ops, strict=True) if not op.is_const]
-    if running and all(p.reason == NOT_IN_PLAN for _, p in running):
+    if running and all(p.reason_kind is ReasonKind.NOT_IN_PLAN for _, p in running):
         raise PlanError(
             origin,
             f"plan does not match model {graph.name!r}: it names none of "
@@ -150,25 +159,25 @@ def placement_from_report_dict(graph: Graph, data: Mapping[str, Any], origin: st
     for op in graph.ops:
         rec = by_key.get((op.function, op.name))
         if op.is_const or rec is None:
-            ops.append(OpPlacement(device=None, supported=frozenset(), reason="constant (weights)"))
-            continue
-        ops.append(
-            OpPlacement(
-                device=None if rec["device"] is None else Device(rec["device"]),
-                supported=frozenset(Device(d) for d in rec["supported"]),
-                reason=rec["reason"],
-                evidence=None if rec["evidence"] is None else Evidence(rec["evidence"]),
-                est_time_ms=float(rec["est_time_ms"]),
-                rules=tuple(rec["rules"]),
-                cost_weight=rec["cost_weight"],
+            ops.append(
+                OpPlacement(
+                    device=None,
+                    supported=frozenset(),
+                    reason=CONSTANT_REASON,
+                    reason_kind=ReasonKind.CONSTANT,
+                )
             )
-        )
+            continue
+        fields = placement_fields_from_dict(rec)
+        ops.append(OpPlacement(**{**fields, "supported": frozenset(fields["supported"])}))
     meta = dict(data["metadata"])
     meta.update({"recorded_plan": origin, "recorded_source": data["source"]})
     return Placement(
-        source="recorded",
+        source=PlacementSource.RECORDED,
         compute_units=ComputeUnits(data["compute_units"]),
         chip=data["chip"],
         ops=tuple(ops),
         metadata=meta,
+        timings=timings_from_dict(data["timings"]),
+        warnings=warnings_from_list(data["warnings"]),
     )

@@ -52,9 +52,10 @@ from bokeh.plotting import figure
 
 from ..escape import html_text, plain
 from ..fixes import fix_for
-from ..placement.devices import DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
+from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
+from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
-from ..textreport import DEVICE_LABEL, SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape
+from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape
 from .palette import (
     CHANGED_COLOR,
     CROSSING_COLOR,
@@ -120,18 +121,21 @@ def _tooltip_literal(text: str) -> str:
     return esc
 
 
-def placement_label(source: str) -> str:
+_PLACEMENT_LABEL: Mapping[PlacementSource, str] = {
+    PlacementSource.ESTIMATE: "estimated",
+    PlacementSource.COREML: "Core ML plan",
+    PlacementSource.RECORDED: "recorded Core ML plan",
+}
+
+
+def placement_label(source: PlacementSource) -> str:
     """Short label for where the placement came from, shown next to every op count."""
-    return {
-        "estimate": "estimated",
-        "coreml": "Core ML plan",
-        "recorded": "recorded Core ML plan",
-    }.get(source, source)
+    return _PLACEMENT_LABEL[PlacementSource(source)]
 
 
 def source_note(report: ProfileReport) -> str:
     """`source: note`, e.g. `estimate: estimated by rules + cost model, not measured`."""
-    return f"{report.source}: {SOURCE_NOTE.get(report.source, report.source)}"
+    return f"{report.source}: {SOURCE_NOTE[report.source]}"
 
 
 _EVIDENCE_ORDER: Mapping[str, int] = {e.value: rank for e, rank in EVIDENCE_RANK.items()}
@@ -140,7 +144,7 @@ _EVIDENCE_ORDER: Mapping[str, int] = {e.value: rank for e, rank in EVIDENCE_RANK
 def _evidence_text(r: OpRecord, source: str) -> str:
     if r.evidence is not None:
         return r.evidence.value
-    return "Core ML plan" if source in ("coreml", "recorded") else "none given"
+    return "Core ML plan" if PlacementSource(source).is_measured_plan else "none given"
 
 
 def _outputs_text(r: OpRecord) -> str:
@@ -1209,13 +1213,13 @@ def header_html(report: ProfileReport) -> str:
     """Static HTML summary of a report (no script): what, where from, how much."""
     s = report.summary()
     m = report.model
-    badge_bg = "#E69F00" if report.source == "estimate" else "#0072B2"
+    badge_bg = "#E69F00" if report.source is PlacementSource.ESTIMATE else "#0072B2"
     badge = (
         f'<span style="background:{badge_bg};color:white;border-radius:3px;'
-        f'padding:1px 6px;font-weight:bold">{html_text(report.source.upper())}</span>'
+        f'padding:1px 6px;font-weight:bold">{html_text(report.source.value.upper())}</span>'
     )
     rows: list[tuple[str, str]] = [
-        ("placement", f"{badge} {html_text(SOURCE_NOTE.get(report.source, report.source))}"),
+        ("placement", f"{badge} {html_text(SOURCE_NOTE[report.source])}"),
         ("compute units", html_text(report.compute_units.value)),
         ("chip", html_text(report.chip)),
         ("ops", f"{s.n_ops} that run (+{s.n_const} const), {s.n_segments} segments"),

@@ -19,8 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..escape import html_text
-from ..placement.devices import DEVICE_ORDER, Device
-from ..textreport import DEVICE_LABEL
+from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, Device
 
 DEVICE_COLORS: Mapping[Device, str] = {
     Device.ANE: "#009E73",
@@ -43,11 +42,6 @@ COLOR_NAMES: Mapping[str, str] = {
 # Factor used in data sources for an op that runs but whose processor is not known (an op
 # missing from a recorded or live plan). Kept distinct from the Device values on purpose.
 UNKNOWN = "?"
-
-
-def device_color(device: Device | None) -> str:
-    """The colour of `device`; grey for None (const or unknown)."""
-    return UNKNOWN_COLOR if device is None else DEVICE_COLORS[device]
 
 
 def color_factors() -> tuple[list[str], list[str]]:

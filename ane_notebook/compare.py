@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..escape import plain
-from ..placement.devices import Device
+from .escape import plain
+from .placement.devices import Device
 
 if TYPE_CHECKING:
-    from ..report import ProfileReport
+    from .report import ProfileReport
 
 
 @dataclass(frozen=True)
