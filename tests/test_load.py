@@ -23,10 +23,11 @@ from coremltools.models import MLModel, datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder
 from coremltools.models.pipeline import Pipeline
 from coremltools.models.tree_ensemble import TreeEnsembleRegressor
-from coremltools.proto import Model_pb2
+from coremltools.proto import FeatureTypes_pb2, Model_pb2
 
 from ane_notebook.errors import ModelLoadError
 from ane_notebook.model.graph import Graph, Op
+from ane_notebook.model.interface import default_function
 from ane_notebook.model.load import MAX_NESTING, graph_from_spec, load_model, read_spec
 
 TARGET = ct.target.iOS17
@@ -230,6 +231,28 @@ def test_multifunction(tmp_path: Path) -> None:
     functions = [o.function for o in g.ops]
     assert functions == sorted(functions, key=g.functions.index)
     assert all(g.ops[s].function == g.ops[d].function for s, d, _ in g.edges())
+
+
+def test_default_function_is_one_choice_for_interface_and_generated_inputs() -> None:
+    """The graph's interface and Core ML's generated inputs take the same default function,
+    also when a tool left defaultFunctionName empty (then the first function described)."""
+    from ane_notebook.placement.coreml import make_inputs
+
+    spec = small_spec(function="wide")
+    desc = spec.description
+    for fn_name, width in (("wide", 8), ("narrow", 2)):
+        fn = desc.functions.add()
+        fn.name = fn_name
+        feature = fn.input.add()
+        feature.name = f"x_{fn_name}"
+        feature.type.multiArrayType.shape.extend([1, width])
+        feature.type.multiArrayType.dataType = FeatureTypes_pb2.ArrayFeatureType.FLOAT32
+    for default, expected in (("narrow", "x_narrow"), ("", "x_wide")):
+        desc.defaultFunctionName = default
+        g = graph_from_spec(spec)
+        assert [t.name for t in g.inputs] == [expected]
+        assert list(make_inputs(desc)) == [expected]
+    assert default_function(Model_pb2.ModelDescription()) is None
 
 
 def test_flexible_range_and_enumerated() -> None:

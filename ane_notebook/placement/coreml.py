@@ -190,7 +190,9 @@ def make_inputs(description: Any, seed: int = 0) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     inputs = list(description.input)
     if len(description.functions):
-        default = description.defaultFunctionName
+        from ..model.interface import default_function  # lazy: it imports coremltools
+
+        default = default_function(description)
         for function in description.functions:
             if function.name == default:
                 inputs = list(function.input)

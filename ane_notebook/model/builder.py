@@ -1,0 +1,113 @@
+"""The graph being built: ops of every function in execution order, the function names, the
+tensors no op produces (function and block inputs), and the checks run on the finished graph.
+
+The format modules (`mlprogram`, `neuralnetwork`, `pipeline`) append to one `GraphBuilder`;
+`load.graph_from_spec` then runs `check_order` and `check_shapes` and freezes it into a `Graph`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ModelLoadError
+from ..escape import plain
+from .graph import Op, Shape, TensorInfo
+from .limits import MAX_DIM, MAX_RANK, MAX_TENSOR_ELEMENTS
+
+__all__ = ["Frame", "GraphBuilder", "q"]
+
+
+@dataclass
+class Frame:
+    """One block being walked: its ops, where it sits, and the nesting depth."""
+
+    ops: Iterator[Any]
+    path: tuple[str, ...]
+    parent: int | None
+    depth: int
+
+
+@dataclass
+class GraphBuilder:
+    """Ops, functions and unproduced tensors collected so far; `label` names the model in errors."""
+
+    label: str
+    ops: list[Op] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    function_inputs: dict[tuple[str, str], TensorInfo] = field(default_factory=dict)
+
+    def fail(self, problem: str) -> ModelLoadError:
+        return ModelLoadError(self.label, problem)
+
+    def add_function(self, function: str) -> None:
+        if function in self.functions:
+            raise self.fail(f"function {q(function)} appears twice")
+        self.functions.append(function)
+
+    def check_order(self) -> None:
+        """Refuse graphs where an op reads a tensor that a later op produces: a cycle, ops out of
+        execution order, or a name produced twice with a reader in between (ML programs are SSA;
+        NeuralNetwork rewrites were renamed already). Everything downstream relies on the tuple
+        being in execution order, with `Graph.producer` (the last producer of a name) before
+        each reader."""
+        first: dict[tuple[str, str], int] = {}
+        last: dict[tuple[str, str], int] = {}
+        for op in self.ops:
+            for t in op.outputs:
+                key = (op.function, t.name)
+                first.setdefault(key, op.index)
+                last[key] = op.index
+        for op in self.ops:
+            for name in op.inputs:
+                key = (op.function, name)
+                src = last.get(key)
+                if src is None or src < op.index or key in self.function_inputs:
+                    continue
+                if first[key] < op.index:
+                    raise self.fail(
+                        f"tensor {q(name)} is produced twice (by ops #{first[key]} and #{src}) "
+                        f"and op {q(op.name)} reads it in between (tensor names must be "
+                        "unique)"
+                    )
+                raise self.fail(
+                    f"op {q(op.name)} reads {q(name)} before it is produced "
+                    "(cycle or ops out of order)"
+                )
+
+    def check_shapes(self, interface: Iterable[TensorInfo]) -> None:
+        """Refuse declared shapes no model can have (see `_shape_problem`)."""
+        tensors = itertools.chain(
+            self.function_inputs.values(), (t for op in self.ops for t in op.outputs), interface
+        )
+        for t in tensors:
+            problem = _shape_problem(t.shape)
+            if problem is not None:
+                raise self.fail(f"tensor {q(t.name)} declares {problem}")
+
+
+def q(name: str) -> str:
+    """A model-provided name quoted for an error message (cut short: names can be huge)."""
+    return f"'{plain(name, 80)}'"
+
+
+def _shape_problem(shape: Shape | None) -> str | None:
+    if shape is None:
+        return None
+    if len(shape) > MAX_RANK:
+        return f"{len(shape)} dimensions (more than {MAX_RANK}: not a real tensor)"
+    elements = 1
+    for d in shape:
+        if d is None:
+            continue
+        if d > MAX_DIM:
+            return (
+                f"dimension {d}, which is not a valid size (more than 2**63 - 1: a negative "
+                "size stored unsigned?)"
+            )
+        elements *= d
+    if elements > MAX_TENSOR_ELEMENTS:
+        return "a shape of more than 2**128 elements"
+    return None

@@ -1,0 +1,196 @@
+"""Decoding MIL types and values (``MIL_pb2``): tensor types to ``(shape, dtype)``, small
+immediate constants to Python values, and the declared parameter order of MIL ops.
+
+Only small values are decoded (at most `MAX_CONST_ELEMENTS` elements): bigger constants are
+weights, and blob-file values (weights in ``weight.bin``) are never read.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from coremltools.proto import MIL_pb2
+
+from .graph import Shape
+from .limits import MAX_CONST_ELEMENTS, MAX_RANK
+
+__all__ = ["NO_VALUE", "mil_type_info", "param_order", "small_value"]
+
+_MIL_DTYPES: Mapping[int, str] = {
+    MIL_pb2.BOOL: "bool",
+    MIL_pb2.STRING: "string",
+    MIL_pb2.FLOAT8E4M3FN: "fp8e4m3fn",
+    MIL_pb2.FLOAT8E5M2: "fp8e5m2",
+    MIL_pb2.FLOAT16: "fp16",
+    MIL_pb2.FLOAT32: "fp32",
+    MIL_pb2.FLOAT64: "fp64",
+    MIL_pb2.BFLOAT16: "bf16",
+    MIL_pb2.INT8: "int8",
+    MIL_pb2.INT16: "int16",
+    MIL_pb2.INT32: "int32",
+    MIL_pb2.INT64: "int64",
+    MIL_pb2.INT4: "int4",
+    MIL_pb2.UINT8: "uint8",
+    MIL_pb2.UINT16: "uint16",
+    MIL_pb2.UINT32: "uint32",
+    MIL_pb2.UINT64: "uint64",
+    MIL_pb2.UINT4: "uint4",
+    MIL_pb2.UINT2: "uint2",
+    MIL_pb2.UINT1: "uint1",
+    MIL_pb2.UINT6: "uint6",
+    MIL_pb2.UINT3: "uint3",
+}
+
+# Dtypes whose small immediate values coremltools packs into TensorValue.bytes.
+_BYTES_NP_DTYPES: Mapping[str, str] = {
+    "fp16": "<f2",
+    "int8": "i1",
+    "uint8": "u1",
+    "int16": "<i2",
+    "uint16": "<u2",
+}
+
+
+def _mil_tensor_shape(tt: MIL_pb2.TensorType) -> Shape | None:
+    dims = tt.dimensions
+    rank = int(tt.rank)
+    if not dims:
+        # A rank without dimensions: every dimension is unknown. Never allocate by rank beyond
+        # MAX_RANK. (Explicit dimensions beyond it are refused by `check_shapes`.)
+        return None if rank < 0 or rank > MAX_RANK else (None,) * rank
+    out: list[int | None] = []
+    for d in dims:
+        which = d.WhichOneof("dimension")
+        if which == "constant":
+            # Absurd sizes are kept as they are (Python ints do not overflow) and never used to
+            # allocate anything.
+            out.append(int(d.constant.size))
+        elif which == "unknown" and d.unknown.variadic:
+            return None  # a variadic dimension makes even the rank unknown
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+# Decoded types by their serialized bytes. A 50k-op LLM has ~100k typed values but a few dozen
+# distinct types; serializing a small ValueType and looking it up is 5x faster than decoding it
+# field by field. Bounded so that a model with absurdly many distinct types cannot grow it.
+_TYPE_CACHE: dict[bytes, tuple[Shape | None, str]] = {}
+_TYPE_CACHE_MAX = 4096
+
+
+def mil_type_info(vt: MIL_pb2.ValueType) -> tuple[Shape | None, str]:
+    """(shape, dtype) of a MIL value type (see `_decode_mil_type`), memoised."""
+    key = vt.SerializeToString()
+    got = _TYPE_CACHE.get(key)
+    if got is None:
+        got = _decode_mil_type(vt)
+        if len(_TYPE_CACHE) >= _TYPE_CACHE_MAX:
+            _TYPE_CACHE.clear()
+        _TYPE_CACHE[key] = got
+    return got
+
+
+def _decode_mil_type(vt: MIL_pb2.ValueType) -> tuple[Shape | None, str]:
+    kind = vt.WhichOneof("type")
+    if kind == "stateType":
+        # A state wraps a tensor; anything else inside is malformed and reported as unknown.
+        inner = vt.stateType.wrappedType
+        if inner.WhichOneof("type") == "tensorType":
+            kind, vt = "tensorType", inner
+        else:
+            return None, "state"
+    if kind == "tensorType":
+        tt = vt.tensorType
+        dtype = _MIL_DTYPES.get(tt.dataType, f"unknown({tt.dataType})")
+        return _mil_tensor_shape(tt), dtype
+    if kind == "listType":
+        return None, "list"
+    if kind == "tupleType":
+        return None, "tuple"
+    if kind == "dictionaryType":
+        return None, "dict"
+    return None, "unknown"
+
+
+NO_VALUE = object()
+
+
+def _reshape(flat: list[Any], shape: Shape | None) -> Any:
+    """Nested tuples of `flat` in `shape`; scalars for rank 0; flat tuple if shapes disagree."""
+    if shape == ():
+        return flat[0] if len(flat) == 1 else tuple(flat)
+    if shape is None or len(shape) == 1 or any(d is None for d in shape):
+        return tuple(flat)
+    n = 1
+    for d in shape:
+        n *= d  # type: ignore[operator]  # None excluded above
+    if n != len(flat):
+        return tuple(flat)
+    out: Any = flat
+    for d in reversed(shape[1:]):
+        step = int(d)  # type: ignore[arg-type]
+        out = [tuple(out[i : i + step]) for i in range(0, len(out), step)]
+    return tuple(out)
+
+
+def small_value(value: MIL_pb2.Value) -> Any:
+    """Python value of an immediate tensor with at most MAX_CONST_ELEMENTS, else NO_VALUE."""
+    if value.WhichOneof("value") != "immediateValue":
+        return NO_VALUE  # blob-file values are weights: never read
+    iv = value.immediateValue
+    if iv.WhichOneof("value") != "tensor":
+        return NO_VALUE
+    tv = iv.tensor
+    kind = tv.WhichOneof("value")
+    shape, dtype = mil_type_info(value.type)
+    flat: list[Any]
+    if kind == "bytes":
+        raw = tv.bytes.values
+        np_dtype = _BYTES_NP_DTYPES.get(dtype)
+        if np_dtype is None:
+            return NO_VALUE  # packed sub-byte or bf16 data: not a parameter rules read
+        itemsize = np.dtype(np_dtype).itemsize
+        if len(raw) > MAX_CONST_ELEMENTS * itemsize or len(raw) % itemsize:
+            return NO_VALUE
+        flat = np.frombuffer(raw, dtype=np_dtype).tolist()
+    elif kind is None:
+        return NO_VALUE
+    else:
+        values = getattr(tv, kind).values
+        if len(values) > MAX_CONST_ELEMENTS:
+            return NO_VALUE
+        flat = list(values)
+        if kind in ("floats", "doubles"):
+            flat = [float(v) for v in flat]
+        elif kind in ("ints", "longInts"):
+            flat = [int(v) for v in flat]
+        elif kind == "bools":
+            flat = [bool(v) for v in flat]
+        else:
+            flat = [str(v) for v in flat]
+    if not flat:
+        return () if shape != () else NO_VALUE
+    return _reshape(flat, shape)
+
+
+@functools.cache
+def param_order(op_type: str) -> Mapping[str, int]:
+    """Parameter order of a MIL op as declared by coremltools (``x`` first), for stable inputs.
+
+    The proto stores inputs in a map whose iteration order means nothing; the op definitions
+    give the order users read in MIL text. Unknown ops (custom layers) fall back to names.
+    """
+    try:
+        from coremltools.converters.mil.mil.ops.registry import SSAOpRegistry
+
+        versions = SSAOpRegistry.core_ops.get(op_type)
+        if not versions:
+            return {}
+        keys = list(versions[max(versions)].input_spec.input_types)
+    except (ImportError, AttributeError, TypeError):
+        return {}
+    return {k: i for i, k in enumerate(keys)}
