@@ -41,6 +41,8 @@ _LAZY = {
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
     "compare": ("compare", "compare"),
+    "diff": ("diff", "diff"),
+    "CheckResult": ("check", "CheckResult"),
 }
 
 

@@ -1,4 +1,4 @@
-"""The `ane-notebook` command: profile | record | examples | chips.
+"""The `ane-notebook` command: profile | record | check | examples | chips.
 
 Prints the compact text report, optionally writes JSON and HTML, and on bad input prints one
 line (`ane-notebook: error: <file>: <problem>`) and exits with status 2. `--debug` shows the
@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError, writing
 
 EXIT_BAD_INPUT = 2
@@ -72,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--runs", type=int, default=20, help="predictions to time (default 20)")
     rec.add_argument("-o", "--output", required=True, help="the plan JSON to write")
     rec.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    add_check_parser(sub)  # `check` lives in checkcli.py
 
     ex = sub.add_parser("examples", help="list the built-in example models")
     ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
@@ -142,6 +145,7 @@ def _cmd_chips(args: argparse.Namespace) -> int:
 COMMANDS = {
     "profile": _cmd_profile,
     "record": _cmd_record,
+    "check": run_check,
     "examples": _cmd_examples,
     "chips": _cmd_chips,
 }

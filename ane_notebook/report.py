@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._gc import gc_paused
@@ -47,6 +47,9 @@ from .placement.result import (
     warnings_to_list,
 )
 from .schema import REPORT_FORMAT, REPORT_VERSION, read_json_file, validate_report_dict
+
+if TYPE_CHECKING:
+    from .check import CheckResult
 from .shares import Counts, Share, count_ops, share_of
 
 
@@ -314,6 +317,23 @@ class ProfileReport:
             f"compute_units={self.compute_units.value} chip={self.chip} ops={s.n_ops} "
             f"segments={s.n_segments} crossings={s.n_crossings}>"
         )
+
+    # --- checks -------------------------------------------------------------------------
+    def check(self, **conditions: Any) -> CheckResult:
+        """Check placement conditions; truthy when all hold. See `ane_notebook.check`.
+
+        Keywords: min_ane_ops, min_ane_time (fractions), max_crossings, max_segments,
+        require_ane, allow_off_ane (op-type regular expressions), baseline (a report or its
+        JSON path), fail_on_regression, fail_on_hazard, time_tolerance.
+
+            >>> import ane_notebook as an
+            >>> r = an.profile("example:mobilenet", "CPU_AND_NE", backend="estimate")
+            >>> bool(r.check(min_ane_ops=0.9, max_segments=1))
+            True
+        """
+        from .check import check_report, settings_from_kwargs
+
+        return check_report(self, settings_from_kwargs(**conditions))
 
     # --- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
