@@ -190,6 +190,9 @@ def run_check(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)  # first: a bad setting is reported before profiling
     result = check_report(_load_input(args), settings)
     if args.output:
+        from .api import _refuse_overwriting_inputs
+
+        _refuse_overwriting_inputs(args.output, (args.model, args.plan, args.baseline), "check")
         with writing(args.output):
             Path(args.output).write_text(_render(result, args.format) + "\n", encoding="utf-8")
         print(result.to_text())

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from .checkcli import add_check_parser, run_check
-from .errors import AneNotebookError, writing
+from .errors import AneNotebookError
 
 EXIT_BAD_INPUT = 2
 
@@ -84,34 +84,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from .api import profile
+    from .api import ProfileRequest, run, write_outputs
 
-    report = profile(
+    request = ProfileRequest(
         args.model,
         compute_units=args.compute_units,
         chip=args.chip,
         backend=args.backend,
         plan=args.plan,
     )
+    report = run(request)
     print(report.to_text())
-    if args.json_path:
-        with writing(args.json_path):
-            report.to_json(args.json_path)
-        print(f"\nwrote {args.json_path}")
-    if args.html_path:
-        with writing(args.html_path):
-            report.to_html(args.html_path)
-        print(f"wrote {args.html_path}")
+    written = write_outputs(
+        report,
+        json_path=args.json_path,
+        html_path=args.html_path,
+        inputs=(args.model, args.plan),
+    )
+    if written:
+        print()
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from .api import record
+    from .api import record, write_outputs
 
     report = record(args.model, compute_units=args.compute_units, runs=args.runs)
     print(report.to_text())
-    with writing(args.output):
-        report.to_json(args.output)
+    write_outputs(report, json_path=args.output, inputs=(args.model,))
     print(
         f"\nwrote {args.output} (replay anywhere: ane-notebook profile MODEL --plan {args.output})"
     )

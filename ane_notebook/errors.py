@@ -68,10 +68,15 @@ class UsageError(AneNotebookError):
     """An argument is not one we accept (unknown compute units, chip, backend...)."""
 
 
+class OutputError(AneNotebookError):
+    """A file the user asked us to write (`--json`, `--html`...) cannot be written:
+    `<path>: cannot write: <why>`."""
+
+
 @contextmanager
 def writing(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Report a failure to write a file the user named (`--json`, `--html`...) as a UsageError."""
+    """Report a failure to write a file the user named (`--json`, `--html`...) as one line."""
     try:
         yield
     except OSError as e:
-        raise UsageError(f"{os.fspath(path)}: cannot write: {e.strerror or e}") from e
+        raise OutputError(f"{os.fspath(path)}: cannot write: {e.strerror or e}") from e

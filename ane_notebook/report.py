@@ -527,7 +527,14 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
 
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
-    """Read a report (or a recorded plan) written by `ProfileReport.to_json`."""
+    """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
+
+    >>> import ane_notebook as an, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
+    >>> _ = an.profile("example:lstm").to_json(path)
+    >>> an.load_report(path).model.name
+    'lstm'
+    """
     return report_from_dict(read_json_file(path), origin=str(path))
 
 
