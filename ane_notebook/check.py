@@ -168,7 +168,12 @@ class Condition:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The verdict on one report: truthy when every condition holds."""
+    """The verdict on one report: truthy when every condition holds.
+
+    `conditions` in the order checked (`failed` the violated ones), the report's `hazards`, the
+    ANE `share` with its denominators and, with a baseline, the `diff`. Made by
+    `ProfileReport.check` (which has an example) and `ane-notebook check`.
+    """
 
     model: str
     source: PlacementSource

@@ -232,7 +232,15 @@ def diff(
     label_a: str | None = None,
     label_b: str | None = None,
 ) -> PlacementDiff:
-    """Compare a baseline report `a` with a new report `b` of (a version of) the same model."""
+    """Compare a baseline report `a` with a new report `b` of (a version of) the same model.
+
+    >>> import ane_notebook as an
+    >>> base = an.profile("example:mobilenet", "CPU_AND_NE", backend="estimate")
+    >>> new = an.profile("example:mobilenet", "CPU_ONLY", backend="estimate")
+    >>> d = an.diff(base, new)
+    >>> len(d.left_ane) == base.summary().n_ops, d.only_a, d.only_b
+    (True, (), ())
+    """
     from .compare import label_of
 
     ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
