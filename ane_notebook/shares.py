@@ -12,7 +12,8 @@ comes in two forms:
   weight (`MLComputePlanCost.weight`) for plans that give one, and our estimated op time
   otherwise (crossings left out: they belong to no processor).
 
-`Share.text()` is the one sentence every output uses (text report, check, diagram).
+`Share.text()` is the one sentence every output uses (text report, check, diagram). Why these
+denominators: docs/evidence-hazards.md, "shares".
 """
 
 from __future__ import annotations

@@ -326,3 +326,19 @@ def test_check_is_on_the_report_too(saved: Path) -> None:
 
     r: ProfileReport = load_report(saved)
     assert not r.check(min_ane_ops=0.9) and r.check(min_ane_ops=0.8)
+
+
+def test_the_readme_ci_recipe_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    recipe = re.search(r"```yaml\n(.*?)```", readme, re.S)
+    assert recipe is not None and len(recipe.group(1).strip().splitlines()) <= 12
+    line = next(s for s in recipe.group(1).splitlines() if "ane-notebook check" in s)
+    argv = shlex.split(line.split("run:", 1)[1])[2:]  # after `ane-notebook check`
+    argv = ["example:mobilenet" if a == "MyModel.mlpackage" else a for a in argv]
+    assert main(["check", *argv, "--min-ane-ops", "0.9"]) == 0
+    capsys.readouterr()
+    root = ET.parse(tmp_path / "placement.xml").getroot()
+    assert [c.get("name") for c in root.iter("testcase")] == ["min-ane-ops"]

@@ -297,3 +297,17 @@ def test_examples_have_no_hazards_on_their_estimates(name: str) -> None:
 
     for cu in ("ALL", "CPU_AND_NE"):
         assert profile(f"example:{name}", cu, backend="estimate").hazards == ()
+
+
+def test_every_hazard_has_an_evidence_section_whose_tests_exist() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    doc = (root / "docs" / "evidence-hazards.md").read_text(encoding="utf-8")
+    sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^### |^## |\Z)", doc, re.S | re.M))
+    for h in HAZARDS:
+        assert h.id in sections, h.id
+        assert f"- **Evidence:** {h.evidence.value}" in sections[h.id], h.id
+    for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)", doc):
+        assert re.search(rf"^def {name}\(", (root / path).read_text(), re.M), f"{path}::{name}"
