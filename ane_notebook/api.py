@@ -31,13 +31,6 @@ ALL_COMPUTE_UNITS = (
 )
 
 
-def _parse_units(value: Any) -> ComputeUnits:
-    try:
-        return ComputeUnits.parse(value)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
 def _parse_backend(value: Any) -> Backend:
     try:
         return Backend(value)
@@ -45,13 +38,6 @@ def _parse_backend(value: Any) -> Backend:
         raise UsageError(
             f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}"
         ) from None
-
-
-def _parse_chip(value: Any) -> str:
-    try:
-        return get_chip(value).name
-    except ValueError as e:
-        raise UsageError(str(e)) from None
 
 
 def profile(
@@ -78,8 +64,10 @@ def profile(
         True
     """
     chosen = _parse_backend(backend)
-    cu = _parse_units(compute_units)
-    chip_name = _parse_chip(chip)
+    cu = ComputeUnits.parse(compute_units)
+    chip_name = get_chip(chip).name
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise UsageError(f"runs must be a whole number of predictions, at least 1; got {runs!r}")
     if plan is not None and chosen in (Backend.AUTO, Backend.RECORDED):
         chosen = Backend.RECORDED
     elif chosen is Backend.RECORDED:

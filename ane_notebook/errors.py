@@ -64,8 +64,18 @@ class CoreMLRunError(AneNotebookError):
         super().__init__(message)
 
 
-class UsageError(AneNotebookError):
-    """An argument is not one we accept (unknown compute units, chip, backend...)."""
+class UsageError(AneNotebookError, ValueError):
+    """An argument is not one we accept (unknown compute units, chip, backend...).
+
+    Also a ValueError, which is what Python code expects of a bad argument value.
+    """
+
+
+class UnknownOpError(AneNotebookError, KeyError):
+    """No op of that name in a report or graph (also a KeyError, as for a dict lookup)."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)  # KeyError would repr() the one-line message
 
 
 class OutputError(AneNotebookError):

@@ -19,6 +19,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from .errors import AneNotebookError, UsageError
+from .escape import plain
 
 
 @magics_class
@@ -78,14 +79,19 @@ class AneMagics(Magics):
         Off macOS (and with --backend estimate) the placement is an estimate from rules and a
         cost model, and every number says so.
         """
-        args = parse_argstring(self.ane_profile, line)  # raises IPython's UsageError
+        try:
+            args = parse_argstring(self.ane_profile, line)
+        except IPythonUsageError as e:
+            # argparse echoes what it could not parse: escape it, so a stray ESC cannot reach
+            # the terminal, and keep it to one line.
+            raise IPythonUsageError(plain(str(e), 500)) from None
         try:
             model = self._model_from(args, cell)
             result = self._run(model, args)
         except UsageError as e:
             if args.debug:
                 raise
-            raise IPythonUsageError(str(e)) from None
+            raise IPythonUsageError(str(e)) from None  # already one escaped line
         except AneNotebookError as e:
             if args.debug:
                 raise
@@ -115,9 +121,9 @@ class AneMagics(Magics):
                     "name it with --var NAME"
                 )
             return value
-        if args.model is None:
+        name = _unquote(args.model)
+        if name is None:
             raise UsageError("name a model: %ane_profile PATH | example:NAME | variable")
-        name = args.model.strip().strip("'\"")
         if name.isidentifier() and name in ns:
             return ns[name]
         return name
@@ -130,12 +136,23 @@ class AneMagics(Magics):
             compute_units=args.compute_units,
             chip=args.chip,
             backend=args.backend,
-            plan=args.plan,
+            plan=_unquote(args.plan),
             compare=args.compare,
         )
         result = run(request)
-        write_outputs(result, html_path=args.html, inputs=(model, args.plan))
+        write_outputs(result, html_path=_unquote(args.html), inputs=(model, request.plan))
         return result
+
+
+def _unquote(value: str | None) -> str | None:
+    """A path argument without the quotes around it: IPython splits magic arguments the
+    non-POSIX way, which keeps them (`--html 'my report.html'` would name a file with quotes)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
 
 
 def _run_cell_keep_last(source: str, ns: dict[str, Any]) -> Any:

@@ -24,6 +24,8 @@ from ._gc import gc_paused
 from .analysis.crossings import Crossing, find_crossings
 from .analysis.hazards import find_hazards
 from .analysis.segments import Segment, find_segments
+from .errors import UnknownOpError, writing
+from .escape import plain
 from .model.graph import Graph, Shape
 from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
 from .placement.result import (
@@ -290,7 +292,13 @@ class ProfileReport:
         return {r.name: r for r in self.ops}
 
     def op(self, name: str) -> OpRecord:
-        return self._by_name[name]
+        """The record of the op called `name`; UnknownOpError (a KeyError) when there is none."""
+        found = self._by_name.get(name)
+        if found is None:
+            raise UnknownOpError(
+                f"no op named {plain(name, 80)!r} in the report of {plain(self.model.name, 80)!r}"
+            )
+        return found
 
     def hazards_by_op(self) -> dict[int, tuple[Hazard, ...]]:
         """Graph index of each op at risk (a hazard's first op) -> its hazards: where a diagram
@@ -343,7 +351,8 @@ class ProfileReport:
         """The report as JSON text; also written to `path` when given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            with writing(path):
+                Path(path).write_text(text, encoding="utf-8")
         return text
 
     # --- HTML / notebook ------------------------------------------------------------------
@@ -353,7 +362,8 @@ class ProfileReport:
 
         html = report_html(self)
         if path is not None:
-            Path(path).write_text(html, encoding="utf-8")
+            with writing(path):
+                Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -585,7 +595,8 @@ class ReportSet:
         first = next(iter(self.reports.values()))
         html = report_html(first, compare=self.reports)
         if path is not None:
-            Path(path).write_text(html, encoding="utf-8")
+            with writing(path):
+                Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
