@@ -93,3 +93,14 @@ def test_a_plan_that_places_nothing_has_no_weighted_share() -> None:
     assert sh.n_run == sh.n_unplaced > 0
     assert sh.op_share == 0.0 and sh.weighted is None
     assert sh.weighted_text() == "no estimated op time to share"
+
+
+def test_the_diagram_header_and_mapping_bar_state_the_denominators() -> None:
+    from ane_notebook.render.diagram import header_html, mapping_bar
+
+    r = profile("example:transformer", "CPU_AND_NE", backend="estimate")
+    s = r.summary()
+    html = header_html(r)
+    assert "59 that run (+79 const, not counted)" in html
+    assert s.share_text().replace("'", "&#x27;") in html
+    assert "(79 const ops not counted)" in mapping_bar(r).title.text
