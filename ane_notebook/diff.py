@@ -103,7 +103,8 @@ class PlacementDiff:
                 + _names(self.other_moves, max_rows)
             )
         lines += [
-            f"  Neural Engine op share: {pct(self.ane_op_share[0])} -> {pct(self.ane_op_share[1])}",
+            f"  Neural Engine op share: {pct(self.ane_op_share[0])} -> {pct(self.ane_op_share[1])}"
+            " (of the ops that run; const ops not counted)",
             f"  segments: {self.segments[0]} -> {self.segments[1]}; crossings: "
             f"{self.crossings[0]} -> {self.crossings[1]} ({len(self.new_crossings)} new"
             + _crossings(self.new_crossings, max_rows)

@@ -580,6 +580,8 @@ class ReportSet:
                 )
                 + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}"
             )
+        for label, r in self.reports.items():
+            lines.append(f"  {label}: {r.summary().share_text(Device.ANE)}")
         labels = list(self.reports)
         for a, b in zip(labels, labels[1:], strict=False):
             c = compare(self.reports[a], self.reports[b], a, b)
