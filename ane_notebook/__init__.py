@@ -18,6 +18,11 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
+# `compare` is both a submodule and the function it defines. Importing the submodule (as
+# ReportSet and the magics do) sets the package attribute to the module, so a lazily imported
+# name would turn into the module; binding the function here, after the submodule is loaded,
+# keeps `an.compare` the function. compare.py is light (no numpy, coremltools or bokeh).
+from .compare import compare
 from .errors import (
     AneNotebookError,
     CoreMLRunError,
@@ -31,9 +36,8 @@ from .placement.result import Backend, PlacementSource, ReasonKind
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from .api import ProfileRequest, profile, profile_all_units, record, run
+    from .baseline import diff
     from .check import CheckResult
-    from .compare import compare
-    from .diff import diff
     from .model.load import load_model
     from .report import ProfileReport, ReportSet, load_report
     from .widgets import explore
@@ -69,8 +73,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ReportSet": ("report", "ReportSet"),
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
-    "compare": ("compare", "compare"),
-    "diff": ("diff", "diff"),
+    "diff": ("baseline", "diff"),
     "CheckResult": ("check", "CheckResult"),
 }
 

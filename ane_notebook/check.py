@@ -28,7 +28,7 @@ from .placement.result import Hazard, PlacementSource, hazards_to_list
 from .shares import Share, WeightBasis, pct
 
 if TYPE_CHECKING:
-    from .diff import PlacementDiff
+    from .baseline import PlacementDiff
     from .report import OpRecord, ProfileReport
 
 CHECK_FORMAT = "ane_notebook.check"
@@ -527,7 +527,7 @@ def _why(o: OpRecord) -> str:
 
 def check_report(report: ProfileReport, settings: CheckSettings) -> CheckResult:
     """Evaluate `settings` on `report` (see the module docstring)."""
-    from .diff import diff
+    from .baseline import diff
 
     share = report.summary().share(Device.ANE)
     s = settings

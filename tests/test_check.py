@@ -11,8 +11,8 @@ from graphs import chain
 from test_escaping import UNSAFE
 
 from ane_notebook.api import profile
+from ane_notebook.baseline import diff
 from ane_notebook.check import SHOWN, CheckResult
-from ane_notebook.diff import diff
 from ane_notebook.errors import UsageError
 from ane_notebook.model.load import load_model
 from ane_notebook.placement.devices import ComputeUnits, Device
@@ -318,3 +318,20 @@ def test_saved_reports_check_the_same_as_live_ones(
     again = load_report(tmp_path / "r.json")
     kw = {"min_ane_ops": 0.9, "max_crossings": 2, "require_ane": "linear"}
     assert transformer.check(**kw).to_dict() == again.check(**kw).to_dict()
+
+
+def test_public_functions_stay_functions_after_their_modules_load() -> None:
+    # a submodule import sets the package attribute: `an.diff` lives in baseline.py, and
+    # `an.compare` is bound after its module loads, so neither turns into a module
+    code = (
+        "import ane_notebook as an\n"
+        "from ane_notebook.report import ReportSet\n"
+        "import ane_notebook.compare, ane_notebook.baseline, ane_notebook.check\n"
+        "assert callable(an.compare) and callable(an.diff), (an.compare, an.diff)\n"
+        "assert an.diff.__module__ == 'ane_notebook.baseline'\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
