@@ -176,6 +176,16 @@ def test_constant_masks_and_unmasked_attention_are_not_flagged() -> None:
     assert ids(report(sdpa_no_mask(), {})) == []
 
 
+def test_a_constant_mask_is_not_flagged_even_if_a_plan_gives_it_a_device() -> None:
+    g = sdpa_const_mask()
+    p = place(g, {})
+    ops = list(p.ops)
+    mask = next(op for op in g.ops if op.is_const and op.outputs[0].shape == (1, 1, S, S))
+    ops[mask.index] = OpPlacement(Device.CPU, frozenset(Device), reason_kind=ReasonKind.CONSTANT)
+    r = ProfileReport.from_placement(g, Placement("coreml", ComputeUnits.ALL, "M1", tuple(ops)))
+    assert ids(r) == []
+
+
 def test_attention_off_the_ane_is_not_flagged_by_the_ane_rule() -> None:
     r = report(sdpa_mask_input(), {"attn": Device.GPU})
     assert MASK not in ids(r)
