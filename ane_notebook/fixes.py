@@ -1,7 +1,7 @@
 """Suggested fixes for ops that are not on the Neural Engine.
 
-A fix comes from the rule that kept the op off the ANE (`placement/rules.py`); placements that
-were a choice rather than a limit (compute units, the cost model) get a generic suggestion.
+A fix comes from the rule that kept the op off the ANE (`placement/rules/table.py`); placements
+that were a choice rather than a limit (compute units, the cost model) get a generic suggestion.
 """
 
 from __future__ import annotations
