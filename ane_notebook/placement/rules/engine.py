@@ -85,10 +85,6 @@ class RuleContext:
         return out
 
     @cached_property
-    def range_inputs(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.graph.flexible_inputs if f.kind == "range")
-
-    @cached_property
     def range_inputs_without_default(self) -> tuple[str, ...]:
         """Range-flexible inputs with no usable default shape (none given, or a 0 in it)."""
         return tuple(
