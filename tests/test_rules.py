@@ -28,9 +28,11 @@ from coremltools.proto import Model_pb2, NeuralNetwork_pb2
 
 from ane_notebook.model.graph import FlexibleInput, Graph, Op, TensorInfo
 from ane_notebook.model.load import graph_from_spec, load_model
+from ane_notebook.placement.costs import op_costs
 from ane_notebook.placement.devices import CHIPS, Device, Evidence, get_chip
 from ane_notebook.placement.rules import (
     ANE_CAPABLE,
+    GATHER_TYPES,
     KNOWN_MIL_OP_TYPES,
     KNOWN_NN_LAYER_TYPES,
     KNOWN_OP_TYPES,
@@ -732,6 +734,18 @@ def test_vocabularies_match_coremltools() -> None:
     layers = NeuralNetwork_pb2.NeuralNetworkLayer.DESCRIPTOR.oneofs_by_name["layer"].fields
     assert set(NN_LAYER_TYPES) == {f.name for f in layers}
     assert KNOWN_OP_TYPES == KNOWN_MIL_OP_TYPES | KNOWN_NN_LAYER_TYPES
+
+
+@pytest.mark.parametrize("op_type", sorted(GATHER_TYPES))
+def test_cost_model_counts_every_gather_type_as_a_lookup(op_type: str) -> None:
+    """The cost model and the rules share one list of lookups: each reads its input, writes
+    its output and reads the gathered rows (as many bytes again as the output)."""
+    fmt = "mlprogram" if op_type in MIL_OP_TYPES else "neuralnetwork"
+    op = direct(op_type, shape=(1, 8), fmt=fmt).ops[0]
+    x = TensorInfo("x", (1, 8), "fp16")  # 16 bytes, like the 16-byte output
+    lookup = op_costs([op], [[x]], [[]], get_chip("M1")).bytes[0]
+    plain = op_costs([dataclasses.replace(op, op_type="relu")], [[x]], [[]], get_chip("M1"))
+    assert lookup == 48 and plain.bytes[0] == 32
 
 
 @pytest.mark.parametrize(

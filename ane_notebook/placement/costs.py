@@ -21,6 +21,7 @@ import numpy as np
 
 from ..model.graph import Op, TensorInfo
 from .devices import ChipProfile, Device
+from .rules.vocab import GATHER_TYPES  # lookups: they read only the rows they gather
 
 # --- Throughput anchors (M1) -------------------------------------------------------------
 # RE anchors of Core ML's planner (§C1, ane-guide ch.5/ch.18): ANE 800 GFLOP/s, 50 GB/s;
@@ -196,10 +197,6 @@ class OpCosts:
 
 
 DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
-
-
-# Lookups read only the rows they gather, not the whole table.
-GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd", "embedding", "embeddingND"})
 
 
 def op_costs(
