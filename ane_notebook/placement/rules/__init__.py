@@ -3,11 +3,11 @@
 This package answers one question per op, without Core ML: "could this op run on the Neural
 Engine (ANE), the GPU, the CPU?" It is data. Every `Rule` names what it matches, which
 processors it rules out, the reason a user reads (the verbatim compiler/Core ML string where one
-is known, `ane-rules.md` §A8), a fix, and its evidence level and source (`ane-rules.md`, the
-evidence base in `/work/shared/knowledge`). `op_support` runs the rules that apply to one op;
+is known), a fix, and its evidence level and source: its section of the project's evidence
+document, `docs/evidence.md`. `op_support` runs the rules that apply to one op;
 `support_for_graph` does it for a whole graph. *Where* each op finally runs (the cost-based
 choice among the supported devices) is decided by `estimate.py`, not here: small-work effects
-(ane-rules.md §A6) are deliberately not rules.
+are deliberately not rules.
 
 An op is ANE-capable by default when its type is in `KNOWN_OP_TYPES` and no rule fires
 (`ANE_CAPABLE` gives the evidence for each such type); an op type the table does not know is
@@ -20,7 +20,7 @@ Modules, one job each:
 * `checks.py`: the check behind each rule, and the thresholds they compare against;
 * `table.py`: `RULES`, the table itself, as data;
 * `vocab.py`: op-type vocabularies and groups, and `ANE_CAPABLE`;
-* `citations.py`: the short forms of the sources the table and the groups cite.
+* `citations.py`: how the table and the groups cite `docs/evidence.md` and primary sources.
 """
 
 from __future__ import annotations

@@ -79,11 +79,11 @@ def always(op: Op, ctx: RuleContext) -> Details | None:
 
 # --------------------------------------------------------------------------------------------
 # A1. Dtype (ML Programs only: NeuralNetwork layers compute in fp16 on the ANE whatever the
-# declared types, hollance docs/16-bit.md via ane-rules.md §A1).
+# declared types, docs/evidence.md#dtype.fp32).
 
 _FP16_FP32 = frozenset({"fp16", "fp32"})
 # Integer tensors wider than 8 bits: integer arithmetic and casts to int16/int32 leave the ANE
-# (CML: Anemll profiler; RE: ane-guide App. A "cast to int32 is rejected on the M1").
+# (docs/evidence.md#rules.INT_COMPUTE; Anemll/Anemll:anemll/utils/ANE_PROFILER.md).
 _INT_COMPUTE = frozenset({"int16", "uint16", "int32", "uint32", "int64", "uint64"})
 # Every dtype the loader can name; anything else (e.g. "unknown(999)" from a newer or damaged
 # spec) is a type no rule speaks for.
@@ -147,10 +147,9 @@ def check_unknown_dtype(op: Op, ctx: RuleContext) -> Details | None:
 # --------------------------------------------------------------------------------------------
 # A2. Rank and per-axis extent.
 
-# The ANE compiler reasons in a 5-D layout N, D, C, H, W (RE: ane-guide ch.4). The MIL last axis
-# maps to W (CML: input [1, 240000] was reported as N1D1C1H1W240000, mobius mel_encoder doc).
-# For ranks 3 and 4 we right-align onto C, H, W / N, C, H, W (Apple's preferred (B, C, 1, S)
-# layout, OFFICIAL article); the rank-3 mapping is our GUESS.
+# The ANE compiler reasons in a 5-D layout N, D, C, H, W; the MIL last axis maps to W (a Core ML
+# error spelt input [1, 240000] as N1D1C1H1W240000). Lower ranks are right-aligned; the rank-3
+# mapping is our guess (docs/evidence.md#rules.LAYOUT).
 _GENERIC_LAYOUT: Mapping[int, tuple[str, ...]] = {
     1: ("W",),
     2: ("H", "W"),
@@ -164,7 +163,9 @@ _CHANNEL_FIRST_LAYOUT: Mapping[int, tuple[str, ...]] = {
     4: ("N", "C", "H", "W"),
     5: ("N", "C", "D", "H", "W"),
 }
-NC_LIMIT = 65536  # N and C caps on every family from M1 (RE: ane-guide App. A)
+# N and C extent caps on every family from the M1 (docs/evidence.md#rules.NC_LIMIT).
+NC_LIMIT = 65536
+# Highest tensor rank the ANE takes (docs/evidence.md#rules.MAX_RANK).
 MAX_RANK = 5
 
 
@@ -301,7 +302,8 @@ def check_non_neural_stage(op: Op, ctx: RuleContext) -> Details | None:
 
 
 def check_trig_gate(op: Op, ctx: RuleContext) -> Details | None:
-    # sin/cos and the hardware random generator arrive with the M3 class (RE, §A7).
+    # sin/cos and the hardware random generator arrive with the M3 class
+    # (docs/evidence.md#devices.ane_trig).
     return None if ctx.chip.ane_trig else {}
 
 
@@ -340,6 +342,12 @@ def check_pad_mode(op: Op, ctx: RuleContext) -> Details | None:
     return {"mode": mode}
 
 
+# Kernel height cap of one ANE convolution in large-kernel mode, the mode whose width cap is
+# `ChipProfile.conv_kernel_max` (docs/evidence.md#rules.CONV_KERNEL_H_MAX).
+CONV_KERNEL_H_MAX_M1_CLASS = 29
+CONV_KERNEL_H_MAX = 32
+
+
 def _conv_kernel(op: Op) -> tuple[int, ...] | None:
     if op.op_type == "convolution":  # NN layer: kernelSize = [kH, kW]
         return _int_list_attr(op, "kernelSize", "kernel_size")
@@ -354,8 +362,7 @@ def check_conv_kernel(op: Op, ctx: RuleContext) -> Details | None:
     if not kernel:
         return None
     w_max = ctx.chip.conv_kernel_max
-    # Kernel height cap of the same "large" mode: 29 on the M1 family, 32 later (RE, App. A).
-    h_max = 29 if w_max <= 13 else 32
+    h_max = CONV_KERNEL_H_MAX_M1_CLASS if ctx.ane_family == 1 else CONV_KERNEL_H_MAX
     kernel_text = "x".join(str(k) for k in kernel)
     if kernel[-1] > w_max:
         return {"kernel": kernel_text, "axis": "width", "size": kernel[-1], "limit": w_max}
@@ -421,7 +428,9 @@ def check_matmul_depth(op: Op, ctx: RuleContext) -> Details | None:
     return None
 
 
-SDPA_ANE_MIN_ELEMENTS = 2**21  # 1x16x2048x64: smallest shape measured ANE-preferred (Vx#437)
+# 1x16x2048x64, the smallest attention measured ANE-preferred (vx-lang/Vx#437;
+# docs/evidence.md#rules.SDPA_ANE_MIN_ELEMENTS).
+SDPA_ANE_MIN_ELEMENTS = 2**21
 
 
 def check_sdpa_small(op: Op, ctx: RuleContext) -> Details | None:
@@ -438,6 +447,8 @@ def check_sdpa_small(op: Op, ctx: RuleContext) -> Details | None:
     return None
 
 
+# State widths that worked on the ANE (docs/evidence.md#rules.STATE_WIDTH_MULTIPLE;
+# apple/coremltools#2631).
 STATE_WIDTH_MULTIPLE = 32
 
 
@@ -446,6 +457,10 @@ def check_state_width(op: Op, ctx: RuleContext) -> Details | None:
         if t.shape and t.shape[-1] is not None and t.shape[-1] % STATE_WIDTH_MULTIPLE:
             return {"width": t.shape[-1], "tensor": t.name}
     return None
+
+
+# Largest upsampling factor taken as fine on the ANE (docs/evidence.md#rules.UPSAMPLE_FACTOR_MAX).
+UPSAMPLE_FACTOR_MAX = 2
 
 
 def check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
@@ -459,7 +474,7 @@ def check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
         got = _num_list_attr(op, key)
         if got is not None:
             factors += got
-    if factors and max(factors) > 2:
+    if factors and max(factors) > UPSAMPLE_FACTOR_MAX:
         return {"factor": f"{max(factors):g}"}
     return None
 
@@ -468,13 +483,19 @@ def check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
 # A5. NeuralNetwork layers.
 
 
+# NeuralNetwork pooling limits (docs/evidence.md#rules.NN_POOL_KERNEL_MAX,
+# docs/evidence.md#rules.NN_POOL_STRIDE_MAX).
+NN_POOL_KERNEL_MAX = 13
+NN_POOL_STRIDE_MAX = 2
+
+
 def check_nn_pooling(op: Op, ctx: RuleContext) -> Details | None:
     if op.attrs.get("globalPooling") is True:
         return None  # a global pool has no kernel of its own
     kernel = _int_list_attr(op, "kernelSize")
     stride = _int_list_attr(op, "stride")
-    if kernel is not None and max(kernel) > 13:
-        return {"what": "kernel", "value": "x".join(map(str, kernel)), "limit": 13}
-    if stride is not None and max(stride) > 2:
-        return {"what": "stride", "value": "x".join(map(str, stride)), "limit": 2}
+    if kernel is not None and max(kernel) > NN_POOL_KERNEL_MAX:
+        return {"what": "kernel", "value": "x".join(map(str, kernel)), "limit": NN_POOL_KERNEL_MAX}
+    if stride is not None and max(stride) > NN_POOL_STRIDE_MAX:
+        return {"what": "stride", "value": "x".join(map(str, stride)), "limit": NN_POOL_STRIDE_MAX}
     return None

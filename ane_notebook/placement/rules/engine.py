@@ -99,8 +99,8 @@ class RuleContext:
 
     @cached_property
     def ane_family(self) -> int:
-        """The ane-rules.md §A7 family (1 = M1-class ... 4 = M4/M5-class) read back from the
-        chip's capability gates."""
+        """The chip's ANE family (1 = M1-class ... 4 = M4/M5-class, docs/evidence.md#devices.family)
+        read back from its capability gates."""
         c = self.chip
         if c.max_axis >= 65536:
             return 4

@@ -3,31 +3,9 @@
 Read it like a spreadsheet: each row names what it matches, which processors it rules out, the
 reason a user reads (the verbatim compiler/Core ML string where one is known), a fix, and its
 evidence level and source. The checks behind the rows are in `checks.py`; `engine.py` runs them.
-
-Decisions on conflicting evidence (ane-rules.md §D says: prefer what Core ML itself was measured
-to do over the private direct-ANE path):
-
-* fp32: every fp32-typed ML Program op is off the ANE (OFFICIAL). The fp32<->fp16 *boundary*
-  cast is off the ANE on M1..M3-class chips (CML, M1-family E5 analytics) and allowed on
-  M4-class (CML, Vx#435 on M4); M3 was not measured, we keep the older behaviour there.
-* Integers: int16/int32/int64 (and unsigned) tensors are off the ANE (CML Anemll profiler,
-  RE ane-guide). int8/uint8 stay allowed (W8A8 activations are OFFICIAL on newer chips).
-  The Core AI authoring rules list int16 as an ANE dtype, but Core ML was measured to move int16
-  casts off the ANE, so the Core ML view wins.
-* bool: not a reason on its own. The claim that the ANE has no bool tensors is a write-up
-  (GUESS) and Core ML keeps `torch.where`-style masks on the ANE (CML, smpanaro NOTES).
-* topk/argsort: off the ANE on every chip. Core ML placed them on the CPU on an M3 Pro (CML,
-  rf-detr#1495) although the direct path runs them from M2 (`ChipProfile.ane_sort`, RE).
-* gather family: off the ANE on every chip (CML/OFF); the RE "hardware gather from M2" is a
-  direct-path result Core ML's planner does not use (it has no cost tree for gather, RE).
-* LSTM/GRU/RNN: never ANE (OFFICIAL) and measured on BNNS, i.e. the CPU (CML): two rules, so the
-  GPU exclusion carries its own, weaker, evidence.
-* resize/crop_resize/resample/affine: gated on the texture engine (RE); upsample_* are not
-  (upsampling measured on the ANE on pre-texture-engine chips, CML hollance).
-* conv kernel: width is checked against `chip.conv_kernel_max` (13 on M1-class, 16 later, RE);
-  height against the large-mode height cap of the same tables (29 / 32, RE ane-guide App. A).
-* scaled_dot_product_attention: "small" means the *largest* of Q/K/V is under 2**21 elements
-  (Vx#437 measured equal shapes; a decode step with a long K/V cache is not called small).
+Each row's source cites its section of `docs/evidence.md`, which says what the evidence is, what
+it measured (Core ML placement, or only what the ANE can do) and how we decided where sources
+disagree.
 """
 
 from __future__ import annotations
@@ -35,20 +13,15 @@ from __future__ import annotations
 from ..devices import Device, Evidence
 from . import checks
 from .citations import (
-    AR,
-    S_ANE_TRANSFORMERS,
-    S_ANEMLL_LLAMA,
     S_ANEMLL_PROF,
     S_COREAI_RULES,
     S_CT337,
-    S_CT1029,
     S_CT1196,
     S_CT1278,
     S_CT1780,
     S_CT1909,
     S_CT2631,
     S_FAQS,
-    S_FLUID_CAND,
     S_FORUM_724930,
     S_FREEDOMTAN,
     S_GUIDE_4,
@@ -56,7 +29,6 @@ from .citations import (
     S_GUIDE_18,
     S_GUIDE_A,
     S_HOLLANCE,
-    S_HOLLANCE1,
     S_INSPECT,
     S_MOBIUS_MEL,
     S_RFDETR,
@@ -64,6 +36,7 @@ from .citations import (
     S_TYPED_EXEC,
     S_VX435,
     S_VX437,
+    cite,
 )
 from .engine import Rule
 from .vocab import (
@@ -93,7 +66,7 @@ _MLP = frozenset({MLPROGRAM})
 _NN = frozenset({NEURALNETWORK})
 
 RULES: tuple[Rule, ...] = (
-    # ---- A1 dtype ----------------------------------------------------------------------------
+    # ---- dtype ----------------------------------------------------------------------------
     Rule(
         id="dtype.fp32",
         applies_to="an ML Program op with an fp32 input or output tensor",
@@ -105,11 +78,7 @@ RULES: tuple[Rule, ...] = (
         "keep fp32 only at the model inputs/outputs, or remove explicit fp32 casts "
         "(.float()) inside the model",
         evidence=Evidence.OFFICIAL,
-        source=(
-            f'{AR} §A1/§A8: {S_TYPED_EXEC} ("Only the NE is barred ... float 32"); '
-            f"verbatim string {S_FREEDOMTAN}; fp32 matmul/SDPA never ANE: {S_VX435}, "
-            f"{S_VX437}"
-        ),
+        source=cite("dtype.fp32", S_TYPED_EXEC),
         check=checks.check_fp32,
         formats=_MLP,
     ),
@@ -124,10 +93,7 @@ RULES: tuple[Rule, ...] = (
         fix="declare fp16 model inputs and outputs (ct.TensorType(dtype=np.float16), iOS 16+) "
         "so no fp32<->fp16 cast is needed",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f"{AR} §A1/§D: off the ANE on an M1-family bundle ({S_FREEDOMTAN}); "
-            f"ANE-preferred on M4 ({S_VX435}); M3 not measured (we keep the M1 behaviour)"
-        ),
+        source=cite("dtype.fp32_cast", S_FREEDOMTAN, S_VX435),
         check=checks.check_fp32_cast,
         formats=_MLP,
     ),
@@ -141,11 +107,7 @@ RULES: tuple[Rule, ...] = (
         fix="do mask and position arithmetic in fp16, or precompute it outside the model and "
         "pass it as an fp16 input",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f"{AR} §A1: {S_ANEMLL_PROF} (cast to int16 and select off the ANE); "
-            f"FluidInference/mobius ane-experiments.md (int32 mask CPU island); RE: "
-            f"{S_GUIDE_A} (cast to int32 rejected on M1)"
-        ),
+        source=cite("dtype.int", S_ANEMLL_PROF),
         check=checks.check_int,
         formats=_MLP,
     ),
@@ -158,14 +120,12 @@ RULES: tuple[Rule, ...] = (
         "Engine runs fp16 (and int8) only",
         fix="check the model was written by a coremltools version this tool knows, and that "
         "the tensor is fp16",
-        # §A1 lists the ANE's dtypes (fp16, int8, int16: OFFICIAL Core AI authoring rules); an
-        # unknown one is not among them as far as we can tell, so we keep the ANE out (GUESS).
         evidence=Evidence.GUESS,
-        source=f"{AR} §A1: apple/coreai-models neural_engine_rules.md (supported ANE dtypes)",
+        source=cite("dtype.unknown", S_COREAI_RULES),
         check=checks.check_unknown_dtype,
         formats=_MLP,
     ),
-    # ---- A2 rank / extent ------------------------------------------------------------------
+    # ---- rank / extent --------------------------------------------------------------------
     Rule(
         id="tensor.rank",
         applies_to="any op with an input or output of rank above 5",
@@ -174,10 +134,7 @@ RULES: tuple[Rule, ...] = (
         reason="tensor rank {rank} exceeds the ANE maximum of 5 ({tensor})",
         fix="reshape to rank 4 (the (B, C, 1, S) layout) around this op",
         evidence=Evidence.OFFICIAL,
-        source=(
-            f'{AR} §A2/§A8: {S_COREAI_RULES} ("Max tensor rank: 5"); RE: {S_GUIDE_4} '
-            f"(verbatim string)"
-        ),
+        source=cite("tensor.rank", S_COREAI_RULES),
         check=checks.check_rank,
     ),
     Rule(
@@ -192,10 +149,7 @@ RULES: tuple[Rule, ...] = (
         fix="split or reshape the long axis so each of W, H and D stays within the chip limit "
         "(16384 before the M4 class), e.g. chunk the sequence or fold length into channels",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f"{AR} §A2/§A8: verbatim Core ML failure {S_MOBIUS_MEL}; per-chip limits RE "
-            f'{S_GUIDE_A}; {S_ANEMLL_LLAMA} ("limited to 16384")'
-        ),
+        source=cite("axis.extent", S_MOBIUS_MEL),
         check=checks.check_extent,
     ),
     Rule(
@@ -207,7 +161,7 @@ RULES: tuple[Rule, ...] = (
         fix="reshape the input to rank <= 4 before the linear layer (or use a 1x1 conv on "
         "(B, C, 1, S))",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A2/§A8: {S_GUIDE_4}, {S_GUIDE_17} (Linear validator)",
+        source=cite("linear.rank5", S_GUIDE_17),
         check=checks.check_linear_rank,
         formats=_MLP,
     ),
@@ -221,10 +175,7 @@ RULES: tuple[Rule, ...] = (
         fix="split the vocabulary head into chunks of <= 16384 outputs (several linear or 1x1 "
         "conv heads, concatenated or arg-maxed outside the ANE segment)",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f"{AR} §A2/§A8: {S_SMPANARO} (50257-wide linear -> CPU, verbatim string); "
-            f"{S_ANEMLL_LLAMA} (vocab split into chunks)"
-        ),
+        source=cite("linear.vocab", S_SMPANARO),
         check=checks.check_linear_vocab,
     ),
     Rule(
@@ -235,7 +186,7 @@ RULES: tuple[Rule, ...] = (
         reason="depth > 1 is not supported for MatMult (depth {depth} in {tensor})",
         fix="fold the extra batch axis into the batch (axis 0) so the operands are rank 4",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A2/§A4/§A8: {S_GUIDE_4}, {S_GUIDE_17} (MatrixMult validator)",
+        source=cite("matmul.depth", S_GUIDE_17),
         check=checks.check_matmul_depth,
         formats=_MLP,
     ),
@@ -249,11 +200,11 @@ RULES: tuple[Rule, ...] = (
         "with such widths failed on the Neural Engine",
         fix="pad the state's last axis to a multiple of 32 (e.g. 270 -> 288)",
         evidence=Evidence.COMMUNITY,
-        source=f"{AR} §A2: {S_CT2631} (w=270 fails, w=256 works; M4, macOS 15.2)",
+        source=cite("state.width", S_CT2631),
         check=checks.check_state_width,
         formats=_MLP,
     ),
-    # ---- A3 flexible shapes ----------------------------------------------------------------
+    # ---- flexible shapes ------------------------------------------------------------------
     Rule(
         id="shape.range_flexible",
         applies_to="in a model with a RangeDim input that declares no default shape, any op "
@@ -266,10 +217,7 @@ RULES: tuple[Rule, ...] = (
         fix="give the RangeDim a default (ct.RangeDim(..., default=N)) and call the model at "
         "that shape, or use ct.EnumeratedShapes (up to 128 shapes) or fixed-shape buckets",
         evidence=Evidence.OFFICIAL,
-        source=(
-            f"{AR} §A3/§A8: Apple engineer {S_FORUM_724930}; Xcode message {S_CT1029}; "
-            f"coremltools#2370 (random RangeDim shapes: ANE 0%)"
-        ),
+        source=cite("shape.range_flexible", S_FORUM_724930),
         check=checks.check_range_flexible,
     ),
     Rule(
@@ -283,10 +231,7 @@ RULES: tuple[Rule, ...] = (
         fix="make the argument a constant (fixed or enumerated input shapes let the converter "
         "keep a static reshape/slice)",
         evidence=Evidence.OFFICIAL,
-        source=(
-            f"{AR} §A3: {S_FAQS} (dynamic layers not supported on the NE); CML: "
-            f"{S_SMPANARO} (runtime slice offsets -> CPU); CAI: apple/coreai-torch#6"
-        ),
+        source=cite("shape.dynamic", S_FAQS),
         check=checks.check_dynamic,
         formats=_MLP,
     ),
@@ -301,7 +246,7 @@ RULES: tuple[Rule, ...] = (
         fix="use the static variant of the layer (reshapeStatic, sliceStatic, ...) with fixed "
         "or enumerated input shapes",
         evidence=Evidence.OFFICIAL,
-        source=f"{AR} §A3: {S_FAQS}",
+        source=cite("nn.dynamic_layer", S_FAQS),
         check=checks.always,
         formats=_NN,
     ),
@@ -314,7 +259,7 @@ RULES: tuple[Rule, ...] = (
         "model off the Neural Engine",
         fix="reshape to rank 4 (B, C, 1, S) and normalise over the channel axis",
         evidence=Evidence.COMMUNITY,
-        source=f"{AR} §A3: {S_CT1909}; {S_SMPANARO} (Oct 25 2023)",
+        source=cite("layer_norm.enumerated_rank3", S_CT1909),
         check=checks.check_layer_norm_rank3,
         formats=_MLP,
     ),
@@ -328,13 +273,10 @@ RULES: tuple[Rule, ...] = (
         fix="flatten the control flow: compute both branches and select, or unroll the loop "
         "with a fixed trip count",
         evidence=Evidence.GUESS,
-        source=(
-            f"{AR} §A4: our inference from {S_SMPANARO} (cond goes to CPU) and "
-            f"{S_GUIDE_A} (cond/while_loop: no standalone code generation)"
-        ),
+        source=cite("control.nested", S_SMPANARO),
         check=checks.check_nested,
     ),
-    # ---- A4 op types -----------------------------------------------------------------------
+    # ---- op types -------------------------------------------------------------------------
     Rule(
         id="op.gather",
         applies_to="gather, gather_along_axis, gather_nd and embedding lookups",
@@ -345,11 +287,7 @@ RULES: tuple[Rule, ...] = (
         fix="keep the lookup at the model's edge (it is cheap on the CPU), pass embeddings as "
         "an input, or pass cos/sin tables as 4-D inputs instead of gathering them",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f'{AR} §A4: {S_INSPECT} (gather supported = GPU|CPU); {S_SMPANARO} ("gather '
-            f'will not run on ANE, no matter the size"); {S_ANE_TRANSFORMERS} (embedding '
-            f"= the CPU ops); RE {S_GUIDE_18} (no planner cost tree)"
-        ),
+        source=cite("op.gather", S_INSPECT),
         check=checks.always,
     ),
     Rule(
@@ -361,10 +299,7 @@ RULES: tuple[Rule, ...] = (
         fix="write with slice_update at constant offsets, concat static slices, or keep caches "
         "in MLState",
         evidence=Evidence.REVERSE,
-        source=(
-            f"{AR} §A4: {S_GUIDE_4} (no path); CML: FluidAudio ANE_Profiler.md (rank-5 "
-            f"KV scatter rejected at any precision)"
-        ),
+        source=cite("op.scatter", S_GUIDE_4),
         check=checks.always,
     ),
     Rule(
@@ -375,10 +310,7 @@ RULES: tuple[Rule, ...] = (
         reason="{op_type} runs off the Neural Engine in Core ML",
         fix="return the scores and do top-k / sorting in post-processing",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f"{AR} §A4/§D: {S_RFDETR} (topk and its consumers: the only CPU ops, M3 Pro); "
-            f"the direct path runs topk from M2 (RE, {S_GUIDE_A}), Core ML does not"
-        ),
+        source=cite("op.sort", S_RFDETR),
         check=checks.always,
     ),
     Rule(
@@ -389,7 +321,7 @@ RULES: tuple[Rule, ...] = (
         reason="{op_type}: Core ML's planner never puts arg-max/arg-min on the Neural Engine",
         fix="return the scores and take the arg-max outside the model",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4: {S_GUIDE_17}, {S_GUIDE_18} (no engine cost tree for argmax)",
+        source=cite("op.argmax", S_GUIDE_18),
         check=checks.always,
     ),
     Rule(
@@ -400,7 +332,7 @@ RULES: tuple[Rule, ...] = (
         reason="{op_type} (matrix band part) is not able to run on the Neural Engine",
         fix="pass the causal mask as an fp16 input or a constant",
         evidence=Evidence.COMMUNITY,
-        source=f"{AR} §A4: {S_SMPANARO} (Apr 4 2023); RE {S_GUIDE_4} (no path)",
+        source=cite("op.band_part", S_SMPANARO),
         check=checks.always,
     ),
     Rule(
@@ -412,10 +344,7 @@ RULES: tuple[Rule, ...] = (
         fix="compute both branches and select, unroll loops with a fixed trip count, or move "
         "the control flow into app code",
         evidence=Evidence.COMMUNITY,
-        source=(
-            f"{AR} §A4: {S_SMPANARO} (Apr 16 2023); {S_ANEMLL_PROF} (while_loop GPU "
-            f"fallback); RE {S_GUIDE_A}"
-        ),
+        source=cite("op.control_flow", S_SMPANARO),
         check=checks.always,
     ),
     Rule(
@@ -427,10 +356,7 @@ RULES: tuple[Rule, ...] = (
         fix="unroll the recurrence into matmul/conv + activations with a fixed number of "
         "steps, or replace it with a convolutional or attention block",
         evidence=Evidence.OFFICIAL,
-        source=(
-            f"{AR} §A4/§A5: {S_CT1780} (maintainer); RE {S_GUIDE_4} (no path); "
-            f"{S_FLUID_CAND} (no ANE kernel at any precision)"
-        ),
+        source=cite("op.recurrent", S_CT1780),
         check=checks.always,
     ),
     Rule(
@@ -442,7 +368,7 @@ RULES: tuple[Rule, ...] = (
         fix="unroll the recurrence into matmul/conv + activations so the GPU or Neural Engine "
         "can take it",
         evidence=Evidence.COMMUNITY,
-        source=f"{AR} §A4/§A5: {S_CT337} (LSTM on BNNS, iPhone XS); {S_FLUID_CAND}",
+        source=cite("op.recurrent_bnns", S_CT337),
         check=checks.always,
     ),
     Rule(
@@ -454,7 +380,7 @@ RULES: tuple[Rule, ...] = (
         fix="replace the custom layer with built-in layers, or split the model so it runs in "
         "its own CPU/GPU stage",
         evidence=Evidence.OFFICIAL,
-        source=f"{AR} §A4/§A5: {S_CT1278} (maintainer); {S_HOLLANCE}",
+        source=cite("op.custom", S_CT1278),
         check=checks.always,
         formats=_NN,
     ),
@@ -466,7 +392,7 @@ RULES: tuple[Rule, ...] = (
         reason="{op_type} offloads to the CPU or GPU; the Neural Engine has no NMS path",
         fix="run NMS in post-processing (Vision, app code) or a separate pipeline stage",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4: {S_GUIDE_A}",
+        source=cite("op.nms", S_GUIDE_A),
         check=checks.always,
     ),
     Rule(
@@ -481,7 +407,7 @@ RULES: tuple[Rule, ...] = (
         "minimum or mul, precomputed constants for shape/range/one_hot) or compute it "
         "outside the model",
         evidence=Evidence.REVERSE,
-        source=f'{AR} §A4: {S_GUIDE_4} ("Hard limits"); {S_GUIDE_A}',
+        source=cite("op.no_ane_path", S_GUIDE_4),
         check=checks.always,
     ),
     Rule(
@@ -492,7 +418,7 @@ RULES: tuple[Rule, ...] = (
         reason="{op_type} has no native Neural Engine path on {chip} (native from the M3 class)",
         fix="precompute sin/cos tables (e.g. rotary embeddings) as constants or fp16 inputs",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4/§A7: {S_GUIDE_A} (host polynomial on M1/M2); {S_FLUID_CAND}",
+        source=cite("op.sin_cos", S_GUIDE_A),
         check=checks.check_trig_gate,
     ),
     Rule(
@@ -504,7 +430,7 @@ RULES: tuple[Rule, ...] = (
         "{chip} draws random numbers on the host",
         fix="pass the random tensor as an fp16 input",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A7: {S_GUIDE_A}",
+        source=cite("op.random_uniform", S_GUIDE_A),
         check=checks.check_trig_gate,
     ),
     Rule(
@@ -517,7 +443,7 @@ RULES: tuple[Rule, ...] = (
         fix="use upsample_nearest_neighbor / upsample_bilinear with integer factors, or a "
         "transposed conv, instead of a general resize",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4/§A7: {S_GUIDE_A} (texture engine from M2-class); {S_GUIDE_4}",
+        source=cite("op.texture", S_GUIDE_A),
         check=checks.check_texture,
     ),
     Rule(
@@ -529,7 +455,7 @@ RULES: tuple[Rule, ...] = (
         "Engine",
         fix="chain several upsampling layers of factor 2",
         evidence=Evidence.GUESS,
-        source=f"{AR} §A4/§A5: {S_HOLLANCE} (2020 claim); {S_HOLLANCE1}",
+        source=cite("upsample.factor", S_HOLLANCE),
         check=checks.check_upsample_factor,
     ),
     Rule(
@@ -541,7 +467,7 @@ RULES: tuple[Rule, ...] = (
         fix="pad only H and W (the last two axes); grow channels with concat of a constant "
         "or a 1x1 conv instead",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4/§A8: {S_GUIDE_17} (Pad validator)",
+        source=cite("pad.channel", S_GUIDE_17),
         check=checks.check_pad_channel,
         formats=_MLP,
     ),
@@ -554,7 +480,7 @@ RULES: tuple[Rule, ...] = (
         "engine, which {chip} does not have)",
         fix="use constant (zero) padding, or replicate edges with slice + concat",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4/§A8: {S_GUIDE_17} (Pad validator); {S_GUIDE_A}",
+        source=cite("pad.mode", S_GUIDE_17),
         check=checks.check_pad_mode,
         formats=_MLP,
     ),
@@ -569,10 +495,7 @@ RULES: tuple[Rule, ...] = (
         fix="factor the kernel into smaller ones (e.g. two stacked convs, or a 1xk and a kx1 "
         "conv) within the chip's limit",
         evidence=Evidence.REVERSE,
-        source=(
-            f"{AR} §A4/§A7/§A8: {S_GUIDE_A} (max kernel W fp16 13/16, H 29/32); os_log "
-            f"string {S_HOLLANCE1}"
-        ),
+        source=cite("conv.kernel", S_GUIDE_A),
         check=checks.check_conv_kernel,
     ),
     Rule(
@@ -584,7 +507,7 @@ RULES: tuple[Rule, ...] = (
         "{channels}, groups {groups})",
         fix="pad the channels to a multiple of the group count",
         evidence=Evidence.REVERSE,
-        source=f"{AR} §A4/§A8: {S_GUIDE_17} (Conv validator)",
+        source=cite("conv.groups", S_GUIDE_17),
         check=checks.check_conv_groups,
     ),
     Rule(
@@ -597,7 +520,7 @@ RULES: tuple[Rule, ...] = (
         fix="batch more heads or tokens into one attention call, or write attention as "
         "einsum/matmul + softmax",
         evidence=Evidence.COMMUNITY,
-        source=f"{AR} §A4: {S_VX437} (>= 1x16x2048x64 fp16 -> ANE; <= 1M elements -> CPU, M4)",
+        source=cite("sdpa.small", S_VX437),
         check=checks.check_sdpa_small,
         formats=_MLP,
     ),
@@ -609,11 +532,11 @@ RULES: tuple[Rule, ...] = (
         reason="classify builds the classifier's label dictionary; it runs on the CPU",
         fix="nothing to fix: it is a cheap step at the end of the model",
         evidence=Evidence.GUESS,
-        source=f"{AR} §0 (no published op list); ours: a dictionary output cannot be an ANE tensor",
+        source=cite("op.classify", S_CT1780),
         check=checks.always,
         formats=_MLP,
     ),
-    # ---- A5 NeuralNetwork layers ----------------------------------------------------------
+    # ---- NeuralNetwork layers -------------------------------------------------------------
     Rule(
         id="nn.nd_layer",
         applies_to="Core ML 3 broadcastable and ND layers (addBroadcastable, concatND, ...)",
@@ -623,7 +546,7 @@ RULES: tuple[Rule, ...] = (
         fix="replace with the older layer (addBroadcastable -> add, multiplyBroadcastable -> "
         "multiply or scale, concatND -> concat, ...), or convert to an ML Program",
         evidence=Evidence.GUESS,
-        source=f'{AR} §A5: {S_HOLLANCE} (author: "some of these are guesses")',
+        source=cite("nn.nd_layer", S_HOLLANCE),
         check=checks.always,
         formats=_NN,
     ),
@@ -635,7 +558,7 @@ RULES: tuple[Rule, ...] = (
         reason="batchedMatmul never invoked the Neural Engine (innerProduct did)",
         fix="use innerProduct (constant weights) or convert to an ML Program (matmul)",
         evidence=Evidence.COMMUNITY,
-        source=f"{AR} §A5: {S_CT1196} (M1, 2021)",
+        source=cite("nn.batched_matmul", S_CT1196),
         check=checks.always,
         formats=_NN,
     ),
@@ -647,11 +570,11 @@ RULES: tuple[Rule, ...] = (
         reason="pooling {what} {value} (> {limit}) is reported not to work on the ANE",
         fix="use global pooling, or stack smaller pools (kernel <= 13, stride <= 2)",
         evidence=Evidence.GUESS,
-        source=f"{AR} §A5: {S_HOLLANCE}; {S_HOLLANCE1} (os_log)",
+        source=cite("nn.pooling", S_HOLLANCE),
         check=checks.check_nn_pooling,
         formats=_NN,
     ),
-    # ---- fallback ----------------------------------------------------------------------
+    # ---- fallback -------------------------------------------------------------------------
     Rule(
         id="op.non_neural_stage",
         applies_to="a non-neural pipeline stage (tree ensemble, GLM, feature vectorizer, ...)",
@@ -660,7 +583,7 @@ RULES: tuple[Rule, ...] = (
         reason="pipeline stage {stage} is not a neural network; Core ML runs it on the CPU",
         fix="nothing to fix here; keep such stages small, or move them into app code",
         evidence=Evidence.GUESS,
-        source=f"{AR} §0/§A6 (ours: only neural networks and ML programs reach the GPU/ANE)",
+        source=cite("op.non_neural_stage", "ours"),
         check=checks.check_non_neural_stage,
     ),
     Rule(
@@ -671,7 +594,7 @@ RULES: tuple[Rule, ...] = (
         reason="not in the rule table",
         fix="check the Xcode performance report or MLComputePlan on a Mac for this op",
         evidence=Evidence.GUESS,
-        source=f"{AR} §0 (no published op list; custom ops never ANE: {S_CT1278})",
+        source=cite("op.unknown", S_CT1780, S_CT1278),
         check=checks.check_unknown,
     ),
 )

@@ -8,7 +8,7 @@
   every name is classified (ANE-capable below, or named by a rule that can exclude it).
 * The op-type groups the rules match on (gather, scatter, sort, ...), in MIL and NN spellings.
 * `ANE_CAPABLE`: the op types that run on the ANE unless a rule fires, with the evidence for each
-  group.
+  group (each cites its section of `docs/evidence.md`).
 
 Names are listed as whitespace-separated words (`_words`), so a long list reads like a table.
 """
@@ -19,16 +19,18 @@ from collections.abc import Mapping
 
 from ..devices import Evidence
 from .citations import (
-    AR,
+    S_ANE_TRANSFORMERS,
     S_APPLE_ARTICLE,
     S_COREAI_RULES,
     S_FLUID_CAND,
     S_FREEDOMTAN,
     S_GUIDE_A,
     S_HOLLANCE,
+    S_QUANT_PERF,
     S_VOXCPM,
     S_VX435,
     S_VX437,
+    cite,
 )
 
 
@@ -119,9 +121,7 @@ RECURRENT_TYPES: frozenset[str] = _words(
     "lstm gru rnn uniDirectionalLSTM biDirectionalLSTM simpleRecurrent"
 )
 NMS_TYPES: frozenset[str] = _words("non_maximum_suppression NonMaximumSuppression")
-# "No hardware path on any family" (RE: ane-guide ch.4 "Hard limits", App. A), in MIL and NN
-# spellings. range_1d is "Bridge" everywhere (code generation rejects it, App. A); tensor-list
-# ops are "No path" (App. A).
+# No hardware path on any family, in MIL and NN spellings (docs/evidence.md#op.no_ane_path).
 NO_PATH_TYPES: frozenset[str] = _words(
     """
     reduce_prod mod logical_and logical_or logical_xor one_hot non_zero shape reverse_sequence
@@ -145,7 +145,7 @@ TEXTURE_TYPES: frozenset[str] = _words(
 )
 UPSAMPLE_TYPES: frozenset[str] = _words("upsample upsample_nearest_neighbor upsample_bilinear")
 STATE_TYPES: frozenset[str] = _words("read_state write_state coreml_update_state")
-# Core ML 3 "broadcastable" and "ND" layers (hollance, GUESS by the author's own account).
+# Core ML 3 "broadcastable" and "ND" layers (docs/evidence.md#nn.nd_layer).
 NN_ND_TYPES: frozenset[str] = _words(
     """
     addBroadcastable subtractBroadcastable multiplyBroadcastable divideBroadcastable
@@ -153,15 +153,14 @@ NN_ND_TYPES: frozenset[str] = _words(
     whereBroadcastable concatND splitND softmaxND loadConstantND embeddingND gatherND scatterND
     """
 )
-# NN layers whose shape arguments arrive at run time: "dynamic layers not supported on the NE"
-# (OFFICIAL, coremltools faqs.md: "converting a static reshape to a fully dynamic reshape").
+# NN layers whose shape arguments arrive at run time (docs/evidence.md#nn.dynamic_layer).
 NN_DYNAMIC_TYPES: frozenset[str] = _words(
     """
     sliceDynamic reshapeDynamic fillDynamic broadcastToDynamic rangeDynamic randomUniformDynamic
     """
 )
 # Convolution-like ops are channel-first at every rank, so their channels land on C, whose cap
-# is 65536 (RE: ane-guide ch.4 "conv channels escape the per-axis cap").
+# is 65536 (docs/evidence.md#rules.LAYOUT).
 CHANNEL_FIRST_OPS: frozenset[str] = _words(
     """
     conv conv_transpose conv_quantized avg_pool max_pool l2_pool batch_norm instance_norm
@@ -178,31 +177,31 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
         MLPROGRAM,
         _words("conv conv_transpose conv_quantized"),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_FREEDOMTAN} (all conv -> ane); {S_GUIDE_A}",
+        cite("capable.conv", S_FREEDOMTAN),
     ),
     (
         MLPROGRAM,
         _words("linear matmul linear_activation"),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_FLUID_CAND}; {S_VX435}",
+        cite("capable.linear", S_FLUID_CAND, S_VX435),
     ),
     (
         MLPROGRAM,
         _words("einsum"),
         Evidence.OFFICIAL,
-        f"{AR} §A4: {S_APPLE_ARTICLE}",
+        cite("capable.einsum", S_APPLE_ARTICLE),
     ),
     (
         MLPROGRAM,
         _words("scaled_dot_product_attention"),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_VX437}",
+        cite("capable.sdpa", S_VX437),
     ),
     (
         MLPROGRAM,
         _words("softmax layer_norm batch_norm instance_norm l2_norm local_response_norm"),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_FREEDOMTAN}; apple/ml-ane-transformers; {S_GUIDE_A}",
+        cite("capable.norm", S_FREEDOMTAN, S_ANE_TRANSFORMERS),
     ),
     (
         MLPROGRAM,
@@ -216,7 +215,7 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_VOXCPM}; {S_GUIDE_A}",
+        cite("capable.elementwise", S_VOXCPM),
     ),
     (
         MLPROGRAM,
@@ -227,7 +226,7 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_VOXCPM}; {S_GUIDE_A}",
+        cite("capable.reduce", S_VOXCPM),
     ),
     (
         MLPROGRAM,
@@ -240,49 +239,49 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.OFFICIAL,
-        f"{AR} §A4: {S_APPLE_ARTICLE}; {S_FREEDOMTAN}; {S_GUIDE_A}",
+        cite("capable.data_movement", S_APPLE_ARTICLE),
     ),
     (
         MLPROGRAM,
         _words("avg_pool max_pool l2_pool"),
         Evidence.OFFICIAL,
-        f"{AR} §A4: {S_COREAI_RULES}; {S_GUIDE_A}",
+        cite("capable.pool", S_COREAI_RULES, S_GUIDE_A),
     ),
     (
         MLPROGRAM,
         _words("upsample_nearest_neighbor upsample_bilinear"),
         Evidence.COMMUNITY,
-        f"{AR} §A4: {S_HOLLANCE} (upsampling works on the ANE)",
+        cite("capable.upsample", S_HOLLANCE),
     ),
     (
         MLPROGRAM,
         _words("resize resize_bilinear resize_nearest_neighbor crop_resize resample affine"),
         Evidence.REVERSE,
-        f"{AR} §A7: {S_GUIDE_A} (texture engine chips only, see op.texture)",
+        cite("capable.texture", S_GUIDE_A),
     ),
     (
         MLPROGRAM,
         _words("sin cos random_uniform"),
         Evidence.REVERSE,
-        f"{AR} §A7: {S_GUIDE_A} (M3 class and later, see op.sin_cos / op.random_uniform)",
+        cite("capable.trig", S_GUIDE_A),
     ),
     (
         MLPROGRAM,
         _words("cast quantize dequantize"),
         Evidence.REVERSE,
-        f"{AR} §A1: {S_GUIDE_A}; apple/coremltools opt-quantization-perf.md (W8A8)",
+        cite("capable.cast_quant", S_GUIDE_A, S_QUANT_PERF),
     ),
     (
         MLPROGRAM,
         _words("cumsum"),
         Evidence.REVERSE,
-        f"{AR} §A4: {S_GUIDE_A}",
+        cite("capable.cumsum", S_GUIDE_A),
     ),
     (
         MLPROGRAM,
         STATE_TYPES,
         Evidence.REVERSE,
-        f"{AR} §A4: {S_GUIDE_A} (native; Core ML reports are mixed, see state.width)",
+        cite("capable.state", S_GUIDE_A),
     ),
     # Constants are folded at compile time; listed so they are "known" if a loader does not
     # mark them is_const.
@@ -296,9 +295,9 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.REVERSE,
-        f"{AR} §A1: {S_GUIDE_A} (folded at compile)",
+        cite("capable.const", S_GUIDE_A),
     ),
-    # NeuralNetwork: the Core ML 2 layer set "mostly works fine on the ANE" (hollance, CML)
+    # NeuralNetwork: the Core ML 2 layer set mostly works on the ANE.
     (
         NEURALNETWORK,
         _words(
@@ -310,9 +309,9 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.COMMUNITY,
-        f"{AR} §A5: {S_HOLLANCE}; {S_FREEDOMTAN}",
+        cite("capable.nn_core2", S_HOLLANCE, S_FREEDOMTAN),
     ),
-    # Core ML 3 layers that are neither "broadcastable" nor "ND": no report either way (GUESS).
+    # Core ML 3 layers that are neither "broadcastable" nor "ND": no report either way.
     (
         NEURALNETWORK,
         _words(
@@ -327,19 +326,19 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.GUESS,
-        f"{AR} §A5: ours, from {S_GUIDE_A} (same ops native in MIL)",
+        cite("capable.nn_core3", "ours"),
     ),
     (
         NEURALNETWORK,
         _words("sin cos randomUniformLike randomUniformStatic"),
         Evidence.REVERSE,
-        f"{AR} §A7: {S_GUIDE_A} (M3 class and later)",
+        cite("capable.nn_trig", S_GUIDE_A),
     ),
     (
         NEURALNETWORK,
         _words("resizeBilinear cropResize"),
         Evidence.REVERSE,
-        f"{AR} §A7: {S_GUIDE_A} (texture engine chips only)",
+        cite("capable.nn_texture", S_GUIDE_A),
     ),
 )
 
