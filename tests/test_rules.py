@@ -685,6 +685,8 @@ def test_rule_triggers(rule_id: str) -> None:
     for f in hits:
         assert f.excludes == rule.excludes
         assert not (f.excludes & sup.supported)
+        # a rule rules devices out, or keeps the ANE and counts the calls it needs
+        assert f.excludes or (f.ane_dispatches > 1 and Device.ANE in sup.supported)
         assert "{" not in f.reason and "}" not in f.reason, f.reason  # every field filled
     assert Device.CPU in sup.supported
 
@@ -706,7 +708,7 @@ def test_rule_table_is_well_formed() -> None:
     for r in RULES:
         assert r.applies_to and r.reason and r.fix and r.source, r.id
         assert isinstance(r.evidence, Evidence), r.id
-        assert r.excludes and Device.CPU not in r.excludes, r.id  # the CPU always remains
+        assert Device.CPU not in r.excludes, r.id  # the CPU always remains
         assert r.formats and r.formats <= {"mlprogram", "neuralnetwork"}, r.id
         assert "docs/evidence.md#" in r.source, r.id  # every rule cites the evidence document
         # the fix is shown as is (never formatted)
@@ -901,6 +903,37 @@ def test_conv_kernel_height_cap() -> None:
     graph = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 31, 1), np.float16)), spec(1, 8, 40, 4))
     assert "conv.kernel" in fired(graph, "conv", "M1")  # height 31 > 29
     assert "conv.kernel" not in fired(graph, "conv", "M4")  # height cap 32
+
+
+def test_large_conv_kernels_split_into_ane_dispatches() -> None:
+    # Core ML's compiler splits a kernel larger than one ANE call takes into several calls
+    # (docs/evidence.md#conv.kernel): the ANE stays, and every call past the first costs a
+    # dispatch. One call takes an fp16 kernel 13 wide on the M1 class, 16 wide later.
+    wide = built("conv.kernel", 0)  # a 1x15 kernel
+    m1 = support(wide, "conv", "M1")
+    assert Device.ANE in m1.supported and m1.ane_dispatches == 2
+    assert support(wide, "conv", "M2").ane_dispatches == 1
+    wider = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 1, 40), np.float16)), spec(1, 8, 4, 64))
+    assert support(wider, "conv", "M1").ane_dispatches == 4  # ceil(40 / 13)
+    assert support(wider, "conv", "M2").ane_dispatches == 3  # ceil(40 / 16)
+    (finding,) = support(wider, "conv", "M1").findings
+    assert finding.ane_dispatches == 4 and not finding.excludes
+
+
+def test_tall_1d_conv_kernel_stays_on_the_ane() -> None:
+    # fp16 models with tall 1-D kernels (audio front ends) are reported on the ANE
+    tall = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 31, 1), np.float16)), spec(1, 8, 40, 4))
+    m1 = support(tall, "conv", "M1")
+    assert Device.ANE in m1.supported and m1.ane_dispatches == 2  # height 31 > 29
+    m4 = support(tall, "conv", "M4")
+    assert Device.ANE in m4.supported and m4.ane_dispatches == 1 and not m4.findings
+
+
+def test_nn_conv_kernel_splits_too() -> None:
+    graph = nn(lambda b: _nn_conv(b, "c", 15), in_shape=(8, 32, 32))
+    sup = support(graph, "convolution", "M1")
+    assert Device.ANE in sup.supported and sup.ane_dispatches == 2  # 15x15: 2 wide x 1 tall
+    assert support(graph, "convolution", "M4").ane_dispatches == 1
 
 
 def test_enumerated_shapes_keep_the_ane() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...model.graph import FLOAT_DTYPES, INT_DTYPES, Op
-from .engine import Details, RuleContext
+from .engine import ANE_DISPATCHES, Details, RuleContext
 from .vocab import CHANNEL_FIRST_OPS
 
 # --------------------------------------------------------------------------------------------
@@ -358,17 +358,24 @@ def _conv_kernel(op: Op) -> tuple[int, ...] | None:
 
 
 def check_conv_kernel(op: Op, ctx: RuleContext) -> Details | None:
+    # One ANE call takes a kernel up to the chip's caps; Core ML splits a larger one into
+    # tiles that each fit, one call per tile (docs/evidence.md#conv.kernel). Kernel depth (3-D
+    # convolutions) is not counted: nobody measured it.
     kernel = _conv_kernel(op)
     if not kernel:
         return None
+    width, height = kernel[-1], kernel[-2] if len(kernel) >= 2 else 1
     w_max = ctx.chip.conv_kernel_max
     h_max = CONV_KERNEL_H_MAX_M1_CLASS if ctx.ane_family == 1 else CONV_KERNEL_H_MAX
-    kernel_text = "x".join(str(k) for k in kernel)
-    if kernel[-1] > w_max:
-        return {"kernel": kernel_text, "axis": "width", "size": kernel[-1], "limit": w_max}
-    if len(kernel) >= 2 and kernel[-2] > h_max:
-        return {"kernel": kernel_text, "axis": "height", "size": kernel[-2], "limit": h_max}
-    return None
+    calls = max(1, -(-width // w_max)) * max(1, -(-height // h_max))
+    if calls == 1:
+        return None
+    over = [
+        f"{axis} {size} > {cap}"
+        for axis, size, cap in (("width", width, w_max), ("height", height, h_max))
+        if size > cap
+    ]
+    return {"kernel": "x".join(map(str, kernel)), "over": ", ".join(over), ANE_DISPATCHES: calls}
 
 
 def check_conv_groups(op: Op, ctx: RuleContext) -> Details | None:

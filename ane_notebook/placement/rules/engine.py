@@ -5,6 +5,11 @@ besides the op (the graph, the chip, cached lookups); a `Finding` is one rule th
 `OpSupport` is the result for one op. Rules are indexed by (format, op type), so each op is only
 checked against the few rules that can match it plus the cheap generic ones. The CPU is never
 excluded: Core ML can always fall back to it (BNNS / classic CPU).
+
+A rule does one of two things when it fires: it rules devices out (`Rule.excludes`), or, where
+the evidence is that Core ML splits an op the ANE cannot take in one call, it leaves the ANE in
+and says how many ANE calls the op needs (its check sets `ANE_DISPATCHES` in its details). The
+estimate charges each call past the first as one more ANE launch.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from .vocab import FORMATS, KNOWN_BY_FORMAT, MLPROGRAM, NEURALNETWORK
 ALL_DEVICES: frozenset[Device] = frozenset(Device)
 
 Details = Mapping[str, object]
+
+ANE_DISPATCHES = "ane_dispatches"
+"""Key a check sets in its details (an int > 1) when the op needs that many ANE calls."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,7 @@ class Finding:
     rule: Rule
     reason: str
     excludes: frozenset[Device]
+    ane_dispatches: int = 1  # ANE calls the op needs by this rule (1: no split)
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,9 @@ class OpSupport:
     supported: frozenset[Device]
     findings: tuple[Finding, ...]
     known: bool
+    ane_dispatches: int = 1
+    """How many ANE calls the op needs if it runs on the ANE (the most any finding asks for);
+    each call past the first costs one more ANE launch."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,15 +250,22 @@ def op_support(op: Op, ctx: RuleContext) -> OpSupport:
         )
     findings: list[Finding] = []
     excluded: set[Device] = set()
+    dispatches = 1
     for rule in _index().rules_for(ctx.format_of(op), op.op_type):
         details = rule.check(op, ctx)
         if details is None:
             continue
-        findings.append(Finding(rule, _fill(rule, details, op, ctx), rule.excludes))
+        n = details.get(ANE_DISPATCHES, 1)
+        n = n if isinstance(n, int) and n > 1 else 1
+        findings.append(Finding(rule, _fill(rule, details, op, ctx), rule.excludes, n))
         excluded |= rule.excludes
+        dispatches = max(dispatches, n)
     excluded.discard(Device.CPU)  # the CPU can always run it (no rule excludes it, by design)
     return OpSupport(
-        supported=ALL_DEVICES - excluded, findings=tuple(findings), known=ctx.is_known(op)
+        supported=ALL_DEVICES - excluded,
+        findings=tuple(findings),
+        known=ctx.is_known(op),
+        ane_dispatches=dispatches,
     )
 
 

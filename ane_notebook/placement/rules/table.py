@@ -36,6 +36,7 @@ from .citations import (
     S_TYPED_EXEC,
     S_VX435,
     S_VX437,
+    S_YOLOV5_2526,
     cite,
 )
 from .engine import Rule
@@ -486,16 +487,17 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="conv.kernel",
-        applies_to="conv / conv_transpose with a kernel wider than the chip's fp16 limit (13 on "
-        "M1-class, 16 later) or taller than 29 / 32",
+        applies_to="conv / conv_transpose with a kernel larger than one Neural Engine call takes "
+        "(fp16 width 13 on M1-class chips, 16 later; height 29 / 32): Core ML splits it into "
+        "several ANE calls, each past the first one more dispatch",
         op_types=frozenset({"conv", "conv_transpose", "convolution"}),
-        excludes=_ANE,
-        reason="kernel size > {limit} is not supported in ANE (kernel {kernel}: {axis} {size} "
-        "on {chip})",
-        fix="factor the kernel into smaller ones (e.g. two stacked convs, or a 1xk and a kx1 "
-        "conv) within the chip's limit",
+        excludes=frozenset(),
+        reason="kernel {kernel} is larger than one Neural Engine call takes ({over} on {chip}); "
+        "Core ML splits it into {ane_dispatches} ANE calls",
+        fix="factor the kernel into smaller ones within the chip's limit (e.g. two stacked "
+        "convs, or a 1xk and a kx1 conv) to save the extra dispatches",
         evidence=Evidence.REVERSE,
-        source=cite("conv.kernel", S_GUIDE_A),
+        source=cite("conv.kernel", S_GUIDE_A, S_YOLOV5_2526),
         check=checks.check_conv_kernel,
     ),
     Rule(
