@@ -1,7 +1,7 @@
 """The project's evidence document (docs/evidence.md) and the code that cites it agree.
 
 Every rule has a section, every anchor the package cites exists, every test a section names
-exists, each rule's evidence level (and contested flag) is the one its section states, and no
+exists, each rule's evidence level and contested flag are the ones its section states, and no
 package file cites the evidence base outside the repository.
 """
 
@@ -74,6 +74,7 @@ def test_every_rule_has_a_section_and_cites_it(rule: Rule) -> None:
 def test_rule_matches_its_section(rule: Rule) -> None:
     fields = _fields(rule.id)
     assert fields.get("Evidence") == rule.evidence.value, rule.id
+    assert fields.get("Contested") == ("yes" if rule.contested else "no"), rule.id
 
 
 def test_every_cited_anchor_exists() -> None:

@@ -687,7 +687,9 @@ def test_rule_triggers(rule_id: str) -> None:
         assert not (f.excludes & sup.supported)
         # a rule rules devices out, or keeps the ANE and counts the calls it needs
         assert f.excludes or (f.ane_dispatches > 1 and Device.ANE in sup.supported)
+        assert f.contested == rule.contested
         assert "{" not in f.reason and "}" not in f.reason, f.reason  # every field filled
+    assert sup.contested == any(f.contested for f in sup.findings)
     assert Device.CPU in sup.supported
 
 
@@ -934,6 +936,25 @@ def test_nn_conv_kernel_splits_too() -> None:
     sup = support(graph, "convolution", "M1")
     assert Device.ANE in sup.supported and sup.ane_dispatches == 2  # 15x15: 2 wide x 1 tall
     assert support(graph, "convolution", "M4").ane_dispatches == 1
+
+
+@pytest.mark.parametrize(
+    "rule_id", ["conv.kernel", "dtype.fp32_cast", "sdpa.small", "nn.pooling", "upsample.factor"]
+)
+def test_contested_decisions_are_flagged(rule_id: str) -> None:
+    # Sources disagree on these (docs/evidence.md says how): the rule still acts and gives its
+    # reason, and the op's support says the decision is contested.
+    case = CASES[rule_id][0]
+    sup = support(built(rule_id, 0), case.op_type, case.chip)
+    (finding,) = (f for f in sup.findings if f.rule.id == rule_id)
+    assert finding.contested and sup.contested
+    assert finding.reason and (finding.excludes or finding.ane_dispatches > 1)
+
+
+def test_uncontested_decisions_are_not_flagged() -> None:
+    sup = support(built("op.gather", 0), "gather")
+    assert sup.findings and not sup.contested
+    assert not any(f.contested for f in sup.findings)
 
 
 def test_enumerated_shapes_keep_the_ane() -> None:

@@ -50,6 +50,9 @@ class Rule:
     source: str
     check: Callable[[Op, RuleContext], Details | None]
     formats: frozenset[str] = FORMATS
+    # Sources disagree about this decision and neither clearly outranks the other
+    # (docs/evidence.md says how, rule by rule): the rule still acts, the decision is flagged.
+    contested: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -162,6 +165,7 @@ class Finding:
     reason: str
     excludes: frozenset[Device]
     ane_dispatches: int = 1  # ANE calls the op needs by this rule (1: no split)
+    contested: bool = False  # the rule's `contested`, carried to where findings are read
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,8 @@ class OpSupport:
     ane_dispatches: int = 1
     """How many ANE calls the op needs if it runs on the ANE (the most any finding asks for);
     each call past the first costs one more ANE launch."""
+    contested: bool = False
+    """True when a finding that decided this op's support is contested (`Rule.contested`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +263,8 @@ def op_support(op: Op, ctx: RuleContext) -> OpSupport:
             continue
         n = details.get(ANE_DISPATCHES, 1)
         n = n if isinstance(n, int) and n > 1 else 1
-        findings.append(Finding(rule, _fill(rule, details, op, ctx), rule.excludes, n))
+        reason = _fill(rule, details, op, ctx)
+        findings.append(Finding(rule, reason, rule.excludes, n, rule.contested))
         excluded |= rule.excludes
         dispatches = max(dispatches, n)
     excluded.discard(Device.CPU)  # the CPU can always run it (no rule excludes it, by design)
@@ -266,6 +273,7 @@ def op_support(op: Op, ctx: RuleContext) -> OpSupport:
         findings=tuple(findings),
         known=ctx.is_known(op),
         ane_dispatches=dispatches,
+        contested=any(f.contested for f in findings),
     )
 
 

@@ -97,6 +97,7 @@ RULES: tuple[Rule, ...] = (
         source=cite("dtype.fp32_cast", S_FREEDOMTAN, S_VX435),
         check=checks.check_fp32_cast,
         formats=_MLP,
+        contested=True,
     ),
     Rule(
         id="dtype.int",
@@ -458,6 +459,7 @@ RULES: tuple[Rule, ...] = (
         evidence=Evidence.GUESS,
         source=cite("upsample.factor", S_HOLLANCE),
         check=checks.check_upsample_factor,
+        contested=True,
     ),
     Rule(
         id="pad.channel",
@@ -499,6 +501,7 @@ RULES: tuple[Rule, ...] = (
         evidence=Evidence.REVERSE,
         source=cite("conv.kernel", S_GUIDE_A, S_YOLOV5_2526),
         check=checks.check_conv_kernel,
+        contested=True,
     ),
     Rule(
         id="conv.groups",
@@ -525,6 +528,7 @@ RULES: tuple[Rule, ...] = (
         source=cite("sdpa.small", S_VX437),
         check=checks.check_sdpa_small,
         formats=_MLP,
+        contested=True,
     ),
     Rule(
         id="op.classify",
@@ -575,6 +579,7 @@ RULES: tuple[Rule, ...] = (
         source=cite("nn.pooling", S_HOLLANCE),
         check=checks.check_nn_pooling,
         formats=_NN,
+        contested=True,
     ),
     # ---- fallback -------------------------------------------------------------------------
     Rule(
