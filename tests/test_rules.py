@@ -224,14 +224,17 @@ def _nn_conv(
     )
 
 
-def _nn_pool(k: int, stride: int) -> Graph:
+def _nn_pool(
+    k: int, stride: int, *, width: int | None = None, stride_w: int | None = None
+) -> Graph:
+    """A max pool, `k` x `width` (default square) with strides `stride` x `stride_w`."""
     return nn(
         lambda b: b.add_pooling(
             "p",
             height=k,
-            width=k,
+            width=k if width is None else width,
             stride_height=stride,
-            stride_width=stride,
+            stride_width=stride if stride_w is None else stride_w,
             layer_type="MAX",
             padding_type="SAME",
             input_name="x",
@@ -955,6 +958,15 @@ def test_uncontested_decisions_are_not_flagged() -> None:
     sup = support(built("op.gather", 0), "gather")
     assert sup.findings and not sup.contested
     assert not any(f.contested for f in sup.findings)
+
+
+def test_nn_pooling_limits_are_on_the_width() -> None:
+    # Core ML's warnings name the kernel width and stride_x (docs/evidence.md#nn.pooling); a
+    # tall kernel or a vertical stride is not what they measured.
+    assert "nn.pooling" not in fired(_nn_pool(15, 1, width=3), "pooling")
+    assert "nn.pooling" not in fired(_nn_pool(3, 4, stride_w=1), "pooling")
+    assert "nn.pooling" in fired(_nn_pool(3, 1, width=15), "pooling")
+    assert "nn.pooling" in fired(_nn_pool(3, 1, stride_w=4), "pooling")
 
 
 def test_enumerated_shapes_keep_the_ane() -> None:

@@ -490,8 +490,8 @@ def check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
 # A5. NeuralNetwork layers.
 
 
-# NeuralNetwork pooling limits (docs/evidence.md#rules.NN_POOL_KERNEL_MAX,
-# docs/evidence.md#rules.NN_POOL_STRIDE_MAX).
+# NeuralNetwork pooling width limits (docs/evidence.md#rules.NN_POOL_KERNEL_MAX,
+# docs/evidence.md#rules.NN_POOL_STRIDE_MAX; hollance/neural-engine#2).
 NN_POOL_KERNEL_MAX = 13
 NN_POOL_STRIDE_MAX = 2
 
@@ -499,10 +499,13 @@ NN_POOL_STRIDE_MAX = 2
 def check_nn_pooling(op: Op, ctx: RuleContext) -> Details | None:
     if op.attrs.get("globalPooling") is True:
         return None  # a global pool has no kernel of its own
-    kernel = _int_list_attr(op, "kernelSize")
-    stride = _int_list_attr(op, "stride")
-    if kernel is not None and max(kernel) > NN_POOL_KERNEL_MAX:
-        return {"what": "kernel", "value": "x".join(map(str, kernel)), "limit": NN_POOL_KERNEL_MAX}
-    if stride is not None and max(stride) > NN_POOL_STRIDE_MAX:
-        return {"what": "stride", "value": "x".join(map(str, stride)), "limit": NN_POOL_STRIDE_MAX}
+    # kernelSize and stride are [height, width]; Core ML's warnings were about the width (the
+    # kernel width and stride_x), and nothing measured a limit on the height.
+    for what, key, limit in (
+        ("kernel", "kernelSize", NN_POOL_KERNEL_MAX),
+        ("stride", "stride", NN_POOL_STRIDE_MAX),
+    ):
+        sizes = _int_list_attr(op, key)
+        if sizes is not None and sizes[-1] > limit:
+            return {"what": f"{what} width", "value": "x".join(map(str, sizes)), "limit": limit}
     return None

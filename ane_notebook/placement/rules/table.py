@@ -29,6 +29,7 @@ from .citations import (
     S_GUIDE_18,
     S_GUIDE_A,
     S_HOLLANCE,
+    S_HOLLANCE2,
     S_INSPECT,
     S_MOBIUS_MEL,
     S_RFDETR,
@@ -570,13 +571,15 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="nn.pooling",
-        applies_to="NeuralNetwork pooling with a kernel above 13 or a stride above 2",
+        applies_to="NeuralNetwork pooling with a kernel wider than 13 or a horizontal stride "
+        "above 2",
         op_types=frozenset({"pooling"}),
         excludes=_ANE,
-        reason="pooling {what} {value} (> {limit}) is reported not to work on the ANE",
-        fix="use global pooling, or stack smaller pools (kernel <= 13, stride <= 2)",
-        evidence=Evidence.GUESS,
-        source=cite("nn.pooling", S_HOLLANCE),
+        reason="pooling {what} {value} (> {limit}) failed Core ML's Neural Engine kernel "
+        "validation",
+        fix="use global pooling, or stack smaller pools (kernel width <= 13, stride <= 2)",
+        evidence=Evidence.COMMUNITY,
+        source=cite("nn.pooling", S_HOLLANCE2, S_HOLLANCE),
         check=checks.check_nn_pooling,
         formats=_NN,
         contested=True,
