@@ -466,7 +466,8 @@ def check_state_width(op: Op, ctx: RuleContext) -> Details | None:
     return None
 
 
-# Largest upsampling factor taken as fine on the ANE (docs/evidence.md#rules.UPSAMPLE_FACTOR_MAX).
+# The only upsampling factor Core ML's validation accepted for the ANE (hollance/neural-engine#2;
+# docs/evidence.md#rules.UPSAMPLE_FACTOR_MAX).
 UPSAMPLE_FACTOR_MAX = 2
 
 

@@ -454,11 +454,11 @@ RULES: tuple[Rule, ...] = (
         applies_to="upsample layers with a scale factor above 2",
         op_types=UPSAMPLE_TYPES,
         excludes=_ANE,
-        reason="upsampling by a factor of {factor} (> 2) is reported not to work on the Neural "
-        "Engine",
+        reason="upsampling by a factor of {factor}: only scaling factor of 2 is supported on the "
+        "Neural Engine",
         fix="chain several upsampling layers of factor 2",
-        evidence=Evidence.GUESS,
-        source=cite("upsample.factor", S_HOLLANCE),
+        evidence=Evidence.COMMUNITY,
+        source=cite("upsample.factor", S_HOLLANCE2, S_HOLLANCE),
         check=checks.check_upsample_factor,
         contested=True,
     ),
