@@ -32,6 +32,7 @@ from ane_notebook.placement.costs import op_costs
 from ane_notebook.placement.devices import CHIPS, Device, Evidence, get_chip
 from ane_notebook.placement.rules import (
     ANE_CAPABLE,
+    FORMATS,
     GATHER_TYPES,
     KNOWN_MIL_OP_TYPES,
     KNOWN_NN_LAYER_TYPES,
@@ -249,8 +250,9 @@ def _nn_custom(b: NeuralNetworkBuilder) -> None:
     b.add_custom("c", ["x"], ["y"], params)
 
 
-def _pipeline() -> Graph:
-    """A real pipeline spec: a NeuralNetwork stage then a GLM regressor stage."""
+def _pipeline(glm_input: int = Model_pb2.ArrayFeatureType.DOUBLE) -> Graph:
+    """A real pipeline spec: a NeuralNetwork stage then a GLM regressor stage reading `h` as
+    a `glm_input` array."""
     first = NeuralNetworkBuilder([("x", datatypes.Array(3))], [("h", datatypes.Array(3))])
     first.add_activation("a", "RELU", "x", "h")
     glm = Model_pb2.Model()
@@ -258,7 +260,7 @@ def _pipeline() -> Graph:
     f = glm.description.input.add()
     f.name = "h"
     f.type.multiArrayType.shape.append(3)
-    f.type.multiArrayType.dataType = Model_pb2.ArrayFeatureType.DOUBLE
+    f.type.multiArrayType.dataType = glm_input
     o = glm.description.output.add()
     o.name = "y"
     o.type.doubleType.SetInParent()
@@ -714,7 +716,7 @@ def test_rule_table_is_well_formed() -> None:
         assert r.applies_to and r.reason and r.fix and r.source, r.id
         assert isinstance(r.evidence, Evidence), r.id
         assert Device.CPU not in r.excludes, r.id  # the CPU always remains
-        assert r.formats and r.formats <= {"mlprogram", "neuralnetwork"}, r.id
+        assert r.formats and r.formats <= FORMATS, r.id
         assert "docs/evidence.md#" in r.source, r.id  # every rule cites the evidence document
         # the fix is shown as is (never formatted)
         assert "{" not in r.fix, r.id
@@ -981,12 +983,50 @@ def test_nn_layers_have_no_dtype_rules() -> None:
     assert fired(graph, "activation") == []
 
 
+def test_nn_weight_precision_does_not_change_the_findings() -> None:
+    # The ANE runs NeuralNetwork layers in fp16 whatever their weights: fp16 and fp32 weights
+    # give the same findings, and no dtype rule (docs/evidence.md#dtype.fp32).
+    from coremltools.models.utils import _convert_neural_network_spec_weights_to_fp16
+
+    def build(fp16: bool) -> Graph:
+        b = NeuralNetworkBuilder(
+            [("x", datatypes.Array(8, 16, 16))], [("y", None)], disable_rank5_shape_mapping=True
+        )
+        _nn_conv(b, "c", 15)  # 15 wide: a finding of its own on the M1
+        spec = _convert_neural_network_spec_weights_to_fp16(b.spec) if fp16 else b.spec
+        weights = spec.neuralNetwork.layers[0].convolution.weights
+        assert bool(weights.float16Value) == fp16 and bool(weights.floatValue) != fp16
+        return graph_from_spec(spec, name="nn")
+
+    half, full = build(True), build(False)
+    assert target(half, "convolution").attrs["nn_precision_unknown"]
+    for chip in ("M1", "M4"):
+        assert fired(half, "convolution", chip) == fired(full, "convolution", chip)
+        assert not [r for r in fired(half, "convolution", chip) if r.startswith("dtype.")]
+    assert fired(half, "convolution", "M1") == ["conv.kernel"]
+
+
 def test_pipeline_stages_use_their_own_format() -> None:
     graph = _pipeline()
     assert graph.format == "pipeline"
     assert fired(graph, "activation") == []  # an NN layer: no fp32 finding from nominal dtypes
     sup = support(graph, "glmRegressor")
     assert sup.known and sup.supported == {Device.CPU}
+
+
+@pytest.mark.parametrize(
+    "glm_input", [Model_pb2.ArrayFeatureType.FLOAT32, Model_pb2.ArrayFeatureType.INT32]
+)
+def test_non_neural_stages_get_no_ml_program_rules(glm_input: int) -> None:
+    # A GLM stage is neither an ML program nor a neural network: its fp32 or int32 features say
+    # nothing about ANE compute, so only the non-neural-stage rule speaks for it.
+    graph = _pipeline(glm_input)
+    glm = target(graph, "glmRegressor")
+    assert {t.dtype for t in graph.function_inputs.values() if t.name in glm.inputs} <= {
+        "fp32",
+        "int32",
+    }
+    assert fired(graph, "glmRegressor") == ["op.non_neural_stage"]
 
 
 def test_int_shape_arguments_are_reported_as_dynamic_not_integer() -> None:

@@ -12,7 +12,8 @@ are deliberately not rules.
 An op is ANE-capable by default when its type is in `KNOWN_OP_TYPES` and no rule fires
 (`ANE_CAPABLE` gives the evidence for each such type); an op type the table does not know is
 kept off the ANE by the `op.unknown` rule (GUESS). The format is the graph's ("mlprogram" /
-"neuralnetwork"); in a pipeline each op keeps its own stage's format.
+"neuralnetwork"); in a pipeline each op keeps its own stage's format, and a non-neural stage
+(tree ensemble, GLM, ...) is "non_neural", which only the `op.non_neural_stage` rule speaks for.
 
 Modules, one job each:
 
@@ -47,8 +48,10 @@ from .vocab import (
     KNOWN_OP_TYPES,
     MIL_OP_TYPES,
     MLPROGRAM,
+    NEURAL_FORMATS,
     NEURALNETWORK,
     NN_LAYER_TYPES,
+    NON_NEURAL,
 )
 
 __all__ = [
@@ -64,6 +67,8 @@ __all__ = [
     "MLPROGRAM",
     "NC_LIMIT",
     "NEURALNETWORK",
+    "NEURAL_FORMATS",
+    "NON_NEURAL",
     "NN_LAYER_TYPES",
     "RULES",
     "SDPA_ANE_MIN_ELEMENTS",

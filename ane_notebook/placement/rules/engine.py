@@ -22,7 +22,7 @@ from typing import Any
 
 from ...model.graph import Graph, Op, TensorInfo
 from ..devices import ChipProfile, Device, Evidence, get_chip
-from .vocab import FORMATS, KNOWN_BY_FORMAT, MLPROGRAM, NEURALNETWORK
+from .vocab import FORMATS, KNOWN_BY_FORMAT, MLPROGRAM, NEURAL_FORMATS, NEURALNETWORK, NON_NEURAL
 
 ALL_DEVICES: frozenset[Device] = frozenset(Device)
 
@@ -49,7 +49,7 @@ class Rule:
     evidence: Evidence
     source: str
     check: Callable[[Op, RuleContext], Details | None]
-    formats: frozenset[str] = FORMATS
+    formats: frozenset[str] = NEURAL_FORMATS
     # Sources disagree about this decision and neither clearly outranks the other
     # (docs/evidence.md says how, rule by rule): the rule still acts, the decision is flagged.
     contested: bool = False
@@ -68,11 +68,14 @@ class RuleContext:
 
     def format_of(self, op: Op) -> str:
         """ "mlprogram" or "neuralnetwork": the graph's format, or for pipelines (which mix
-        stages) the op's own, told by the loader's NeuralNetwork marker attributes."""
-        fmt = self.graph.format
-        if fmt in FORMATS:
-            return fmt
+        stages) the op's own, told by the loader's marker attributes; "non_neural" for a
+        non-neural pipeline stage."""
         attrs = op.attrs
+        if "pipeline_stage" in attrs:
+            return NON_NEURAL
+        fmt = self.graph.format
+        if fmt in NEURAL_FORMATS:
+            return fmt
         if "nn_precision_unknown" in attrs or "layer_name" in attrs:
             return NEURALNETWORK
         return MLPROGRAM

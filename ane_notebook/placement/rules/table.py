@@ -52,6 +52,7 @@ from .vocab import (
     NN_DYNAMIC_TYPES,
     NN_ND_TYPES,
     NO_PATH_TYPES,
+    NON_NEURAL,
     RANDOM_UNIFORM_TYPES,
     RECURRENT_TYPES,
     SCATTER_TYPES,
@@ -595,6 +596,7 @@ RULES: tuple[Rule, ...] = (
         evidence=Evidence.GUESS,
         source=cite("op.non_neural_stage", "ours"),
         check=checks.check_non_neural_stage,
+        formats=frozenset({NON_NEURAL}),
     ),
     Rule(
         id="op.unknown",

@@ -38,10 +38,14 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Model formats the rules distinguish. A pipeline mixes them: each op keeps its own stage's.
+# Model formats the rules distinguish. A pipeline mixes them: each op keeps its own stage's. A
+# non-neural pipeline stage (tree ensemble, GLM, ...) is one op of neither neural format, so the
+# ML Program and NeuralNetwork rules (dtypes, shapes, ...) do not speak for it.
 MLPROGRAM = "mlprogram"
 NEURALNETWORK = "neuralnetwork"
-FORMATS: frozenset[str] = frozenset({MLPROGRAM, NEURALNETWORK})
+NON_NEURAL = "non_neural"
+NEURAL_FORMATS: frozenset[str] = frozenset({MLPROGRAM, NEURALNETWORK})
+FORMATS: frozenset[str] = NEURAL_FORMATS | {NON_NEURAL}
 
 # --------------------------------------------------------------------------------------------
 # Every op type of each format.
@@ -102,6 +106,7 @@ KNOWN_OP_TYPES: frozenset[str] = MIL_OP_TYPES | NN_LAYER_TYPES
 KNOWN_BY_FORMAT: Mapping[str, frozenset[str]] = {
     MLPROGRAM: KNOWN_MIL_OP_TYPES,
     NEURALNETWORK: KNOWN_NN_LAYER_TYPES,
+    NON_NEURAL: frozenset(),  # named after the stage's model type, which the loader keeps
 }
 
 # --------------------------------------------------------------------------------------------
