@@ -12,61 +12,15 @@ from __future__ import annotations
 
 from ..devices import Device, Evidence
 from . import checks
-from .citations import (
-    S_ANEMLL_PROF,
-    S_COREAI_RULES,
-    S_CT337,
-    S_CT1196,
-    S_CT1278,
-    S_CT1780,
-    S_CT1909,
-    S_CT2631,
-    S_FAQS,
-    S_FORUM_724930,
-    S_FREEDOMTAN,
-    S_GUIDE_4,
-    S_GUIDE_17,
-    S_GUIDE_18,
-    S_GUIDE_A,
-    S_HOLLANCE,
-    S_HOLLANCE2,
-    S_INSPECT,
-    S_MOBIUS_MEL,
-    S_RFDETR,
-    S_SMPANARO,
-    S_TYPED_EXEC,
-    S_VX435,
-    S_VX437,
-    S_YOLOV5_2526,
-    cite,
-)
+from . import citations as src
+from . import vocab as v
+from .citations import cite
 from .engine import Rule
-from .vocab import (
-    ARGMAX_TYPES,
-    BAND_PART_TYPES,
-    CONTROL_TYPES,
-    GATHER_TYPES,
-    MLPROGRAM,
-    NEURALNETWORK,
-    NMS_TYPES,
-    NN_DYNAMIC_TYPES,
-    NN_ND_TYPES,
-    NO_PATH_TYPES,
-    NON_NEURAL,
-    RANDOM_UNIFORM_TYPES,
-    RECURRENT_TYPES,
-    SCATTER_TYPES,
-    SIN_COS_TYPES,
-    SORT_TYPES,
-    STATE_TYPES,
-    TEXTURE_TYPES,
-    UPSAMPLE_TYPES,
-)
 
 _ANE: frozenset[Device] = frozenset({Device.ANE})
 _GPU: frozenset[Device] = frozenset({Device.GPU})
-_MLP = frozenset({MLPROGRAM})
-_NN = frozenset({NEURALNETWORK})
+_MLP = frozenset({v.MLPROGRAM})
+_NN = frozenset({v.NEURALNETWORK})
 
 RULES: tuple[Rule, ...] = (
     # ---- dtype ----------------------------------------------------------------------------
@@ -81,7 +35,7 @@ RULES: tuple[Rule, ...] = (
         "keep fp32 only at the model inputs/outputs, or remove explicit fp32 casts "
         "(.float()) inside the model",
         evidence=Evidence.OFFICIAL,
-        source=cite("dtype.fp32", S_TYPED_EXEC),
+        source=cite("dtype.fp32", src.TYPED_EXEC),
         check=checks.check_fp32,
         formats=_MLP,
     ),
@@ -96,7 +50,7 @@ RULES: tuple[Rule, ...] = (
         fix="declare fp16 model inputs and outputs (ct.TensorType(dtype=np.float16), iOS 16+) "
         "so no fp32<->fp16 cast is needed",
         evidence=Evidence.COMMUNITY,
-        source=cite("dtype.fp32_cast", S_FREEDOMTAN, S_VX435),
+        source=cite("dtype.fp32_cast", src.FREEDOMTAN, src.VX435),
         check=checks.check_fp32_cast,
         formats=_MLP,
         contested=True,
@@ -111,7 +65,7 @@ RULES: tuple[Rule, ...] = (
         fix="do mask and position arithmetic in fp16, or precompute it outside the model and "
         "pass it as an fp16 input",
         evidence=Evidence.COMMUNITY,
-        source=cite("dtype.int", S_ANEMLL_PROF),
+        source=cite("dtype.int", src.ANEMLL_PROF),
         check=checks.check_int,
         formats=_MLP,
     ),
@@ -125,7 +79,7 @@ RULES: tuple[Rule, ...] = (
         fix="check the model was written by a coremltools version this tool knows, and that "
         "the tensor is fp16",
         evidence=Evidence.GUESS,
-        source=cite("dtype.unknown", S_COREAI_RULES),
+        source=cite("dtype.unknown", src.COREAI_RULES),
         check=checks.check_unknown_dtype,
         formats=_MLP,
     ),
@@ -138,7 +92,7 @@ RULES: tuple[Rule, ...] = (
         reason="tensor rank {rank} exceeds the ANE maximum of 5 ({tensor})",
         fix="reshape to rank 4 (the (B, C, 1, S) layout) around this op",
         evidence=Evidence.OFFICIAL,
-        source=cite("tensor.rank", S_COREAI_RULES),
+        source=cite("tensor.rank", src.COREAI_RULES),
         check=checks.check_rank,
     ),
     Rule(
@@ -153,7 +107,7 @@ RULES: tuple[Rule, ...] = (
         fix="split or reshape the long axis so each of W, H and D stays within the chip limit "
         "(16384 before the M4 class), e.g. chunk the sequence or fold length into channels",
         evidence=Evidence.COMMUNITY,
-        source=cite("axis.extent", S_MOBIUS_MEL),
+        source=cite("axis.extent", src.MOBIUS_MEL),
         check=checks.check_extent,
     ),
     Rule(
@@ -165,7 +119,7 @@ RULES: tuple[Rule, ...] = (
         fix="reshape the input to rank <= 4 before the linear layer (or use a 1x1 conv on "
         "(B, C, 1, S))",
         evidence=Evidence.REVERSE,
-        source=cite("linear.rank5", S_GUIDE_17),
+        source=cite("linear.rank5", src.GUIDE_17),
         check=checks.check_linear_rank,
         formats=_MLP,
     ),
@@ -179,7 +133,7 @@ RULES: tuple[Rule, ...] = (
         fix="split the vocabulary head into chunks of <= 16384 outputs (several linear or 1x1 "
         "conv heads, concatenated or arg-maxed outside the ANE segment)",
         evidence=Evidence.COMMUNITY,
-        source=cite("linear.vocab", S_SMPANARO),
+        source=cite("linear.vocab", src.SMPANARO),
         check=checks.check_linear_vocab,
     ),
     Rule(
@@ -190,7 +144,7 @@ RULES: tuple[Rule, ...] = (
         reason="depth > 1 is not supported for MatMult (depth {depth} in {tensor})",
         fix="fold the extra batch axis into the batch (axis 0) so the operands are rank 4",
         evidence=Evidence.REVERSE,
-        source=cite("matmul.depth", S_GUIDE_17),
+        source=cite("matmul.depth", src.GUIDE_17),
         check=checks.check_matmul_depth,
         formats=_MLP,
     ),
@@ -198,13 +152,13 @@ RULES: tuple[Rule, ...] = (
         id="state.width",
         applies_to="read_state / write_state on a state tensor whose last axis is not a "
         "multiple of 32",
-        op_types=STATE_TYPES,
+        op_types=v.STATE_TYPES,
         excludes=_ANE,
         reason="state tensor {tensor} has width {width}, not a multiple of 32; stateful ops "
         "with such widths failed on the Neural Engine",
         fix="pad the state's last axis to a multiple of 32 (e.g. 270 -> 288)",
         evidence=Evidence.COMMUNITY,
-        source=cite("state.width", S_CT2631),
+        source=cite("state.width", src.CT2631),
         check=checks.check_state_width,
         formats=_MLP,
     ),
@@ -221,7 +175,7 @@ RULES: tuple[Rule, ...] = (
         fix="give the RangeDim a default (ct.RangeDim(..., default=N)) and call the model at "
         "that shape, or use ct.EnumeratedShapes (up to 128 shapes) or fixed-shape buckets",
         evidence=Evidence.OFFICIAL,
-        source=cite("shape.range_flexible", S_FORUM_724930),
+        source=cite("shape.range_flexible", src.FORUM_724930),
         check=checks.check_range_flexible,
     ),
     Rule(
@@ -235,7 +189,7 @@ RULES: tuple[Rule, ...] = (
         fix="make the argument a constant (fixed or enumerated input shapes let the converter "
         "keep a static reshape/slice)",
         evidence=Evidence.OFFICIAL,
-        source=cite("shape.dynamic", S_FAQS),
+        source=cite("shape.dynamic", src.FAQS),
         check=checks.check_dynamic,
         formats=_MLP,
     ),
@@ -243,14 +197,14 @@ RULES: tuple[Rule, ...] = (
         id="nn.dynamic_layer",
         applies_to="NeuralNetwork layers that take their shape at run time (sliceDynamic, "
         "reshapeDynamic, fillDynamic, broadcastToDynamic, rangeDynamic, ...)",
-        op_types=NN_DYNAMIC_TYPES,
+        op_types=v.NN_DYNAMIC_TYPES,
         excludes=_ANE,
         reason="{op_type} is a dynamic layer; dynamic layers are not supported on the Neural "
         "Engine",
         fix="use the static variant of the layer (reshapeStatic, sliceStatic, ...) with fixed "
         "or enumerated input shapes",
         evidence=Evidence.OFFICIAL,
-        source=cite("nn.dynamic_layer", S_FAQS),
+        source=cite("nn.dynamic_layer", src.FAQS),
         check=checks.always,
         formats=_NN,
     ),
@@ -263,7 +217,7 @@ RULES: tuple[Rule, ...] = (
         "model off the Neural Engine",
         fix="reshape to rank 4 (B, C, 1, S) and normalise over the channel axis",
         evidence=Evidence.COMMUNITY,
-        source=cite("layer_norm.enumerated_rank3", S_CT1909),
+        source=cite("layer_norm.enumerated_rank3", src.CT1909),
         check=checks.check_layer_norm_rank3,
         formats=_MLP,
     ),
@@ -277,102 +231,102 @@ RULES: tuple[Rule, ...] = (
         fix="flatten the control flow: compute both branches and select, or unroll the loop "
         "with a fixed trip count",
         evidence=Evidence.GUESS,
-        source=cite("control.nested", S_SMPANARO),
+        source=cite("control.nested", src.SMPANARO),
         check=checks.check_nested,
     ),
     # ---- op types -------------------------------------------------------------------------
     Rule(
         id="op.gather",
         applies_to="gather, gather_along_axis, gather_nd and embedding lookups",
-        op_types=GATHER_TYPES,
+        op_types=v.GATHER_TYPES,
         excludes=_ANE,
         reason="{op_type} (gather / embedding lookup) does not run on the Neural Engine in "
         "Core ML (supported: GPU, CPU)",
         fix="keep the lookup at the model's edge (it is cheap on the CPU), pass embeddings as "
         "an input, or pass cos/sin tables as 4-D inputs instead of gathering them",
         evidence=Evidence.COMMUNITY,
-        source=cite("op.gather", S_INSPECT),
+        source=cite("op.gather", src.INSPECT),
         check=checks.always,
     ),
     Rule(
         id="op.scatter",
         applies_to="scatter, scatter_along_axis, scatter_nd",
-        op_types=SCATTER_TYPES,
+        op_types=v.SCATTER_TYPES,
         excludes=_ANE,
         reason="{op_type} has no Neural Engine path on any chip family",
         fix="write with slice_update at constant offsets, concat static slices, or keep caches "
         "in MLState",
         evidence=Evidence.REVERSE,
-        source=cite("op.scatter", S_GUIDE_4),
+        source=cite("op.scatter", src.GUIDE_4),
         check=checks.always,
     ),
     Rule(
         id="op.sort",
         applies_to="topk, argsort",
-        op_types=SORT_TYPES,
+        op_types=v.SORT_TYPES,
         excludes=_ANE,
         reason="{op_type} runs off the Neural Engine in Core ML",
         fix="return the scores and do top-k / sorting in post-processing",
         evidence=Evidence.COMMUNITY,
-        source=cite("op.sort", S_RFDETR),
+        source=cite("op.sort", src.RFDETR),
         check=checks.always,
     ),
     Rule(
         id="op.argmax",
         applies_to="reduce_argmax, reduce_argmin",
-        op_types=ARGMAX_TYPES,
+        op_types=v.ARGMAX_TYPES,
         excludes=_ANE,
         reason="{op_type}: Core ML's planner never puts arg-max/arg-min on the Neural Engine",
         fix="return the scores and take the arg-max outside the model",
         evidence=Evidence.REVERSE,
-        source=cite("op.argmax", S_GUIDE_18),
+        source=cite("op.argmax", src.GUIDE_18),
         check=checks.always,
     ),
     Rule(
         id="op.band_part",
         applies_to="band_part (causal masks)",
-        op_types=BAND_PART_TYPES,
+        op_types=v.BAND_PART_TYPES,
         excludes=_ANE,
         reason="{op_type} (matrix band part) is not able to run on the Neural Engine",
         fix="pass the causal mask as an fp16 input or a constant",
         evidence=Evidence.COMMUNITY,
-        source=cite("op.band_part", S_SMPANARO),
+        source=cite("op.band_part", src.SMPANARO),
         check=checks.always,
     ),
     Rule(
         id="op.control_flow",
         applies_to="cond, while_loop (and NN branch / loop layers)",
-        op_types=CONTROL_TYPES,
+        op_types=v.CONTROL_TYPES,
         excludes=_ANE,
         reason="{op_type}: control flow (if/else, loops) isn't supported on the Neural Engine",
         fix="compute both branches and select, unroll loops with a fixed trip count, or move "
         "the control flow into app code",
         evidence=Evidence.COMMUNITY,
-        source=cite("op.control_flow", S_SMPANARO),
+        source=cite("op.control_flow", src.SMPANARO),
         check=checks.always,
     ),
     Rule(
         id="op.recurrent",
         applies_to="lstm, gru, rnn (and NN LSTM/GRU/simpleRecurrent layers)",
-        op_types=RECURRENT_TYPES,
+        op_types=v.RECURRENT_TYPES,
         excludes=_ANE,
         reason="RNN or LSTM are not supported on the neural engine ({op_type})",
         fix="unroll the recurrence into matmul/conv + activations with a fixed number of "
         "steps, or replace it with a convolutional or attention block",
         evidence=Evidence.OFFICIAL,
-        source=cite("op.recurrent", S_CT1780),
+        source=cite("op.recurrent", src.CT1780),
         check=checks.always,
     ),
     Rule(
         id="op.recurrent_bnns",
         applies_to="lstm, gru, rnn: Core ML runs them on BNNS (the CPU)",
-        op_types=RECURRENT_TYPES,
+        op_types=v.RECURRENT_TYPES,
         excludes=_GPU,
         reason="{op_type} runs on BNNS (the CPU) in Core ML",
         fix="unroll the recurrence into matmul/conv + activations so the GPU or Neural Engine "
         "can take it",
         evidence=Evidence.COMMUNITY,
-        source=cite("op.recurrent_bnns", S_CT337),
+        source=cite("op.recurrent_bnns", src.CT337),
         check=checks.always,
     ),
     Rule(
@@ -384,19 +338,19 @@ RULES: tuple[Rule, ...] = (
         fix="replace the custom layer with built-in layers, or split the model so it runs in "
         "its own CPU/GPU stage",
         evidence=Evidence.OFFICIAL,
-        source=cite("op.custom", S_CT1278),
+        source=cite("op.custom", src.CT1278),
         check=checks.always,
         formats=_NN,
     ),
     Rule(
         id="op.nms",
         applies_to="non_maximum_suppression",
-        op_types=NMS_TYPES,
+        op_types=v.NMS_TYPES,
         excludes=_ANE,
         reason="{op_type} offloads to the CPU or GPU; the Neural Engine has no NMS path",
         fix="run NMS in post-processing (Vision, app code) or a separate pipeline stage",
         evidence=Evidence.REVERSE,
-        source=cite("op.nms", S_GUIDE_A),
+        source=cite("op.nms", src.GUIDE_A),
         check=checks.always,
     ),
     Rule(
@@ -404,62 +358,62 @@ RULES: tuple[Rule, ...] = (
         applies_to="reduce_prod, mod, logical and/or/xor, one_hot, non_zero, shape, "
         "reverse_sequence, sliding_windows, inverse and hyperbolic trig, random "
         "sampling other than uniform, range_1d, tensor lists",
-        op_types=NO_PATH_TYPES,
+        op_types=v.NO_PATH_TYPES,
         excludes=_ANE,
         reason="{op_type} has no Neural Engine path on any chip family",
         fix="rewrite it with ANE ops (reduce_prod via exp(reduce_sum(log)), logical_and via "
         "minimum or mul, precomputed constants for shape/range/one_hot) or compute it "
         "outside the model",
         evidence=Evidence.REVERSE,
-        source=cite("op.no_ane_path", S_GUIDE_4),
+        source=cite("op.no_ane_path", src.GUIDE_4),
         check=checks.always,
     ),
     Rule(
         id="op.sin_cos",
         applies_to="sin, cos on chips before the M3 class",
-        op_types=SIN_COS_TYPES,
+        op_types=v.SIN_COS_TYPES,
         excludes=_ANE,
         reason="{op_type} has no native Neural Engine path on {chip} (native from the M3 class)",
         fix="precompute sin/cos tables (e.g. rotary embeddings) as constants or fp16 inputs",
         evidence=Evidence.REVERSE,
-        source=cite("op.sin_cos", S_GUIDE_A),
+        source=cite("op.sin_cos", src.GUIDE_A),
         check=checks.check_trig_gate,
     ),
     Rule(
         id="op.random_uniform",
         applies_to="random_uniform on chips before the M3 class",
-        op_types=RANDOM_UNIFORM_TYPES,
+        op_types=v.RANDOM_UNIFORM_TYPES,
         excludes=_ANE,
         reason="{op_type}: the Neural Engine's random generator arrives with the M3 class; "
         "{chip} draws random numbers on the host",
         fix="pass the random tensor as an fp16 input",
         evidence=Evidence.REVERSE,
-        source=cite("op.random_uniform", S_GUIDE_A),
+        source=cite("op.random_uniform", src.GUIDE_A),
         check=checks.check_trig_gate,
     ),
     Rule(
         id="op.texture",
         applies_to="resize, crop_resize, resample, affine on chips without the texture engine "
         "(M1 class)",
-        op_types=TEXTURE_TYPES,
+        op_types=v.TEXTURE_TYPES,
         excludes=_ANE,
         reason="{op_type} needs the Neural Engine's texture engine, which {chip} does not have",
         fix="use upsample_nearest_neighbor / upsample_bilinear with integer factors, or a "
         "transposed conv, instead of a general resize",
         evidence=Evidence.REVERSE,
-        source=cite("op.texture", S_GUIDE_A),
+        source=cite("op.texture", src.GUIDE_A),
         check=checks.check_texture,
     ),
     Rule(
         id="upsample.factor",
         applies_to="upsample layers with a scale factor above 2",
-        op_types=UPSAMPLE_TYPES,
+        op_types=v.UPSAMPLE_TYPES,
         excludes=_ANE,
         reason="upsampling by a factor of {factor}: only scaling factor of 2 is supported on the "
         "Neural Engine",
         fix="chain several upsampling layers of factor 2",
         evidence=Evidence.COMMUNITY,
-        source=cite("upsample.factor", S_HOLLANCE2, S_HOLLANCE),
+        source=cite("upsample.factor", src.HOLLANCE2, src.HOLLANCE),
         check=checks.check_upsample_factor,
         contested=True,
     ),
@@ -472,7 +426,7 @@ RULES: tuple[Rule, ...] = (
         fix="pad only H and W (the last two axes); grow channels with concat of a constant "
         "or a 1x1 conv instead",
         evidence=Evidence.REVERSE,
-        source=cite("pad.channel", S_GUIDE_17),
+        source=cite("pad.channel", src.GUIDE_17),
         check=checks.check_pad_channel,
         formats=_MLP,
     ),
@@ -485,7 +439,7 @@ RULES: tuple[Rule, ...] = (
         "engine, which {chip} does not have)",
         fix="use constant (zero) padding, or replicate edges with slice + concat",
         evidence=Evidence.REVERSE,
-        source=cite("pad.mode", S_GUIDE_17),
+        source=cite("pad.mode", src.GUIDE_17),
         check=checks.check_pad_mode,
         formats=_MLP,
     ),
@@ -501,7 +455,7 @@ RULES: tuple[Rule, ...] = (
         fix="factor the kernel into smaller ones within the chip's limit (e.g. two stacked "
         "convs, or a 1xk and a kx1 conv) to save the extra dispatches",
         evidence=Evidence.REVERSE,
-        source=cite("conv.kernel", S_GUIDE_A, S_YOLOV5_2526),
+        source=cite("conv.kernel", src.GUIDE_A, src.YOLOV5_2526),
         check=checks.check_conv_kernel,
         contested=True,
     ),
@@ -514,7 +468,7 @@ RULES: tuple[Rule, ...] = (
         "{channels}, groups {groups})",
         fix="pad the channels to a multiple of the group count",
         evidence=Evidence.REVERSE,
-        source=cite("conv.groups", S_GUIDE_17),
+        source=cite("conv.groups", src.GUIDE_17),
         check=checks.check_conv_groups,
     ),
     Rule(
@@ -527,7 +481,7 @@ RULES: tuple[Rule, ...] = (
         fix="batch more heads or tokens into one attention call, or write attention as "
         "einsum/matmul + softmax",
         evidence=Evidence.COMMUNITY,
-        source=cite("sdpa.small", S_VX437),
+        source=cite("sdpa.small", src.VX437),
         check=checks.check_sdpa_small,
         formats=_MLP,
         contested=True,
@@ -540,7 +494,7 @@ RULES: tuple[Rule, ...] = (
         reason="classify builds the classifier's label dictionary; it runs on the CPU",
         fix="nothing to fix: it is a cheap step at the end of the model",
         evidence=Evidence.GUESS,
-        source=cite("op.classify", S_CT1780),
+        source=cite("op.classify", src.CT1780),
         check=checks.always,
         formats=_MLP,
     ),
@@ -548,13 +502,13 @@ RULES: tuple[Rule, ...] = (
     Rule(
         id="nn.nd_layer",
         applies_to="Core ML 3 broadcastable and ND layers (addBroadcastable, concatND, ...)",
-        op_types=NN_ND_TYPES,
+        op_types=v.NN_ND_TYPES,
         excludes=_ANE,
         reason="{op_type} is a broadcastable / ND layer; these will not run on the ANE",
         fix="replace with the older layer (addBroadcastable -> add, multiplyBroadcastable -> "
         "multiply or scale, concatND -> concat, ...), or convert to an ML Program",
         evidence=Evidence.GUESS,
-        source=cite("nn.nd_layer", S_HOLLANCE),
+        source=cite("nn.nd_layer", src.HOLLANCE),
         check=checks.always,
         formats=_NN,
     ),
@@ -566,7 +520,7 @@ RULES: tuple[Rule, ...] = (
         reason="batchedMatmul never invoked the Neural Engine (innerProduct did)",
         fix="use innerProduct (constant weights) or convert to an ML Program (matmul)",
         evidence=Evidence.COMMUNITY,
-        source=cite("nn.batched_matmul", S_CT1196),
+        source=cite("nn.batched_matmul", src.CT1196),
         check=checks.always,
         formats=_NN,
     ),
@@ -580,7 +534,7 @@ RULES: tuple[Rule, ...] = (
         "validation",
         fix="use global pooling, or stack smaller pools (kernel width <= 13, stride <= 2)",
         evidence=Evidence.COMMUNITY,
-        source=cite("nn.pooling", S_HOLLANCE2, S_HOLLANCE),
+        source=cite("nn.pooling", src.HOLLANCE2, src.HOLLANCE),
         check=checks.check_nn_pooling,
         formats=_NN,
         contested=True,
@@ -596,7 +550,7 @@ RULES: tuple[Rule, ...] = (
         evidence=Evidence.GUESS,
         source=cite("op.non_neural_stage", "ours"),
         check=checks.check_non_neural_stage,
-        formats=frozenset({NON_NEURAL}),
+        formats=frozenset({v.NON_NEURAL}),
     ),
     Rule(
         id="op.unknown",
@@ -606,7 +560,7 @@ RULES: tuple[Rule, ...] = (
         reason="not in the rule table",
         fix="check the Xcode performance report or MLComputePlan on a Mac for this op",
         evidence=Evidence.GUESS,
-        source=cite("op.unknown", S_CT1780, S_CT1278),
+        source=cite("op.unknown", src.CT1780, src.CT1278),
         check=checks.check_unknown,
     ),
 )

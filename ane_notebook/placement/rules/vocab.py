@@ -18,20 +18,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..devices import Evidence
-from .citations import (
-    S_ANE_TRANSFORMERS,
-    S_APPLE_ARTICLE,
-    S_COREAI_RULES,
-    S_FLUID_CAND,
-    S_FREEDOMTAN,
-    S_GUIDE_A,
-    S_HOLLANCE,
-    S_QUANT_PERF,
-    S_VOXCPM,
-    S_VX435,
-    S_VX437,
-    cite,
-)
+from . import citations as src
+from .citations import cite
 
 
 def _words(text: str) -> frozenset[str]:
@@ -182,31 +170,31 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
         MLPROGRAM,
         _words("conv conv_transpose conv_quantized"),
         Evidence.COMMUNITY,
-        cite("capable.conv", S_FREEDOMTAN),
+        cite("capable.conv", src.FREEDOMTAN),
     ),
     (
         MLPROGRAM,
         _words("linear matmul linear_activation"),
         Evidence.COMMUNITY,
-        cite("capable.linear", S_FLUID_CAND, S_VX435),
+        cite("capable.linear", src.FLUID_CAND, src.VX435),
     ),
     (
         MLPROGRAM,
         _words("einsum"),
         Evidence.OFFICIAL,
-        cite("capable.einsum", S_APPLE_ARTICLE),
+        cite("capable.einsum", src.APPLE_ARTICLE),
     ),
     (
         MLPROGRAM,
         _words("scaled_dot_product_attention"),
         Evidence.COMMUNITY,
-        cite("capable.sdpa", S_VX437),
+        cite("capable.sdpa", src.VX437),
     ),
     (
         MLPROGRAM,
         _words("softmax layer_norm batch_norm instance_norm l2_norm local_response_norm"),
         Evidence.COMMUNITY,
-        cite("capable.norm", S_FREEDOMTAN, S_ANE_TRANSFORMERS),
+        cite("capable.norm", src.FREEDOMTAN, src.ANE_TRANSFORMERS),
     ),
     (
         MLPROGRAM,
@@ -220,7 +208,7 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.COMMUNITY,
-        cite("capable.elementwise", S_VOXCPM),
+        cite("capable.elementwise", src.VOXCPM),
     ),
     (
         MLPROGRAM,
@@ -231,7 +219,7 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.COMMUNITY,
-        cite("capable.reduce", S_VOXCPM),
+        cite("capable.reduce", src.VOXCPM),
     ),
     (
         MLPROGRAM,
@@ -244,49 +232,49 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.OFFICIAL,
-        cite("capable.data_movement", S_APPLE_ARTICLE),
+        cite("capable.data_movement", src.APPLE_ARTICLE),
     ),
     (
         MLPROGRAM,
         _words("avg_pool max_pool l2_pool"),
         Evidence.OFFICIAL,
-        cite("capable.pool", S_COREAI_RULES, S_GUIDE_A),
+        cite("capable.pool", src.COREAI_RULES, src.GUIDE_A),
     ),
     (
         MLPROGRAM,
         _words("upsample_nearest_neighbor upsample_bilinear"),
         Evidence.COMMUNITY,
-        cite("capable.upsample", S_HOLLANCE),
+        cite("capable.upsample", src.HOLLANCE),
     ),
     (
         MLPROGRAM,
         _words("resize resize_bilinear resize_nearest_neighbor crop_resize resample affine"),
         Evidence.REVERSE,
-        cite("capable.texture", S_GUIDE_A),
+        cite("capable.texture", src.GUIDE_A),
     ),
     (
         MLPROGRAM,
         _words("sin cos random_uniform"),
         Evidence.REVERSE,
-        cite("capable.trig", S_GUIDE_A),
+        cite("capable.trig", src.GUIDE_A),
     ),
     (
         MLPROGRAM,
         _words("cast quantize dequantize"),
         Evidence.REVERSE,
-        cite("capable.cast_quant", S_GUIDE_A, S_QUANT_PERF),
+        cite("capable.cast_quant", src.GUIDE_A, src.QUANT_PERF),
     ),
     (
         MLPROGRAM,
         _words("cumsum"),
         Evidence.REVERSE,
-        cite("capable.cumsum", S_GUIDE_A),
+        cite("capable.cumsum", src.GUIDE_A),
     ),
     (
         MLPROGRAM,
         STATE_TYPES,
         Evidence.REVERSE,
-        cite("capable.state", S_GUIDE_A),
+        cite("capable.state", src.GUIDE_A),
     ),
     # Constants are folded at compile time; listed so they are "known" if a loader does not
     # mark them is_const.
@@ -300,7 +288,7 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.REVERSE,
-        cite("capable.const", S_GUIDE_A),
+        cite("capable.const", src.GUIDE_A),
     ),
     # NeuralNetwork: the Core ML 2 layer set mostly works on the ANE.
     (
@@ -314,7 +302,7 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
             """
         ),
         Evidence.COMMUNITY,
-        cite("capable.nn_core2", S_HOLLANCE, S_FREEDOMTAN),
+        cite("capable.nn_core2", src.HOLLANCE, src.FREEDOMTAN),
     ),
     # Core ML 3 layers that are neither "broadcastable" nor "ND": no report either way.
     (
@@ -337,13 +325,13 @@ _CAPABLE_GROUPS: tuple[tuple[str, frozenset[str], Evidence, str], ...] = (
         NEURALNETWORK,
         _words("sin cos randomUniformLike randomUniformStatic"),
         Evidence.REVERSE,
-        cite("capable.nn_trig", S_GUIDE_A),
+        cite("capable.nn_trig", src.GUIDE_A),
     ),
     (
         NEURALNETWORK,
         _words("resizeBilinear cropResize"),
         Evidence.REVERSE,
-        cite("capable.nn_texture", S_GUIDE_A),
+        cite("capable.nn_texture", src.GUIDE_A),
     ),
 )
 
