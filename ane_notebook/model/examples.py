@@ -112,7 +112,7 @@ def _mobilenet() -> Program:
 
     # MobileNetV1 (Howard et al. 2017, table 1) at 224x224 with its standard widths: large
     # enough that Core ML would use the Neural Engine. fp16 input and output, so no fp32<->fp16
-    # boundary casts are needed (those run off the ANE on M1: ane-rules.md §A1).
+    # boundary casts are needed (those run off the ANE on M1: docs/evidence.md#dtype.fp32_cast).
     blocks = [
         (32, 64, 1),
         (64, 128, 2),
@@ -145,8 +145,8 @@ def _mobilenet() -> Program:
 
 # Transformer sizes: a small BERT/GPT-style encoder, large enough that Core ML would find the
 # Neural Engine worth a dispatch (a ~50K-parameter transformer stays on the CPU: vx-lang/Vx#436,
-# ane-rules.md §A6), still built in about a second; the 32000-token vocabulary (Llama-sized)
-# makes the output head wider than the ANE's 16384-per-axis limit.
+# docs/evidence.md#costs.LAUNCH_MS), still built in about a second; the 32000-token vocabulary
+# (Llama-sized) makes the output head wider than the ANE's 16384-per-axis limit.
 _SEQ, _HIDDEN, _HEADS, _FFN, _VOCAB, _LAYERS = 128, 256, 4, 1024, 32000, 2
 
 
