@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -661,7 +660,9 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_ten_thousand_ops_load_fast() -> None:
+def test_ten_thousand_ops_chain() -> None:
+    """A long chain loads whole. (How long it takes is measured by benchmarks/load_scaling.py,
+    not asserted here: wall-clock limits in unit tests fail at random on a busy machine.)"""
     ops: list[tuple[str, dict[str, str], str]] = []
     prev = "x"
     for i in range(10_000):
@@ -670,11 +671,26 @@ def test_ten_thousand_ops_load_fast() -> None:
     data = mil_spec(ops).SerializeToString()
     spec = Model_pb2.Model()
     spec.ParseFromString(data)
-    start = time.perf_counter()
     g = graph_from_spec(spec)
-    elapsed = time.perf_counter() - start
     assert len(g) == 10_000 and sum(1 for _ in g.edges()) == 9_999
-    assert elapsed < 1.0, f"graph building took {elapsed:.2f}s"
+
+
+def test_scaling_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/load_scaling.py still builds and loads every case (tiny sizes; its timings
+    are not asserted)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "load_scaling.py"
+    module_spec = importlib.util.spec_from_file_location("load_scaling", path)
+    assert module_spec is not None and module_spec.loader is not None
+    bench = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(bench)
+    bench.main(["--small", "20", "--large", "40", "--repeat", "1"])
+    table = capsys.readouterr().out
+    for case in bench.CASES:
+        assert f"| {case} |" in table
+    for case, build in bench.CASES.items():
+        assert len(graph_from_spec(build(20))) >= 20, case
 
 
 # --------------------------------------------------------------------------------------------
