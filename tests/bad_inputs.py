@@ -528,6 +528,176 @@ def _hostile_cycle(folder: Path) -> Path:
     )
 
 
+# ---- limits: file sizes, depths and counts (ane_notebook.model.limits) ------------------------
+
+
+def empty_messages(message_type: Any, field: str, count: int) -> bytes:
+    """`count` empty sub-messages of repeated `field` of `message_type`, as serialized bytes:
+    parsed in C, so a million of them cost milliseconds instead of a Python loop."""
+    tag = message_type.DESCRIPTOR.fields_by_name[field].number << 3 | 2  # length-delimited
+    varint = bytearray()
+    while True:
+        varint.append(tag & 0x7F | (0x80 if tag > 0x7F else 0))
+        tag >>= 7
+        if not tag:
+            break
+    return (bytes(varint) + b"\x00") * count  # each: the tag, then length 0
+
+
+@model_case(
+    "manifest_too_large",
+    r"^Manifest\.json is larger than 1 MB \(the limit; real ones are a few hundred bytes\)",
+)
+def _manifest_large(folder: Path) -> Path:
+    # Valid JSON padded with blanks: only the size is wrong (an upload could expand to 1.9 GB).
+    text = " " * (1024 * 1024) + json.dumps(manifest_to("com.apple.CoreML/model.mlmodel"))
+    return write_package(folder, text, small_spec().SerializeToString())
+
+
+@model_case(
+    "manifest_nested_beyond_the_parser",
+    r"^Manifest\.json is nested more than 16 levels deep \(the limit\)$",
+)
+def _manifest_recursion(folder: Path) -> Path:
+    return write_package(folder, "[" * 100_000 + "]" * 100_000)
+
+
+@model_case(
+    "manifest_nested_past_the_limit",
+    r"^Manifest\.json is nested more than 16 levels deep \(the limit\)$",
+)
+def _manifest_deep(folder: Path) -> Path:
+    doc: dict[str, Any] = manifest_to("com.apple.CoreML/model.mlmodel")
+    inner = doc
+    for _ in range(20):  # JSON can parse this; the manifest is still no manifest
+        inner["extra"] = {}
+        inner = inner["extra"]
+    return write_package(folder, doc, small_spec().SerializeToString())
+
+
+@model_case(
+    "too_many_functions",
+    r"^ML program has 131,073 functions, more than the limit of 131,072$",
+)
+def _many_functions(folder: Path) -> Path:
+    spec = small_spec()
+    functions = spec.mlProgram.functions
+    for i in range(2**17):
+        functions[f"f{i}"].SetInParent()
+    return write_spec(folder / "functions.mlmodel", spec)
+
+
+@model_case(
+    "too_many_described_functions",
+    r"^model description has 131,073 functions, more than the limit of 131,072$",
+)
+def _many_described(folder: Path) -> Path:
+    spec = small_spec()
+    spec.description.MergeFromString(
+        empty_messages(Model_pb2.ModelDescription, "functions", 2**17 + 1)
+    )
+    return write_spec(folder / "described.mlmodel", spec)
+
+
+@model_case(
+    "too_many_pipeline_stages",
+    r"^pipeline has 131,073 stages, more than the limit of 131,072$",
+)
+def _many_stages(folder: Path) -> Path:
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    spec.pipeline.MergeFromString(empty_messages(Model_pb2.Pipeline, "models", 2**17 + 1))
+    return write_spec(folder / "stages.mlmodel", spec)
+
+
+@model_case("too_many_ops", r"^the model has more than 1,000,000 ops \(the limit\)$")
+def _many_ops(folder: Path) -> Path:
+    spec = small_spec()
+    main_block(spec).MergeFromString(empty_messages(MIL_pb2.Block, "operations", 1_000_000))
+    return write_spec(folder / "ops.mlmodel", spec)
+
+
+@model_case("too_many_layers", r"^the model has more than 1,000,000 ops \(the limit\)$")
+def _many_layers(folder: Path) -> Path:
+    from coremltools.proto import NeuralNetwork_pb2
+
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    spec.neuralNetwork.MergeFromString(
+        empty_messages(NeuralNetwork_pb2.NeuralNetwork, "layers", 1_000_001)
+    )
+    return write_spec(folder / "layers.mlmodel", spec)
+
+
+@model_case("op_with_too_many_blocks", r"^op 'c' has 17 blocks, more than the limit of 16$")
+def _many_blocks(folder: Path) -> Path:
+    spec = small_spec([("cond", {"pred": "x"}, "c")])
+    main_block(spec).operations[0].MergeFromString(empty_messages(MIL_pb2.Operation, "blocks", 17))
+    return write_spec(folder / "blocks.mlmodel", spec)
+
+
+@model_case(
+    "too_many_inputs", r"^model description has 10,001 inputs, more than the limit of 10,000$"
+)
+def _many_inputs(folder: Path) -> Path:
+    spec = small_spec()
+    for i in range(10_001):
+        spec.description.input.add().name = f"in{i}"
+    return write_spec(folder / "inputs.mlmodel", spec)
+
+
+@model_case(
+    "too_many_enumerated_shapes",
+    r"^feature 'x' has 1,025 enumerated shapes, more than the limit of 1,024$",
+)
+def _many_shapes(folder: Path) -> Path:
+    spec = small_spec()
+    feature = spec.description.input.add()
+    feature.name = "x"
+    shapes = feature.type.multiArrayType.enumeratedShapes.shapes
+    for i in range(1025):
+        shapes.add().shape.extend([1, i + 1])
+    return write_spec(folder / "shapes.mlmodel", spec)
+
+
+def _nested_pipeline(levels: int) -> Model_pb2.Model:
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    inner = spec
+    for _ in range(levels):
+        inner = inner.pipeline.models.add()
+    inner.neuralNetwork.layers.add().activation.ReLU.SetInParent()
+    return spec
+
+
+@model_case(
+    "deeply_nested_pipelines",
+    r"^model file is not a valid Core ML protobuf \(truncated, corrupt or nested too "
+    r"deeply\)$",
+)
+def _deep_pipelines(folder: Path) -> Path:
+    # Past protobuf's recursion limit: the parser refuses it before the loader's own limit.
+    return write_spec(folder / "deep-pipeline.mlmodel", _nested_pipeline(200))
+
+
+@model_case(
+    "deeply_nested_nn_branches",
+    r"^model file is not a valid Core ML protobuf \(truncated, corrupt or nested too "
+    r"deeply\)$",
+)
+def _deep_branches(folder: Path) -> Path:
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    network = spec.neuralNetwork
+    for i in range(200):
+        layer = network.layers.add()
+        layer.name = f"b{i}"
+        layer.input.append("x")
+        layer.output.append(f"b{i}")
+        network = layer.branch.ifBranch
+    return write_spec(folder / "deep-branch.mlmodel", spec)
+
+
 # ---- recorded plans ----------------------------------------------------------------------------
 
 
