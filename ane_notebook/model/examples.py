@@ -29,13 +29,13 @@ from typing import Any
 
 import coremltools as ct
 import numpy as np
-import platformdirs
 from coremltools.converters.mil import Builder as mb
 from coremltools.converters.mil.mil import Program, types
 from coremltools.models import MLModel
 from coremltools.proto import Model_pb2
 
 from ..errors import ModelLoadError
+from .cache import CACHE_ENV, cache_root
 from .convert import convert_quietly
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "list_examples",
 ]
 
-CACHE_ENV = "ANE_NOTEBOOK_CACHE"
 # Every ML program example targets iOS17 / macOS14: the oldest OS with MLComputePlan-era
 # placement, and an opset every op used below exists in.
 _TARGET = ct.target.iOS17
@@ -472,14 +471,6 @@ def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = 
         )
     assert ex.nn_spec is not None
     return MLModel(ex.nn_spec(), skip_model_load=True)
-
-
-def cache_root() -> Path:
-    """Where ane_notebook caches files: ``$ANE_NOTEBOOK_CACHE`` or the user cache folder."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_cache_dir("ane_notebook"))
 
 
 def _complete(path: Path) -> bool:
