@@ -15,8 +15,10 @@ import copy
 import io
 import json
 import os
+import subprocess
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -884,6 +886,36 @@ _remote(
     r"^unknown compute device 'tpu'",
     [remote_info("r1", device="tpu")],
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Caches that cannot be written
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make `folder` unwritable, for root too (root ignores permission bits: then the immutable
+    attribute); skip where neither works."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    import pytest
+
+    try:
+        proc = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    except FileNotFoundError:
+        pytest.skip("running as root without chattr: cannot make a folder read-only")
+    if proc.returncode != 0:
+        pytest.skip("running as root where chattr +i does not work here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import builtins
 import errno
-import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from bad_inputs import UPLOAD_CASES, UploadCase, package_entries, small_spec, zip_bytes
+from bad_inputs import (
+    UPLOAD_CASES,
+    UploadCase,
+    package_entries,
+    read_only,
+    small_spec,
+    zip_bytes,
+)
 
 from ane_notebook.errors import MAX_MESSAGE_CHARS, ModelLoadError
 from ane_notebook.escape import html_text, plain
@@ -143,27 +147,6 @@ def test_upload_module_needs_no_notebook_library() -> None:
 
 # --------------------------------------------------------------------------------------------
 # A cache that cannot be written
-
-
-@contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """Make `folder` unwritable, for root too (root ignores permission bits: then the immutable
-    attribute); skip where neither works."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        try:
-            yield
-        finally:
-            folder.chmod(0o755)
-        return
-    proc = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
-    if proc.returncode != 0:
-        pytest.skip("running as root where chattr +i is not available")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 def test_read_only_cache(cache: Path) -> None:
