@@ -66,8 +66,9 @@ MAX_TENSOR_ELEMENTS = 2**128
 MAX_OPS = 1_000_000
 # Functions of the whole graph (ML program functions, plus one per NeuralNetwork or non-neural
 # pipeline stage) and stages of one pipeline. Real models have a handful (multifunction models
-# with adapters: tens). Each costs about as much as a few ops (~80 µs); 2**17 keeps a model at
-# the cap to ~10 s of loading while the 100k cases of benchmarks/load_scaling.py still load.
+# with adapters: tens). Each costs as much as two or three ops (60-120 µs in
+# benchmarks/load_scaling.py); 2**17 keeps a model at the cap to 8-15 s of loading while that
+# benchmark's 100k cases still load.
 MAX_FUNCTIONS = 2**17
 MAX_PIPELINE_STAGES = 2**17
 # Blocks of one op: MIL control flow has at most two (cond: true/false; while_loop: cond/body).
