@@ -67,7 +67,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ReportSet": ("report", "ReportSet"),
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
-    "compare": ("compare", "compare"),
+    "compare": ("comparison", "compare"),
 }
 
 
