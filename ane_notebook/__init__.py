@@ -18,11 +18,6 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-# `compare` is both a submodule and the function it defines. Importing the submodule (as
-# ReportSet and the magics do) sets the package attribute to the module, so a lazily imported
-# name would turn into the module; binding the function here, after the submodule is loaded,
-# keeps `an.compare` the function. compare.py is light (no numpy, coremltools or bokeh).
-from .compare import compare
 from .errors import (
     AneNotebookError,
     CoreMLRunError,
@@ -38,6 +33,7 @@ if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and
     from .api import ProfileRequest, profile, profile_all_units, record, run
     from .baseline import diff
     from .check import CheckResult
+    from .comparison import compare
     from .model.load import load_model
     from .report import ProfileReport, ReportSet, load_report
     from .widgets import explore
@@ -73,6 +69,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ReportSet": ("report", "ReportSet"),
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
+    "compare": ("comparison", "compare"),
     "diff": ("baseline", "diff"),
     "CheckResult": ("check", "CheckResult"),
 }

@@ -242,7 +242,7 @@ def diff(
     >>> len(d.left_ane) == base.summary().n_ops, d.only_a, d.only_b
     (True, (), ())
     """
-    from .compare import label_of
+    from .comparison import label_of
 
     ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
     seen: set[tuple[str, str]] = set()

@@ -48,7 +48,8 @@ from .placement.result import (
     warnings_from_list,
     warnings_to_list,
 )
-from .schema import REPORT_FORMAT, REPORT_VERSION, read_json_file, validate_report_dict
+from .report_validation import REPORT_FORMAT, REPORT_VERSION
+from .schema import read_json_file, validate_report_dict
 
 if TYPE_CHECKING:
     from .check import CheckResult
@@ -558,7 +559,7 @@ class ReportSet:
         return self.reports[key]
 
     def to_text(self) -> str:
-        from .compare import compare
+        from .comparison import compare
         from .escape import plain
         from .placement.devices import DEVICE_LABEL
         from .textreport import fmt_ms

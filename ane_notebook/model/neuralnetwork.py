@@ -37,6 +37,7 @@ def add_neural_network(builder: GraphBuilder, spec: Model_pb2.Model, *, function
         builder.function_inputs[(function, feature.name)] = feature_info(feature, interface=False)
     nn = getattr(spec, spec.WhichOneof("Type") or "neuralNetwork")
     start = len(builder.ops)
+    builder.check_op_count(len(nn.layers))
     stack = [Frame(iter(nn.layers), (), None, 0)]
     while stack:
         frame = stack[-1]
@@ -44,6 +45,7 @@ def add_neural_network(builder: GraphBuilder, spec: Model_pb2.Model, *, function
         if layer is None:
             stack.pop()
             continue
+        builder.check_op_count()
         index = len(builder.ops)
         op = _nn_op(layer, index, function, frame)
         builder.ops.append(op)
@@ -52,6 +54,7 @@ def add_neural_network(builder: GraphBuilder, spec: Model_pb2.Model, *, function
             if frame.depth + 1 > MAX_NESTING:
                 raise builder.fail(f"layers nested deeper than {MAX_NESTING} levels")
             for block_name, sub in reversed(subs):
+                builder.check_op_count(len(sub.layers))
                 stack.append(
                     Frame(
                         iter(sub.layers),

@@ -1,8 +1,9 @@
 """The cost model: how long an op takes on each processor, and what a crossing costs.
 
-Every constant the estimator uses lives here, each with its source and evidence level
-(`ane-rules.md` section in brackets). The model is deliberately simple, the roofline form that
-reverse-engineering found inside Core ML's own planner (§C1, RE: sbryngelson/ane-guide ch.5/18):
+Every constant the estimator uses lives here, each citing its section of `docs/evidence.md`
+(source, evidence level, what was measured) and its primary source. The model is deliberately
+simple, the roofline form that reverse-engineering found inside Core ML's own planner
+(sbryngelson/ane-guide:part-5-practice/18-optimization-cost-model.md):
 
     op time     = max(flops / rate, bytes / bandwidth) + per-op overhead
     segment     = launch cost each time execution enters a processor
@@ -21,12 +22,15 @@ import numpy as np
 
 from ..model.graph import Op, TensorInfo
 from .devices import ChipProfile, Device
+from .rules.vocab import GATHER_TYPES  # lookups: they read only the rows they gather
 
 # --- Throughput anchors (M1) -------------------------------------------------------------
-# RE anchors of Core ML's planner (§C1, ane-guide ch.5/ch.18): ANE 800 GFLOP/s, 50 GB/s;
-# GPU 120 GFLOP/s, 40 GB/s; CPU 20 GFLOP/s, 10 GB/s. They are effective rates for the
-# planner's purposes, far below marketing peaks. We scale them to other chips by the ratio of
-# each chip's published ANE TOPS / GPU TFLOPS / memory bandwidth to M1's (devices.py).
+# RE anchors of Core ML's planner (docs/evidence.md#costs.ANCHOR_GFLOPS,
+# docs/evidence.md#costs.ANCHOR_GBS; ane-guide ch.18): ANE 800 GFLOP/s, 50 GB/s; GPU 120 GFLOP/s,
+# 40 GB/s; CPU 20 GFLOP/s, 10 GB/s. They are effective rates for the planner's purposes, far
+# below marketing peaks. We scale them to other chips by the ratio of each chip's published ANE
+# TOPS / GPU TFLOPS / memory bandwidth to M1's (docs/evidence.md#costs.M1_ANE_TOPS,
+# docs/evidence.md#costs.M1_GPU_TFLOPS, docs/evidence.md#costs.M1_BW_GBS; Apple, M1 launch).
 M1_ANE_TOPS = 11.0
 M1_GPU_TFLOPS = 2.6
 M1_BW_GBS = 68.25
@@ -34,24 +38,27 @@ ANCHOR_GFLOPS = {Device.ANE: 800.0, Device.GPU: 120.0, Device.CPU: 20.0}
 ANCHOR_GBS = {Device.ANE: 50.0, Device.GPU: 40.0, Device.CPU: 10.0}
 
 # --- Per-op overhead inside a segment (ms) -------------------------------------------------
+# docs/evidence.md#costs.OP_OVERHEAD_MS.
 # ANE: representative leaf times relu 50 ns, add 26.5-36 ns (RE, ane-guide ch.18): ops inside
 # one ANE program cost almost nothing extra. GPU: one Metal kernel encode per op, ~5 us
 # (GUESS). CPU: one BNNS call per op, ~1 us (GUESS).
 OP_OVERHEAD_MS = {Device.ANE: 0.00004, Device.GPU: 0.005, Device.CPU: 0.001}
 
 # --- Launch cost each time execution enters a processor (ms) -------------------------------
+# docs/evidence.md#costs.LAUNCH_MS.
 # ANE: Core ML ANE dispatch "near 0.2 ms" (CML, aosama/astronomical#540); direct-path floor
-# 0.19-0.23 ms on M1 (RE, ane-guide ch.2). This is what keeps tiny models on the CPU
+# 0.19-0.23 ms on M1 (RE, ane-guide ch.18). This is what keeps tiny models on the CPU
 # (CML: 4x4 matmul on CPU under CPU_AND_NE, vx-lang/Vx#436). GPU: a Metal command buffer
 # commit and wait, ~0.1 ms (GUESS). CPU: the caller is already on the CPU; a thread hand-off
 # ~0.01 ms (GUESS).
 LAUNCH_MS = {Device.ANE: 0.2, Device.GPU: 0.1, Device.CPU: 0.01}
 
 # --- Crossings ------------------------------------------------------------------------------
+# docs/evidence.md#costs.CROSSING_FIXED_MS.
 # Fixed synchronisation cost per crossing edge (ms). ANE<->CPU is cheaper than ANE<->GPU
 # (CML anecdote, hollance/neural-engine docs/unsupported-layers.md); the ratio 0.23/0.09 is the
 # RE planner's transfer penalty to another backend vs to the ANE (ane-guide ch.18). The 0.05 ms
-# base is GUESS, within the 0.05-0.30 ms GPU-control range measured on Core AI (§C2, CAI).
+# base is GUESS, within the 0.05-0.30 ms GPU-control range measured on Core AI (CAI).
 _ANE_CPU_FIXED = 0.05
 _ANE_GPU_FIXED = round(_ANE_CPU_FIXED * 0.23 / 0.09, 4)
 _CPU_GPU_FIXED = 0.05  # GUESS: Metal buffer hand-off on unified memory
@@ -60,10 +67,11 @@ CROSSING_FIXED_MS = {
     frozenset({Device.ANE, Device.GPU}): _ANE_GPU_FIXED,
     frozenset({Device.CPU, Device.GPU}): _CPU_GPU_FIXED,
 }
+# docs/evidence.md#costs.CONVERT_GBS.
 # Per-byte conversion rate (GB/s). fp32<->fp16 conversion dominates: multi-MB fp32 IO cost
 # ~11-12 ms each way on M1 Max and "basically went away" with fp16 IO (CML, smpanaro
 # more-ane-transformers NOTES Sep 28 2023), i.e. ~1 GB/s for fp32 and several times faster for
-# fp16 layout repacking (GUESS calibration, §C4). GPU texture conversion sits between (GUESS).
+# fp16 layout repacking (GUESS calibration). GPU texture conversion sits between (GUESS).
 # CPU<->GPU on unified memory needs no conversion: bounded by bandwidth (GUESS 10 GB/s).
 CONVERT_GBS = {
     (frozenset({Device.ANE, Device.CPU}), True): 1.0,  # (pair, tensor is fp32)
@@ -74,7 +82,8 @@ CONVERT_GBS = {
     (frozenset({Device.CPU, Device.GPU}), False): 10.0,
 }
 
-# Byte size assumed for a tensor whose shape is unknown (flexible). GUESS: a 64 KiB activation.
+# Byte size assumed for a tensor whose shape is unknown (flexible). GUESS: a 64 KiB activation
+# (docs/evidence.md#costs.UNKNOWN_TENSOR_BYTES).
 UNKNOWN_TENSOR_BYTES = 65536
 
 
@@ -119,7 +128,8 @@ def crossing_cost_ms(src: Device, dst: Device, nbytes: int, is_fp32: bool) -> fl
 
 # --- FLOPs per op ---------------------------------------------------------------------------
 # Work counts are the textbook ones (2 FLOPs per multiply-accumulate); elementwise and data
-# movement ops are costed by the bytes they touch, which is what bounds them.
+# movement ops are costed by the bytes they touch, which is what bounds them
+# (docs/evidence.md#costs.ELEMENTWISE_FLOPS).
 _ELEMENTWISE_FLOPS = {
     "gelu": 8,
     "silu": 4,
@@ -198,10 +208,6 @@ class OpCosts:
 DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
 
 
-# Lookups read only the rows they gather, not the whole table.
-GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd", "embedding", "embeddingND"})
-
-
 def op_costs(
     ops: Sequence[Op],
     activations: Sequence[Sequence[TensorInfo | None]],
@@ -212,7 +218,7 @@ def op_costs(
 
     `activations[i]` are op i's inputs produced at run time, `weights[i]` those held in const
     ops. NeuralNetwork layers keep weights inside the layer: their `weight_shape` attribute is
-    used instead (fp16, as the ANE and GPU run them: §A1, ANE datapath fp16).
+    used instead (fp16, as the ANE and GPU run them: docs/evidence.md#dtype.fp32).
     """
     n = len(ops)
     flops = np.empty(n)

@@ -1,9 +1,9 @@
 """Processors, compute-unit settings, evidence levels and chip profiles.
 
 The chip table holds what the estimator needs to know about each Apple SoC: how fast each
-processor is, how much memory bandwidth it has, and the Neural Engine capability gates of
-`ane-rules.md` §A7. Every number names its source and evidence level; numbers we derived
-ourselves say so (GUESS).
+processor is, how much memory bandwidth it has, and the Neural Engine capability gates. Every
+number cites its section of `docs/evidence.md` (source, evidence level, what was measured);
+numbers we derived ourselves say so (GUESS).
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class ComputeUnits(str, Enum):
 
     @property
     def devices(self) -> frozenset[Device]:
-        """Processors this setting lets Core ML use (CPU_AND_NE never uses the GPU: coremltools
-        docs-guides load-and-convert-model.md, OFFICIAL)."""
+        """Processors this setting lets Core ML use (CPU_AND_NE never uses the GPU:
+        docs/evidence.md#devices.ComputeUnits; coremltools load-and-convert-model.md)."""
         return _UNIT_DEVICES[self]
 
     @classmethod
@@ -84,7 +84,7 @@ _UNIT_DEVICES: dict[ComputeUnits, frozenset[Device]] = {
 
 
 class Evidence(str, Enum):
-    """How strong the evidence behind a rule or a number is (ane-rules.md labels)."""
+    """How strong the evidence behind a rule or a number is (docs/evidence.md explains each)."""
 
     OFFICIAL = "official"  # Apple: docs, research, Apple repos, maintainers (OFF)
     COMMUNITY = "community-measured"  # measured on Core ML by the community (CML/CAI)
@@ -113,17 +113,18 @@ class ChipProfile:
     """
 
     name: str
+    # Each field's section of docs/evidence.md is devices.<field>.
     ane_cores: int
     ane_tops: float  # Neural Engine TOPS at fp16 (Apple's launch figures; see CHIPS for int8 ones)
     gpu_tflops: float  # fp32 peak, TFLOPS (OFFICIAL where Apple published it, else GUESS)
     cpu_gflops: float  # effective BNNS rate, GFLOP/s (GUESS scaled from the RE anchor, costs.py)
     mem_bw_gbs: float  # unified memory bandwidth, GB/s
-    # ANE capability gates (ane-rules.md §A7, RE: sbryngelson/ane-guide App. A)
+    # ANE capability gates (RE: sbryngelson/ane-guide:appendices/a-op-device-matrix.md; gen in _m)
     max_axis: int  # largest W/H/D extent the ANE accepts
     texture_engine: bool  # resize / crop_resize / resample / affine / reflect pad / hw gather
     ane_sort: bool  # topk / argsort / sort
     ane_trig: bool  # sin / cos / global argmax-argmin / random_uniform
-    conv_kernel_max: int  # fp16 conv kernel width limit
+    conv_kernel_max: int  # fp16 conv kernel width one ANE call takes
     blockwise_native: bool  # blockwise weight streaming (else folded to fp16 at load)
     sources: str = ""
 
@@ -131,7 +132,8 @@ class ChipProfile:
 def _m(
     name: str, cores: int, tops: float, gpu: float, cpu: float, bw: float, gen: int, sources: str
 ) -> ChipProfile:
-    """Build a profile; `gen` is the ANE family of §A7 (1 = M1-class ... 4 = M4/M5-class)."""
+    """Build a profile; `gen` is the ANE family (1 = M1-class ... 4 = M4/M5-class,
+    docs/evidence.md#devices.family)."""
     return ChipProfile(
         name=name,
         ane_cores=cores,
@@ -150,19 +152,25 @@ def _m(
 
 
 _APPLE = "Apple launch pages/press releases (OFFICIAL)"
-_GUESS_A = "ANE family mapping of A-series to §A7 columns is GUESS (ane-rules.md §A7 note)"
+_GUESS_A = "ANE family mapping of A-series chips is GUESS (docs/evidence.md#devices.family)"
 
+# Sections: docs/evidence.md#devices.ane_cores, docs/evidence.md#devices.ane_tops,
+# docs/evidence.md#devices.gpu_tflops, docs/evidence.md#devices.cpu_gflops,
+# docs/evidence.md#devices.mem_bw_gbs, and for the gates docs/evidence.md#devices.max_axis,
+# docs/evidence.md#devices.texture_engine, docs/evidence.md#devices.ane_sort,
+# docs/evidence.md#devices.ane_trig, docs/evidence.md#devices.conv_kernel_max,
+# docs/evidence.md#devices.blockwise_native.
 # ANE TOPS and memory bandwidth for M-series: Apple newsroom launch releases (M1 2020: 11 TOPS,
 # 68.25 GB/s; M2 2022: 15.8 TOPS, 100 GB/s; M3 2023: 18 TOPS, 100 GB/s; M4 2024: 38 TOPS,
 # 120 GB/s). GPU TFLOPS: M1 2.6 and M2 3.6 are Apple's; M3/M4 are community figures (GUESS).
 # A-series TOPS: Apple launch events (A12 5, A13 6, A14 11, A15 15.8, A16 17, A17 Pro 35,
 # A18 35). From A17 Pro and M4 on, Apple quotes int8 TOPS (35, 38) where earlier figures were
-# fp16; the ANE runs fp16 activations (ane-rules.md §A1; int8-int8 compute is faster only from
-# A17 Pro/M4, OFFICIAL coremltools opt-quantization-perf.md), so those chips are listed here
-# at half their quoted figure (17.5, 19) to keep every chip on the same fp16 scale (GUESS: the
-# 2:1 int8/fp16 ratio is the usual one, not published by Apple for these chips).
+# fp16; the ANE runs fp16 activations (docs/evidence.md#dtype.fp32; int8-int8 compute is
+# faster only from A17 Pro/M4, OFFICIAL coremltools opt-quantization-perf.md), so those chips
+# are listed here at half their quoted figure (17.5, 19) to keep every chip on the same fp16
+# scale (GUESS: the 2:1 int8/fp16 ratio is the usual one, not published by Apple for these chips).
 # A-series GPU and bandwidth are community teardown figures (GUESS).
-# cpu_gflops: the RE planner anchor (CPU 20 GFLOP/s, ane-guide ch.5/18) scaled per generation
+# cpu_gflops: the RE planner anchor (CPU 20 GFLOP/s, ane-guide ch.18) scaled per generation
 # by our GUESS of single-cluster BNNS throughput growth.
 CHIPS: dict[str, ChipProfile] = {
     "A12": _m("A12", 8, 5.0, 0.5, 12.0, 34.0, 1, f"{_APPLE}; {_GUESS_A}"),
@@ -178,9 +186,9 @@ CHIPS: dict[str, ChipProfile] = {
     "M4": _m("M4", 16, 19.0, 4.3, 30.0, 120.0, 4, f"{_APPLE}; GPU TFLOPS GUESS"),
 }
 
-# M1 is the default: it is the chip most community measurements in ane-rules.md were made on,
-# and its ANE gates are the strictest of the M family, so an op we place on the ANE there is
-# likely placed there on newer Macs too.
+# M1 is the default: it is the chip most community measurements were made on, and its ANE
+# gates are the strictest of the M family, so an op we place on the ANE there is likely placed
+# there on newer Macs too (docs/evidence.md#devices.DEFAULT_CHIP).
 DEFAULT_CHIP = "M1"
 
 

@@ -82,6 +82,9 @@ def estimate(
         devs = (sup.supported if sup is not None else frozenset(Device)) & cu.devices
         for d in devs:
             allowed[k, _COL[d]] = True
+        if sup is not None and sup.ane_dispatches > 1:
+            # An op the ANE runs in several calls pays one more ANE launch per extra call.
+            costs.time_ms[k, _COL[Device.ANE]] += (sup.ane_dispatches - 1) * LAUNCH_MS[Device.ANE]
     # The CPU can run everything (the rule table never excludes it) and every compute-unit
     # setting includes it, so each op always has a device.
     allowed[:, _CPU] = True
