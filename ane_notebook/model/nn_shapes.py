@@ -109,12 +109,12 @@ def _is_ios12_layer(layer: NeuralNetwork_pb2.NeuralNetworkLayer) -> bool:
     if kind == "convolution":
         return len(layer.input) == 1  # dynamic weights (2 inputs) are iOS 13
     if kind == "innerProduct":
-        return not layer.innerProduct.int8DynamicQuantize
+        return not bool(layer.innerProduct.int8DynamicQuantize)
     if kind == "upsample":
         up = layer.upsample
-        return up.linearUpsampleMode == 0 and not len(up.fractionalScalingFactor)
+        return bool(up.linearUpsampleMode == 0) and not len(up.fractionalScalingFactor)
     if kind == "reorganizeData":
-        return layer.reorganizeData.mode != _ND.ReorganizeDataLayerParams.PIXEL_SHUFFLE
+        return bool(layer.reorganizeData.mode != _ND.ReorganizeDataLayerParams.PIXEL_SHUFFLE)
     return True
 
 
