@@ -415,11 +415,11 @@ _CHANNEL_FIRST_OPS = frozenset(
         "upsample_bilinear",
         "resize_bilinear",
         "resize_nearest_neighbor",
-        "convolution",
-        "pooling",
-        "batchnorm",
     }
 )
+# NeuralNetwork layers are not listed: they act on the trailing C, H, W axes at every rank
+# (rank-5 blobs are [Seq, Batch, C, H, W], NeuralNetwork.proto), which the generic right-aligned
+# layout already maps onto C, H, W.
 NC_LIMIT = 65536  # N and C caps on every family from M1 (RE: ane-guide App. A)
 MAX_RANK = 5
 
