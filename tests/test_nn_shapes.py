@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +28,11 @@ from coremltools.converters.mil.mil import types
 from coremltools.models import datatypes
 from coremltools.models.neural_network import NeuralNetworkBuilder, flexible_shape_utils
 from coremltools.proto import Model_pb2
+from google.protobuf.descriptor import FieldDescriptor
 
 from ane_notebook.model.convert import convert_quietly
 from ane_notebook.model.graph import Graph
+from ane_notebook.model.limits import MAX_DIM, MAX_RANK
 from ane_notebook.model.load import graph_from_spec
 from ane_notebook.model.nn_shapes import RULES, is_rank5_network
 
@@ -1200,3 +1203,89 @@ def load_pipeline(spec: Model_pb2.Model) -> Graph:
         if stage.WhichOneof("Type") == "neuralNetwork":
             strip_declared(stage)
     return graph_from_spec(spec)
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile parameters: a spec is untrusted input. Whatever a layer's integers and floats say, the
+# shaper gives a sane shape or None, and loading never fails because of it.
+
+_EXTREME_INTS = (0, -1, 2**31 - 1, 2**62, -(2**63))
+_EXTREME_FLOATS = (0.0, -1.0, float("inf"), float("nan"), 1e308)
+_INT_TYPES = {
+    FieldDescriptor.TYPE_INT32,
+    FieldDescriptor.TYPE_INT64,
+    FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64,
+}
+_UNSIGNED = {FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_UINT64}
+
+
+def _extremes(fd: Any) -> list[Any]:
+    if fd.type in _INT_TYPES:
+        bits = 32 if fd.type in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_UINT32) else 64
+        lo, hi = (
+            (0, 2**bits - 1) if fd.type in _UNSIGNED else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        )
+        return sorted({min(max(v, lo), hi) for v in (*_EXTREME_INTS, hi)})
+    if fd.type in (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE):
+        return list(_EXTREME_FLOATS)
+    return []
+
+
+def _mutants(spec: Model_pb2.Model) -> Any:
+    """Copies of `spec` with one numeric layer parameter set to an extreme value."""
+    for i, layer in enumerate(spec.neuralNetwork.layers):
+        kind = layer.WhichOneof("layer")
+        params = getattr(layer, kind)
+        for fd in params.DESCRIPTOR.fields:
+            for value in _extremes(fd):
+                mutant = copy.deepcopy(spec)
+                target = getattr(mutant.neuralNetwork.layers[i], kind)
+                field = getattr(target, fd.name)
+                if _is_repeated(fd):
+                    n = max(len(field), 2)
+                    del field[:]
+                    field.extend([value] * n)
+                else:
+                    setattr(target, fd.name, value)
+                yield mutant
+
+
+def _is_repeated(fd: Any) -> bool:
+    is_rep = getattr(fd, "is_repeated", None)  # protobuf >= 5; older versions only `label`
+    return bool(is_rep) if is_rep is not None else bool(fd.label == fd.LABEL_REPEATED)
+
+
+def test_hostile_parameters_give_sane_or_unknown_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[Model_pb2.Model] = []
+
+    def collect(spec: Model_pb2.Model) -> Graph:
+        seen.append(copy.deepcopy(spec))
+        return graph_from_spec(strip_declared(spec))
+
+    monkeypatch.setattr(sys.modules[__name__], "load", collect)
+    for build in (
+        test_rank5_convolution,
+        test_rank5_deconvolution,
+        test_rank5_pooling,
+        test_rank5_dense_norm_activation_layers,
+        test_rank5_elementwise_concat_split,
+        test_rank5_spatial_and_layout_layers,
+        test_rank5_slice,
+        test_rank5_recurrent_layers,
+        test_nd_run_time_shapes_known_from_get_shape_and_constants,
+        test_nd_static_shape_layers,
+    ):
+        build()  # records the specs it builds
+    assert len(seen) == 10
+    loaded = 0
+    for spec in seen:
+        for mutant in _mutants(spec):
+            g = graph_from_spec(strip_declared(mutant))  # must not raise
+            loaded += 1
+            for op in g.ops:
+                for t in op.outputs:
+                    if t.shape is not None:
+                        assert 0 < len(t.shape) <= MAX_RANK, (op.op_type, t.shape)
+                        assert all(d is None or 0 <= d <= MAX_DIM for d in t.shape)
+    assert loaded > 500

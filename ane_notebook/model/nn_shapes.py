@@ -153,11 +153,13 @@ def _ints(values: Sequence[int], limit: int = MAX_RANK) -> tuple[int, ...] | Non
     return tuple(int(v) for v in values) if len(values) <= limit else None
 
 
-def _slice_len(n: Dim, start: int | None, end: int | None, step: int) -> Dim:
-    """``len(range(n)[start:end:step])``: numpy slicing with clamping and negative indices."""
-    if n is None or step == 0:
+def _slice_len(n: Dim, start: Dim, end: Dim, step: int) -> Dim:
+    """``len(range(n)[start:end:step])``: numpy slicing with clamping and negative indices
+    (computed without building the range: `len` of a huge range overflows)."""
+    if n is None or step == 0 or n < 0:
         return None
-    return len(range(n)[start:end:step])
+    first, stop, step = slice(start, end, step).indices(n)
+    return max(0, (stop - first + step - (1 if step > 0 else -1)) // step)
 
 
 def _merge(a: MaybeShape, b: MaybeShape) -> MaybeShape:
@@ -182,8 +184,8 @@ def _sane(shape: MaybeShape) -> MaybeShape:
     blamed on a size the model never declared."""
     if shape is None:
         return None
-    if len(shape) > MAX_RANK:
-        return None
+    if not shape or len(shape) > MAX_RANK:
+        return None  # NN blobs have rank 1 and up
     out = tuple(d if d is None or d >= 0 else None for d in shape)
     if any(d is not None and d > MAX_DIM for d in out):
         return None
@@ -295,6 +297,8 @@ def _convolution(L: _Layer) -> list[MaybeShape]:
     sh, sw = _pair(p.stride, 1)
     dh, dw = _pair(p.dilationFactor, 1)
     h, wd = x[-2], x[-1]
+    if sh <= 0 or sw <= 0:  # an invalid stride: no size to compute
+        h = wd = None
     pad = p.WhichOneof("ConvolutionPaddingType")
     ho: Dim
     wo: Dim
@@ -347,6 +351,8 @@ def _pooling(L: _Layer) -> list[MaybeShape]:
     kh, kw = _pair(p.kernelSize, 3)
     sh, sw = _pair(p.stride, 1)
     h, w = x[-2], x[-1]
+    if sh <= 0 or sw <= 0:  # an invalid stride: no size to compute
+        h = w = None
     pad = p.WhichOneof("PoolingPaddingType")
     ho: Dim
     wo: Dim
@@ -381,7 +387,7 @@ def _spatial3d(
     for n, k, s, d, (front, back) in zip(sizes, kernel, stride, dilation, pads, strict=True):
         s = s or 1
         kd = (k - 1) * (d or 1) + 1
-        if n is None or mode not in (0, 1, 2):
+        if n is None or mode not in (0, 1, 2) or s < 0:
             out.append(None)
         elif deconv:
             if (d or 1) != 1:
@@ -510,6 +516,8 @@ def _upsample(L: _Layer) -> list[MaybeShape]:
     frac = L.p.fractionalScalingFactor
     if len(frac) == 2:  # MIL upsample_bilinear type inference: floor
         fh, fw = float(frac[0]), float(frac[1])
+        if not (math.isfinite(fh) and math.isfinite(fw)):
+            return [x[:-2] + (None, None)]
         return [
             x[:-2]
             + (None if h is None else math.floor(h * fh), None if w is None else math.floor(w * fw))
@@ -970,8 +978,10 @@ def _range_static(L: _Layer) -> list[MaybeShape]:
     step = float(p.stepSizeValue)
     if step == 0 or not math.isfinite(step):
         return [None]
-    n = math.ceil((float(p.endValue) - float(p.startValue)) / step)
-    return [(max(n, 0),)]
+    count = (float(p.endValue) - float(p.startValue)) / step
+    if not math.isfinite(count):
+        return [None]
+    return [(max(math.ceil(count), 0),)]
 
 
 def _batched_matmul(L: _Layer) -> list[MaybeShape]:
