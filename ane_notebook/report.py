@@ -47,7 +47,8 @@ from .placement.result import (
     warnings_from_list,
     warnings_to_list,
 )
-from .schema import REPORT_FORMAT, REPORT_VERSION, read_json_file, validate_report_dict
+from .report_validation import REPORT_FORMAT, REPORT_VERSION
+from .schema import read_json_file, validate_report_dict
 
 
 @dataclass(frozen=True)
