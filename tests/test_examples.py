@@ -119,6 +119,20 @@ def test_nn_legacy(graphs: dict[str, Graph]) -> None:
     assert examples.example_path("nn_legacy").suffix == ".mlmodel"
     types = compute_types(g)
     assert {"convolution", "pooling", "addBroadcastable", "innerProduct"} <= set(types)
+    # A valid ND-mode network: convolution reads rank >= 4 (Core ML's layer validator), and
+    # the flattened features match the inner product's declared input width.
+    assert g.function_inputs[("main", "image")].shape == (1, 3, 32, 32)
+    assert [o.outputs[0].shape for o in g.ops] == [
+        (1, 8, 32, 32),
+        (1, 8, 32, 32),
+        (1, 8, 16, 16),
+        (1, 8, 16, 16),
+        (1, 2048),
+        (1, 10),
+        (1, 10),
+    ]
+    fc = next(o for o in g.ops if o.op_type == "innerProduct")
+    assert fc.attrs["inputChannels"] == 2048
 
 
 def test_build_example_program() -> None:

@@ -905,6 +905,35 @@ def test_conv_channels_escape_the_axis_cap() -> None:
     assert "axis.extent" not in fired(graph, "conv")
 
 
+def test_nn_rank5_blobs_keep_channels_on_c() -> None:
+    # Rank-5 NeuralNetwork blobs are [Seq, Batch, C, H, W]: 20000 channels sit on C (cap 65536),
+    # not on D (cap 16384) as an ML Program's channel-first rank-5 tensor [N, C, D, H, W] would.
+    b = NeuralNetworkBuilder([("x", datatypes.Array(20000, 4, 4))], [("out", None)])
+    b.add_convolution(
+        "conv",
+        kernel_channels=20000,
+        output_channels=20000,
+        height=1,
+        width=1,
+        stride_height=1,
+        stride_width=1,
+        border_mode="valid",
+        groups=20000,
+        W=np.zeros((1, 1, 1, 20000), np.float32),
+        b=None,
+        has_bias=False,
+        input_name="x",
+        output_name="conv",
+    )
+    b.add_batchnorm(
+        "bn", 20000, *[np.ones(20000, np.float32)] * 4, input_name="conv", output_name="bn"
+    )
+    graph = graph_from_spec(b.spec)
+    assert graph.ops[0].outputs[0].shape == (1, 1, 20000, 4, 4)
+    assert "axis.extent" not in fired(graph, "convolution")
+    assert "axis.extent" not in fired(graph, "batchnorm")
+
+
 def test_conv_kernel_height_cap() -> None:
     graph = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 31, 1), np.float16)), spec(1, 8, 40, 4))
     assert "conv.kernel" in fired(graph, "conv", "M1")  # height 31 > 29

@@ -328,7 +328,9 @@ def _nn_legacy() -> Model_pb2.Model:
 
     rng = _rng("nn_legacy")
     builder = NeuralNetworkBuilder(
-        [("image", datatypes.Array(3, 32, 32))],
+        # Rank 4: with the exact (ND) input mapping, Core ML's validator requires convolution
+        # inputs of rank 4 or more (NeuralNetworkLayerValidator.cpp).
+        [("image", datatypes.Array(1, 3, 32, 32))],
         [("probs", None)],
         disable_rank5_shape_mapping=True,
     )
@@ -418,7 +420,7 @@ EXAMPLES: dict[str, Example] = {
         Example(
             "nn_legacy",
             "old-style NeuralNetwork .mlmodel (conv, pooling, addBroadcastable, innerProduct)",
-            1,
+            2,
             nn_spec=_nn_legacy,
         ),
     )

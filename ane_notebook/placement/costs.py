@@ -111,11 +111,15 @@ def rates_for(chip: ChipProfile) -> DeviceRates:
     )
 
 
-def tensor_bytes(t: TensorInfo | None) -> int:
+def tensor_bytes(t: TensorInfo | None, *, fp16: bool = False) -> int:
+    """Bytes of `t` at its recorded dtype; `fp16`: an fp32 tensor counted as fp16 (what the ANE
+    and GPU hold for NeuralNetwork layers, whose fp32 dtype is only nominal)."""
     if t is None:
         return UNKNOWN_TENSOR_BYTES
     b = t.nbytes
-    return UNKNOWN_TENSOR_BYTES if b is None else b
+    if b is None:
+        return UNKNOWN_TENSOR_BYTES
+    return b // 2 if fp16 and t.dtype == "fp32" else b
 
 
 def crossing_cost_ms(src: Device, dst: Device, nbytes: int, is_fp32: bool) -> float:
@@ -196,6 +200,25 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
     return float(out_elems * _ELEMENTWISE_FLOPS.get(t, 1))
 
 
+def _op_bytes(
+    op: Op,
+    acts: Sequence[TensorInfo | None],
+    ws: Sequence[TensorInfo | None],
+    *,
+    fp16: bool,
+) -> float:
+    """Bytes one op reads and writes: activations, outputs and weights."""
+    out_b = sum(tensor_bytes(t, fp16=fp16) for t in op.outputs)
+    b = sum(tensor_bytes(t, fp16=fp16) for t in acts) + out_b
+    if op.op_type in GATHER_TYPES:
+        b += out_b  # the gathered rows of the table
+    elif ws:
+        b += sum(tensor_bytes(t) for t in ws)
+    elif w := op.attrs.get("weight_shape"):
+        b += 2 * _elements(tuple(w))
+    return float(b)
+
+
 @dataclass(frozen=True)
 class OpCosts:
     """Per-op numbers the partitioner works on (arrays aligned with the op list given)."""
@@ -218,27 +241,26 @@ def op_costs(
 
     `activations[i]` are op i's inputs produced at run time, `weights[i]` those held in const
     ops. NeuralNetwork layers keep weights inside the layer: their `weight_shape` attribute is
-    used instead (fp16, as the ANE and GPU run them: docs/evidence.md#dtype.fp32).
+    used instead (fp16, as the ANE and GPU run them: docs/evidence.md#dtype.fp32). NeuralNetwork
+    layers run in fp16 on the ANE and GPU whatever their nominal fp32 dtype (hollance
+    docs/16-bit.md, docs/evidence.md#dtype.fp32), so their activations are counted at fp16
+    there and at fp32 on the CPU; `bytes` holds the CPU count.
     """
     n = len(ops)
     flops = np.empty(n)
     nbytes = np.empty(n)
+    nbytes_accel = np.empty(n)  # on the ANE and GPU
     for i, op in enumerate(ops):
         acts, ws = activations[i], weights[i]
         flops[i] = op_flops(op, [*acts, *ws])
-        out_b = sum(tensor_bytes(t) for t in op.outputs)
-        b = sum(tensor_bytes(t) for t in acts) + out_b
-        if op.op_type in GATHER_TYPES:
-            b += out_b  # the gathered rows of the table
-        elif ws:
-            b += sum(tensor_bytes(t) for t in ws)
-        elif w := op.attrs.get("weight_shape"):
-            b += 2 * _elements(tuple(w))
-        nbytes[i] = b
+        nbytes[i] = _op_bytes(op, acts, ws, fp16=False)
+        half = bool(op.attrs.get("nn_precision_unknown"))
+        nbytes_accel[i] = _op_bytes(op, acts, ws, fp16=True) if half else nbytes[i]
     rates = rates_for(chip)
     time_ms = np.empty((n, 3))
     for j, d in enumerate(DEVICE_COLUMNS):
         compute = flops / (rates.gflops[d] * 1e6)  # GFLOP/s -> FLOP per ms
-        memory = nbytes / (rates.gbs[d] * 1e6)  # GB/s -> bytes per ms
+        moved = nbytes if d == Device.CPU else nbytes_accel
+        memory = moved / (rates.gbs[d] * 1e6)  # GB/s -> bytes per ms
         time_ms[:, j] = np.maximum(compute, memory) + OP_OVERHEAD_MS[d]
     return OpCosts(flops=flops, bytes=nbytes, time_ms=time_ms)

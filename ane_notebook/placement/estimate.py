@@ -12,6 +12,7 @@ The partitioner (`partition.py`) is a dynamic programme over execution order; se
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,17 +21,30 @@ from ..model.graph import Graph, TensorInfo
 from .costs import (
     DEVICE_COLUMNS,
     LAUNCH_MS,
+    UNKNOWN_TENSOR_BYTES,
     op_costs,
     tensor_bytes,
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
 from .partition import partition
-from .result import CONSTANT_REASON, OpPlacement, Placement, PlacementSource, ReasonKind
+from .result import (
+    CONSTANT_REASON,
+    OpPlacement,
+    Placement,
+    PlacementSource,
+    ReasonKind,
+    ReportWarning,
+    WarningKind,
+)
 from .rules import ANE_CAPABLE, OpSupport, RuleContext, support_for_graph
 
 _INF = math.inf
 _COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
 _CPU = _COL[Device.CPU]
+# Appended to the reason of an op off the ANE whose tensors have unknown sizes: its costs
+# (`UNKNOWN_TENSOR_BYTES` per such tensor) may be what kept it off.
+SHAPE_UNKNOWN_CLAUSE = "shape unknown: cost not sized"
+_WARNING_EXAMPLES = 5  # op indices listed with the shape_unknown warning
 
 
 @gc_paused()  # many small objects per op on big models: see _gc.py
@@ -54,6 +68,7 @@ def estimate(
     activations: list[list[TensorInfo | None]] = []
     weights: list[list[TensorInfo | None]] = []
     edges: list[list[tuple[int, int, bool]]] = []
+    unsized: set[int] = set()  # graph indices of ops costed with a tensor of unknown size
     for gi in work:
         op = graph.ops[gi]
         acts: list[TensorInfo | None] = []
@@ -74,6 +89,8 @@ def estimate(
         activations.append(acts)
         weights.append(ws)
         edges.append(ek)
+        if any(t is None or t.nbytes is None for t in (*acts, *ws, *op.outputs)):
+            unsized.add(gi)
 
     costs = op_costs([graph.ops[gi] for gi in work], activations, weights, profile)
     allowed = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
@@ -109,20 +126,45 @@ def estimate(
         dev = DEVICE_COLUMNS[assign[k]]
         sup = support[op.index]
         capable = ANE_CAPABLE.get(ctx.format_of(op), {})
-        ops.append(_explain(sup, dev, cu, costs.time_ms[k], capable.get(op.op_type)))
+        placed = _explain(sup, dev, cu, costs.time_ms[k], capable.get(op.op_type))
+        if op.index in unsized:
+            placed = _shape_unknown(placed)
+        ops.append(placed)
 
     metadata = {
         "backend": "estimate",
         "per_op_time": "estimated by the cost model (not measured)",
         "chip_sources": profile.sources,
     }
+    warnings: tuple[ReportWarning, ...] = ()
+    if unsized:
+        n = len(unsized)
+        warnings = (
+            ReportWarning(
+                WarningKind.SHAPE_UNKNOWN,
+                f"{n} op{'s' if n != 1 else ''} read or write tensors of unknown size: "
+                f"their costs are not sized (each such tensor counted as "
+                f"{UNKNOWN_TENSOR_BYTES // 1024} KB)",
+                n,
+                tuple(sorted(unsized)[:_WARNING_EXAMPLES]),
+            ),
+        )
     return Placement(
         source=PlacementSource.ESTIMATE,
         compute_units=cu,
         chip=profile.name,
         ops=tuple(ops),
         metadata=metadata,
+        warnings=warnings,
     )
+
+
+def _shape_unknown(p: OpPlacement) -> OpPlacement:
+    """`p` marked as costed without known shapes; off the ANE the reason says so."""
+    if p.device == Device.ANE:
+        return replace(p, shape_unknown=True)
+    reason = f"{p.reason}; {SHAPE_UNKNOWN_CLAUSE}" if p.reason else SHAPE_UNKNOWN_CLAUSE
+    return replace(p, shape_unknown=True, reason=reason)
 
 
 def _explain(

@@ -153,12 +153,13 @@ NN_DYNAMIC_TYPES: frozenset[str] = _words(
     """
 )
 # Convolution-like ops are channel-first at every rank, so their channels land on C, whose cap
-# is 65536 (docs/evidence.md#rules.LAYOUT).
+# is 65536 (docs/evidence.md#rules.LAYOUT). NeuralNetwork layers are not listed: they act on the
+# trailing C, H, W axes at every rank (rank-5 blobs are [Seq, Batch, C, H, W],
+# NeuralNetwork.proto), which the generic right-aligned layout already maps onto C, H, W.
 CHANNEL_FIRST_OPS: frozenset[str] = _words(
     """
     conv conv_transpose conv_quantized avg_pool max_pool l2_pool batch_norm instance_norm
     upsample_nearest_neighbor upsample_bilinear resize_bilinear resize_nearest_neighbor
-    convolution pooling batchnorm
     """
 )
 
