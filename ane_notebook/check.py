@@ -38,7 +38,7 @@ CHECK_VERSION = 1
 SHOWN = 5
 KEPT = 50
 
-# --fail-on-regression's default time tolerance: our own choice (docs/evidence-hazards.md,
+# --fail-on-regression's default time tolerance: our own choice (docs/evidence.md,
 # "check.DEFAULT_TIME_TOLERANCE"):
 # estimated times are deterministic for a given model and chip, so a growth beyond 5% is a real
 # change of placement or shapes, while smaller ones are left to reviewers (they are printed).

@@ -13,7 +13,7 @@ comes in two forms:
   otherwise (crossings left out: they belong to no processor).
 
 `Share.text()` is the one sentence every output uses (text report, check, diagram). Why these
-denominators: docs/evidence-hazards.md, "shares".
+denominators: docs/evidence.md, "shares".
 """
 
 from __future__ import annotations

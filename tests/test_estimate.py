@@ -50,7 +50,8 @@ def test_transformer_mixes_devices_with_reasons(transformer) -> None:  # type: i
         if o.device is not None and o.device != Device.ANE:
             assert o.reason, f"{o.name} is on the {o.device} with no reason"
             assert o.evidence is not None
-    # the embedding lookup and the 32000-wide head are never on the ANE (docs/evidence.md: axis.extent, op.gather)
+    # the embedding lookup and the 32000-wide head are never on the ANE
+    # (docs/evidence.md: axis.extent, op.gather)
     gathers = [o for o in r.ops if o.op_type == "gather"]
     heads = [o for o in r.ops if o.op_type == "linear" and "linear.vocab" in o.rules]
     assert gathers and heads

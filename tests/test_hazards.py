@@ -314,7 +314,7 @@ def test_every_hazard_has_an_evidence_section_whose_tests_exist() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    doc = (root / "docs" / "evidence-hazards.md").read_text(encoding="utf-8")
+    doc = (root / "docs" / "evidence.md").read_text(encoding="utf-8")
     sections = dict(re.findall(r"^### (\S+)\n(.*?)(?=^### |^## |\Z)", doc, re.S | re.M))
     for h in HAZARDS:
         assert h.id in sections, h.id

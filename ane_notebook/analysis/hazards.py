@@ -2,7 +2,7 @@
 
 This module is a table, like the support rules: each `HazardRule` names the pattern it looks
 for in the placed graph, what can go wrong, the fix, its evidence level and its published
-source (docs/evidence-hazards.md, to become docs/evidence.md's "Hazards" section, quotes and
+source (docs/evidence.md, "Hazards", quotes and
 dates each one). `find_hazards` runs the table
 on a graph and its placement and returns the `Hazard`s a report carries; each flags the op at
 risk first, then the ops that make it a hazard (e.g. the op that computed the mask).
@@ -294,7 +294,7 @@ HAZARDS: tuple[HazardRule, ...] = (
     ),
 )
 
-# Patterns we looked for (docs/evidence-hazards.md, "None known") and found no published source for.
+# Patterns we looked for (docs/evidence.md, "None known") and found no published source for.
 NONE_KNOWN: tuple[tuple[str, str], ...] = (
     (
         "fp32 ML Program ops forced into fp16 on the Neural Engine",
