@@ -36,8 +36,8 @@ from typing import Any
 
 from coremltools.proto import FeatureTypes_pb2, Model_pb2, NeuralNetwork_pb2
 
-from .graph import Shape
-from .limits import MAX_CONST_ELEMENTS, MAX_DIM, MAX_RANK, MAX_TENSOR_ELEMENTS
+from ..graph import Shape
+from ..limits import MAX_CONST_ELEMENTS, MAX_DIM, MAX_RANK, MAX_TENSOR_ELEMENTS
 
 __all__ = ["NNShaper", "declared_shapes", "is_rank5_network"]
 
