@@ -1,4 +1,4 @@
-"""NeuralNetwork shape inference (model/nn_shapes.py), checked against answers it cannot share bugs
+"""NeuralNetwork shape inference (model/nn_shapes/), checked against answers it cannot share bugs
 with.
 
 * ND-mode networks: MIL programs converted with ``ct.convert(..., convert_to="neuralnetwork")``.
