@@ -24,9 +24,10 @@ from ._gc import gc_paused
 from .analysis.crossings import Crossing, find_crossings
 from .analysis.segments import Segment, find_segments
 from .model.graph import Graph, Shape
-from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
+from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence, known_chip
 from .placement.result import (
     CoreMLTimings,
+    CostDriver,
     Hazard,
     OpEstimate,
     Placement,
@@ -82,6 +83,7 @@ class OpRecord:
     alt_device: Device | None = None
     shape_unknown: bool = False
     estimate: OpEstimate | None = None
+    cost_driver: CostDriver | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,9 @@ class Summary:
     n_crossings: int
     crossing_bytes: int
     crossing_ms: float
-    est_total_ms: float  # ops + crossings, estimated
+    launch_ms: float  # dispatches into each segment's processor + per-prediction cost
+    io_ms: float  # model inputs from the caller and outputs back to it
+    est_total_ms: float  # ops + crossings + launches + model I/O: one prediction, estimated
 
 
 @dataclass(frozen=True, eq=True)
@@ -191,6 +195,7 @@ class ProfileReport:
                     alt_device=p.alt_device,
                     shape_unknown=p.shape_unknown,
                     estimate=p.estimate,
+                    cost_driver=p.cost_driver,
                 )
             )
         info = ModelInfo(
@@ -210,7 +215,7 @@ class ProfileReport:
             compute_units=placement.compute_units,
             chip=placement.chip,
             ops=tuple(records),
-            segments=tuple(find_segments(graph, placement.ops)),
+            segments=tuple(find_segments(graph, placement.ops, known_chip(placement.chip))),
             crossings=tuple(find_crossings(graph, placement.ops)),
             metadata=meta,
             timings=placement.timings,
@@ -231,6 +236,8 @@ class ProfileReport:
         xb = sum(c.bytes for c in self.crossings if c.moved)
         xms = sum(c.est_cost_ms for c in self.crossings)
         totals = {d: DeviceTotals(int(v[0]), float(v[1])) for d, v in per.items()}
+        launch = sum(s.launch_ms for s in self.segments)
+        io = sum(s.io_ms for s in self.segments)
         return Summary(
             source=self.source,
             compute_units=self.compute_units.value,
@@ -242,7 +249,9 @@ class ProfileReport:
             n_crossings=len(self.crossings),
             crossing_bytes=xb,
             crossing_ms=xms,
-            est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms,
+            launch_ms=launch,
+            io_ms=io,
+            est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms + launch + io,
         )
 
     def not_on_ane(self) -> dict[str, list[OpRecord]]:
@@ -255,7 +264,13 @@ class ProfileReport:
         groups: dict[tuple[Any, ...], list[OpRecord]] = {}
         for r in self.ops:
             if r.device is not None and r.device != Device.ANE:
-                key = (r.device, r.reason_kind, r.rules, () if r.rules else r.supported)
+                key = (
+                    r.device,
+                    r.reason_kind,
+                    r.cost_driver,
+                    r.rules,
+                    () if r.rules else r.supported,
+                )
                 groups.setdefault(key, []).append(r)
         ordered = sorted(groups.values(), key=lambda ops: -len(ops))
         out: dict[str, list[OpRecord]] = {}
@@ -375,6 +390,8 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
                 "end": s.end,
                 "n_ops": s.n_ops,
                 "est_time_ms": s.est_time_ms,
+                "launch_ms": s.launch_ms,
+                "io_ms": s.io_ms,
             }
             for s in r.segments
         ],
@@ -445,6 +462,8 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
             s["end"],
             s["n_ops"],
             float(s["est_time_ms"]),
+            float(s.get("launch_ms", 0.0)),  # absent in reports written before they existed
+            float(s.get("io_ms", 0.0)),
         )
         for s in data["segments"]
     )

@@ -12,12 +12,20 @@ from typing import TYPE_CHECKING
 from .escape import plain
 from .fixes import fix_for
 from .placement.devices import DEVICE_LABEL, DEVICE_ORDER
-from .placement.result import PlacementSource
+from .placement.result import PlacementSource, Uncertainty
 
 if TYPE_CHECKING:
     from .report import ProfileReport
 
-__all__ = ["DEVICE_LABEL", "SOURCE_NOTE", "fmt_bytes", "fmt_ms", "fmt_shape", "render_text"]
+__all__ = [
+    "DEVICE_LABEL",
+    "SOURCE_NOTE",
+    "fmt_bytes",
+    "fmt_ms",
+    "fmt_shape",
+    "render_text",
+    "uncertainty_text",
+]
 
 SOURCE_NOTE: dict[PlacementSource, str] = {
     PlacementSource.ESTIMATE: "estimated by rules + cost model, not measured",
@@ -48,6 +56,21 @@ def fmt_shape(shape: tuple[int | None, ...] | None) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def uncertainty_text(u: Uncertainty) -> str:
+    """ "Neural Engine 49–52 ops, GPU 0 ops, CPU 7–10 ops; 2.1–3.0 ms": the ranges over the
+    other readings of the evidence (contested rules flipped, constants at the ends of their
+    published spread)."""
+    parts = []
+    for d in DEVICE_ORDER:
+        if d in u.ops:
+            lo, hi = u.ops[d]
+            parts.append(
+                f"{DEVICE_LABEL[d]} {lo}–{hi} ops" if lo != hi else f"{DEVICE_LABEL[d]} {lo} ops"
+            )
+    lo_ms, hi_ms = u.est_total_ms
+    return ", ".join(parts) + f"; {fmt_ms(lo_ms)}–{fmt_ms(hi_ms)}"
+
+
 def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> str:
     s = r.summary()
     est = "est."  # per-op times are estimates for every source (Core ML gives only weights)
@@ -74,7 +97,21 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
         f"  {'crossings':<22}{s.n_crossings:>8}   {fmt_ms(s.crossing_ms):>11}  "
         f"({fmt_bytes(s.crossing_bytes)})"
     )
-    lines.append(f"  {'total':<22}{s.n_ops:>8}   {fmt_ms(s.est_total_ms):>11}")
+    lines.append(
+        f"  {'dispatches':<22}{s.n_segments:>8}   {fmt_ms(s.launch_ms):>11}  "
+        "(entering each segment's processor, and the per-prediction cost)"
+    )
+    lines.append(f"  {'model inputs/outputs':<22}{'':>8}   {fmt_ms(s.io_ms):>11}")
+    lines.append(f"  {'total':<22}{s.n_ops:>8}   {fmt_ms(s.est_total_ms):>11}  (one prediction)")
+    u = r.uncertainty
+    if u is not None:
+        lines.append(f"  range: {uncertainty_text(u)}")
+        n_contested = sum(1 for o in r.ops if o.contested)
+        if n_contested:
+            lines.append(
+                f"  contested: {n_contested} ops rest on a guess or on sources that disagree "
+                "(marked * below)"
+            )
 
     lines += ["", f"Segments: {s.n_segments}"]
     for seg in r.segments[:max_rows]:
@@ -107,7 +144,8 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     for reason, ops in list(groups.items())[:max_reasons]:
         ev = ops[0].evidence.value if ops[0].evidence is not None else "measured"
         types = sorted({o.op_type for o in ops})
-        lines.append(f"  [{len(ops)}] {plain(reason, 300)} ({ev})")
+        star = "*" if any(o.contested for o in ops) else ""
+        lines.append(f"  [{len(ops)}]{star} {plain(reason, 300)} ({ev})")
         lines.append(
             f"      ops: {', '.join(plain(t, 40) for t in types[:6])}"
             + (" ..." if len(types) > 6 else "")
@@ -118,4 +156,21 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
             lines.append(f"      fix: {fix}")
     if len(groups) > max_reasons:
         lines.append(f"  ... {len(groups) - max_reasons} more reasons")
+
+    contested = [o for o in r.ops if o.contested and o.device is not None]
+    if contested:
+        lines += [
+            "",
+            f"Contested: {len(contested)} ops (the placement rests on a guess or on sources "
+            "that disagree)",
+        ]
+        for o in sorted(contested, key=lambda o: o.alt_device is None)[:max_rows]:
+            alt = (
+                f", {o.alt_device.value} under the other reading"
+                if o.alt_device is not None
+                else ", stays under the other reading"
+            )
+            lines.append(f"  {plain(o.name, 50)} ({plain(o.op_type, 30)}): {o.device}{alt}")
+        if len(contested) > max_rows:
+            lines.append(f"  ... {len(contested) - max_rows} more")
     return "\n".join(lines)
