@@ -1,23 +1,28 @@
-"""The library entry point: `profile()` a model into a `ProfileReport`.
+"""The library entry points: `profile()` a model into a `ProfileReport`, and `run()` a
+`ProfileRequest`, the one seam every front end (CLI, magic, explorer) goes through.
 
-It picks the placement backend (`coreml` live on macOS, `estimate` anywhere, `recorded` from a
-plan file), runs it and builds the report. `backend="auto"` says in the report which backend it
-chose and why, so an estimate is never mistaken for a measurement.
+`profile` picks the placement backend (`coreml` live on macOS, `estimate` anywhere, `recorded`
+from a plan file), runs it and builds the report. `backend="auto"` says in the report which
+backend it chose and why, so an estimate is never mistaken for a measurement.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .errors import UsageError, writing
 from .model.graph import Graph
 from .model.load import load_model
 from .placement.devices import ComputeUnits, get_chip
 from .placement.estimate import estimate
-from .report import ProfileReport
+from .placement.result import Backend
+from .report import ProfileReport, ReportSet
 
-BACKENDS = ("auto", "estimate", "coreml", "recorded")
+BACKENDS: tuple[str, ...] = tuple(b.value for b in Backend)
 ALL_COMPUTE_UNITS = (
     ComputeUnits.CPU_ONLY,
     ComputeUnits.CPU_AND_GPU,
@@ -26,18 +31,13 @@ ALL_COMPUTE_UNITS = (
 )
 
 
-def _parse_units(value: Any) -> ComputeUnits:
+def _parse_backend(value: Any) -> Backend:
     try:
-        return ComputeUnits.parse(value)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-
-
-def _parse_chip(value: Any) -> str:
-    try:
-        return get_chip(value).name
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+        return Backend(value)
+    except ValueError:
+        raise UsageError(
+            f"unknown backend {value!r}; choose one of {', '.join(BACKENDS)}"
+        ) from None
 
 
 def profile(
@@ -57,32 +57,38 @@ def profile(
     backend: "auto" (coreml on macOS 14.4+, else estimate), "estimate", "coreml", "recorded".
     plan: with backend="recorded", the plan JSON recorded on a Mac (`ane-notebook record`).
     runs: predictions to time per compute-unit setting (coreml backend).
+
+        >>> import ane_notebook as an
+        >>> r = an.profile("example:mobilenet", compute_units="CPU_AND_NE", chip="M4")
+        >>> r.summary().per_device[an.Device.ANE].ops > 0
+        True
     """
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    cu = _parse_units(compute_units)
-    chip_name = _parse_chip(chip)
-    if plan is not None and backend in ("auto", "recorded"):
-        backend = "recorded"
-    elif backend == "recorded":
+    chosen = _parse_backend(backend)
+    cu = ComputeUnits.parse(compute_units)
+    chip_name = get_chip(chip).name
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise UsageError(f"runs must be a whole number of predictions, at least 1; got {runs!r}")
+    if plan is not None and chosen in (Backend.AUTO, Backend.RECORDED):
+        chosen = Backend.RECORDED
+    elif chosen is Backend.RECORDED:
         raise UsageError(
             "backend 'recorded' needs plan=PATH (a plan recorded with "
             "`ane-notebook record` on a Mac)"
         )
     graph = model if isinstance(model, Graph) else load_model(model)
 
-    if backend == "recorded":
+    if chosen is Backend.RECORDED:
         from .placement.recorded import load_plan  # local: only needed for recorded plans
 
         assert plan is not None
         return ProfileReport.from_placement(graph, load_plan(graph, plan, cu))
 
     choice_note = ""
-    if backend in ("auto", "coreml"):
+    if chosen in (Backend.AUTO, Backend.COREML):
         from .placement.coreml import coreml_available
 
         ok, why = coreml_available()
-        if backend == "coreml" and not ok:
+        if chosen is Backend.COREML and not ok:
             from .errors import CoreMLUnavailableError
 
             raise CoreMLUnavailableError(f"backend 'coreml' is not available here: {why}")
@@ -126,6 +132,10 @@ def profile_all_units(
     A progress bar (tqdm.auto: a widget in notebooks) appears when the settings take more than a
     second in all, e.g. ~5 s for the four settings of a 50,000-op model; smaller models show
     nothing.
+
+        >>> from ane_notebook.api import profile_all_units
+        >>> [u.value for u in profile_all_units("example:lstm")]
+        ['CPU_ONLY', 'CPU_AND_GPU', 'CPU_AND_NE', 'ALL']
     """
     from tqdm.auto import tqdm  # local: only this comparison needs it
 
@@ -148,6 +158,11 @@ def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileRep
     The result's JSON (`report.to_json(path)`) replays anywhere with `backend="recorded"`. It
     keeps what the placement depends on: chip, ANE core count, macOS version and build,
     coremltools version, compute units, input shapes and when it was recorded.
+
+    Example (on a Mac)::
+
+        report = an.record("MyModel.mlpackage", compute_units="ALL")
+        report.to_json("plan.json")   # then, anywhere: an.profile(model, plan="plan.json")
     """
     from datetime import datetime, timezone
 
@@ -181,3 +196,97 @@ def _macos_build() -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     return out.stdout.strip()
+
+
+@dataclass(frozen=True)
+class ProfileRequest:
+    """One profiling job, as every front end states it (the CLI's options, the magic's
+    arguments, the explorer's controls): the arguments of `profile`, plus `compare` for all
+    four compute-unit settings side by side.
+
+        >>> from ane_notebook.api import ProfileRequest, run
+        >>> run(ProfileRequest("example:lstm", compute_units="CPU_AND_NE", chip="M2")).chip
+        'M2'
+    """
+
+    model: Any
+    compute_units: Any = "ALL"
+    chip: str | None = None
+    backend: str = Backend.AUTO.value
+    plan: str | os.PathLike[str] | None = None
+    compare: bool = False
+    runs: int = 20
+
+
+def run(request: ProfileRequest) -> ProfileReport | ReportSet:
+    """Run `request`: one `ProfileReport`, or a `ReportSet` of the four compute-unit settings
+    when `request.compare` (keyed by setting name, CPU_ONLY first).
+
+        >>> from ane_notebook.api import ProfileRequest, run
+        >>> run(ProfileRequest("example:lstm", compare=True)).reports.keys()
+        dict_keys(['CPU_ONLY', 'CPU_AND_GPU', 'CPU_AND_NE', 'ALL'])
+    """
+    if request.compare:
+        reports = profile_all_units(
+            request.model, chip=request.chip, backend=request.backend, plan=request.plan
+        )
+        return ReportSet({u.value: r for u, r in reports.items()})
+    return profile(
+        request.model,
+        compute_units=request.compute_units,
+        chip=request.chip,
+        backend=request.backend,
+        plan=request.plan,
+        runs=request.runs,
+    )
+
+
+def write_outputs(
+    result: ProfileReport | ReportSet,
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    html_path: str | os.PathLike[str] | None = None,
+    inputs: Sequence[Any] = (),
+) -> list[str]:
+    """Write the files a front end was asked for; return their paths, in order.
+
+    `inputs` are what the job read (the model path, a plan): an output that would overwrite
+    one of them (or land inside a model package) is refused with a UsageError, so that a
+    mistyped `--json MODEL.mlmodel` never destroys the user's model.
+    """
+    written: list[str] = []
+    for kind, path in (("json", json_path), ("html", html_path)):
+        if path is None:
+            continue
+        _refuse_overwriting_inputs(path, inputs, kind)
+        with writing(path):
+            if kind == "json":
+                if not isinstance(result, ProfileReport):
+                    raise UsageError("--json writes one report; a comparison has several")
+                result.to_json(path)
+            else:
+                result.to_html(path)
+        written.append(os.fspath(path))
+    return written
+
+
+def _refuse_overwriting_inputs(
+    path: str | os.PathLike[str], inputs: Sequence[Any], kind: str
+) -> None:
+    target = Path(path)
+    for given in inputs:
+        if not isinstance(given, (str, os.PathLike)) or str(given).startswith("example:"):
+            continue
+        source = Path(given)
+        try:
+            if not source.exists():
+                continue
+            same = target.exists() and os.path.samefile(target, source)
+            inside = source.is_dir() and target.resolve().is_relative_to(source.resolve())
+        except (OSError, ValueError):
+            continue  # an unreadable or unnamable path cannot be one of our inputs
+        if same or inside:
+            raise UsageError(
+                f"{os.fspath(path)}: refusing to write the {kind} output over the input "
+                f"{os.fspath(given)}; choose another file name"
+            )

@@ -1,23 +1,40 @@
 """The `ane-notebook` command: profile | record | examples | chips.
 
 Prints the compact text report, optionally writes JSON and HTML, and on bad input prints one
-line (`ane-notebook: error: <file>: <problem>`) and exits with status 2. `--debug` shows the
-traceback instead.
+line (`ane-notebook: error: <file>: <problem>`) and exits with status 2; a mistyped option is
+one line too, with a hint, not argparse's usage block. `--debug` shows the traceback instead.
+Output never breaks on a terminal that cannot show a character (it is backslash-escaped), and
+`ane-notebook ... | head` ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-from .errors import AneNotebookError, writing
+from .errors import AneNotebookError
+from .escape import plain
 
 EXIT_BAD_INPUT = 2
+# What a shell reports for a process ended by SIGPIPE (128 + 13), as `yes | head` shows.
+EXIT_BROKEN_PIPE = 141
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, with errors as one escaped line and a hint instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = f"see `{self.prog} --help`"
+        self.exit(
+            EXIT_BAD_INPUT, f"{self.prog.split()[0]}: error: {plain(message, 500)} ({hint})\n"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _OneLineParser(
         prog="ane-notebook",
         description="See where a Core ML model runs: Neural Engine, GPU or CPU, why, and what "
         "the crossings between them cost.",
@@ -81,34 +98,36 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from .api import profile
+    from .api import ProfileRequest, run, write_outputs
 
-    report = profile(
+    request = ProfileRequest(
         args.model,
         compute_units=args.compute_units,
         chip=args.chip,
         backend=args.backend,
         plan=args.plan,
     )
+    report = run(request)
     print(report.to_text())
-    if args.json_path:
-        with writing(args.json_path):
-            report.to_json(args.json_path)
-        print(f"\nwrote {args.json_path}")
-    if args.html_path:
-        with writing(args.html_path):
-            report.to_html(args.html_path)
-        print(f"wrote {args.html_path}")
+    written = write_outputs(
+        report,
+        json_path=args.json_path,
+        html_path=args.html_path,
+        inputs=(args.model, args.plan),
+    )
+    if written:
+        print()
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from .api import record
+    from .api import record, write_outputs
 
     report = record(args.model, compute_units=args.compute_units, runs=args.runs)
     print(report.to_text())
-    with writing(args.output):
-        report.to_json(args.output)
+    write_outputs(report, json_path=args.output, inputs=(args.model,))
     print(
         f"\nwrote {args.output} (replay anywhere: ane-notebook profile MODEL --plan {args.output})"
     )
@@ -147,15 +166,34 @@ COMMANDS = {
 }
 
 
+def _tolerant_streams() -> None:
+    """Characters the terminal's encoding cannot show are written as backslash escapes, never a
+    UnicodeEncodeError (e.g. a model name in Chinese on an ASCII-only terminal)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    _tolerant_streams()
     try:
-        return COMMANDS[args.command](args)
-    except AneNotebookError as e:
-        if getattr(args, "debug", False):
-            raise
-        print(f"ane-notebook: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        args = _parser().parse_args(argv)
+        try:
+            return COMMANDS[args.command](args)
+        except AneNotebookError as e:
+            if getattr(args, "debug", False):
+                raise
+            print(f"ane-notebook: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        finally:
+            sys.stdout.flush()  # a closed pipe shows up here, inside the handler below
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Point stdout at /dev/null so that the
+        # interpreter's own flush at exit does not complain a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("ane-notebook: interrupted", file=sys.stderr)
         return 130

@@ -78,7 +78,14 @@ def label_of(r: ProfileReport) -> str:
 def compare(
     a: ProfileReport, b: ProfileReport, label_a: str | None = None, label_b: str | None = None
 ) -> Comparison:
-    """Per-op agreement between two reports; ops matched by (function, name)."""
+    """Per-op agreement between two reports; ops matched by (function, name).
+
+    >>> import ane_notebook as an
+    >>> c = an.compare(an.profile("example:lstm", compute_units="CPU_ONLY"),
+    ...                an.profile("example:lstm", compute_units="ALL"))
+    >>> c.matched > 0
+    True
+    """
     ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
     keys_a: set[tuple[str, str]] = set()
     diffs: list[OpDifference] = []

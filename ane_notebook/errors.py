@@ -64,14 +64,29 @@ class CoreMLRunError(AneNotebookError):
         super().__init__(message)
 
 
-class UsageError(AneNotebookError):
-    """An argument is not one we accept (unknown compute units, chip, backend...)."""
+class UsageError(AneNotebookError, ValueError):
+    """An argument is not one we accept (unknown compute units, chip, backend...).
+
+    Also a ValueError, which is what Python code expects of a bad argument value.
+    """
+
+
+class UnknownOpError(AneNotebookError, KeyError):
+    """No op of that name in a report or graph (also a KeyError, as for a dict lookup)."""
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)  # KeyError would repr() the one-line message
+
+
+class OutputError(AneNotebookError):
+    """A file the user asked us to write (`--json`, `--html`...) cannot be written:
+    `<path>: cannot write: <why>`."""
 
 
 @contextmanager
 def writing(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Report a failure to write a file the user named (`--json`, `--html`...) as a UsageError."""
+    """Report a failure to write a file the user named (`--json`, `--html`...) as one line."""
     try:
         yield
     except OSError as e:
-        raise UsageError(f"{os.fspath(path)}: cannot write: {e.strerror or e}") from e
+        raise OutputError(f"{os.fspath(path)}: cannot write: {e.strerror or e}") from e

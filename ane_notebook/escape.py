@@ -10,9 +10,18 @@ from __future__ import annotations
 import html
 import re
 
-# C0 and C1 control characters (tab and newline included: a name is one line), DEL, and the
-# bidirectional overrides that can make text read differently from what it is.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# What may not reach a terminal or a one-line message as it is:
+# * C0 and C1 control characters (tab and newline included: a name is one line) and DEL;
+# * the line and paragraph separators U+2028/U+2029, which some terminals and editors break on;
+# * the bidirectional controls that can make text read differently from what it is (the
+#   "Trojan Source" set, CVE-2021-42574): LRM/RLM U+200E/F, ALM U+061C, the embeddings and
+#   overrides U+202A-E and the isolates U+2066-9.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def plain(value: object, limit: int = 200) -> str:
@@ -20,7 +29,7 @@ def plain(value: object, limit: int = 200) -> str:
     s = str(value)
     # Lone surrogates (from invalid UTF-8 decoded with surrogateescape) cannot be printed.
     s = s.encode("utf-8", "backslashreplace").decode("utf-8")
-    s = _UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
+    s = _UNSAFE.sub(_escaped, s)
     if len(s) > limit:
         s = s[: limit - 1] + "…"
     return s

@@ -1,7 +1,10 @@
 """`%ane_profile` and `%%ane_profile`: profile a model from a notebook cell.
 
-A thin layer: parse arguments, call `profile()`, display the report. Errors a user can act on
-print one line (the traceback only with `--debug`), and the kernel carries on.
+A thin layer: parse arguments, build an `api.ProfileRequest`, `api.run` it, display the result.
+Argument mistakes raise IPython's `UsageError` (shown as one line, like `%timeit`'s); a model or
+plan that cannot be read prints one line (the traceback only with `--debug`); the kernel carries
+on either way. The cell magic runs its cell through IPython's own input transformations, so
+`!shell` lines and `%magics` work in it as in any cell.
 """
 
 from __future__ import annotations
@@ -10,11 +13,13 @@ import ast
 import sys
 from typing import Any
 
+from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from .errors import AneNotebookError, writing
+from .errors import AneNotebookError, UsageError
+from .escape import plain
 
 
 @magics_class
@@ -76,12 +81,17 @@ class AneMagics(Magics):
         """
         try:
             args = parse_argstring(self.ane_profile, line)
-        except Exception as e:  # UsageError from argparse: report it on one line
-            print(f"ane_profile: {e}", file=sys.stderr)
-            return None
+        except IPythonUsageError as e:
+            # argparse echoes what it could not parse: escape it, so a stray ESC cannot reach
+            # the terminal, and keep it to one line.
+            raise IPythonUsageError(plain(str(e), 500)) from None
         try:
             model = self._model_from(args, cell)
             result = self._run(model, args)
+        except UsageError as e:
+            if args.debug:
+                raise
+            raise IPythonUsageError(str(e)) from None  # already one escaped line
         except AneNotebookError as e:
             if args.debug:
                 raise
@@ -96,56 +106,59 @@ class AneMagics(Magics):
         return None
 
     def _model_from(self, args: Any, cell: str | None) -> Any:
-        ns = self.shell.user_ns if self.shell is not None else {}
+        shell = self.shell
+        ns = shell.user_ns if shell is not None else {}
         if cell is not None:
-            value = _run_cell_keep_last(cell, ns)
+            source = shell.transform_cell(cell) if shell is not None else cell
+            value = _run_cell_keep_last(source, ns)
             if args.var:
                 if args.var not in ns:
-                    from .errors import UsageError
-
                     raise UsageError(f"--var {args.var}: the cell did not define {args.var!r}")
                 return ns[args.var]
             if value is None:
-                from .errors import UsageError
-
                 raise UsageError(
                     "the cell's last line must be the model (an expression), or "
                     "name it with --var NAME"
                 )
             return value
-        if args.model is None:
-            from .errors import UsageError
-
+        name = _unquote(args.model)
+        if name is None:
             raise UsageError("name a model: %ane_profile PATH | example:NAME | variable")
-        name = args.model.strip().strip("'\"")
         if name.isidentifier() and name in ns:
             return ns[name]
         return name
 
     def _run(self, model: Any, args: Any) -> Any:
-        from .api import profile, profile_all_units
-        from .report import ReportSet
+        from .api import ProfileRequest, run, write_outputs
 
-        if args.compare:
-            reports = profile_all_units(model, chip=args.chip, backend=args.backend, plan=args.plan)
-            result: Any = ReportSet({u.value: r for u, r in reports.items()})
-        else:
-            result = profile(
-                model,
-                compute_units=args.compute_units,
-                chip=args.chip,
-                backend=args.backend,
-                plan=args.plan,
-            )
-        if args.html:
-            with writing(args.html):
-                result.to_html(args.html)
+        request = ProfileRequest(
+            model,
+            compute_units=args.compute_units,
+            chip=args.chip,
+            backend=args.backend,
+            plan=_unquote(args.plan),
+            compare=args.compare,
+        )
+        result = run(request)
+        write_outputs(result, html_path=_unquote(args.html), inputs=(model, request.plan))
         return result
 
 
-def _run_cell_keep_last(cell: str, ns: dict[str, Any]) -> Any:
-    """Run `cell` in `ns`; return the value of its last line if that is an expression."""
-    tree = ast.parse(cell, filename="<ane_profile cell>", mode="exec")
+def _unquote(value: str | None) -> str | None:
+    """A path argument without the quotes around it: IPython splits magic arguments the
+    non-POSIX way, which keeps them (`--html 'my report.html'` would name a file with quotes)."""
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _run_cell_keep_last(source: str, ns: dict[str, Any]) -> Any:
+    """Run `source` (a cell after IPython's transformations) in `ns`; return the value of its
+    last line if that is an expression."""
+    tree = ast.parse(source, filename="<ane_profile cell>", mode="exec")
     last: ast.Expr | None = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
         last = tree.body.pop()  # type: ignore[assignment]

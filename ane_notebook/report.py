@@ -23,6 +23,8 @@ from . import __version__
 from ._gc import gc_paused
 from .analysis.crossings import Crossing, find_crossings
 from .analysis.segments import Segment, find_segments
+from .errors import UnknownOpError, writing
+from .escape import plain
 from .model.graph import Graph, Shape
 from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence, known_chip
 from .placement.result import (
@@ -46,7 +48,8 @@ from .placement.result import (
     warnings_from_list,
     warnings_to_list,
 )
-from .schema import REPORT_FORMAT, REPORT_VERSION, read_json_file, validate_report_dict
+from .report_validation import REPORT_FORMAT, REPORT_VERSION
+from .schema import read_json_file, validate_report_dict
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,13 @@ class ProfileReport:
         return {r.name: r for r in self.ops}
 
     def op(self, name: str) -> OpRecord:
-        return self._by_name[name]
+        """The record of the op called `name`; UnknownOpError (a KeyError) when there is none."""
+        found = self._by_name.get(name)
+        if found is None:
+            raise UnknownOpError(
+                f"no op named {plain(name, 80)!r} in the report of {plain(self.model.name, 80)!r}"
+            )
+        return found
 
     # --- text ---------------------------------------------------------------------------
     def to_text(self, max_reasons: int = 12, max_rows: int = 8) -> str:
@@ -311,7 +320,8 @@ class ProfileReport:
         """The report as JSON text; also written to `path` when given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
         if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
+            with writing(path):
+                Path(path).write_text(text, encoding="utf-8")
         return text
 
     # --- HTML / notebook ------------------------------------------------------------------
@@ -321,7 +331,8 @@ class ProfileReport:
 
         html = report_html(self)
         if path is not None:
-            Path(path).write_text(html, encoding="utf-8")
+            with writing(path):
+                Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
@@ -499,7 +510,14 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
 
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
-    """Read a report (or a recorded plan) written by `ProfileReport.to_json`."""
+    """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
+
+    >>> import ane_notebook as an, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
+    >>> _ = an.profile("example:lstm").to_json(path)
+    >>> an.load_report(path).model.name
+    'lstm'
+    """
     return report_from_dict(read_json_file(path), origin=str(path))
 
 
@@ -550,7 +568,8 @@ class ReportSet:
         first = next(iter(self.reports.values()))
         html = report_html(first, compare=self.reports)
         if path is not None:
-            Path(path).write_text(html, encoding="utf-8")
+            with writing(path):
+                Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

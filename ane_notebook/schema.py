@@ -18,19 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import fastjsonschema
+import orjson
 
+from ._gc import gc_paused
 from .errors import PlanError
+from .report_validation import REPORT_FORMAT, REPORT_VERSION, validate_report
 
-REPORT_FORMAT = "ane_notebook.report"
-REPORT_VERSION = 2
 # Older versions this one still reads (and upgrades on reading).
 READABLE_VERSIONS = (1, 2)
-# A plan file larger than this is not something we wrote (a 50k-op report is ~20 MB).
-MAX_PLAN_BYTES = 512 * 1024 * 1024
-# Larger times would overflow to infinity when a few are summed (the summary, the text bars).
-# Far above anything real, and above what the estimate gives even for absurd declared shapes
-# (at most ~1e100 ms, see model/load.py MAX_TENSOR_ELEMENTS), so our own reports always reload.
-MAX_TIME_MS = 1e200
+# A report or plan larger than this is not something we wrote: a report takes ~300 bytes per
+# op (a 50k-op report is ~20 MB), and the loader refuses models of more than a million ops
+# (model/limits.py MAX_OPS), so our own reports of any model we can load stay well below it.
+MAX_REPORT_BYTES = 2**30
 
 
 @lru_cache(maxsize=1)
@@ -67,7 +66,13 @@ def _float_sized_int(text: str) -> int:
 
 
 def read_json_file(path: str | os.PathLike[str]) -> Any:
-    """Parse a JSON file strictly; PlanError naming the file on any problem."""
+    """Parse a JSON file strictly; PlanError naming the file on any problem.
+
+    Strict: no NaN or Infinity, no number that overflows a float, no unpaired surrogate, valid
+    UTF-8, at most `MAX_REPORT_BYTES`. The fast parser (orjson) is used when the text holds no
+    integer it could not keep exact (19 digits or more: orjson turns those into floats); the
+    standard library's parser, with strict number hooks, reads the rest.
+    """
     p = Path(path)
     try:
         st = p.stat()
@@ -83,17 +88,37 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
         if not stat.S_ISREG(st.st_mode):
             # A FIFO or device would block (or never end) when read.
             raise PlanError(p, "not a regular file, expected a .json file")
-        if st.st_size > MAX_PLAN_BYTES:
-            raise PlanError(p, f"larger than {MAX_PLAN_BYTES // 2**20} MB; not a report")
-        text = p.read_text(encoding="utf-8")
+        if st.st_size > MAX_REPORT_BYTES:
+            raise PlanError(
+                p, f"larger than {MAX_REPORT_BYTES // 2**20} MB, the limit for a report or plan"
+            )
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise PlanError(p, "no such file") from None
     except IsADirectoryError:
         raise PlanError(p, "is a folder, expected a .json file") from None
-    except UnicodeDecodeError:
-        raise PlanError(p, "not UTF-8 text; expected a .json file") from None
     except OSError as e:
         raise PlanError(p, f"cannot read: {e.strerror}") from None
+    with gc_paused():  # a report parses into ~a million small objects, none in cycles
+        if not _LONG_DIGITS.search(raw):
+            try:
+                return orjson.loads(raw)
+            except orjson.JSONDecodeError as e:
+                if "recursion" in str(e):  # orjson's own limit: 1024 levels
+                    raise PlanError(p, "not valid JSON (nested too deeply)") from None
+                # otherwise the standard parser below says exactly what is wrong
+        return _parse_exactly(raw, p)
+
+
+# Integer literals orjson cannot keep exact (it reads integers beyond 64 bits as floats).
+_LONG_DIGITS = re.compile(rb"[0-9]{19,}")
+
+
+def _parse_exactly(raw: bytes, p: Path) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PlanError(p, "not UTF-8 text; expected a .json file") from None
     try:
         data = json.loads(
             text,
@@ -105,7 +130,7 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
         raise PlanError(p, "not valid JSON (nested too deeply)") from None
     except ValueError as e:  # JSONDecodeError is a ValueError
         raise PlanError(p, f"not valid JSON ({e})") from None
-    # The text decoded as UTF-8, so only \u escapes can make surrogates; an unpaired one is not
+    # The text decoded as UTF-8, so only \\u escapes can make surrogates; an unpaired one is not
     # Unicode and could never be written out again (report.to_json would fail).
     if _SURROGATE_ESCAPE.search(text):
         bad = _unpaired_surrogate(data)
@@ -139,10 +164,11 @@ def _unpaired_surrogate(data: Any) -> str | None:
 
 
 def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
-    """Check format, version, schema and internal indices; return the (version 2) dict.
+    """Check format, version and everything else (`report_validation`); return the version-2
+    dict, or raise a one-line PlanError.
 
     Reports of version 1 (before reason kinds) are checked against the version-1 form of the
-    schema, then upgraded (`upgrade_v1`), then checked like any other. Raises PlanError.
+    schema, then upgraded (`upgrade_v1`), then checked like any other.
     """
     if not isinstance(data, dict):
         raise PlanError(origin, "not a report: expected a JSON object")
@@ -158,8 +184,7 @@ def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
             f"unsupported report version {repr(version)[:20]}; this ane_notebook reads "
             f"versions {', '.join(map(str, READABLE_VERSIONS))}",
         )
-    _schema_check(data, origin, _fast_validator, report_schema())
-    return _check_indices(data, origin)
+    return validate_report(data, origin)
 
 
 def _schema_check(data: Any, origin: str, fast: Any, schema: dict[str, Any]) -> None:
@@ -255,41 +280,3 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
         "hazards": [],
         "ops": ops,
     }
-
-
-@lru_cache(maxsize=1)
-def _fast_validator() -> Any:
-    return fastjsonschema.compile(report_schema())
-
-
-def _check_indices(data: dict[str, Any], origin: str) -> dict[str, Any]:
-    """What the schema cannot say: op indices are positions, references point at real ops."""
-    n = len(data["ops"])
-    for i, o in enumerate(data["ops"]):
-        if o["index"] != i:
-            raise PlanError(origin, f"invalid report at ops/{i}: index {o['index']} != {i}")
-        if any(not 0 <= j < n for j in o["inputs"]):
-            raise PlanError(origin, f"invalid report at ops/{i}/inputs: op index out of range")
-    for key, fields in (("segments", ("start", "end")), ("crossings", ("src", "dst"))):
-        for i, s in enumerate(data[key]):
-            if any(not 0 <= s[f] < n for f in fields):
-                raise PlanError(origin, f"invalid report at {key}/{i}: op index out of range")
-    for i, s in enumerate(data["segments"]):
-        if s["start"] > s["end"]:
-            raise PlanError(
-                origin,
-                f"invalid report at segments/{i}: start {s['start']} is after end {s['end']}",
-            )
-    for key, field in (
-        ("ops", "est_time_ms"),
-        ("segments", "est_time_ms"),
-        ("crossings", "est_cost_ms"),
-    ):
-        for i, item in enumerate(data[key]):
-            if item[field] > MAX_TIME_MS:
-                raise PlanError(
-                    origin,
-                    f"invalid report at {key}/{i}/{field}: {item[field]:g} "
-                    f"ms is too large to add up (more than {MAX_TIME_MS:g} ms)",
-                )
-    return data

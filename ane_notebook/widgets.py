@@ -127,8 +127,7 @@ class Explorer(w.VBox):
     # --- running ------------------------------------------------------------------------
     def run(self) -> Any:
         """Profile with the current settings and draw the result. Returns the report."""
-        from .api import profile, profile_all_units
-        from .report import ReportSet
+        from .api import ProfileRequest, run
 
         self.run_button.disabled = True
         self.progress.layout.visibility = "visible"
@@ -137,16 +136,14 @@ class Explorer(w.VBox):
         try:
             model = self.selected_model()
             self.progress.value = 1
-            if self.compare.value:
-                reports = profile_all_units(model, chip=self.chip.value, backend=self.backend.value)
-                result: Any = ReportSet({u.value: r for u, r in reports.items()})
-            else:
-                result = profile(
-                    model,
-                    compute_units=self.units.value,
-                    chip=self.chip.value,
-                    backend=self.backend.value,
-                )
+            request = ProfileRequest(
+                model,
+                compute_units=self.units.value,
+                chip=self.chip.value,
+                backend=self.backend.value,
+                compare=self.compare.value,
+            )
+            result: Any = run(request)
             self.progress.value = 2
             self._draw(result)
             self.progress.value = 3
@@ -182,7 +179,13 @@ class Explorer(w.VBox):
 
 
 def explore(model: str | None = None) -> Explorer:
-    """Open the explorer: pick a model, compute units, chip and backend, then Run."""
+    """Open the explorer: pick a model, compute units, chip and backend, then Run.
+
+    Example (in a notebook cell)::
+
+        import ane_notebook as an
+        an.explore("example:transformer")   # the explorer, with that model selected
+    """
     return Explorer(model)
 
 

@@ -58,7 +58,7 @@ def report(hostile_model: Path) -> ProfileReport:
 def test_plain_escapes_controls_bidi_and_lone_surrogates() -> None:
     assert plain("a\x1b[31mb\x07\x00\r\n\t") == "a\\x1b[31mb\\x07\\x00\\x0d\\x0a\\x09"
     assert plain("\x85\x9f\x7f") == "\\x85\\x9f\\x7f"
-    assert plain("\u202eabc\u2066") == "\\x202eabc\\x2066"
+    assert plain("\u202eabc\u2066") == "\\u202eabc\\u2066"
     assert plain("bad\udcff") == "bad\\udcff"  # from invalid UTF-8 decoded with surrogateescape
     assert plain("x" * 500, limit=10) == "x" * 9 + "…"
     for s in HOSTILE_NAMES:
@@ -101,7 +101,7 @@ def test_cli_output_and_errors_are_escaped(
 
 def test_error_messages_are_escaped() -> None:
     e = ModelLoadError("m\x1b[31m.mlmodel", "op 'a\x07' reads 'b\u202e'")
-    assert str(e) == "m\\x1b[31m.mlmodel: op 'a\\x07' reads 'b\\x202e'"
+    assert str(e) == "m\\x1b[31m.mlmodel: op 'a\\x07' reads 'b\\u202e'"
     assert not UNSAFE.search(str(AneNotebookError("x\x00" * 5000)))
     assert len(str(AneNotebookError("y" * 10_000))) <= 2000
 

@@ -23,6 +23,7 @@ from ane_notebook.report import ProfileReport
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(
         chromium_missing_reason() is not None, reason=chromium_missing_reason() or ""
     ),

@@ -46,7 +46,7 @@ from typing import NoReturn
 import pytest
 from browser import BrowserError, Chromium, Page, chromium_missing_reason
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 QUICKSTART = "01_quickstart.ipynb"

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -661,7 +660,8 @@ def test_deep_nesting_is_refused(tmp_path: Path) -> None:
         load_model(path)
 
 
-def test_ten_thousand_ops_load_fast() -> None:
+def test_ten_thousand_ops_load() -> None:
+    # How fast is measured in benchmarks/ (no wall-clock assertion here).
     ops: list[tuple[str, dict[str, str], str]] = []
     prev = "x"
     for i in range(10_000):
@@ -670,11 +670,8 @@ def test_ten_thousand_ops_load_fast() -> None:
     data = mil_spec(ops).SerializeToString()
     spec = Model_pb2.Model()
     spec.ParseFromString(data)
-    start = time.perf_counter()
     g = graph_from_spec(spec)
-    elapsed = time.perf_counter() - start
     assert len(g) == 10_000 and sum(1 for _ in g.edges()) == 9_999
-    assert elapsed < 1.0, f"graph building took {elapsed:.2f}s"
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from ane_notebook.report import ProfileReport, ReportSet
@@ -97,10 +98,13 @@ def test_errors_are_one_line_and_kernel_survives(
     err = capsys.readouterr().err.strip()
     assert err.startswith("ane_profile: error:") and "does/not/exist.mlpackage" in err
     assert len(err.splitlines()) == 1 and "Traceback" not in err
-    ip.run_line_magic("ane_profile", "example:lstm --chip Z99 -q")
-    assert "unknown chip" in capsys.readouterr().err
-    ip.run_cell_magic("ane_profile", "-q", "x = 1\n")
-    assert "last line must be the model" in capsys.readouterr().err
+    # Argument mistakes are IPython UsageErrors: the shell shows them as one line.
+    with pytest.raises(UsageError, match="unknown chip 'Z99'"):
+        ip.run_line_magic("ane_profile", "example:lstm --chip Z99 -q")
+    with pytest.raises(UsageError, match="last line must be the model"):
+        ip.run_cell_magic("ane_profile", "-q", "x = 1\n")
+    with pytest.raises(UsageError, match="unrecognized arguments: --no-such-option"):
+        ip.run_line_magic("ane_profile", "example:lstm --no-such-option")
     # still working
     assert ip.run_line_magic("ane_profile", "example:lstm -o -q") is not None
 
@@ -116,3 +120,25 @@ def test_docstring_is_the_help(ip: InteractiveShell) -> None:
     magic = ip.find_line_magic("ane_profile")
     doc = magic.__doc__ or ""
     assert "%ane_profile example:transformer" in doc and "--compute-units" in doc
+
+
+def test_cell_magic_runs_ipython_syntax(ip: InteractiveShell) -> None:
+    # `!cmd` and `%magic` lines are IPython syntax, not Python: the cell goes through IPython's
+    # own transformations first (this cell was a SyntaxError before).
+    cell = "listing = !echo hi\n%pwd\nmodel_name = 'example:lstm'\nmodel_name\n"
+    r = ip.run_cell_magic("ane_profile", "-o -q", cell)
+    assert isinstance(r, ProfileReport) and r.model.name == "lstm"
+    assert list(ip.user_ns["listing"]) == ["hi"]
+
+
+def test_usage_errors_show_as_one_line_in_a_cell(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = ip.run_cell("%ane_profile example:lstm -u TPU")
+    assert not result.success
+    out, err = capsys.readouterr()
+    shown = (out + err).strip().splitlines()
+    assert shown == [
+        "UsageError: unknown compute units 'TPU'; choose one of CPU_ONLY, "
+        "CPU_AND_GPU, CPU_AND_NE, ALL"
+    ]

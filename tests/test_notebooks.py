@@ -21,6 +21,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+# Each notebook runs in a kernel: seconds apiece.
+pytestmark = pytest.mark.slow
+
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 CELL_TIMEOUT_S = 120

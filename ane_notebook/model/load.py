@@ -79,6 +79,11 @@ def load_model(obj: object, *, name: str | None = None) -> Graph:
     (default: the file stem, the example name, or ``"model"``/``"program"`` for objects).
 
     Raises `ModelLoadError` with a one-line message naming the input and the problem.
+
+        >>> from ane_notebook.model.load import load_model
+        >>> g = load_model("example:lstm")
+        >>> g.format, len(g.ops) > 0
+        ('mlprogram', True)
     """
     if isinstance(obj, str) and obj.startswith(EXAMPLE_PREFIX):
         example = obj[len(EXAMPLE_PREFIX) :]

@@ -403,7 +403,8 @@ class OpCosts:
 
     @property
     def bytes(self) -> np.ndarray:
-        return self.act_bytes + self.weight_bytes
+        total: np.ndarray = self.act_bytes + self.weight_bytes
+        return total
 
 
 DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from ..errors import UsageError
+
 
 class Device(str, Enum):
     """A processor Core ML can dispatch to."""
@@ -70,7 +72,7 @@ class ComputeUnits(str, Enum):
             if key in cls.__members__:
                 return cls[key]
         choices = ", ".join(cls.__members__)
-        raise ValueError(f"unknown compute units {value!r}; choose one of {choices}")
+        raise UsageError(f"unknown compute units {value!r}; choose one of {choices}")
 
 
 _UNIT_DEVICES: dict[ComputeUnits, frozenset[Device]] = {
@@ -224,11 +226,16 @@ def get_chip(name: str | ChipProfile | None) -> ChipProfile:
         return name
     if name is None:
         return CHIPS[DEFAULT_CHIP]
+    if not isinstance(name, str):
+        raise UsageError(
+            f"unknown chip {name!r} (a {type(name).__name__}); give a name such as "
+            f"{', '.join(CHIPS)}"
+        )
     key = name.strip().upper().replace("APPLE", "").strip()
     key = key.split()[0] if key else key  # "M4 MAX" -> "M4", "A17 PRO" -> "A17"
     if key in CHIPS:
         return CHIPS[key]
-    raise ValueError(f"unknown chip {name!r}; choose one of {', '.join(CHIPS)}")
+    raise UsageError(f"unknown chip {name!r}; choose one of {', '.join(CHIPS)}")
 
 
 def known_chip(name: str | None) -> ChipProfile | None:
@@ -236,5 +243,5 @@ def known_chip(name: str | None) -> ChipProfile | None:
     recorded on hardware this table does not list)."""
     try:
         return get_chip(name) if name else None
-    except ValueError:
+    except UsageError:
         return None

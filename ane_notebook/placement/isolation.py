@@ -45,7 +45,8 @@ def _resolve(func: Callable[..., Any] | str) -> Callable[..., Any]:
         target = getattr(target, part)
     if not callable(target):
         raise TypeError(f"{func!r} is not callable")
-    return target
+    resolved: Callable[..., Any] = target
+    return resolved
 
 
 def _child_entry(conn: Connection, func: Callable[..., Any] | str, args: tuple[Any, ...]) -> None:

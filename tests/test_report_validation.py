@@ -1,0 +1,165 @@
+"""The hand-written report validator: it agrees with report.schema.json (the contract) and
+catches what a schema cannot say."""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ane_notebook.api import profile
+from ane_notebook.errors import PlanError
+from ane_notebook.model.examples import EXAMPLES
+from ane_notebook.report import load_report, report_from_dict
+from ane_notebook.report_validation import validate_report
+from ane_notebook.schema import report_schema
+
+
+@cache
+def _report_dict(example: str, units: str = "ALL") -> str:
+    return profile(f"example:{example}", units).to_json()
+
+
+def _fresh(example: str = "transformer") -> dict[str, Any]:
+    return json.loads(_report_dict(example))
+
+
+@cache
+def _reference() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(report_schema())
+
+
+def _ours_accepts(doc: Any) -> bool:
+    try:
+        validate_report(doc, "<doc>")
+    except PlanError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_every_example_report_is_valid_for_both(example: str) -> None:
+    for units in ("ALL", "CPU_AND_NE", "CPU_ONLY"):
+        doc = json.loads(_report_dict(example, units))
+        assert not list(_reference().iter_errors(doc))
+        assert _ours_accepts(doc)
+
+
+# --- agreement: whatever the schema rejects, we reject -----------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path into `doc`, a few items of each long list only (reports are big)."""
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i in sorted({0, 1, len(doc) - 1} & set(range(len(doc)))):
+            out += _paths(doc[i], (*prefix, i))
+    return out
+
+
+_SMALL = ("lstm", "control_flow", "fp32")
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    example=st.sampled_from(_SMALL),
+    choice=st.integers(min_value=0),
+    action=st.sampled_from(["replace", "delete", "add"]),
+    value=_JSON_VALUES,
+)
+def test_whatever_the_schema_rejects_we_reject(
+    example: str, choice: int, action: str, value: Any
+) -> None:
+    doc = _fresh(example)
+    paths = [p for p in _paths(doc) if p]
+    path = paths[choice % len(paths)]
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    last = path[-1]
+    if action == "replace":
+        parent[last] = value
+    elif action == "delete":
+        del parent[last]
+    elif isinstance(parent, dict):
+        parent[f"extra_{last}"] = value
+    else:
+        parent.append(value)
+    schema_rejects = bool(list(_reference().iter_errors(doc)))
+    if schema_rejects:
+        assert not _ours_accepts(doc), f"{action} at {path}: schema rejects, we accept"
+
+
+def test_the_agreement_check_can_fail() -> None:
+    # A validator that forgot a field would be caught: the schema rejects a missing `chip`.
+    doc = _fresh()
+    del doc["chip"]
+    assert list(_reference().iter_errors(doc))
+    assert not _ours_accepts(doc)
+
+
+# --- what only this validator catches: tests/bad_inputs.py holds those cases (plan_index_as_float,
+# plan_count_of_2_to_the_40, plan_metadata_600_deep, ...), run through the API, CLI and magic.
+
+# Too deep for json.dumps: written into the file as text.
+_DEEP = "<deep metadata>"
+
+
+def test_a_valid_report_round_trips_through_the_file(tmp_path: Path) -> None:
+    doc = _fresh()
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert load_report(path) == report_from_dict(copy.deepcopy(doc))
+
+
+def test_huge_integers_are_read_exactly(tmp_path: Path) -> None:
+    # Byte counts beyond 64 bits (absurd declared shapes keep their size) must reload as the
+    # integers they are: the fast parser would turn them into floats.
+    doc = _fresh()
+    doc["crossings"][0]["bytes"] = 2**100
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert load_report(path).crossings[0].bytes == 2**100
+
+
+def test_json_nested_beyond_the_parser_limit_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    with pytest.raises(PlanError, match="nested too deeply"):
+        load_report(path)
+
+
+def test_metadata_nested_990_deep_is_one_line(tmp_path: Path) -> None:
+    # Deeper than Python's recursion limit allows a recursive renderer to walk.
+    doc = _fresh()
+    doc["metadata"] = _DEEP
+    path = tmp_path / "r.json"
+    path.write_text(
+        json.dumps(doc).replace(json.dumps(_DEEP), '{"x": ' * 990 + "1" + "}" * 990),
+        encoding="utf-8",
+    )
+    with pytest.raises(PlanError, match="nested") as info:
+        load_report(path)
+    assert "\n" not in str(info.value)
