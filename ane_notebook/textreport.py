@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from .escape import plain
 from .fixes import fix_for
 from .placement.devices import DEVICE_LABEL, DEVICE_ORDER
-from .placement.result import PlacementSource, Uncertainty
+from .placement.result import PlacementSource, ReasonKind, Uncertainty
 
 if TYPE_CHECKING:
     from .report import ProfileReport
@@ -164,7 +164,11 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
             f"Contested: {len(contested)} ops (the placement rests on a guess or on sources "
             "that disagree)",
         ]
-        for o in sorted(contested, key=lambda o: o.alt_device is None)[:max_rows]:
+        # those kept where they are by a contested rule first: the other reading is the rule's
+        ordered = sorted(
+            contested, key=lambda o: (o.reason_kind is not ReasonKind.RULE, o.alt_device is None)
+        )
+        for o in ordered[:max_rows]:
             alt = (
                 f", {o.alt_device.value} under the other reading"
                 if o.alt_device is not None

@@ -220,7 +220,10 @@ SPREAD: dict[str, tuple[float, float]] = {
     "ane_bw_scale": (1.1, 0.62),
     "gpu_efficiency": (2.0, 0.5),  # DenseNet-121 on M1 0.14 of peak ... transformers ~0.9
     "cpu_scale": (1.4, 0.4),  # 0.12-0.41 TFLOP/s published CPU_ONLY rates
-    "launch": (0.5, 4.0),  # ANE dispatch: <=0.13 ms whole prediction on A16 ... 0.2 ms (CML)
+    # dispatches: half (MobileNetV3-small's whole 0.13 ms prediction on A16, OFFICIAL, is below
+    # one nominal M1-class dispatch) to twice (direct-path calls with IO packing ~0.4-0.75 ms,
+    # DIR) the nominal
+    "launch": (0.5, 2.0),
     "crossing": (0.5, 3.0),  # 0.6-1.75 ms per off-ANE island measured on Core AI (CAI)
     "predict": (0.0, 5.0),  # app and Python harnesses add 0.05-0.3 ms per call (CML)
 }

@@ -353,7 +353,10 @@ def _cost_drivers(
 
 
 def _kb(n: int) -> str:
-    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} B"
+    for unit, size in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
 
 
 def _of(dtypes: tuple[str, ...]) -> str:
@@ -372,14 +375,14 @@ def _cost_reason(dev: Device, dec: _Decision | None) -> str:
         instead = f" instead of {_kb(dec.spared)}{_of(dec.spared_dtypes)}" if dec.spared else ""
         return (
             head + f"on the ANE, {what} would cross between processors{instead} "
-            f"(+{dec.crossing_ms:.3f} ms of crossings, {dec.work_ms:+.3f} ms of work)"
+            f"(crossings {dec.crossing_ms:+.3f} ms, work {dec.work_ms:+.3f} ms)"
         )
     if dec.driver is CostDriver.DISPATCH:
         return (
-            head + f"too little work ({dec.work_ms:+.3f} ms on the ANE) to pay an ANE "
-            f"dispatch of its own (+{dec.dispatch_ms:.3f} ms)"
+            head + "too little work to pay an ANE dispatch of its own "
+            f"(dispatch {dec.dispatch_ms:+.3f} ms, work {dec.work_ms:+.3f} ms)"
         )
-    return head + f"it runs faster there ({dec.work_ms:+.3f} ms on the ANE)"
+    return head + f"it runs faster there (work on the ANE {dec.work_ms:+.3f} ms)"
 
 
 def _explain(
