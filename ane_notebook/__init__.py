@@ -31,7 +31,7 @@ from .placement.result import Backend, PlacementSource, ReasonKind
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from .api import ProfileRequest, profile, profile_all_units, record, run
-    from .compare import compare
+    from .comparison import compare
     from .model.load import load_model
     from .report import ProfileReport, ReportSet, load_report
     from .widgets import explore
@@ -67,7 +67,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "ReportSet": ("report", "ReportSet"),
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
-    "compare": ("compare", "compare"),
+    "compare": ("comparison", "compare"),
 }
 
 

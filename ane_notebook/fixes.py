@@ -1,8 +1,8 @@
 """Suggested fixes for ops that are not on the Neural Engine.
 
-A fix comes from the rule that kept the op off the ANE (`placement/rules`); placements that were
-a choice rather than a limit (compute units, the cost model) get a generic suggestion. The
-decision is read from the op's `ReasonKind`, never from its sentence. For Core ML placements,
+A fix comes from the rule that kept the op off the ANE (`placement/rules/table.py`); placements
+that were a choice rather than a limit (compute units, the cost model) get a generic suggestion.
+The decision is read from the op's `ReasonKind`, never from its sentence. For Core ML placements,
 which carry no reason of their own, the rules of our estimate shown beside them are used.
 """
 

@@ -531,7 +531,7 @@ class ReportSet:
         return self.reports[key]
 
     def to_text(self) -> str:
-        from .compare import compare
+        from .comparison import compare
         from .escape import plain
         from .placement.devices import DEVICE_LABEL
         from .textreport import fmt_ms

@@ -1,7 +1,8 @@
 """The compact text form of a report: what the CLI prints and `text/plain` shows.
 
 Laid out like Xcode's "Compute Unit Mapping": ops and estimated time per processor, then the
-segments, the crossings, and the ops not on the Neural Engine grouped by reason with a fix.
+segments, the crossings, the ops not on the Neural Engine grouped by reason with a fix, and the
+counted warnings (what the numbers could not take into account).
 Every number says where it came from (the report's source), and model strings are escaped.
 """
 
@@ -177,4 +178,10 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
             lines.append(f"  {plain(o.name, 50)} ({plain(o.op_type, 30)}): {o.device}{alt}")
         if len(contested) > max_rows:
             lines.append(f"  ... {len(contested) - max_rows} more")
+    if r.warnings:
+        lines += ["", f"Warnings: {len(r.warnings)}"]
+        for w in r.warnings:
+            named = [plain(r.ops[i].name, 40) for i in w.ops if 0 <= i < len(r.ops)]
+            example = f" (e.g. {', '.join(named)})" if named else ""
+            lines.append(f"  [{w.count}] {w.kind.value}: {plain(w.message, 300)}{example}")
     return "\n".join(lines)

@@ -2,17 +2,12 @@
 
 A thin layer over `profile()`: every control maps to one argument, the Run button calls the
 library, and the diagram is re-drawn below (the report's own HTML: bokeh in an iframe).
-Uploaded models are written to the user cache folder, never next to the user's files. Errors
-show as one line in the status area; the kernel carries on.
+Uploaded models are saved by `ane_notebook.model.upload` into the cache folder, never next to the
+user's files. Errors show as one line in the status area; the kernel carries on.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
-import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +15,12 @@ import ipywidgets as w
 
 from .errors import AneNotebookError, ModelLoadError
 from .escape import html_text
-from .model.examples import EXAMPLES, cache_root
+from .model.examples import EXAMPLES
+from .model.upload import save_upload, uploaded_files
 from .placement.devices import CHIPS, DEFAULT_CHIP, ComputeUnits
 
 PATH_CHOICE = "a path…"
 UPLOAD_CHOICE = "an upload…"
-MAX_UPLOAD_BYTES = 2 * 1024**3  # refuse to unpack more than this from one upload
 
 
 class Explorer(w.VBox):
@@ -118,7 +113,7 @@ class Explorer(w.VBox):
         return str(choice)
 
     def _save_upload(self) -> Path:
-        files = _uploaded_files(self.upload.value)
+        files = uploaded_files(self.upload.value)
         if not files:
             raise ModelLoadError("(upload)", "choose an .mlmodel or a zipped .mlpackage first")
         name, content = files[0]
@@ -200,52 +195,3 @@ def _path_problem(p: Path) -> str:
     if p.suffix == ".mlpackage" and not p.is_dir():
         return "an .mlpackage must be a folder"
     return ""
-
-
-def _uploaded_files(value: Any) -> list[tuple[str, bytes]]:
-    """(name, bytes) of each uploaded file; ipywidgets 8 gives a tuple of dicts."""
-    out = []
-    for item in value or ():
-        content = item["content"]
-        out.append((str(item["name"]), bytes(content)))
-    return out
-
-
-def save_upload(name: str, content: bytes) -> Path:
-    """Write an uploaded model into the cache (an .mlpackage arrives zipped) and return it."""
-    base = Path(name).name  # never trust folders in an uploaded name
-    dest_root = cache_root() / "uploads"
-    dest_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="upload-", dir=dest_root))
-    if base.endswith(".mlmodel"):
-        target = work / base
-        target.write_bytes(content)
-        return target
-    if not base.endswith(".zip"):
-        shutil.rmtree(work)
-        raise ModelLoadError(base, "upload an .mlmodel or a zipped .mlpackage (.zip)")
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as zf:
-            total = 0
-            for info in zf.infolist():
-                total += info.file_size
-                target = (work / info.filename).resolve()
-                # zip-slip: refuse entries that would land outside the upload folder
-                if os.path.commonpath([target, work.resolve()]) != str(work.resolve()):
-                    raise ModelLoadError(
-                        base, f"zip entry {info.filename!r} points outside the archive"
-                    )
-            if total > MAX_UPLOAD_BYTES:
-                raise ModelLoadError(base, "zip unpacks to more than 2 GB")
-            zf.extractall(work)
-    except zipfile.BadZipFile:
-        shutil.rmtree(work)
-        raise ModelLoadError(base, "not a valid zip file") from None
-    except ModelLoadError:
-        shutil.rmtree(work)
-        raise
-    packages = sorted(work.rglob("*.mlpackage"))
-    if not packages:
-        shutil.rmtree(work)
-        raise ModelLoadError(base, "the zip holds no .mlpackage folder")
-    return packages[0]

@@ -4,8 +4,9 @@ recorded plans, each with the error it must raise.
 Every case is written into a folder by a small function (malformed specs are made by editing the
 protobuf of a tiny valid ML program with `coremltools.proto`), so nothing binary is kept in the
 repository and every case shows exactly what is wrong with it. `tests/test_robustness.py` runs
-each case through every entry point (API, CLI, magic, widget); `benchmarks/fuzz_loaders.py`
-uses `small_spec` and `plan_dict` as seeds.
+each model and plan case through every entry point (API, CLI, magic, widget); the upload cases
+(what the explorer's upload button may be sent) go through `save_upload` and the widget in
+`tests/test_upload.py`; `benchmarks/fuzz_loaders.py` uses `small_spec` and `plan_dict` as seeds.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import copy
 import io
 import json
 import os
+import subprocess
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -528,6 +531,176 @@ def _hostile_cycle(folder: Path) -> Path:
     )
 
 
+# ---- limits: file sizes, depths and counts (ane_notebook.model.limits) ------------------------
+
+
+def empty_messages(message_type: Any, field: str, count: int) -> bytes:
+    """`count` empty sub-messages of repeated `field` of `message_type`, as serialized bytes:
+    parsed in C, so a million of them cost milliseconds instead of a Python loop."""
+    tag = message_type.DESCRIPTOR.fields_by_name[field].number << 3 | 2  # length-delimited
+    varint = bytearray()
+    while True:
+        varint.append(tag & 0x7F | (0x80 if tag > 0x7F else 0))
+        tag >>= 7
+        if not tag:
+            break
+    return (bytes(varint) + b"\x00") * count  # each: the tag, then length 0
+
+
+@model_case(
+    "manifest_too_large",
+    r"^Manifest\.json is larger than 1 MB \(the limit; real ones are a few hundred bytes\)",
+)
+def _manifest_large(folder: Path) -> Path:
+    # Valid JSON padded with blanks: only the size is wrong (an upload could expand to 1.9 GB).
+    text = " " * (1024 * 1024) + json.dumps(manifest_to("com.apple.CoreML/model.mlmodel"))
+    return write_package(folder, text, small_spec().SerializeToString())
+
+
+@model_case(
+    "manifest_nested_beyond_the_parser",
+    r"^Manifest\.json is nested more than 16 levels deep \(the limit\)$",
+)
+def _manifest_recursion(folder: Path) -> Path:
+    return write_package(folder, "[" * 100_000 + "]" * 100_000)
+
+
+@model_case(
+    "manifest_nested_past_the_limit",
+    r"^Manifest\.json is nested more than 16 levels deep \(the limit\)$",
+)
+def _manifest_deep(folder: Path) -> Path:
+    doc: dict[str, Any] = manifest_to("com.apple.CoreML/model.mlmodel")
+    inner = doc
+    for _ in range(20):  # JSON can parse this; the manifest is still no manifest
+        inner["extra"] = {}
+        inner = inner["extra"]
+    return write_package(folder, doc, small_spec().SerializeToString())
+
+
+@model_case(
+    "too_many_functions",
+    r"^ML program has 131,073 functions, more than the limit of 131,072$",
+)
+def _many_functions(folder: Path) -> Path:
+    spec = small_spec()
+    functions = spec.mlProgram.functions
+    for i in range(2**17):
+        functions[f"f{i}"].SetInParent()
+    return write_spec(folder / "functions.mlmodel", spec)
+
+
+@model_case(
+    "too_many_described_functions",
+    r"^model description has 131,073 functions, more than the limit of 131,072$",
+)
+def _many_described(folder: Path) -> Path:
+    spec = small_spec()
+    spec.description.MergeFromString(
+        empty_messages(Model_pb2.ModelDescription, "functions", 2**17 + 1)
+    )
+    return write_spec(folder / "described.mlmodel", spec)
+
+
+@model_case(
+    "too_many_pipeline_stages",
+    r"^pipeline has 131,073 stages, more than the limit of 131,072$",
+)
+def _many_stages(folder: Path) -> Path:
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    spec.pipeline.MergeFromString(empty_messages(Model_pb2.Pipeline, "models", 2**17 + 1))
+    return write_spec(folder / "stages.mlmodel", spec)
+
+
+@model_case("too_many_ops", r"^the model has more than 1,000,000 ops \(the limit\)$")
+def _many_ops(folder: Path) -> Path:
+    spec = small_spec()
+    main_block(spec).MergeFromString(empty_messages(MIL_pb2.Block, "operations", 1_000_000))
+    return write_spec(folder / "ops.mlmodel", spec)
+
+
+@model_case("too_many_layers", r"^the model has more than 1,000,000 ops \(the limit\)$")
+def _many_layers(folder: Path) -> Path:
+    from coremltools.proto import NeuralNetwork_pb2
+
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    spec.neuralNetwork.MergeFromString(
+        empty_messages(NeuralNetwork_pb2.NeuralNetwork, "layers", 1_000_001)
+    )
+    return write_spec(folder / "layers.mlmodel", spec)
+
+
+@model_case("op_with_too_many_blocks", r"^op 'c' has 17 blocks, more than the limit of 16$")
+def _many_blocks(folder: Path) -> Path:
+    spec = small_spec([("cond", {"pred": "x"}, "c")])
+    main_block(spec).operations[0].MergeFromString(empty_messages(MIL_pb2.Operation, "blocks", 17))
+    return write_spec(folder / "blocks.mlmodel", spec)
+
+
+@model_case(
+    "too_many_inputs", r"^model description has 10,001 inputs, more than the limit of 10,000$"
+)
+def _many_inputs(folder: Path) -> Path:
+    spec = small_spec()
+    for i in range(10_001):
+        spec.description.input.add().name = f"in{i}"
+    return write_spec(folder / "inputs.mlmodel", spec)
+
+
+@model_case(
+    "too_many_enumerated_shapes",
+    r"^feature 'x' has 1,025 enumerated shapes, more than the limit of 1,024$",
+)
+def _many_shapes(folder: Path) -> Path:
+    spec = small_spec()
+    feature = spec.description.input.add()
+    feature.name = "x"
+    shapes = feature.type.multiArrayType.enumeratedShapes.shapes
+    for i in range(1025):
+        shapes.add().shape.extend([1, i + 1])
+    return write_spec(folder / "shapes.mlmodel", spec)
+
+
+def _nested_pipeline(levels: int) -> Model_pb2.Model:
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    inner = spec
+    for _ in range(levels):
+        inner = inner.pipeline.models.add()
+    inner.neuralNetwork.layers.add().activation.ReLU.SetInParent()
+    return spec
+
+
+@model_case(
+    "deeply_nested_pipelines",
+    r"^model file is not a valid Core ML protobuf \(truncated, corrupt or nested too "
+    r"deeply\)$",
+)
+def _deep_pipelines(folder: Path) -> Path:
+    # Past protobuf's recursion limit: the parser refuses it before the loader's own limit.
+    return write_spec(folder / "deep-pipeline.mlmodel", _nested_pipeline(200))
+
+
+@model_case(
+    "deeply_nested_nn_branches",
+    r"^model file is not a valid Core ML protobuf \(truncated, corrupt or nested too "
+    r"deeply\)$",
+)
+def _deep_branches(folder: Path) -> Path:
+    spec = Model_pb2.Model()
+    spec.specificationVersion = 4
+    network = spec.neuralNetwork
+    for i in range(200):
+        layer = network.layers.add()
+        layer.name = f"b{i}"
+        layer.input.append("x")
+        layer.output.append(f"b{i}")
+        network = layer.branch.ifBranch
+    return write_spec(folder / "deep-branch.mlmodel", spec)
+
+
 # ---- recorded plans ----------------------------------------------------------------------------
 
 
@@ -816,3 +989,239 @@ _remote(
     r"^unknown compute device 'tpu'",
     [remote_info("r1", device="tpu")],
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Caches that cannot be written
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """Make `folder` unwritable, for root too (root ignores permission bits: then the immutable
+    attribute); skip where neither works."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    import pytest
+
+    try:
+        proc = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+    except FileNotFoundError:
+        pytest.skip("running as root without chattr: cannot make a folder read-only")
+    if proc.returncode != 0:
+        pytest.skip("running as root where chattr +i does not work here")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Uploads: what the explorer's upload button may be sent (ane_notebook.model.upload)
+
+
+@dataclass(frozen=True)
+class UploadCase:
+    """One bad upload: `build()` gives the uploaded (file name, bytes); `save_upload` must raise
+    a `ModelLoadError` `<file name>: <problem>`, `problem` matching the regular expression."""
+
+    name: str
+    build: Callable[[], tuple[str, bytes]]
+    problem: str
+
+
+UPLOAD_CASES: list[UploadCase] = []
+
+
+def upload_case(
+    name: str, problem: str
+) -> Callable[[Callable[[], tuple[str, bytes]]], Callable[[], tuple[str, bytes]]]:
+    def register(build: Callable[[], tuple[str, bytes]]) -> Callable[[], tuple[str, bytes]]:
+        UPLOAD_CASES.append(UploadCase(name, build, problem))
+        return build
+
+    return register
+
+
+def package_entries(package: str = "m.mlpackage") -> list[tuple[str, bytes]]:
+    """The files of a tiny valid .mlpackage (`small_spec`), as zip entries."""
+    return [
+        (
+            f"{package}/Manifest.json",
+            json.dumps(manifest_to("com.apple.CoreML/model.mlmodel")).encode(),
+        ),
+        (f"{package}/Data/com.apple.CoreML/model.mlmodel", small_spec().SerializeToString()),
+    ]
+
+
+def zip_bytes(entries: Sequence[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def patch_zip(
+    data: bytes, *, flag_bits: int = 0, method: int | None = None, size: int | None = None
+) -> bytes:
+    """Edit every entry's headers (local and central directory) the way other zip tools write
+    them, which Python's zipfile cannot: encryption flags, other compression methods, sizes."""
+    import struct
+
+    out = bytearray(data)
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    for info in zf.infolist():
+        local = info.header_offset  # local header: flags at +6, method at +8, size at +22
+        out[local + 6] |= flag_bits
+        if method is not None:
+            struct.pack_into("<H", out, local + 8, method)
+        if size is not None:
+            struct.pack_into("<I", out, local + 22, size)
+    central = zf.start_dir  # central directory: flags at +8, method at +10, size at +24
+    for _ in zf.infolist():
+        out[central + 8] |= flag_bits
+        if method is not None:
+            struct.pack_into("<H", out, central + 10, method)
+        if size is not None:
+            struct.pack_into("<I", out, central + 24, size)
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", out, central + 28)
+        central += 46 + name_len + extra_len + comment_len
+    return bytes(out)
+
+
+@upload_case("upload_not_a_zip", r"^not a valid zip file$")
+def _up_junk() -> tuple[str, bytes]:
+    return "junk.zip", b"not a zip at all"
+
+
+@upload_case("upload_wrong_type", r"^upload an \.mlmodel or a zipped \.mlpackage \(\.zip\)$")
+def _up_onnx() -> tuple[str, bytes]:
+    return "model.onnx", small_spec().SerializeToString()
+
+
+@upload_case("upload_without_package", r"^the zip holds no \.mlpackage folder$")
+def _up_no_package() -> tuple[str, bytes]:
+    return "notes.zip", zip_bytes([("notes/readme.txt", b"hello")])
+
+
+@upload_case("upload_zip_slip", r"^zip entry '\.\./\.\./evil\.txt' points outside the archive$")
+def _up_slip() -> tuple[str, bytes]:
+    return "evil.zip", zip_bytes([*package_entries(), ("../../evil.txt", b"x")])
+
+
+@upload_case("upload_absolute_entry", r"^zip entry '/tmp/evil\.txt' points outside the archive$")
+def _up_absolute() -> tuple[str, bytes]:
+    return "abs.zip", zip_bytes([*package_entries(), ("/tmp/evil.txt", b"x")])
+
+
+@upload_case(
+    "upload_encrypted", r"^zip entry 'm\.mlpackage/Manifest\.json' is encrypted: zip it without"
+)
+def _up_encrypted() -> tuple[str, bytes]:
+    return "locked.zip", patch_zip(zip_bytes(package_entries()), flag_bits=0x1)
+
+
+@upload_case(
+    "upload_deflate64",
+    r"^zip entry 'm\.mlpackage/Manifest\.json' uses compression method 9 \(deflate64\), which "
+    r"cannot be read",
+)
+def _up_deflate64() -> tuple[str, bytes]:
+    # What Windows Explorer writes for large files.
+    return "deflate64.zip", patch_zip(zip_bytes(package_entries()), method=9)
+
+
+@upload_case(
+    "upload_ppmd",
+    r"^zip entry 'm\.mlpackage/Manifest\.json' uses compression method 98 \(PPMd\)",
+)
+def _up_ppmd() -> tuple[str, bytes]:
+    return "ppmd.zip", patch_zip(zip_bytes(package_entries()), method=98)
+
+
+@upload_case(
+    "upload_name_too_long",
+    r"^zip entry 'm\.mlpackage/a+…': its name is 300 bytes long, more than the file system "
+    r"allows \(255\)$",
+)
+def _up_long_name() -> tuple[str, bytes]:
+    return "long.zip", zip_bytes([*package_entries(), ("m.mlpackage/" + "a" * 300, b"x")])
+
+
+@upload_case(
+    "upload_path_too_long",
+    r"^zip entry 'm\.mlpackage/b+…': its path in the cache would be [\d,]+ bytes long, more "
+    r"than the file system allows",
+)
+def _up_long_path() -> tuple[str, bytes]:
+    deep = "/".join(["b" * 250] * 20)  # every name fits, the whole path does not
+    return "deep.zip", zip_bytes([*package_entries(), (f"m.mlpackage/{deep}", b"x")])
+
+
+@upload_case(
+    "upload_entry_name_with_nul",
+    r"^zip entry 'm\.mlpackage/evil\\x00\.txt' has a NUL character in its name$",
+)
+def _up_nul() -> tuple[str, bytes]:
+    data = zip_bytes([*package_entries(), ("m.mlpackage/evilQ.txt", b"x")])
+    return "nul.zip", data.replace(b"evilQ.txt", b"evil\x00.txt")
+
+
+@upload_case(
+    "upload_file_and_folder",
+    r"^the zip holds 'm\.mlpackage/Data' both as a file and as a folder: not a package$",
+)
+def _up_file_and_folder() -> tuple[str, bytes]:
+    return "clash.zip", zip_bytes([("m.mlpackage/Data", b"a file"), *package_entries()])
+
+
+@upload_case("upload_same_entry_twice", r"^the zip holds 'm\.mlpackage/Manifest\.json' twice$")
+def _up_twice() -> tuple[str, bytes]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns "Duplicate name" while writing it
+        return "twice.zip", zip_bytes([*package_entries(), package_entries()[0]])
+
+
+@upload_case(
+    "upload_too_many_files", r"^the zip holds 1,002 entries, more than the limit of 1,000$"
+)
+def _up_many() -> tuple[str, bytes]:
+    junk = [(f"m.mlpackage/junk/{i}", b"") for i in range(1000)]
+    return "many.zip", zip_bytes([*package_entries(), *junk], zipfile.ZIP_STORED)
+
+
+@upload_case("upload_zip_bomb", r"^the zip unpacks to more than 2 GB \(the limit\)$")
+def _up_bomb() -> tuple[str, bytes]:
+    # Declared sizes are what a bomb announces; nothing is extracted before they are summed.
+    return "bomb.zip", patch_zip(zip_bytes(package_entries()), size=0xFFFF0000)
+
+
+@upload_case(
+    "upload_corrupt_entry",
+    r"^zip entry 'm\.mlpackage/Manifest\.json' is corrupt \(Bad CRC-32",
+)
+def _up_corrupt() -> tuple[str, bytes]:
+    entries = package_entries()
+    data = zip_bytes(entries, zipfile.ZIP_STORED)
+    return "corrupt.zip", data.replace(b'"rootModelIdentifier"', b'"rootModelIdentifieR"', 1)
+
+
+@upload_case("upload_name_with_nul", r"^the upload's name holds a NUL character$")
+def _up_own_nul() -> tuple[str, bytes]:
+    return "model\x00.mlmodel", small_spec().SerializeToString()
+
+
+@upload_case(
+    "upload_mlmodel_name_too_long",
+    r"^the upload's name is 308 bytes long, more than the file system allows \(255\)$",
+)
+def _up_own_long() -> tuple[str, bytes]:
+    return "m" * 300 + ".mlmodel", small_spec().SerializeToString()

@@ -19,7 +19,7 @@ from bad_inputs import HOSTILE_NAMES, small_spec, write_spec
 
 from ane_notebook.api import profile, profile_all_units
 from ane_notebook.cli import main
-from ane_notebook.compare import compare
+from ane_notebook.comparison import compare
 from ane_notebook.errors import AneNotebookError, ModelLoadError
 from ane_notebook.escape import html_text, plain
 from ane_notebook.report import ProfileReport, ReportSet, report_from_dict

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
-from graphs import chain
+from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
+import pytest
+from coremltools.models import datatypes
+from coremltools.models.neural_network import NeuralNetworkBuilder
+from graphs import chain
+from nn_nets import mobilenet_nn
+
+from ane_notebook import load_report
 from ane_notebook.api import profile
-from ane_notebook.model.load import load_model
+from ane_notebook.model.graph import Graph
+from ane_notebook.model.load import graph_from_spec, load_model
 from ane_notebook.placement.devices import ComputeUnits, Device, Evidence
-from ane_notebook.placement.estimate import estimate
+from ane_notebook.placement.estimate import SHAPE_UNKNOWN_CLAUSE, estimate
+from ane_notebook.placement.result import ReasonKind, WarningKind
 
 UNITS = list(ComputeUnits)
 
@@ -40,7 +50,8 @@ def test_transformer_mixes_devices_with_reasons(transformer) -> None:  # type: i
         if o.device is not None and o.device != Device.ANE:
             assert o.reason, f"{o.name} is on the {o.device} with no reason"
             assert o.evidence is not None
-    # the embedding lookup and the 32000-wide head are never on the ANE (ane-rules.md §A2/§A4)
+    # the embedding lookup and the 32000-wide head are never on the ANE
+    # (docs/evidence.md: axis.extent, op.gather)
     gathers = [o for o in r.ops if o.op_type == "gather"]
     heads = [o for o in r.ops if o.op_type == "linear" and "linear.vocab" in o.rules]
     assert gathers and heads
@@ -91,7 +102,7 @@ def test_compute_units_reason_when_ane_excluded() -> None:
 
 
 def test_chip_changes_gated_placement() -> None:
-    # sin runs on the ANE only from the M3 family (ane-rules.md §A7)
+    # sin runs on the ANE only from the M3 family (docs/evidence.md: op.sin_cos)
     g = chain(
         ["conv", "sin", "conv"],
         shape=(1, 256, 64, 64),
@@ -119,3 +130,111 @@ def test_estimate_is_labelled() -> None:
     p = estimate(chain(["relu"]), "ALL")
     assert p.source == "estimate"
     assert "not measured" in p.metadata["per_op_time"]
+
+
+# --------------------------------------------------------------------------------------------
+# Ops whose tensors have unknown sizes: flagged, explained off the ANE, counted in a warning.
+
+
+def _chain_with_unknown_middle() -> Graph:
+    w = {"weight_shape": (256, 256, 3, 3)}
+    g = chain(["conv"] * 4, shape=(1, 256, 64, 64), attrs=[w] * 4)
+    ops = list(g.ops)
+    ops[1] = replace(ops[1], outputs=(replace(ops[1].outputs[0], shape=(1, 256, None, None)),))
+    return replace(g, ops=tuple(ops))
+
+
+def test_unknown_shapes_are_flagged_and_counted() -> None:
+    g = _chain_with_unknown_middle()
+    p = estimate(g, "CPU_AND_NE")
+    # op 1 writes the unknown tensor and op 2 reads it; ops 0 and 3 are sized
+    assert [o.shape_unknown for o in p.ops] == [False, True, True, False]
+    (w,) = p.warnings
+    assert w.kind == WarningKind.SHAPE_UNKNOWN and w.count == 2 and w.ops == (1, 2)
+    assert "64 KB" in w.message
+    # on the ANE nothing needs explaining; off it the reason says the cost was not sized
+    for o in p.ops:
+        if o.device == Device.ANE:
+            assert SHAPE_UNKNOWN_CLAUSE not in o.reason
+    off = estimate(g, "CPU_ONLY")
+    assert [o.reason.endswith(SHAPE_UNKNOWN_CLAUSE) for o in off.ops] == [False, True, True, False]
+    assert off.ops[1].reason_kind == ReasonKind.COMPUTE_UNITS  # the decision itself is unchanged
+
+
+def test_sized_models_have_no_shape_warning() -> None:
+    p = estimate(chain(["conv"] * 2, shape=(1, 8, 8, 8)), "ALL")
+    assert p.warnings == () and not any(o.shape_unknown for o in p.ops)
+
+
+def test_text_report_lists_the_warning_with_examples(tmp_path: Path) -> None:
+    r = profile(_chain_with_unknown_middle(), "CPU_AND_NE", backend="estimate")
+    text = r.to_text()
+    assert "Warnings: 1" in text
+    line = next(x for x in text.splitlines() if "shape_unknown:" in x)
+    assert line.lstrip().startswith("[2] shape_unknown:") and "conv_1, conv_2" in line
+    r.to_json(tmp_path / "r.json")
+    again = load_report(tmp_path / "r.json")
+    assert [w.kind for w in again.warnings] == [WarningKind.SHAPE_UNKNOWN]
+    assert [o.shape_unknown for o in again.ops] == [False, True, True, False]
+
+
+def test_nn_custom_layer_output_is_unknown_and_said_so() -> None:
+    b = NeuralNetworkBuilder([("x", datatypes.Array(3, 64, 64))], [("out", None)])
+    b.add_convolution(
+        "conv",
+        kernel_channels=3,
+        output_channels=8,
+        height=3,
+        width=3,
+        stride_height=1,
+        stride_width=1,
+        border_mode="same",
+        groups=1,
+        W=np.zeros((3, 3, 3, 8), np.float32),
+        b=None,
+        has_bias=False,
+        input_name="x",
+        output_name="conv",
+    )
+    b.add_custom("custom", ["conv"], ["custom"])
+    b.add_activation("relu", "RELU", "custom", "out")
+    g = graph_from_spec(b.spec)
+    p = estimate(g, "ALL")
+    assert [o.shape_unknown for o in p.ops] == [False, True, True]
+    custom = p.ops[1]
+    assert custom.device != Device.ANE and custom.reason.endswith(SHAPE_UNKNOWN_CLAUSE)
+    assert custom.reason_kind == ReasonKind.RULE and "op.custom" in custom.rules
+    assert p.warnings[0].count == 2
+
+
+# --------------------------------------------------------------------------------------------
+# Legacy NeuralNetwork conv nets: sized by shape inference, their convs go to the ANE.
+
+
+@pytest.fixture(scope="module")
+def mobilenet_nn_graph() -> Graph:
+    return graph_from_spec(mobilenet_nn(224), name="mobilenet_nn")
+
+
+def test_nn_mobilenet_convs_on_the_ane(mobilenet_nn_graph: Graph) -> None:
+    g = mobilenet_nn_graph
+    convs = [o.index for o in g.ops if o.op_type == "convolution"]
+    assert len(convs) == 27
+    assert g.ops[convs[0]].outputs[0].shape == (1, 1, 32, 112, 112)
+    assert g.ops[convs[-1]].outputs[0].shape == (1, 1, 1024, 7, 7)
+    for units in ("ALL", "CPU_AND_NE"):
+        p = estimate(g, units, "M1")
+        assert [p.ops[i].device for i in convs] == [Device.ANE] * 27, units
+        assert p.warnings == ()
+    gpu = estimate(g, "CPU_AND_GPU", "M1")
+    assert all(gpu.ops[i].device == Device.GPU for i in convs)
+
+
+def test_small_nn_conv_net_on_the_ane() -> None:
+    # the first three MobileNet blocks at 224x224 (7 convs): with unknown sizes each conv looked
+    # like a few microseconds of work and the net stayed on the CPU/GPU
+    g = graph_from_spec(mobilenet_nn(224, blocks=3), name="small")
+    convs = [o.index for o in g.ops if o.op_type == "convolution"]
+    for units in ("ALL", "CPU_AND_NE"):
+        p = estimate(g, units, "M1")
+        assert [p.ops[i].device for i in convs] == [Device.ANE] * 7, units

@@ -13,7 +13,7 @@ CORE = [
     "ane_notebook.placement.estimate",
     "ane_notebook.placement.recorded",
     "ane_notebook.placement.coreml",
-    "ane_notebook.compare",
+    "ane_notebook.comparison",
     "ane_notebook.cli",
 ]
 NOTEBOOK_ONLY = ["IPython", "ipywidgets", "bokeh", "jupyter_bokeh"]

@@ -14,7 +14,7 @@ import pytest
 
 from ane_notebook.api import profile
 from ane_notebook.cli import main
-from ane_notebook.compare import compare
+from ane_notebook.comparison import compare
 from ane_notebook.errors import CoreMLUnavailableError, PlanError
 from ane_notebook.model.load import load_model
 from ane_notebook.placement.devices import ComputeUnits, Device

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from graphs import chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ane_notebook.api import profile
 from ane_notebook.errors import PlanError
 from ane_notebook.model.examples import EXAMPLES
-from ane_notebook.report import load_report, report_from_dict
+from ane_notebook.model.limits import MAX_OPS
+from ane_notebook.placement.estimate import estimate
+from ane_notebook.report import ProfileReport, load_report, report_from_dict
 from ane_notebook.report_validation import validate_report
-from ane_notebook.schema import report_schema
+from ane_notebook.schema import MAX_REPORT_BYTES, report_schema
 
 
 @cache
@@ -163,3 +167,33 @@ def test_metadata_nested_990_deep_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(PlanError, match="nested") as info:
         load_report(path)
     assert "\n" not in str(info.value)
+
+
+def test_our_report_of_a_model_at_the_op_limit_fits_the_size_cap() -> None:
+    # A report costs a few hundred bytes per op; the loader takes up to MAX_OPS ops, so the
+    # report reader's cap must leave room for our own report of such a model. Names here are
+    # longer than a converter writes (~45 characters), every op on its own device run.
+    kinds = ["gather", "conv", "topk", "softmax", "relu"]
+    graph = chain(
+        [kinds[i % len(kinds)] for i in range(2000)],
+        shape=(1, 512, 1, 512),
+        attrs=[{"weight_shape": (512, 512, 1, 1)} if i % 5 == 1 else {} for i in range(2000)],
+    )
+    long_names = {
+        op.name: f"model_layers_{op.index // 50}_self_attn_q_proj_cast_fp16_{op.index}"
+        for op in graph.ops
+    }
+    ops = tuple(
+        replace(
+            op,
+            name=long_names[op.name],
+            outputs=tuple(replace(t, name=long_names[t.name]) for t in op.outputs),
+            inputs=tuple(long_names.get(n, n) for n in op.inputs),
+        )
+        for op in graph.ops
+    )
+    graph = replace(graph, ops=ops, outputs=(ops[-1].outputs[0],))
+    report = ProfileReport.from_placement(graph, estimate(graph, "CPU_AND_NE"))
+    per_op = len(report.to_json()) / len(report.ops)
+    assert len(report.crossings) > 500  # near the worst case: many ops start a crossing
+    assert per_op * MAX_OPS < MAX_REPORT_BYTES, f"{per_op:.0f} bytes per op"

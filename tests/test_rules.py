@@ -27,9 +27,12 @@ from coremltools.proto import Model_pb2, NeuralNetwork_pb2
 
 from ane_notebook.model.graph import FlexibleInput, Graph, Op, TensorInfo
 from ane_notebook.model.load import graph_from_spec, load_model
+from ane_notebook.placement.costs import op_costs
 from ane_notebook.placement.devices import CHIPS, Device, Evidence, get_chip
 from ane_notebook.placement.rules import (
     ANE_CAPABLE,
+    FORMATS,
+    GATHER_TYPES,
     KNOWN_MIL_OP_TYPES,
     KNOWN_NN_LAYER_TYPES,
     KNOWN_OP_TYPES,
@@ -221,14 +224,17 @@ def _nn_conv(
     )
 
 
-def _nn_pool(k: int, stride: int) -> Graph:
+def _nn_pool(
+    k: int, stride: int, *, width: int | None = None, stride_w: int | None = None
+) -> Graph:
+    """A max pool, `k` x `width` (default square) with strides `stride` x `stride_w`."""
     return nn(
         lambda b: b.add_pooling(
             "p",
             height=k,
-            width=k,
+            width=k if width is None else width,
             stride_height=stride,
-            stride_width=stride,
+            stride_width=stride if stride_w is None else stride_w,
             layer_type="MAX",
             padding_type="SAME",
             input_name="x",
@@ -243,8 +249,9 @@ def _nn_custom(b: NeuralNetworkBuilder) -> None:
     b.add_custom("c", ["x"], ["y"], params)
 
 
-def _pipeline() -> Graph:
-    """A real pipeline spec: a NeuralNetwork stage then a GLM regressor stage."""
+def _pipeline(glm_input: int = Model_pb2.ArrayFeatureType.DOUBLE) -> Graph:
+    """A real pipeline spec: a NeuralNetwork stage then a GLM regressor stage reading `h` as
+    a `glm_input` array."""
     first = NeuralNetworkBuilder([("x", datatypes.Array(3))], [("h", datatypes.Array(3))])
     first.add_activation("a", "RELU", "x", "h")
     glm = Model_pb2.Model()
@@ -252,7 +259,7 @@ def _pipeline() -> Graph:
     f = glm.description.input.add()
     f.name = "h"
     f.type.multiArrayType.shape.append(3)
-    f.type.multiArrayType.dataType = Model_pb2.ArrayFeatureType.DOUBLE
+    f.type.multiArrayType.dataType = glm_input
     o = glm.description.output.add()
     o.name = "y"
     o.type.doubleType.SetInParent()
@@ -682,7 +689,11 @@ def test_rule_triggers(rule_id: str) -> None:
     for f in hits:
         assert f.excludes == rule.excludes
         assert not (f.excludes & sup.supported)
+        # a rule rules devices out, or keeps the ANE and counts the calls it needs
+        assert f.excludes or (f.ane_dispatches > 1 and Device.ANE in sup.supported)
+        assert f.contested == rule.contested
         assert "{" not in f.reason and "}" not in f.reason, f.reason  # every field filled
+    assert sup.contested == any(f.contested for f in sup.findings)
     assert Device.CPU in sup.supported
 
 
@@ -703,9 +714,9 @@ def test_rule_table_is_well_formed() -> None:
     for r in RULES:
         assert r.applies_to and r.reason and r.fix and r.source, r.id
         assert isinstance(r.evidence, Evidence), r.id
-        assert r.excludes and Device.CPU not in r.excludes, r.id  # the CPU always remains
-        assert r.formats and r.formats <= {"mlprogram", "neuralnetwork"}, r.id
-        assert "ane-rules.md" in r.source, r.id  # every rule cites the evidence base
+        assert Device.CPU not in r.excludes, r.id  # the CPU always remains
+        assert r.formats and r.formats <= FORMATS, r.id
+        assert "docs/evidence.md#" in r.source, r.id  # every rule cites the evidence document
         # the fix is shown as is (never formatted)
         assert "{" not in r.fix, r.id
         if r.op_types is not None:
@@ -731,6 +742,18 @@ def test_vocabularies_match_coremltools() -> None:
     layers = NeuralNetwork_pb2.NeuralNetworkLayer.DESCRIPTOR.oneofs_by_name["layer"].fields
     assert set(NN_LAYER_TYPES) == {f.name for f in layers}
     assert KNOWN_OP_TYPES == KNOWN_MIL_OP_TYPES | KNOWN_NN_LAYER_TYPES
+
+
+@pytest.mark.parametrize("op_type", sorted(GATHER_TYPES))
+def test_cost_model_counts_every_gather_type_as_a_lookup(op_type: str) -> None:
+    """The cost model and the rules share one list of lookups: each reads its input, writes
+    its output and reads the gathered rows (as many bytes again as the output)."""
+    fmt = "mlprogram" if op_type in MIL_OP_TYPES else "neuralnetwork"
+    op = direct(op_type, shape=(1, 8), fmt=fmt).ops[0]
+    x = TensorInfo("x", (1, 8), "fp16")  # 16 bytes, like the 16-byte output
+    lookup = op_costs([op], [[x]], [[]], get_chip("M1")).bytes[0]
+    plain = op_costs([dataclasses.replace(op, op_type="relu")], [[x]], [[]], get_chip("M1"))
+    assert lookup == 48 and plain.bytes[0] == 32
 
 
 @pytest.mark.parametrize(
@@ -882,10 +905,98 @@ def test_conv_channels_escape_the_axis_cap() -> None:
     assert "axis.extent" not in fired(graph, "conv")
 
 
+def test_nn_rank5_blobs_keep_channels_on_c() -> None:
+    # Rank-5 NeuralNetwork blobs are [Seq, Batch, C, H, W]: 20000 channels sit on C (cap 65536),
+    # not on D (cap 16384) as an ML Program's channel-first rank-5 tensor [N, C, D, H, W] would.
+    b = NeuralNetworkBuilder([("x", datatypes.Array(20000, 4, 4))], [("out", None)])
+    b.add_convolution(
+        "conv",
+        kernel_channels=20000,
+        output_channels=20000,
+        height=1,
+        width=1,
+        stride_height=1,
+        stride_width=1,
+        border_mode="valid",
+        groups=20000,
+        W=np.zeros((1, 1, 1, 20000), np.float32),
+        b=None,
+        has_bias=False,
+        input_name="x",
+        output_name="conv",
+    )
+    b.add_batchnorm(
+        "bn", 20000, *[np.ones(20000, np.float32)] * 4, input_name="conv", output_name="bn"
+    )
+    graph = graph_from_spec(b.spec)
+    assert graph.ops[0].outputs[0].shape == (1, 1, 20000, 4, 4)
+    assert "axis.extent" not in fired(graph, "convolution")
+    assert "axis.extent" not in fired(graph, "batchnorm")
+
+
 def test_conv_kernel_height_cap() -> None:
     graph = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 31, 1), np.float16)), spec(1, 8, 40, 4))
     assert "conv.kernel" in fired(graph, "conv", "M1")  # height 31 > 29
     assert "conv.kernel" not in fired(graph, "conv", "M4")  # height cap 32
+
+
+def test_large_conv_kernels_split_into_ane_dispatches() -> None:
+    # Core ML's compiler splits a kernel larger than one ANE call takes into several calls
+    # (docs/evidence.md#conv.kernel): the ANE stays, and every call past the first costs a
+    # dispatch. One call takes an fp16 kernel 13 wide on the M1 class, 16 wide later.
+    wide = built("conv.kernel", 0)  # a 1x15 kernel
+    m1 = support(wide, "conv", "M1")
+    assert Device.ANE in m1.supported and m1.ane_dispatches == 2
+    assert support(wide, "conv", "M2").ane_dispatches == 1
+    wider = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 1, 40), np.float16)), spec(1, 8, 4, 64))
+    assert support(wider, "conv", "M1").ane_dispatches == 4  # ceil(40 / 13)
+    assert support(wider, "conv", "M2").ane_dispatches == 3  # ceil(40 / 16)
+    (finding,) = support(wider, "conv", "M1").findings
+    assert finding.ane_dispatches == 4 and not finding.excludes
+
+
+def test_tall_1d_conv_kernel_stays_on_the_ane() -> None:
+    # fp16 models with tall 1-D kernels (audio front ends) are reported on the ANE
+    tall = mil(lambda x: mb.conv(x=x, weight=W((8, 8, 31, 1), np.float16)), spec(1, 8, 40, 4))
+    m1 = support(tall, "conv", "M1")
+    assert Device.ANE in m1.supported and m1.ane_dispatches == 2  # height 31 > 29
+    m4 = support(tall, "conv", "M4")
+    assert Device.ANE in m4.supported and m4.ane_dispatches == 1 and not m4.findings
+
+
+def test_nn_conv_kernel_splits_too() -> None:
+    graph = nn(lambda b: _nn_conv(b, "c", 15), in_shape=(8, 32, 32))
+    sup = support(graph, "convolution", "M1")
+    assert Device.ANE in sup.supported and sup.ane_dispatches == 2  # 15x15: 2 wide x 1 tall
+    assert support(graph, "convolution", "M4").ane_dispatches == 1
+
+
+@pytest.mark.parametrize(
+    "rule_id", ["conv.kernel", "dtype.fp32_cast", "sdpa.small", "nn.pooling", "upsample.factor"]
+)
+def test_contested_decisions_are_flagged(rule_id: str) -> None:
+    # Sources disagree on these (docs/evidence.md says how): the rule still acts and gives its
+    # reason, and the op's support says the decision is contested.
+    case = CASES[rule_id][0]
+    sup = support(built(rule_id, 0), case.op_type, case.chip)
+    (finding,) = (f for f in sup.findings if f.rule.id == rule_id)
+    assert finding.contested and sup.contested
+    assert finding.reason and (finding.excludes or finding.ane_dispatches > 1)
+
+
+def test_uncontested_decisions_are_not_flagged() -> None:
+    sup = support(built("op.gather", 0), "gather")
+    assert sup.findings and not sup.contested
+    assert not any(f.contested for f in sup.findings)
+
+
+def test_nn_pooling_limits_are_on_the_width() -> None:
+    # Core ML's warnings name the kernel width and stride_x (docs/evidence.md#nn.pooling); a
+    # tall kernel or a vertical stride is not what they measured.
+    assert "nn.pooling" not in fired(_nn_pool(15, 1, width=3), "pooling")
+    assert "nn.pooling" not in fired(_nn_pool(3, 4, stride_w=1), "pooling")
+    assert "nn.pooling" in fired(_nn_pool(3, 1, width=15), "pooling")
+    assert "nn.pooling" in fired(_nn_pool(3, 1, stride_w=4), "pooling")
 
 
 def test_enumerated_shapes_keep_the_ane() -> None:
@@ -900,12 +1011,50 @@ def test_nn_layers_have_no_dtype_rules() -> None:
     assert fired(graph, "activation") == []
 
 
+def test_nn_weight_precision_does_not_change_the_findings() -> None:
+    # The ANE runs NeuralNetwork layers in fp16 whatever their weights: fp16 and fp32 weights
+    # give the same findings, and no dtype rule (docs/evidence.md#dtype.fp32).
+    from coremltools.models.utils import _convert_neural_network_spec_weights_to_fp16
+
+    def build(fp16: bool) -> Graph:
+        b = NeuralNetworkBuilder(
+            [("x", datatypes.Array(8, 16, 16))], [("y", None)], disable_rank5_shape_mapping=True
+        )
+        _nn_conv(b, "c", 15)  # 15 wide: a finding of its own on the M1
+        spec = _convert_neural_network_spec_weights_to_fp16(b.spec) if fp16 else b.spec
+        weights = spec.neuralNetwork.layers[0].convolution.weights
+        assert bool(weights.float16Value) == fp16 and bool(weights.floatValue) != fp16
+        return graph_from_spec(spec, name="nn")
+
+    half, full = build(True), build(False)
+    assert target(half, "convolution").attrs["nn_precision_unknown"]
+    for chip in ("M1", "M4"):
+        assert fired(half, "convolution", chip) == fired(full, "convolution", chip)
+        assert not [r for r in fired(half, "convolution", chip) if r.startswith("dtype.")]
+    assert fired(half, "convolution", "M1") == ["conv.kernel"]
+
+
 def test_pipeline_stages_use_their_own_format() -> None:
     graph = _pipeline()
     assert graph.format == "pipeline"
     assert fired(graph, "activation") == []  # an NN layer: no fp32 finding from nominal dtypes
     sup = support(graph, "glmRegressor")
     assert sup.known and sup.supported == {Device.CPU}
+
+
+@pytest.mark.parametrize(
+    "glm_input", [Model_pb2.ArrayFeatureType.FLOAT32, Model_pb2.ArrayFeatureType.INT32]
+)
+def test_non_neural_stages_get_no_ml_program_rules(glm_input: int) -> None:
+    # A GLM stage is neither an ML program nor a neural network: its fp32 or int32 features say
+    # nothing about ANE compute, so only the non-neural-stage rule speaks for it.
+    graph = _pipeline(glm_input)
+    glm = target(graph, "glmRegressor")
+    assert {t.dtype for t in graph.function_inputs.values() if t.name in glm.inputs} <= {
+        "fp32",
+        "int32",
+    }
+    assert fired(graph, "glmRegressor") == ["op.non_neural_stage"]
 
 
 def test_int_shape_arguments_are_reported_as_dynamic_not_integer() -> None:

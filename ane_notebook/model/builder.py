@@ -15,9 +15,9 @@ from typing import Any
 from ..errors import ModelLoadError
 from ..escape import plain
 from .graph import Op, Shape, TensorInfo
-from .limits import MAX_DIM, MAX_RANK, MAX_TENSOR_ELEMENTS
+from .limits import MAX_DIM, MAX_FUNCTIONS, MAX_OPS, MAX_RANK, MAX_TENSOR_ELEMENTS
 
-__all__ = ["Frame", "GraphBuilder", "q"]
+__all__ = ["Frame", "GraphBuilder", "q", "too_many"]
 
 
 @dataclass
@@ -38,14 +38,27 @@ class GraphBuilder:
     ops: list[Op] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     function_inputs: dict[tuple[str, str], TensorInfo] = field(default_factory=dict)
+    # The same names as `functions`, for O(1) duplicate checks (a list scan made 100k functions
+    # or pipeline stages quadratic: ~90 s).
+    _function_set: set[str] = field(default_factory=set)
 
     def fail(self, problem: str) -> ModelLoadError:
         return ModelLoadError(self.label, problem)
 
     def add_function(self, function: str) -> None:
-        if function in self.functions:
+        if function in self._function_set:
             raise self.fail(f"function {q(function)} appears twice")
+        if len(self.functions) >= MAX_FUNCTIONS:
+            raise self.fail(too_many("functions", MAX_FUNCTIONS))
+        self._function_set.add(function)
         self.functions.append(function)
+
+    def check_op_count(self, more: int = 1) -> None:
+        """Refuse `more` ops if they would take the graph past `MAX_OPS`: called before each op
+        is added, and with a whole block's count before it is walked (so that a block of a
+        billion ops fails at once, not after building a million of them)."""
+        if len(self.ops) + more > MAX_OPS:
+            raise self.fail(too_many("ops", MAX_OPS))
 
     def check_order(self) -> None:
         """Refuse graphs where an op reads a tensor that a later op produces: a cycle, ops out of
@@ -91,6 +104,13 @@ class GraphBuilder:
 def q(name: str) -> str:
     """A model-provided name quoted for an error message (cut short: names can be huge)."""
     return f"'{plain(name, 80)}'"
+
+
+def too_many(what: str, limit: int, *, count: int | None = None, where: str = "the model") -> str:
+    """The problem of a count beyond one of `limits`, naming the limit."""
+    if count is None:
+        return f"{where} has more than {limit:,} {what} (the limit)"
+    return f"{where} has {count:,} {what}, more than the limit of {limit:,}"
 
 
 def _shape_problem(shape: Shape | None) -> str | None:

@@ -4,8 +4,8 @@ Each example is a MIL program (or, for ``nn_legacy``, a NeuralNetwork spec) with
 weights drawn from a fixed seed, built on first use and cached under
 ``<cache root>/examples/<name>-<version>.mlpackage`` (``.mlmodel`` for NeuralNetwork examples).
 The cache root is ``platformdirs.user_cache_dir("ane_notebook")``, or ``$ANE_NOTEBOOK_CACHE`` when
-set. A model is built in a temporary folder inside the cache folder and renamed into place, so
-two processes building the same example at once never see (or leave) a half-written model.
+set. One thread or process at a time builds a model, in a temporary folder inside the cache
+folder, and renames it into place (`cache.cached_build`); an entry left damaged is rebuilt.
 Bump an example's ``version`` whenever its builder changes so that stale caches are not reused.
 
 The examples are chosen to show different placements: ``mobilenet`` is fully Neural-Engine
@@ -17,10 +17,8 @@ is typed fp32 throughout (which bars the ANE); ``flexible`` has a range-shaped i
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
-import shutil
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,14 +27,15 @@ from typing import Any
 
 import coremltools as ct
 import numpy as np
-import platformdirs
 from coremltools.converters.mil import Builder as mb
 from coremltools.converters.mil.mil import Program, types
 from coremltools.models import MLModel
 from coremltools.proto import Model_pb2
 
 from ..errors import ModelLoadError
-from .convert import convert_quietly
+from .cache import CACHE_ENV, cache_root, cached_build
+from .convert import COREMLTOOLS_LOCK, convert_quietly
+from .package import read_spec
 
 __all__ = [
     "CACHE_ENV",
@@ -49,7 +48,6 @@ __all__ = [
     "list_examples",
 ]
 
-CACHE_ENV = "ANE_NOTEBOOK_CACHE"
 # Every ML program example targets iOS17 / macOS14: the oldest OS with MLComputePlan-era
 # placement, and an opset every op used below exists in.
 _TARGET = ct.target.iOS17
@@ -112,7 +110,7 @@ def _mobilenet() -> Program:
 
     # MobileNetV1 (Howard et al. 2017, table 1) at 224x224 with its standard widths: large
     # enough that Core ML would use the Neural Engine. fp16 input and output, so no fp32<->fp16
-    # boundary casts are needed (those run off the ANE on M1: ane-rules.md §A1).
+    # boundary casts are needed (those run off the ANE on M1: docs/evidence.md#dtype.fp32_cast).
     blocks = [
         (32, 64, 1),
         (64, 128, 2),
@@ -145,8 +143,8 @@ def _mobilenet() -> Program:
 
 # Transformer sizes: a small BERT/GPT-style encoder, large enough that Core ML would find the
 # Neural Engine worth a dispatch (a ~50K-parameter transformer stays on the CPU: vx-lang/Vx#436,
-# ane-rules.md §A6), still built in about a second; the 32000-token vocabulary (Llama-sized)
-# makes the output head wider than the ANE's 16384-per-axis limit.
+# docs/evidence.md#costs.LAUNCH_MS), still built in about a second; the 32000-token vocabulary
+# (Llama-sized) makes the output head wider than the ANE's 16384-per-axis limit.
 _SEQ, _HIDDEN, _HEADS, _FFN, _VOCAB, _LAYERS = 128, 256, 4, 1024, 32000, 2
 
 
@@ -330,7 +328,9 @@ def _nn_legacy() -> Model_pb2.Model:
 
     rng = _rng("nn_legacy")
     builder = NeuralNetworkBuilder(
-        [("image", datatypes.Array(3, 32, 32))],
+        # Rank 4: with the exact (ND) input mapping, Core ML's validator requires convolution
+        # inputs of rank 4 or more (NeuralNetworkLayerValidator.cpp).
+        [("image", datatypes.Array(1, 3, 32, 32))],
         [("probs", None)],
         disable_rank5_shape_mapping=True,
     )
@@ -420,7 +420,7 @@ EXAMPLES: dict[str, Example] = {
         Example(
             "nn_legacy",
             "old-style NeuralNetwork .mlmodel (conv, pooling, addBroadcastable, innerProduct)",
-            1,
+            2,
             nn_spec=_nn_legacy,
         ),
     )
@@ -450,7 +450,8 @@ def build_example_program(name: str) -> Program:
     ex = _get(name)
     if ex.program is None:
         raise ModelLoadError(f"example:{name}", "is a NeuralNetwork model, not a MIL program")
-    return ex.program()
+    with COREMLTOOLS_LOCK:  # the MIL builder's state is global: see convert.py
+        return ex.program()
 
 
 def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = None) -> MLModel:
@@ -460,73 +461,61 @@ def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = 
     temporary package); nothing is cached. Use `example_path` for the cached model.
     """
     ex = _get(name)
-    if ex.program is not None:
-        options: dict[str, Any] = {"package_dir": os.fspath(package_dir)} if package_dir else {}
-        return convert_quietly(
-            ex.program(),
-            convert_to="mlprogram",
-            minimum_deployment_target=_TARGET,
-            skip_model_load=True,
-            **options,
-            **ex.convert_options(),
-        )
-    assert ex.nn_spec is not None
-    return MLModel(ex.nn_spec(), skip_model_load=True)
-
-
-def cache_root() -> Path:
-    """Where ane_notebook caches files: ``$ANE_NOTEBOOK_CACHE`` or the user cache folder."""
-    override = os.environ.get(CACHE_ENV)
-    if override:
-        return Path(override).expanduser()
-    return Path(platformdirs.user_cache_dir("ane_notebook"))
+    with COREMLTOOLS_LOCK:  # the MIL builder and converter keep global state: see convert.py
+        if ex.program is not None:
+            options: dict[str, Any] = {"package_dir": os.fspath(package_dir)} if package_dir else {}
+            return convert_quietly(
+                ex.program(),
+                convert_to="mlprogram",
+                minimum_deployment_target=_TARGET,
+                skip_model_load=True,
+                **options,
+                **ex.convert_options(),
+            )
+        assert ex.nn_spec is not None
+        return MLModel(ex.nn_spec(), skip_model_load=True)
 
 
 def _complete(path: Path) -> bool:
-    if path.suffix == ".mlpackage":
-        return (path / "Manifest.json").is_file()
-    return path.is_file() and path.stat().st_size > 0
+    """Whether a cached example is whole: its spec parses and, for a package, every item its
+    Manifest.json lists exists. What a crash or a full disk leaves fails this and is rebuilt."""
+    try:
+        read_spec(path)
+    except ModelLoadError:
+        return False
+    if path.suffix != ".mlpackage":
+        return True
+    try:
+        entries = json.loads((path / "Manifest.json").read_bytes())["itemInfoEntries"]
+        return all((path / "Data" / e["path"]).exists() for e in entries.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def example_path(name: str) -> Path:
-    """Path of the cached model file for example `name`, building it first if needed."""
+    """Path of the cached model file for example `name`, building it first if needed.
+
+    Safe from several threads and processes at once: one of them builds, the others wait and
+    use its model (`cache.cached_build`). Raises a one-line `ModelLoadError` when the cache
+    cannot be written.
+    """
     ex = _get(name)
     label = f"example:{name}"
-    folder = cache_root() / "examples"
-    final = folder / ex.file_name
-    if _complete(final):
-        return final
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{ex.name}-", dir=folder))
-    except OSError as e:
-        raise ModelLoadError(
-            label, f"cannot create cache folder {folder}: {e.strerror or e}"
-        ) from e
-    try:
-        built = tmp / ex.file_name
-        if ex.program is not None:
-            build_example_model(name, package_dir=built)
-        else:
-            build_example_model(name).save(os.fspath(built))
-        if final.exists() or final.is_symlink():
-            if _complete(final):
-                return final  # another process finished first; ours is thrown away
-            # A damaged entry (not one of ours in progress: those are always renamed in whole):
-            # move it aside so that the rename below can take its place.
-            # (FileNotFoundError: another process moved it aside first.)
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(final, tmp / "damaged")
+
+    def build(path: Path) -> None:
         try:
-            os.rename(built, final)
-        except OSError:
-            # Lost a race with another process renaming its own copy into place.
-            if not _complete(final):
-                raise
-        return final
-    except OSError as e:
-        raise ModelLoadError(
-            label, f"cannot write to cache folder {folder}: {e.strerror or e}"
-        ) from e
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            if ex.program is not None:
+                build_example_model(name, package_dir=path)
+            else:
+                build_example_model(name).save(os.fspath(path))
+        except RuntimeError as e:
+            # coremltools' package writer (C++) reports file system errors this way.
+            if "filesystem error" in str(e):
+                raise ModelLoadError(
+                    label, f"cannot write to cache folder {path.parent.parent}: {e}"
+                ) from e
+            raise ModelLoadError(label, f"coremltools could not build the example: {e}") from e
+        except (ValueError, TypeError, KeyError, NotImplementedError, AssertionError) as e:
+            raise ModelLoadError(label, f"coremltools could not build the example: {e}") from e
+
+    return cached_build("examples", ex.file_name, label, build, _complete)

@@ -14,9 +14,12 @@ from typing import Any
 
 from coremltools.proto import FeatureTypes_pb2, Model_pb2
 
+from ..errors import ModelLoadError
+from .builder import q, too_many
 from .graph import FlexibleInput, TensorInfo
+from .limits import MAX_ENUMERATED_SHAPES, MAX_FEATURES, MAX_FUNCTIONS
 
-__all__ = ["default_function", "feature_info", "metadata", "model_interface"]
+__all__ = ["check_description", "default_function", "feature_info", "metadata", "model_interface"]
 
 _ARRAY_DTYPES: Mapping[int, str] = {
     FeatureTypes_pb2.ArrayFeatureType.FLOAT32: "fp32",
@@ -39,6 +42,53 @@ def default_function(description: Any) -> str | None:
     if len(description.functions):
         return str(description.functions[0].name)
     return None
+
+
+def check_description(desc: Model_pb2.ModelDescription, label: str) -> None:
+    """Refuse a description with more functions, features or enumerated shapes than the limits
+    allow (`MAX_FUNCTIONS`, `MAX_FEATURES`, `MAX_ENUMERATED_SHAPES`), before anything uses it."""
+    if len(desc.functions) > MAX_FUNCTIONS:
+        raise ModelLoadError(
+            label,
+            too_many(
+                "functions", MAX_FUNCTIONS, count=len(desc.functions), where="model description"
+            ),
+        )
+    lists: list[tuple[str, str, Any]] = [
+        ("model description", kind, getattr(desc, field))
+        for kind, field in (("inputs", "input"), ("outputs", "output"), ("states", "state"))
+    ]
+    for fn in desc.functions:
+        where = f"function {q(fn.name)}"
+        lists += [(where, "inputs", fn.input), (where, "outputs", fn.output)]
+        lists.append((where, "states", fn.state))
+    for where, kind, features in lists:
+        if len(features) > MAX_FEATURES:
+            raise ModelLoadError(
+                label, too_many(kind, MAX_FEATURES, count=len(features), where=where)
+            )
+        for feature in features:
+            n = _enumerated_count(feature)
+            if n > MAX_ENUMERATED_SHAPES:
+                raise ModelLoadError(
+                    label,
+                    too_many(
+                        "enumerated shapes",
+                        MAX_ENUMERATED_SHAPES,
+                        count=n,
+                        where=f"feature {q(feature.name)}",
+                    ),
+                )
+
+
+def _enumerated_count(feature: Model_pb2.FeatureDescription) -> int:
+    ft = feature.type
+    kind = ft.WhichOneof("Type")
+    if kind == "multiArrayType":
+        return len(ft.multiArrayType.enumeratedShapes.shapes)
+    if kind == "imageType":
+        return len(ft.imageType.enumeratedSizes.sizes)
+    return 0
 
 
 def model_interface(

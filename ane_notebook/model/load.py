@@ -28,8 +28,11 @@ Specs no real model can have are refused with a `ModelLoadError` naming the prob
 the data flow (or ops out of order), a tensor name produced twice with a reader in between,
 blocks nested deeper than `MAX_NESTING`, a declared shape with more than 64 dimensions, a
 dimension of 2**63 or more (a negative size stored unsigned), or more than `MAX_TENSOR_ELEMENTS`
-elements. Zero and unknown dimensions, unknown op types and unknown dtypes are kept: the rules
-then say what they could not tell.
+elements. Counts past the limits of `limits` are refused the same way (more than `MAX_OPS` ops,
+more functions, pipeline stages, blocks per op, features or enumerated shapes than real models
+have, a ``Manifest.json`` over 1 MB or nested over 16 levels), each error naming the limit.
+Zero and unknown dimensions, unknown op types and unknown dtypes are kept: the rules then say
+what they could not tell.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ from . import examples
 from .builder import GraphBuilder
 from .convert import convert_quietly
 from .graph import Graph
-from .interface import metadata, model_interface
-from .limits import MAX_CONST_ELEMENTS, MAX_NESTING, MAX_TENSOR_ELEMENTS
+from .interface import check_description, metadata, model_interface
+from .limits import MAX_CONST_ELEMENTS, MAX_NESTING, MAX_OPS, MAX_TENSOR_ELEMENTS
 from .mlprogram import add_ml_program
 from .neuralnetwork import NN_TYPES, add_neural_network
 from .package import read_spec, stem
@@ -60,6 +63,7 @@ from .pipeline import PIPELINE_TYPES, add_pipeline
 __all__ = [
     "MAX_CONST_ELEMENTS",
     "MAX_NESTING",
+    "MAX_OPS",
     "MAX_TENSOR_ELEMENTS",
     "graph_from_spec",
     "load_model",
@@ -113,6 +117,7 @@ def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str =
     model_type = spec.WhichOneof("Type")
     if model_type is None:
         raise ModelLoadError(label, "not a Core ML model: the specification holds no model")
+    check_description(spec.description, label)
     builder = GraphBuilder(label)
     if model_type == "mlProgram":
         fmt = "mlprogram"

@@ -21,10 +21,10 @@ from typing import Any
 
 from coremltools.proto import MIL_pb2, Model_pb2
 
-from .builder import Frame, GraphBuilder, q
+from .builder import Frame, GraphBuilder, q, too_many
 from .graph import Op, Shape, TensorInfo
 from .interface import default_function
-from .limits import MAX_NESTING
+from .limits import MAX_BLOCKS_PER_OP, MAX_FUNCTIONS, MAX_NESTING
 from .mil_types import NO_VALUE, mil_type_info, param_order, small_value
 
 __all__ = ["add_ml_program"]
@@ -47,12 +47,17 @@ _OPSET_PREFIX = re.compile(r"^(?:ios|macos|tvos|watchos|visionos)\d+\.(.+)$", re
 def add_ml_program(builder: GraphBuilder, spec: Model_pb2.Model, *, prefix: str) -> None:
     """Add every function of ML program `spec`, named `prefix` + the function's name."""
     program = spec.mlProgram
+    if len(program.functions) > MAX_FUNCTIONS:
+        raise builder.fail(
+            too_many("functions", MAX_FUNCTIONS, count=len(program.functions), where="ML program")
+        )
     names = list(program.functions.keys())
     ordered = [f.name for f in spec.description.functions if f.name in program.functions]
     if not ordered:
         default = default_function(spec.description)
         ordered = [default] if default is not None and default in program.functions else []
-    ordered += sorted(n for n in names if n not in ordered)
+    listed = set(ordered)  # a set: `n not in ordered` made 100k functions quadratic
+    ordered += sorted(n for n in names if n not in listed)
     if not ordered:
         raise builder.fail("ML program has no functions")
     for fn_name in ordered:
@@ -75,6 +80,7 @@ def _add_mil_function(builder: GraphBuilder, fn: MIL_pb2.Function, function: str
     # consumers can pick up parameters and weight shapes in O(1).
     const_values: dict[str, Any] = {}
     const_shapes: dict[str, Shape | None] = {}
+    builder.check_op_count(len(block.operations))
     stack = [Frame(iter(block.operations), (), None, 0)]
     while stack:
         frame = stack[-1]
@@ -82,15 +88,26 @@ def _add_mil_function(builder: GraphBuilder, fn: MIL_pb2.Function, function: str
         if op_pb is None:
             stack.pop()
             continue
+        builder.check_op_count()
         index = len(builder.ops)
         op = _mil_op(op_pb, index, function, frame, const_values, const_shapes)
         builder.ops.append(op)
         if op_pb.blocks:
             if frame.depth + 1 > MAX_NESTING:
                 raise builder.fail(f"blocks nested deeper than {MAX_NESTING} levels")
+            if len(op_pb.blocks) > MAX_BLOCKS_PER_OP:
+                raise builder.fail(
+                    too_many(
+                        "blocks",
+                        MAX_BLOCKS_PER_OP,
+                        count=len(op_pb.blocks),
+                        where=f"op {q(op.name)}",
+                    )
+                )
             # Push in reverse so that block0 is walked first (depth-first, in order).
             for bi in reversed(range(len(op_pb.blocks))):
                 sub = op_pb.blocks[bi]
+                builder.check_op_count(len(sub.operations))
                 for nvt in sub.inputs:
                     shape, dtype = mil_type_info(nvt.type)
                     builder.function_inputs[(function, nvt.name)] = TensorInfo(

@@ -7,10 +7,13 @@ recorded as ``"fp32"`` with ``attrs["nn_precision_unknown"] = True``. ``branch``
 are flattened like ML Program blocks, with block names taken from the proto fields
 (``"ifBranch"``, ``"elseBranch"``, ``"conditionNetwork"``, ``"bodyNetwork"``).
 
-Shapes: a layer's output shapes are only those it declares (``outputTensor``, often absent in
-older models), else unknown. `add_neural_network` builds the ops, then renames rewritten blobs so
-that every tensor name is unique; a shape-inference step belongs after that, over
-``builder.ops[start:]``, where each op's inputs name exactly the version it reads.
+Shapes: `nn_shapes.NNShaper` infers each layer's output shapes from the model description and
+the layer parameters (declared ``outputTensor`` shapes fill what it cannot tell), as the layers
+are walked, on the spec's own blob names: its table holds the current version of each name, as
+the reader of a rewritten blob sees it. `add_neural_network` then renames rewritten blobs so
+that every tensor name is unique; the shapes travel with the renamed tensors. Function inputs
+get the shape of the blob the network reads (``[1, 1, C, H, W]`` in rank-5 mode, the default
+shape of a flexible input).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from coremltools.proto import Model_pb2, NeuralNetwork_pb2
 from .builder import Frame, GraphBuilder
 from .graph import Op, Shape, TensorInfo
 from .interface import feature_info
-from .limits import MAX_CONST_ELEMENTS, MAX_NESTING, MAX_RANK
+from .limits import MAX_CONST_ELEMENTS, MAX_NESTING
+from .nn_shapes import NNShaper
 
 __all__ = ["NN_TYPES", "add_neural_network"]
 
@@ -33,10 +37,16 @@ NN_TYPES = frozenset({"neuralNetwork", "neuralNetworkClassifier", "neuralNetwork
 def add_neural_network(builder: GraphBuilder, spec: Model_pb2.Model, *, function: str) -> None:
     """Add the layers of NeuralNetwork `spec` (any of `NN_TYPES`) as ops of `function`."""
     builder.add_function(function)
-    for feature in spec.description.input:
-        builder.function_inputs[(function, feature.name)] = feature_info(feature, interface=False)
     nn = getattr(spec, spec.WhichOneof("Type") or "neuralNetwork")
+    shaper = NNShaper.for_network(nn, spec.description.input)
+    for feature in spec.description.input:
+        info = feature_info(feature, interface=False)
+        blob = shaper.shape(feature.name)
+        builder.function_inputs[(function, feature.name)] = (
+            info if blob is None else replace(info, shape=blob)
+        )
     start = len(builder.ops)
+    builder.check_op_count(len(nn.layers))
     stack = [Frame(iter(nn.layers), (), None, 0)]
     while stack:
         frame = stack[-1]
@@ -44,14 +54,16 @@ def add_neural_network(builder: GraphBuilder, spec: Model_pb2.Model, *, function
         if layer is None:
             stack.pop()
             continue
+        builder.check_op_count()
         index = len(builder.ops)
-        op = _nn_op(layer, index, function, frame)
+        op = _nn_op(layer, index, function, frame, shaper.visit(layer, nested=frame.depth > 0))
         builder.ops.append(op)
         subs = _nn_subnetworks(layer)
         if subs:
             if frame.depth + 1 > MAX_NESTING:
                 raise builder.fail(f"layers nested deeper than {MAX_NESTING} levels")
             for block_name, sub in reversed(subs):
+                builder.check_op_count(len(sub.layers))
                 stack.append(
                     Frame(
                         iter(sub.layers),
@@ -61,8 +73,6 @@ def add_neural_network(builder: GraphBuilder, spec: Model_pb2.Model, *, function
                     )
                 )
     _rename_rewritten_blobs(builder, start)
-    # Shapes the layers leave undeclared would be inferred here, over builder.ops[start:]: after
-    # the renaming, every tensor name is one version, so each op's inputs are what it reads.
 
 
 def _rename_rewritten_blobs(builder: GraphBuilder, start: int) -> None:
@@ -116,7 +126,9 @@ def _nn_op(
     index: int,
     function: str,
     frame: Frame,
+    shapes: list[Shape | None],
 ) -> Op:
+    """One layer as an op; `shapes` are its output shapes (`NNShaper.visit`), by position."""
     kind = layer.WhichOneof("layer") or "unknown"
     attrs: dict[str, Any] = {"layer_name": layer.name, "nn_precision_unknown": True}
     if kind != "unknown":
@@ -131,7 +143,6 @@ def _nn_op(
     elif kind == "innerProduct":
         ip = layer.innerProduct
         attrs["weight_shape"] = (int(ip.outputChannels), int(ip.inputChannels))
-    shapes = _declared_shapes(layer)
     outputs = tuple(
         TensorInfo(n, shapes[i] if i < len(shapes) else None, "fp32")
         for i, n in enumerate(layer.output)
@@ -148,24 +159,6 @@ def _nn_op(
         block=frame.path,
         parent=frame.parent,
     )
-
-
-# ---- Pipelines ---------------------------------------------------------------------------
-
-
-def _declared_shapes(layer: NeuralNetwork_pb2.NeuralNetworkLayer) -> list[Shape | None]:
-    """The output shapes a layer declares (``outputTensor``), in output order: negative sizes
-    are unknown, a rank without sizes is all unknown, a nonsense rank is an unknown shape."""
-    shapes: list[Shape | None] = []
-    for t in layer.outputTensor:
-        rank = int(t.rank)
-        if t.dimValue:
-            shapes.append(tuple(int(d) if d >= 0 else None for d in t.dimValue))
-        elif 0 <= rank <= MAX_RANK:
-            shapes.append((None,) * rank)
-        else:
-            shapes.append(None)
-    return shapes
 
 
 def _nn_subnetworks(

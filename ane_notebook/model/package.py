@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from coremltools.proto import Model_pb2
 from google.protobuf.message import DecodeError
 
 from ..errors import ModelLoadError
-from .limits import MAX_SPEC_BYTES
+from .limits import MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH, MAX_SPEC_BYTES
 
 __all__ = ["read_spec", "stem"]
 
@@ -68,11 +69,24 @@ def _package_root_spec(pkg: Path, label: str) -> Path:
     if not manifest.is_file():
         raise ModelLoadError(label, "Manifest.json missing (not a valid .mlpackage)")
     try:
-        doc = json.loads(manifest.read_bytes())
+        raw = _read_at_most(manifest, MAX_MANIFEST_BYTES)
     except OSError as e:
         raise ModelLoadError(label, f"cannot read Manifest.json: {e.strerror or e}") from e
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ModelLoadError(
+            label,
+            f"Manifest.json is larger than {MAX_MANIFEST_BYTES // 1024**2} MB (the limit; real "
+            "ones are a few hundred bytes): not a valid .mlpackage",
+        )
+    too_deep = f"Manifest.json is nested more than {MAX_MANIFEST_DEPTH} levels deep (the limit)"
+    try:
+        doc = json.loads(raw)
+    except RecursionError as e:  # the C parser recurses once per level
+        raise ModelLoadError(label, too_deep) from e
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise ModelLoadError(label, "Manifest.json is not valid JSON") from e
+    if _json_depth(doc) > MAX_MANIFEST_DEPTH:
+        raise ModelLoadError(label, too_deep)
     if not isinstance(doc, dict):
         raise ModelLoadError(label, "Manifest.json is not a JSON object")
     root_id = doc.get("rootModelIdentifier")
@@ -109,14 +123,38 @@ def _valid_file_name(name: str) -> bool:
         return False
 
 
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The first `limit` + 1 bytes of `path` at most: one byte more than allowed says "too big"
+    without reading a file that is huge, or grows while it is read."""
+    with open(path, "rb") as f:
+        return f.read(limit + 1)
+
+
+def _json_depth(doc: object) -> int:
+    """How deeply JSON containers nest in `doc` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children: Iterable[object] = value.values()
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
 def _read_bytes(path: Path, label: str, what: str) -> bytes:
+    too_big = f"{what} is larger than 2 GB, more than a protobuf can hold: not a Core ML model"
     try:
         if path.stat().st_size > MAX_SPEC_BYTES:
-            raise ModelLoadError(
-                label,
-                f"{what} is larger than 2 GB, more than a protobuf can hold: not a Core ML model",
-            )
-        data = path.read_bytes()
+            raise ModelLoadError(label, too_big)
+        data = _read_at_most(path, MAX_SPEC_BYTES)
+        if len(data) > MAX_SPEC_BYTES:
+            raise ModelLoadError(label, too_big)
     except PermissionError as e:
         raise ModelLoadError(label, f"cannot read {what}: permission denied") from e
     except OSError as e:

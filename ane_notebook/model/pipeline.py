@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from coremltools.proto import Model_pb2
 
-from .builder import GraphBuilder
+from .builder import GraphBuilder, too_many
 from .graph import Op
-from .interface import feature_info
-from .limits import MAX_NESTING
+from .interface import check_description, feature_info
+from .limits import MAX_NESTING, MAX_PIPELINE_STAGES
 from .mlprogram import add_ml_program
 from .neuralnetwork import NN_TYPES, add_neural_network
 
@@ -31,8 +31,13 @@ def add_pipeline(builder: GraphBuilder, spec: Model_pb2.Model, *, prefix: str, d
         raise builder.fail(f"pipelines nested deeper than {MAX_NESTING} levels")
     kind = spec.WhichOneof("Type")
     pipeline = spec.pipeline if kind == "pipeline" else getattr(spec, kind).pipeline
+    if len(pipeline.models) > MAX_PIPELINE_STAGES:
+        raise builder.fail(
+            too_many("stages", MAX_PIPELINE_STAGES, count=len(pipeline.models), where="pipeline")
+        )
     names = list(pipeline.names)
     for i, stage in enumerate(pipeline.models):
+        check_description(stage.description, builder.label)
         stage_type = stage.WhichOneof("Type") or "unknown"
         given = names[i] if i < len(names) and names[i] else stage_type
         label = f"{prefix}{i}:{given}"
@@ -55,6 +60,7 @@ def _add_opaque_stage(
     for t in ins:
         builder.function_inputs[(function, t.name)] = t
     outputs = tuple(feature_info(f, interface=True) for f in stage.description.output)
+    builder.check_op_count()
     index = len(builder.ops)
     builder.ops.append(
         Op(

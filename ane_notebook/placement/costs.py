@@ -1,8 +1,9 @@
 """The cost model: how long one prediction takes, op by op, and what each crossing costs.
 
 Every constant the estimator uses lives here or in the chip table (`devices.py`), each with its
-source; docs/evidence.md gives each one in full, with its evidence level and the published
-latencies it was checked against (`benchmarks/latency.py`). The model is the roofline form
+source; docs/evidence.md gives each one in full (docs/evidence.md#costs.MODEL_FORM and the
+sections after it), with its evidence level and the published latencies it was checked against
+(docs/evidence.md#calibration, `benchmarks/latency.py`). The model is the roofline form
 that reverse-engineering found inside Core ML's own planner (RE: sbryngelson/ane-guide
 ch.5/18), with constants from published figures instead of the planner's relative units:
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..model.graph import Graph, Op, TensorInfo
 from .devices import ChipProfile, Device
+from .rules.vocab import GATHER_TYPES  # lookups: they read only the rows they gather
 
 # --- Throughput -----------------------------------------------------------------------------
 # Per op:  time = max(flops / F, weight bytes / Bw, activation bytes / Ba) + per-op overhead,
@@ -38,26 +40,33 @@ from .devices import ChipProfile, Device
 # end to end, overheads included (ResNet-50 on A16 0.32, GPT-2 medium/large on the M1-family
 # ANE 0.29-0.34, FastViT-MA36 on A14 0.32, DistilBERT on A15 0.20: OFFICIAL/COMMUNITY, derived);
 # one op alone runs nearer the top of that range.
+# docs/evidence.md#costs.ANE_EFFICIENCY
 ANE_EFFICIENCY = 0.45
 # ANE_ACT_GBS (GUESS, calibrated): MobileNetV2 (53 MB of activations, 0.6 GFLOP) runs in
 # 0.48 ms on A16 (OFFICIAL), which needs activations at >= ~200 GB/s; DRAM alone gives the ANE
 # ~60 GB/s (anemll-bench), so most activation traffic stays on chip.
+# docs/evidence.md#costs.ANE_ACT_GBS
 ANE_ACT_GBS = 300.0
 # ANE_RESIDENT_MB (GUESS): weights of a model this small stay in the Neural Engine's on-chip
 # memory between predictions and are not streamed from DRAM again; for a larger model the share
 # that does not fit streams. maderix/ANE (DIR) measures a ~32 MB on-chip working-set cliff on M4,
 # ane-guide (RE) a 2 MB matmul working set; MobileNetV3-small (5 MB of weights) runs in 0.13 ms
 # on A16 (OFFICIAL), faster than streaming its weights at the ANE's DRAM rate would allow.
+# docs/evidence.md#costs.ANE_RESIDENT_MB
 ANE_RESIDENT_MB = 16.0
 # GPU_EFFICIENCY (GUESS within published rates): DenseNet-121 on the M1 GPU reaches 0.36
 # TFLOP/s = 0.14 of its peak (COMMUNITY, woolfel/ml-macos-performance, NeuralNetwork model),
 # transformers on M1-family GPUs 0.2-0.9 (smpanaro NOTES, shapes not stated).
+# docs/evidence.md#costs.GPU_EFFICIENCY
 GPU_EFFICIENCY = 0.25
+# docs/evidence.md#costs.GPU_BW_FRACTION
 GPU_BW_FRACTION = 0.6  # GUESS: share of system bandwidth a Metal kernel streams at
+# docs/evidence.md#costs.CPU_BW_FRACTION
 CPU_BW_FRACTION = 0.6  # GUESS: share of system bandwidth the CPU cluster streams at
 # The CPU computes fp16 models in fp32 ("The GPU and ANE use float 16 precision, and the CPU
 # uses float 32": OFFICIAL, coremltools typed-execution.md for neural networks; assumed for ML
 # programs too, GUESS): fp16 weights are read at twice their stored size.
+# docs/evidence.md#costs.CPU_WEIGHT_WIDEN
 CPU_WEIGHT_WIDEN = 2.0
 
 # --- Per-op overhead inside a segment (ms) -------------------------------------------------
@@ -66,6 +75,7 @@ CPU_WEIGHT_WIDEN = 2.0
 # 1 us each; RE leaf times are 27-50 ns (ane-guide ch.18). GPU: one Metal kernel per op, ~20 us
 # (GUESS; DenseNet-121's ~370 ops take 16 ms on the M1 GPU, COMMUNITY). CPU: one BNNS call per
 # op, ~5 us (GUESS).
+# docs/evidence.md#costs.OP_OVERHEAD_MS
 OP_OVERHEAD_MS = {Device.ANE: 0.0003, Device.GPU: 0.02, Device.CPU: 0.005}
 
 # --- Launch cost each time execution enters a processor (ms) -------------------------------
@@ -74,11 +84,13 @@ OP_OVERHEAD_MS = {Device.ANE: 0.0003, Device.GPU: 0.02, Device.CPU: 0.005}
 # (COMMUNITY: a 4x4 matmul stays on the CPU under CPU_AND_NE, vx-lang/Vx#436). GPU: a Metal
 # command buffer commit and wait, ~0.1 ms (GUESS). CPU: the caller is already on the CPU; a
 # thread hand-off ~0.01 ms (GUESS).
+# docs/evidence.md#costs.LAUNCH_MS
 LAUNCH_MS = {Device.ANE: 0.2, Device.GPU: 0.1, Device.CPU: 0.01}
 
 # Fixed cost of one prediction whatever the placement (Core ML's own bookkeeping around the
 # call, GUESS: the whole of MobileNetV3-small's prediction is 0.13 ms on A16): charged once per
 # function call, in the report's totals only (it cannot change where an op goes).
+# docs/evidence.md#costs.PREDICT_MS
 PREDICT_MS = 0.02
 
 # --- Crossings ------------------------------------------------------------------------------
@@ -90,6 +102,7 @@ PREDICT_MS = 0.02
 _ANE_CPU_FIXED = 0.02
 _ANE_GPU_FIXED = round(_ANE_CPU_FIXED * 0.23 / 0.09, 4)
 _CPU_GPU_FIXED = 0.02  # GUESS: Metal buffer hand-off on unified memory
+# docs/evidence.md#costs.CROSSING_FIXED_MS
 CROSSING_FIXED_MS = {
     frozenset({Device.ANE, Device.CPU}): _ANE_CPU_FIXED,
     frozenset({Device.ANE, Device.GPU}): _ANE_GPU_FIXED,
@@ -101,6 +114,7 @@ CROSSING_FIXED_MS = {
 # 2023): ~16 GB/s for fp32, and fp16 (a layout repack) ~3x faster (GUESS). To and from the GPU
 # a texture conversion, somewhat slower (GUESS). CPU<->GPU on unified memory needs no
 # conversion (GUESS 10 GB/s).
+# docs/evidence.md#costs.CONVERT_GBS
 CONVERT_GBS = {
     (frozenset({Device.ANE, Device.CPU}), True): 16.0,  # (pair, tensor is fp32)
     (frozenset({Device.ANE, Device.CPU}), False): 50.0,
@@ -209,6 +223,7 @@ NOMINAL = HardwareModel()
 # --- Spread: the ends of each constant's published range (docs/evidence.md "Spread") ----------
 # Factors applied to the nominal value at the (fast, slow) end. Each is the range of the
 # published figures the constant was chosen from, not a fitted error bar.
+# docs/evidence.md#costs.SPREAD
 SPREAD: dict[str, tuple[float, float]] = {
     # achieved fraction of fp16 peak across published large-graph latencies: 0.2-0.45
     # one op alone at most ~0.55 of peak (GUESS); whole graphs down to 0.2 (published)
@@ -252,11 +267,15 @@ def corner(ane_fast: bool, others_fast: bool) -> HardwareModel:
     )
 
 
-def tensor_bytes(t: TensorInfo | None) -> int:
+def tensor_bytes(t: TensorInfo | None, *, fp16: bool = False) -> int:
+    """Bytes of `t` at its recorded dtype; `fp16`: an fp32 tensor counted as fp16 (what the ANE
+    and GPU hold for NeuralNetwork layers, whose fp32 dtype is only nominal)."""
     if t is None:
         return UNKNOWN_TENSOR_BYTES
     b = t.nbytes
-    return UNKNOWN_TENSOR_BYTES if b is None else b
+    if b is None:
+        return UNKNOWN_TENSOR_BYTES
+    return b // 2 if fp16 and t.dtype == "fp32" else b
 
 
 def crossing_cost_ms(
@@ -399,7 +418,8 @@ class OpCosts:
     """Per-op numbers the partitioner works on (arrays aligned with the op list given)."""
 
     flops: np.ndarray  # float64[n]
-    act_bytes: np.ndarray  # float64[n]: run-time inputs and outputs
+    act_bytes: np.ndarray  # float64[n]: run-time inputs and outputs (as the CPU holds them)
+    act_bytes_accel: np.ndarray  # float64[n]: the same on the ANE and GPU (NN layers in fp16)
     weight_bytes: np.ndarray  # float64[n]: weights read (gathered rows for lookups)
     time_ms: np.ndarray  # float64[n, 3], columns in `DEVICE_COLUMNS` order
     ane_streamed: float = 1.0  # share of weight bytes the ANE streams from DRAM
@@ -413,10 +433,6 @@ class OpCosts:
 DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
 
 
-# Lookups read only the rows they gather, not the whole table.
-GATHER_TYPES = frozenset({"gather", "gather_along_axis", "gather_nd", "embedding", "embeddingND"})
-
-
 def op_costs(
     ops: Sequence[Op],
     activations: Sequence[Sequence[TensorInfo | None]],
@@ -428,29 +444,38 @@ def op_costs(
 
     `activations[i]` are op i's inputs produced at run time, `weights[i]` those held in const
     ops. NeuralNetwork layers keep weights inside the layer: their `weight_shape` attribute is
-    used instead (fp16, as the ANE and GPU run them: §A1, ANE datapath fp16).
+    used instead (fp16, as the ANE and GPU run them: docs/evidence.md#dtype.fp32). NeuralNetwork
+    layers run in fp16 on the ANE and GPU whatever their nominal fp32 dtype (hollance
+    docs/16-bit.md, docs/evidence.md#dtype.fp32), so their activations are counted at fp16
+    there and at fp32 on the CPU; `bytes` holds the CPU count.
     """
     n = len(ops)
     flops = np.empty(n)
     act = np.empty(n)
+    act_accel = np.empty(n)
     wbytes = np.zeros(n)
     for i, op in enumerate(ops):
         acts, ws = activations[i], weights[i]
         flops[i] = op_flops(op, [*acts, *ws])
         out_b = sum(tensor_bytes(t) for t in op.outputs)
         act[i] = sum(tensor_bytes(t) for t in acts) + out_b
+        if op.attrs.get("nn_precision_unknown"):
+            act_accel[i] = sum(tensor_bytes(t, fp16=True) for t in (*acts, *op.outputs))
+        else:
+            act_accel[i] = act[i]
         if op.op_type in GATHER_TYPES:
             wbytes[i] = out_b  # the gathered rows of the table
         elif ws:
             wbytes[i] = sum(tensor_bytes(t) for t in ws)
         elif w := op.attrs.get("weight_shape"):
             wbytes[i] = 2 * _elements(tuple(w))
-    return costs_from_work(flops, act, wbytes, chip, hw)
+    return costs_from_work(flops, act, act_accel, wbytes, chip, hw)
 
 
 def costs_from_work(
     flops: np.ndarray,
     act_bytes: np.ndarray,
+    act_bytes_accel: np.ndarray,
     weight_bytes: np.ndarray,
     chip: ChipProfile,
     hw: HardwareModel = NOMINAL,
@@ -466,6 +491,7 @@ def costs_from_work(
     for j, d in enumerate(DEVICE_COLUMNS):
         compute = flops / (rates.gflops[d] * 1e6)  # GFLOP/s -> FLOP per ms
         weights = weight_bytes * widen[d] / (rates.weight_gbs[d] * 1e6)  # GB/s -> bytes/ms
-        acts = act_bytes / (rates.act_gbs[d] * 1e6)
+        moved = act_bytes if d is Device.CPU else act_bytes_accel
+        acts = moved / (rates.act_gbs[d] * 1e6)
         time_ms[:, j] = np.maximum(np.maximum(compute, weights), acts) + hw.op_overhead_ms[d]
-    return OpCosts(flops, act_bytes, weight_bytes, time_ms, streamed)
+    return OpCosts(flops, act_bytes, act_bytes_accel, weight_bytes, time_ms, streamed)

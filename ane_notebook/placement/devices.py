@@ -1,9 +1,9 @@
 """Processors, compute-unit settings, evidence levels and chip profiles.
 
 The chip table holds what the estimator needs to know about each Apple SoC: how fast each
-processor is, how much memory bandwidth it has, and the Neural Engine capability gates of
-`ane-rules.md` §A7. Every number names its source and evidence level; numbers we derived
-ourselves say so (GUESS).
+processor is, how much memory bandwidth it has, and the Neural Engine capability gates. Every
+number cites its section of `docs/evidence.md` (source, evidence level, what was measured);
+numbers we derived ourselves say so (GUESS).
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ class ComputeUnits(str, Enum):
 
     @property
     def devices(self) -> frozenset[Device]:
-        """Processors this setting lets Core ML use (CPU_AND_NE never uses the GPU: coremltools
-        docs-guides load-and-convert-model.md, OFFICIAL)."""
+        """Processors this setting lets Core ML use (CPU_AND_NE never uses the GPU:
+        docs/evidence.md#devices.ComputeUnits; coremltools load-and-convert-model.md)."""
         return _UNIT_DEVICES[self]
 
     @classmethod
@@ -84,7 +84,7 @@ _UNIT_DEVICES: dict[ComputeUnits, frozenset[Device]] = {
 
 
 class Evidence(str, Enum):
-    """How strong the evidence behind a rule or a number is (ane-rules.md labels)."""
+    """How strong the evidence behind a rule or a number is (docs/evidence.md explains each)."""
 
     OFFICIAL = "official"  # Apple: docs, research, Apple repos, maintainers (OFF)
     COMMUNITY = "community-measured"  # measured on Core ML by the community (CML/CAI)
@@ -113,6 +113,7 @@ class ChipProfile:
     """
 
     name: str
+    # Each field's section of docs/evidence.md is devices.<field>.
     ane_cores: int
     ane_tops: float  # Neural Engine TOPS at fp16 (Apple's launch figures; see CHIPS for int8 ones)
     gpu_tflops: float  # GPU fp16 peak, TFLOPS (see CHIPS)
@@ -121,12 +122,12 @@ class ChipProfile:
     ane_gbs: float  # DRAM rate the Neural Engine streams weights at, GB/s (see CHIPS)
     ane_launch_ms: float  # one Core ML dispatch to the Neural Engine, ms (see CHIPS)
     ane_fp32_io: bool  # fp32 tensors reach the Neural Engine at the fp16 rate (see `_m`)
-    # ANE capability gates (ane-rules.md §A7, RE: sbryngelson/ane-guide App. A)
+    # ANE capability gates (RE: sbryngelson/ane-guide:appendices/a-op-device-matrix.md; gen in _m)
     max_axis: int  # largest W/H/D extent the ANE accepts
     texture_engine: bool  # resize / crop_resize / resample / affine / reflect pad / hw gather
     ane_sort: bool  # topk / argsort / sort
     ane_trig: bool  # sin / cos / global argmax-argmin / random_uniform
-    conv_kernel_max: int  # fp16 conv kernel width limit
+    conv_kernel_max: int  # fp16 conv kernel width one ANE call takes
     blockwise_native: bool  # blockwise weight streaming (else folded to fp16 at load)
     sources: str = ""
 
@@ -142,7 +143,8 @@ def _m(
     gen: int,
     sources: str,
 ) -> ChipProfile:
-    """Build a profile; `gen` is the ANE family of §A7 (1 = M1-class ... 4 = M4/M5-class)."""
+    """Build a profile; `gen` is the ANE family (1 = M1-class ... 4 = M4/M5-class,
+    docs/evidence.md#devices.family)."""
     return ChipProfile(
         name=name,
         ane_cores=cores,
@@ -166,7 +168,8 @@ def _m(
     )
 
 
-# One Core ML dispatch to the Neural Engine (ms), by ANE family. M1-class (A12-A14, M1): "near
+# One Core ML dispatch to the Neural Engine (ms), by ANE family
+# (docs/evidence.md#devices.ane_launch_ms). M1-class (A12-A14, M1): "near
 # 0.2 ms" (COMMUNITY, aosama/astronomical#540), the direct-path floor 0.19-0.23 ms on M1 (RE,
 # ane-guide ch.2). Later chips: a whole MobileNetV3-small prediction takes 0.13 ms on A16
 # (OFFICIAL, coremltools opt-palettization-perf.md), which bounds one dispatch well below
@@ -174,17 +177,24 @@ def _m(
 ANE_LAUNCH_MS_BY_FAMILY: dict[int, float] = {1: 0.2, 2: 0.05}
 
 _APPLE = "Apple launch pages/press releases (OFFICIAL)"
-_GUESS_A = "ANE family mapping of A-series to §A7 columns is GUESS (ane-rules.md §A7 note)"
+_GUESS_A = "ANE family mapping of A-series chips is GUESS (docs/evidence.md#devices.family)"
 _ANEMLL = "ANE GB/s: Anemll/anemll-bench Results.MD (COMMUNITY)"
 _TURNER = "GPU fp16 TFLOPS: philipturner/metal-benchmarks (COMMUNITY)"
 
-# Sources and evidence of every column (docs/evidence.md "Chips" has them in full):
+# Sources and evidence of every column; each has its section in docs/evidence.md:
+# docs/evidence.md#devices.ane_cores, docs/evidence.md#devices.ane_tops,
+# docs/evidence.md#devices.gpu_tflops, docs/evidence.md#devices.cpu_gflops,
+# docs/evidence.md#devices.mem_bw_gbs, docs/evidence.md#devices.ane_gbs,
+# docs/evidence.md#devices.ane_fp32_io, and for the gates docs/evidence.md#devices.max_axis,
+# docs/evidence.md#devices.texture_engine, docs/evidence.md#devices.ane_sort,
+# docs/evidence.md#devices.ane_trig, docs/evidence.md#devices.conv_kernel_max,
+# docs/evidence.md#devices.blockwise_native.
 # * ane_tops: Apple launch figures (M1 2020: 11 TOPS; M2 15.8; M3 18; M4 38; A12 5, A13 6,
 #   A14 11, A15 15.8, A16 17, A17 Pro 35, A18 35). From A17 Pro and M4 on, Apple quotes int8
-#   TOPS where earlier figures were fp16; the ANE runs fp16 activations (ane-rules.md §A1;
-#   int8-int8 compute is faster only from A17 Pro/M4, OFFICIAL coremltools
-#   opt-quantization-perf.md), so those chips are listed at half their quoted figure (17.5, 19):
-#   M4 measured 18.6 fp16 TFLOPS on the direct path (DIR, maderix/ANE README).
+#   TOPS where earlier figures were fp16; the ANE runs fp16 activations
+#   (docs/evidence.md#dtype.fp32; int8-int8 compute is faster only from A17 Pro/M4, OFFICIAL
+#   coremltools opt-quantization-perf.md), so those chips are listed at half their quoted
+#   figure (17.5, 19): M4 measured 18.6 fp16 TFLOPS on the direct path (DIR, maderix/ANE README).
 # * gpu_tflops, fp16 peak: philipturner/metal-benchmarks (A12 1.16, A13 1.26, A14 1.31, A15
 #   1.71, A16 1.79, M1 2.62, M2 3.58; fp16 runs at twice the fp32 rate up to A14); A17 Pro 2.15,
 #   A18 1.86, M3 3.58, M4 3.76 are community database figures for the base parts (GUESS).
@@ -214,9 +224,9 @@ CHIPS: dict[str, ChipProfile] = {
     "M4": _m("M4", 16, 19.0, 3.76, 1000.0, 120.0, 64.18, 4, f"{_APPLE}; {_ANEMLL}; GPU GUESS"),
 }
 
-# M1 is the default: it is the chip most community measurements in ane-rules.md were made on,
-# and its ANE gates are the strictest of the M family, so an op we place on the ANE there is
-# likely placed there on newer Macs too.
+# M1 is the default: it is the chip most community measurements were made on, and its ANE
+# gates are the strictest of the M family, so an op we place on the ANE there is likely placed
+# there on newer Macs too (docs/evidence.md#devices.DEFAULT_CHIP).
 DEFAULT_CHIP = "M1"
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from ..model.graph import Graph, TensorInfo
 from .costs import (
     DEVICE_COLUMNS,
     NOMINAL,
+    UNKNOWN_TENSOR_BYTES,
     HardwareModel,
     OpCosts,
     costs_from_work,
@@ -41,6 +42,8 @@ from .result import (
     Placement,
     PlacementSource,
     ReasonKind,
+    ReportWarning,
+    WarningKind,
 )
 from .rules import ANE_CAPABLE, OpSupport, RuleContext, support_for_graph
 
@@ -48,6 +51,10 @@ _INF = math.inf
 _COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
 _ANE = _COL[Device.ANE]
 _CPU = _COL[Device.CPU]
+# Appended to the reason of an op off the ANE whose tensors have unknown sizes: its costs
+# (`UNKNOWN_TENSOR_BYTES` per such tensor) may be what kept it off.
+SHAPE_UNKNOWN_CLAUSE = "shape unknown: cost not sized"
+_WARNING_EXAMPLES = 5  # op indices listed with the shape_unknown warning
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,9 @@ class Problem:
     `work` lists the graph indices of the ops that run (not const), in order; row k of every
     array is op `work[k]`. `supported[k, j]`: the rules let op k run on device column j.
     `edges`, `tensors`, `functions`: as `partition` takes them. `returned[k]`: the model
-    outputs op k hands back to the caller, as (bytes, is_fp32).
+    outputs op k hands back to the caller, as (bytes, is_fp32). `dispatches[k]`: ANE calls op k
+    needs (a split kernel needs several; each past the first costs one more ANE launch).
+    `unsized`: graph indices of ops costed with a tensor of unknown size.
     """
 
     graph: Graph
@@ -71,13 +80,24 @@ class Problem:
     functions: list[str]
     returned: dict[int, list[tuple[int, bool]]]
     costs: OpCosts
+    dispatches: np.ndarray
+    unsized: frozenset[int]
 
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
         if hw.rates_key() == NOMINAL.rates_key():
             return self.costs
         c = self.costs
-        return costs_from_work(c.flops, c.act_bytes, c.weight_bytes, self.chip, hw)
+        return costs_from_work(
+            c.flops, c.act_bytes, c.act_bytes_accel, c.weight_bytes, self.chip, hw
+        )
+
+    def op_times(self, hw: HardwareModel) -> np.ndarray:
+        """Each op's time on each processor as reported: its work, and on the ANE one more
+        launch per extra call for an op the ANE runs in several (docs/evidence.md#conv.kernel)."""
+        times: np.ndarray = self.costs_for(hw).time_ms.copy()
+        times[:, _ANE] += (self.dispatches - 1) * hw.launch_ms[Device.ANE]
+        return times
 
     def unary(
         self,
@@ -94,7 +114,7 @@ class Problem:
         # The CPU can run everything (the rule table never excludes it) and every compute-unit
         # setting includes it, so each op always has a device.
         allowed[:, _CPU] = True
-        times = self.costs_for(hw).time_ms.copy()
+        times = self.op_times(hw)
         # Model outputs go back to the caller on the CPU: returning one from another processor
         # is a crossing that depends only on the producer's device.
         for k, outs in self.returned.items():
@@ -119,6 +139,7 @@ def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Proble
     weights: list[list[TensorInfo | None]] = []
     edges: list[list[Edge]] = []
     carried: list[list[Hashable]] = []
+    unsized: set[int] = set()  # graph indices of ops costed with a tensor of unknown size
     for gi in work:
         op = graph.ops[gi]
         acts: list[TensorInfo | None] = []
@@ -142,20 +163,37 @@ def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Proble
         weights.append(ws)
         edges.append(ek)
         carried.append(tk)
+        if any(t is None or t.nbytes is None for t in (*acts, *ws, *op.outputs)):
+            unsized.add(gi)
 
     costs = op_costs([graph.ops[gi] for gi in work], activations, weights, profile)
     supported = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
+    dispatches = np.ones(len(work))
     for k, gi in enumerate(work):
         sup = support[gi]
         for d in sup.supported if sup is not None else frozenset(Device):
             supported[k, _COL[d]] = True
+        if sup is not None:
+            dispatches[k] = max(1, sup.ane_dispatches)
     returned = {
         pos[gi]: [(tensor_bytes(t), t.dtype == "fp32") for t in ts]
         for gi, ts in returned_outputs(graph).items()
     }
     functions = [graph.ops[gi].function for gi in work]
     return Problem(
-        graph, profile, work, pos, support, supported, edges, carried, functions, returned, costs
+        graph,
+        profile,
+        work,
+        pos,
+        support,
+        supported,
+        edges,
+        carried,
+        functions,
+        returned,
+        costs,
+        dispatches,
+        frozenset(unsized),
     )
 
 
@@ -177,7 +215,8 @@ def estimate(
     alts = alternatives(problem, cu, assign)
     contested_rows, alt_rows = alts.per_op(assign)
     ctx = RuleContext(graph, profile)
-    decided = _cost_drivers(problem, unary, assign, hw)
+    times = problem.op_times(hw)
+    decided = _cost_drivers(problem, unary, times, assign, hw)
 
     ops: list[OpPlacement] = []
     for op in graph.ops:
@@ -198,32 +237,50 @@ def estimate(
             problem.support[op.index],
             dev,
             cu,
-            problem.costs.time_ms[k],
+            times[k],
             capable.get(op.op_type),
             decided.get(k),
         )
-        alt = alt_rows.get(k)
-        ops.append(_with(p, contested=contested_rows[k], alt_device=None if alt is None else alt))
+        p = replace(p, contested=contested_rows[k], alt_device=alt_rows.get(k))
+        if op.index in problem.unsized:
+            p = _shape_unknown(p)
+        ops.append(p)
 
     metadata = {
         "backend": "estimate",
         "per_op_time": "estimated by the cost model (not measured)",
         "chip_sources": profile.sources,
     }
+    warnings: tuple[ReportWarning, ...] = ()
+    if problem.unsized:
+        n = len(problem.unsized)
+        warnings = (
+            ReportWarning(
+                WarningKind.SHAPE_UNKNOWN,
+                f"{n} op{'s' if n != 1 else ''} read or write tensors of unknown size: "
+                f"their costs are not sized (each such tensor counted as "
+                f"{UNKNOWN_TENSOR_BYTES // 1024} KB)",
+                n,
+                tuple(sorted(problem.unsized)[:_WARNING_EXAMPLES]),
+            ),
+        )
     return Placement(
         source=PlacementSource.ESTIMATE,
         compute_units=cu,
         chip=profile.name,
         ops=tuple(ops),
         metadata=metadata,
+        warnings=warnings,
         uncertainty=uncertainty_of(problem, cu, assign, alts),
     )
 
 
-def _with(p: OpPlacement, **changes: object) -> OpPlacement:
-    import dataclasses
-
-    return dataclasses.replace(p, **changes)  # type: ignore[arg-type]
+def _shape_unknown(p: OpPlacement) -> OpPlacement:
+    """`p` marked as costed without known shapes; off the ANE the reason says so."""
+    if p.device == Device.ANE:
+        return replace(p, shape_unknown=True)
+    reason = f"{p.reason}; {SHAPE_UNKNOWN_CLAUSE}" if p.reason else SHAPE_UNKNOWN_CLAUSE
+    return replace(p, shape_unknown=True, reason=reason)
 
 
 # --- What decided a cost-model placement ------------------------------------------------------
@@ -266,7 +323,7 @@ class _Tally:
 
 
 def _cost_drivers(
-    problem: Problem, unary: np.ndarray, assign: list[int], hw: HardwareModel
+    problem: Problem, unary: np.ndarray, times: np.ndarray, assign: list[int], hw: HardwareModel
 ) -> dict[int, _Decision]:
     """For each op the cost model kept off the ANE (it could run there), which cost decided:
     the change in total time if it alone moved to the ANE, split into work, dispatch and
@@ -287,7 +344,6 @@ def _cost_drivers(
         d = assign[k]
         if d == _ANE or not math.isfinite(unary[k, _ANE]):
             continue
-        times = problem.costs.time_ms
         work = float(times[k, _ANE] - times[k, d])
         prev = _CPU if starts[k] else assign[k - 1]
         nxt = None if k + 1 >= n or starts[k + 1] else assign[k + 1]

@@ -1,7 +1,7 @@
 """The partitioner: one device per op, minimising estimated time including crossings.
 
 A dynamic programme (Viterbi) over execution order, like the shortest-path solve that
-reverse-engineering found in Core ML's own planner (ane-rules.md §C1, RE: ane-guide ch.5/18).
+reverse-engineering found in Core ML's own planner (docs/evidence.md#costs.MODEL_FORM).
 The state is the device of the previous op, so the cost of switching processors between
 consecutive ops is exact; data edges from earlier ops are charged with the device those ops got
 in the previous pass, and passes repeat until nothing changes (at most MAX_PASSES). Because

@@ -4,9 +4,9 @@ Two kinds of alternative reading, each re-run from the chosen placement (`partit
 a local search: much cheaper than a fresh partition, and it answers the question asked:
 where does *this* placement move if the evidence reads otherwise):
 
-* rules: ops kept off the Neural Engine by a contested rule (sources disagree, or the rule
-  rests on a guess) are let onto it; ops placed on it only because their type is guessed to
-  run there are kept off it;
+* rules: ops kept off the Neural Engine by a contested rule (sources disagree:
+  `Rule.contested`; or the rule rests on a guess) are let onto it; ops placed on it only
+  because their type is guessed to run there are kept off it;
 * constants: every cost constant at the fast or the slow end of its published spread
   (`costs.corner`: the Neural Engine's and everything else's, four corners).
 
@@ -36,10 +36,13 @@ if TYPE_CHECKING:  # estimate imports this module lazily
 
 
 def contested_exclusion(sup: OpSupport | None) -> bool:
-    """The rules keep the op off the ANE, and the finding that does rests on a guess (until
-    the rule table marks contested rules itself)."""
+    """The rules keep the op off the ANE, and every finding that does is contested (its
+    sources disagree: `Rule.contested`, docs/evidence.md#contested) or rests on a guess: under
+    the other reading the op may run there."""
     deciding = [f for f in sup.findings if Device.ANE in f.excludes] if sup is not None else []
-    return bool(deciding) and all(f.rule.evidence is Evidence.GUESS for f in deciding)
+    return bool(deciding) and all(
+        f.contested or f.rule.evidence is Evidence.GUESS for f in deciding
+    )
 
 
 @dataclass(frozen=True)
