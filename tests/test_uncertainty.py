@@ -102,3 +102,15 @@ def test_ranges_cover_the_estimate(graph: Graph, units: ComputeUnits, chip: str)
             assert o.alt_device in units.devices
             # another device than the rules allow only under the other reading of a rule
             assert o.alt_device in o.supported or o.reason_kind is ReasonKind.RULE
+
+
+def test_the_diagram_header_shows_the_range_and_the_contested_count() -> None:
+    from ane_notebook.render.diagram import header_html
+
+    graph = _island()
+    report = ProfileReport.from_placement(graph, estimate(graph, "ALL", "M1"))
+    html = header_html(report)
+    n = sum(o.contested for o in report.ops)
+    assert "Neural Engine " in html and "–21 ops" in html
+    assert f"({n} contested ops)" in html
+    assert "for one prediction" in html

@@ -240,8 +240,9 @@ def estimate(
             times[k],
             capable.get(op.op_type),
             decided.get(k),
+            contested=contested_rows[k],
+            alt_device=alt_rows.get(k),
         )
-        p = replace(p, contested=contested_rows[k], alt_device=alt_rows.get(k))
         if op.index in problem.unsized:
             p = _shape_unknown(p)
         ops.append(p)
@@ -448,8 +449,11 @@ def _explain(
     times: np.ndarray,
     capable: tuple[Evidence, str] | None,
     decision: _Decision | None = None,
+    *,
+    contested: bool = False,
+    alt_device: Device | None = None,
 ) -> OpPlacement:
-    """Reason and evidence for one placed op."""
+    """Reason and evidence for one placed op (and how sure it is: `uncertainty.py`)."""
     supported = sup.supported if sup is not None else frozenset(Device)
     findings = sup.findings if sup is not None else ()
     t = float(times[_COL[dev]])
@@ -458,7 +462,14 @@ def _explain(
         # The evidence that this op type runs on the ANE at all, from the rule table.
         ev = capable[0] if capable is not None else Evidence.GUESS
         return OpPlacement(
-            dev, supported, reason_kind=ReasonKind.ON_ANE, evidence=ev, est_time_ms=t, rules=rules
+            dev,
+            supported,
+            reason_kind=ReasonKind.ON_ANE,
+            evidence=ev,
+            est_time_ms=t,
+            rules=rules,
+            contested=contested,
+            alt_device=alt_device,
         )
     ane_findings = [f for f in findings if Device.ANE in f.excludes]
     if ane_findings:
@@ -472,6 +483,8 @@ def _explain(
             evidence=ev,
             est_time_ms=t,
             rules=rules,
+            contested=contested,
+            alt_device=alt_device,
         )
     if Device.ANE not in cu.devices:
         return OpPlacement(
@@ -482,6 +495,8 @@ def _explain(
             evidence=Evidence.OFFICIAL,
             est_time_ms=t,
             rules=rules,
+            contested=contested,
+            alt_device=alt_device,
         )
     # The ANE could run it: the cost model chose otherwise, and says which cost decided. The
     # tiny-work effect itself is community-measured (vx-lang/Vx#436); the calibration is ours.
@@ -494,6 +509,8 @@ def _explain(
         est_time_ms=t,
         rules=rules,
         cost_driver=None if decision is None else decision.driver,
+        contested=contested,
+        alt_device=alt_device,
     )
 
 

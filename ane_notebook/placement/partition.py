@@ -24,6 +24,7 @@ optionally `tensors[k][e]`, which tensor edge e of op k carries (moved once per 
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Hashable, Sequence
 
@@ -72,6 +73,39 @@ def partition(
     return _solve(unary, shared, allowed | {_CPU}, memo)
 
 
+class Refiner:
+    """`refine` for many readings of one problem: the tables that depend only on the edges are
+    built once and shared (a reading changes the op costs, launches and crossing rates)."""
+
+    def __init__(
+        self,
+        edges: Sequence[Sequence[Edge]],
+        functions: Sequence[str],
+        tensors: Sequence[Sequence[Hashable]] | None = None,
+    ) -> None:
+        self._base = _Shared(edges, functions, tensors, NOMINAL) if len(edges) else None
+
+    def cost(self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel) -> float:
+        """`total_cost` of `assign` under `hw` (vectorised)."""
+        if self._base is None:
+            return 0.0
+        return self._base.with_hw(hw).cost(unary, assign)
+
+    def refine(
+        self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel
+    ) -> tuple[list[int], float]:
+        """As `refine`."""
+        if self._base is None:
+            return [], 0.0
+        shared = self._base.with_hw(hw)
+        start = list(assign)
+        out = _improve(unary, shared, start)
+        # the run moves charge every edge; keep the start if, counting shared tensors once,
+        # the moves made it worse
+        here, there = shared.cost(unary, start), shared.cost(unary, out)
+        return (start, here) if here <= there else (out, there)
+
+
 def refine(
     unary: np.ndarray,
     edges: Sequence[Sequence[Edge]],
@@ -84,15 +118,7 @@ def refine(
     """Local search from `assign` (whole runs moved while the cost drops) and the exact cost
     (`total_cost`) of the result: where a placement settles under another reading of the
     costs or rules, starting from the one `partition` chose. Much cheaper than `partition`."""
-    if len(edges) == 0:
-        return [], 0.0
-    shared = _Shared(edges, functions, tensors, hw)
-    start = list(assign)
-    out = _improve(unary, shared, start)
-    # the run moves charge every edge; keep the start if, counting shared tensors once, the
-    # moves made it worse
-    here, there = shared.cost(unary, start), shared.cost(unary, out)
-    return (start, here) if here <= there else (out, there)
+    return Refiner(edges, functions, tensors).refine(unary, assign, hw)
 
 
 def objective(
@@ -242,20 +268,32 @@ class _Shared:
             ]
         return self._prepared
 
+    def with_hw(self, hw: HardwareModel) -> _Shared:
+        """The same problem under other launch and crossing costs, sharing everything that
+        does not depend on them (the flattened edge tables are built once for all)."""
+        other = copy.copy(self)
+        other.hw = hw
+        other.launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
+        other._prepared = None
+        if self._objective is None:
+            self._objective = _Objective(self.edges, self.fn_start, self.starts, self.tensors)
+        if self._long is None:
+            self._long = _LongStatic(self.edges, self.consumers, self.fn_start)
+        other._objective, other._long = self._objective, self._long
+        return other
+
     @property
     def long_static(self) -> _LongStatic:
         """The flattened edge tables of `_LongRuns`, built on the first long run."""
         if self._long is None:
-            self._long = _LongStatic(self.edges, self.consumers, self.fn_start, self.hw)
+            self._long = _LongStatic(self.edges, self.consumers, self.fn_start)
         return self._long
 
     def cost(self, unary: np.ndarray, assign: Sequence[int]) -> float:
         """`total_cost` of `assign` (vectorised; equal up to the order floats are added)."""
         if self._objective is None:
-            self._objective = _Objective(
-                self.edges, self.fn_start, self.starts, self.tensors, self.hw
-            )
-        return self._objective.cost(unary, assign)
+            self._objective = _Objective(self.edges, self.fn_start, self.starts, self.tensors)
+        return self._objective.cost(unary, assign, self.hw)
 
 
 def _xcost(nb: np.ndarray, fp: np.ndarray, hw: HardwareModel) -> np.ndarray:
@@ -281,6 +319,21 @@ def _bytes_column(values: Sequence[int]) -> np.ndarray:
     return np.array(list(values), dtype=object).astype(np.float64)
 
 
+class _XCosts:
+    """`_xcost` of a set of edges, worked out once per reading of the constants."""
+
+    def __init__(self, nb: np.ndarray, fp: np.ndarray) -> None:
+        self.nb, self.fp = nb, fp
+        self._by_hw: dict[int, tuple[HardwareModel, np.ndarray]] = {}
+
+    def for_hw(self, hw: HardwareModel) -> np.ndarray:
+        got = self._by_hw.get(id(hw))
+        if got is None or got[0] is not hw:  # the model is kept, so its id is not reused
+            got = (hw, _xcost(self.nb, self.fp, hw))
+            self._by_hw[id(hw)] = got
+        return got[1]
+
+
 class _Objective:
     """`total_cost` over numpy arrays of the edges, for comparing many candidate placements."""
 
@@ -290,12 +343,10 @@ class _Objective:
         fn_start: Sequence[int],
         starts: Sequence[bool],
         tensors: Sequence[Sequence[Hashable]] | None,
-        hw: HardwareModel,
     ) -> None:
         n = len(edges)
         self.rows = np.arange(n)
         self.starts = np.array(starts, dtype=bool)
-        self.launch = np.array([hw.launch_ms[d] for d in DEVICE_COLUMNS])
         dst: list[int] = []
         src: list[int] = []
         nbytes: list[int] = []
@@ -309,14 +360,14 @@ class _Objective:
                 fp32.append(fp)
         self.dst = np.array(dst, dtype=np.intp)
         self.src = np.array(src, dtype=np.intp)
-        self.xcost = _xcost(_bytes_column(nbytes), np.array(fp32, dtype=bool), hw)
+        self.xcosts = _XCosts(_bytes_column(nbytes), np.array(fp32, dtype=bool))
         self.tid: np.ndarray | None = None
         if tensors is not None:
             ids: dict[Hashable, int] = {}
             flat = [ids.setdefault(t, len(ids)) for k in range(n) for t in tensors[k]]
             self.tid = np.array(flat, dtype=np.int64)
 
-    def cost(self, unary: np.ndarray, assign: Sequence[int]) -> float:
+    def cost(self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel) -> float:
         a = np.asarray(assign, dtype=np.intp)
         if len(a) == 0:
             return 0.0
@@ -325,7 +376,8 @@ class _Objective:
         prev[0] = _CPU
         prev[1:] = a[:-1]
         prev[self.starts] = _CPU
-        total += float(self.launch[a][a != prev].sum())
+        launch = np.array([hw.launch_ms[d] for d in DEVICE_COLUMNS])
+        total += float(launch[a][a != prev].sum())
         if len(self.dst) == 0:
             return total
         sdev = np.where(self.src < 0, _CPU, a[np.maximum(self.src, 0)])
@@ -335,7 +387,8 @@ class _Objective:
             # a tensor pays once per processor it reaches: keep its first edge there
             _, first = np.unique(self.tid[idx] * _NDEV + ddev[idx], return_index=True)
             idx = idx[first]
-        return total + float(self.xcost[idx, sdev[idx], ddev[idx]].sum())
+        xcost = self.xcosts.for_hw(hw)
+        return total + float(xcost[idx, sdev[idx], ddev[idx]].sum())
 
 
 # Per op of a chunk: the 3x3 cost of going from the previous op's device a to this op's device b
@@ -530,7 +583,7 @@ def _improve(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[int]
         nonlocal long_runs
         if j - i + 1 >= _LONG_RUN:
             if long_runs is None:
-                long_runs = _LongRuns(unary, shared.long_static, a)
+                long_runs = _LongRuns(unary, shared.long_static, a, hw)
             return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
         delta = 0.0
         for k in range(i, j + 1):
@@ -660,7 +713,6 @@ class _LongStatic:
         edges: Sequence[Sequence[Edge]],
         consumers: Sequence[Sequence[Edge]],
         fn_start: Sequence[int],
-        hw: HardwareModel,
     ) -> None:
         other: list[int] = []
         nbytes: list[int] = []
@@ -683,7 +735,7 @@ class _LongStatic:
         self.ptr = ptr
         self.other = np.array(other, dtype=np.intp)
         self.incoming = np.array(incoming, dtype=bool)
-        self.xcost = _xcost(_bytes_column(nbytes), np.array(fp32, dtype=bool), hw)
+        self.xcosts = _XCosts(_bytes_column(nbytes), np.array(fp32, dtype=bool))
 
 
 class _LongRuns:
@@ -691,13 +743,15 @@ class _LongRuns:
     in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
     np.sum), so that both give the same float."""
 
-    def __init__(self, unary: np.ndarray, static: _LongStatic, a: list[int]) -> None:
+    def __init__(
+        self, unary: np.ndarray, static: _LongStatic, a: list[int], hw: HardwareModel
+    ) -> None:
         self.unary = unary
         self.assign = np.array(a, dtype=np.intp)
         self.ptr = static.ptr
         self.other = static.other
         self.incoming = static.incoming
-        self.xcost = static.xcost
+        self.xcost = static.xcosts.for_hw(hw)
 
     def moved(self, i: int, j: int, dev: int) -> None:
         self.assign[i : j + 1] = dev

@@ -25,7 +25,7 @@ import numpy as np
 
 from .costs import DEVICE_COLUMNS, NOMINAL, HardwareModel, corner
 from .devices import ComputeUnits, Device, Evidence
-from .partition import objective, refine
+from .partition import Refiner
 from .result import Uncertainty
 from .rules import ANE_CAPABLE, OpSupport, RuleContext
 
@@ -83,11 +83,9 @@ def _fixed_ms(problem: Problem, hw: HardwareModel) -> float:
 
 def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alternatives:
     """Re-run the placement from `assign` under each alternative reading."""
-    edges, functions, tensors = problem.edges, problem.functions, problem.tensors
+    refiner = Refiner(problem.edges, problem.functions, problem.tensors)
     hw0 = NOMINAL.for_chip(problem.chip)
-    nominal_unary = problem.unary(cu, hw0)
-    nominal = objective(nominal_unary, edges, functions, assign, tensors, hw=hw0)
-    nominal += _fixed_ms(problem, hw0)
+    nominal = refiner.cost(problem.unary(cu, hw0), assign, hw0) + _fixed_ms(problem, hw0)
     readings: list[Reading] = []
     rule_rows: set[int] = set()
     if len(assign) and Device.ANE in cu.devices:
@@ -116,14 +114,14 @@ def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alter
             if not rows:
                 continue
             unary = problem.unary(cu, hw0, supported=supported)
-            got, cost = refine(unary, edges, functions, assign, tensors, hw=hw0)
+            got, cost = refiner.refine(unary, assign, hw0)
             readings.append(Reading(name, got, cost + _fixed_ms(problem, hw0), frozenset(rows)))
     if len(assign):
         for ane_fast in (True, False):
             for others_fast in (True, False):
                 hw = corner(ane_fast, others_fast).for_chip(problem.chip)
                 unary = problem.unary(cu, hw)
-                got, cost = refine(unary, edges, functions, assign, tensors, hw=hw)
+                got, cost = refiner.refine(unary, assign, hw)
                 ends = ("fast" if ane_fast else "slow", "fast" if others_fast else "slow")
                 name = f"constants: ANE {ends[0]}, others {ends[1]}"
                 readings.append(Reading(name, got, cost + _fixed_ms(problem, hw), frozenset()))
