@@ -218,7 +218,14 @@ class ProfileReport:
             compute_units=placement.compute_units,
             chip=placement.chip,
             ops=tuple(records),
-            segments=tuple(find_segments(graph, placement.ops, known_chip(placement.chip))),
+            segments=tuple(
+                find_segments(
+                    graph,
+                    placement.ops,
+                    known_chip(placement.chip),
+                    overheads=not placement.source.is_measured_plan,
+                )
+            ),
             crossings=tuple(find_crossings(graph, placement.ops)),
             metadata=meta,
             timings=placement.timings,

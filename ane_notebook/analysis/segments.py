@@ -34,22 +34,32 @@ class Segment:
 
 
 def find_segments(
-    graph: Graph, placed: Sequence[OpPlacement], chip: ChipProfile | None = None
+    graph: Graph,
+    placed: Sequence[OpPlacement],
+    chip: ChipProfile | None = None,
+    *,
+    overheads: bool = True,
 ) -> list[Segment]:
     """The segments of a placement; launches costed for `chip` (its ANE dispatch), or with the
-    default constants when the chip is not known."""
+    default constants when the chip is not known. `overheads=False` leaves launches and model
+    I/O at 0: for Core ML's own placements, whose per-op times are shares of the measured
+    prediction time, which already holds them."""
     hw = NOMINAL if chip is None else NOMINAL.for_chip(chip)
     segments: list[Segment] = []
     cur: list[int] = []  # graph indices of the open segment
     cur_dev: Device | None = None
     cur_fn = ""
-    io = caller_io(graph, [p.device for p in placed])
+    io = caller_io(graph, [p.device for p in placed]) if overheads else {}
 
     def close() -> None:
         if cur and cur_dev is not None:
             t = sum(placed[i].est_time_ms for i in cur)
             first = not segments or segments[-1].function != cur_fn
-            launch = launch_cost_ms(None if first else segments[-1].device, cur_dev, hw)
+            launch = (
+                launch_cost_ms(None if first else segments[-1].device, cur_dev, hw)
+                if overheads
+                else 0.0
+            )
             io_ms = sum(io.get(i, 0.0) for i in cur)
             segments.append(
                 Segment(len(segments), cur_dev, cur_fn, cur[0], cur[-1], len(cur), t, launch, io_ms)
