@@ -31,6 +31,8 @@ from .placement.result import Backend, PlacementSource, ReasonKind
 
 if TYPE_CHECKING:  # what the lazy names below resolve to, for type checkers and IDEs
     from .api import ProfileRequest, profile, profile_all_units, record, run
+    from .baseline import diff
+    from .check import CheckResult
     from .comparison import compare
     from .model.load import load_model
     from .report import ProfileReport, ReportSet, load_report
@@ -68,6 +70,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "load_model": ("model.load", "load_model"),
     "explore": ("widgets", "explore"),
     "compare": ("comparison", "compare"),
+    "diff": ("baseline", "diff"),
+    "CheckResult": ("check", "CheckResult"),
 }
 
 
@@ -102,6 +106,7 @@ def load_ipython_extension(ipython: Any) -> None:
 __all__ = [
     "AneNotebookError",
     "Backend",
+    "CheckResult",
     "ComputeUnits",
     "CoreMLRunError",
     "CoreMLUnavailableError",
@@ -117,6 +122,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "compare",
+    "diff",
     "explore",
     "load_ipython_extension",
     "load_model",

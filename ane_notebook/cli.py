@@ -1,4 +1,4 @@
-"""The `ane-notebook` command: profile | record | examples | chips.
+"""The `ane-notebook` command: profile | record | check | examples | chips.
 
 Prints the compact text report, optionally writes JSON and HTML, and on bad input prints one
 line (`ane-notebook: error: <file>: <problem>`) and exits with status 2; a mistyped option is
@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError
 from .escape import plain
 
@@ -90,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("-o", "--output", required=True, help="the plan JSON to write")
     rec.add_argument("--debug", action="store_true", help="show tracebacks")
 
+    add_check_parser(sub)  # `check` lives in checkcli.py
+
     ex = sub.add_parser("examples", help="list the built-in example models")
     ex.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     ch = sub.add_parser("chips", help="list the chip profiles the estimator knows")
@@ -161,6 +164,7 @@ def _cmd_chips(args: argparse.Namespace) -> int:
 COMMANDS = {
     "profile": _cmd_profile,
     "record": _cmd_record,
+    "check": run_check,
     "examples": _cmd_examples,
     "chips": _cmd_chips,
 }

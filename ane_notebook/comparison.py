@@ -45,7 +45,8 @@ class Comparison:
     def to_text(self, max_rows: int = 20) -> str:
         lines = [
             f"{plain(self.label_a)} vs {plain(self.label_b)}: {self.agreeing}/{self.matched}"
-            f" ops on the same device ({100 * self.agreement:.1f}%)"
+            f" ops on the same device ({100 * self.agreement:.1f}%; ops that run in both, "
+            "const ops not counted)"
         ]
         if self.only_a or self.only_b:
             lines.append(

@@ -17,11 +17,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._gc import gc_paused
 from .analysis.crossings import Crossing, find_crossings
+from .analysis.hazards import find_hazards
 from .analysis.segments import Segment, find_segments
 from .errors import UnknownOpError, writing
 from .escape import plain
@@ -50,6 +51,10 @@ from .placement.result import (
 )
 from .report_validation import REPORT_FORMAT, REPORT_VERSION
 from .schema import read_json_file, validate_report_dict
+
+if TYPE_CHECKING:
+    from .check import CheckResult
+from .shares import Counts, Share, count_ops, share_of
 
 
 @dataclass(frozen=True)
@@ -109,12 +114,16 @@ class DeviceTotals:
 
 @dataclass(frozen=True)
 class Summary:
+    """Totals of one report. Op counts say what they count (see `shares.py`): `n_ops` is the ops
+    that run (const ops out; ops the plan placed nowhere in, on no device); `n_const` the const
+    and constexpr_* ops, which no processor runs."""
+
     source: str
     compute_units: str
     chip: str
     per_device: Mapping[Device, DeviceTotals]
-    n_ops: int  # ops that run somewhere (const ops excluded)
-    n_const: int
+    n_ops: int  # ops that run (const ops excluded), placed or not
+    n_const: int  # const and constexpr_* ops: hold weights, not counted
     n_segments: int
     n_crossings: int
     crossing_bytes: int
@@ -122,6 +131,17 @@ class Summary:
     launch_ms: float  # dispatches into each segment's processor + per-prediction cost
     io_ms: float  # model inputs from the caller and outputs back to it
     est_total_ms: float  # ops + crossings + launches + model I/O: one prediction, estimated
+    counts: Counts
+    n_unplaced: int = 0  # ops that run but the plan placed on no processor (inside n_ops)
+
+    def share(self, device: Device = Device.ANE) -> Share:
+        """`device`'s op share and cost-weighted share, with their denominators."""
+        return share_of(self.counts, device)
+
+    def share_text(self, device: Device = Device.ANE) -> str:
+        """The sentence every output shows for `device`, e.g. "Neural Engine: 84.7% of ops (50
+        of 59 ops that run; 79 const ops not counted), 0.6% of estimated op time"."""
+        return self.share(device).text()
 
 
 @dataclass(frozen=True, eq=True)
@@ -212,40 +232,39 @@ class ProfileReport:
             metadata=dict(graph.metadata),
         )
         meta = {"ane_notebook_version": __version__, **dict(placement.metadata)}
+        segments = tuple(
+            find_segments(
+                graph,
+                placement.ops,
+                known_chip(placement.chip),
+                overheads=not placement.source.is_measured_plan,
+            )
+        )
         return cls(
             model=info,
             source=placement.source,
             compute_units=placement.compute_units,
             chip=placement.chip,
             ops=tuple(records),
-            segments=tuple(
-                find_segments(
-                    graph,
-                    placement.ops,
-                    known_chip(placement.chip),
-                    overheads=not placement.source.is_measured_plan,
-                )
-            ),
+            segments=segments,
             crossings=tuple(find_crossings(graph, placement.ops)),
             metadata=meta,
             timings=placement.timings,
             warnings=placement.warnings,
             uncertainty=placement.uncertainty,
+            hazards=find_hazards(graph, placement.ops, segments, placement.source),
         )
 
     # --- reading ----------------------------------------------------------------------
     def summary(self) -> Summary:
-        per: dict[Device, list[float]] = {d: [0, 0.0] for d in DEVICE_ORDER}
-        n_const = 0
+        counts = count_ops(self.ops, self.source)
+        time: dict[Device, float] = dict.fromkeys(DEVICE_ORDER, 0.0)
         for r in self.ops:
-            if r.device is None:
-                n_const += 1
-                continue
-            per[r.device][0] += 1
-            per[r.device][1] += r.est_time_ms
+            if r.device is not None and not r.is_const:
+                time[r.device] += r.est_time_ms
         xb = sum(c.bytes for c in self.crossings if c.moved)
         xms = sum(c.est_cost_ms for c in self.crossings)
-        totals = {d: DeviceTotals(int(v[0]), float(v[1])) for d, v in per.items()}
+        totals = {d: DeviceTotals(counts.ops[d], float(time[d])) for d in DEVICE_ORDER}
         launch = sum(s.launch_ms for s in self.segments)
         io = sum(s.io_ms for s in self.segments)
         return Summary(
@@ -253,8 +272,8 @@ class ProfileReport:
             compute_units=self.compute_units.value,
             chip=self.chip,
             per_device=totals,
-            n_ops=len(self.ops) - n_const,
-            n_const=n_const,
+            n_ops=counts.n_run,
+            n_const=counts.n_const,
             n_segments=len(self.segments),
             n_crossings=len(self.crossings),
             crossing_bytes=xb,
@@ -262,6 +281,8 @@ class ProfileReport:
             launch_ms=launch,
             io_ms=io,
             est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms + launch + io,
+            counts=counts,
+            n_unplaced=counts.n_unplaced,
         )
 
     def not_on_ane(self) -> dict[str, list[OpRecord]]:
@@ -302,6 +323,15 @@ class ProfileReport:
             )
         return found
 
+    def hazards_by_op(self) -> dict[int, tuple[Hazard, ...]]:
+        """Graph index of each op at risk (a hazard's first op) -> its hazards: where a diagram
+        puts a marker. The other ops of a hazard are context (e.g. the op that made the mask)."""
+        out: dict[int, list[Hazard]] = {}
+        for h in self.hazards:
+            if h.ops:
+                out.setdefault(h.ops[0], []).append(h)
+        return {k: tuple(v) for k, v in out.items()}
+
     # --- text ---------------------------------------------------------------------------
     def to_text(self, max_reasons: int = 12, max_rows: int = 8) -> str:
         from .textreport import render_text  # local: keeps the text layout in its own module
@@ -318,6 +348,23 @@ class ProfileReport:
             f"compute_units={self.compute_units.value} chip={self.chip} ops={s.n_ops} "
             f"segments={s.n_segments} crossings={s.n_crossings}>"
         )
+
+    # --- checks -------------------------------------------------------------------------
+    def check(self, **conditions: Any) -> CheckResult:
+        """Check placement conditions; truthy when all hold. See `ane_notebook.check`.
+
+        Keywords: min_ane_ops, min_ane_time (fractions), max_crossings, max_segments,
+        require_ane, allow_off_ane (op-type regular expressions), baseline (a report or its
+        JSON path), fail_on_regression, fail_on_hazard, time_tolerance.
+
+            >>> import ane_notebook as an
+            >>> r = an.profile("example:mobilenet", "CPU_AND_NE", backend="estimate")
+            >>> bool(r.check(min_ane_ops=0.9, max_segments=1))
+            True
+        """
+        from .check import check_report, settings_from_kwargs
+
+        return check_report(self, settings_from_kwargs(**conditions))
 
     # --- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -560,6 +607,8 @@ class ReportSet:
                 )
                 + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}"
             )
+        for label, r in self.reports.items():
+            lines.append(f"  {label}: {r.summary().share_text(Device.ANE)}")
         labels = list(self.reports)
         for a, b in zip(labels, labels[1:], strict=False):
             c = compare(self.reports[a], self.reports[b], a, b)

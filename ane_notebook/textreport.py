@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .analysis.hazards import HAZARDS, hazard_rule
 from .escape import plain
 from .fixes import fix_for
-from .placement.devices import DEVICE_LABEL, DEVICE_ORDER
+from .placement.devices import DEVICE_LABEL, DEVICE_ORDER, Device
 from .placement.result import PlacementSource, ReasonKind, Uncertainty
+from .shares import pct
 
 if TYPE_CHECKING:
-    from .report import ProfileReport
+    from .report import ProfileReport, Summary
 
 __all__ = [
     "DEVICE_LABEL",
@@ -24,6 +26,8 @@ __all__ = [
     "fmt_bytes",
     "fmt_ms",
     "fmt_shape",
+    "hazard_lines",
+    "ops_counted",
     "render_text",
     "uncertainty_text",
 ]
@@ -78,8 +82,7 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     lines = [
         f"ane_notebook: {plain(r.model.name)} ({plain(r.model.source)})",
         f"placement source: {r.source} ({SOURCE_NOTE[r.source]})",
-        f"compute units: {r.compute_units.value}   chip: {plain(r.chip)}   "
-        f"ops: {s.n_ops} (+{s.n_const} const)",
+        f"compute units: {r.compute_units.value}   chip: {plain(r.chip)}   ops: {ops_counted(s)}",
     ]
     if r.model.flexible_inputs:
         lines.append(
@@ -88,22 +91,29 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
             + " (placed at the default shape; Core ML runs other shapes on the GPU "
             "or CPU: Apple forum 724930)"
         )
-    lines += ["", f"Compute Unit Mapping          ops   time ({est})"]
+    lines += ["", f"Compute Unit Mapping          ops  of ops   time ({est})"]
     total_t = sum(t.est_time_ms for t in s.per_device.values()) or 1.0
     for d in DEVICE_ORDER:
         t = s.per_device[d]
         bar = "#" * round(20 * t.est_time_ms / total_t)
-        lines.append(f"  {DEVICE_LABEL[d]:<22}{t.ops:>8}   {fmt_ms(t.est_time_ms):>11}  {bar}")
+        lines.append(
+            f"  {DEVICE_LABEL[d]:<22}{t.ops:>8}{pct(s.share(d).op_share):>8}   "
+            f"{fmt_ms(t.est_time_ms):>11}  {bar}"
+        )
     lines.append(
-        f"  {'crossings':<22}{s.n_crossings:>8}   {fmt_ms(s.crossing_ms):>11}  "
+        f"  {'crossings':<22}{s.n_crossings:>8}{'':>8}   {fmt_ms(s.crossing_ms):>11}  "
         f"({fmt_bytes(s.crossing_bytes)})"
     )
     lines.append(
-        f"  {'dispatches':<22}{s.n_segments:>8}   {fmt_ms(s.launch_ms):>11}  "
+        f"  {'dispatches':<22}{s.n_segments:>8}{'':>8}   {fmt_ms(s.launch_ms):>11}  "
         "(entering each segment's processor, and the per-prediction cost)"
     )
-    lines.append(f"  {'model inputs/outputs':<22}{'':>8}   {fmt_ms(s.io_ms):>11}")
-    lines.append(f"  {'total':<22}{s.n_ops:>8}   {fmt_ms(s.est_total_ms):>11}  (one prediction)")
+    lines.append(f"  {'model inputs/outputs':<22}{'':>8}{'':>8}   {fmt_ms(s.io_ms):>11}")
+    lines.append(
+        f"  {'total':<22}{s.n_ops:>8}{'':>8}   {fmt_ms(s.est_total_ms):>11}  (one prediction)"
+    )
+    # The denominators said out loud: tools differ on what an op share counts.
+    lines.append(f"  {s.share_text(Device.ANE)}")
     u = r.uncertainty
     if u is not None:
         lines.append(f"  range: {uncertainty_text(u)}")
@@ -184,4 +194,32 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
             named = [plain(r.ops[i].name, 40) for i in w.ops if 0 <= i < len(r.ops)]
             example = f" (e.g. {', '.join(named)})" if named else ""
             lines.append(f"  [{w.count}] {w.kind.value}: {plain(w.message, 300)}{example}")
+    lines += ["", *hazard_lines(r, max_rows)]
     return "\n".join(lines)
+
+
+def ops_counted(s: Summary) -> str:
+    """ "59 that run (+79 const, not counted)", and the ops a plan placed on no processor."""
+    text = f"{s.n_ops} that run (+{s.n_const} const, not counted)"
+    if s.n_unplaced:
+        text += f", {s.n_unplaced} of them placed on no processor by the plan"
+    return text
+
+
+def hazard_lines(r: ProfileReport, max_rows: int = 8) -> list[str]:
+    """The report's hazards (placements that can change results) with evidence and fix."""
+    if not r.hazards:
+        return [
+            f"Hazards (can change results, not speed): none found ({len(HAZARDS)} known "
+            "patterns checked)"
+        ]
+    lines = [f"Hazards (can change results, not speed): {len(r.hazards)}"]
+    for h in r.hazards[:max_rows]:
+        lines.append(f"  [{plain(h.id)}] {plain(h.message, 400)} ({h.evidence.value})")
+        rule = hazard_rule(h.id)
+        if rule is not None:
+            lines.append(f"      fix: {rule.fix}")
+        lines.append(f"      source: {plain(h.source, 300)}")
+    if len(r.hazards) > max_rows:
+        lines.append(f"  ... {len(r.hazards) - max_rows} more")
+    return lines

@@ -16,6 +16,7 @@ PACKAGE = Path(ane_notebook.__file__).parent
 PUBLIC = [
     "AneNotebookError",
     "Backend",
+    "CheckResult",
     "ComputeUnits",
     "CoreMLRunError",
     "CoreMLUnavailableError",
@@ -31,6 +32,7 @@ PUBLIC = [
     "UsageError",
     "__version__",
     "compare",
+    "diff",
     "explore",
     "load_ipython_extension",
     "load_model",

@@ -55,7 +55,7 @@ from ..fixes import fix_for
 from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
 from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
-from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape, uncertainty_text
+from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape, ops_counted, uncertainty_text
 from .palette import (
     CHANGED_COLOR,
     CROSSING_COLOR,
@@ -924,7 +924,8 @@ def mapping_bar(report: ProfileReport) -> Any:
         x_range=Range1d(start=0, end=100),
         toolbar_location=None,
         tools=[],
-        title=f"Compute Unit Mapping: {s.n_ops} ops, {fmt_ms(s.est_total_ms)} estimated in "
+        title=f"Compute Unit Mapping: {s.n_ops} ops that run ({s.n_const} const ops not "
+        f"counted), {fmt_ms(s.est_total_ms)} estimated in "
         f"total (placement {placement_label(report.source)}; times estimated)",
         name="mapping_figure",
     )
@@ -1230,7 +1231,8 @@ def header_html(report: ProfileReport) -> str:
         ("placement", f"{badge} {html_text(SOURCE_NOTE[report.source])}"),
         ("compute units", html_text(report.compute_units.value)),
         ("chip", html_text(report.chip)),
-        ("ops", f"{s.n_ops} that run (+{s.n_const} const), {s.n_segments} segments"),
+        ("ops", f"{html_text(ops_counted(s))}, {s.n_segments} segments"),
+        ("Neural Engine share", html_text(s.share_text(Device.ANE), 400)),
         (
             "per processor",
             " · ".join(

@@ -1,0 +1,588 @@
+"""Placement as a gate: conditions on a report, checked, with the evidence for each verdict.
+
+`check_report(report, settings)` (and `ProfileReport.check(...)`) evaluates the conditions a
+user sets (at least this share on the Neural Engine, at most this many crossings or segments,
+these op types on the ANE, only those off it, no hazards, no regression against a baseline) and
+returns a `CheckResult`: truthy when every condition holds, with one line per condition naming
+the condition, the measured value, the limit and up to five offending ops. It works on a report
+of any source and says which one; every share states its denominator (`shares.py`).
+
+Forms: `to_text()` (what the CLI prints and the pytest helper raises), `to_dict()`/`to_json()`
+(machine-readable), `to_junit()` (`junit.py`: one testcase per condition, for CI) and the
+notebook display. The command line is `checkcli.py`; `checkconfig.py` reads
+`[tool.ane_notebook.check]` from pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import UsageError
+from .escape import html_text, plain
+from .placement.devices import Device
+from .placement.result import Hazard, PlacementSource, hazards_to_list
+from .shares import Share, WeightBasis, pct
+
+if TYPE_CHECKING:
+    from .baseline import PlacementDiff
+    from .report import OpRecord, ProfileReport
+
+CHECK_FORMAT = "ane_notebook.check"
+CHECK_VERSION = 1
+
+# How many offending ops a condition's line names (the JSON and JUnit keep up to KEPT).
+SHOWN = 5
+KEPT = 50
+
+# --fail-on-regression's default time tolerance: our own choice (docs/evidence.md,
+# "check.DEFAULT_TIME_TOLERANCE"):
+# estimated times are deterministic for a given model and chip, so a growth beyond 5% is a real
+# change of placement or shapes, while smaller ones are left to reviewers (they are printed).
+DEFAULT_TIME_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """The conditions to check; None / False: not checked.
+
+    Shares are fractions in [0, 1]; `require_ane` / `allow_off_ane` are regular expressions
+    matched against the whole op type (`re.fullmatch`, so 'conv' does not match
+    'conv_transpose'); `baseline` is a ProfileReport to compare with.
+    """
+
+    min_ane_ops: float | None = None
+    min_ane_time: float | None = None
+    max_crossings: int | None = None
+    max_segments: int | None = None
+    require_ane: str | None = None
+    allow_off_ane: str | None = None
+    baseline: ProfileReport | None = None
+    fail_on_regression: bool = False
+    fail_on_hazard: bool = False
+    time_tolerance: float = DEFAULT_TIME_TOLERANCE
+    origin: str = "arguments"  # where the settings came from, shown with the result
+
+    def __post_init__(self) -> None:
+        for name in ("min_ane_ops", "min_ane_time"):
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, (int, float)) and 0 <= v <= 1):
+                raise UsageError(
+                    f"{_opt(name)} must be a fraction between 0 and 1 (0.9 means 90%), got {v!r}"
+                )
+        for name in ("max_crossings", "max_segments"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                raise UsageError(f"{_opt(name)} must be a whole number >= 0, got {v!r}")
+        for name in ("require_ane", "allow_off_ane"):
+            v = getattr(self, name)
+            if v is not None:
+                _pattern(name, v)
+        t = self.time_tolerance
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+            raise UsageError(f"--time-tolerance must be a fraction >= 0, got {t!r}")
+        if self.fail_on_regression and self.baseline is None:
+            raise UsageError("--fail-on-regression needs --baseline REPORT.json")
+
+
+def _opt(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _pattern(name: str, value: object) -> re.Pattern[str]:
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{_opt(name)} must be a regular expression, got {value!r}")
+    try:
+        return re.compile(value)
+    except re.error as e:
+        raise UsageError(f"{_opt(name)}: invalid regular expression {value!r}: {e}") from None
+
+
+@dataclass(frozen=True)
+class Offender:
+    """An op that makes a condition fail (or that a passing condition is about)."""
+
+    name: str
+    op_type: str
+    function: str
+    device: Device | None
+    note: str = ""
+
+    def text(self) -> str:
+        dev = self.device.value if self.device is not None else "no processor"
+        note = f", {plain(self.note, 80)}" if self.note else ""
+        return f"{plain(self.name, 60)} ({plain(self.op_type, 30)}, {dev}{note})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "op_type": self.op_type,
+            "function": self.function,
+            "device": None if self.device is None else self.device.value,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One checked condition: its id (the option's name), verdict, value, limit and offenders."""
+
+    id: str
+    ok: bool
+    measured: str  # the value as people read it, e.g. "84.7% of ops on the Neural Engine"
+    limit: str  # e.g. ">= 90.0%"
+    value: float | int | None
+    threshold: float | int | str | None
+    detail: str = ""  # what the value counts (denominators), or the diff behind it
+    offenders: tuple[Offender, ...] = ()
+    n_offenders: int = 0
+    offender_label: str = "ops"
+
+    def line(self) -> str:
+        """The one line people read: verdict, condition, measured, limit, up to five ops."""
+        verdict = "ok  " if self.ok else "FAIL"
+        text = f"{verdict} {self.id}: {self.measured}, limit {self.limit}"
+        if self.detail:
+            text += f" ({self.detail})"
+        if self.offenders and not self.ok:
+            shown = ", ".join(o.text() for o in self.offenders[:SHOWN])
+            more = self.n_offenders - min(SHOWN, len(self.offenders))
+            text += f"; {self.offender_label}: {shown}" + (f" (+{more} more)" if more > 0 else "")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ok": self.ok,
+            "measured": self.measured,
+            "limit": self.limit,
+            "value": self.value,
+            "threshold": self.threshold,
+            "detail": self.detail,
+            "n_offenders": self.n_offenders,
+            "offenders": [o.to_dict() for o in self.offenders],
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one report: truthy when every condition holds.
+
+    `conditions` in the order checked (`failed` the violated ones), the report's `hazards`, the
+    ANE `share` with its denominators and, with a baseline, the `diff`. Made by
+    `ProfileReport.check` (which has an example) and `ane-notebook check`.
+    """
+
+    model: str
+    source: PlacementSource
+    compute_units: str
+    chip: str
+    conditions: tuple[Condition, ...]
+    hazards: tuple[Hazard, ...]
+    share: Share
+    diff: PlacementDiff | None = None
+    origin: str = "arguments"
+    hazard_ops: tuple[str, ...] = field(default=(), repr=False)  # names of each hazard's op
+
+    def __bool__(self) -> bool:
+        return all(c.ok for c in self.conditions)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self)
+
+    @property
+    def failed(self) -> tuple[Condition, ...]:
+        return tuple(c for c in self.conditions if not c.ok)
+
+    def header(self) -> str:
+        return (
+            f"ane-notebook check: {plain(self.model)} (placement source: {self.source}, "
+            f"{self.compute_units}, {plain(self.chip)}; settings from {plain(self.origin, 300)})"
+        )
+
+    def lines(self) -> list[str]:
+        """The condition lines (a failing pytest assertion shows these)."""
+        return [c.line() for c in self.conditions]
+
+    def to_text(self) -> str:
+        from .textreport import SOURCE_NOTE
+
+        out = [self.header(), f"  {self.share.text()}", f"  ({SOURCE_NOTE[self.source]})"]
+        if self.conditions:
+            out += self.lines()
+        else:
+            out.append("no conditions set (see `ane-notebook check --help`)")
+        if self.hazards:
+            out.append(f"hazards (can change results, not speed): {len(self.hazards)}")
+            for h, at in zip(self.hazards[:SHOWN], self.hazard_ops, strict=False):
+                out.append(f"  [{plain(h.id)}] {plain(at, 60)}: {plain(h.message, 300)}")
+            if len(self.hazards) > SHOWN:
+                out.append(f"  ... {len(self.hazards) - SHOWN} more")
+        if self.diff is not None:
+            out.append(self.diff.to_text())
+        n_fail = len(self.failed)
+        if n_fail:
+            out.append(
+                f"check failed: {n_fail} of {len(self.conditions)} conditions violated "
+                f"(placement source: {self.source})"
+            )
+        else:
+            out.append(
+                f"check passed: {len(self.conditions)} conditions hold "
+                f"(placement source: {self.source})"
+            )
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.share
+        return {
+            "format": CHECK_FORMAT,
+            "version": CHECK_VERSION,
+            "ok": self.ok,
+            "model": self.model,
+            "source": self.source.value,
+            "compute_units": self.compute_units,
+            "chip": self.chip,
+            "settings_from": self.origin,
+            "ane_share": {
+                "ops": s.ops,
+                "ops_that_run": s.n_run,
+                "const_ops_not_counted": s.n_const,
+                "ops_placed_nowhere": s.n_unplaced,
+                "op_share": s.op_share,
+                "weighted_share": s.weighted,
+                "weight_basis": s.basis.value,
+                "text": s.text(),
+            },
+            "conditions": [c.to_dict() for c in self.conditions],
+            "hazards": hazards_to_list(self.hazards),
+            "baseline": None if self.diff is None else self.diff.to_dict(),
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+
+    def to_junit(self) -> str:
+        from .junit import junit_xml
+
+        return junit_xml(self)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.to_text(), "text/html": self.to_html()}
+
+    def to_html(self) -> str:
+        """A small escaped table: one row per condition (the notebook display)."""
+        verdict = "passed" if self.ok else "failed"
+        rows = "".join(
+            f"<tr><td>{'ok' if c.ok else '<b>FAIL</b>'}</td><td>{html_text(c.id)}</td>"
+            f"<td>{html_text(c.measured, 300)}</td><td>{html_text(c.limit)}</td>"
+            f"<td>{html_text(c.detail, 400)}</td>"
+            f"<td>{html_text(', '.join(o.text() for o in c.offenders[:SHOWN]), 1000)}</td></tr>"
+            for c in self.conditions
+        )
+        hz = "".join(
+            f"<li>{html_text(h.id)}: {html_text(h.message, 400)} "
+            f"({html_text(h.evidence.value)}; {html_text(h.source, 300)})</li>"
+            for h in self.hazards
+        )
+        return (
+            f"<div class='ane-notebook-check'><p><b>ane-notebook check {verdict}</b>: "
+            f"{html_text(self.model)} (placement source: {html_text(self.source.value)}, "
+            f"{html_text(self.compute_units)}, {html_text(self.chip)})<br>"
+            f"{html_text(self.share.text(), 400)}</p>"
+            "<table><tr><th></th><th>condition</th><th>measured</th><th>limit</th>"
+            f"<th>counts</th><th>offending ops</th></tr>{rows}</table>"
+            + (f"<p>Hazards (can change results):</p><ul>{hz}</ul>" if hz else "")
+            + "</div>"
+        )
+
+
+# --- the conditions ----------------------------------------------------------------------------
+
+
+def _offender(r: OpRecord, note: str = "") -> Offender:
+    return Offender(r.name, r.op_type, r.function, r.device, note)
+
+
+def _running(report: ProfileReport) -> list[OpRecord]:
+    return [o for o in report.ops if not o.is_const]
+
+
+def _off_ane(report: ProfileReport) -> list[OpRecord]:
+    return [o for o in _running(report) if o.device is not Device.ANE]
+
+
+def _min_ane_ops(report: ProfileReport, share: Share, limit: float) -> Condition:
+    off = _off_ane(report)
+    value = share.op_share if share.op_share is not None else 0.0
+    return Condition(
+        id="min-ane-ops",
+        ok=share.n_run > 0 and value >= limit,
+        measured=f"{pct(share.op_share)} of ops on the Neural Engine",
+        limit=f">= {pct(limit)}",
+        value=share.op_share,
+        threshold=limit,
+        detail=share.denominator_text(),
+        offenders=tuple(_offender(o, _why(o)) for o in off[:KEPT]),
+        n_offenders=len(off),
+        offender_label="off the Neural Engine",
+    )
+
+
+def _weight(o: OpRecord, basis: WeightBasis) -> float:
+    if basis is WeightBasis.COREML_COST_WEIGHT:
+        return o.cost_weight or 0.0
+    return o.est_time_ms
+
+
+def _min_ane_time(report: ProfileReport, share: Share, limit: float) -> Condition:
+    off = sorted(_off_ane(report), key=lambda o: -_weight(o, share.basis))
+    value = share.weighted if share.weighted is not None else 0.0
+    return Condition(
+        id="min-ane-time",
+        ok=share.weighted is not None and value >= limit,
+        measured=f"{share.weighted_text()} on the Neural Engine",
+        limit=f">= {pct(limit)}",
+        value=share.weighted,
+        threshold=limit,
+        detail=f"weighted by {share.basis.label.removeprefix('of ')}; " + share.denominator_text(),
+        offenders=tuple(
+            _offender(o, f"{pct(_weight(o, share.basis) / _total(report, share))} of the weight")
+            for o in off[:KEPT]
+        ),
+        n_offenders=len(off),
+        offender_label="heaviest off the Neural Engine",
+    )
+
+
+def _total(report: ProfileReport, share: Share) -> float:
+    total = sum(_weight(o, share.basis) for o in _running(report) if o.device is not None)
+    return total or 1.0
+
+
+def _max_crossings(report: ProfileReport, limit: int) -> Condition:
+    xs = sorted(report.crossings, key=lambda c: -c.est_cost_ms)
+    moved = sum(1 for c in report.crossings if c.moved)
+    return Condition(
+        id="max-crossings",
+        ok=len(report.crossings) <= limit,
+        measured=f"{len(report.crossings)} crossings",
+        limit=f"<= {limit}",
+        value=len(report.crossings),
+        threshold=limit,
+        detail="data edges between processors"
+        + (
+            f"; {moved} move a tensor, {len(report.crossings) - moved} reuse one already moved"
+            if moved < len(report.crossings)
+            else ""
+        ),
+        offenders=tuple(
+            _offender(
+                report.ops[c.dst],
+                f"reads {c.tensor} from {c.src_device.value}, {c.est_cost_ms:.3f} ms est.",
+            )
+            for c in xs[:KEPT]
+        ),
+        n_offenders=len(xs),
+        offender_label="costliest crossings into",
+    )
+
+
+def _max_segments(report: ProfileReport, limit: int) -> Condition:
+    islands = [s for s in report.segments if s.device is not Device.ANE]
+    return Condition(
+        id="max-segments",
+        ok=len(report.segments) <= limit,
+        measured=f"{len(report.segments)} segments",
+        limit=f"<= {limit}",
+        value=len(report.segments),
+        threshold=limit,
+        detail="runs of consecutive ops on one processor, per function; const ops break none",
+        offenders=tuple(
+            _offender(report.ops[s.start], f"starts segment #{s.index} of {s.n_ops} ops")
+            for s in islands[:KEPT]
+        ),
+        n_offenders=len(islands),
+        offender_label="segments off the Neural Engine start at",
+    )
+
+
+def _require_ane(report: ProfileReport, pattern: str) -> Condition:
+    rx = _pattern("require_ane", pattern)
+    matching = [o for o in _running(report) if rx.fullmatch(o.op_type)]
+    off = [o for o in matching if o.device is not Device.ANE]
+    on = len(matching) - len(off)
+    return Condition(
+        id="require-ane",
+        ok=not off,
+        measured=f"{on} of {len(matching)} ops of types '{plain(pattern)}' on the Neural Engine"
+        + (" (no op type matches)" if not matching else ""),
+        limit="all of them",
+        value=on,
+        threshold=pattern,
+        detail="op types matched whole (re.fullmatch)",
+        offenders=tuple(_offender(o, _why(o)) for o in off[:KEPT]),
+        n_offenders=len(off),
+        offender_label="off the Neural Engine",
+    )
+
+
+def _allow_off_ane(report: ProfileReport, pattern: str) -> Condition:
+    rx = _pattern("allow_off_ane", pattern)
+    off = _off_ane(report)
+    bad = [o for o in off if not rx.fullmatch(o.op_type)]
+    return Condition(
+        id="allow-off-ane",
+        ok=not bad,
+        measured=f"{len(bad)} of {len(off)} ops off the Neural Engine are not of types "
+        f"'{plain(pattern)}'",
+        limit="0",
+        value=len(bad),
+        threshold=pattern,
+        detail="op types matched whole (re.fullmatch)",
+        offenders=tuple(_offender(o, _why(o)) for o in bad[:KEPT]),
+        n_offenders=len(bad),
+        offender_label="off the Neural Engine and not allowed",
+    )
+
+
+def _no_hazards(report: ProfileReport) -> Condition:
+    at = [report.ops[h.ops[0]] if h.ops else None for h in report.hazards]
+    return Condition(
+        id="no-hazards",
+        ok=not report.hazards,
+        measured=f"{len(report.hazards)} hazards",
+        limit="0",
+        value=len(report.hazards),
+        threshold=0,
+        detail="placements that can change results; each cites its source",
+        offenders=tuple(_offender(o, h.id) for o, h in zip(at, report.hazards, strict=True) if o),
+        n_offenders=len(report.hazards),
+        offender_label="at",
+    )
+
+
+def _no_op_left_ane(d: PlacementDiff) -> Condition:
+    return Condition(
+        id="no-op-left-ane",
+        ok=not d.left_ane,
+        measured=f"{len(d.left_ane)} ops left the Neural Engine since the baseline",
+        limit="0",
+        value=len(d.left_ane),
+        threshold=0,
+        detail=f"{d.matched} ops matched by (function, name); {len(d.only_a)} only in the "
+        f"baseline, {len(d.only_b)} only in the new report",
+        offenders=tuple(
+            Offender(m.name, m.op_type, m.function, m.after, m.reason) for m in d.left_ane[:KEPT]
+        ),
+        n_offenders=len(d.left_ane),
+        offender_label="left",
+    )
+
+
+def _time_tolerance(d: PlacementDiff, tolerance: float) -> Condition:
+    from .textreport import fmt_ms
+
+    a, b = d.est_total_ms
+    change = d.time_change
+    # A baseline of zero time only passes if the new one is zero too.
+    ok = b <= a if change is None else change <= tolerance
+    shown = "n/a" if change is None else f"{100 * change:+.1f}%"
+    return Condition(
+        id="time-tolerance",
+        ok=ok,
+        measured=f"estimated time {shown} ({fmt_ms(a)} -> {fmt_ms(b)})",
+        limit=f"<= +{100 * tolerance:.1f}%",
+        value=change,
+        threshold=tolerance,
+        detail="estimated for every source, ops + crossings",
+        offenders=tuple(
+            Offender(
+                m.name,
+                m.op_type,
+                m.function,
+                m.after,
+                f"{m.est_ms_before:.3f} -> {m.est_ms_after:.3f} ms est.",
+            )
+            for m in d.time_growth[:KEPT]
+        ),
+        n_offenders=len(d.time_growth),
+        offender_label="grew most",
+    )
+
+
+def _why(o: OpRecord) -> str:
+    return str(o.reason_kind)
+
+
+# --- running a check -----------------------------------------------------------------------
+
+
+def check_report(report: ProfileReport, settings: CheckSettings) -> CheckResult:
+    """Evaluate `settings` on `report` (see the module docstring)."""
+    from .baseline import diff
+
+    share = report.summary().share(Device.ANE)
+    s = settings
+    conds: list[Condition] = []
+    steps: Sequence[tuple[object, Callable[[], Condition]]] = (
+        (s.min_ane_ops, lambda: _min_ane_ops(report, share, float(s.min_ane_ops or 0))),
+        (s.min_ane_time, lambda: _min_ane_time(report, share, float(s.min_ane_time or 0))),
+        (s.max_crossings, lambda: _max_crossings(report, int(s.max_crossings or 0))),
+        (s.max_segments, lambda: _max_segments(report, int(s.max_segments or 0))),
+        (s.require_ane, lambda: _require_ane(report, str(s.require_ane))),
+        (s.allow_off_ane, lambda: _allow_off_ane(report, str(s.allow_off_ane))),
+    )
+    for value, build in steps:
+        if value is not None:
+            conds.append(build())
+    if s.fail_on_hazard:
+        conds.append(_no_hazards(report))
+    d = None
+    if s.baseline is not None:
+        d = diff(s.baseline, report, label_a="baseline", label_b="new")
+        if s.fail_on_regression:
+            conds += [_no_op_left_ane(d), _time_tolerance(d, s.time_tolerance)]
+    return CheckResult(
+        model=report.model.name,
+        source=report.source,
+        compute_units=report.compute_units.value,
+        chip=report.chip,
+        conditions=tuple(conds),
+        hazards=report.hazards,
+        share=share,
+        diff=d,
+        origin=s.origin,
+        hazard_ops=tuple(report.ops[h.ops[0]].name if h.ops else "" for h in report.hazards),
+    )
+
+
+def settings_from_kwargs(**kwargs: Any) -> CheckSettings:
+    """CheckSettings from `report.check(...)` keywords; `baseline` may be a path to a report."""
+    baseline = kwargs.get("baseline")
+    if baseline is not None and not hasattr(baseline, "ops"):
+        from .report import load_report
+
+        kwargs["baseline"] = load_report(baseline)
+    unknown = set(kwargs) - set(CheckSettings.__dataclass_fields__)
+    if unknown:
+        raise UsageError(f"unknown check condition(s): {', '.join(sorted(unknown))}")
+    return CheckSettings(**kwargs)
+
+
+__all__ = [
+    "DEFAULT_TIME_TOLERANCE",
+    "CheckResult",
+    "CheckSettings",
+    "Condition",
+    "Offender",
+    "check_report",
+    "settings_from_kwargs",
+]
