@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .placement.devices import Device
-from .placement.result import ReasonKind
+from .placement.result import CostDriver, ReasonKind
 
 if TYPE_CHECKING:
     from .report import OpRecord
@@ -21,6 +21,16 @@ COST_MODEL_FIX = (
     "merge small ops into larger ones, or move this work out of the model; "
     "tiny islands are kept off the ANE because a dispatch costs more than the work"
 )
+# Per cost driver (`CostDriver`): what decided says what would change it.
+COST_DRIVER_FIX: dict[CostDriver, str] = {
+    CostDriver.DISPATCH: COST_MODEL_FIX,
+    CostDriver.CROSSINGS: (
+        "keep data that crosses processors small and in fp16: declare fp16 model inputs and "
+        "outputs (ct.TensorType(dtype=np.float16), iOS 16+) so no fp32 tensor has to move"
+    ),
+    CostDriver.WORK: "nothing to fix: it runs faster where it is",
+    CostDriver.SEGMENT: "move the whole segment's work onto the Neural Engine, or out of the model",
+}
 
 
 def _rule_fix(rule_ids: tuple[str, ...]) -> str:
@@ -44,7 +54,8 @@ def fix_for(op: OpRecord) -> str:
     if kind is ReasonKind.COMPUTE_UNITS:
         return COMPUTE_UNITS_FIX
     if kind is ReasonKind.COST_MODEL:
-        return COST_MODEL_FIX
+        driver = op.cost_driver
+        return COST_MODEL_FIX if driver is None else COST_DRIVER_FIX[driver]
     if kind in (ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED):
         # Core ML gives no reason: our estimate's rules, when it found one, suggest what to do.
         est = op.estimate

@@ -27,9 +27,10 @@ from .analysis.segments import Segment, find_segments
 from .errors import UnknownOpError, writing
 from .escape import plain
 from .model.graph import Graph, Shape
-from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence
+from .placement.devices import DEVICE_ORDER, ComputeUnits, Device, Evidence, known_chip
 from .placement.result import (
     CoreMLTimings,
+    CostDriver,
     Hazard,
     OpEstimate,
     Placement,
@@ -90,6 +91,7 @@ class OpRecord:
     alt_device: Device | None = None
     shape_unknown: bool = False
     estimate: OpEstimate | None = None
+    cost_driver: CostDriver | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,9 @@ class Summary:
     n_crossings: int
     crossing_bytes: int
     crossing_ms: float
-    est_total_ms: float  # ops + crossings, estimated
+    launch_ms: float  # dispatches into each segment's processor + per-prediction cost
+    io_ms: float  # model inputs from the caller and outputs back to it
+    est_total_ms: float  # ops + crossings + launches + model I/O: one prediction, estimated
     counts: Counts
     n_unplaced: int = 0  # ops that run but the plan placed on no processor (inside n_ops)
 
@@ -214,6 +218,7 @@ class ProfileReport:
                     alt_device=p.alt_device,
                     shape_unknown=p.shape_unknown,
                     estimate=p.estimate,
+                    cost_driver=p.cost_driver,
                 )
             )
         info = ModelInfo(
@@ -227,7 +232,14 @@ class ProfileReport:
             metadata=dict(graph.metadata),
         )
         meta = {"ane_notebook_version": __version__, **dict(placement.metadata)}
-        segments = tuple(find_segments(graph, placement.ops))
+        segments = tuple(
+            find_segments(
+                graph,
+                placement.ops,
+                known_chip(placement.chip),
+                overheads=not placement.source.is_measured_plan,
+            )
+        )
         return cls(
             model=info,
             source=placement.source,
@@ -253,6 +265,8 @@ class ProfileReport:
         xb = sum(c.bytes for c in self.crossings if c.moved)
         xms = sum(c.est_cost_ms for c in self.crossings)
         totals = {d: DeviceTotals(counts.ops[d], float(time[d])) for d in DEVICE_ORDER}
+        launch = sum(s.launch_ms for s in self.segments)
+        io = sum(s.io_ms for s in self.segments)
         return Summary(
             source=self.source,
             compute_units=self.compute_units.value,
@@ -264,7 +278,9 @@ class ProfileReport:
             n_crossings=len(self.crossings),
             crossing_bytes=xb,
             crossing_ms=xms,
-            est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms,
+            launch_ms=launch,
+            io_ms=io,
+            est_total_ms=sum(t.est_time_ms for t in totals.values()) + xms + launch + io,
             counts=counts,
             n_unplaced=counts.n_unplaced,
         )
@@ -279,7 +295,13 @@ class ProfileReport:
         groups: dict[tuple[Any, ...], list[OpRecord]] = {}
         for r in self.ops:
             if r.device is not None and r.device != Device.ANE:
-                key = (r.device, r.reason_kind, r.rules, () if r.rules else r.supported)
+                key = (
+                    r.device,
+                    r.reason_kind,
+                    r.cost_driver,
+                    r.rules,
+                    () if r.rules else r.supported,
+                )
                 groups.setdefault(key, []).append(r)
         ordered = sorted(groups.values(), key=lambda ops: -len(ops))
         out: dict[str, list[OpRecord]] = {}
@@ -433,6 +455,8 @@ def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
                 "end": s.end,
                 "n_ops": s.n_ops,
                 "est_time_ms": s.est_time_ms,
+                "launch_ms": s.launch_ms,
+                "io_ms": s.io_ms,
             }
             for s in r.segments
         ],
@@ -503,6 +527,8 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
             s["end"],
             s["n_ops"],
             float(s["est_time_ms"]),
+            float(s.get("launch_ms", 0.0)),  # absent in reports written before they existed
+            float(s.get("io_ms", 0.0)),
         )
         for s in data["segments"]
     )

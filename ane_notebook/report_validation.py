@@ -74,6 +74,10 @@ _OP = frozenset({
 _ESTIMATE = frozenset({"device", "reason", "reason_kind", "evidence", "rules"})
 _TENSOR = frozenset({"name", "shape", "dtype"})
 _SEGMENT = frozenset({"index", "device", "function", "start", "end", "n_ops", "est_time_ms"})
+# Added to format version 2 later; absent in reports written before (read as 0 / null).
+_SEGMENT_OPTIONAL = frozenset({"launch_ms", "io_ms"})
+_OP_OPTIONAL = frozenset({"cost_driver"})
+_COST_DRIVERS = frozenset({"dispatch", "crossings", "work", "segment"})
 _CROSSING = frozenset({
     "src", "dst", "tensor", "shape", "dtype", "bytes", "src_device", "dst_device", "est_cost_ms",
     "moved",
@@ -115,12 +119,17 @@ def _type_name(value: object) -> str:
     return names.get(type(value), "?")
 
 
-def _keys(obj: object, expected: frozenset[str], where: tuple[object, ...]) -> dict[str, Any]:
+def _keys(
+    obj: object,
+    expected: frozenset[str],
+    where: tuple[object, ...],
+    optional: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     if type(obj) is not dict:
         raise _Invalid(where, f"expected an object, got {_type_name(obj)}")
-    if obj.keys() != expected:
+    if obj.keys() != expected and not (expected <= obj.keys() <= expected | optional):
         missing = sorted(expected - obj.keys())
-        extra = sorted(k for k in obj if k not in expected)
+        extra = sorted(k for k in obj if k not in expected | optional)
         if missing:
             raise _Invalid(where, f"missing field {missing[0]!r}")
         raise _Invalid(where, f"unexpected field {str(extra[0])[:60]!r}")
@@ -289,7 +298,7 @@ def _check_model(model: object) -> None:
 
 def _check_op(op: object, i: int, n: int) -> str | None:
     where = ("ops", i)
-    o = _keys(op, _OP, where)
+    o = _keys(op, _OP, where, _OP_OPTIONAL)
     if o["index"] != i or type(o["index"]) is not int:
         _int(o["index"], (*where, "index"), 0, n - 1)
         raise _Invalid((*where, "index"), f"index {o['index']} != {i} (ops are in index order)")
@@ -312,6 +321,7 @@ def _check_op(op: object, i: int, n: int) -> str | None:
     _bool(o["contested"], (*where, "contested"))
     _optional_enum(o["alt_device"], _DEVICES, (*where, "alt_device"))
     _bool(o["shape_unknown"], (*where, "shape_unknown"))
+    _optional_enum(o.get("cost_driver"), _COST_DRIVERS, (*where, "cost_driver"))
     if o["estimate"] is not None:
         _check_estimate(o["estimate"], (*where, "estimate"))
     _tensors(o["outputs"], (*where, "outputs"))
@@ -396,7 +406,7 @@ def _check_segments(value: object, devices: list[str | None]) -> None:
     n = len(devices)
     for i, item in enumerate(_list(value, ("segments",))):
         where = ("segments", i)
-        s = _keys(item, _SEGMENT, where)
+        s = _keys(item, _SEGMENT, where, _SEGMENT_OPTIONAL)
         _int(s["index"], (*where, "index"), i, i)
         device = _enum(s["device"], _DEVICES, (*where, "device"))
         _str(s["function"], (*where, "function"))
@@ -406,6 +416,8 @@ def _check_segments(value: object, devices: list[str | None]) -> None:
             raise _Invalid(where, f"start {start} is after end {end}")
         _int(s["n_ops"], (*where, "n_ops"), 1, end - start + 1)
         _number(s["est_time_ms"], (*where, "est_time_ms"))
+        for key in _SEGMENT_OPTIONAL & s.keys():
+            _number(s[key], (*where, key))
         for end_op in (start, end):
             if devices[end_op] != device:
                 raise _Invalid(

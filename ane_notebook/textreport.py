@@ -14,7 +14,7 @@ from .analysis.hazards import HAZARDS, hazard_rule
 from .escape import plain
 from .fixes import fix_for
 from .placement.devices import DEVICE_LABEL, DEVICE_ORDER, Device
-from .placement.result import PlacementSource
+from .placement.result import PlacementSource, ReasonKind, Uncertainty
 from .shares import pct
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "hazard_lines",
     "ops_counted",
     "render_text",
+    "uncertainty_text",
 ]
 
 SOURCE_NOTE: dict[PlacementSource, str] = {
@@ -60,6 +61,21 @@ def fmt_shape(shape: tuple[int | None, ...] | None) -> str:
     return "[" + ",".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def uncertainty_text(u: Uncertainty) -> str:
+    """ "Neural Engine 49–52 ops, GPU 0 ops, CPU 7–10 ops; 2.1–3.0 ms": the ranges over the
+    other readings of the evidence (contested rules flipped, constants at the ends of their
+    published spread)."""
+    parts = []
+    for d in DEVICE_ORDER:
+        if d in u.ops:
+            lo, hi = u.ops[d]
+            parts.append(
+                f"{DEVICE_LABEL[d]} {lo}–{hi} ops" if lo != hi else f"{DEVICE_LABEL[d]} {lo} ops"
+            )
+    lo_ms, hi_ms = u.est_total_ms
+    return ", ".join(parts) + f"; {fmt_ms(lo_ms)}–{fmt_ms(hi_ms)}"
+
+
 def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> str:
     s = r.summary()
     est = "est."  # per-op times are estimates for every source (Core ML gives only weights)
@@ -88,9 +104,25 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
         f"  {'crossings':<22}{s.n_crossings:>8}{'':>8}   {fmt_ms(s.crossing_ms):>11}  "
         f"({fmt_bytes(s.crossing_bytes)})"
     )
-    lines.append(f"  {'total':<22}{s.n_ops:>8}{'':>8}   {fmt_ms(s.est_total_ms):>11}")
+    lines.append(
+        f"  {'dispatches':<22}{s.n_segments:>8}{'':>8}   {fmt_ms(s.launch_ms):>11}  "
+        "(entering each segment's processor, and the per-prediction cost)"
+    )
+    lines.append(f"  {'model inputs/outputs':<22}{'':>8}{'':>8}   {fmt_ms(s.io_ms):>11}")
+    lines.append(
+        f"  {'total':<22}{s.n_ops:>8}{'':>8}   {fmt_ms(s.est_total_ms):>11}  (one prediction)"
+    )
     # The denominators said out loud: tools differ on what an op share counts.
     lines.append(f"  {s.share_text(Device.ANE)}")
+    u = r.uncertainty
+    if u is not None:
+        lines.append(f"  range: {uncertainty_text(u)}")
+        n_contested = sum(1 for o in r.ops if o.contested)
+        if n_contested:
+            lines.append(
+                f"  contested: {n_contested} ops rest on a guess or on sources that disagree "
+                "(marked * below)"
+            )
 
     lines += ["", f"Segments: {s.n_segments}"]
     for seg in r.segments[:max_rows]:
@@ -123,7 +155,8 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     for reason, ops in list(groups.items())[:max_reasons]:
         ev = ops[0].evidence.value if ops[0].evidence is not None else "measured"
         types = sorted({o.op_type for o in ops})
-        lines.append(f"  [{len(ops)}] {plain(reason, 300)} ({ev})")
+        star = "*" if any(o.contested for o in ops) else ""
+        lines.append(f"  [{len(ops)}]{star} {plain(reason, 300)} ({ev})")
         lines.append(
             f"      ops: {', '.join(plain(t, 40) for t in types[:6])}"
             + (" ..." if len(types) > 6 else "")
@@ -135,6 +168,26 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
     if len(groups) > max_reasons:
         lines.append(f"  ... {len(groups) - max_reasons} more reasons")
 
+    contested = [o for o in r.ops if o.contested and o.device is not None]
+    if contested:
+        lines += [
+            "",
+            f"Contested: {len(contested)} ops (the placement rests on a guess or on sources "
+            "that disagree)",
+        ]
+        # those kept where they are by a contested rule first: the other reading is the rule's
+        ordered = sorted(
+            contested, key=lambda o: (o.reason_kind is not ReasonKind.RULE, o.alt_device is None)
+        )
+        for o in ordered[:max_rows]:
+            alt = (
+                f", {o.alt_device.value} under the other reading"
+                if o.alt_device is not None
+                else ", stays under the other reading"
+            )
+            lines.append(f"  {plain(o.name, 50)} ({plain(o.op_type, 30)}): {o.device}{alt}")
+        if len(contested) > max_rows:
+            lines.append(f"  ... {len(contested) - max_rows} more")
     if r.warnings:
         lines += ["", f"Warnings: {len(r.warnings)}"]
         for w in r.warnings:

@@ -199,8 +199,11 @@ def test_summary_adds_up(graph: Graph, units: ComputeUnits) -> None:
     assert s.n_crossings == len(report.crossings)
     assert s.crossing_bytes == sum(c.bytes for c in report.crossings if c.moved)
     assert s.crossing_ms == pytest.approx(sum(c.est_cost_ms for c in report.crossings))
+    # one prediction: ops + crossings + dispatches (with the per-prediction cost) + model I/O
+    assert s.launch_ms == pytest.approx(sum(g.launch_ms for g in report.segments))
+    assert s.io_ms == pytest.approx(sum(g.io_ms for g in report.segments))
     assert s.est_total_ms == pytest.approx(
-        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms
+        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms + s.launch_ms + s.io_ms
     )
 
 

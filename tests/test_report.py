@@ -30,8 +30,11 @@ def test_summary_adds_up(report: ProfileReport) -> None:
             sum(o.est_time_ms for o in report.ops if o.device == d)
         )
     assert s.crossing_ms == pytest.approx(sum(c.est_cost_ms for c in report.crossings))
+    # one prediction: ops + crossings + dispatches (with the per-prediction cost) + model I/O
+    assert s.launch_ms == pytest.approx(sum(g.launch_ms for g in report.segments))
+    assert s.io_ms == pytest.approx(sum(g.io_ms for g in report.segments))
     assert s.est_total_ms == pytest.approx(
-        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms
+        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms + s.launch_ms + s.io_ms
     )
 
 
@@ -182,3 +185,26 @@ def test_version_1_reports_load_with_reason_kinds_derived_from_their_fields(
         ReasonKind.CONSTANT,
     }
     assert old.ops == report.ops and old.summary() == report.summary()
+
+
+def test_dispatches_and_io_count_only_in_estimates() -> None:
+    """A Core ML placement's per-op times are shares of the measured prediction time, which
+    already holds the dispatches and the model I/O: only estimates add them."""
+    from graphs import chain
+
+    from ane_notebook.placement.devices import ComputeUnits
+    from ane_notebook.placement.estimate import estimate
+    from ane_notebook.placement.result import OpPlacement, Placement
+
+    graph = chain(["relu"] * 10, shape=(1, 128, 128, 128))
+    est = ProfileReport.from_placement(graph, estimate(graph, "ALL", "M1"))
+    assert [g.device for g in est.segments] == [Device.ANE]
+    assert est.summary().launch_ms > 0 and est.summary().io_ms > 0
+    ops = tuple(
+        OpPlacement(Device.ANE, frozenset(Device), est_time_ms=0.1, reason_kind=ReasonKind.ON_ANE)
+        for _ in graph.ops
+    )
+    plan = Placement(source="coreml", compute_units=ComputeUnits.ALL, chip="M1", ops=ops)
+    s = ProfileReport.from_placement(graph, plan).summary()
+    assert s.launch_ms == 0 and s.io_ms == 0
+    assert s.est_total_ms == pytest.approx(1.0)

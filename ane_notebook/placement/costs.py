@@ -1,90 +1,212 @@
-"""The cost model: how long an op takes on each processor, and what a crossing costs.
+"""The cost model: how long one prediction takes, op by op, and what each crossing costs.
 
-Every constant the estimator uses lives here, each citing its section of `docs/evidence.md`
-(source, evidence level, what was measured) and its primary source. The model is deliberately
-simple, the roofline form that reverse-engineering found inside Core ML's own planner
-(sbryngelson/ane-guide:part-5-practice/18-optimization-cost-model.md):
+Every constant the estimator uses lives here or in the chip table (`devices.py`), each with its
+source; docs/evidence.md gives each one in full (docs/evidence.md#costs.MODEL_FORM and the
+sections after it), with its evidence level and the published latencies it was checked against
+(docs/evidence.md#calibration, `benchmarks/latency.py`). The model is the roofline form
+that reverse-engineering found inside Core ML's own planner (RE: sbryngelson/ane-guide
+ch.5/18), with constants from published figures instead of the planner's relative units:
 
-    op time     = max(flops / rate, bytes / bandwidth) + per-op overhead
-    segment     = launch cost each time execution enters a processor
+    op time     = max(flops / rate, weight bytes / stream rate, activation bytes / rate)
+                  + per-op overhead
+    segment     = a dispatch each time execution enters a processor
     crossing    = fixed cost per (from, to) pair + bytes / conversion rate
+    prediction  = the sum of the above + a fixed per-prediction cost
 
-Absolute numbers are GUESS-level calibrations; what matters for placement is their ratio, and
-every time shown to a user is labelled as an estimate.
+so that `est_total_ms` is an estimate of one end-to-end prediction on the chosen chip. It is
+still an estimate: every time shown to a user says so, and `corner()` gives the ends of the
+constants' published spread for the ranges shown beside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..model.graph import Op, TensorInfo
+from ..model.graph import Graph, Op, TensorInfo
 from .devices import ChipProfile, Device
 from .rules.vocab import GATHER_TYPES  # lookups: they read only the rows they gather
 
-# --- Throughput anchors (M1) -------------------------------------------------------------
-# RE anchors of Core ML's planner (docs/evidence.md#costs.ANCHOR_GFLOPS,
-# docs/evidence.md#costs.ANCHOR_GBS; ane-guide ch.18): ANE 800 GFLOP/s, 50 GB/s; GPU 120 GFLOP/s,
-# 40 GB/s; CPU 20 GFLOP/s, 10 GB/s. They are effective rates for the planner's purposes, far
-# below marketing peaks. We scale them to other chips by the ratio of each chip's published ANE
-# TOPS / GPU TFLOPS / memory bandwidth to M1's (docs/evidence.md#costs.M1_ANE_TOPS,
-# docs/evidence.md#costs.M1_GPU_TFLOPS, docs/evidence.md#costs.M1_BW_GBS; Apple, M1 launch).
-M1_ANE_TOPS = 11.0
-M1_GPU_TFLOPS = 2.6
-M1_BW_GBS = 68.25
-ANCHOR_GFLOPS = {Device.ANE: 800.0, Device.GPU: 120.0, Device.CPU: 20.0}
-ANCHOR_GBS = {Device.ANE: 50.0, Device.GPU: 40.0, Device.CPU: 10.0}
+# --- Throughput -----------------------------------------------------------------------------
+# Per op:  time = max(flops / F, weight bytes / Bw, activation bytes / Ba) + per-op overhead,
+# with, per processor of a chip (peaks and bandwidths per chip in devices.py):
+#   ANE  F = ANE_EFFICIENCY * fp16 peak;  Bw = the ANE's measured DRAM stream rate (chip);
+#        Ba = ANE_ACT_GBS (activations between the ops of one ANE program mostly stay on chip)
+#   GPU  F = GPU_EFFICIENCY * fp16 peak;  Bw = Ba = GPU_BW_FRACTION * system bandwidth
+#   CPU  F = the chip's effective BNNS rate;  Bw = Ba = CPU_BW_FRACTION * system bandwidth
+# ANE_EFFICIENCY: published Core ML latencies of large graphs reach 0.2-0.45 of the fp16 peak
+# end to end, overheads included (ResNet-50 on A16 0.32, GPT-2 medium/large on the M1-family
+# ANE 0.29-0.34, FastViT-MA36 on A14 0.32, DistilBERT on A15 0.20: OFFICIAL/COMMUNITY, derived);
+# one op alone runs nearer the top of that range.
+# docs/evidence.md#costs.ANE_EFFICIENCY
+ANE_EFFICIENCY = 0.45
+# ANE_ACT_GBS (GUESS, calibrated): MobileNetV2 (53 MB of activations, 0.6 GFLOP) runs in
+# 0.48 ms on A16 (OFFICIAL), which needs activations at >= ~200 GB/s; DRAM alone gives the ANE
+# ~60 GB/s (anemll-bench), so most activation traffic stays on chip.
+# docs/evidence.md#costs.ANE_ACT_GBS
+ANE_ACT_GBS = 300.0
+# ANE_RESIDENT_MB (GUESS): weights of a model this small stay in the Neural Engine's on-chip
+# memory between predictions and are not streamed from DRAM again; for a larger model the share
+# that does not fit streams. maderix/ANE (DIR) measures a ~32 MB on-chip working-set cliff on M4,
+# ane-guide (RE) a 2 MB matmul working set; MobileNetV3-small (5 MB of weights) runs in 0.13 ms
+# on A16 (OFFICIAL), faster than streaming its weights at the ANE's DRAM rate would allow.
+# docs/evidence.md#costs.ANE_RESIDENT_MB
+ANE_RESIDENT_MB = 16.0
+# GPU_EFFICIENCY (GUESS within published rates): DenseNet-121 on the M1 GPU reaches 0.36
+# TFLOP/s = 0.14 of its peak (COMMUNITY, woolfel/ml-macos-performance, NeuralNetwork model),
+# transformers on M1-family GPUs 0.2-0.9 (smpanaro NOTES, shapes not stated).
+# docs/evidence.md#costs.GPU_EFFICIENCY
+GPU_EFFICIENCY = 0.25
+# docs/evidence.md#costs.GPU_BW_FRACTION
+GPU_BW_FRACTION = 0.6  # GUESS: share of system bandwidth a Metal kernel streams at
+# docs/evidence.md#costs.CPU_BW_FRACTION
+CPU_BW_FRACTION = 0.6  # GUESS: share of system bandwidth the CPU cluster streams at
+# The CPU computes fp16 models in fp32 ("The GPU and ANE use float 16 precision, and the CPU
+# uses float 32": OFFICIAL, coremltools typed-execution.md for neural networks; assumed for ML
+# programs too, GUESS): fp16 weights are read at twice their stored size.
+# docs/evidence.md#costs.CPU_WEIGHT_WIDEN
+CPU_WEIGHT_WIDEN = 2.0
 
 # --- Per-op overhead inside a segment (ms) -------------------------------------------------
-# docs/evidence.md#costs.OP_OVERHEAD_MS.
-# ANE: representative leaf times relu 50 ns, add 26.5-36 ns (RE, ane-guide ch.18): ops inside
-# one ANE program cost almost nothing extra. GPU: one Metal kernel encode per op, ~5 us
-# (GUESS). CPU: one BNNS call per op, ~1 us (GUESS).
-OP_OVERHEAD_MS = {Device.ANE: 0.00004, Device.GPU: 0.005, Device.CPU: 0.001}
+# ANE: ops inside one ANE program cost little beyond their work: MobileNetV3-small (141 ops)
+# runs in 0.13 ms in all on A16 (OFFICIAL, coremltools opt-palettization-perf.md), so well under
+# 1 us each; RE leaf times are 27-50 ns (ane-guide ch.18). GPU: one Metal kernel per op, ~20 us
+# (GUESS; DenseNet-121's ~370 ops take 16 ms on the M1 GPU, COMMUNITY). CPU: one BNNS call per
+# op, ~5 us (GUESS).
+# docs/evidence.md#costs.OP_OVERHEAD_MS
+OP_OVERHEAD_MS = {Device.ANE: 0.0003, Device.GPU: 0.02, Device.CPU: 0.005}
 
 # --- Launch cost each time execution enters a processor (ms) -------------------------------
-# docs/evidence.md#costs.LAUNCH_MS.
-# ANE: Core ML ANE dispatch "near 0.2 ms" (CML, aosama/astronomical#540); direct-path floor
-# 0.19-0.23 ms on M1 (RE, ane-guide ch.18). This is what keeps tiny models on the CPU
-# (CML: 4x4 matmul on CPU under CPU_AND_NE, vx-lang/Vx#436). GPU: a Metal command buffer
-# commit and wait, ~0.1 ms (GUESS). CPU: the caller is already on the CPU; a thread hand-off
-# ~0.01 ms (GUESS).
+# ANE: per chip family (devices.ANE_LAUNCH_MS_BY_FAMILY, cited there); the entry here is the
+# default for `HardwareModel` without a chip (M1's). It is what keeps tiny models on the CPU
+# (COMMUNITY: a 4x4 matmul stays on the CPU under CPU_AND_NE, vx-lang/Vx#436). GPU: a Metal
+# command buffer commit and wait, ~0.1 ms (GUESS). CPU: the caller is already on the CPU; a
+# thread hand-off ~0.01 ms (GUESS).
+# docs/evidence.md#costs.LAUNCH_MS
 LAUNCH_MS = {Device.ANE: 0.2, Device.GPU: 0.1, Device.CPU: 0.01}
 
+# Fixed cost of one prediction whatever the placement (Core ML's own bookkeeping around the
+# call, GUESS: the whole of MobileNetV3-small's prediction is 0.13 ms on A16): charged once per
+# function call, in the report's totals only (it cannot change where an op goes).
+# docs/evidence.md#costs.PREDICT_MS
+PREDICT_MS = 0.02
+
 # --- Crossings ------------------------------------------------------------------------------
-# docs/evidence.md#costs.CROSSING_FIXED_MS.
 # Fixed synchronisation cost per crossing edge (ms). ANE<->CPU is cheaper than ANE<->GPU
-# (CML anecdote, hollance/neural-engine docs/unsupported-layers.md); the ratio 0.23/0.09 is the
-# RE planner's transfer penalty to another backend vs to the ANE (ane-guide ch.18). The 0.05 ms
-# base is GUESS, within the 0.05-0.30 ms GPU-control range measured on Core AI (CAI).
-_ANE_CPU_FIXED = 0.05
+# (COMMUNITY anecdote, hollance/neural-engine docs/unsupported-layers.md); the ratio 0.23/0.09
+# is the RE planner's transfer penalty to another backend vs to the ANE (ane-guide ch.18). The
+# 0.02 ms base is GUESS, bounded by MobileNetV3-small's whole 0.13 ms prediction on A16 with
+# its fp32 input and output crossing to and from the CPU (OFFICIAL).
+_ANE_CPU_FIXED = 0.02
 _ANE_GPU_FIXED = round(_ANE_CPU_FIXED * 0.23 / 0.09, 4)
-_CPU_GPU_FIXED = 0.05  # GUESS: Metal buffer hand-off on unified memory
+_CPU_GPU_FIXED = 0.02  # GUESS: Metal buffer hand-off on unified memory
+# docs/evidence.md#costs.CROSSING_FIXED_MS
 CROSSING_FIXED_MS = {
     frozenset({Device.ANE, Device.CPU}): _ANE_CPU_FIXED,
     frozenset({Device.ANE, Device.GPU}): _ANE_GPU_FIXED,
     frozenset({Device.CPU, Device.GPU}): _CPU_GPU_FIXED,
 }
-# docs/evidence.md#costs.CONVERT_GBS.
-# Per-byte conversion rate (GB/s). fp32<->fp16 conversion dominates: multi-MB fp32 IO cost
-# ~11-12 ms each way on M1 Max and "basically went away" with fp16 IO (CML, smpanaro
-# more-ane-transformers NOTES Sep 28 2023), i.e. ~1 GB/s for fp32 and several times faster for
-# fp16 layout repacking (GUESS calibration). GPU texture conversion sits between (GUESS).
-# CPU<->GPU on unified memory needs no conversion: bounded by bandwidth (GUESS 10 GB/s).
+# Per-byte conversion rate (GB/s). fp32<->fp16 conversion dominates: gpt2-large's fp32 KV-cache
+# IO (36 layers x 2 x 512 x 1280 fp32 = 189 MB) cost ~11-12 ms each way on M1 Max, and
+# "basically went away" with fp16 IO (COMMUNITY, smpanaro more-ane-transformers NOTES Sep 28
+# 2023): ~16 GB/s for fp32, and fp16 (a layout repack) ~3x faster (GUESS). To and from the GPU
+# a texture conversion, somewhat slower (GUESS). CPU<->GPU on unified memory needs no
+# conversion (GUESS 10 GB/s).
+# docs/evidence.md#costs.CONVERT_GBS
 CONVERT_GBS = {
-    (frozenset({Device.ANE, Device.CPU}), True): 1.0,  # (pair, tensor is fp32)
-    (frozenset({Device.ANE, Device.CPU}), False): 4.0,
-    (frozenset({Device.ANE, Device.GPU}), True): 0.8,
-    (frozenset({Device.ANE, Device.GPU}), False): 2.0,
+    (frozenset({Device.ANE, Device.CPU}), True): 16.0,  # (pair, tensor is fp32)
+    (frozenset({Device.ANE, Device.CPU}), False): 50.0,
+    (frozenset({Device.ANE, Device.GPU}), True): 13.0,
+    (frozenset({Device.ANE, Device.GPU}), False): 40.0,
     (frozenset({Device.CPU, Device.GPU}), True): 10.0,
     (frozenset({Device.CPU, Device.GPU}), False): 10.0,
 }
 
-# Byte size assumed for a tensor whose shape is unknown (flexible). GUESS: a 64 KiB activation
-# (docs/evidence.md#costs.UNKNOWN_TENSOR_BYTES).
+# Byte size assumed for a tensor whose shape is unknown (flexible). GUESS: a 64 KiB activation.
 UNKNOWN_TENSOR_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class HardwareModel:
+    """One reading of the published figures: every number the estimator uses, in one object.
+
+    `NOMINAL` holds the constants above; `corner()` gives the ends of their published spread
+    (`SPREAD`), which `estimate` uses for its uncertainty ranges.
+    """
+
+    ane_efficiency: float = ANE_EFFICIENCY
+    ane_act_gbs: float = ANE_ACT_GBS
+    ane_resident_mb: float = ANE_RESIDENT_MB
+    gpu_efficiency: float = GPU_EFFICIENCY
+    gpu_bw_fraction: float = GPU_BW_FRACTION
+    cpu_bw_fraction: float = CPU_BW_FRACTION
+    cpu_scale: float = 1.0  # multiplies each chip's effective BNNS rate
+    ane_bw_scale: float = 1.0  # multiplies each chip's ANE weight-stream rate
+    op_overhead_ms: Mapping[Device, float] = field(default_factory=lambda: dict(OP_OVERHEAD_MS))
+    launch_ms: Mapping[Device, float] = field(default_factory=lambda: dict(LAUNCH_MS))
+    predict_ms: float = PREDICT_MS
+    crossing_fixed_ms: Mapping[frozenset[Device], float] = field(
+        default_factory=lambda: dict(CROSSING_FIXED_MS)
+    )
+    convert_gbs: Mapping[tuple[frozenset[Device], bool], float] = field(
+        default_factory=lambda: dict(CONVERT_GBS)
+    )
+
+    ane_launch_scale: float = 1.0  # multiplies the chip's ANE dispatch (`for_chip`)
+
+    def rates_key(self) -> tuple[float, ...]:
+        """What op times depend on (two readings with the same key cost ops the same)."""
+        return (
+            self.ane_efficiency,
+            self.ane_act_gbs,
+            self.gpu_efficiency,
+            self.gpu_bw_fraction,
+            self.cpu_bw_fraction,
+            self.cpu_scale,
+            self.ane_bw_scale,
+            self.ane_resident_mb,
+            *(self.op_overhead_ms[d] for d in DEVICE_COLUMNS),
+        )
+
+    def for_chip(self, chip: ChipProfile) -> HardwareModel:
+        """This reading with the Neural Engine dispatch of `chip` (it differs by ANE family)."""
+        launch = dict(self.launch_ms)
+        launch[Device.ANE] = chip.ane_launch_ms * self.ane_launch_scale
+        convert = dict(self.convert_gbs)
+        if chip.ane_fp32_io:
+            for other in (Device.CPU, Device.GPU):
+                pair = frozenset({Device.ANE, other})
+                convert[(pair, True)] = convert[(pair, False)]
+        return replace(self, launch_ms=launch, convert_gbs=convert)
+
+    def crossing_ms(self, src: Device, dst: Device, nbytes: int, is_fp32: bool) -> float:
+        """Cost of moving one tensor from `src` to `dst` (0 when they are the same)."""
+        if src == dst:
+            return 0.0
+        pair = frozenset({src, dst})
+        return self.crossing_fixed_ms[pair] + nbytes / (self.convert_gbs[(pair, is_fp32)] * 1e6)
+
+    def rates(self, chip: ChipProfile) -> DeviceRates:
+        """Effective throughput of each processor of `chip` under this reading."""
+        return DeviceRates(
+            gflops={
+                Device.ANE: self.ane_efficiency * chip.ane_tops * 1e3,
+                Device.GPU: self.gpu_efficiency * chip.gpu_tflops * 1e3,
+                Device.CPU: self.cpu_scale * chip.cpu_gflops,
+            },
+            weight_gbs={
+                Device.ANE: self.ane_bw_scale * chip.ane_gbs,
+                Device.GPU: self.gpu_bw_fraction * chip.mem_bw_gbs,
+                Device.CPU: self.cpu_bw_fraction * chip.mem_bw_gbs,
+            },
+            act_gbs={
+                Device.ANE: self.ane_act_gbs,
+                Device.GPU: self.gpu_bw_fraction * chip.mem_bw_gbs,
+                Device.CPU: self.cpu_bw_fraction * chip.mem_bw_gbs,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -92,22 +214,56 @@ class DeviceRates:
     """Effective throughput of each processor of one chip."""
 
     gflops: dict[Device, float]
-    gbs: dict[Device, float]
+    weight_gbs: dict[Device, float]  # streaming weights from memory
+    act_gbs: dict[Device, float]  # reading and writing activations
 
 
-def rates_for(chip: ChipProfile) -> DeviceRates:
-    """Scale the M1 anchors to `chip` by its published throughput ratios."""
-    ane = chip.ane_tops / M1_ANE_TOPS
-    gpu = chip.gpu_tflops / M1_GPU_TFLOPS
-    cpu = chip.cpu_gflops / ANCHOR_GFLOPS[Device.CPU]
-    bw = chip.mem_bw_gbs / M1_BW_GBS
-    return DeviceRates(
-        gflops={
-            Device.ANE: ANCHOR_GFLOPS[Device.ANE] * ane,
-            Device.GPU: ANCHOR_GFLOPS[Device.GPU] * gpu,
-            Device.CPU: ANCHOR_GFLOPS[Device.CPU] * cpu,
-        },
-        gbs={d: ANCHOR_GBS[d] * bw for d in ANCHOR_GBS},
+NOMINAL = HardwareModel()
+
+# --- Spread: the ends of each constant's published range (docs/evidence.md "Spread") ----------
+# Factors applied to the nominal value at the (fast, slow) end. Each is the range of the
+# published figures the constant was chosen from, not a fitted error bar.
+# docs/evidence.md#costs.SPREAD
+SPREAD: dict[str, tuple[float, float]] = {
+    # achieved fraction of fp16 peak across published large-graph latencies: 0.2-0.45
+    # one op alone at most ~0.55 of peak (GUESS); whole graphs down to 0.2 (published)
+    "ane_efficiency": (0.55 / ANE_EFFICIENCY, 0.25 / ANE_EFFICIENCY),
+    "ane_act_gbs": (1.5, 0.5),  # GUESS: no published figure for on-chip activation traffic
+    "ane_resident_mb": (2.0, 0.0),  # 32 MB (DIR, M4) ... nothing stays resident
+    # ANE weight streaming: M1 Pro/Max 54.9 vs M1 60.9 GB/s (anemll-bench); A17 Pro 28 GB/s
+    # from OPT-1.3B decode (coremltools opt-opt1_3.md) against our 45 GUESS
+    "ane_bw_scale": (1.1, 0.62),
+    "gpu_efficiency": (2.0, 0.5),  # DenseNet-121 on M1 0.14 of peak ... transformers ~0.9
+    "cpu_scale": (1.4, 0.4),  # 0.12-0.41 TFLOP/s published CPU_ONLY rates
+    # dispatches: half (MobileNetV3-small's whole 0.13 ms prediction on A16, OFFICIAL, is below
+    # one nominal M1-class dispatch) to twice (direct-path calls with IO packing ~0.4-0.75 ms,
+    # DIR) the nominal
+    "launch": (0.5, 2.0),
+    "crossing": (0.5, 3.0),  # 0.6-1.75 ms per off-ANE island measured on Core AI (CAI)
+    "predict": (0.0, 5.0),  # app and Python harnesses add 0.05-0.3 ms per call (CML)
+}
+
+
+def corner(ane_fast: bool, others_fast: bool) -> HardwareModel:
+    """The constants at one end of their spread: the Neural Engine's (throughput, bandwidth,
+    dispatch) at its fast or slow end, everything else (GPU, CPU, crossings, fixed costs) at
+    its own. The four corners bound the estimate (`estimate` uses them for its ranges)."""
+    a, o = (0 if ane_fast else 1), (0 if others_fast else 1)
+    f = {k: v[a] for k, v in SPREAD.items() if k.startswith("ane")}
+    f.update({k: v[o] for k, v in SPREAD.items() if not k.startswith("ane")})
+    launch = {d: v * SPREAD["launch"][o] for d, v in LAUNCH_MS.items()}
+    return HardwareModel(
+        ane_efficiency=ANE_EFFICIENCY * f["ane_efficiency"],
+        ane_act_gbs=ANE_ACT_GBS * f["ane_act_gbs"],
+        ane_resident_mb=ANE_RESIDENT_MB * f["ane_resident_mb"],
+        ane_bw_scale=f["ane_bw_scale"],
+        gpu_efficiency=GPU_EFFICIENCY * f["gpu_efficiency"],
+        cpu_scale=f["cpu_scale"],
+        launch_ms=launch,
+        ane_launch_scale=SPREAD["launch"][a],
+        predict_ms=PREDICT_MS * f["predict"],
+        crossing_fixed_ms={k: v * f["crossing"] for k, v in CROSSING_FIXED_MS.items()},
+        convert_gbs={k: v / f["crossing"] for k, v in CONVERT_GBS.items()},
     )
 
 
@@ -122,18 +278,75 @@ def tensor_bytes(t: TensorInfo | None, *, fp16: bool = False) -> int:
     return b // 2 if fp16 and t.dtype == "fp32" else b
 
 
-def crossing_cost_ms(src: Device, dst: Device, nbytes: int, is_fp32: bool) -> float:
+def crossing_cost_ms(
+    src: Device, dst: Device, nbytes: int, is_fp32: bool, hw: HardwareModel = NOMINAL
+) -> float:
     """Estimated cost of moving one tensor from `src` to `dst` (0 when they are the same)."""
-    if src == dst:
-        return 0.0
-    pair = frozenset({src, dst})
-    return CROSSING_FIXED_MS[pair] + nbytes / (CONVERT_GBS[(pair, is_fp32)] * 1e6)
+    return hw.crossing_ms(src, dst, nbytes, is_fp32)
+
+
+def launch_cost_ms(prev: Device | None, dev: Device, hw: HardwareModel = NOMINAL) -> float:
+    """Cost of starting a segment on `dev` after one on `prev` (None: the function's first
+    segment, entered from the caller on the CPU, which also pays the per-prediction cost)."""
+    if prev is None:
+        return hw.predict_ms + (0.0 if dev is Device.CPU else hw.launch_ms[dev])
+    return 0.0 if dev == prev else hw.launch_ms[dev]
+
+
+def returned_outputs(graph: Graph) -> dict[int, list[TensorInfo]]:
+    """Graph index of each op producing a model output -> the outputs it hands the caller.
+
+    Model outputs belong to the default (first) function; a name no op of it produces (an
+    input passed straight through, a constant) moves nothing.
+    """
+    fn = graph.functions[0] if graph.functions else "main"
+    out: dict[int, list[TensorInfo]] = {}
+    for t in dict.fromkeys(graph.outputs):
+        src = graph.producer.get((fn, t.name))
+        if src is not None and not graph.ops[src].is_const:
+            out.setdefault(src, []).append(graph.tensors.get((fn, t.name), t))
+    return out
+
+
+def caller_io(graph: Graph, devices: Sequence[Device | None]) -> dict[int, float]:
+    """Per op (graph index), the estimated cost of moving model inputs it reads from the caller
+    (on the CPU) to its device, and the model outputs it produces back to the caller.
+
+    An input that already reached a device for an earlier op costs nothing more there; the
+    partitioner charges the same (`estimate.py` builds its edges and unary from the same
+    definitions: a value with a known tensor and no producer comes from the caller).
+    """
+    tensors, producer = graph.tensors, graph.producer
+    arrived: set[tuple[str, str, Device]] = set()
+    out: dict[int, float] = {}
+    for op in graph.ops:
+        dev = devices[op.index]
+        if op.is_const or dev is None or dev is Device.CPU:
+            continue
+        cost = 0.0
+        for name in dict.fromkeys(op.inputs):
+            key = (op.function, name)
+            t = tensors.get(key)
+            if t is None or key in producer or (op.function, name, dev) in arrived:
+                continue
+            arrived.add((op.function, name, dev))
+            cost += crossing_cost_ms(Device.CPU, dev, tensor_bytes(t), t.dtype == "fp32")
+        if cost:
+            out[op.index] = cost
+    for src, ts in returned_outputs(graph).items():
+        dev = devices[src]
+        if dev is None or dev is Device.CPU:
+            continue
+        cost = sum(
+            crossing_cost_ms(dev, Device.CPU, tensor_bytes(t), t.dtype == "fp32") for t in ts
+        )
+        out[src] = out.get(src, 0.0) + cost
+    return out
 
 
 # --- FLOPs per op ---------------------------------------------------------------------------
 # Work counts are the textbook ones (2 FLOPs per multiply-accumulate); elementwise and data
-# movement ops are costed by the bytes they touch, which is what bounds them
-# (docs/evidence.md#costs.ELEMENTWISE_FLOPS).
+# movement ops are costed by the bytes they touch, which is what bounds them.
 _ELEMENTWISE_FLOPS = {
     "gelu": 8,
     "silu": 4,
@@ -200,32 +413,21 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
     return float(out_elems * _ELEMENTWISE_FLOPS.get(t, 1))
 
 
-def _op_bytes(
-    op: Op,
-    acts: Sequence[TensorInfo | None],
-    ws: Sequence[TensorInfo | None],
-    *,
-    fp16: bool,
-) -> float:
-    """Bytes one op reads and writes: activations, outputs and weights."""
-    out_b = sum(tensor_bytes(t, fp16=fp16) for t in op.outputs)
-    b = sum(tensor_bytes(t, fp16=fp16) for t in acts) + out_b
-    if op.op_type in GATHER_TYPES:
-        b += out_b  # the gathered rows of the table
-    elif ws:
-        b += sum(tensor_bytes(t) for t in ws)
-    elif w := op.attrs.get("weight_shape"):
-        b += 2 * _elements(tuple(w))
-    return float(b)
-
-
 @dataclass(frozen=True)
 class OpCosts:
     """Per-op numbers the partitioner works on (arrays aligned with the op list given)."""
 
     flops: np.ndarray  # float64[n]
-    bytes: np.ndarray  # float64[n]
+    act_bytes: np.ndarray  # float64[n]: run-time inputs and outputs (as the CPU holds them)
+    act_bytes_accel: np.ndarray  # float64[n]: the same on the ANE and GPU (NN layers in fp16)
+    weight_bytes: np.ndarray  # float64[n]: weights read (gathered rows for lookups)
     time_ms: np.ndarray  # float64[n, 3], columns in `DEVICE_COLUMNS` order
+    ane_streamed: float = 1.0  # share of weight bytes the ANE streams from DRAM
+
+    @property
+    def bytes(self) -> np.ndarray:
+        total: np.ndarray = self.act_bytes + self.weight_bytes
+        return total
 
 
 DEVICE_COLUMNS: tuple[Device, ...] = (Device.ANE, Device.GPU, Device.CPU)
@@ -236,6 +438,7 @@ def op_costs(
     activations: Sequence[Sequence[TensorInfo | None]],
     weights: Sequence[Sequence[TensorInfo | None]],
     chip: ChipProfile,
+    hw: HardwareModel = NOMINAL,
 ) -> OpCosts:
     """Estimated time of every op on every processor (vectorised over ops).
 
@@ -248,19 +451,47 @@ def op_costs(
     """
     n = len(ops)
     flops = np.empty(n)
-    nbytes = np.empty(n)
-    nbytes_accel = np.empty(n)  # on the ANE and GPU
+    act = np.empty(n)
+    act_accel = np.empty(n)
+    wbytes = np.zeros(n)
     for i, op in enumerate(ops):
         acts, ws = activations[i], weights[i]
         flops[i] = op_flops(op, [*acts, *ws])
-        nbytes[i] = _op_bytes(op, acts, ws, fp16=False)
-        half = bool(op.attrs.get("nn_precision_unknown"))
-        nbytes_accel[i] = _op_bytes(op, acts, ws, fp16=True) if half else nbytes[i]
-    rates = rates_for(chip)
-    time_ms = np.empty((n, 3))
+        out_b = sum(tensor_bytes(t) for t in op.outputs)
+        act[i] = sum(tensor_bytes(t) for t in acts) + out_b
+        if op.attrs.get("nn_precision_unknown"):
+            act_accel[i] = sum(tensor_bytes(t, fp16=True) for t in (*acts, *op.outputs))
+        else:
+            act_accel[i] = act[i]
+        if op.op_type in GATHER_TYPES:
+            wbytes[i] = out_b  # the gathered rows of the table
+        elif ws:
+            wbytes[i] = sum(tensor_bytes(t) for t in ws)
+        elif w := op.attrs.get("weight_shape"):
+            wbytes[i] = 2 * _elements(tuple(w))
+    return costs_from_work(flops, act, act_accel, wbytes, chip, hw)
+
+
+def costs_from_work(
+    flops: np.ndarray,
+    act_bytes: np.ndarray,
+    act_bytes_accel: np.ndarray,
+    weight_bytes: np.ndarray,
+    chip: ChipProfile,
+    hw: HardwareModel = NOMINAL,
+) -> OpCosts:
+    """Per-device op times from each op's work (reused for other readings of the constants)."""
+    rates = hw.rates(chip)
+    total = float(weight_bytes.sum())
+    # Weights that fit in the ANE's on-chip memory are not streamed again (ANE_RESIDENT_MB);
+    # the whole model's weights are counted, as most models run on the ANE whole.
+    streamed = 1.0 if total <= 0 else max(0.0, 1.0 - hw.ane_resident_mb * 1e6 / total)
+    widen = {Device.ANE: streamed, Device.GPU: 1.0, Device.CPU: CPU_WEIGHT_WIDEN}
+    time_ms = np.empty((len(flops), 3))
     for j, d in enumerate(DEVICE_COLUMNS):
         compute = flops / (rates.gflops[d] * 1e6)  # GFLOP/s -> FLOP per ms
-        moved = nbytes if d == Device.CPU else nbytes_accel
-        memory = moved / (rates.gbs[d] * 1e6)  # GB/s -> bytes per ms
-        time_ms[:, j] = np.maximum(compute, memory) + OP_OVERHEAD_MS[d]
-    return OpCosts(flops=flops, bytes=nbytes, time_ms=time_ms)
+        weights = weight_bytes * widen[d] / (rates.weight_gbs[d] * 1e6)  # GB/s -> bytes/ms
+        moved = act_bytes if d is Device.CPU else act_bytes_accel
+        acts = moved / (rates.act_gbs[d] * 1e6)
+        time_ms[:, j] = np.maximum(np.maximum(compute, weights), acts) + hw.op_overhead_ms[d]
+    return OpCosts(flops, act_bytes, act_bytes_accel, weight_bytes, time_ms, streamed)

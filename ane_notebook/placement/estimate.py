@@ -4,7 +4,10 @@ Steps:
 1. the rule table (`rules.py`) gives each op the devices it could run on, and why not others;
 2. the cost model (`costs.py`) gives each op's time on each processor;
 3. a partitioner picks one device per op from (supported devices) ∩ (compute units),
-   minimising total time including processor switches and tensor crossings.
+   minimising total time including processor switches and tensor crossings;
+4. each op off the Neural Engine is explained (the rule that excludes it, the compute units, or
+   which cost decided), and the uncertainty is worked out (`uncertainty.py`): where ops would
+   go under the other reading of contested rules and at the ends of the constants' spread.
 
 The partitioner (`partition.py`) is a dynamic programme over execution order; see there.
 """
@@ -12,7 +15,8 @@ The partitioner (`partition.py`) is a dynamic programme over execution order; se
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -20,15 +24,20 @@ from .._gc import gc_paused
 from ..model.graph import Graph, TensorInfo
 from .costs import (
     DEVICE_COLUMNS,
-    LAUNCH_MS,
+    NOMINAL,
     UNKNOWN_TENSOR_BYTES,
+    HardwareModel,
+    OpCosts,
+    costs_from_work,
     op_costs,
+    returned_outputs,
     tensor_bytes,
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
-from .partition import partition
+from .partition import Edge, partition
 from .result import (
     CONSTANT_REASON,
+    CostDriver,
     OpPlacement,
     Placement,
     PlacementSource,
@@ -40,6 +49,7 @@ from .rules import ANE_CAPABLE, OpSupport, RuleContext, support_for_graph
 
 _INF = math.inf
 _COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
+_ANE = _COL[Device.ANE]
 _CPU = _COL[Device.CPU]
 # Appended to the reason of an op off the ANE whose tensors have unknown sizes: its costs
 # (`UNKNOWN_TENSOR_BYTES` per such tensor) may be what kept it off.
@@ -47,33 +57,95 @@ SHAPE_UNKNOWN_CLAUSE = "shape unknown: cost not sized"
 _WARNING_EXAMPLES = 5  # op indices listed with the shape_unknown warning
 
 
-@gc_paused()  # many small objects per op on big models: see _gc.py
-def estimate(
-    graph: Graph,
-    compute_units: ComputeUnits | str = ComputeUnits.ALL,
-    chip: ChipProfile | str | None = None,
-) -> Placement:
-    """Estimate the placement of every op of `graph` under `compute_units` on `chip`."""
-    cu = ComputeUnits.parse(compute_units)
+@dataclass(frozen=True)
+class Problem:
+    """What the partitioner sees for one graph on one chip, before the compute units.
+
+    `work` lists the graph indices of the ops that run (not const), in order; row k of every
+    array is op `work[k]`. `supported[k, j]`: the rules let op k run on device column j.
+    `edges`, `tensors`, `functions`: as `partition` takes them. `returned[k]`: the model
+    outputs op k hands back to the caller, as (bytes, is_fp32). `dispatches[k]`: ANE calls op k
+    needs (a split kernel needs several; each past the first costs one more ANE launch).
+    `unsized`: graph indices of ops costed with a tensor of unknown size.
+    """
+
+    graph: Graph
+    chip: ChipProfile
+    work: list[int]
+    pos: dict[int, int]
+    support: list[OpSupport | None]
+    supported: np.ndarray
+    edges: list[list[Edge]]
+    tensors: list[list[Hashable]]
+    functions: list[str]
+    returned: dict[int, list[tuple[int, bool]]]
+    costs: OpCosts
+    dispatches: np.ndarray
+    unsized: frozenset[int]
+
+    def costs_for(self, hw: HardwareModel) -> OpCosts:
+        """Per-op times under another reading of the constants (same work)."""
+        if hw.rates_key() == NOMINAL.rates_key():
+            return self.costs
+        c = self.costs
+        return costs_from_work(
+            c.flops, c.act_bytes, c.act_bytes_accel, c.weight_bytes, self.chip, hw
+        )
+
+    def op_times(self, hw: HardwareModel) -> np.ndarray:
+        """Each op's time on each processor as reported: its work, and on the ANE one more
+        launch per extra call for an op the ANE runs in several (docs/evidence.md#conv.kernel)."""
+        times: np.ndarray = self.costs_for(hw).time_ms.copy()
+        times[:, _ANE] += (self.dispatches - 1) * hw.launch_ms[Device.ANE]
+        return times
+
+    def unary(
+        self,
+        compute_units: ComputeUnits,
+        hw: HardwareModel = NOMINAL,
+        supported: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Op times the partitioner minimises over (inf where a device is not allowed), with
+        the model outputs' return to the caller charged to their producers."""
+        allowed = (self.supported if supported is None else supported).copy()
+        for d in Device:
+            if d not in compute_units.devices:
+                allowed[:, _COL[d]] = False
+        # The CPU can run everything (the rule table never excludes it) and every compute-unit
+        # setting includes it, so each op always has a device.
+        allowed[:, _CPU] = True
+        times = self.op_times(hw)
+        # Model outputs go back to the caller on the CPU: returning one from another processor
+        # is a crossing that depends only on the producer's device.
+        for k, outs in self.returned.items():
+            for j, d in enumerate(DEVICE_COLUMNS):
+                times[k, j] += sum(hw.crossing_ms(d, Device.CPU, b, fp) for b, fp in outs)
+        return np.where(allowed, times, _INF)
+
+
+def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Problem:
+    """The partitioner's input for `graph` on `chip` (rules and nominal costs applied)."""
     profile = get_chip(chip)
     support = support_for_graph(graph, profile)
-    ctx = RuleContext(graph, profile)
     work = [op.index for op in graph.ops if not op.is_const]
     pos = {gi: k for k, gi in enumerate(work)}
     tensors = graph.tensors
     producer = graph.producer
 
     # Inputs of each working op (run-time values and weights), and the edges the partitioner
-    # charges: (producer position or -1 for the caller on the CPU, bytes, is_fp32).
+    # charges: (producer position or -1 for the caller on the CPU, bytes, is_fp32), with the
+    # tensor each edge carries (a tensor moved to a processor once serves all its readers).
     activations: list[list[TensorInfo | None]] = []
     weights: list[list[TensorInfo | None]] = []
-    edges: list[list[tuple[int, int, bool]]] = []
+    edges: list[list[Edge]] = []
+    carried: list[list[Hashable]] = []
     unsized: set[int] = set()  # graph indices of ops costed with a tensor of unknown size
     for gi in work:
         op = graph.ops[gi]
         acts: list[TensorInfo | None] = []
         ws: list[TensorInfo | None] = []
-        ek: list[tuple[int, int, bool]] = []
+        ek: list[Edge] = []
+        tk: list[Hashable] = []
         for name in dict.fromkeys(op.inputs):
             key = (op.function, name)
             t = tensors.get(key)
@@ -86,29 +158,65 @@ def estimate(
             acts.append(t)
             src_pos = pos.get(src, -1) if src is not None else -1
             ek.append((src_pos, tensor_bytes(t), t is not None and t.dtype == "fp32"))
+            tk.append(key)
         activations.append(acts)
         weights.append(ws)
         edges.append(ek)
+        carried.append(tk)
         if any(t is None or t.nbytes is None for t in (*acts, *ws, *op.outputs)):
             unsized.add(gi)
 
     costs = op_costs([graph.ops[gi] for gi in work], activations, weights, profile)
-    allowed = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
+    supported = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
+    dispatches = np.ones(len(work))
     for k, gi in enumerate(work):
         sup = support[gi]
-        devs = (sup.supported if sup is not None else frozenset(Device)) & cu.devices
-        for d in devs:
-            allowed[k, _COL[d]] = True
-        if sup is not None and sup.ane_dispatches > 1:
-            # An op the ANE runs in several calls pays one more ANE launch per extra call.
-            costs.time_ms[k, _COL[Device.ANE]] += (sup.ane_dispatches - 1) * LAUNCH_MS[Device.ANE]
-    # The CPU can run everything (the rule table never excludes it) and every compute-unit
-    # setting includes it, so each op always has a device.
-    allowed[:, _CPU] = True
-    unary = np.where(allowed, costs.time_ms, _INF)
-
+        for d in sup.supported if sup is not None else frozenset(Device):
+            supported[k, _COL[d]] = True
+        if sup is not None:
+            dispatches[k] = max(1, sup.ane_dispatches)
+    returned = {
+        pos[gi]: [(tensor_bytes(t), t.dtype == "fp32") for t in ts]
+        for gi, ts in returned_outputs(graph).items()
+    }
     functions = [graph.ops[gi].function for gi in work]
-    assign = partition(unary, edges, functions)
+    return Problem(
+        graph,
+        profile,
+        work,
+        pos,
+        support,
+        supported,
+        edges,
+        carried,
+        functions,
+        returned,
+        costs,
+        dispatches,
+        frozenset(unsized),
+    )
+
+
+@gc_paused()  # many small objects per op on big models: see _gc.py
+def estimate(
+    graph: Graph,
+    compute_units: ComputeUnits | str = ComputeUnits.ALL,
+    chip: ChipProfile | str | None = None,
+) -> Placement:
+    """Estimate the placement of every op of `graph` under `compute_units` on `chip`."""
+    from .uncertainty import alternatives, uncertainty_of
+
+    cu = ComputeUnits.parse(compute_units)
+    problem = build_problem(graph, chip)
+    profile = problem.chip
+    hw = NOMINAL.for_chip(profile)
+    unary = problem.unary(cu, hw)
+    assign = partition(unary, problem.edges, problem.functions, problem.tensors, hw=hw)
+    alts = alternatives(problem, cu, assign)
+    contested_rows, alt_rows = alts.per_op(assign)
+    ctx = RuleContext(graph, profile)
+    times = problem.op_times(hw)
+    decided = _cost_drivers(problem, unary, times, assign, hw)
 
     ops: list[OpPlacement] = []
     for op in graph.ops:
@@ -122,14 +230,22 @@ def estimate(
                 )
             )
             continue
-        k = pos[op.index]
+        k = problem.pos[op.index]
         dev = DEVICE_COLUMNS[assign[k]]
-        sup = support[op.index]
         capable = ANE_CAPABLE.get(ctx.format_of(op), {})
-        placed = _explain(sup, dev, cu, costs.time_ms[k], capable.get(op.op_type))
-        if op.index in unsized:
-            placed = _shape_unknown(placed)
-        ops.append(placed)
+        p = _explain(
+            problem.support[op.index],
+            dev,
+            cu,
+            times[k],
+            capable.get(op.op_type),
+            decided.get(k),
+            contested=contested_rows[k],
+            alt_device=alt_rows.get(k),
+        )
+        if op.index in problem.unsized:
+            p = _shape_unknown(p)
+        ops.append(p)
 
     metadata = {
         "backend": "estimate",
@@ -137,8 +253,8 @@ def estimate(
         "chip_sources": profile.sources,
     }
     warnings: tuple[ReportWarning, ...] = ()
-    if unsized:
-        n = len(unsized)
+    if problem.unsized:
+        n = len(problem.unsized)
         warnings = (
             ReportWarning(
                 WarningKind.SHAPE_UNKNOWN,
@@ -146,7 +262,7 @@ def estimate(
                 f"their costs are not sized (each such tensor counted as "
                 f"{UNKNOWN_TENSOR_BYTES // 1024} KB)",
                 n,
-                tuple(sorted(unsized)[:_WARNING_EXAMPLES]),
+                tuple(sorted(problem.unsized)[:_WARNING_EXAMPLES]),
             ),
         )
     return Placement(
@@ -156,6 +272,7 @@ def estimate(
         ops=tuple(ops),
         metadata=metadata,
         warnings=warnings,
+        uncertainty=uncertainty_of(problem, cu, assign, alts),
     )
 
 
@@ -167,14 +284,176 @@ def _shape_unknown(p: OpPlacement) -> OpPlacement:
     return replace(p, shape_unknown=True, reason=reason)
 
 
+# --- What decided a cost-model placement ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """The change in estimated time (ms) if one op alone moved to the Neural Engine."""
+
+    driver: CostDriver
+    work_ms: float  # its time on the ANE minus where it is
+    dispatch_ms: float  # launches added (an ANE dispatch of its own) or saved
+    crossing_ms: float  # crossings (and model I/O) added minus saved
+    moved: int  # bytes that would cross (or cross at a slower rate) because it moved
+    spared: int  # bytes that would no longer cross because it moved
+    moved_dtypes: tuple[str, ...] = ()  # dtypes of `moved` (fp32 converts on the way: slow)
+    spared_dtypes: tuple[str, ...] = ()
+
+
+class _Tally:
+    """Crossings added and spared by moving one op (bytes and dtypes, for the sentence)."""
+
+    def __init__(self, tensors: Mapping[tuple[str, str], TensorInfo]) -> None:
+        self.tensors = tensors
+        self.cross = 0.0
+        self.moved = self.spared = 0
+        self.moved_dt: dict[str, None] = {}
+        self.spared_dt: dict[str, None] = {}
+
+    def add(self, before: float, after: float, nb: int, t: Hashable) -> None:
+        self.cross += after - before
+        info = self.tensors.get(t) if isinstance(t, tuple) else None
+        dtype = info.dtype if info is not None else "?"
+        if after > before:
+            self.moved += nb
+            self.moved_dt[dtype] = None
+        elif before > after:
+            self.spared += nb
+            self.spared_dt[dtype] = None
+
+
+def _cost_drivers(
+    problem: Problem, unary: np.ndarray, times: np.ndarray, assign: list[int], hw: HardwareModel
+) -> dict[int, _Decision]:
+    """For each op the cost model kept off the ANE (it could run there), which cost decided:
+    the change in total time if it alone moved to the ANE, split into work, dispatch and
+    crossings (the same terms the partitioner minimises)."""
+    tensors = problem.graph.tensors
+    n = len(assign)
+    launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
+    starts = [k == 0 or problem.functions[k] != problem.functions[k - 1] for k in range(n)]
+    consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
+    readers: dict[Hashable, list[int]] = {}  # every op reading a tensor (model inputs too)
+    for k, ek in enumerate(problem.edges):
+        for (src, nb, fp), t in zip(ek, problem.tensors[k], strict=True):
+            readers.setdefault(t, []).append(k)
+            if src >= 0:
+                consumers.setdefault(src, []).append((k, nb, fp, t))
+    out: dict[int, _Decision] = {}
+    for k in range(n):
+        d = assign[k]
+        if d == _ANE or not math.isfinite(unary[k, _ANE]):
+            continue
+        work = float(times[k, _ANE] - times[k, d])
+        prev = _CPU if starts[k] else assign[k - 1]
+        nxt = None if k + 1 >= n or starts[k + 1] else assign[k + 1]
+
+        def switch(a: int, b: int) -> float:
+            return 0.0 if a == b else launch[b]
+
+        dispatch = switch(prev, _ANE) - switch(prev, d)
+        if nxt is not None:
+            dispatch += switch(_ANE, nxt) - switch(d, nxt)
+        tally = _Tally(tensors)
+        account = tally.add
+        here = DEVICE_COLUMNS[d]
+        seen: set[Hashable] = set()  # inputs: each tensor once (as the report counts it)
+        for (src, nb, fp), t in zip(problem.edges[k], problem.tensors[k], strict=True):
+            if t in seen:
+                continue
+            seen.add(t)
+            s = DEVICE_COLUMNS[_CPU if src < 0 else assign[src]]
+            before = hw.crossing_ms(s, here, nb, fp)
+            if s is not Device.ANE and any(assign[c] == _ANE for c in readers[t] if c != k):
+                account(before, 0.0, nb, t)  # another reader already brings it to the ANE
+            else:
+                account(before, hw.crossing_ms(s, Device.ANE, nb, fp), nb, t)
+        # outputs: one crossing per (tensor, processor) its readers are on
+        by_tensor: dict[Hashable, tuple[int, bool, set[int]]] = {}
+        for c, nb, fp, t in consumers.get(k, ()):
+            by_tensor.setdefault(t, (nb, fp, set()))[2].add(assign[c])
+        for t, (nb, fp, devs) in by_tensor.items():
+            for e in devs:
+                to = DEVICE_COLUMNS[e]
+                account(
+                    hw.crossing_ms(here, to, nb, fp), hw.crossing_ms(Device.ANE, to, nb, fp), nb, t
+                )
+        op = problem.graph.ops[problem.work[k]]
+        for (nb, fp), out_t in zip(problem.returned.get(k, ()), op.outputs, strict=False):
+            # model outputs go back to the caller
+            account(
+                hw.crossing_ms(here, Device.CPU, nb, fp),
+                hw.crossing_ms(Device.ANE, Device.CPU, nb, fp),
+                nb,
+                (op.function, out_t.name),
+            )
+        cross = tally.cross
+        total = work + dispatch + cross
+        if total <= 0:
+            driver = CostDriver.SEGMENT
+        else:
+            parts = {CostDriver.WORK: work, CostDriver.DISPATCH: dispatch}
+            parts[CostDriver.CROSSINGS] = cross
+            driver = max(parts, key=lambda p: parts[p])
+        out[k] = _Decision(
+            driver,
+            work,
+            dispatch,
+            cross,
+            tally.moved,
+            tally.spared,
+            tuple(tally.moved_dt),
+            tuple(tally.spared_dt),
+        )
+    return out
+
+
+def _kb(n: int) -> str:
+    for unit, size in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _of(dtypes: tuple[str, ...]) -> str:
+    return f" of {'/'.join(dtypes)}" if dtypes and "?" not in dtypes else ""
+
+
+def _cost_reason(dev: Device, dec: _Decision | None) -> str:
+    """The sentence for a cost-model decision: what it would cost on the ANE instead."""
+    head = f"the ANE could run it, but the cost model keeps it on the {dev.value}: "
+    if dec is None:  # pragma: no cover - every such op gets a decision
+        return head + "it is cheaper there"
+    if dec.driver is CostDriver.SEGMENT:
+        return head + "it stays with the rest of its segment (moved alone it would gain little)"
+    if dec.driver is CostDriver.CROSSINGS:
+        what = f"{_kb(dec.moved)}{_of(dec.moved_dtypes)}"
+        instead = f" instead of {_kb(dec.spared)}{_of(dec.spared_dtypes)}" if dec.spared else ""
+        return (
+            head + f"on the ANE, {what} would cross between processors{instead} "
+            f"(crossings {dec.crossing_ms:+.3f} ms, work {dec.work_ms:+.3f} ms)"
+        )
+    if dec.driver is CostDriver.DISPATCH:
+        return (
+            head + "too little work to pay an ANE dispatch of its own "
+            f"(dispatch {dec.dispatch_ms:+.3f} ms, work {dec.work_ms:+.3f} ms)"
+        )
+    return head + f"it runs faster there (work on the ANE {dec.work_ms:+.3f} ms)"
+
+
 def _explain(
     sup: OpSupport | None,
     dev: Device,
     cu: ComputeUnits,
     times: np.ndarray,
     capable: tuple[Evidence, str] | None,
+    decision: _Decision | None = None,
+    *,
+    contested: bool = False,
+    alt_device: Device | None = None,
 ) -> OpPlacement:
-    """Reason and evidence for one placed op."""
+    """Reason and evidence for one placed op (and how sure it is: `uncertainty.py`)."""
     supported = sup.supported if sup is not None else frozenset(Device)
     findings = sup.findings if sup is not None else ()
     t = float(times[_COL[dev]])
@@ -183,7 +462,14 @@ def _explain(
         # The evidence that this op type runs on the ANE at all, from the rule table.
         ev = capable[0] if capable is not None else Evidence.GUESS
         return OpPlacement(
-            dev, supported, reason_kind=ReasonKind.ON_ANE, evidence=ev, est_time_ms=t, rules=rules
+            dev,
+            supported,
+            reason_kind=ReasonKind.ON_ANE,
+            evidence=ev,
+            est_time_ms=t,
+            rules=rules,
+            contested=contested,
+            alt_device=alt_device,
         )
     ane_findings = [f for f in findings if Device.ANE in f.excludes]
     if ane_findings:
@@ -197,6 +483,8 @@ def _explain(
             evidence=ev,
             est_time_ms=t,
             rules=rules,
+            contested=contested,
+            alt_device=alt_device,
         )
     if Device.ANE not in cu.devices:
         return OpPlacement(
@@ -207,21 +495,23 @@ def _explain(
             evidence=Evidence.OFFICIAL,
             est_time_ms=t,
             rules=rules,
+            contested=contested,
+            alt_device=alt_device,
         )
-    # The ANE could run it: the cost model chose otherwise. The text is the same for every such
-    # op on a device, so that they group together; the numbers are in the op's estimate.
-    reason = (
-        f"the ANE could run it, but the cost model keeps it on the {dev.value}: too "
-        f"little work to pay an ANE dispatch (~{LAUNCH_MS[Device.ANE]} ms) and the "
-        "crossings"
-    )
-    # The tiny-work effect itself is community-measured (vx-lang/Vx#436); our costs are GUESS.
+    # The ANE could run it: the cost model chose otherwise, and says which cost decided. The
+    # tiny-work effect itself is community-measured (vx-lang/Vx#436); the calibration is ours.
     return OpPlacement(
         dev,
         supported,
-        reason=reason,
+        reason=_cost_reason(dev, decision),
         reason_kind=ReasonKind.COST_MODEL,
         evidence=Evidence.GUESS,
         est_time_ms=t,
         rules=rules,
+        cost_driver=None if decision is None else decision.driver,
+        contested=contested,
+        alt_device=alt_device,
     )
+
+
+__all__ = ["Problem", "build_problem", "estimate"]

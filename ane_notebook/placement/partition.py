@@ -10,25 +10,27 @@ say), a local search then moves whole segments to another device while the exact
 (`total_cost`) drops. An island not worth two crossings is therefore absorbed into its
 neighbours.
 
+Consistency across compute-unit settings: the search for a set of processors also starts from
+the best placement for each subset of them (the narrower settings' own answers) and keeps the
+cheapest, so ALL is never estimated slower than CPU_AND_NE, CPU_AND_GPU or CPU_ONLY under the
+same costs. That roughly triples the work for ALL and doubles it for two-processor settings;
+each search stays linear in ops + edges.
+
 Input: `unary[k, j]`, op k's time on device column j (inf where not allowed); `edges[k]`, op k's
 incoming data edges as (producer position, bytes, is_fp32) with producer -1 for model inputs;
-`functions[k]`, the function op k belongs to (each function starts on the CPU, the caller).
+`functions[k]`, the function op k belongs to (each function starts on the CPU, the caller);
+optionally `tensors[k][e]`, which tensor edge e of op k carries (moved once per processor).
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import numpy as np
 
-from .costs import (
-    CONVERT_GBS,
-    CROSSING_FIXED_MS,
-    DEVICE_COLUMNS,
-    LAUNCH_MS,
-    crossing_cost_ms,
-)
+from .costs import DEVICE_COLUMNS, NOMINAL, HardwareModel
 from .devices import Device
 
 _INF = math.inf
@@ -41,56 +43,352 @@ Edge = tuple[int, int, bool]
 
 
 def partition(
-    unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str]
+    unary: np.ndarray,
+    edges: Sequence[Sequence[Edge]],
+    functions: Sequence[str],
+    tensors: Sequence[Sequence[Hashable]] | None = None,
+    *,
+    hw: HardwareModel = NOMINAL,
 ) -> list[int]:
-    """Pick a device column per op minimising op time + switches + crossings (see module doc)."""
-    n = len(edges)
-    if n == 0:
+    """Pick a device column per op minimising op time + switches + crossings (see module doc).
+
+    `tensors[k][e]`, when given, names the tensor that edge `edges[k][e]` carries: a tensor
+    that reached a processor once serves every consumer there, so its crossing is paid once
+    (`total_cost`). Without it every edge is a tensor of its own.
+
+    Consistency: the result is never costlier, by `total_cost`, than the result for any subset
+    of the processors `unary` allows (the same `unary` with the other columns set to inf, which
+    is what a narrower compute-unit setting gives): the search for the full set starts from
+    each subset's own result, and keeps the cheapest. So ALL is never estimated slower than
+    CPU_AND_NE, CPU_AND_GPU or CPU_ONLY by the same cost model (issue 10 §3).
+
+    `hw` gives the launch and crossing costs (another reading of the constants, for the
+    uncertainty ranges); `unary` must have been costed with the same.
+    """
+    if len(edges) == 0:
         return []
-    launch = [LAUNCH_MS[d] for d in DEVICE_COLUMNS]
-    # Crossing cost tables per (bytes, fp32) computed on demand; most edges repeat sizes.
-    xcache: dict[tuple[int, bool], list[list[float]]] = {}
+    allowed = frozenset(j for j in range(_NDEV) if bool(np.isfinite(unary[:, j]).any()))
+    shared = _Shared(edges, functions, tensors, hw)
+    memo: dict[frozenset[int], list[int]] = {}
+    return _solve(unary, shared, allowed | {_CPU}, memo)
 
-    def xtable(nbytes: int, fp32: bool) -> list[list[float]]:
-        tab = xcache.get((nbytes, fp32))
-        if tab is None:
-            tab = [
-                [crossing_cost_ms(a, b, nbytes, fp32) for b in DEVICE_COLUMNS]
-                for a in DEVICE_COLUMNS
-            ]
-            xcache[(nbytes, fp32)] = tab
-        return tab
 
+class Refiner:
+    """`refine` for many readings of one problem: the tables that depend only on the edges are
+    built once and shared (a reading changes the op costs, launches and crossing rates)."""
+
+    def __init__(
+        self,
+        edges: Sequence[Sequence[Edge]],
+        functions: Sequence[str],
+        tensors: Sequence[Sequence[Hashable]] | None = None,
+    ) -> None:
+        self._base = _Shared(edges, functions, tensors, NOMINAL) if len(edges) else None
+
+    def cost(self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel) -> float:
+        """`total_cost` of `assign` under `hw` (vectorised)."""
+        if self._base is None:
+            return 0.0
+        return self._base.with_hw(hw).cost(unary, assign)
+
+    def refine(
+        self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel
+    ) -> tuple[list[int], float]:
+        """As `refine`."""
+        if self._base is None:
+            return [], 0.0
+        shared = self._base.with_hw(hw)
+        start = list(assign)
+        out = _improve(unary, shared, start)
+        # the run moves charge every edge; keep the start if, counting shared tensors once,
+        # the moves made it worse
+        here, there = shared.cost(unary, start), shared.cost(unary, out)
+        return (start, here) if here <= there else (out, there)
+
+
+def refine(
+    unary: np.ndarray,
+    edges: Sequence[Sequence[Edge]],
+    functions: Sequence[str],
+    assign: Sequence[int],
+    tensors: Sequence[Sequence[Hashable]] | None = None,
+    *,
+    hw: HardwareModel = NOMINAL,
+) -> tuple[list[int], float]:
+    """Local search from `assign` (whole runs moved while the cost drops) and the exact cost
+    (`total_cost`) of the result: where a placement settles under another reading of the
+    costs or rules, starting from the one `partition` chose. Much cheaper than `partition`."""
+    return Refiner(edges, functions, tensors).refine(unary, assign, hw)
+
+
+def objective(
+    unary: np.ndarray,
+    edges: Sequence[Sequence[Edge]],
+    functions: Sequence[str],
+    assign: Sequence[int],
+    tensors: Sequence[Sequence[Hashable]] | None = None,
+    *,
+    hw: HardwareModel = NOMINAL,
+) -> float:
+    """`total_cost`, vectorised (equal up to the order floats are added): for large models."""
+    if len(edges) == 0:
+        return 0.0
+    return _Shared(edges, functions, tensors, hw).cost(unary, assign)
+
+
+def _solve(
+    unary: np.ndarray,
+    shared: _Shared,
+    devices: frozenset[int],
+    memo: dict[frozenset[int], list[int]],
+) -> list[int]:
+    """The best placement using only `devices` (the CPU always among them).
+
+    Candidates: the search on `unary` restricted to `devices`, and for each subset with one
+    device fewer, that subset's own best (recursively: the same numbers `partition` computes
+    when handed the narrower matrix) and the same placement improved by moving whole runs onto
+    the extra device. The cheapest by the exact objective wins; on ties the earlier candidate,
+    so the result depends only on the restricted matrix.
+    """
+    got = memo.get(devices)
+    if got is not None:
+        return got
+    if devices == {_CPU}:
+        memo[devices] = [_CPU] * shared.n
+        return memo[devices]
+    masked = unary
+    if len(devices) < _NDEV:
+        keep = np.zeros(_NDEV, dtype=bool)
+        keep[list(devices)] = True
+        masked = np.where(keep[None, :], unary, _INF)
+    candidates = [_search(masked, shared)]
+    for drop in sorted(devices - {_CPU}):
+        sub = _solve(unary, shared, devices - {drop}, memo)
+        candidates.append(sub)
+        candidates.append(_improve(masked, shared, sub))
+    costs = [shared.cost(masked, c) for c in candidates]
+    best = candidates[min(range(len(candidates)), key=costs.__getitem__)]
+    memo[devices] = best
+    return best
+
+
+def _search(unary: np.ndarray, shared: _Shared) -> list[int]:
+    """Viterbi passes then run moves (module doc), on the devices `unary` allows.
+
+    The passes and the run moves charge every edge (they cannot see that a tensor already on a
+    processor serves a second consumer there); the candidates are compared by the exact
+    objective.
+    """
+    n = shared.n
     un = unary.tolist()
-    # Each function (and pipeline stage) is its own program, started by the caller on the CPU.
-    chunks: list[tuple[int, int]] = []
-    lo = 0
-    for k in range(1, n + 1):
-        if k == n or functions[k] != functions[lo]:
-            chunks.append((lo, k))
-            lo = k
-    # What does not depend on the previous pass is worked out once (it was rebuilt on every
-    # pass, which dominated the estimate of 50k-op models): per op, the device-pair matrix and
-    # the list of other incoming edges.
-    prepared = [_prepare(edges, lo, hi, launch, xtable) for lo, hi in chunks]
     # pass 0 guess: each op's fastest device (argmin keeps the first minimum, like min())
     assign: list[int] = np.argmin(unary, axis=1).tolist()
     for _ in range(MAX_PASSES):
         new: list[int] = []
-        for (lo, hi), prep in zip(chunks, prepared, strict=True):
+        for (lo, hi), prep in zip(shared.chunks, shared.prepared, strict=True):
             new.extend(_dp_pass(un, lo, hi, prep, assign))
         if new == assign:
             break
         assign = new
-    best = improve_segments(unary, edges, functions, assign)
+    best = _improve(unary, shared, assign)
     # The passes and the local search can settle in a local optimum that is worse than simply
     # staying on the CPU, where every op can run and no crossing is paid (a large tensor read
     # by ops on two devices, say). Local search from the all-CPU placement too, and keep the
     # cheaper result under the exact objective.
-    from_cpu = improve_segments(unary, edges, functions, [_CPU] * n)
-    if total_cost(unary, edges, functions, from_cpu) < total_cost(unary, edges, functions, best):
+    from_cpu = _improve(unary, shared, [_CPU] * n)
+    if shared.cost(unary, from_cpu) < shared.cost(unary, best):
         return from_cpu
     return best
+
+
+class _Shared:
+    """What depends only on the edges and functions, worked out once per `partition` call and
+    reused by every search and local search in it (they differ only in `unary`)."""
+
+    def __init__(
+        self,
+        edges: Sequence[Sequence[Edge]],
+        functions: Sequence[str],
+        tensors: Sequence[Sequence[Hashable]] | None,
+        hw: HardwareModel = NOMINAL,
+    ) -> None:
+        n = len(edges)
+        self.n = n
+        self.hw = hw
+        self.launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
+        self.edges = edges
+        self.tensors = tensors
+        self.starts = [k == 0 or functions[k] != functions[k - 1] for k in range(n)]
+        fn_start = [0] * n
+        for k in range(n):
+            fn_start[k] = k if self.starts[k] else fn_start[k - 1]
+        self.fn_start = fn_start
+        # consumers[k]: (consumer position, bytes, fp32) for edges produced by op k
+        consumers: list[list[Edge]] = [[] for _ in range(n)]
+        for k in range(n):
+            for src, nbytes, fp32 in edges[k]:
+                if src >= fn_start[k]:
+                    consumers[src].append((k, nbytes, fp32))
+        self.consumers = consumers
+        self._long: _LongStatic | None = None
+        self._objective: _Objective | None = None
+        # Each function (and pipeline stage) is its own program, started by the caller on the
+        # CPU. What does not depend on the previous pass is worked out once (it was rebuilt on
+        # every pass, which dominated the estimate of 50k-op models): per op, the device-pair
+        # matrix and the list of other incoming edges.
+        self.chunks: list[tuple[int, int]] = []
+        lo = 0
+        for k in range(1, n + 1):
+            if k == n or functions[k] != functions[lo]:
+                self.chunks.append((lo, k))
+                lo = k
+        self._prepared: list[_Prepared] | None = None
+
+    @property
+    def prepared(self) -> list[_Prepared]:
+        """`_prepare` of each chunk, for the Viterbi passes (built on first use)."""
+        if self._prepared is None:
+            hw = self.hw
+            # Crossing cost tables per (bytes, fp32) computed on demand; most edges repeat
+            # sizes.
+            xcache: dict[tuple[int, bool], list[list[float]]] = {}
+
+            def xtable(nbytes: int, fp32: bool) -> list[list[float]]:
+                tab = xcache.get((nbytes, fp32))
+                if tab is None:
+                    tab = [
+                        [hw.crossing_ms(a, b, nbytes, fp32) for b in DEVICE_COLUMNS]
+                        for a in DEVICE_COLUMNS
+                    ]
+                    xcache[(nbytes, fp32)] = tab
+                return tab
+
+            self._prepared = [
+                _prepare(self.edges, lo, hi, self.launch, xtable) for lo, hi in self.chunks
+            ]
+        return self._prepared
+
+    def with_hw(self, hw: HardwareModel) -> _Shared:
+        """The same problem under other launch and crossing costs, sharing everything that
+        does not depend on them (the flattened edge tables are built once for all)."""
+        other = copy.copy(self)
+        other.hw = hw
+        other.launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
+        other._prepared = None
+        if self._objective is None:
+            self._objective = _Objective(self.edges, self.fn_start, self.starts, self.tensors)
+        if self._long is None:
+            self._long = _LongStatic(self.edges, self.consumers, self.fn_start)
+        other._objective, other._long = self._objective, self._long
+        return other
+
+    @property
+    def long_static(self) -> _LongStatic:
+        """The flattened edge tables of `_LongRuns`, built on the first long run."""
+        if self._long is None:
+            self._long = _LongStatic(self.edges, self.consumers, self.fn_start)
+        return self._long
+
+    def cost(self, unary: np.ndarray, assign: Sequence[int]) -> float:
+        """`total_cost` of `assign` (vectorised; equal up to the order floats are added)."""
+        if self._objective is None:
+            self._objective = _Objective(self.edges, self.fn_start, self.starts, self.tensors)
+        return self._objective.cost(unary, assign, self.hw)
+
+
+def _xcost(nb: np.ndarray, fp: np.ndarray, hw: HardwareModel) -> np.ndarray:
+    """xcost[e, a, b]: crossing_cost_ms(a, b) of edge e with `nb` bytes (fp32 where `fp`),
+    computed as costs.py does (fixed + bytes / (GB/s * 1e6); 0 on the diagonal) so the floats
+    are identical."""
+    xcost = np.zeros((len(nb), _NDEV, _NDEV))
+    for ia, da in enumerate(DEVICE_COLUMNS):
+        for ib, db in enumerate(DEVICE_COLUMNS):
+            if ia == ib:
+                continue
+            pair = frozenset({da, db})
+            rate = np.where(
+                fp, hw.convert_gbs[(pair, True)] * 1e6, hw.convert_gbs[(pair, False)] * 1e6
+            )
+            xcost[:, ia, ib] = hw.crossing_fixed_ms[pair] + nb / rate
+    return xcost
+
+
+def _bytes_column(values: Sequence[int]) -> np.ndarray:
+    # Through object dtype: byte counts are Python ints that may not fit int64 (absurd shapes
+    # are kept as they are), and each must become the float Python's int / float would use.
+    return np.array(list(values), dtype=object).astype(np.float64)
+
+
+class _XCosts:
+    """`_xcost` of a set of edges, worked out once per reading of the constants."""
+
+    def __init__(self, nb: np.ndarray, fp: np.ndarray) -> None:
+        self.nb, self.fp = nb, fp
+        self._by_hw: dict[int, tuple[HardwareModel, np.ndarray]] = {}
+
+    def for_hw(self, hw: HardwareModel) -> np.ndarray:
+        got = self._by_hw.get(id(hw))
+        if got is None or got[0] is not hw:  # the model is kept, so its id is not reused
+            got = (hw, _xcost(self.nb, self.fp, hw))
+            self._by_hw[id(hw)] = got
+        return got[1]
+
+
+class _Objective:
+    """`total_cost` over numpy arrays of the edges, for comparing many candidate placements."""
+
+    def __init__(
+        self,
+        edges: Sequence[Sequence[Edge]],
+        fn_start: Sequence[int],
+        starts: Sequence[bool],
+        tensors: Sequence[Sequence[Hashable]] | None,
+    ) -> None:
+        n = len(edges)
+        self.rows = np.arange(n)
+        self.starts = np.array(starts, dtype=bool)
+        dst: list[int] = []
+        src: list[int] = []
+        nbytes: list[int] = []
+        fp32: list[bool] = []
+        for k in range(n):
+            lo = fn_start[k]
+            for s, nb, fp in edges[k]:
+                dst.append(k)
+                src.append(s if s >= lo else -1)
+                nbytes.append(nb)
+                fp32.append(fp)
+        self.dst = np.array(dst, dtype=np.intp)
+        self.src = np.array(src, dtype=np.intp)
+        self.xcosts = _XCosts(_bytes_column(nbytes), np.array(fp32, dtype=bool))
+        self.tid: np.ndarray | None = None
+        if tensors is not None:
+            ids: dict[Hashable, int] = {}
+            flat = [ids.setdefault(t, len(ids)) for k in range(n) for t in tensors[k]]
+            self.tid = np.array(flat, dtype=np.int64)
+
+    def cost(self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel) -> float:
+        a = np.asarray(assign, dtype=np.intp)
+        if len(a) == 0:
+            return 0.0
+        total = float(unary[self.rows, a].sum())
+        prev = np.empty_like(a)
+        prev[0] = _CPU
+        prev[1:] = a[:-1]
+        prev[self.starts] = _CPU
+        launch = np.array([hw.launch_ms[d] for d in DEVICE_COLUMNS])
+        total += float(launch[a][a != prev].sum())
+        if len(self.dst) == 0:
+            return total
+        sdev = np.where(self.src < 0, _CPU, a[np.maximum(self.src, 0)])
+        ddev = a[self.dst]
+        idx = np.flatnonzero(sdev != ddev)
+        if self.tid is not None and len(idx):
+            # a tensor pays once per processor it reaches: keep its first edge there
+            _, first = np.unique(self.tid[idx] * _NDEV + ddev[idx], return_index=True)
+            idx = idx[first]
+        xcost = self.xcosts.for_hw(hw)
+        return total + float(xcost[idx, sdev[idx], ddev[idx]].sum())
 
 
 # Per op of a chunk: the 3x3 cost of going from the previous op's device a to this op's device b
@@ -194,21 +492,36 @@ def total_cost(
     edges: Sequence[Sequence[Edge]],
     functions: Sequence[str],
     assign: Sequence[int],
+    tensors: Sequence[Sequence[Hashable]] | None = None,
+    *,
+    hw: HardwareModel = NOMINAL,
 ) -> float:
-    """The exact objective: op times + launches on each switch + every crossing edge."""
-    launch = [LAUNCH_MS[d] for d in DEVICE_COLUMNS]
+    """The exact objective: op times + launches on each switch + every crossing.
+
+    With `tensors` (see `partition`), a tensor pays its crossing to a processor once, however
+    many ops read it there: what `analysis.crossings` reports.
+    """
+    launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
     total = 0.0
     prev = _CPU
     lo = 0
+    arrived: set[tuple[Hashable, int]] = set()
     for k, d in enumerate(assign):
         if k == 0 or functions[k] != functions[k - 1]:
             prev, lo = _CPU, k
         total += float(unary[k, d])
         if d != prev:
             total += launch[d]
-        for src, nbytes, fp32 in edges[k]:
+        for e, (src, nbytes, fp32) in enumerate(edges[k]):
             s = _CPU if src < lo else assign[src]
-            total += crossing_cost_ms(DEVICE_COLUMNS[s], DEVICE_COLUMNS[d], nbytes, fp32)
+            if s == d:
+                continue
+            if tensors is not None:
+                key = (tensors[k][e], d)
+                if key in arrived:
+                    continue
+                arrived.add(key)
+            total += hw.crossing_ms(DEVICE_COLUMNS[s], DEVICE_COLUMNS[d], nbytes, fp32)
         prev = d
     return total
 
@@ -216,6 +529,14 @@ def total_cost(
 def improve_segments(
     unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str], assign: list[int]
 ) -> list[int]:
+    """Move whole same-device runs to another allowed device while the cost drops (`_improve`).
+
+    The cost counted is `total_cost` without shared tensors (every edge pays its crossing).
+    """
+    return _improve(unary, _Shared(edges, functions, None), assign)
+
+
+def _improve(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[int]:
     """Move whole same-device runs to another allowed device while the exact objective drops.
 
     The change in cost of moving one run is computed locally: its ops' times, the launches at
@@ -233,17 +554,14 @@ def improve_segments(
     n = len(assign)
     if n == 0:
         return assign
-    launch = [LAUNCH_MS[d] for d in DEVICE_COLUMNS]
-    starts = [k == 0 or functions[k] != functions[k - 1] for k in range(n)]
-    fn_start = [0] * n
-    for k in range(n):
-        fn_start[k] = k if starts[k] else fn_start[k - 1]
-    # consumers[k]: (consumer position, bytes, fp32) for edges produced by op k
-    consumers: list[list[Edge]] = [[] for _ in range(n)]
-    for k in range(n):
-        for src, nbytes, fp32 in edges[k]:
-            if src >= fn_start[k]:
-                consumers[src].append((k, nbytes, fp32))
+    launch = shared.launch
+    hw = shared.hw
+    starts, fn_start, consumers, edges = (
+        shared.starts,
+        shared.fn_start,
+        shared.consumers,
+        shared.edges,
+    )
     xcache: dict[tuple[int, int, int, bool], float] = {}
 
     def x(a: int, b: int, nbytes: int, fp32: bool) -> float:
@@ -252,7 +570,7 @@ def improve_segments(
         key = (a, b, nbytes, fp32)
         v = xcache.get(key)
         if v is None:
-            v = crossing_cost_ms(DEVICE_COLUMNS[a], DEVICE_COLUMNS[b], nbytes, fp32)
+            v = hw.crossing_ms(DEVICE_COLUMNS[a], DEVICE_COLUMNS[b], nbytes, fp32)
             xcache[key] = v
         return v
 
@@ -265,7 +583,7 @@ def improve_segments(
         nonlocal long_runs
         if j - i + 1 >= _LONG_RUN:
             if long_runs is None:
-                long_runs = _LongRuns(unary, edges, consumers, fn_start, a)
+                long_runs = _LongRuns(unary, shared.long_static, a, hw)
             return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
         delta = 0.0
         for k in range(i, j + 1):
@@ -385,55 +703,55 @@ class _Runs:
         return r
 
 
-class _LongRuns:
-    """The cost change of moving a long run, with numpy, adding exactly what the Python loop
-    in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
-    np.sum), so that both give the same float.
-
-    Per op, its incident edges are flattened in the Python loop's order: incoming edges (the
-    producer's position, or -1 for a value from the caller on the CPU), then outgoing ones.
-    """
+class _LongStatic:
+    """The edge tables `_LongRuns` reads: per op, its incident edges flattened in the Python
+    loop's order: incoming edges (the producer's position, or -1 for a value from the caller
+    on the CPU), then outgoing ones."""
 
     def __init__(
         self,
-        unary: np.ndarray,
         edges: Sequence[Sequence[Edge]],
         consumers: Sequence[Sequence[Edge]],
         fn_start: Sequence[int],
-        a: list[int],
     ) -> None:
-        self.unary = unary
-        self.assign = np.array(a, dtype=np.intp)
-        rows: list[tuple[int, int, bool, bool]] = []  # (other end, bytes, fp32, incoming)
+        other: list[int] = []
+        nbytes: list[int] = []
+        fp32: list[bool] = []
+        incoming: list[bool] = []
         ptr = [0]
         for k in range(len(edges)):
             lo = fn_start[k]
-            rows.extend(
-                (src if src >= lo else -1, nbytes, fp32, True) for src, nbytes, fp32 in edges[k]
-            )
-            rows.extend((dst, nbytes, fp32, False) for dst, nbytes, fp32 in consumers[k])
-            ptr.append(len(rows))
+            for src, nb, fp in edges[k]:
+                other.append(src if src >= lo else -1)
+                nbytes.append(nb)
+                fp32.append(fp)
+                incoming.append(True)
+            for dst, nb, fp in consumers[k]:
+                other.append(dst)
+                nbytes.append(nb)
+                fp32.append(fp)
+                incoming.append(False)
+            ptr.append(len(other))
         self.ptr = ptr
-        # Through object dtype: byte counts are Python ints that may not fit int64 (absurd
-        # shapes are kept as they are), and each must become the float Python's int / float
-        # would use.
-        cols = np.array(rows, dtype=object).reshape(len(rows), 4).T
-        self.other = cols[0].astype(np.intp)
-        self.incoming = cols[3].astype(bool)
-        nb = cols[1].astype(np.float64)
-        fp = cols[2].astype(bool)
-        # xcost[e, a, b]: crossing_cost_ms(a, b) of edge e, computed as costs.py does
-        # (fixed + bytes / (GB/s * 1e6); 0 on the diagonal) so the floats are identical.
-        self.xcost = np.zeros((len(rows), _NDEV, _NDEV))
-        for ia, da in enumerate(DEVICE_COLUMNS):
-            for ib, db in enumerate(DEVICE_COLUMNS):
-                if ia == ib:
-                    continue
-                pair = frozenset({da, db})
-                rate = np.where(
-                    fp, CONVERT_GBS[(pair, True)] * 1e6, CONVERT_GBS[(pair, False)] * 1e6
-                )
-                self.xcost[:, ia, ib] = CROSSING_FIXED_MS[pair] + nb / rate
+        self.other = np.array(other, dtype=np.intp)
+        self.incoming = np.array(incoming, dtype=bool)
+        self.xcosts = _XCosts(_bytes_column(nbytes), np.array(fp32, dtype=bool))
+
+
+class _LongRuns:
+    """The cost change of moving a long run, with numpy, adding exactly what the Python loop
+    in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
+    np.sum), so that both give the same float."""
+
+    def __init__(
+        self, unary: np.ndarray, static: _LongStatic, a: list[int], hw: HardwareModel
+    ) -> None:
+        self.unary = unary
+        self.assign = np.array(a, dtype=np.intp)
+        self.ptr = static.ptr
+        self.other = static.other
+        self.incoming = static.incoming
+        self.xcost = static.xcosts.for_hw(hw)
 
     def moved(self, i: int, j: int, dev: int) -> None:
         self.assign[i : j + 1] = dev

@@ -68,6 +68,19 @@ class ReasonKind(str, Enum):
         return self in (ReasonKind.NOT_IN_PLAN, ReasonKind.NO_USAGE)
 
 
+class CostDriver(str, Enum):
+    """For a cost-model decision (`ReasonKind.COST_MODEL`): which cost kept the op off the
+    Neural Engine, from the change in estimated time if it alone moved there."""
+
+    DISPATCH = "dispatch"  # it would need an ANE dispatch of its own, more than its work saves
+    CROSSINGS = "crossings"  # more bytes (or fp32 bytes) would cross between processors
+    WORK = "work"  # it runs faster where it is
+    SEGMENT = "segment"  # alone it would gain; it stays with its segment (the search moves runs)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # One sentence for const ops, whatever the source.
 CONSTANT_REASON = "constant: holds weights, no processor runs it"
 
@@ -135,6 +148,7 @@ class OpPlacement:
     cost_weight: Core ML's MLComputePlanCost.weight, when known.
     contested: the decision rests on a guess or on sources that disagree; `alt_device` is
         where the op would go under the other reading (None when it would not move).
+    cost_driver: for cost-model decisions, which cost decided (None otherwise).
     shape_unknown: the op's tensor shapes could not be known, so its costs are not sized.
     estimate: for Core ML placements, our estimate beside it (None otherwise).
     """
@@ -153,6 +167,7 @@ class OpPlacement:
     alt_device: Device | None = None
     shape_unknown: bool = False
     estimate: OpEstimate | None = None
+    cost_driver: CostDriver | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +280,7 @@ def placement_fields_to_dict(p: Any) -> dict[str, Any]:
         "contested": p.contested,
         "alt_device": None if p.alt_device is None else p.alt_device.value,
         "shape_unknown": p.shape_unknown,
+        "cost_driver": None if p.cost_driver is None else p.cost_driver.value,
         "estimate": None
         if est is None
         else {
@@ -295,6 +311,7 @@ def placement_fields_from_dict(d: Mapping[str, Any]) -> dict[str, Any]:
         "contested": d["contested"],
         "alt_device": _device_or_none(d["alt_device"]),
         "shape_unknown": d["shape_unknown"],
+        "cost_driver": None if d.get("cost_driver") is None else CostDriver(d["cost_driver"]),
         "estimate": None
         if est is None
         else OpEstimate(

@@ -55,7 +55,7 @@ from ..fixes import fix_for
 from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
 from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
-from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape, ops_counted
+from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape, ops_counted, uncertainty_text
 from .palette import (
     CHANGED_COLOR,
     CROSSING_COLOR,
@@ -816,7 +816,10 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
     ops_row = f"ops (placement {placement_label(report.source)})"
     time_row = "time (estimated)"
     total_ops = max(s.n_ops, 1)
-    total_ms = s.est_total_ms if s.est_total_ms > 0 else 1.0
+    # The time row shares out ops and crossings (the prediction total also holds dispatches
+    # and model I/O, shown in the header).
+    bar_ms = sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms
+    total_ms = bar_ms if bar_ms > 0 else 1.0
 
     cols: dict[str, list[Any]] = {
         k: []
@@ -1210,6 +1213,11 @@ def _meta_value(v: Any) -> str:
     return html_text(v, 300)
 
 
+def _contested_note(report: ProfileReport) -> str:
+    n = sum(1 for o in report.ops if o.contested)
+    return f" ({n} contested ops)" if n else ""
+
+
 def header_html(report: ProfileReport) -> str:
     """Static HTML summary of a report (no script): what, where from, how much."""
     s = report.summary()
@@ -1238,7 +1246,17 @@ def header_html(report: ProfileReport) -> str:
             f"{s.n_crossings} ({html_text(fmt_bytes(s.crossing_bytes))}, "
             f"{html_text(fmt_ms(s.crossing_ms))} estimated)",
         ),
-        ("total", f"{html_text(fmt_ms(s.est_total_ms))} estimated (ops + crossings)"),
+        (
+            "total",
+            f"{html_text(fmt_ms(s.est_total_ms))} estimated for one prediction (ops, "
+            f"crossings, {html_text(fmt_ms(s.launch_ms))} of dispatches, "
+            f"{html_text(fmt_ms(s.io_ms))} of model I/O)",
+        ),
+        *(
+            [("range", html_text(uncertainty_text(report.uncertainty)) + _contested_note(report))]
+            if report.uncertainty is not None
+            else []
+        ),
         (
             "model",
             f"{html_text(m.source or '—')} ({html_text(m.format)}"
