@@ -129,6 +129,9 @@ class Graph:
     spec_version: int | None = None
     # Tensors that are function inputs (not produced by any op), keyed by (function, name).
     function_inputs: Mapping[tuple[str, str], TensorInfo] = field(default_factory=dict)
+    # Pipelines: our stage label ("0:prep", "1:outer/0:inner") -> the sub-model names Core ML
+    # gives that stage in its model structure and compute plan (("prep",), ("outer", "inner")).
+    stage_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ops)

@@ -149,6 +149,7 @@ def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str =
         metadata=metadata(spec.description.metadata),
         spec_version=int(spec.specificationVersion),
         function_inputs=dict(builder.function_inputs),
+        stage_names=dict(builder.stage_names),
     )
 
 

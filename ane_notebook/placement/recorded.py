@@ -122,10 +122,10 @@ def plan_differences(graph: Graph, plan_ops: Sequence[Mapping[str, Any]]) -> lis
     diffs: list[str] = []
     seen: set[tuple[str, str]] = set()
     for op in graph.ops:
-        if op.is_const:
-            continue
         key = (op.function, op.name)
         seen.add(key)
+        if op.is_const:
+            continue  # a constexpr_* op the plan ran is recorded as running: not a difference
         rec = recorded.get(key)
         if rec is None:
             diffs.append(
@@ -158,7 +158,7 @@ def placement_from_report_dict(graph: Graph, data: Mapping[str, Any], origin: st
     ops = []
     for op in graph.ops:
         rec = by_key.get((op.function, op.name))
-        if op.is_const or rec is None:
+        if rec is None or rec["is_const"]:
             ops.append(
                 OpPlacement(
                     device=None,

@@ -1218,6 +1218,16 @@ def _contested_note(report: ProfileReport) -> str:
     return f" ({n} contested ops)" if n else ""
 
 
+def _warnings_html(report: ProfileReport) -> str:
+    """Every counted warning (plan gaps, unknown shapes...), with a few of the ops it names."""
+    items = []
+    for w in report.warnings:
+        named = [report.ops[i].name for i in w.ops if 0 <= i < len(report.ops)]
+        example = f" (e.g. {html_text(', '.join(named), 300)})" if named else ""
+        items.append(f"{html_text(w.message, 400)}{example}")
+    return '<span style="color:#B00020">' + "<br>".join(items) + "</span>"
+
+
 def header_html(report: ProfileReport) -> str:
     """Static HTML summary of a report (no script): what, where from, how much."""
     s = report.summary()
@@ -1264,6 +1274,8 @@ def header_html(report: ProfileReport) -> str:
             + ")",
         ),
     ]
+    if report.warnings:
+        rows.insert(4, ("warnings", _warnings_html(report)))
     if m.flexible_inputs:
         rows.append(
             (
@@ -1347,7 +1359,9 @@ def build_layout(
     # Heights are fixed except the header; bokeh puts ~5 px between the items of a column.
     height = sum(int(getattr(i, "height", None) or 0) for i in items) + 5 * len(items)
     if header:
-        height += 60 + 19 * (9 + len(report.metadata) + min(len(report.model.metadata), 8))
+        height += 60 + 19 * (
+            9 + len(report.metadata) + min(len(report.model.metadata), 8) + len(report.warnings)
+        )
     root = column(items, sizing_mode="stretch_width", name="ane_report")
     return ReportLayout(root, height + 20)
 
