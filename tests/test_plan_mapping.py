@@ -149,7 +149,7 @@ def _nodes(structure: Any, stages: tuple[str, ...] = ()) -> list[tuple[tuple[str
 
 def _key(node: Any) -> str:
     """A layer by its name, an operation by its first output (Core ML's names)."""
-    return node.name if hasattr(node, "output_names") else node.outputs[0].name
+    return str(node.name if hasattr(node, "output_names") else node.outputs[0].name)
 
 
 Usage = tuple[Device, tuple[Device, ...], float | None]  # preferred, supported, cost
