@@ -31,16 +31,20 @@ from ane_notebook.errors import UsageError
 from ane_notebook.model.graph import Graph, Op, TensorInfo
 from ane_notebook.model.load import graph_from_spec
 from ane_notebook.placement.devices import ComputeUnits, Device
+from ane_notebook.placement.e5_analytics import parse_e5_analytics
+from ane_notebook.placement.estimate import estimate
 from ane_notebook.placement.plan_mapping import (
+    REASONS_ESTIMATED,
     FunctionPlan,
     PlanEntry,
     compute_plan_entries,
     placement_from_compute_plan,
     placement_from_function_plans,
+    with_estimates,
 )
 from ane_notebook.placement.recorded import load_plan
 from ane_notebook.placement.result import CoreMLTimings, ReasonKind, WarningKind
-from ane_notebook.render.diagram import header_html
+from ane_notebook.render.diagram import header_html, not_on_ane_html
 from ane_notebook.report import ProfileReport
 from ane_notebook.textreport import render_text
 
@@ -460,3 +464,42 @@ def test_plan_gaps_are_counted_warnings_in_text_and_header() -> None:
         "1 op not in Core ML's compute plan" in header
     )
     assert "main/ghost" in header
+
+
+# --- Core ML gives no reasons: ours beside its placement, labelled -----------------------------
+
+
+def test_a_recorded_plan_carries_our_estimate_beside_it_labelled(tmp_path: Path) -> None:
+    spec = in_place_spec()
+    graph = graph_from_spec(spec)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(remote_plan(spec, IN_PLACE_USAGE)))
+    placement = load_plan(graph, path)
+    assert all(p.estimate is not None for p in placement.ops)
+    assert placement.metadata["core_ml_reasons"] is False
+    assert placement.metadata["reasons"] == REASONS_ESTIMATED
+    no_reasons = [w for w in placement.warnings if w.kind is WarningKind.NO_REASONS]
+    assert [(w.count, w.ops) for w in no_reasons] == [(2, (0, 2))]  # fc on the GPU, act on the CPU
+    report = ProfileReport.from_placement(graph, placement)
+    text = render_text(report)
+    assert "our estimate (not Core ML's):" in text
+    assert (
+        "no_reasons: Core ML gives no reason for the 2 ops it placed off the Neural Engine" in text
+    )
+    assert "our estimate (not Core ML&#x27;s)" in not_on_ane_html(report)
+
+
+def test_core_ml_analytics_given_mean_no_no_reasons_warning() -> None:
+    spec = in_place_spec()
+    graph = graph_from_spec(spec)
+    analytics = parse_e5_analytics(
+        json.dumps(
+            {"analytics.mil:3:12": {"OpType": "relu", "DebugName": "z", "BackendSupport": {}}}
+        )
+    )
+    plan = compute_plan(spec, IN_PLACE_USAGE)
+    placement = placement_from_compute_plan(graph, plan, ALL, analytics=analytics)
+    beside = with_estimates(placement, estimate(graph, ALL))
+    assert beside.metadata["core_ml_reasons"] is True
+    assert all(w.kind is not WarningKind.NO_REASONS for w in beside.warnings)
+    assert beside.ops[0].estimate is not None

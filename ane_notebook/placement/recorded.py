@@ -57,7 +57,8 @@ def _placement_from_remote_plan(
     name every op; one that names none of the model's ops belongs to another model.
     """
     # coremltools' remote-device format
-    from .plan_mapping import placement_from_entries, remote_plan_entries
+    from .estimate import estimate
+    from .plan_mapping import placement_from_entries, remote_plan_entries, with_estimates
 
     _check_remote_plan_types(data, origin)
     placement = placement_from_entries(
@@ -74,7 +75,8 @@ def _placement_from_remote_plan(
             f"plan does not match model {graph.name!r}: it names none of "
             f"the model's {len(running)} ops (recorded for another model?)",
         )
-    return placement
+    # the plan names no chip: our estimate beside it is for the default one
+    return with_estimates(placement, estimate(graph, compute_units))
 
 
 def _check_remote_plan_types(data: Mapping[str, Any], origin: str) -> None:

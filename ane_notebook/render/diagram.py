@@ -55,7 +55,15 @@ from ..fixes import fix_for
 from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
 from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
-from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape, ops_counted, uncertainty_text
+from ..textreport import (
+    SOURCE_NOTE,
+    estimate_note,
+    fmt_bytes,
+    fmt_ms,
+    fmt_shape,
+    ops_counted,
+    uncertainty_text,
+)
 from .palette import (
     CHANGED_COLOR,
     CROSSING_COLOR,
@@ -235,6 +243,8 @@ def op_table(report: ProfileReport) -> OpTable:
     }
     if multi_function:
         columns["function"] = [esc(r.function) for r in live]
+    if any(r.estimate is not None for r in live):
+        columns["estimate"] = [esc_long(estimate_note(r) or "—") for r in live]
 
     # The segment each op belongs to, and its size: shown in the op tooltip.
     seg_of = np.full(len(live), -1, dtype=np.int32)
@@ -282,6 +292,8 @@ def _op_hover(report: ProfileReport, table: OpTable, renderer: Any) -> HoverTool
     ]
     if table.multi_function:
         tips.insert(2, ("function", "@function{safe}"))
+    if "estimate" in table.columns:
+        tips.insert(tips.index(("reason", "@reason{safe}")) + 1, ("beside", "@estimate{safe}"))
     return HoverTool(
         renderers=[renderer],
         tooltips=tips,
@@ -989,10 +1001,15 @@ def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int
         )
         devices = sorted({o.device.value for o in ops if o.device is not None})
         fix = fix_for(ops[0])
+        note = estimate_note(ops[0])
+        if note:
+            reason_html = f"{html_text(reason, 300)}<br><i>{html_text(note, 300)}</i>"
+        else:
+            reason_html = html_text(reason, 300)
         td = 'style="vertical-align:top;padding:4px 8px;border-bottom:1px solid #ddd"'
         body.append(
             f"<tr><td {td}><b>{len(ops)}</b><br><small>{html_text(', '.join(devices))}"
-            f"</small></td><td {td}>{html_text(reason, 300)}</td><td {td}>{type_txt}</td>"
+            f"</small></td><td {td}>{reason_html}</td><td {td}>{type_txt}</td>"
             f"<td {td}><code>{examples}</code></td><td {td}>{html_text(', '.join(evs))}</td>"
             f"<td {td}>{html_text(fix, 400) if fix else '—'}</td></tr>"
         )

@@ -16,17 +16,21 @@ Modules, one job each:
   from them (`remote_plan_entries`, `remote_plan_from_entries`);
 * `matching.py`: which graph op each entry is (layer names, pipeline stage names, outputs);
 * `gaps.py`: a counted warning for every gap between plan and graph;
+* `beside.py`: our estimate beside Core ML's placement, which gives no reasons
+  (`with_estimates`);
 * `mapping.py`: entries mapped onto a `Graph`, with a reason for every op not on the Neural
   Engine (`placement_from_entries`, `placement_from_compute_plan`, `placement_from_remote_plan`,
   and `placement_from_function_plans` for one plan per function of a multifunction model).
 
-Imports run one way: `mapping` -> `live`, `remote`, `matching`, `gaps` -> `entries`. Nothing
+Imports run one way: `mapping` -> `live`, `remote`, `matching`, `gaps` -> `entries`
+(`beside` -> `gaps`). Nothing
 here imports coremltools except `device_of`, for isinstance checks, so it runs (and is tested)
 anywhere.
 """
 
 from __future__ import annotations
 
+from .beside import REASONS_ESTIMATED, with_estimates
 from .entries import PlanEntry, device_of
 from .live import compute_plan_entries
 from .mapping import (
@@ -51,6 +55,7 @@ __all__ = [
     "NO_USAGE",
     "PER_OP_TIME",
     "PER_OP_TIME_MISSING",
+    "REASONS_ESTIMATED",
     "REASONS_FOUND",
     "REASONS_MISSING",
     "FunctionPlan",
@@ -63,4 +68,5 @@ __all__ = [
     "placement_from_remote_plan",
     "remote_plan_entries",
     "remote_plan_from_entries",
+    "with_estimates",
 ]

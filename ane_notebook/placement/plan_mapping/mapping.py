@@ -54,8 +54,8 @@ NO_USAGE = "Core ML's compute plan gives no device for this op"
 FUNCTION_NOT_PLANNED = (
     "no compute plan was made with this op's function loaded (Core ML plans one function per load)"
 )
-REASONS_MISSING = "Core ML's per-op analytics were not found; reasons unavailable"
-REASONS_FOUND = "Core ML's E5 per-op analytics were found; their validation messages are quoted"
+REASONS_MISSING = "Core ML gives no reasons: its compute plan says where each op runs, not why"
+REASONS_FOUND = "Core ML's E5 analytics were supplied; their validation messages are quoted"
 PER_OP_TIME = "estimated from the measured total"
 PER_OP_TIME_MISSING = "unavailable: no measured latency"
 
@@ -249,6 +249,7 @@ def _placement(
         "compute_units": str(units),
         "per_op_time": PER_OP_TIME if latency else PER_OP_TIME_MISSING,
         "reasons": REASONS_FOUND if analytics else REASONS_MISSING,
+        "core_ml_reasons": bool(analytics),
         "plan_ops": len(entries),
         "ops_not_in_plan": sum(1 for p in range(len(graph.ops)) if p not in matched),
         "unmatched_plan_ops": unmatched,
