@@ -6,8 +6,8 @@ else the stage's model type (``"0:neuralNetwork"``, ``"1:treeEnsembleClassifier"
 NeuralNetwork stages and non-neural stages use the label as their function name; ML Program
 stages use ``"<label>/<function>"``; nested pipelines prefix their stages with ``"<label>/"``.
 Core ML names a stage ``pipeline.names[i]``, or ``"model<i>"`` when the pipeline gives no names
-(Model.proto, message Pipeline); `Graph.stage_names` keeps that name for each label, so that a
-compute plan's stages find their ops.
+(docs/evidence.md#plan.pipeline_stage_names); `Graph.stage_names` keeps that name for each
+label, so that a compute plan's stages find their ops.
 Non-neural stages (tree ensembles, GLMs, feature vectorizers, ...) become one `Op` each whose
 ``op_type`` is the model type; Core ML runs them on the CPU.
 """

@@ -84,7 +84,7 @@ def backend_device(backend: str) -> Device | None:
 # The parser reads that dictionary as printed by NSLog/-description (old-style OpenStep plist,
 # with or without NSLog line prefixes) or as JSON. The keys and DebugNames locate each op in the
 # bundle's analytics.mil (MIL text); the dictionary itself exists only in the process that asked
-# Core ML for it (docs/evidence.md, "Live plan mapping").
+# Core ML for it (docs/evidence.md#plan.e5_analytics).
 
 _ENTRY_KEYS = frozenset(
     {

@@ -14,7 +14,8 @@ from ..result import OpPlacement, ReasonKind, ReportWarning, WarningKind
 
 __all__ = ["MAX_EXAMPLES", "plan_warnings"]
 
-# Ops (or plan rows) named in a warning: enough to find the pattern, short enough to read.
+# Ops (or plan rows) named in a warning: enough to find the pattern, short enough to read
+# (docs/evidence.md#plan.gaps).
 MAX_EXAMPLES = 5
 
 _GAPS: tuple[tuple[ReasonKind, WarningKind, str], ...] = (

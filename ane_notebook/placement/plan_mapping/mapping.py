@@ -86,7 +86,8 @@ def _reason(
     parts: list[str] = []
     if entry is not None and entry.has_usage and entry.preferred is not None:
         # What the plan says, for every op it places: constexpr_* ops too, which the graph
-        # marks const (they hold weights) but Core ML runs, and costs (docs/evidence.md).
+        # marks const (they hold weights) but Core ML runs, and costs
+        # (docs/evidence.md#plan.constexpr).
         kind = _plan_kind(entry, compute_units)
         if kind is not ReasonKind.ON_ANE:
             # Core ML publishes no reason; say what it decided. (On the Neural Engine there is

@@ -10,11 +10,13 @@ same way):
   renamed ``"<name>@<k>"`` when a later layer rewrites the blob in place
   (`model.neuralnetwork._rename_rewritten_blobs`). Layers are matched by the layer name the
   loader keeps in ``Op.attrs["layer_name"]``; an output name never matches a layer whose name
-  differs (that output is another layer's).
+  differs (that output is another layer's). docs/evidence.md#plan.nn_layer_names
 * Pipeline stages are named by Core ML's sub-model names (``pipeline.names[i]``, or
-  ``"model<i>"``); the graph labels them ``"<i>:<name>"``. `Graph.stage_names` translates.
+  ``"model<i>"``); the graph labels them ``"<i>:<name>"``. `Graph.stage_names` translates
+  (docs/evidence.md#plan.pipeline_stage_names).
 * ML Program ops are named by their outputs; coremltools writes one remote-plan row per output,
-  the remote device one per op (its first output): any output matches.
+  the remote device one per op (its first output): any output matches
+  (docs/evidence.md#plan.ml_program_outputs).
 
 A name that is unique in the whole graph also matches across functions (a plan made for a
 model whose functions the loader filed under other names). Every row that matches nothing is
