@@ -44,7 +44,8 @@ from ane_notebook.placement.plan_mapping import (
 )
 from ane_notebook.placement.recorded import load_plan
 from ane_notebook.placement.result import CoreMLTimings, ReasonKind, WarningKind
-from ane_notebook.render.diagram import header_html, not_on_ane_html
+from ane_notebook.render.header import header_html
+from ane_notebook.render.tables import not_on_ane_html
 from ane_notebook.report import ProfileReport
 from ane_notebook.textreport import render_text
 
