@@ -342,8 +342,8 @@ def constexpr_graph() -> Graph:
     return Graph("q", "mlprogram", ops, (x,), (ops[1].outputs[0],))
 
 
-def test_constexpr_ops_are_reported_as_the_plan_places_them() -> None:
-    graph = constexpr_graph()
+def constexpr_placement(graph: Graph) -> Any:
+    """Core ML's plan for `constexpr_graph()`: the dequantize on the CPU, the linear on the ANE."""
     entries = [
         PlanEntry(
             "w_q", "main", "operation", "ios16.constexpr_affine_dequantize", ("w_q",),
@@ -355,9 +355,14 @@ def test_constexpr_ops_are_reported_as_the_plan_places_them() -> None:
         ),
     ]  # fmt: skip
     timings = CoreMLTimings("ALL", None, 1.0, 1.0, 1.0, 4.0, 4.0, 4.0, 10)
-    placement = placement_from_function_plans(
+    return placement_from_function_plans(
         graph, {"main": FunctionPlan(entries, timings)}, ALL, timings=timings
     )
+
+
+def test_constexpr_ops_are_reported_as_the_plan_places_them() -> None:
+    graph = constexpr_graph()
+    placement = constexpr_placement(graph)
     w_q = placement.ops[0]
     assert (w_q.device, w_q.reason_kind, w_q.cost_weight) == (
         CPU,
@@ -368,6 +373,16 @@ def test_constexpr_ops_are_reported_as_the_plan_places_them() -> None:
     report = ProfileReport.from_placement(graph, placement)
     assert not report.ops[0].is_const  # Core ML runs it: counted, on the CPU
     assert report.summary().per_device[CPU].ops == 1
+
+
+def test_a_recorded_constexpr_placement_replays(tmp_path: Path) -> None:
+    graph = constexpr_graph()
+    recorded = ProfileReport.from_placement(graph, constexpr_placement(graph))
+    path = tmp_path / "report.json"
+    recorded.to_json(path)
+    replayed = load_plan(graph, path)  # the model's const op is a running op in the record
+    assert [p.device for p in replayed.ops] == [CPU, ANE]
+    assert replayed.ops[0].cost_weight == 0.25
 
 
 # --- multifunction -------------------------------------------------------------------------
