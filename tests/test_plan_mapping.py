@@ -40,6 +40,7 @@ from ane_notebook.placement.plan_mapping import (
     compute_plan_entries,
     placement_from_compute_plan,
     placement_from_function_plans,
+    remote_plan_entries,
     with_estimates,
 )
 from ane_notebook.placement.recorded import load_plan
@@ -519,3 +520,23 @@ def test_core_ml_analytics_given_mean_no_no_reasons_warning() -> None:
     assert beside.metadata["core_ml_reasons"] is True
     assert all(w.kind is not WarningKind.NO_REASONS for w in beside.warnings)
     assert beside.ops[0].estimate is not None
+
+
+def test_remote_runner_paths_of_nested_blocks_name_the_right_block() -> None:
+    # ModelService.swift appends one component per block of an op without dropping the previous
+    # one: an op of a cond's second block has the path [..., cond, block 0, block 1, op].
+    usage = {"preferred": {"cpu": {}}, "supported": [{"cpu": {}}]}
+    components = [
+        {"program": {}},
+        {"programFunction": {"data": {"name": "main"}}},
+        {"programBlock": {"data": {"index": -1}}},
+        {"programOperation": {"data": {"outputName": "cond_out"}}},
+        {"programBlock": {"data": {"index": 0}}},
+        {"programBlock": {"data": {"index": 1}}},
+        {"programOperation": {"data": {"outputName": "else_add"}}},
+    ]
+    info = {"deviceUsage": usage, "estimatedCost": None, "path": {"components": components}}
+    plan = {"infos": [info]}
+    assert ComputePlan.from_dict(plan) is not None  # coremltools' own reader takes it
+    (entry,) = remote_plan_entries(plan)
+    assert (entry.name, entry.parents) == ("else_add", (("cond_out", 1),))
