@@ -11,7 +11,7 @@ ops are keyed by `(function, name)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -138,6 +138,13 @@ class Graph:
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
+
+    @cached_property
+    def derived(self) -> dict[Hashable, Any]:
+        """Data later stages derive from this graph, kept for their next call on it (the
+        estimator's partition problem per chip: the four compute-unit settings of a comparison
+        share it). The graph never changes, so nothing here goes stale."""
+        return {}
 
     @cached_property
     def producer(self) -> Mapping[tuple[str, str], int]:

@@ -14,14 +14,13 @@ Non-neural stages (tree ensembles, GLMs, feature vectorizers, ...) become one `O
 
 from __future__ import annotations
 
-from coremltools.proto import Model_pb2
-
 from .builder import GraphBuilder, too_many
 from .graph import Op
 from .interface import check_description, feature_info
 from .limits import MAX_NESTING, MAX_PIPELINE_STAGES
 from .mlprogram import add_ml_program
 from .neuralnetwork import NN_TYPES, add_neural_network
+from .proto import Model_pb2
 
 __all__ = ["PIPELINE_TYPES", "add_pipeline"]
 
