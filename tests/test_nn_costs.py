@@ -7,9 +7,22 @@ the CPU), so the bytes an NN layer moves there are half of what its nominal fp32
 
 from __future__ import annotations
 
-from ane_notebook.model.graph import Op, TensorInfo
-from ane_notebook.placement.costs import DEVICE_COLUMNS, op_costs, tensor_bytes
+import pytest
+from nn_nets import mobilenet_nn
+
+from ane_notebook.analysis.crossings import find_crossings
+from ane_notebook.model.graph import Graph, Op, TensorInfo
+from ane_notebook.model.load import graph_from_spec
+from ane_notebook.placement.costs import (
+    DEVICE_COLUMNS,
+    NOMINAL,
+    fp32_is_nominal,
+    hardware_for,
+    op_costs,
+    tensor_bytes,
+)
 from ane_notebook.placement.devices import Device, get_chip
+from ane_notebook.placement.result import OpPlacement
 
 X = TensorInfo("x", (1, 64, 128, 128), "fp32")  # 4 MiB at fp32: memory-bound for any processor
 
@@ -44,3 +57,39 @@ def test_tensor_bytes_fp16_halves_only_fp32() -> None:
     assert tensor_bytes(i32, fp16=True) == tensor_bytes(i32) == 40
     unknown = TensorInfo("u", (None, 3), "fp32")
     assert tensor_bytes(unknown, fp16=True) == tensor_bytes(unknown)  # the unknown-size guess
+
+
+def _placed(graph: Graph, devices: dict[int, Device]) -> list[OpPlacement]:
+    return [
+        OpPlacement(
+            device=None if op.is_const else devices.get(op.index, Device.ANE),
+            supported=frozenset(Device),
+        )
+        for op in graph.ops
+    ]
+
+
+def test_nn_tensor_crosses_between_ane_and_gpu_in_fp16_and_to_the_cpu_in_fp32() -> None:
+    # NN layers are fp16 on both the ANE and the GPU: no conversion between them; the CPU runs
+    # them in fp32, so a crossing to it converts (docs/evidence.md#costs.CONVERT_GBS).
+    graph = graph_from_spec(mobilenet_nn(32, blocks=1))
+    chip = get_chip("M1")
+    hw = NOMINAL.for_chip(chip)
+    last = max(op.index for op in graph.ops if not op.is_const)
+    for dev, nbytes, fp32 in ((Device.GPU, 0.5, False), (Device.CPU, 1.0, True)):
+        (x,) = find_crossings(graph, _placed(graph, {last: dev}), chip)
+        assert x.dtype == "fp32" and x.bytes == tensor_bytes(TensorInfo("t", x.shape, "fp32"))
+        assert x.est_cost_ms == pytest.approx(
+            hw.crossing_ms(Device.ANE, dev, int(x.bytes * nbytes), fp32)
+        )
+
+
+def test_ml_program_fp32_still_converts_between_ane_and_gpu() -> None:
+    x = TensorInfo("x", (1, 8), "fp32")
+    ml = Graph("m", "mlprogram", (_relu(False),), (x,), (x,))
+    nn = Graph("n", "neuralnetwork", (_relu(True),), (x,), (x,))
+    assert not fp32_is_nominal(ml) and fp32_is_nominal(nn)
+    chip = get_chip("M1")
+    args = (Device.ANE, Device.GPU, 1 << 20, True)
+    assert hardware_for(ml, chip).crossing_ms(*args) == NOMINAL.for_chip(chip).crossing_ms(*args)
+    assert hardware_for(nn, chip).crossing_ms(*args) < hardware_for(ml, chip).crossing_ms(*args)

@@ -181,6 +181,17 @@ class HardwareModel:
                 convert[(pair, True)] = convert[(pair, False)]
         return replace(self, launch_ms=launch, convert_gbs=convert)
 
+    def for_neuralnetwork(self) -> HardwareModel:
+        """This reading for a graph whose fp32 tensors are all NeuralNetwork layers' nominal
+        fp32: the Neural Engine and the GPU both hold them in fp16, so one crossing between
+        those two moves the fp16 bytes at the fp16 rate (half the counted fp32 bytes, i.e. the
+        fp32 bytes at twice the fp16 rate); to and from the CPU, which runs them in fp32, the
+        conversion stays (docs/evidence.md#costs.CONVERT_GBS)."""
+        convert = dict(self.convert_gbs)
+        pair = frozenset({Device.ANE, Device.GPU})
+        convert[(pair, True)] = 2 * convert[(pair, False)]
+        return replace(self, convert_gbs=convert)
+
     def crossing_ms(self, src: Device, dst: Device, nbytes: int, is_fp32: bool) -> float:
         """Cost of moving one tensor from `src` to `dst` (0 when they are the same)."""
         if src == dst:
@@ -267,6 +278,30 @@ def corner(ane_fast: bool, others_fast: bool) -> HardwareModel:
     )
 
 
+def fp32_is_nominal(graph: Graph) -> bool:
+    """Every fp32 tensor an op of `graph` produces is a NeuralNetwork layer's nominal fp32
+    (held in fp16 on the Neural Engine and GPU: docs/evidence.md#dtype.fp32); False when any
+    fp32 tensor comes from an ML program op (typed fp32 everywhere) or there are none."""
+    nominal = False
+    for op in graph.ops:
+        if op.is_const or not any(t.dtype == "fp32" for t in op.outputs):
+            continue
+        if not op.attrs.get("nn_precision_unknown"):
+            return False
+        nominal = True
+    return nominal
+
+
+def hardware_for(
+    graph: Graph, chip: ChipProfile | None, base: HardwareModel = NOMINAL
+) -> HardwareModel:
+    """`base` read for `graph` on `chip` (None: the chip-less defaults): the chip's Neural
+    Engine dispatch and fp32 IO, and fp16 crossings between the ANE and the GPU when the
+    graph's fp32 tensors are only NeuralNetwork-nominal (`HardwareModel.for_neuralnetwork`)."""
+    hw = base if chip is None else base.for_chip(chip)
+    return hw.for_neuralnetwork() if fp32_is_nominal(graph) else hw
+
+
 def tensor_bytes(t: TensorInfo | None, *, fp16: bool = False) -> int:
     """Bytes of `t` at its recorded dtype; `fp16`: an fp32 tensor counted as fp16 (what the ANE
     and GPU hold for NeuralNetwork layers, whose fp32 dtype is only nominal)."""
@@ -308,7 +343,9 @@ def returned_outputs(graph: Graph) -> dict[int, list[TensorInfo]]:
     return out
 
 
-def caller_io(graph: Graph, devices: Sequence[Device | None]) -> dict[int, float]:
+def caller_io(
+    graph: Graph, devices: Sequence[Device | None], hw: HardwareModel = NOMINAL
+) -> dict[int, float]:
     """Per op (graph index), the estimated cost of moving model inputs it reads from the caller
     (on the CPU) to its device, and the model outputs it produces back to the caller.
 
@@ -330,16 +367,14 @@ def caller_io(graph: Graph, devices: Sequence[Device | None]) -> dict[int, float
             if t is None or key in producer or (op.function, name, dev) in arrived:
                 continue
             arrived.add((op.function, name, dev))
-            cost += crossing_cost_ms(Device.CPU, dev, tensor_bytes(t), t.dtype == "fp32")
+            cost += hw.crossing_ms(Device.CPU, dev, tensor_bytes(t), t.dtype == "fp32")
         if cost:
             out[op.index] = cost
     for src, ts in returned_outputs(graph).items():
         dev = devices[src]
         if dev is None or dev is Device.CPU:
             continue
-        cost = sum(
-            crossing_cost_ms(dev, Device.CPU, tensor_bytes(t), t.dtype == "fp32") for t in ts
-        )
+        cost = sum(hw.crossing_ms(dev, Device.CPU, tensor_bytes(t), t.dtype == "fp32") for t in ts)
         out[src] = out.get(src, 0.0) + cost
     return out
 
