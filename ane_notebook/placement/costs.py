@@ -440,12 +440,54 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
         if q is not None and key is not None and q.shape and key.shape:
             lk = key.shape[-2] or 1
             return 4.0 * _elements(q.shape) * lk
-    if t in ("lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM", "simpleRecurrent"):
-        # 4 gates (LSTM) of input+hidden matmuls per step: ~8 * hidden * (input + hidden) per
-        # step; approximated from the output size times the hidden width.
-        h = out.shape[-1] if out is not None and out.shape and out.shape[-1] else 1
-        return 8.0 * out_elems * (2 * h)
+    if t in _GATES:
+        # every step multiplies the input and the hidden state by each gate's weights: 2 FLOPs
+        # per weight element per step of each sequence (the gates' elementwise work is small).
+        # Steps x batch are the input's first two axes (MIL (S, B, I); NeuralNetwork rank-5
+        # (S, B, C, 1, 1)); an NN input declared as (C,) or (C, H, W) carries no sequence (it is
+        # set at run time) and an unknown length counts one step: the op is then `unsized`.
+        x = in_tensors[0] if in_tensors else None
+        nn = "outputVectorSize" in op.attrs
+        steps = 1
+        if x is not None and x.shape and (not nn or len(x.shape) == 5):
+            steps = _elements(x.shape[:2])
+        return 2.0 * steps * recurrent_weight_elements(op, in_tensors)
     return float(out_elems * _ELEMENTWISE_FLOPS.get(t, 1))
+
+
+# Gate count of each recurrent layer (NeuralNetwork names and MIL names).
+_GATES = {
+    "lstm": 4,
+    "uniDirectionalLSTM": 4,
+    "biDirectionalLSTM": 4,
+    "gru": 3,
+    "rnn": 1,
+    "simpleRecurrent": 1,
+}
+
+
+def recurrent_weight_elements(op: Op, in_tensors: Sequence[TensorInfo | None]) -> int:
+    """Weight elements one step of a recurrent layer multiplies by, over both directions.
+
+    NeuralNetwork layers keep their weights inside the layer: gates x hidden x (input + hidden)
+    per direction from `inputVectorSize` / `outputVectorSize`. MIL ops take them as const
+    inputs (`weight_ih`, `weight_hh` and their `_back` twins), whose shapes are summed."""
+    n_in, hidden = op.attrs.get("inputVectorSize"), op.attrs.get("outputVectorSize")
+    if isinstance(n_in, int) and isinstance(hidden, int):
+        directions = 2 if op.op_type == "biDirectionalLSTM" else 1
+        return directions * _GATES.get(op.op_type, 0) * hidden * (n_in + hidden)
+    args = op.attrs.get("args")
+    if not isinstance(args, Mapping):
+        return 0
+    names = {n for key in _RECURRENT_WEIGHTS for n in args.get(key, ())}
+    return sum(
+        _elements(t.shape)
+        for t in in_tensors
+        if t is not None and t.name in names and t.shape is not None
+    )
+
+
+_RECURRENT_WEIGHTS = ("weight_ih", "weight_hh", "weight_ih_back", "weight_hh_back")
 
 
 @dataclass(frozen=True)
@@ -504,6 +546,8 @@ def op_costs(
             wbytes[i] = sum(tensor_bytes(t) for t in ws)
         elif w := op.attrs.get("weight_shape"):
             wbytes[i] = 2 * _elements(tuple(w))
+        elif op.op_type in _GATES:  # NeuralNetwork recurrent layers: weights inside, fp16
+            wbytes[i] = 2 * recurrent_weight_elements(op, acts)
     return costs_from_work(flops, act, act_accel, wbytes, chip, hw)
 
 
