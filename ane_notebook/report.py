@@ -249,7 +249,7 @@ class ProfileReport:
             chip=placement.chip,
             ops=tuple(records),
             segments=segments,
-            crossings=tuple(find_crossings(graph, placement.ops)),
+            crossings=tuple(find_crossings(graph, placement.ops, known_chip(placement.chip))),
             metadata=meta,
             timings=placement.timings,
             warnings=placement.warnings,

@@ -29,6 +29,7 @@ from .costs import (
     HardwareModel,
     OpCosts,
     costs_from_work,
+    hardware_for,
     op_costs,
     returned_outputs,
     tensor_bytes,
@@ -225,7 +226,7 @@ def estimate(
     cu = ComputeUnits.parse(compute_units)
     problem = build_problem(graph, chip)
     profile = problem.chip
-    hw = NOMINAL.for_chip(profile)
+    hw = hardware_for(graph, profile)
     unary = problem.unary(cu, hw)
     assign = partition(unary, problem.edges, problem.functions, problem.tensors, hw=hw)
     alts = alternatives(problem, cu, assign)
