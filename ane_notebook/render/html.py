@@ -27,33 +27,14 @@ from __future__ import annotations
 import html as _html
 from collections.abc import Mapping
 
-from bokeh.core.templates import JS_RESOURCES
 from bokeh.embed import file_html
-from bokeh.embed.bundle import bundle_for_objs_and_resources
-from bokeh.embed.elements import html_page_for_render_items
-from bokeh.embed.util import OutputDocumentFor, standalone_docs_json_and_render_items
-from bokeh.models import Model
 from bokeh.resources import INLINE
 
 from ..escape import plain
 from ..report import ProfileReport
 from .diagram import build_layout, header_html, not_on_ane_html
-from .packjs import packed_scripts_html
+from .packjs import packed_file_html
 from .palette import legend_text
-
-
-def packed_file_html(root: Model, title: str) -> str:
-    """bokeh's `file_html(root, INLINE, title)`, with BokehJS packed (`packjs`): the same page,
-    scripts and data in the same order, ~1.3 MB lighter."""
-    with OutputDocumentFor([root]) as doc:
-        docs_json, render_items = standalone_docs_json_and_render_items([root])
-        bundle = bundle_for_objs_and_resources([doc], INLINE)
-    library = set(INLINE.js_raw)
-    big = [js for js in bundle.js_raw if js in library]
-    rest = [js for js in bundle.js_raw if js not in library]  # bokeh's few lines of settings
-    js = packed_scripts_html(big) + JS_RESOURCES.render(js_raw=rest, js_files=[])
-    _, css = bundle
-    return html_page_for_render_items((js, css), docs_json, render_items, title=title)
 
 
 def _page(

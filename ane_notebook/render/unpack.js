@@ -125,30 +125,36 @@ window.__aneUnpack = (function () {
     if (op !== size) throw new Error("lzma: stream ended early");
     return out;
   }
-  // Unpack the <script type="application/x-ane-lzma"> element `id` (base64 text, attributes
-  // data-size and data-parts: the byte lengths of the scripts it holds) and run each script, in
-  // order, as an inline <script> inserted after it: inserted scripts run synchronously.
-  function unpack(id) {
+  // The text held by the <script type="application/x-ane-lzma"> element `id`: base64 of an
+  // .lzma stream, with its unpacked byte length in data-size. The element is emptied.
+  function text(id) {
     const el = document.getElementById(id);
     const b64 = atob(el.textContent.trim());
     const src = new Uint8Array(b64.length);
     for (let i = 0; i < b64.length; i++) src[i] = b64.charCodeAt(i);
-    const bytes = decode(src, Number(el.dataset.size));
-    const text = new TextDecoder().decode(bytes);
+    el.textContent = "";
+    return new TextDecoder().decode(decode(src, Number(el.dataset.size)));
+  }
+  // Run the scripts packed in element `id` (data-parts: their lengths in UTF-16 code units), in
+  // order, each as an inline <script> inserted after it: inserted scripts run synchronously.
+  function unpack(id) {
+    const el = document.getElementById(id);
     const parts = el.dataset.parts.split(",").map(Number);
-    // Lengths are in UTF-16 code units of the decoded text.
+    const all = text(id);
     let at = 0;
     let anchor = el;
     for (const n of parts) {
       const s = document.createElement("script");
-      s.textContent = text.slice(at, at + n);
+      s.textContent = all.slice(at, at + n);
       at += n;
       anchor.after(s);
       anchor = s;
     }
-    el.textContent = "";
-    return text.length;
   }
+  // Unpack element `id` into the text of element `into` (bokeh's document JSON, read later).
+  unpack.into = function (id, into) {
+    document.getElementById(into).textContent = text(id);
+  };
   unpack.decode = decode;
   return unpack;
 })();
