@@ -24,6 +24,7 @@ import hashlib
 import html as _html
 import lzma
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -185,3 +186,49 @@ def packed_file_html(root: Model, title: str) -> str:
         context["doc"] = render_items[0]
         context["roots"] = render_items[0].roots
     return FILE.render(context)
+
+
+_PACKED = re.compile(
+    rf'<script type="{MIME}" id="([^"]+)" data-size="(\d+)"(?: data-parts="([\d,]+)")?>'
+    r"([A-Za-z0-9+/=]*)</script>"
+)
+
+
+_CALL = re.compile(
+    r'<script>\s*window\.__aneUnpack(?:\.into)?\("[^"]+"(?:, "[^"]+")?\);\s*</script>'
+)
+
+
+def unpack_page(page: str) -> str:
+    """`page` with every packed element replaced by what the browser makes of it: the scripts
+    inline, the document JSON in its element. For tests and for reading a page by eye; the page
+    itself never needs it."""
+    filled: dict[str, str] = {}
+
+    def expand(m: re.Match[str]) -> str:
+        el_id, size, parts, b64 = m.group(1), int(m.group(2)), m.group(3), m.group(4)
+        data = lzma.decompress(base64.b64decode(b64), format=lzma.FORMAT_ALONE)
+        if len(data) != size:
+            raise ValueError(f"packed element {el_id}: {len(data)} bytes, expected {size}")
+        text = data.decode("utf-8")
+        if not parts:
+            filled[el_id] = text
+            return ""
+        scripts, at = [], 0
+        units = text.encode("utf-16-le")
+        for n in (int(p) for p in parts.split(",")):
+            scripts.append(units[2 * at : 2 * (at + n)].decode("utf-16-le"))
+            at += n
+        return "".join(f"<script>{s}</script>" for s in scripts)
+
+    out = _PACKED.sub(expand, page).replace(f"<script>\n{unpack_js()}</script>\n", "")
+    out = _CALL.sub("", out)
+    for el_id, text in filled.items():
+        target = el_id.removesuffix("-packed")
+        empty = re.compile(
+            rf'(<script type="application/json" id="{re.escape(target)}">)\s*</script>'
+        )
+        out, n = empty.subn(lambda m, t=text: f"{m.group(1)}{t}</script>", out)
+        if n != 1:
+            raise ValueError(f"packed element {el_id}: no element {target} to fill")
+    return out
