@@ -225,10 +225,9 @@ def unpack_page(page: str) -> str:
     out = _CALL.sub("", out)
     for el_id, text in filled.items():
         target = el_id.removesuffix("-packed")
-        empty = re.compile(
-            rf'(<script type="application/json" id="{re.escape(target)}">)\s*</script>'
-        )
-        out, n = empty.subn(lambda m, t=text: f"{m.group(1)}{t}</script>", out)
+        head = f'<script type="application/json" id="{target}">'
+        empty = re.compile(rf"{re.escape(head)}\s*</script>")
+        out, n = empty.subn(f"{head}{text}</script>".replace("\\", "\\\\"), out)
         if n != 1:
             raise ValueError(f"packed element {el_id}: no element {target} to fill")
     return out
