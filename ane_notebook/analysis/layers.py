@@ -37,7 +37,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -359,7 +359,7 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
     ``op_type``, ``function``, ``is_const``, ``block`` and, when known, ``device`` and
     ``est_time_ms``). Ops outside every root (an embedding before the layers) are in no node.
     """
-    ops: Iterable[Any] = getattr(report_or_ops, "ops", report_or_ops)
+    ops = cast("Iterable[Any]", getattr(report_or_ops, "ops", report_or_ops))
     compute = [op for op in ops if not op.is_const]
     if not compute:
         return ()
