@@ -163,6 +163,7 @@ class GraphParts:
     edges: ColumnDataSource
     crossings: ColumnDataSource
     labels: LabelSet
+    layer_labels: LabelSet
     layers: ColumnDataSource  # the collapsed layers shown (empty when every layer is open)
     layers_all: ColumnDataSource  # the whole layer tree, flattened (graphunits.layer_arrays)
     crossing_labels: ColumnDataSource
@@ -325,15 +326,16 @@ def _graph_parts(
     )
     # A collapsed layer: a square in the colour of most of its ops, ringed in the colour of
     # the next most (Model Explorer's distribution bar, at a glance).
-    layer_r = fig.scatter(
+    # In data units, so that neighbouring layers never overlap however many there are.
+    layer_r = fig.rect(
         x="gx",
         y="gy",
-        size=24,
-        marker="square",
+        width=0.7,
+        height=0.55,
         source=layer_src,
         fill_color={"field": "device", "transform": mapper},
         line_color={"field": "device2", "transform": mapper},
-        line_width=4,
+        line_width=3,
         name="graph_layers_glyph",
     )
     node_r = fig.scatter(
@@ -365,21 +367,21 @@ def _graph_parts(
         name="graph_labels",
     )
     fig.add_layout(labels)
-    fig.add_layout(
-        LabelSet(
-            x="gx",
-            y="gy",
-            text="text",
-            source=layer_src,
-            text_font_size="8pt",
-            text_color="#222222",
-            y_offset=-16,
-            angle=-0.5,
-            text_align="left",
-            text_baseline="top",
-            name="graph_layer_labels",
-        )
+    layer_labels = LabelSet(
+        x="gx",
+        y="gy",
+        text="text",
+        source=layer_src,
+        text_font_size="8pt",
+        text_color="#222222",
+        y_offset=-16,
+        angle=-0.5,
+        text_align="left",
+        text_baseline="top",
+        visible=_labels_fit(len(ld["id"]), int(gx_all.max()) + 1 if len(gx_all) else 0),
+        name="graph_layer_labels",
     )
+    fig.add_layout(layer_labels)
     xlabels = LabelSet(
         x="x",
         y="y",
@@ -392,7 +394,7 @@ def _graph_parts(
         background_fill_color="white",
         background_fill_alpha=0.8,
         visible=len(xl_src.data["x"]) <= MAX_GRAPH_LABELS,
-        name="graph_crossing_labels",
+        name="graph_crossing_label_set",
     )
     fig.add_layout(xlabels)
     wheel = WheelZoomTool()
@@ -416,7 +418,17 @@ def _graph_parts(
     )
     fig.toolbar.active_scroll = wheel
     return GraphParts(
-        fig, node_src, edge_src, x_src, labels, layer_src, all_src, xl_src, xlabels, state
+        fig,
+        node_src,
+        edge_src,
+        x_src,
+        labels,
+        layer_labels,
+        layer_src,
+        all_src,
+        xl_src,
+        xlabels,
+        state,
     )
 
 
@@ -443,6 +455,7 @@ def _js_args(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) 
         "edges": graph.edges,
         "graph_xs": graph.crossings,
         "labels": graph.labels,
+        "layer_labels": graph.layer_labels,
         "layers": graph.layers,
         "layers_all": graph.layers_all,
         "xlabels": graph.crossing_labels,

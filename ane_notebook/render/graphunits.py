@@ -317,6 +317,7 @@ function ane_relayout(lo, hi, expanded) {
                   text: la.map((a) => (a.n > 1 ? `${a.n} × ` : "") + fb(a.bytes))};
   xlabels_set.visible = la.length <= max_labels;
   labels.visible = opk.length <= max_labels && maxd + 1 <= max_label_layers;
+  layer_labels.visible = lyk.length <= max_labels && maxd + 1 <= max_label_layers;
   state.data = {lo: [lo], hi: [hi], expanded: [expanded === null ? [] : [...expanded]],
                 all_open: [expanded === null]};
   let title = `Data flow, ops ${lo}–${hi - 1} of ${ops.get_length()}`;

@@ -12,6 +12,7 @@ Labels are drawn only where they fit: `_FIT_JS` recomputes them when the view is
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,9 +42,20 @@ def band_levels(tree: Sequence[Layer]) -> list[int]:
     return [d for d in range(first, first + BAND_LEVELS) if d in by_depth]
 
 
-def _fit(label: str, width_px: float) -> str:
+_TRAILING_NUMBER = re.compile(r"\d+$")
+
+
+def _short(label: str) -> str:
+    """What a layer's span shows when its label does not fit: its number (`layers_12` -> 12)."""
+    m = _TRAILING_NUMBER.search(label)
+    return m.group() if m else ""
+
+
+def _fit(label: str, short: str, width_px: float) -> str:
     if len(label) * CHAR_PX <= width_px:
         return label
+    if short and len(short) * CHAR_PX <= width_px:
+        return short
     keep = int(width_px / CHAR_PX) - 1
     return label[:keep] + "…" if keep >= 3 else ""
 
@@ -61,7 +73,7 @@ def band_columns(
         k: []
         for k in ("left", "right", "bottom", "top", "mid", "y", "label", "name", "mix", "n_ops")
     }
-    spans["time_ms"], spans["text"] = [], []
+    spans["time_ms"], spans["text"], spans["short"] = [], [], []
     px_per_op = ASSUMED_WIDTH_PX / max(n_rows, 1)
     for n in walk(tree):
         lev = level_of.get(n.depth)
@@ -95,7 +107,8 @@ def band_columns(
             ("mix", mix or "none placed"),
             ("n_ops", n.n_ops),
             ("time_ms", n.est_time_ms),
-            ("text", _fit(label, (right - left) * px_per_op)),
+            ("short", _short(label)),
+            ("text", _fit(label, _short(label), (right - left) * px_per_op)),
         ):
             spans[k].append(v)
     return pieces, spans
@@ -108,6 +121,7 @@ const ppu = w / (xr.end - xr.start);
 const text = d.label.map((s, i) => {
   const px = (d.right[i] - d.left[i]) * ppu;
   if (s.length * char_px <= px) { return s; }
+  if (d.short[i] && d.short[i].length * char_px <= px) { return d.short[i]; }
   const keep = Math.floor(px / char_px) - 1;
   return keep >= 3 ? s.slice(0, keep) + "…" : "";
 });
