@@ -8,7 +8,8 @@ import html
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS, Plot, Title
+from bokeh.models import ColumnDataSource, CustomJS, Plot
+from bokeh.models.annotations import Title
 from bokeh.models.widgets import Div, TextInput
 from test_render import HOSTILE, make_report, named
 
