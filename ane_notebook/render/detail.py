@@ -335,9 +335,23 @@ def explorer(
         (lanes.figure, "lanes_ops_glyph"),
         (graph.figure, "graph_nodes_glyph"),
     ):
-        r = fig.select_one({"name": renderer})
-        fig.add_tools(TapTool(renderers=[r], behavior="inspect", callback=detail_cb))
+        _add_tap(fig, fig.select_one({"name": renderer}), detail_cb)
     return Explorer(search, listing, panel)
+
+
+def _add_tap(fig: Any, renderer: Any, callback: CustomJS) -> None:
+    """A figure's toolbar runs one tap tool at a time: a figure that has one (the band's zoom,
+    a layer's opening) gets one tool for both, each callback run for its own glyph."""
+    old = next((t for t in fig.tools if isinstance(t, TapTool)), None)
+    if old is None:
+        fig.add_tools(TapTool(renderers=[renderer], behavior="inspect", callback=callback))
+        return
+    mine = renderer.data_source
+    old.callback = CustomJS(
+        args={"mine": mine, "cb": callback, "other": old.callback},
+        code="(cb_data.source === mine ? cb : other).execute(cb_obj, cb_data);",
+    )
+    old.renderers = [*old.renderers, renderer]
 
 
 __all__ = ["DetailData", "Explorer", "detail_data", "explorer", "hazard_markers"]
