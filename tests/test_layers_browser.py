@@ -14,7 +14,7 @@ from test_html_browser import PAYLOADS, model_js, op_point, open_report, scroll_
 from test_render_layers import llm_report
 
 from ane_notebook.analysis.layers import layer_tree
-from ane_notebook.render.graphunits import auto_expanded, layer_arrays, unit_layout
+from ane_notebook.render.graphunits import auto_expanded, layer_arrays, node_label, unit_layout
 from ane_notebook.render.html import report_html
 from ane_notebook.render.optable import op_table
 
@@ -90,7 +90,7 @@ def test_click_on_a_collapsed_layer_opens_it(page: Page, tmp_path: Path) -> None
         what="layer 3 to open",
     )
     got = page.evaluate(f"""(() => {{ const d = {model_js("graph_nodes")}.data;
-      return [Array.from(d.x), Array.from(d.gx), Array.from(d.gy)]; }})()""")
+      return [Array.from(d.x), Array.from(d.gx), Array.from(d.gy), Array.from(d.label)]; }})()""")
     assert len(got[0]) == n_nodes + 8
     # the same layout as Python's twin with that layer open
     table = op_table(rep)
@@ -101,6 +101,8 @@ def test_click_on_a_collapsed_layer_opens_it(page: Page, tmp_path: Path) -> None
     op_units = [k for k, u in enumerate(lay.units) if u[0] < 0]
     assert got[0] == [lay.units[k][1] for k in op_units]
     assert got[1] == lay.gx[op_units].tolist() and got[2] == lay.gy[op_units].tolist()
+    cols = table.columns
+    assert got[3] == [node_label(cols["op_type"][r], cols["name"][r]) for r in got[0]]
     # the button closes it again
     page.evaluate(
         "__deepQueryAll('button').find((b) => b.textContent.includes('Close the layers')).click()"

@@ -177,3 +177,12 @@ def test_hostile_layer_names_are_escaped_everywhere() -> None:
     tree = layer_tree(rep)
     _, spans = band_columns(tree, len(table))
     assert not any("<" in t for t in spans["label"])
+
+
+def test_graph_nodes_show_op_type_and_short_name() -> None:
+    rep = llm_report(n_layers=3)
+    built = build_layout(rep)
+    labels = list(named(built.root, "graph_nodes", ColumnDataSource).data["label"])
+    # type, then the name's tail without the converter's cast suffix
+    assert labels[:5] == ["conv embed_a", "relu embed_b", "gather embed_c", "add 0_ln", "topk 0_q"]
+    assert not any("fp16" in lab for lab in labels)

@@ -55,7 +55,7 @@ MAX_NAME_CHARS = 400  # a longer name is cut here before it is split (input limi
 
 _SEPARATORS = re.compile(r"[/._:]")
 # coremltools appends these to the names it gives casts and the ops around them.
-_DTYPE_SUFFIX = re.compile(
+DTYPE_SUFFIX = re.compile(
     r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?$"
 )
 # A converter-made name: an op type (letters and underscores) and a number, nothing else.
@@ -113,7 +113,7 @@ _Step = tuple[str, str, LayerKind]  # (key, label, kind): key unique along a pat
 def _name_scopes(name: str, lead_labels: Mapping[str, str] | None) -> list[_Step]:
     """The scopes of one op name, outermost first (see the module doc). `lead_labels`: the
     label of each leading number's block, when those numbers repeat (else None)."""
-    base = _DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
+    base = DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
     if _GENERATED.match(base):
         return []
     steps: list[_Step] = []

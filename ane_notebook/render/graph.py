@@ -30,11 +30,13 @@ from bokeh.models.annotations import LabelSet
 from bokeh.models.widgets import Button
 from bokeh.plotting import figure
 
+from ..analysis.layers import DTYPE_SUFFIX
 from ..report import ProfileReport
 from ..textreport import fmt_bytes
 from .graphunits import (
     COLLAPSE_ABOVE,
     EXPAND_JS,
+    NODE_NAME_CHARS,
     RESET_JS,
     SELECT_JS,
     UNIT_BUDGET,
@@ -43,6 +45,7 @@ from .graphunits import (
     UnitLayout,
     auto_expanded,
     layer_arrays,
+    node_label,
     unit_layout,
 )
 from .lanes import CROSSING_TOOLTIPS, LaneParts, _crossing_columns
@@ -132,12 +135,19 @@ def _graph_title(layout: GraphLayout, n: int) -> str:
     return f"Data flow, {shown}"
 
 
+def _node_labels(nodes: Mapping[str, Any]) -> list[str]:
+    return [node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)]
+
+
 def _graph_sources(
     table: OpTable, crossings: Mapping[str, Any], layout: GraphLayout
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     lo, hi = layout.lo, layout.hi
     nodes = {k: v[lo:hi] for k, v in table.columns.items()}
     nodes["gx"], nodes["gy"] = layout.gx, layout.gy
+    nodes["label"] = [
+        node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)
+    ]
     e = layout.edges - lo
     edges = {
         "x0": layout.gx[e[:, 0]],
@@ -184,6 +194,9 @@ def _unit_sources(
         for k, v in table.columns.items()
     }
     nodes["gx"], nodes["gy"] = lay.gx[opk], lay.gy[opk]
+    nodes["label"] = [
+        node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)
+    ]
     ids = np.asarray([us[k][1] for k in lyk], dtype=np.int64)
     all_cols = _layers_all(layers)
     ld = {
@@ -354,7 +367,7 @@ def _graph_parts(
     labels = LabelSet(
         x="gx",
         y="gy",
-        text="op_type",
+        text="label",
         source=node_src,
         text_font_size="7pt",
         text_color="#444444",
@@ -469,6 +482,8 @@ def _js_args(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) 
         "max_label_layers": MAX_GRAPH_LABEL_LAYERS,
         "collapse_above": COLLAPSE_ABOVE,
         "unit_budget": UNIT_BUDGET,
+        "dtype_suffix": DTYPE_SUFFIX.pattern,
+        "node_name_chars": NODE_NAME_CHARS,
     }
 
 

@@ -14,15 +14,18 @@ in step), so a 200,000-op model costs a pass over the CSR of the shown range per
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..analysis.layers import Layer, walk
+from ..analysis.layers import DTYPE_SUFFIX, Layer, walk
 from ..placement.devices import DEVICE_ORDER
 from .optable import OpTable, _Escaper
+
+NODE_NAME_CHARS = 18  # of the short name under a graph node
 
 COLLAPSE_ABOVE = 300  # ops in the range: above this, layers start collapsed
 UNIT_BUDGET = 160  # units the automatic opening stays within
@@ -79,6 +82,18 @@ def layer_arrays(tree: Sequence[Layer]) -> LayerArrays:
         depth=np.fromiter((n.depth for n in nodes), np.int32, len(nodes)),
         columns=cols,
     )
+
+
+_SEP = re.compile(r"[/._:]")
+
+
+def node_label(op_type: str, name: str) -> str:
+    """The text under an op's graph node: its type and the tail of its (escaped) name, without
+    the converter's dtype suffix (`linear q_proj`). JS twin: `ane_label` in UNITS_JS."""
+    base = DTYPE_SUFFIX.sub("", name)
+    parts = _SEP.split(base)
+    short = "_".join(parts[-2:])[:NODE_NAME_CHARS]
+    return f"{op_type} {short}" if short and short != op_type else op_type
 
 
 Unit = tuple[int, int, int, int]  # (layer id or -1 for an op, row/layer ref, first, last)
@@ -191,6 +206,12 @@ def unit_layout(
 # Browser twin of units + auto_expanded + unit_layout, and of the graph sources built from them.
 # `state` (a ColumnDataSource) holds the range and the open layers, so a click keeps the range.
 UNITS_JS = """
+function ane_label(op_type, name) {
+  const base = name.replace(new RegExp(dtype_suffix), "");
+  const parts = base.split(/[/._:]/);
+  const short = parts.slice(-2).join("_").slice(0, node_name_chars);
+  return short && short != op_type ? `${op_type} ${short}` : op_type;
+}
 function ane_units(L, lo, hi, expanded) {
   const out = [];
   const emit = (a, b, nodes) => {
@@ -267,6 +288,7 @@ function ane_relayout(lo, hi, expanded) {
     nd[key] = opk.map((k) => col[us[k][1]]);
   }
   nd.gx = opk.map((k) => gx[k]); nd.gy = opk.map((k) => gy[k]);
+  nd.label = opk.map((k) => ane_label(ops.data.op_type[us[k][1]], ops.data.name[us[k][1]]));
   nodes.data = nd;
   const ld = {};
   for (const key of Object.keys(layers_all.data)) {
