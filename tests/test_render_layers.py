@@ -186,3 +186,12 @@ def test_graph_nodes_show_op_type_and_short_name() -> None:
     # type, then the name's tail without the converter's cast suffix
     assert labels[:5] == ["conv embed_a", "relu embed_b", "gather embed_c", "add 0_ln", "topk 0_q"]
     assert not any("fp16" in lab for lab in labels)
+
+
+def test_a_long_level_still_opens_past_a_single_box() -> None:
+    # 200 blocks under one root: over the budget, but one "model_layers" box would say nothing
+    rep = llm_report(n_layers=200)
+    table = op_table(rep)
+    arrays = layer_arrays(layer_tree(rep))
+    us = units(arrays, 0, len(table), auto_expanded(arrays, 0, len(table)))
+    assert len([u for u in us if u[0] >= 0]) >= 200 > UNIT_BUDGET

@@ -36,6 +36,7 @@ from ..textreport import fmt_bytes
 from .graphunits import (
     COLLAPSE_ABOVE,
     EXPAND_JS,
+    MIN_UNITS,
     NODE_NAME_CHARS,
     RESET_JS,
     SELECT_JS,
@@ -482,6 +483,7 @@ def _js_args(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) 
         "max_label_layers": MAX_GRAPH_LABEL_LAYERS,
         "collapse_above": COLLAPSE_ABOVE,
         "unit_budget": UNIT_BUDGET,
+        "min_units": MIN_UNITS,
         "dtype_suffix": DTYPE_SUFFIX.pattern,
         "node_name_chars": NODE_NAME_CHARS,
     }

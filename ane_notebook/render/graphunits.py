@@ -7,7 +7,8 @@ for all the data flow between their ops, and a crossing into a collapsed layer e
 
 Which layers are open: every one when the range has at most `COLLAPSE_ABOVE` ops; otherwise
 whole levels of the tree are opened, outermost first, while the view stays within `UNIT_BUDGET`
-units (a 100-layer LLM shows its 100 blocks, not 10,000 ops). A click on a layer opens it.
+units or has fewer than `MIN_UNITS` (a 100-layer LLM shows its 100 blocks, not 10,000 ops; a
+4,000-layer one its first blocks, up to the graph's node cap). A click on a layer opens it.
 Only what is open is laid out, in the browser (`UNITS_JS`, the twin of `unit_layout`; keep them
 in step), so a 200,000-op model costs a pass over the CSR of the shown range per click.
 """
@@ -28,7 +29,8 @@ from .optable import OpTable, _Escaper
 NODE_NAME_CHARS = 18  # of the short name under a graph node
 
 COLLAPSE_ABOVE = 300  # ops in the range: above this, layers start collapsed
-UNIT_BUDGET = 160  # units the automatic opening stays within
+UNIT_BUDGET = 160  # units the automatic opening stays within ...
+MIN_UNITS = 12  # ... once the view has at least this many
 
 
 @dataclass(frozen=True)
@@ -136,11 +138,14 @@ def auto_expanded(layers: LayerArrays, lo: int, hi: int) -> set[int] | None:
         return None
     opened: set[int] = set()
     while True:
-        closed = [u[0] for u in units(layers, lo, hi, opened) if u[0] >= 0]
+        now = units(layers, lo, hi, opened)
+        closed = [u[0] for u in now if u[0] >= 0]
         if not closed:
             return opened
         trial = opened | set(closed)
-        if len(units(layers, lo, hi, trial)) > UNIT_BUDGET:
+        # Over budget stops the opening, unless the view is still a handful of boxes (one
+        # "model" box says nothing; the graph's node cap then cuts a very long level).
+        if len(units(layers, lo, hi, trial)) > UNIT_BUDGET and len(now) >= MIN_UNITS:
             return opened
         opened = trial
 
@@ -234,10 +239,13 @@ function ane_auto(L, lo, hi) {
   if (hi - lo <= collapse_above || L.first.length == 0) { return null; }
   let opened = new Set();
   for (;;) {
-    const closed = ane_units(L, lo, hi, opened).filter((u) => u[0] >= 0).map((u) => u[0]);
+    const now = ane_units(L, lo, hi, opened);
+    const closed = now.filter((u) => u[0] >= 0).map((u) => u[0]);
     if (closed.length == 0) { return opened; }
     const trial = new Set([...opened, ...closed]);
-    if (ane_units(L, lo, hi, trial).length > unit_budget) { return opened; }
+    if (ane_units(L, lo, hi, trial).length > unit_budget && now.length >= min_units) {
+      return opened;
+    }
     opened = trial;
   }
 }
