@@ -19,6 +19,11 @@ Where the levels come from, outermost first:
 * the bodies of ``cond`` / ``while_loop`` ops (`OpRecord.block`), nested under their parent's
   scope.
 
+Torch module paths reach a saved model only through op names: coremltools keeps its scope info
+(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend
+(``converters/mil/backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no
+field for it), so there is nothing more for the loader to keep.
+
 Ops whose names the converter made up (``transpose_9``, ``var_123``: an op type and a number)
 carry no scope: they take the scopes their neighbours share, so a transpose inside layer 3 is
 in layer 3 and a cast between layers 3 and 4 in neither. A scope of fewer than
