@@ -195,3 +195,25 @@ def test_a_long_level_still_opens_past_a_single_box() -> None:
     arrays = layer_arrays(layer_tree(rep))
     us = units(arrays, 0, len(table), auto_expanded(arrays, 0, len(table)))
     assert len([u for u in us if u[0] >= 0]) >= 200 > UNIT_BUDGET
+
+
+def test_hazards_get_a_marker_and_reach_the_detail_panel_escaped() -> None:
+    from dataclasses import replace
+
+    from ane_notebook.placement.devices import Evidence
+    from ane_notebook.placement.result import Hazard
+
+    base = llm_report(n_layers=3)
+    at = next(o for o in base.ops if o.name.endswith("1_softmax_cast_fp16"))
+    hz = Hazard("sdpa_mask", HOSTILE[0] + " mask", Evidence.OFFICIAL, "a source", (at.index,))
+    rep = replace(base, hazards=(hz,))
+    built = build_layout(rep)
+    marks = named(built.root, "lanes_hazards", ColumnDataSource).data
+    row = int(op_table(rep).row_of[at.index])
+    assert list(marks["x"]) == [row]
+    assert "&lt;img" in marks["hazard"][0] and "<img" not in marks["hazard"][0]
+    d = detail_data(rep, op_table(rep))
+    assert d.hazard_rows.tolist() == [row]
+    assert d.hazards[int(d.source.data["hazard"][row])] == marks["hazard"][0]
+    # without hazards, no marker source at all
+    assert build_layout(base).root.select_one({"name": "lanes_hazards"}) is None
