@@ -54,7 +54,7 @@ from .optable import OpTable, _color_mapper, _op_hover, op_table
 from .palette import CROSSING_COLOR
 
 MAX_GRAPH_LABELS = 150  # op-type labels under graph nodes only when they can be read
-MAX_GRAPH_LABEL_LAYERS = 45  # (~25 px per layer on a 1100 px wide figure)
+MAX_GRAPH_LABEL_LAYERS = 60  # (~18 px per depth on a 1100 px figure: slanted labels stay apart)
 GRAPH_MAX_OPS = 2000
 
 GRAPH_HEIGHT_PX = 440
@@ -244,9 +244,10 @@ def _crossing_label_data(xdata: Mapping[str, Any]) -> dict[str, list[Any]]:
         a[0] += 1
         a[1] += float(b)
     out: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
-    for (x0, y0, x1, y1), (n, b) in agg.items():
+    for j, ((x0, y0, x1, y1), (n, b)) in enumerate(agg.items()):
         out["x"].append((x0 + x1) / 2)
-        out["y"].append((y0 + y1) / 2)
+        # Above and below the edge in turn: neighbouring crossings' labels then do not meet.
+        out["y"].append((y0 + y1) / 2 + (0.2 if j % 2 == 0 else -0.2))
         out["text"].append((f"{int(n)} × " if n > 1 else "") + fmt_bytes(b))
     return out
 
@@ -308,7 +309,7 @@ def _graph_parts(
         height=height,
         sizing_mode="stretch_width",
         output_backend="webgl",
-        y_range=DataRange1d(range_padding=0.6),
+        y_range=DataRange1d(range_padding=0.9),
         toolbar_location="above",
         tools=[],
         title=title,

@@ -343,7 +343,7 @@ function ane_relayout(lo, hi, expanded) {
     }
   };
   const la = [...agg.values()];
-  xlabels.data = {x: la.map((a) => a.x), y: la.map((a) => a.y),
+  xlabels.data = {x: la.map((a) => a.x), y: la.map((a, j) => a.y + (j % 2 == 0 ? 0.2 : -0.2)),
                   text: la.map((a) => (a.n > 1 ? `${a.n} × ` : "") + fb(a.bytes))};
   xlabels_set.visible = la.length <= max_labels;
   labels.visible = opk.length <= max_labels && maxd + 1 <= max_label_layers;
