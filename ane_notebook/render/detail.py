@@ -22,6 +22,7 @@ from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
 from bokeh.models.widgets import Div, TextInput
 
 from ..fixes import fix_for
+from ..placement.devices import DEVICE_ORDER
 from ..placement.result import ReasonKind
 from ..report import ProfileReport
 from .optable import (
@@ -79,13 +80,13 @@ def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
     hazard = np.zeros(n, dtype=np.int16)
     kind = np.zeros(n, dtype=np.int8)
     contested = np.zeros(n, dtype=np.int8)
-    alt: list[str] = []
+    alt = np.zeros(n, dtype=np.int8)  # 0: none, else 1 + position in DEVICE_ORDER
     for k, r in enumerate(live):
         fix[k] = fixes(esc_long(fix_for(r)))
         rule[k] = rules(esc(", ".join(r.rules)))
         kind[k] = _REASON_KIND_CODE[r.reason_kind]
         contested[k] = int(r.contested)
-        alt.append("" if r.alt_device is None else r.alt_device.value)
+        alt[k] = 0 if r.alt_device is None else 1 + DEVICE_ORDER.index(r.alt_device)
         hs = by_op.get(r.index, ())
         if hs:
             hazard[k] = hazards(
@@ -206,7 +207,7 @@ const row = (h, v) => rows.push(`<tr><th style="text-align:left;vertical-align:t
   `padding:1px 10px 1px 0;color:#555;font-weight:normal;white-space:nowrap">${h}</th>` +
   `<td style="padding:1px 0">${v}</td></tr>`);
 row("device", `<b>${d.device[k]}</b>` + (e.contested[k] ? ` (contested; could be ` +
-    `${e.alt_device[k]})` : ""));
+    `${devices[e.alt_device[k] - 1] ?? "?"})` : ""));
 row("supported on", supported[d.supported[k]] ?? "?");
 row("reason", d.reason[k]);
 row("reason kind", reason_kinds[e.reason_kind[k]] ?? "?");
@@ -328,6 +329,7 @@ def explorer(
             "hazards": details.hazards,
             "note": _tooltip_literal(source_note(report)),
             "hazard_color": HAZARD_COLOR,
+            "devices": [d.value for d in DEVICE_ORDER],
         },
         code=_DETAIL_JS,
     )

@@ -494,16 +494,23 @@ def _link_selection(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops
     """Box-selecting ops in the lanes re-lays out the graph view for that range, in the browser
     (no server needed: the producer lists go along as two int32 arrays); a click on a collapsed
     layer opens it. Returns the button that closes the layers again."""
-    args = _js_args(lanes, graph, table, max_ops)
-    lanes.ops.selected.js_on_change("indices", CustomJS(args=args, code=UNITS_JS + SELECT_JS))
-    layer_r = graph.figure.select_one({"name": "graph_layers_glyph"})
-    graph.figure.add_tools(
-        TapTool(
-            renderers=[layer_r],
-            behavior="inspect",
-            callback=CustomJS(args=args, code=UNITS_JS + EXPAND_JS),
-        )
-    )
+    # One callback for the three events (the code is sent once): it tells them apart by what
+    # fired it (the button, a tap on a layer, or the lane selection).
     button = Button(label="Close the layers again", width=190, name="graph_collapse")
-    button.js_on_click(CustomJS(args=args, code=UNITS_JS + RESET_JS))
+    args = {**_js_args(lanes, graph, table, max_ops), "button": button}
+    code = (
+        UNITS_JS
+        + "if (cb_obj === button || cb_obj?.origin === button) {\n"
+        + RESET_JS
+        + "} else if (cb_data != null && cb_data.source != null) {\n"
+        + EXPAND_JS
+        + "} else {\n"
+        + SELECT_JS
+        + "}\n"
+    )
+    cb = CustomJS(args=args, code=code)
+    lanes.ops.selected.js_on_change("indices", cb)
+    layer_r = graph.figure.select_one({"name": "graph_layers_glyph"})
+    graph.figure.add_tools(TapTool(renderers=[layer_r], behavior="inspect", callback=cb))
+    button.js_on_click(cb)
     return button
