@@ -149,6 +149,13 @@ def test_click_on_an_op_shows_its_record_as_text(page: Page, tmp_path: Path) -> 
     )
     assert f"{evil}_layers_0_softmax_cast_fp16" in text  # the payload, shown as text
     assert "crossings" in text and "CPU" in text and "inputs" in text
+    # searching for the payload lists the ops by their names, as text
+    page.evaluate(f"{model_js('search')}.value_input = 'onerror'")
+    page.wait_for(f"{model_js('search_hits')}.get_length() === {4 * 8}", timeout=10)
+    listed = page.evaluate(
+        "__deepQueryAll('div').map((d) => d.textContent).find((t) => t.includes('32 matches'))"
+    )
+    assert listed is not None and evil in listed
     assert page.evaluate("__deepQueryAll('img').length") == 0
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.errors() == []
