@@ -496,7 +496,7 @@ def _link_selection(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops
     layer opens it. Returns the button that closes the layers again."""
     # One callback for the three events (the code is sent once): it tells them apart by what
     # fired it (the button, a tap on a layer, or the lane selection).
-    button = Button(label="Close the layers again", width=190, name="graph_collapse")
+    button = Button(label="Close the layers again", width=190, height=32, name="graph_collapse")
     args = {**_js_args(lanes, graph, table, max_ops), "button": button}
     code = (
         UNITS_JS
