@@ -7,6 +7,7 @@ enough to read. `_crossing_columns` is shared with the graph view.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,9 +28,11 @@ from bokeh.models import (
 from bokeh.models.annotations import Label, LabelSet, Span
 from bokeh.plotting import figure
 
+from ..analysis.layers import Layer
 from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
 from ..textreport import fmt_bytes, fmt_ms, fmt_shape
+from .layerband import BAND_ROW, BAND_ROW_PX, add_layer_band
 from .optable import (
     LANE_HEIGHT_PX,
     LANE_NAME,
@@ -109,7 +112,13 @@ class LaneParts:
     crossings: ColumnDataSource
 
 
-def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorMapper) -> LaneParts:
+def _lane_parts(
+    report: ProfileReport,
+    table: OpTable,
+    mapper: CategoricalColorMapper,
+    tree: Sequence[Layer] = (),
+) -> LaneParts:
+    """The lanes, with the layer band of `tree` (analysis.layers) above the top lane."""
     n = len(table)
     has_unknown = UNKNOWN in set(table.columns["device"])
     lanes = [LANE_Y[d.value] for d in DEVICE_ORDER] + ([-1] if has_unknown else [])
@@ -215,6 +224,16 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
             )
         )
     _function_marks(fig, table, max(lanes) + 0.45)
+    # The layer band above the top lane (and above the function names, when there are some).
+    base = max(lanes) + (1.25 if table.multi_function else 0.95)
+    band_rows = add_layer_band(fig, tree, n, base)
+    if band_rows:
+        top = base + (band_rows - 1) * BAND_ROW
+        fig.y_range.end = top + 0.45  # type: ignore[attr-defined]  # a Range1d (above)
+        fig.height = int(fig.height or 0) + BAND_ROW_PX * band_rows + 10
+        mid = round(base + (band_rows - 1) * BAND_ROW / 2, 6)
+        fig.yaxis.ticker = FixedTicker(ticks=[*lanes, mid])
+        fig.yaxis.major_label_overrides = {**{y: LANE_NAME[y] for y in lanes}, mid: "layers"}
 
     box = BoxSelectTool(dimensions="width", renderers=[ops_r])
     wheel = WheelZoomTool(dimensions="width")
