@@ -585,35 +585,16 @@ class ReportSet:
         return self.reports[key]
 
     def to_text(self) -> str:
-        from .comparison import compare
-        from .escape import plain
-        from .placement.devices import DEVICE_LABEL
-        from .textreport import fmt_ms
+        """The compare summary (at most 100 columns a line): see `compareset.compare_text`."""
+        from .compareset import compare_text
 
-        first = next(iter(self.reports.values()))
-        lines = [
-            f"{plain(first.model.name)}: {len(self.reports)} settings (source: {first.source})",
-            f"  {'setting':<14}"
-            + "".join(f"{DEVICE_LABEL[d]:>16}" for d in DEVICE_ORDER)
-            + f"{'segments':>10}{'crossings':>11}{'total (est.)':>14}",
-        ]
-        for label, r in self.reports.items():
-            s = r.summary()
-            lines.append(
-                f"  {label:<14}"
-                + "".join(
-                    f"{s.per_device[d].ops:>6} {fmt_ms(s.per_device[d].est_time_ms):>9}"
-                    for d in DEVICE_ORDER
-                )
-                + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}"
-            )
-        for label, r in self.reports.items():
-            lines.append(f"  {label}: {r.summary().share_text(Device.ANE)}")
-        labels = list(self.reports)
-        for a, b in zip(labels, labels[1:], strict=False):
-            c = compare(self.reports[a], self.reports[b], a, b)
-            lines.append(f"  {a} -> {b}: {len(c.differences)} ops change device")
-        return "\n".join(lines)
+        return compare_text(self.reports)
+
+    def best(self) -> str:
+        """The label of the setting with the lowest total (measured if all were timed)."""
+        from .compareset import best_label
+
+        return best_label(self.reports)
 
     def __str__(self) -> str:
         return self.to_text()
