@@ -600,20 +600,17 @@ class ReportSet:
         return self.to_text()
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
-        from .render.html import report_html
+        """The compare page: the best setting and the differences first, each setting's full
+        report below, collapsed (`render/compare_page.py`)."""
+        from .render.compare_page import compare_page
 
-        first = next(iter(self.reports.values()))
-        html = report_html(first, compare=self.reports)
+        html = compare_page(self.reports).html
         if path is not None:
             with writing(path):
                 Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .render.html import notebook_html
+        from .render.html import compare_notebook_html
 
-        first = next(iter(self.reports.values()))
-        return {
-            "text/plain": self.to_text(),
-            "text/html": notebook_html(first, compare=self.reports),
-        }
+        return {"text/plain": self.to_text(), "text/html": compare_notebook_html(self.reports)}

@@ -94,3 +94,20 @@ def notebook_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | 
         f"table)</summary>{table}</details>"
         "</div>"
     )
+
+
+def compare_notebook_html(reports: Mapping[str, ProfileReport]) -> str:
+    """`text/html` of a comparison: the comparison as static HTML (readable untrusted), then
+    the compare page in a sandboxed iframe (the same isolation as `notebook_html`)."""
+    from .compare_page import compare_page, compare_static_html
+
+    page = compare_page(reports)
+    return (
+        '<div class="ane-notebook-report">'
+        f'<details style="font:13px sans-serif"><summary>Comparison (static table)</summary>'
+        f"{compare_static_html(reports)}</details>"
+        f'<iframe class="ane-notebook-diagram" title="{_html.escape(legend_text())}" '
+        f"sandbox=\"allow-scripts allow-downloads\" srcdoc='{_single_quoted_attr(page.html)}' "
+        f'style="width:100%;height:{page.height}px;border:0;display:block" loading="eager">'
+        f"{_html.escape(_UNTRUSTED_NOTE)}</iframe></div>"
+    )
