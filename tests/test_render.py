@@ -437,26 +437,62 @@ def test_not_on_ane_table_groups_by_reason(report: ProfileReport) -> None:
 # --- compare ----------------------------------------------------------------------------------
 
 
-def test_compare_highlights_exactly_the_changed_ops() -> None:
-    base = [A, A, G, C, A, A]
+def test_compare_highlights_the_ops_placed_otherwise_than_in_the_best_setting() -> None:
     reports = {
-        "ALL": make_report(base),
-        "CPU_AND_NE": make_report([A, A, C, C, A, A], units=ComputeUnits.CPU_AND_NE),
         "CPU_ONLY": make_report([A, A, G, C, A, C], units=ComputeUnits.CPU_ONLY),
+        "CPU_AND_NE": make_report([A, A, C, C, A, A], units=ComputeUnits.CPU_AND_NE),
+        "ALL": make_report([A, A, A, C, A, A]),
     }
+    totals = {k: r.summary().est_total_ms for k, r in reports.items()}
+    assert min(totals, key=totals.__getitem__) == "ALL"  # what the test relies on
     assert list(changed_rows(reports)) == [2, 5]
     fig = compare_figure(reports)
     hl = renderer(fig, "compare_changed_glyph")
-    assert list(source_of(fig, "compare_changed_glyph").data["x"]) == [2, 5]
     assert hl.glyph.fill_color == palette.CHANGED_COLOR
+    marks = source_of(fig, "compare_changed_glyph").data
+    # against ALL (the best), not against CPU_ONLY (the first): one op in each other band
+    assert sorted(zip(marks["setting"], marks["x"], strict=True)) == [
+        ("CPU_AND_NE", 2.0),
+        ("CPU_ONLY", 2.0),
+        ("CPU_ONLY", 5.0),
+    ]
+    bands = set(fig.yaxis[0].major_label_overrides.values())
+    assert "ALL ★ · ANE" in bands and "CPU_ONLY · ANE" in bands
     ops = source_of(fig, "compare_ops_glyph").data
-    assert len(ops["x"]) == 3 * len(base)
-    assert [x for x, c in zip(ops["x"], ops["changed"], strict=True) if c == "yes"] == [2, 5] * 3
+    assert len(ops["x"]) == 3 * 6
+    differs = [
+        (t, x)
+        for t, x, d in zip(ops["setting"], ops["x"], ops["differs"], strict=True)
+        if d == "yes"
+    ]
+    assert sorted(differs) == [("CPU_AND_NE", 2.0), ("CPU_ONLY", 2.0), ("CPU_ONLY", 5.0)]
     # Bands do not overlap: every report's ops lie in its own y range.
-    ys = {s: [y for y, t in zip(ops["y"], ops["setting"], strict=True) if t == s] for s in reports}
-    assert max(ys["CPU_AND_NE"]) < min(ys["ALL"]) and max(ys["CPU_ONLY"]) < min(ys["CPU_AND_NE"])
-    with pytest.raises(ValueError, match="not reports of the same model"):
-        compare_figure({"a": make_report([A, A]), "b": make_report([A, A, A])})
+    ys = {
+        s: [y for y, t in zip(ops["y"], ops["setting"], strict=True) if t.startswith(s)]
+        for s in reports
+    }
+    assert max(ys["CPU_AND_NE"]) < min(ys["CPU_ONLY"]) and max(ys["ALL"]) < min(ys["CPU_AND_NE"])
+    # a given best setting wins over the lowest total
+    forced = source_of(compare_figure(reports, best="CPU_ONLY"), "compare_changed_glyph").data
+    assert sorted(zip(forced["setting"], forced["x"], strict=True)) == [
+        ("ALL", 2.0),
+        ("ALL", 5.0),
+        ("CPU_AND_NE", 2.0),
+        ("CPU_AND_NE", 5.0),
+    ]
+
+
+def test_compare_two_versions_of_a_model_rows_matched_by_name() -> None:
+    before = make_report([A, C, A], names=["in", "topk", "out"])
+    after = make_report([A, A, A, A], names=["in", "norm", "top2", "out"])
+    fig = compare_figure({"before": before, "after": after})
+    ops = source_of(fig, "compare_ops_glyph").data
+    rows = {
+        (t.split()[0], n): x for t, n, x in zip(ops["setting"], ops["name"], ops["x"], strict=True)
+    }
+    assert rows[("before", "out")] == rows[("after", "out")] == 4.0
+    assert rows[("before", "in")] == rows[("after", "in")] == 0.0
+    assert ("before", "norm") not in rows and ("after", "topk") not in rows
 
 
 # --- whole layout, hostile strings, scale -------------------------------------------------------
