@@ -18,7 +18,6 @@ import pytest
 from bokeh.embed import json_item
 from bokeh.model import Model
 from bokeh.models import CategoricalColorMapper, ColumnDataSource, CustomJS, HoverTool
-from bokeh.models.annotations import LabelSet
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.models.widgets import Div
 from graphs import chain
@@ -30,7 +29,6 @@ from ane_notebook.render import palette
 from ane_notebook.render.diagram import (
     EVIDENCE_CHOICES,
     LANE_Y,
-    MAX_CROSSING_LABELS,
     SUPPORTED_CHOICES,
     build_layout,
     changed_rows,
@@ -229,32 +227,7 @@ def test_colours_come_from_the_palette(report: ProfileReport) -> None:
         assert palette.DEVICE_COLORS[d] in palette.legend_html()
 
 
-def test_every_crossing_is_drawn_and_labelled(report: ProfileReport) -> None:
-    fig = lanes_figure(report)
-    src = source_of(fig, "lanes_crossings_glyph")
-    assert len(report.crossings) > 3
-    assert len(src.data["x0"]) == len(report.crossings)
-    table = op_table(report)
-    assert list(src.data["x0"]) == [table.row_of[c.src] for c in report.crossings]
-    assert list(src.data["x1"]) == [table.row_of[c.dst] for c in report.crossings]
-    assert list(src.data["bytes"]) == [c.bytes for c in report.crossings]
-    assert list(src.data["cost_ms"]) == [c.est_cost_ms for c in report.crossings]
-    # Each line runs from the producer's lane to the consumer's lane.
-    for c, y0, y1 in zip(report.crossings, src.data["y0"], src.data["y1"], strict=True):
-        a, b = LANE_Y[c.src_device.value], LANE_Y[c.dst_device.value]
-        assert min(a, b) <= y0 <= max(a, b) and min(a, b) <= y1 <= max(a, b)
-        assert abs(y0 - a) < 0.5 and abs(y1 - b) < 0.5
-    labels = fig.select_one({"name": "lanes_crossing_labels"})
-    assert isinstance(labels, LabelSet) and labels.source is src
-    assert all("KB" in t and "ms" in t for t in src.data["label"])
-
-
-def test_crossing_labels_are_dropped_when_there_are_too_many() -> None:
-    many = make_report([A, C] * (MAX_CROSSING_LABELS // 2 + 2))
-    assert len(many.crossings) > MAX_CROSSING_LABELS
-    fig = lanes_figure(many)
-    assert fig.select_one({"name": "lanes_crossing_labels"}) is None
-    assert len(source_of(fig, "lanes_crossings_glyph").data["x0"]) == len(many.crossings)
+# Crossings in the lane view (connectors, labels, reused edges): tests/test_crossings_view.py
 
 
 def test_segments_are_drawn_behind_the_ops(report: ProfileReport) -> None:

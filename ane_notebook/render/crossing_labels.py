@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..textreport import fmt_bytes, fmt_ms
 
@@ -41,6 +41,12 @@ PAD_PX = 4.0  # the label's background padding, both sides together
 LINE_PX = FONT_PX * 1.35
 NOMINAL_PLOT_PX = 900.0  # the narrowest plot area we lay out for (notebook ~950, pages wider)
 LANE_PX = 62.0  # one lane's height (render's LANE_HEIGHT_PX)
+
+
+class Rows(Protocol):
+    """Graph index -> lane row (`OpTable.row_of`: an array, or any mapping)."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -72,17 +78,17 @@ class CrossingGroup:
         return head + (f" (+{self.n_reused} reused)" if self.n_reused else "")
 
 
-def segment_start_rows(report: ProfileReport, row_of: Mapping[int, int]) -> list[int]:
-    return [row_of[s.start] for s in report.segments]
+def segment_start_rows(report: ProfileReport, row_of: Rows) -> list[int]:
+    return [int(row_of[s.start]) for s in report.segments]
 
 
 def group_crossings(
-    crossings: Sequence[Crossing], row_of: Mapping[int, int], seg_starts: Sequence[int]
+    crossings: Sequence[Crossing], row_of: Rows, seg_starts: Sequence[int]
 ) -> tuple[list[CrossingGroup], list[int]]:
     """The groups, in order of their boundary, and each crossing's group index."""
     keys: dict[tuple[int, str, str], list[int]] = {}
     for i, c in enumerate(crossings):
-        dst_row = row_of[c.dst]
+        dst_row = int(row_of[c.dst])
         k = bisect.bisect_right(seg_starts, dst_row) - 1
         row = seg_starts[k] if k >= 0 else dst_row
         keys.setdefault((row, c.src_device.value, c.dst_device.value), []).append(i)
@@ -144,11 +150,12 @@ def place_labels(
     x_range: tuple[float, float],
     max_labels: int,
     plot_px: float = NOMINAL_PLOT_PX,
+    px_per_y: float = LANE_PX,
 ) -> list[LabelBox | None]:
-    """One box per group, or None where no free slot is left (or past `max_labels`)."""
+    """One box per group, or None where no free slot is left (or past `max_labels`).
+    `plot_px` is the plot area's width and `px_per_y` pixels per lane unit."""
     lo, hi = x_range
     px_per_x = plot_px / max(hi - lo, 1e-9)
-    px_per_y = LANE_PX
     lanes = sorted(set(lane_y.values()))
     out: list[LabelBox | None] = [None] * len(groups)
     order = sorted(range(len(groups)), key=lambda i: (-groups[i].cost_ms, -groups[i].n_paid, i))

@@ -60,7 +60,7 @@ def build_layout(
     unknown = any(r.device is None and not r.is_const for r in report.ops)
     items.append(
         Div(
-            text=legend_html(unknown),
+            text=legend_html(unknown, reused=any(not c.moved for c in report.crossings)),
             sizing_mode="stretch_width",
             height=LEGEND_HEIGHT_PX,
             name="legend",
