@@ -35,7 +35,8 @@ from ..escape import html_text, plain
 from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
 from ..textreport import fmt_bytes, fmt_ms
-from .diagram import build_layout, compare_figure, placement_label
+from .diagram import build_layout, compare_figure, header_html, placement_label
+from .packjs import packed_file_html
 
 BEST_BG = "#e6f4ee"  # the best setting's row: a pale tint of the ANE green (palette.py)
 MAX_WHY_ROWS = 6  # reason groups listed per setting (the rest are counted)
@@ -53,6 +54,7 @@ _TEMPLATE = get_env().from_string(
 {% for item in sections %}
 <details class="ane-setting" style="margin:4px 8px;font:13px sans-serif">
 <summary style="cursor:pointer;padding:3px 0">{{ item.summary }}</summary>
+<div style="margin:4px 0">{{ item.header }}</div>
 {{ embed(roots[item.root]) }}
 </details>
 {% endfor %}
@@ -173,8 +175,9 @@ class ComparePage:
     height: int  # pixels of the comparison part (sections collapsed): an iframe's height
 
 
-def compare_page(reports: Mapping[str, ProfileReport]) -> ComparePage:
-    """The standalone compare page (bokeh resources inline, works offline)."""
+def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) -> ComparePage:
+    """The standalone compare page (bokeh resources inline, works offline; `packed`: BokehJS
+    and the data compressed, unpacked by the page, as notebook outputs ship them)."""
     if not reports:
         raise ValueError("compare_page needs at least one report")
     view = compare_figure(reports)
@@ -182,21 +185,29 @@ def compare_page(reports: Mapping[str, ProfileReport]) -> ComparePage:
     roots: list[Any] = [view_root]
     sections = []
     for k, (label, rep) in enumerate(reports.items()):
-        layout = build_layout(rep, header=True)
+        # The header as plain HTML above the root (a bokeh Div would not reflow when its
+        # collapsed details open).
+        layout = build_layout(rep, header=False)
         layout.root.name = f"setting_{k}"
         roots.append(layout.root)
-        sections.append({"summary": section_summary(label, rep), "root": f"setting_{k}"})
+        sections.append(
+            {
+                "summary": section_summary(label, rep),
+                "header": header_html(rep),
+                "root": f"setting_{k}",
+            }
+        )
     intro = intro_html(reports)
     why = why_html(reports)
     first = next(iter(reports.values()))
     title = f"ane_notebook: compare {plain(first.model.name, 100)}"
-    page = file_html(
-        roots,
-        resources=INLINE,
-        title=title,
-        template=_TEMPLATE,
-        template_variables={"intro": intro, "why": why, "sections": sections},
-    )
+    variables = {"intro": intro, "why": why, "sections": sections}
+    if packed:
+        page = packed_file_html(roots, title, template=_TEMPLATE, template_variables=variables)
+    else:
+        page = file_html(
+            roots, resources=INLINE, title=title, template=_TEMPLATE, template_variables=variables
+        )
     n_why = why.count("<tr>")
     height = (
         110

@@ -114,7 +114,17 @@ def header_height_px(report: ProfileReport) -> int:
     """An upper bound of the header's height with its details collapsed (rows are ~19 px)."""
     rows = 10 + sum(k in report.metadata for k in _UP_FRONT)
     rows += (report.uncertainty is not None) + bool(report.model.flexible_inputs)
-    return 60 + 19 * rows
+    return 60 + 19 * (rows + len(report.warnings))
+
+
+def _warnings_html(report: ProfileReport) -> str:
+    """Every counted warning (plan gaps, unknown shapes...), with a few of the ops it names."""
+    items = []
+    for w in report.warnings:
+        named = [report.ops[i].name for i in w.ops if 0 <= i < len(report.ops)]
+        example = f" (e.g. {html_text(', '.join(named), 300)})" if named else ""
+        items.append(f"{html_text(w.message, 400)}{example}")
+    return '<span style="color:#B00020">' + "<br>".join(items) + "</span>"
 
 
 def header_html(report: ProfileReport) -> str:
@@ -160,6 +170,9 @@ def header_html(report: ProfileReport) -> str:
             else []
         ),
     ]
+    if report.warnings:
+        at = next(k for k, (label, _) in enumerate(rows) if label == "Ops") + 1
+        rows.insert(at, ("Warnings", _warnings_html(report)))
     if m.flexible_inputs:
         rows.append(
             (

@@ -29,7 +29,7 @@ from ..escape import html_text, plain
 from ..placement.devices import DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
 from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
-from ..textreport import SOURCE_NOTE, fmt_shape
+from ..textreport import SOURCE_NOTE, estimate_note, fmt_shape
 from .palette import (
     UNKNOWN,
     color_factors,
@@ -190,6 +190,8 @@ def op_table(report: ProfileReport) -> OpTable:
     }
     if multi_function:
         columns["function"] = [esc(r.function) for r in live]
+    if any(r.estimate is not None for r in live):
+        columns["estimate"] = [esc_long(estimate_note(r) or "—") for r in live]
 
     # The segment each op belongs to, and its size: shown in the op tooltip.
     seg_of = np.full(len(live), -1, dtype=np.int32)
@@ -237,6 +239,8 @@ def _op_hover(report: ProfileReport, table: OpTable, renderer: Any) -> HoverTool
     ]
     if table.multi_function:
         tips.insert(2, ("function", "@function{safe}"))
+    if "estimate" in table.columns:
+        tips.insert(tips.index(("reason", "@reason{safe}")) + 1, ("beside", "@estimate{safe}"))
     return HoverTool(
         renderers=[renderer],
         tooltips=tips,

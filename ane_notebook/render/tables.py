@@ -7,6 +7,7 @@ from bokeh.models.widgets import Div
 from ..escape import html_text
 from ..fixes import fix_for
 from ..report import ProfileReport
+from ..textreport import estimate_note
 from .optable import _EVIDENCE_ORDER, _evidence_text
 
 TABLE_MAX_HEIGHT_PX = 420
@@ -41,10 +42,14 @@ def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int
         )
         devices = sorted({o.device.value for o in ops if o.device is not None})
         fix = fix_for(ops[0])
+        note = estimate_note(ops[0])  # Core ML gives no reason: ours beside it, labelled
+        reason_html = html_text(reason, 300)
+        if note:
+            reason_html += f"<br><i>{html_text(note, 300)}</i>"
         td = 'style="vertical-align:top;padding:4px 8px;border-bottom:1px solid #ddd"'
         body.append(
             f"<tr><td {td}><b>{len(ops)}</b><br><small>{html_text(', '.join(devices))}"
-            f"</small></td><td {td}>{html_text(reason, 300)}</td><td {td}>{type_txt}</td>"
+            f"</small></td><td {td}>{reason_html}</td><td {td}>{type_txt}</td>"
             f"<td {td}><code>{examples}</code></td><td {td}>{html_text(', '.join(evs))}</td>"
             f"<td {td}>{html_text(fix, 400) if fix else '—'}</td></tr>"
         )

@@ -92,7 +92,8 @@ def _entry_from_info(info: Any, where: str) -> PlanEntry:
     function: str | None = None
     kind = ""
     ops: list[str] = []
-    blocks: list[int] = []
+    block = -1  # the block the next op is in (a function's own block is -1)
+    blocks: list[int] = []  # blocks[i]: the block ops[i] is in
     layer = ""
     for component in components:
         if not isinstance(component, Mapping) or len(component) != 1:
@@ -113,15 +114,19 @@ def _entry_from_info(info: Any, where: str) -> PlanEntry:
             index = _as_int(data.get("index", -1))
             if index is None:
                 raise PlanError(where, f"programBlock index must be an integer: {component!r}")
-            blocks.append(index)
+            block = index
         elif key == "programOperation":
             ops.append(str(data.get("outputName", "")))
+            blocks.append(block)
         elif key == "neuralNetworkLayer":
             layer, kind = str(data.get("name", "")), "layer"
     if kind == "operation" and ops:
         name = ops[-1]
-        # blocks[0] is the function's own block (-1); blocks[i] (i >= 1) is the block of ops[i-1]
-        parents = tuple(zip(ops[:-1], blocks[1 : len(ops)], strict=False))
+        # ops[i] encloses ops[i + 1], in its block blocks[i + 1]. The last block component before
+        # an op counts: the remote runner appends a component per block of an op without
+        # dropping the previous one ([..., cond, block 0, block 1, op] for an op of block 1;
+        # coremltools/modelrunner/ModelRunner/ModelService.swift).
+        parents = tuple(zip(ops[:-1], blocks[1:], strict=True))
     elif kind == "layer" and layer:
         name, parents, function = layer, (), None
     else:
