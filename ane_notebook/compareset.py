@@ -162,10 +162,20 @@ def diff_groups(
     ordered = sorted(groups.values(), key=lambda g: -len(g))
     return [
         DiffGroup(
-            g[0][0].device, g[0][1], g[0][0].reason or "no reason given", tuple(o for o, _ in g)
+            g[0][0].device, g[0][1], g[0][0].reason or _no_reason(g[0][0]), tuple(o for o, _ in g)
         )
         for g in ordered
     ]
+
+
+def _no_reason(o: OpRecord) -> str:
+    # Ops on the Neural Engine carry no reason: nothing kept them off it.
+    return "nothing keeps it off the Neural Engine" if o.device is Device.ANE else "no reason given"
+
+
+def noun(reports: Mapping[str, ProfileReport]) -> str:
+    """ "settings" for one model's placements, "reports" for several models."""
+    return "settings" if len({r.model.name for r in reports.values()}) <= 1 else "reports"
 
 
 def _dev(d: Device | None) -> str:
@@ -199,7 +209,9 @@ def compare_text(reports: Mapping[str, ProfileReport], max_rows: int = 5) -> str
     models = list(dict.fromkeys(r.model.name for _, r in reps))
     sources = sorted({str(r.source) for _, r in reps})
     what = plain(models[0], 60) if len(models) == 1 else " vs ".join(plain(m, 30) for m in models)
-    lines = wrap_line(f"{what}: {len(reps)} settings (placement source: {', '.join(sources)})")
+    lines = wrap_line(
+        f"{what}: {len(reps)} {noun(reports)} (placement source: {', '.join(sources)})"
+    )
     w = _LABEL_WIDTH
     lines.append(
         f"  {'setting':<{w}}"

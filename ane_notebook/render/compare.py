@@ -21,7 +21,7 @@ from bokeh.models import (
 from bokeh.models.annotations import Span
 from bokeh.plotting import figure
 
-from ..compareset import align, best_label, differs_from_best
+from ..compareset import Alignment, align, best_label, differs_from_best
 from ..escape import html_text, plain
 from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
@@ -63,6 +63,14 @@ _OP_COLUMNS = (
     "differs",
     "best_device",
 )
+
+
+def _rows_text(alignment: Alignment) -> str:
+    n = len(alignment)
+    in_all = sum(all(at[k] >= 0 for at in alignment.index.values()) for k in range(n))
+    if in_all == n:
+        return f"{n} ops"
+    return f"{n} ops, {in_all} of them in every report (matched by name)"
 
 
 def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None) -> Any:
@@ -135,7 +143,7 @@ def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None
         toolbar_location="above",
         tools=[],
         name="compare_figure",
-        title=f"{n} ops matched by name; highlighted where placed otherwise than in "
+        title=f"{_rows_text(alignment)}; highlighted where placed otherwise than in "
         f"{plain(best, 40)} ★ (the best); placement {placement_label(best_rep.source)}",
     )
     # No hover of its own: the op tooltip says where the best setting runs the op.

@@ -29,6 +29,7 @@ from ..compareset import (
     best_label,
     diff_groups,
     differs_from_best,
+    noun,
     total_ms,
 )
 from ..escape import html_text, plain
@@ -50,7 +51,7 @@ _TEMPLATE = get_env().from_string(
 <div style="font:13px sans-serif;color:#222;margin:6px 8px">{{ intro }}</div>
 {{ embed(roots.compare_view) }}
 <div style="font:13px sans-serif;color:#222;margin:6px 8px">{{ why }}</div>
-<h3 style="font:bold 15px sans-serif;margin:14px 8px 4px 8px">Each setting's full report</h3>
+<h3 style="font:bold 15px sans-serif;margin:14px 8px 4px 8px">{{ sections_title }}</h3>
 {% for item in sections %}
 <details class="ane-setting" style="margin:4px 8px;font:13px sans-serif">
 <summary style="cursor:pointer;padding:3px 0">{{ item.summary }}</summary>
@@ -111,7 +112,8 @@ def intro_html(reports: Mapping[str, ProfileReport]) -> str:
         bg = f' style="background:{BEST_BG}"' if is_best else ""
         body.append(f'<tr class="{"best" if is_best else ""}"{bg}>{"".join(cells)}</tr>')
     return (
-        f'<h2 style="margin:4px 0">{_models_title(reports)}: {len(reports)} settings compared</h2>'
+        f'<h2 style="margin:4px 0">{_models_title(reports)}: {len(reports)} {noun(reports)} '
+        "compared</h2>"
         f'<p style="margin:4px 0 8px 0;font-size:14px">Best: <b>{html_text(best, 60)}</b>, '
         f"{html_text(fmt_ms(best_ms))} ({html_text(basis_text(reports))}, the lowest{tie}). "
         f"Placement {html_text(', '.join(sources))}; ops highlighted below run on another "
@@ -201,7 +203,14 @@ def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) 
     why = why_html(reports)
     first = next(iter(reports.values()))
     title = f"ane_notebook: compare {plain(first.model.name, 100)}"
-    variables = {"intro": intro, "why": why, "sections": sections}
+    variables = {
+        "intro": intro,
+        "why": why,
+        "sections": sections,
+        "sections_title": "Each setting's full report"
+        if noun(reports) == "settings"
+        else "Each report in full",
+    }
     if packed:
         page = packed_file_html(roots, title, template=_TEMPLATE, template_variables=variables)
     else:
