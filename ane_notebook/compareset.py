@@ -6,9 +6,10 @@ versions line up even when ops were added or removed: an op found in only one re
 of its own, next to the ops it followed there.
 
 The *best* setting is the one with the lowest total: the measured median prediction when every
-report was timed by Core ML, the estimated one-prediction total otherwise. Ops are highlighted
-where their processor differs from the best setting's, the question a reader has ("what does
-the fastest setting do differently?"), rather than from whichever setting came first.
+report was timed by Core ML, the estimated one-prediction total otherwise
+(docs/evidence.md#display.best_setting). Ops are highlighted where their processor differs
+from the best setting's, the question a reader has ("what does the fastest setting do
+differently?"), rather than from whichever setting came first.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .shares import pct
 if TYPE_CHECKING:
     from .report import OpRecord, ProfileReport
 
-TEXT_WIDTH = 100  # columns: the compare text fits a terminal of this width (issue 11 §3)
+TEXT_WIDTH = 100  # columns a line of compare text may use (docs/evidence.md#display.text_width)
 _LABEL_WIDTH = 20  # the setting column of the compare table (longer labels are cut)
 
 OpKey = tuple[str, str, int]  # (function, name, occurrence): unique even if a name repeats

@@ -81,3 +81,29 @@ def test_opening_the_header_details_pushes_the_rest_down(page: Page, tmp_path: P
     page.evaluate("__deepQueryAll('details.ane-details')[0].open = true")
     page.wait_for(f"{legend_top} > {before + 20}", what="the legend moved below the details")
     assert page.errors() == []
+
+
+def test_label_width_estimate_covers_the_rendered_text(page: Page, tmp_path: Path) -> None:
+    """The label boxes the lane view avoids overlapping are estimated from the character count
+    (crossing_labels.CHAR_EM); measured here with the font bokeh draws them in."""
+    from ane_notebook.render.crossing_labels import CHAR_EM, FONT_PT, FONT_PX, PAD_PX
+
+    texts = [
+        "3 tensors · 192.0 KB · 0.190 ms (+1 reused)",
+        "64.0 KB · 0.021 ms",
+        "7.8 MB · 0.839 ms",
+        "1 reused · 0 ms",
+        "888.8 MB · 888.888 ms",
+        "MMMMWWWW",  # the widest glyphs: an upper bound the labels never reach
+    ]
+    path = tmp_path / "blank.html"
+    path.write_text("<!DOCTYPE html><canvas id=c></canvas>", encoding="utf-8")
+    page.goto(path.as_uri())
+    widths = page.evaluate(
+        "(() => { const ctx = document.getElementById('c').getContext('2d');"
+        f" ctx.font = '{FONT_PT}pt helvetica';"
+        f" return {json.dumps(texts)}.map((t) => ctx.measureText(t).width); }})()"
+    )
+    for text, measured in zip(texts[:-1], widths[:-1], strict=True):
+        estimate = len(text) * CHAR_EM * FONT_PX + PAD_PX
+        assert measured + 2 <= estimate, (text, measured, estimate)

@@ -91,3 +91,12 @@ def test_report_set_uses_the_compare_page(reports: dict[str, ProfileReport]) -> 
     assert "Best: <b>ALL</b>" in rs.to_html()
     bundle = rs._repr_mimebundle_()
     assert "best: ALL" in bundle["text/plain"] and "<iframe" in bundle["text/html"]
+
+
+def test_two_models_are_reports_not_settings() -> None:
+    before = make_report([A, C, A], names=["in", "topk", "out"], model_name="net_v1")
+    after = make_report([A, A, A], names=["in", "top2", "out"], model_name="net_v2")
+    page = compare_page({"net_v1": before, "net_v2": after}).html
+    assert "net_v1 vs net_v2: 2 reports compared" in page and "Each report in full" in page
+    assert "3 ops, 2 of them in every report" not in page  # 4 rows: in, topk, top2, out
+    assert "4 ops, 2 of them in every report (matched by name)" in page

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from ..analysis.crossings import Crossing
     from ..report import ProfileReport
 
-# Label geometry, in pixels at the nominal size of the lane figure. A sans-serif digit or
-# lower-case letter averages ~0.55 em; 0.62 em leaves room for wider glyphs (·, K, M).
+# Label geometry, in pixels at the nominal size of the lane figure. Measured: bokeh's 8 pt
+# helvetica averages 0.45-0.49 em per character on these labels; 0.62 em leaves room for a
+# wider substitute font (docs/evidence.md#display.label_box).
 FONT_PT = 8
 FONT_PX = FONT_PT * 96 / 72
 CHAR_EM = 0.62
