@@ -20,7 +20,7 @@ from .compare import compare_figure, compare_summary_html
 from .detail import detail_data, explorer, hazard_markers
 from .graph import GRAPH_MAX_OPS, _graph_parts, _link_selection
 from .graphunits import COLLAPSE_ABOVE, layer_arrays
-from .header import header_html
+from .header import header_height_px, header_html
 from .lanes import _lane_parts
 from .mapping import mapping_bar
 from .optable import _color_mapper, op_table
@@ -70,9 +70,15 @@ def build_layout(
         # A header's height depends on its metadata; rows are ~18 px.
         items.append(Div(text=header_html(report), sizing_mode="stretch_width", name="header"))
     unknown = any(r.device is None and not r.is_const for r in report.ops)
+    summary = report.summary()
     items.append(
         Div(
-            text=legend_html(unknown),
+            text=legend_html(
+                unknown,
+                reused=any(not c.moved for c in report.crossings),
+                dispatch=summary.launch_ms > 0,
+                io=summary.io_ms > 0,
+            ),
             sizing_mode="stretch_width",
             height=LEGEND_HEIGHT_PX,
             name="legend",
@@ -117,9 +123,7 @@ def build_layout(
     # Heights are fixed except the header; bokeh puts ~5 px between the items of a column.
     height = sum(int(getattr(i, "height", None) or 0) for i in items) + 5 * len(items)
     if header:
-        height += 60 + 19 * (
-            9 + len(report.metadata) + min(len(report.model.metadata), 8) + len(report.warnings)
-        )
+        height += header_height_px(report)  # its details start collapsed
     root = column(items, sizing_mode="stretch_width", name="ane_report")
     return ReportLayout(root, height + 20)
 
