@@ -33,6 +33,7 @@ from bokeh.resources import INLINE
 from ..escape import plain
 from ..report import ProfileReport
 from .diagram import build_layout, header_html, not_on_ane_html
+from .encode import encode_sources
 from .packjs import packed_file_html
 from .palette import legend_text
 
@@ -44,6 +45,9 @@ def _page(
     packed: bool,
 ) -> tuple[str, int]:
     layout = build_layout(report, compare, header=header)
+    # Text columns go compactly (issue 14): dictionary codes or one joined string, decoded in
+    # the browser on load.
+    encode_sources(layout.root)
     # The template escapes the title itself (jinja `| e`); `plain` only removes control chars,
     # so the title is escaped exactly once.
     title = f"ane_notebook: {plain(report.model.name, 120)}"
