@@ -19,12 +19,16 @@ from pathlib import Path
 
 import bokeh
 import nbformat
+import numpy as np
 import pytest
+from bokeh.models import ColumnDataSource
 from browser import Chromium, Page, chromium_missing_reason
-from test_render import make_report
+from test_render import big_report, make_report, named
 
 from ane_notebook.render import packjs
-from ane_notebook.render.diagram import op_table
+from ane_notebook.render.diagram import build_layout, op_table
+from ane_notebook.render.html import notebook_html
+from ane_notebook.report import ProfileReport
 
 pytestmark = [
     pytest.mark.browser,
@@ -111,6 +115,10 @@ def test_decoder_rejects_a_damaged_stream(page: Page) -> None:
     assert page.evaluate(js) == "lzma: bad stream"
 
 
+def notebook_page(rep: ProfileReport) -> str:
+    return f"<!DOCTYPE html><html><body>{notebook_html(rep)}</body></html>"
+
+
 def _notebook_with(reports: int) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     for i in range(reports):
@@ -163,3 +171,36 @@ def test_nbconvert_html_of_a_saved_notebook_renders(page: Page, tmp_path: Path) 
     for f in frames:
         assert f.evaluate("__deepQueryAll('canvas').length") >= 3
         assert f.errors() == []
+
+
+def test_encoded_columns_decode_to_the_originals(page: Page, tmp_path: Path) -> None:
+    """A 3,000-op page (its text columns dictionary- and prefix-encoded, its positions small
+    ints): once the document is ready, every column in the browser equals the Python one."""
+    rep = big_report(3000)
+    originals = {}
+    for name in ("lanes_ops", "graph_nodes", "lanes_segments"):
+        src = named(build_layout(rep).root, name, ColumnDataSource)
+        originals[name] = {
+            k: (v if isinstance(v, list) else np.asarray(v).tolist()) for k, v in src.data.items()
+        }
+    out = tmp_path / "big.html"
+    out.write_text(notebook_page(rep), encoding="utf-8")
+    (frame,) = _rendered_frames(page, out.as_uri(), 1)
+    frame.wait_for("window.__aneDecoded === true", what="the columns to decode")
+    for name, cols in originals.items():
+        got = frame.evaluate(
+            f"""(() => {{
+              const s = Bokeh.documents[0].get_model_by_name({json.dumps(name)});
+              const out = {{}};
+              for (const [k, v] of Object.entries(s.data)) {{ out[k] = Array.from(v); }}
+              return out;
+            }})()""",
+            timeout=60,
+        )
+        assert set(got) == set(cols), name
+        for k, v in cols.items():
+            if isinstance(v[0], str):
+                assert got[k] == v, k
+            else:
+                assert got[k] == pytest.approx(v), k
+    assert frame.errors() == []
