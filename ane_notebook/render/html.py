@@ -24,6 +24,7 @@ measurements and the trade-offs. `report_html(..., packed=True)` does the same f
 
 from __future__ import annotations
 
+import base64
 import html as _html
 from collections.abc import Mapping
 
@@ -32,6 +33,7 @@ from bokeh.resources import INLINE
 
 from ..escape import plain
 from ..report import ProfileReport
+from . import png
 from .diagram import build_layout, header_html, not_on_ane_html
 from .encode import encode_sources
 from .packjs import packed_file_html
@@ -109,3 +111,18 @@ def notebook_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | 
         f"table)</summary>{table}</details>"
         "</div>"
     )
+
+
+def notebook_bundle(
+    report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None
+) -> dict[str, str]:
+    """The rich part of a report's MIME bundle: `text/html` (`notebook_html`), and with
+    `ANE_NOTEBOOK_PNG=1` an `image/png` of the page for viewers that cannot show HTML."""
+    bundle = {"text/html": notebook_html(report, compare)}
+    if png.wanted():
+        page, height = _page(report, compare, header=True, packed=False)
+        # The layout's height is an estimate for an iframe that scrolls; a picture cannot.
+        picture = png.optional_png(page, height + png.MARGIN_PX)
+        if picture is not None:
+            bundle["image/png"] = base64.b64encode(picture).decode("ascii")
+    return bundle
