@@ -102,6 +102,21 @@ def test_decoder_matches_python_lzma(page: Page) -> None:
     assert checked == 2 * len(inputs) + (len(SETTINGS) - 2) * (len(inputs) - 1)
 
 
+def test_base85_matches_python(page: Page) -> None:
+    page.evaluate(packjs.unpack_js())
+    cases = [os.urandom(n) for n in (*range(0, 13), 1000, 250_001)] + [b"\xff" * 8, bytes(9)]
+    for data in cases:
+        text = packjs.b85(data)
+        assert not set(text) & set("&<>'\"\\")  # nothing HTML, an attribute or JSON escapes
+        js = f"Array.from(window.__aneUnpack.base85({json.dumps(text)}))"
+        assert bytes(page.evaluate(js, timeout=60)) == data, len(data)
+    bad = page.evaluate(
+        "(() => { try { window.__aneUnpack.base85('ab\u00e9de'); return 'decoded'; }"
+        " catch (e) { return e.message; } })()"
+    )
+    assert bad == "base85: bad character"
+
+
 def test_decoder_rejects_a_damaged_stream(page: Page) -> None:
     page.evaluate(packjs.unpack_js())
     raw = b"hello hello hello " * 1000
