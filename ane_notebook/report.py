@@ -392,11 +392,9 @@ class ProfileReport:
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        bundle = {"text/plain": self.to_text()}
-        from .render.html import notebook_html
+        from .render.html import notebook_bundle
 
-        bundle["text/html"] = notebook_html(self)
-        return bundle
+        return {"text/plain": self.to_text(), **notebook_bundle(self)}
 
 
 # --- JSON (de)serialisation ---------------------------------------------------------------
