@@ -186,16 +186,8 @@ class ProfileReport:
     def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
-        producer = graph.producer
         records = []
-        for op, p in zip(graph.ops, placement.ops, strict=True):
-            ins = tuple(
-                dict.fromkeys(
-                    src
-                    for name in op.inputs
-                    if (src := producer.get((op.function, name))) is not None and src != op.index
-                )
-            )
+        for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
             records.append(
                 OpRecord(
                     index=op.index,
@@ -208,7 +200,7 @@ class ProfileReport:
                     reason_kind=p.reason_kind,
                     evidence=p.evidence,
                     est_time_ms=float(p.est_time_ms),
-                    outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+                    outputs=outputs,
                     inputs=ins,
                     is_const=op.is_const,
                     block=op.block,
@@ -370,6 +362,8 @@ class ProfileReport:
     def to_dict(self) -> dict[str, Any]:
         return _report_to_dict(self)
 
+    @gc_paused()  # the dict is made, written and freed in one pause: the collector never
+    # walks its ~1M objects (which made to_json 2.3x json.dumps at 50k ops; GitHub issue 14)
     def to_json(self, path: str | os.PathLike[str] | None = None, indent: int | None = None) -> str:
         """The report as JSON text; also written to `path` when given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
@@ -395,6 +389,34 @@ class ProfileReport:
 
         bundle["text/html"] = notebook_html(self)
         return bundle
+
+
+def _op_links(graph: Graph) -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
+    """Per op: the ops it reads (producer indices, in order, once each) and its output records.
+
+    They depend on the graph alone, so they are made once per graph (`Graph.derived`) and
+    shared by every report of it: the four settings of a comparison (GitHub issue 14).
+    """
+    key = "report.op_links"
+    cached = graph.derived.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    producer = graph.producer
+    links = [
+        (
+            tuple(
+                dict.fromkeys(
+                    src
+                    for name in op.inputs
+                    if (src := producer.get((op.function, name))) is not None and src != op.index
+                )
+            ),
+            tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+        )
+        for op in graph.ops
+    ]
+    graph.derived[key] = links
+    return links
 
 
 # --- JSON (de)serialisation ---------------------------------------------------------------
@@ -563,6 +585,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     )
 
 
+@gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from .costs import (
     tensor_bytes,
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
-from .partition import Edge, partition
+from .partition import Edge, Refiner, partition
 from .result import (
     CONSTANT_REASON,
     CostDriver,
@@ -82,6 +83,12 @@ class Problem:
     costs: OpCosts
     dispatches: np.ndarray
     unsized: frozenset[int]
+
+    @cached_property
+    def refiner(self) -> Refiner:
+        """The partitioner's edge tables for this problem, shared by `partition` and the
+        uncertainty's readings under every compute-unit setting."""
+        return Refiner(self.edges, self.functions, self.tensors)
 
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
@@ -227,7 +234,9 @@ def estimate(
     profile = problem.chip
     hw = NOMINAL.for_chip(profile)
     unary = problem.unary(cu, hw)
-    assign = partition(unary, problem.edges, problem.functions, problem.tensors, hw=hw)
+    assign = partition(
+        unary, problem.edges, problem.functions, problem.tensors, hw=hw, tables=problem.refiner
+    )
     alts = alternatives(problem, cu, assign)
     contested_rows, alt_rows = alts.per_op(assign)
     ctx = RuleContext(graph, profile)

@@ -49,8 +49,12 @@ def partition(
     tensors: Sequence[Sequence[Hashable]] | None = None,
     *,
     hw: HardwareModel = NOMINAL,
+    tables: Refiner | None = None,
 ) -> list[int]:
     """Pick a device column per op minimising op time + switches + crossings (see module doc).
+
+    `tables`, a `Refiner` of the same edges, functions and tensors, lends its edge tables
+    (the estimator keeps one per problem: the settings of a comparison share them).
 
     `tensors[k][e]`, when given, names the tensor that edge `edges[k][e]` carries: a tensor
     that reached a processor once serves every consumer there, so its crossing is paid once
@@ -68,7 +72,8 @@ def partition(
     if len(edges) == 0:
         return []
     allowed = frozenset(j for j in range(_NDEV) if bool(np.isfinite(unary[:, j]).any()))
-    shared = _Shared(edges, functions, tensors, hw)
+    base = None if tables is None else tables._base
+    shared = _Shared(edges, functions, tensors, hw) if base is None else base.with_hw(hw)
     memo: dict[frozenset[int], list[int]] = {}
     return _solve(unary, shared, allowed | {_CPU}, memo)
 
