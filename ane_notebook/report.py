@@ -187,7 +187,12 @@ class ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
         records = []
+        # a few distinct device sets: each in lane order once
+        lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
         for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
+            supported = lanes.get(p.supported)
+            if supported is None:
+                supported = lanes[p.supported] = tuple(d for d in DEVICE_ORDER if d in p.supported)
             records.append(
                 OpRecord(
                     index=op.index,
@@ -195,7 +200,7 @@ class ProfileReport:
                     op_type=op.op_type,
                     function=op.function,
                     device=p.device,
-                    supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
+                    supported=supported,
                     reason=p.reason,
                     reason_kind=p.reason_kind,
                     evidence=p.evidence,

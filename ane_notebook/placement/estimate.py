@@ -246,14 +246,7 @@ def estimate(
     ops: list[OpPlacement] = []
     for op in graph.ops:
         if op.is_const:
-            ops.append(
-                OpPlacement(
-                    device=None,
-                    supported=frozenset(),
-                    reason=CONSTANT_REASON,
-                    reason_kind=ReasonKind.CONSTANT,
-                )
-            )
+            ops.append(_CONSTANT)  # immutable: one for every constant op
             continue
         k = problem.pos[op.index]
         dev = DEVICE_COLUMNS[assign[k]]
@@ -299,6 +292,11 @@ def estimate(
         warnings=warnings,
         uncertainty=uncertainty_of(problem, cu, assign, alts),
     )
+
+
+_CONSTANT = OpPlacement(
+    device=None, supported=frozenset(), reason=CONSTANT_REASON, reason_kind=ReasonKind.CONSTANT
+)
 
 
 def _shape_unknown(p: OpPlacement) -> OpPlacement:
