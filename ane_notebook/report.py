@@ -186,29 +186,26 @@ class ProfileReport:
     def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
-        producer = graph.producer
         records = []
-        for op, p in zip(graph.ops, placement.ops, strict=True):
-            ins = tuple(
-                dict.fromkeys(
-                    src
-                    for name in op.inputs
-                    if (src := producer.get((op.function, name))) is not None and src != op.index
-                )
-            )
+        # a few distinct device sets: each in lane order once
+        lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
+        for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
+            supported = lanes.get(p.supported)
+            if supported is None:
+                supported = lanes[p.supported] = tuple(d for d in DEVICE_ORDER if d in p.supported)
             records.append(
-                OpRecord(
+                _record(
                     index=op.index,
                     name=op.name,
                     op_type=op.op_type,
                     function=op.function,
                     device=p.device,
-                    supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
+                    supported=supported,
                     reason=p.reason,
                     reason_kind=p.reason_kind,
                     evidence=p.evidence,
                     est_time_ms=float(p.est_time_ms),
-                    outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+                    outputs=outputs,
                     inputs=ins,
                     # a constexpr_* op that Core ML's plan runs and costs is not "no
                     # processor runs it": it counts where the plan puts it
@@ -372,6 +369,8 @@ class ProfileReport:
     def to_dict(self) -> dict[str, Any]:
         return _report_to_dict(self)
 
+    @gc_paused()  # the dict is made, written and freed in one pause: the collector never
+    # walks its ~1M objects (which made to_json 2.3x json.dumps at 50k ops; GitHub issue 14)
     def to_json(self, path: str | os.PathLike[str] | None = None, indent: int | None = None) -> str:
         """The report as JSON text; also written to `path` when given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
@@ -395,6 +394,48 @@ class ProfileReport:
         from .render.html import notebook_bundle
 
         return {"text/plain": self.to_text(), **notebook_bundle(self)}
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _record(**fields: Any) -> OpRecord:
+    """`OpRecord(**fields)`, given every field, without the frozen dataclass's generated
+    ``__init__``: it sets each of the 21 fields through ``object.__setattr__``, 3x slower than
+    handing over the dict (0.1 s per 50k-op report, per compute-unit setting; GitHub issue 14).
+    tests/test_report.py checks that the records are those the constructor makes."""
+    rec: OpRecord = _new(OpRecord)
+    _set(rec, "__dict__", fields)
+    return rec
+
+
+def _op_links(graph: Graph) -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
+    """Per op: the ops it reads (producer indices, in order, once each) and its output records.
+
+    They depend on the graph alone, so they are made once per graph (`Graph.derived`) and
+    shared by every report of it: the four settings of a comparison (GitHub issue 14).
+    """
+    key = "report.op_links"
+    cached = graph.derived.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    producer = graph.producer
+    links = [
+        (
+            tuple(
+                dict.fromkeys(
+                    src
+                    for name in op.inputs
+                    if (src := producer.get((op.function, name))) is not None and src != op.index
+                )
+            ),
+            tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+        )
+        for op in graph.ops
+    ]
+    graph.derived[key] = links
+    return links
 
 
 # --- JSON (de)serialisation ---------------------------------------------------------------
@@ -505,7 +546,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         metadata=dict(m["metadata"]),
     )
     ops = tuple(
-        OpRecord(
+        _record(
             index=o["index"],
             name=o["name"],
             op_type=o["op_type"],
@@ -563,6 +604,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     )
 
 
+@gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
 
