@@ -123,3 +123,39 @@ def test_the_reason_text_check_can_fail() -> None:
     ):
         assert _REASON_TEXT_LOGIC.search(line), line
     assert not _REASON_TEXT_LOGIC.search("if p.reason_kind is ReasonKind.NOT_IN_PLAN:")
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_module_says_its_job() -> None:
+    # A module docstring of at least a sentence, packages' __init__ included (issue 15 §2).
+    import ast
+
+    missing = []
+    for path in _modules():
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        if doc is None or len(doc.split()) < 8:
+            missing.append(str(path.relative_to(PACKAGE)))
+    assert missing == []
+
+
+# Modules over the size limit, each with why it is allowed for now. Shrink this list; never grow
+# it without a reason the lead agrees to.
+_LONG_MODULES = {
+    "placement/partition.py": "the partitioner's speed work (GitHub issue 14) is still under way",
+    "placement/estimate.py": "the partitioner's speed work (GitHub issue 14) is still under way",
+    "placement/costs.py": "the cost model's rework (GitHub issue 10) is still under way",
+}
+_MAX_LINES = 500
+
+
+def test_modules_stay_small() -> None:
+    # One module, one job (issue 15 §2): none grows past ~500 lines unnoticed.
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in _modules()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > _MAX_LINES
+    }
+    assert sorted(set(long) - set(_LONG_MODULES)) == [], long
