@@ -18,6 +18,7 @@ from typing import NoReturn
 from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError
 from .escape import plain
+from .placement.result import Backend
 
 EXIT_BAD_INPUT = 2
 # What a shell reports for a process ended by SIGPIPE (128 + 13), as `yes | head` shows.
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "estimate", "coreml", "recorded"],
+        choices=[b.value for b in Backend],
         help="auto: live Core ML on macOS 14.4+, the estimate elsewhere",
     )
     prof.add_argument(

@@ -7,6 +7,7 @@ import doctest
 import re
 import subprocess
 import sys
+from enum import Enum
 from pathlib import Path
 
 import ane_notebook
@@ -206,3 +207,59 @@ def test_modules_stay_small() -> None:
         if (n := len(p.read_text(encoding="utf-8").splitlines())) > _MAX_LINES
     }
     assert sorted(set(long) - set(_LONG_MODULES)) == [], long
+
+
+def _enum_tables() -> dict[str, frozenset[str]]:
+    from ane_notebook.placement.result import CostDriver, WarningKind
+
+    kinds: list[type[Enum]] = [
+        ane_notebook.PlacementSource,
+        ane_notebook.Backend,
+        ane_notebook.ReasonKind,
+        WarningKind,
+        CostDriver,
+        ane_notebook.Device,
+        ane_notebook.Evidence,
+        ane_notebook.ComputeUnits,
+    ]
+    return {k.__name__: frozenset(str(m.value) for m in k) for k in kinds}
+
+
+def _spelled_out_enums(source: str, tables: dict[str, frozenset[str]]) -> list[str]:
+    """Where `source` restates an enum: a literal list/set/tuple holding two or more of its
+    values (a second table of the same fact), or `== "coreml"`-style tests of a placement
+    source (which the enum's `is` comparison replaces)."""
+    sources = tables["PlacementSource"]
+    found = []
+    for n in ast.walk(ast.parse(source)):
+        if isinstance(n, (ast.Set, ast.List, ast.Tuple)):
+            words = {e.value for e in n.elts if isinstance(e, ast.Constant)}
+            found += [f"{n.lineno}: {k}" for k, vals in tables.items() if len(words & vals) >= 2]
+        elif isinstance(n, ast.Compare) and any(isinstance(o, (ast.Eq, ast.NotEq)) for o in n.ops):
+            for c in (n.left, *n.comparators):
+                if isinstance(c, ast.Constant) and c.value in sources:
+                    found.append(f"{n.lineno}: == {c.value!r}")
+    return found
+
+
+def test_enums_are_not_spelled_out_again() -> None:
+    # `source` and the other kinds are enums (issue 15 §1): their values are listed once, in
+    # the enum; argparse choices, widget options and the report validator derive from it.
+    tables = _enum_tables()
+    defining = {"placement/result.py", "placement/devices.py"}
+    offenders = [
+        f"{rel}:{hit}"
+        for path in _modules()
+        if (rel := str(path.relative_to(PACKAGE))) not in defining
+        for hit in _spelled_out_enums(path.read_text(encoding="utf-8"), tables)
+    ]
+    assert offenders == []
+
+
+def test_the_enum_check_can_fail() -> None:
+    tables = _enum_tables()
+    assert _spelled_out_enums('choices = ["auto", "estimate", "coreml"]', tables)
+    assert _spelled_out_enums('ok = r.source == "recorded"', tables)
+    assert _spelled_out_enums('_D = frozenset({"ANE", "GPU"})', tables)
+    assert not _spelled_out_enums("ok = r.source is PlacementSource.RECORDED", tables)
+    assert not _spelled_out_enums('has = "estimate" in table.columns', tables)
