@@ -173,7 +173,13 @@ class CheckResult:
 
     `conditions` in the order checked (`failed` the violated ones), the report's `hazards`, the
     ANE `share` with its denominators and, with a baseline, the `diff`. Made by
-    `ProfileReport.check` (which has an example) and `ane-notebook check`.
+    `ProfileReport.check` and `ane-notebook check`.
+
+        >>> import ane_notebook as an
+        >>> r = an.profile("example:transformer", "CPU_AND_NE", chip="M1", backend="estimate")
+        >>> result = r.check(max_crossings=0)
+        >>> bool(result), [(c.id, c.measured, c.limit) for c in result.failed]
+        (False, [('max-crossings', '2 crossings', '<= 0')])
     """
 
     model: str

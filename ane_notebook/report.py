@@ -393,7 +393,13 @@ class ProfileReport:
 
 @dataclass(frozen=True)
 class ReportSet:
-    """Several reports of one model (e.g. the four compute-unit settings), shown side by side."""
+    """Several reports of one model (e.g. the four compute-unit settings), shown side by side.
+
+    >>> import ane_notebook as an
+    >>> rs = an.run(an.ProfileRequest("example:lstm", compare=True))
+    >>> list(rs.reports), rs["CPU_AND_NE"].compute_units.value
+    (['CPU_ONLY', 'CPU_AND_GPU', 'CPU_AND_NE', 'ALL'], 'CPU_AND_NE')
+    """
 
     reports: Mapping[str, ProfileReport]
 

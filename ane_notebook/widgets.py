@@ -180,10 +180,15 @@ class Explorer(w.VBox):
 def explore(model: str | None = None) -> Explorer:
     """Open the explorer: pick a model, compute units, chip and backend, then Run.
 
-    Example (in a notebook cell)::
+    In a notebook cell, `an.explore("example:transformer")` shows it with that model selected.
+    Its controls are attributes, so a script can drive it too:
 
-        import ane_notebook as an
-        an.explore("example:transformer")   # the explorer, with that model selected
+        >>> import ane_notebook as an
+        >>> ex = an.explore("example:lstm")
+        >>> ex.selected_model()
+        'example:lstm'
+        >>> ex.run().model.name  # what the Run button does; the report is drawn below it
+        'lstm'
     """
     return Explorer(model)
 
