@@ -102,8 +102,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from .api import ProfileRequest, run, write_outputs
+    from .api import ProfileRequest, check_outputs, run, write_outputs
 
+    inputs = (args.model, args.plan)
+    check_outputs(json_path=args.json_path, html_path=args.html_path, inputs=inputs)
     request = ProfileRequest(
         args.model,
         compute_units=args.compute_units,
@@ -117,7 +119,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         report,
         json_path=args.json_path,
         html_path=args.html_path,
-        inputs=(args.model, args.plan),
+        inputs=inputs,
     )
     if written:
         print()
@@ -127,8 +129,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from .api import record, write_outputs
+    from .api import check_outputs, record, write_outputs
 
+    check_outputs(json_path=args.output, inputs=(args.model,))
     report = record(args.model, compute_units=args.compute_units, runs=args.runs)
     print(report.to_text())
     write_outputs(report, json_path=args.output, inputs=(args.model,))
