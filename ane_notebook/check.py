@@ -237,10 +237,15 @@ class CheckResult:
                 f"(placement source: {self.source})"
             )
         else:
-            out.append(
-                f"check passed: {len(self.conditions)} conditions hold "
-                f"(placement source: {self.source})"
+            n = len(self.conditions)
+            held = (
+                "no conditions checked"
+                if n == 0
+                else "1 condition holds"
+                if n == 1
+                else f"all {n} conditions hold"
             )
+            out.append(f"check passed: {held} (placement source: {self.source})")
         return "\n".join(out)
 
     def __str__(self) -> str:
