@@ -173,7 +173,13 @@ class CheckResult:
 
     `conditions` in the order checked (`failed` the violated ones), the report's `hazards`, the
     ANE `share` with its denominators and, with a baseline, the `diff`. Made by
-    `ProfileReport.check` (which has an example) and `ane-notebook check`.
+    `ProfileReport.check` and `ane-notebook check`.
+
+        >>> import ane_notebook as an
+        >>> r = an.profile("example:transformer", "CPU_AND_NE", chip="M1", backend="estimate")
+        >>> result = r.check(max_crossings=0)
+        >>> bool(result), [(c.id, c.measured, c.limit) for c in result.failed]
+        (False, [('max-crossings', '2 crossings', '<= 0')])
     """
 
     model: str
@@ -231,10 +237,15 @@ class CheckResult:
                 f"(placement source: {self.source})"
             )
         else:
-            out.append(
-                f"check passed: {len(self.conditions)} conditions hold "
-                f"(placement source: {self.source})"
+            n = len(self.conditions)
+            held = (
+                "no conditions checked"
+                if n == 0
+                else "1 condition holds"
+                if n == 1
+                else f"all {n} conditions hold"
             )
+            out.append(f"check passed: {held} (placement source: {self.source})")
         return "\n".join(out)
 
     def __str__(self) -> str:
