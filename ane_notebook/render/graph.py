@@ -275,7 +275,7 @@ def _graph_parts(
         source=layer_src,
         fill_color={"field": "device", "transform": mapper},
         line_color={"field": "device2", "transform": mapper},
-        line_width=3,
+        line_width=1.5,  # thin: at 100 layers a thick ring would outweigh the fill
         name="graph_layers_glyph",
     )
     node_r = fig.scatter(
