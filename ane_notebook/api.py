@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._gc import gc_paused
 from .errors import UsageError, writing
 from .model.graph import Graph
 from .model.load import load_model
@@ -40,6 +41,7 @@ def _parse_backend(value: Any) -> Backend:
         ) from None
 
 
+@gc_paused()  # one pause for load, estimate and report: see _gc.py
 def profile(
     model: Any,
     compute_units: Any = "ALL",
@@ -120,6 +122,7 @@ def _profile_live(model: Any, graph: Graph, cu: ComputeUnits, runs: int) -> Prof
     return _with_metadata(report, backend_choice="coreml: Core ML is available here")
 
 
+@gc_paused()
 def profile_all_units(
     model: Any,
     chip: str | None = None,

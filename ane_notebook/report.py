@@ -210,7 +210,9 @@ class ProfileReport:
                     est_time_ms=float(p.est_time_ms),
                     outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
                     inputs=ins,
-                    is_const=op.is_const,
+                    # a constexpr_* op that Core ML's plan runs and costs is not "no
+                    # processor runs it": it counts where the plan puts it
+                    is_const=op.is_const and p.device is None,
                     block=op.block,
                     rules=p.rules,
                     cost_weight=p.cost_weight,

@@ -23,10 +23,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from coremltools.proto import Model_pb2
-
 from .graph import Shape
 from .limits import MAX_RETYPE_WEIGHT_BYTES
+from .proto import Model_pb2
 
 __all__ = ["default_shapes", "weights_size"]
 

@@ -125,8 +125,22 @@ class Problem:
 
 
 def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Problem:
-    """The partitioner's input for `graph` on `chip` (rules and nominal costs applied)."""
+    """The partitioner's input for `graph` on `chip` (rules and nominal costs applied).
+
+    Built once per graph and chip (kept in `Graph.derived`): the compute units do not change
+    it, and a comparison estimates the same graph under four of them (GitHub issue 14).
+    """
     profile = get_chip(chip)
+    key = ("estimate.Problem", profile)
+    cached = graph.derived.get(key)
+    if isinstance(cached, Problem):
+        return cached
+    problem = _build_problem(graph, profile)
+    graph.derived[key] = problem
+    return problem
+
+
+def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
     support = support_for_graph(graph, profile)
     work = [op.index for op in graph.ops if not op.is_const]
     pos = {gi: k for k, gi in enumerate(work)}
@@ -181,6 +195,8 @@ def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Proble
         for gi, ts in returned_outputs(graph).items()
     }
     functions = [graph.ops[gi].function for gi in work]
+    supported.flags.writeable = False  # shared by every estimate of this graph and chip
+    dispatches.flags.writeable = False
     return Problem(
         graph,
         profile,
