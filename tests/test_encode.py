@@ -99,9 +99,10 @@ def test_encode_sources_keeps_drawn_columns_and_attaches_the_decoder() -> None:
             assert after[k] == v, k
         else:
             np.testing.assert_array_equal(np.asarray(after[k], dtype=v.dtype), v)
-    labels = named(root, "lanes_crossings", ColumnDataSource)
+    labels = named(root, "lanes_crossing_label_boxes", ColumnDataSource)
     drawn = encode._drawn_columns(root)
-    assert "label" in drawn[id(labels)]  # drawn by the LabelSet: never encoded
+    assert "text" in drawn[id(labels)]  # drawn by the LabelSet: never encoded
+    assert "text" in labels.data
     assert {"x", "y", "device"} <= drawn[id(ops)]
     (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
     assert isinstance(cb, CustomJS) and ops in cb.args["sources"]
