@@ -598,7 +598,10 @@ def test_fifty_thousand_ops_build() -> None:
     assert len(ops.data["x"]) == 50_000
     assert isinstance(ops.data["x"], np.ndarray)  # columns stay arrays (binary in the page)
     nodes = named(built.root, "graph_nodes", ColumnDataSource)
-    assert len(nodes.data["x"]) == 2000
+    layers = named(built.root, "graph_layers", ColumnDataSource)
+    # the cap counts graph nodes: ops, or the collapsed layers found in the repeated op types
+    assert len(layers.data["gx"]) > 0
+    assert len(nodes.data["x"]) + len(layers.data["gx"]) == 2000
     assert len(named(built.root, "lanes_crossings", ColumnDataSource).data["x0"]) == len(
         rep.crossings
     )
