@@ -342,11 +342,11 @@ def write_outputs(
     one of them (or land inside a model package) is refused with a UsageError, so that a
     mistyped `--json MODEL.mlmodel` never destroys the user's model.
     """
+    check_outputs(json_path=json_path, html_path=html_path, inputs=inputs)
     written: list[str] = []
     for kind, path in (("json", json_path), ("html", html_path)):
         if path is None:
             continue
-        _refuse_overwriting_inputs(path, inputs, kind)
         with writing(path):
             if kind == "json":
                 if not isinstance(result, ProfileReport):
@@ -356,6 +356,32 @@ def write_outputs(
                 result.to_html(path)
         written.append(os.fspath(path))
     return written
+
+
+def check_outputs(
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    html_path: str | os.PathLike[str] | None = None,
+    inputs: Sequence[Any] = (),
+) -> None:
+    """Refuse (UsageError) outputs that would overwrite an input or each other, before any
+    work: a front end calls it before profiling, so a refused `--html MODEL` neither prints a
+    report nor leaves the `--json` file written beside it. `write_outputs` checks again."""
+    outputs = [(k, p) for k, p in (("json", json_path), ("html", html_path)) if p is not None]
+    for kind, path in outputs:
+        _refuse_overwriting_inputs(path, inputs, kind)
+    if len(outputs) == 2 and _same_path(outputs[0][1], outputs[1][1]):
+        raise UsageError(
+            f"{os.fspath(outputs[1][1])}: the json and html outputs name the same file; "
+            "choose two file names"
+        )
+
+
+def _same_path(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, ValueError):
+        return os.fspath(a) == os.fspath(b)
 
 
 def _refuse_overwriting_inputs(

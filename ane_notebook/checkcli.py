@@ -15,6 +15,7 @@ from typing import Any
 from .check import DEFAULT_TIME_TOLERANCE, CheckResult, CheckSettings, check_report
 from .checkconfig import find_config
 from .errors import UsageError, writing
+from .placement.result import Backend
 
 EXIT_OK = 0
 EXIT_VIOLATED = 1
@@ -55,7 +56,7 @@ def add_check_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--compute-units", "-u", default=None, help="default ALL")
     g.add_argument("--chip", default=None, help="chip to estimate for (default M1)")
     g.add_argument("--plan", default=None, help="a plan recorded on a Mac")
-    g.add_argument("--backend", default=None, choices=["auto", "estimate", "coreml", "recorded"])
+    g.add_argument("--backend", default=None, choices=[b.value for b in Backend])
     c = p.add_argument_group("conditions")
     c.add_argument(
         "--min-ane-ops",

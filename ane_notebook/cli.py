@@ -18,6 +18,7 @@ from typing import NoReturn
 from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError, UsageError
 from .escape import plain
+from .placement.result import Backend
 
 EXIT_BAD_INPUT = 2
 # What a shell reports for a process ended by SIGPIPE (128 + 13), as `yes | head` shows.
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument(
         "--backend",
         default="auto",
-        choices=["auto", "estimate", "coreml", "recorded"],
+        choices=[b.value for b in Backend],
         help="auto: live Core ML on macOS 14.4+, the estimate elsewhere",
     )
     prof.add_argument(
@@ -122,10 +123,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from .api import ProfileRequest, run, write_outputs
+    from .api import ProfileRequest, check_outputs, run, write_outputs
 
     if args.json_path is not None and (args.compare or args.chips or args.against):
         raise UsageError("--json writes one report; --compare, --chips and --against make several")
+    # Refuse to overwrite an input before the (possibly long) profile, not after it.
+    inputs = (args.model, args.plan, args.against)
+    check_outputs(json_path=args.json_path, html_path=args.html_path, inputs=inputs)
     request = ProfileRequest(
         args.model,
         compute_units=args.compute_units,
@@ -142,7 +146,7 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         report,
         json_path=args.json_path,
         html_path=args.html_path,
-        inputs=(args.model, args.plan, args.against),
+        inputs=inputs,
     )
     if written:
         print()
@@ -152,8 +156,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from .api import record, write_outputs
+    from .api import check_outputs, record, write_outputs
 
+    check_outputs(json_path=args.output, inputs=(args.model,))
     report = record(args.model, compute_units=args.compute_units, runs=args.runs)
     print(report.to_text())
     write_outputs(report, json_path=args.output, inputs=(args.model,))

@@ -145,8 +145,9 @@ class AneMagics(Magics):
         return name
 
     def _run(self, model: Any, args: Any) -> Any:
-        from .api import ProfileRequest, run, write_outputs
+        from .api import ProfileRequest, check_outputs, run, write_outputs
 
+        check_outputs(html_path=_unquote(args.html), inputs=(model, _unquote(args.plan)))
         request = ProfileRequest(
             model,
             compute_units=args.compute_units,

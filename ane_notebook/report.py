@@ -1,9 +1,10 @@
-"""ProfileReport: the one result object, and its text and JSON forms.
+"""ProfileReport: the one result object, and the records it holds.
 
 A report is self-contained: it keeps every op's record (type, shapes, device, reason, evidence,
 estimated time), the segments and crossings, and where the placement came from (`source`:
 coreml / estimate / recorded), so it can be saved as JSON, loaded on another machine and drawn
-without the model. The JSON is versioned and described by `report.schema.json`.
+without the model. The JSON is versioned and described by `report.schema.json`; the conversion
+to and from it lives in `report_io` (its names are importable from here too).
 
 The HTML form (`to_html`, `_repr_mimebundle_`) is drawn by `render/` and imported lazily, so this
 module and everything below it stay free of IPython, ipywidgets and bokeh.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -38,19 +39,10 @@ from .placement.result import (
     ReasonKind,
     ReportWarning,
     Uncertainty,
-    hazards_from_list,
-    hazards_to_list,
-    placement_fields_from_dict,
-    placement_fields_to_dict,
-    timings_from_dict,
-    timings_to_dict,
-    uncertainty_from_dict,
-    uncertainty_to_dict,
-    warnings_from_list,
-    warnings_to_list,
 )
-from .report_validation import REPORT_FORMAT, REPORT_VERSION
-from .schema import read_json_file, validate_report_dict
+from .report_io import load_report as load_report
+from .report_io import report_from_dict as report_from_dict
+from .report_io import report_to_dict
 
 if TYPE_CHECKING:
     from .check import CheckResult
@@ -186,29 +178,26 @@ class ProfileReport:
     def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
-        producer = graph.producer
         records = []
-        for op, p in zip(graph.ops, placement.ops, strict=True):
-            ins = tuple(
-                dict.fromkeys(
-                    src
-                    for name in op.inputs
-                    if (src := producer.get((op.function, name))) is not None and src != op.index
-                )
-            )
+        # a few distinct device sets: each in lane order once
+        lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
+        for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
+            supported = lanes.get(p.supported)
+            if supported is None:
+                supported = lanes[p.supported] = tuple(d for d in DEVICE_ORDER if d in p.supported)
             records.append(
-                OpRecord(
+                _record(
                     index=op.index,
                     name=op.name,
                     op_type=op.op_type,
                     function=op.function,
                     device=p.device,
-                    supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
+                    supported=supported,
                     reason=p.reason,
                     reason_kind=p.reason_kind,
                     evidence=p.evidence,
                     est_time_ms=float(p.est_time_ms),
-                    outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+                    outputs=outputs,
                     inputs=ins,
                     # a constexpr_* op that Core ML's plan runs and costs is not "no
                     # processor runs it": it counts where the plan puts it
@@ -370,8 +359,10 @@ class ProfileReport:
 
     # --- JSON ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return _report_to_dict(self)
+        return report_to_dict(self)
 
+    @gc_paused()  # the dict is made, written and freed in one pause: the collector never
+    # walks its ~1M objects (which made to_json 2.3x json.dumps at 50k ops; GitHub issue 14)
     def to_json(self, path: str | os.PathLike[str] | None = None, indent: int | None = None) -> str:
         """The report as JSON text; also written to `path` when given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
@@ -392,194 +383,62 @@ class ProfileReport:
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        bundle = {"text/plain": self.to_text()}
-        from .render.html import notebook_html
+        from .render.html import notebook_bundle
 
-        bundle["text/html"] = notebook_html(self)
-        return bundle
+        return {"text/plain": self.to_text(), **notebook_bundle(self)}
 
 
-# --- JSON (de)serialisation ---------------------------------------------------------------
+_new = object.__new__
+_set = object.__setattr__
 
 
-def _shape(s: Shape | None) -> list[int | None] | None:
-    return None if s is None else list(s)
+def _record(**fields: Any) -> OpRecord:
+    """`OpRecord(**fields)`, given every field, without the frozen dataclass's generated
+    ``__init__``: it sets each of the 21 fields through ``object.__setattr__``, 3x slower than
+    handing over the dict (0.1 s per 50k-op report, per compute-unit setting; GitHub issue 14).
+    tests/test_report.py checks that the records are those the constructor makes."""
+    rec: OpRecord = _new(OpRecord)
+    _set(rec, "__dict__", fields)
+    return rec
 
 
-def _tensor(t: TensorRecord) -> dict[str, Any]:
-    return {"name": t.name, "shape": _shape(t.shape), "dtype": t.dtype}
+def _op_links(graph: Graph) -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
+    """Per op: the ops it reads (producer indices, in order, once each) and its output records.
 
-
-@gc_paused()  # a dict per op, tensor and crossing: see _gc.py
-def _report_to_dict(r: ProfileReport) -> dict[str, Any]:
-    m = r.model
-    return {
-        "format": REPORT_FORMAT,
-        "version": REPORT_VERSION,
-        "source": r.source.value,
-        "compute_units": r.compute_units.value,
-        "chip": r.chip,
-        "model": {
-            "name": m.name,
-            "source": m.source,
-            "format": m.format,
-            "functions": list(m.functions),
-            "inputs": [_tensor(t) for t in m.inputs],
-            "outputs": [_tensor(t) for t in m.outputs],
-            "flexible_inputs": list(m.flexible_inputs),
-            "metadata": dict(m.metadata),
-        },
-        "metadata": dict(r.metadata),
-        "timings": timings_to_dict(r.timings),
-        "warnings": warnings_to_list(r.warnings),
-        "uncertainty": uncertainty_to_dict(r.uncertainty),
-        "hazards": hazards_to_list(r.hazards),
-        "ops": [
-            {
-                "index": o.index,
-                "name": o.name,
-                "op_type": o.op_type,
-                "function": o.function,
-                **placement_fields_to_dict(o),
-                "outputs": [_tensor(t) for t in o.outputs],
-                "inputs": list(o.inputs),
-                "is_const": o.is_const,
-                "block": list(o.block),
-            }
-            for o in r.ops
-        ],
-        "segments": [
-            {
-                "index": s.index,
-                "device": s.device.value,
-                "function": s.function,
-                "start": s.start,
-                "end": s.end,
-                "n_ops": s.n_ops,
-                "est_time_ms": s.est_time_ms,
-                "launch_ms": s.launch_ms,
-                "io_ms": s.io_ms,
-            }
-            for s in r.segments
-        ],
-        "crossings": [
-            {
-                "src": c.src,
-                "dst": c.dst,
-                "tensor": c.tensor,
-                "shape": _shape(c.shape),
-                "dtype": c.dtype,
-                "bytes": c.bytes,
-                "src_device": c.src_device.value,
-                "dst_device": c.dst_device.value,
-                "est_cost_ms": c.est_cost_ms,
-                "moved": c.moved,
-            }
-            for c in r.crossings
-        ],
-    }
-
-
-def _tuple_shape(s: Sequence[int | None] | None) -> Shape | None:
-    return None if s is None else tuple(s)
-
-
-def _tensor_rec(d: Mapping[str, Any]) -> TensorRecord:
-    return TensorRecord(d["name"], _tuple_shape(d["shape"]), d["dtype"])
-
-
-@gc_paused()  # schema validation and one record per op: see _gc.py
-def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
-    """Validate `data` against the schema and build a ProfileReport; PlanError if invalid.
-
-    Reports of format version 1 are upgraded first (`schema.validate_report_dict`).
+    They depend on the graph alone, so they are made once per graph (`Graph.derived`) and
+    shared by every report of it: the four settings of a comparison (GitHub issue 14).
     """
-    data = validate_report_dict(data, origin)
-    m = data["model"]
-    info = ModelInfo(
-        name=m["name"],
-        source=m["source"],
-        format=m["format"],
-        functions=tuple(m["functions"]),
-        inputs=tuple(_tensor_rec(t) for t in m["inputs"]),
-        outputs=tuple(_tensor_rec(t) for t in m["outputs"]),
-        flexible_inputs=tuple(m["flexible_inputs"]),
-        metadata=dict(m["metadata"]),
-    )
-    ops = tuple(
-        OpRecord(
-            index=o["index"],
-            name=o["name"],
-            op_type=o["op_type"],
-            function=o["function"],
-            **placement_fields_from_dict(o),
-            outputs=tuple(_tensor_rec(t) for t in o["outputs"]),
-            inputs=tuple(o["inputs"]),
-            is_const=o["is_const"],
-            block=tuple(o["block"]),
+    key = "report.op_links"
+    cached = graph.derived.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    producer = graph.producer
+    links = [
+        (
+            tuple(
+                dict.fromkeys(
+                    src
+                    for name in op.inputs
+                    if (src := producer.get((op.function, name))) is not None and src != op.index
+                )
+            ),
+            tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
         )
-        for o in data["ops"]
-    )
-    segments = tuple(
-        Segment(
-            s["index"],
-            Device(s["device"]),
-            s["function"],
-            s["start"],
-            s["end"],
-            s["n_ops"],
-            float(s["est_time_ms"]),
-            float(s.get("launch_ms", 0.0)),  # absent in reports written before they existed
-            float(s.get("io_ms", 0.0)),
-        )
-        for s in data["segments"]
-    )
-    crossings = tuple(
-        Crossing(
-            c["src"],
-            c["dst"],
-            c["tensor"],
-            _tuple_shape(c["shape"]),
-            c["dtype"],
-            c["bytes"],
-            Device(c["src_device"]),
-            Device(c["dst_device"]),
-            float(c["est_cost_ms"]),
-            c["moved"],
-        )
-        for c in data["crossings"]
-    )
-    return ProfileReport(
-        model=info,
-        source=data["source"],
-        compute_units=ComputeUnits(data["compute_units"]),
-        chip=data["chip"],
-        ops=ops,
-        segments=segments,
-        crossings=crossings,
-        metadata=dict(data["metadata"]),
-        timings=timings_from_dict(data["timings"]),
-        warnings=warnings_from_list(data["warnings"]),
-        uncertainty=uncertainty_from_dict(data["uncertainty"]),
-        hazards=hazards_from_list(data["hazards"]),
-    )
-
-
-def load_report(path: str | os.PathLike[str]) -> ProfileReport:
-    """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
-
-    >>> import ane_notebook as an, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
-    >>> _ = an.profile("example:lstm").to_json(path)
-    >>> an.load_report(path).model.name
-    'lstm'
-    """
-    return report_from_dict(read_json_file(path), origin=str(path))
+        for op in graph.ops
+    ]
+    graph.derived[key] = links
+    return links
 
 
 @dataclass(frozen=True)
 class ReportSet:
-    """Several reports of one model (e.g. the four compute-unit settings), shown side by side."""
+    """Several reports of one model (e.g. the four compute-unit settings), shown side by side.
+
+    >>> import ane_notebook as an
+    >>> rs = an.run(an.ProfileRequest("example:lstm", compare=True))
+    >>> list(rs.reports), rs["CPU_AND_NE"].compute_units.value
+    (['CPU_ONLY', 'CPU_AND_GPU', 'CPU_AND_NE', 'ALL'], 'CPU_AND_NE')
+    """
 
     reports: Mapping[str, ProfileReport]
 

@@ -23,11 +23,19 @@ Renderers may then trust a report completely.
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any
 
 from .errors import PlanError
+from .placement.devices import ComputeUnits, Device, Evidence
+from .placement.result import CostDriver, PlacementSource, ReasonKind, WarningKind
 
 __all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "MAX_TIME_MS", "validate_report"]
+
+
+def _values(kind: type[Enum]) -> frozenset[str]:
+    return frozenset(str(m.value) for m in kind)
+
 
 # Larger times would overflow to infinity when a few are summed (the summary, the text bars).
 # Far above anything real, and above what the estimate gives even for absurd declared shapes
@@ -46,18 +54,13 @@ MAX_DIM = 2**63 - 1
 REPORT_FORMAT = "ane_notebook.report"
 REPORT_VERSION = 2
 
-_DEVICES = frozenset({"ANE", "GPU", "CPU"})
-_SOURCES = frozenset({"coreml", "estimate", "recorded"})
-_UNITS = frozenset({"CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL"})
-_EVIDENCE = frozenset({"official", "community-measured", "reverse-engineered", "guess"})
-_REASON_KINDS = frozenset({
-    "on_ane", "rule", "compute_units", "cost_model", "constant", "coreml_preferred",
-    "coreml_unsupported", "not_in_plan", "no_usage", "function_not_planned",
-})  # fmt: skip
-_WARNING_KINDS = frozenset({
-    "not_in_plan", "no_usage", "unmatched_plan_ops", "function_not_planned", "shape_unknown",
-    "no_reasons",
-})  # fmt: skip
+# The enums' values, from the enums themselves (one table per fact).
+_DEVICES = _values(Device)
+_SOURCES = _values(PlacementSource)
+_UNITS = _values(ComputeUnits)
+_EVIDENCE = _values(Evidence)
+_REASON_KINDS = _values(ReasonKind)
+_WARNING_KINDS = _values(WarningKind)
 
 _TOP = frozenset({
     "format", "version", "source", "compute_units", "chip", "model", "metadata", "timings",
@@ -77,7 +80,7 @@ _SEGMENT = frozenset({"index", "device", "function", "start", "end", "n_ops", "e
 # Added to format version 2 later; absent in reports written before (read as 0 / null).
 _SEGMENT_OPTIONAL = frozenset({"launch_ms", "io_ms"})
 _OP_OPTIONAL = frozenset({"cost_driver"})
-_COST_DRIVERS = frozenset({"dispatch", "crossings", "work", "segment"})
+_COST_DRIVERS = _values(CostDriver)
 _CROSSING = frozenset({
     "src", "dst", "tensor", "shape", "dtype", "bytes", "src_device", "dst_device", "est_cost_ms",
     "moved",

@@ -18,6 +18,7 @@ from .escape import html_text
 from .model.examples import EXAMPLES
 from .model.upload import save_upload, uploaded_files
 from .placement.devices import CHIPS, DEFAULT_CHIP, ComputeUnits
+from .placement.result import Backend
 
 PATH_CHOICE = "a path…"
 UPLOAD_CHOICE = "an upload…"
@@ -50,7 +51,10 @@ class Explorer(w.VBox):
         )
         self.chip = w.Dropdown(options=list(CHIPS), value=DEFAULT_CHIP, description="Chip")
         self.backend = w.Dropdown(
-            options=["auto", "estimate", "coreml"], value="auto", description="Backend"
+            # recorded needs a plan file, which the explorer does not take
+            options=[b.value for b in Backend if b is not Backend.RECORDED],
+            value=Backend.AUTO.value,
+            description="Backend",
         )
         self.compare = w.Checkbox(value=False, description="compare all compute units")
         # Several chips side by side (estimates); one: that chip; none: the Chip dropdown's.
@@ -183,10 +187,15 @@ class Explorer(w.VBox):
 def explore(model: str | None = None) -> Explorer:
     """Open the explorer: pick a model, compute units, chip and backend, then Run.
 
-    Example (in a notebook cell)::
+    In a notebook cell, `an.explore("example:transformer")` shows it with that model selected.
+    Its controls are attributes, so a script can drive it too:
 
-        import ane_notebook as an
-        an.explore("example:transformer")   # the explorer, with that model selected
+        >>> import ane_notebook as an
+        >>> ex = an.explore("example:lstm")
+        >>> ex.selected_model()
+        'example:lstm'
+        >>> ex.run().model.name  # what the Run button does; the report is drawn below it
+        'lstm'
     """
     return Explorer(model)
 

@@ -329,16 +329,44 @@ def test_check_is_on_the_report_too(saved: Path) -> None:
 
 
 def test_the_readme_ci_recipe_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's GitHub Actions job: valid YAML, short, and its check line, run as written
+    (the model aside), checks a condition: it passes on a model that meets it and fails (exit
+    1, a failing JUnit case) on one that does not, so the gate can close."""
     import re
     import shlex
 
+    import yaml
+
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     recipe = re.search(r"```yaml\n(.*?)```", readme, re.S)
-    assert recipe is not None and len(recipe.group(1).strip().splitlines()) <= 12
-    line = next(s for s in recipe.group(1).splitlines() if "ane-notebook check" in s)
-    argv = shlex.split(line.split("run:", 1)[1])[2:]  # after `ane-notebook check`
-    argv = ["example:mobilenet" if a == "MyModel.mlpackage" else a for a in argv]
-    assert main(["check", *argv, "--min-ane-ops", "0.9"]) == 0
-    capsys.readouterr()
-    root = ET.parse(tmp_path / "placement.xml").getroot()
-    assert [c.get("name") for c in root.iter("testcase")] == ["min-ane-ops"]
+    assert recipe is not None and len(recipe.group(1).strip().splitlines()) <= 13
+    job = yaml.safe_load(recipe.group(1))["jobs"]["placement"]
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    line = next(r for r in runs if r.startswith("ane-notebook check "))
+    argv = shlex.split(line)[2:]  # after `ane-notebook check`
+    junit = argv[argv.index("-o") + 1]
+    assert junit in str(job["steps"][-1]["with"]["report_paths"])
+
+    def recipe_on(model: str) -> list[tuple[str | None, bool]]:
+        code = main(["check", *[model if a == "MyModel.mlpackage" else a for a in argv]])
+        capsys.readouterr()
+        cases = ET.parse(tmp_path / junit).getroot().iter("testcase")
+        results = [(c.get("name"), c.find("failure") is not None) for c in cases]
+        assert code == (1 if any(failed for _, failed in results) else 0)
+        return results
+
+    assert recipe_on("example:mobilenet") == [("min-ane-ops", False)]
+    assert recipe_on("example:lstm") == [("min-ane-ops", True)]
+
+
+def test_the_verdict_line_counts_its_conditions(
+    saved: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = [
+        ([], "check passed: no conditions checked"),
+        (["--min-ane-ops", "0.8"], "check passed: 1 condition holds"),
+        (["--min-ane-ops", "0.8", "--max-segments", "3"], "check passed: all 2 conditions hold"),
+    ]
+    for extra, verdict in cases:
+        code, out, _ = run([str(saved), *extra], capsys)
+        assert code == 0 and out.splitlines()[-1].startswith(verdict), out

@@ -203,3 +203,45 @@ def test_json_output_refuses_to_overwrite_the_model(
         assert code == EXIT_BAD_INPUT and "refusing to write the json output over the input" in err
     assert hashlib.sha256(spec.read_bytes()).hexdigest() == before
     assert not (model / "new.json").exists()
+
+
+def test_html_output_refuses_to_overwrite_the_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = _save_non_ascii_model(tmp_path)
+    spec = model / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    before = hashlib.sha256(spec.read_bytes()).hexdigest()
+    for target in (spec, model / "Manifest.json", model / "new.html"):
+        code, _, err = _cli(capsys, "profile", str(model), "--html", str(target))
+        assert code == EXIT_BAD_INPUT and "refusing to write the html output over the input" in err
+    assert hashlib.sha256(spec.read_bytes()).hexdigest() == before
+    assert not (model / "new.html").exists()
+
+
+def test_a_refused_output_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing printed, and the --json file beside the refused --html is not written either.
+    model = _save_non_ascii_model(tmp_path)
+    spec = model / "Data" / "com.apple.CoreML" / "model.mlmodel"
+    json_out = tmp_path / "r.json"
+    code, out, err = _cli(
+        capsys, "profile", str(model), "--json", str(json_out), "--html", str(spec)
+    )
+    assert code == EXIT_BAD_INPUT and out == "" and len(err.splitlines()) == 1, out + err
+    assert not json_out.exists()
+
+
+def test_json_and_html_cannot_name_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "report.out"
+    code, out, err = _cli(
+        capsys, "profile", "example:lstm", "--json", str(target), "--html", str(target)
+    )
+    assert code == EXIT_BAD_INPUT and out == "", out
+    assert err == (
+        f"ane-notebook: error: {target}: the json and html outputs name the same file; "
+        "choose two file names\n"
+    )
+    assert not target.exists()

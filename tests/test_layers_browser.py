@@ -129,6 +129,13 @@ def test_click_on_a_band_layer_zooms_the_lanes(page: Page, tmp_path: Path) -> No
               d.text[{k}]]; }})()""")
     assert span[2] <= span[0] and span[1] <= span[3]
     assert span[4] == "layers_30"  # zoomed in, the label fits and is shown whole
+    # ... and the graph view shows that layer's ops
+    first, last = round(span[0] + 0.5), round(span[1] - 0.5)
+    page.wait_for(
+        f"{model_js('graph_figure')}.title.text.startsWith('Data flow, ops {first}–{last} ')",
+        timeout=10,
+        what="the graph view to show layer 30",
+    )
     assert page.errors() == []
 
 

@@ -166,8 +166,15 @@ class Graph:
 
     def edges(self) -> Iterator[tuple[int, int, TensorInfo]]:
         """Every data edge (producer index, consumer index, tensor), in consumer order."""
+        return iter(self._edges)
+
+    @cached_property
+    def _edges(self) -> tuple[tuple[int, int, TensorInfo], ...]:
+        # Listed once: every report of the graph walks them (its crossings and hazards, under
+        # each of a comparison's four settings; GitHub issue 14).
         producer = self.producer
         tensors = self.tensors
+        out: list[tuple[int, int, TensorInfo]] = []
         for op in self.ops:
             seen: set[str] = set()
             for name in op.inputs:
@@ -176,7 +183,8 @@ class Graph:
                 seen.add(name)
                 src = producer.get((op.function, name))
                 if src is not None and src != op.index:
-                    yield src, op.index, tensors[(op.function, name)]
+                    out.append((src, op.index, tensors[(op.function, name)]))
+        return tuple(out)
 
     def op(self, name: str, function: str | None = None) -> Op:
         """Find an op by name (and function, when the name exists in several)."""

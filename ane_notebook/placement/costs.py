@@ -125,6 +125,7 @@ CONVERT_GBS = {
 }
 
 # Byte size assumed for a tensor whose shape is unknown (flexible). GUESS: a 64 KiB activation.
+# docs/evidence.md#costs.UNKNOWN_TENSOR_BYTES
 UNKNOWN_TENSOR_BYTES = 65536
 
 

@@ -32,7 +32,6 @@ from bokeh.plotting import figure
 
 from ..analysis.layers import DTYPE_SUFFIX
 from ..report import ProfileReport
-from ..textreport import fmt_bytes
 from .graphunits import (
     COLLAPSE_ABOVE,
     EXPAND_JS,
@@ -43,11 +42,13 @@ from .graphunits import (
     UNIT_BUDGET,
     UNITS_JS,
     LayerArrays,
-    UnitLayout,
     auto_expanded,
+    crossing_label_data,
     layer_arrays,
-    node_label,
+    layers_all,
+    node_labels,
     unit_layout,
+    unit_sources,
 )
 from .lanes import CROSSING_TOOLTIPS, LaneParts, _crossing_columns
 from .optable import OpTable, _color_mapper, _op_hover, op_table
@@ -136,19 +137,13 @@ def _graph_title(layout: GraphLayout, n: int) -> str:
     return f"Data flow, {shown}"
 
 
-def _node_labels(nodes: Mapping[str, Any]) -> list[str]:
-    return [node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)]
-
-
 def _graph_sources(
     table: OpTable, crossings: Mapping[str, Any], layout: GraphLayout
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     lo, hi = layout.lo, layout.hi
     nodes = {k: v[lo:hi] for k, v in table.columns.items()}
     nodes["gx"], nodes["gy"] = layout.gx, layout.gy
-    nodes["label"] = [
-        node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)
-    ]
+    nodes["label"] = node_labels(nodes)
     e = layout.edges - lo
     edges = {
         "x0": layout.gx[e[:, 0]],
@@ -182,76 +177,6 @@ class GraphParts:
     state: ColumnDataSource  # range and open layers, for the browser callbacks
 
 
-def _unit_sources(
-    table: OpTable, crossings: Mapping[str, Any], layers: LayerArrays, lay: UnitLayout
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Python twin of the source-building half of `graphunits.UNITS_JS`."""
-    us = lay.units
-    opk = [k for k, u in enumerate(us) if u[0] < 0]
-    lyk = [k for k, u in enumerate(us) if u[0] >= 0]
-    op_rows = np.asarray([us[k][1] for k in opk], dtype=np.int64)
-    nodes = {
-        k: (v[op_rows] if isinstance(v, np.ndarray) else [v[i] for i in op_rows])
-        for k, v in table.columns.items()
-    }
-    nodes["gx"], nodes["gy"] = lay.gx[opk], lay.gy[opk]
-    nodes["label"] = [
-        node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)
-    ]
-    ids = np.asarray([us[k][1] for k in lyk], dtype=np.int64)
-    all_cols = _layers_all(layers)
-    ld = {
-        k: (v[ids] if isinstance(v, np.ndarray) else [v[i] for i in ids])
-        for k, v in all_cols.items()
-    }
-    ld["id"] = ids.astype(np.int32)
-    ld["gx"], ld["gy"] = lay.gx[lyk], lay.gy[lyk]
-    ld["text"] = [f"{all_cols['label'][i]} ({all_cols['n_ops'][i]})" for i in ids]
-    e = lay.edges
-    edges = {
-        "x0": lay.gx[e[:, 0]],
-        "y0": lay.gy[e[:, 0]],
-        "x1": lay.gx[e[:, 1]],
-        "y1": lay.gy[e[:, 1]],
-    }
-    lo, hi = lay.lo, lay.hi
-    sr, dr = np.asarray(crossings["src_row"]), np.asarray(crossings["dst_row"])
-    inside = np.flatnonzero((sr >= lo) & (sr < hi) & (dr >= lo) & (dr < hi))
-    su_all, du_all = lay.unit_of[sr[inside] - lo], lay.unit_of[dr[inside] - lo]
-    apart = su_all != du_all
-    keep, su, du = inside[apart], su_all[apart], du_all[apart]
-    xdata = {
-        k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
-        for k, v in crossings.items()
-    }
-    xdata["gx0"], xdata["gy0"] = lay.gx[su], lay.gy[su]
-    xdata["gx1"], xdata["gy1"] = lay.gx[du], lay.gy[du]
-    return nodes, ld, edges, xdata
-
-
-def _layers_all(layers: LayerArrays) -> dict[str, Any]:
-    return {"first": layers.first, "last": layers.last, "parent": layers.parent, **layers.columns}
-
-
-def _crossing_label_data(xdata: Mapping[str, Any]) -> dict[str, list[Any]]:
-    """One label per pair of graph nodes a crossing joins: count and bytes (JS twin in
-    graphunits.UNITS_JS)."""
-    agg: dict[tuple[float, float, float, float], list[float]] = {}
-    for x0, y0, x1, y1, b in zip(
-        xdata["gx0"], xdata["gy0"], xdata["gx1"], xdata["gy1"], xdata["bytes"], strict=True
-    ):
-        a = agg.setdefault((x0, y0, x1, y1), [0, 0.0])
-        a[0] += 1
-        a[1] += float(b)
-    out: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
-    for j, ((x0, y0, x1, y1), (n, b)) in enumerate(agg.items()):
-        out["x"].append((x0 + x1) / 2)
-        # Above and below the edge in turn: neighbouring crossings' labels then do not meet.
-        out["y"].append((y0 + y1) / 2 + (0.2 if j % 2 == 0 else -0.2))
-        out["text"].append((f"{int(n)} × " if n > 1 else "") + fmt_bytes(b))
-    return out
-
-
 def _graph_parts(
     report: ProfileReport,
     table: OpTable,
@@ -270,13 +195,13 @@ def _graph_parts(
     if expanded is None:  # every layer open: the op graph
         layout = graph_layout(table, start, end, max_ops)
         nodes, edges, xdata = _graph_sources(table, crossings, layout)
-        ld: dict[str, Any] = {k: [] for k in (*_layers_all(layers), "id", "gx", "gy", "text")}
+        ld: dict[str, Any] = {k: [] for k in (*layers_all(layers), "id", "gx", "gy", "text")}
         title = _graph_title(layout, n)
         gx_all = layout.gx
         shown_hi = layout.hi
     else:
         lay = unit_layout(table, layers, lo, hi, expanded, max_ops)
-        nodes, ld, edges, xdata = _unit_sources(table, crossings, layers, lay)
+        nodes, ld, edges, xdata = unit_sources(table, crossings, layers, lay)
         title = (
             f"Data flow, ops {lay.lo}–{lay.hi - 1} of {n}: {len(ld['id'])} layers collapsed "
             "(click one to open it)"
@@ -289,8 +214,8 @@ def _graph_parts(
     edge_src = ColumnDataSource(edges, name="graph_edges")
     x_src = ColumnDataSource(xdata, name="graph_crossings")
     layer_src = ColumnDataSource(ld, name="graph_layers")
-    all_src = ColumnDataSource(_layers_all(layers), name="graph_layers_all")
-    xl_src = ColumnDataSource(_crossing_label_data(xdata), name="graph_crossing_labels")
+    all_src = ColumnDataSource(layers_all(layers), name="graph_layers_all")
+    xl_src = ColumnDataSource(crossing_label_data(xdata), name="graph_crossing_labels")
     state = ColumnDataSource(
         {
             "lo": [lo],
@@ -350,7 +275,7 @@ def _graph_parts(
         source=layer_src,
         fill_color={"field": "device", "transform": mapper},
         line_color={"field": "device2", "transform": mapper},
-        line_width=3,
+        line_width=1.5,  # thin: at 100 layers a thick ring would outweigh the fill
         name="graph_layers_glyph",
     )
     node_r = fig.scatter(

@@ -16,7 +16,7 @@ in step), so a 200,000-op model costs a pass over the CSR of the shown range per
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ import numpy as np
 
 from ..analysis.layers import DTYPE_SUFFIX, Layer, walk
 from ..placement.devices import DEVICE_ORDER
+from ..textreport import fmt_bytes
 from .optable import OpTable, _Escaper
 
 NODE_NAME_CHARS = 18  # of the short name under a graph node
@@ -96,6 +97,10 @@ def node_label(op_type: str, name: str) -> str:
     parts = _SEP.split(base)
     short = "_".join(parts[-2:])[:NODE_NAME_CHARS]
     return f"{op_type} {short}" if short and short != op_type else op_type
+
+
+def node_labels(nodes: Mapping[str, Any]) -> list[str]:
+    return [node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)]
 
 
 Unit = tuple[int, int, int, int]  # (layer id or -1 for an op, row/layer ref, first, last)
@@ -206,6 +211,74 @@ def unit_layout(
         unit_of,
         truncated,
     )
+
+
+def unit_sources(
+    table: OpTable, crossings: Mapping[str, Any], layers: LayerArrays, lay: UnitLayout
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Python twin of the source-building half of `graphunits.UNITS_JS`."""
+    us = lay.units
+    opk = [k for k, u in enumerate(us) if u[0] < 0]
+    lyk = [k for k, u in enumerate(us) if u[0] >= 0]
+    op_rows = np.asarray([us[k][1] for k in opk], dtype=np.int64)
+    nodes = {
+        k: (v[op_rows] if isinstance(v, np.ndarray) else [v[i] for i in op_rows])
+        for k, v in table.columns.items()
+    }
+    nodes["gx"], nodes["gy"] = lay.gx[opk], lay.gy[opk]
+    nodes["label"] = node_labels(nodes)
+    ids = np.asarray([us[k][1] for k in lyk], dtype=np.int64)
+    all_cols = layers_all(layers)
+    ld = {
+        k: (v[ids] if isinstance(v, np.ndarray) else [v[i] for i in ids])
+        for k, v in all_cols.items()
+    }
+    ld["id"] = ids.astype(np.int32)
+    ld["gx"], ld["gy"] = lay.gx[lyk], lay.gy[lyk]
+    ld["text"] = [f"{all_cols['label'][i]} ({all_cols['n_ops'][i]})" for i in ids]
+    e = lay.edges
+    edges = {
+        "x0": lay.gx[e[:, 0]],
+        "y0": lay.gy[e[:, 0]],
+        "x1": lay.gx[e[:, 1]],
+        "y1": lay.gy[e[:, 1]],
+    }
+    lo, hi = lay.lo, lay.hi
+    sr, dr = np.asarray(crossings["src_row"]), np.asarray(crossings["dst_row"])
+    inside = np.flatnonzero((sr >= lo) & (sr < hi) & (dr >= lo) & (dr < hi))
+    su_all, du_all = lay.unit_of[sr[inside] - lo], lay.unit_of[dr[inside] - lo]
+    apart = su_all != du_all
+    keep, su, du = inside[apart], su_all[apart], du_all[apart]
+    xdata = {
+        k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
+        for k, v in crossings.items()
+    }
+    xdata["gx0"], xdata["gy0"] = lay.gx[su], lay.gy[su]
+    xdata["gx1"], xdata["gy1"] = lay.gx[du], lay.gy[du]
+    return nodes, ld, edges, xdata
+
+
+def layers_all(layers: LayerArrays) -> dict[str, Any]:
+    return {"first": layers.first, "last": layers.last, "parent": layers.parent, **layers.columns}
+
+
+def crossing_label_data(xdata: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """One label per pair of graph nodes a crossing joins: count and bytes (JS twin in
+    graphunits.UNITS_JS)."""
+    agg: dict[tuple[float, float, float, float], list[float]] = {}
+    for x0, y0, x1, y1, b in zip(
+        xdata["gx0"], xdata["gy0"], xdata["gx1"], xdata["gy1"], xdata["bytes"], strict=True
+    ):
+        a = agg.setdefault((x0, y0, x1, y1), [0, 0.0])
+        a[0] += 1
+        a[1] += float(b)
+    out: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
+    for j, ((x0, y0, x1, y1), (n, b)) in enumerate(agg.items()):
+        out["x"].append((x0 + x1) / 2)
+        # Above and below the edge in turn: neighbouring crossings' labels then do not meet.
+        out["y"].append((y0 + y1) / 2 + (0.2 if j % 2 == 0 else -0.2))
+        out["text"].append((f"{int(n)} × " if n > 1 else "") + fmt_bytes(b))
+    return out
 
 
 # Browser twin of units + auto_expanded + unit_layout, and of the graph sources built from them.

@@ -24,6 +24,7 @@ measurements and the trade-offs. `report_html(..., packed=True)` does the same f
 
 from __future__ import annotations
 
+import base64
 import html as _html
 from collections.abc import Mapping
 
@@ -33,7 +34,9 @@ from bokeh.resources import INLINE
 
 from ..escape import plain
 from ..report import ProfileReport
+from . import png
 from .diagram import build_layout, header_html, not_on_ane_html
+from .encode import encode_sources
 from .header import header_height_px
 from .packjs import packed_file_html
 from .palette import legend_text
@@ -49,6 +52,9 @@ def _page(
     # height it was first laid out with, so opening the header's collapsed details would draw
     # them over the legend. Plain HTML reflows.
     layout = build_layout(report, compare, header=False)
+    # Text columns go compactly (issue 14): dictionary codes or one joined string, decoded in
+    # the browser on load.
+    encode_sources(layout.root)
     # The template escapes the title itself (jinja `| e`); `plain` only removes control chars,
     # so the title is escaped exactly once.
     title = f"ane_notebook: {plain(report.model.name, 120)}"
@@ -142,3 +148,18 @@ def compare_notebook_html(reports: Mapping[str, ProfileReport]) -> str:
         f'style="width:100%;height:{page.height}px;border:0;display:block" loading="eager">'
         f"{_html.escape(_UNTRUSTED_NOTE)}</iframe></div>"
     )
+
+
+def notebook_bundle(
+    report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None
+) -> dict[str, str]:
+    """The rich part of a report's MIME bundle: `text/html` (`notebook_html`), and with
+    `ANE_NOTEBOOK_PNG=1` an `image/png` of the page for viewers that cannot show HTML."""
+    bundle = {"text/html": notebook_html(report, compare)}
+    if png.wanted():
+        page, height = _page(report, compare, header=True, packed=False)
+        # The layout's height is an estimate for an iframe that scrolls; a picture cannot.
+        picture = png.optional_png(page, height + png.MARGIN_PX)
+        if picture is not None:
+            bundle["image/png"] = base64.b64encode(picture).decode("ascii")
+    return bundle

@@ -154,7 +154,7 @@ def _lane_parts(
     _function_marks(fig, table, max(lanes) + 0.45)
     # The layer band above the top lane (and above the function names, when there are some).
     base = max(lanes) + (1.25 if table.multi_function else 0.95)
-    band_rows = add_layer_band(fig, tree, n, base)
+    band_rows = add_layer_band(fig, tree, n, base, ops_src)
     if band_rows:
         top = base + (band_rows - 1) * BAND_ROW
         fig.y_range.end = top + 0.45  # type: ignore[attr-defined]  # a Range1d (above)

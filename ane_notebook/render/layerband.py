@@ -5,7 +5,7 @@ piece per processor, as wide as the share of its ops there, so a 10,000-op LLM r
 blocks with their fp32 islands (CPU pieces) at a glance. The band is drawn in the lanes
 figure, above the top lane (so it shares the lanes' x, op position, pixel for pixel), shows up
 to `BAND_LEVELS` levels of the tree starting at the first level that has more than one layer,
-and a click on a layer zooms the lanes to it.
+and a click on a layer zooms the lanes to it and shows it in the graph view.
 
 Labels are drawn only where they fit: `_FIT_JS` recomputes them when the view is zoomed.
 """
@@ -135,12 +135,20 @@ const i = idx[0];
 const pad = (spans.data.right[i] - spans.data.left[i]) * 0.02;
 xr.start = spans.data.left[i] - pad;
 xr.end = spans.data.right[i] + pad;
+// Select the layer's ops too: the graph view below then shows that layer.
+if (ops !== null) {
+  const first = Math.round(spans.data.left[i] + 0.5), last = Math.round(spans.data.right[i] - 0.5);
+  ops.selected.indices = Array.from({length: last - first + 1}, (_, k) => first + k);
+}
 """
 
 
-def add_layer_band(fig: Any, tree: Sequence[Layer], n_rows: int, base_y: float) -> int:
+def add_layer_band(
+    fig: Any, tree: Sequence[Layer], n_rows: int, base_y: float, ops: Any = None
+) -> int:
     """Draw the band into the lanes figure `fig` from `base_y` up; returns its rows (0: none).
-    The caller makes room (y range and height)."""
+    The caller makes room (y range and height). A click on a layer zooms to it and, given the
+    lanes' op source `ops`, selects its ops (which re-lays out the graph view)."""
     levels = band_levels(tree)
     if not levels:
         return 0
@@ -196,7 +204,7 @@ def add_layer_band(fig: Any, tree: Sequence[Layer], n_rows: int, base_y: float) 
         TapTool(
             renderers=[spans_r],
             behavior="inspect",
-            callback=CustomJS(args={"spans": span_src, "xr": x_range}, code=_ZOOM_JS),
+            callback=CustomJS(args={"spans": span_src, "xr": x_range, "ops": ops}, code=_ZOOM_JS),
         ),
     )
     fit = CustomJS(

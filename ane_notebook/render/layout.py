@@ -32,8 +32,8 @@ SEARCH_HEIGHT_PX = 64
 
 _TOOLS_NOTE = (
     "Drag across the lanes (box select, on by default) to show that range in the "
-    "data-flow view below; click a layer in the band to zoom to it; scroll to zoom along the "
-    "ops; pick the ↔ tool to pan; hover an op or a crossing, or click an op, for details."
+    "data-flow view below; click a layer in the band to zoom to it and see it there; scroll "
+    "to zoom along the ops; pick the ↔ tool to pan; hover or click an op for details."
 )
 
 

@@ -19,7 +19,9 @@ Modules, one job each:
 
 * `engine.py`: `Rule`, `RuleContext`, `Finding`, `OpSupport` and running the table on ops;
 * `checks.py`: the check behind each rule, and the thresholds they compare against;
-* `table.py`: `RULES`, the table itself, as data;
+* `attrs.py`: reading an op's constant attributes for the checks (None when unreadable);
+* `table.py`: `RULES`, the table itself, as data, joined from `table_tensors.py` (rules about
+  an op's tensors) and `table_ops.py` (rules about op types, and the fallback rows);
 * `vocab.py`: op-type vocabularies and groups, and `ANE_CAPABLE`;
 * `citations.py`: how the table and the groups cite `docs/evidence.md` and primary sources.
 """

@@ -13,63 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...model.graph import FLOAT_DTYPES, INT_DTYPES, Op
+from .attrs import int_attr, int_list_attr, num_list_attr, shape_str, str_attr
 from .engine import ANE_DISPATCHES, Details, RuleContext
 from .vocab import CHANNEL_FIRST_OPS
-
-# --------------------------------------------------------------------------------------------
-# Small helpers for checks. All are defensive: they return None for "unknown".
-
-
-def _int_attr(op: Op, *keys: str) -> int | None:
-    for k in keys:
-        v = op.attrs.get(k)
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, int):
-            return v
-        if isinstance(v, float) and v.is_integer():
-            return int(v)
-    return None
-
-
-def _int_list_attr(op: Op, *keys: str) -> tuple[int, ...] | None:
-    for k in keys:
-        v = op.attrs.get(k)
-        if (
-            isinstance(v, (list, tuple))
-            and v
-            and all(isinstance(x, int) and not isinstance(x, bool) for x in v)
-        ):
-            return tuple(v)
-    return None
-
-
-def _num_list_attr(op: Op, *keys: str) -> tuple[float, ...] | None:
-    for k in keys:
-        v = op.attrs.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return (float(v),)
-        if (
-            isinstance(v, (list, tuple))
-            and v
-            and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-        ):
-            return tuple(float(x) for x in v)
-    return None
-
-
-def _str_attr(op: Op, *keys: str) -> str | None:
-    for k in keys:
-        v = op.attrs.get(k)
-        if isinstance(v, str):
-            return v
-    return None
-
-
-def _shape_str(shape: tuple[int | None, ...] | None) -> str:
-    if shape is None:
-        return "?"
-    return "x".join("?" if d is None else str(d) for d in shape)
 
 
 def always(op: Op, ctx: RuleContext) -> Details | None:
@@ -227,6 +173,7 @@ def check_range_flexible(op: Op, ctx: RuleContext) -> Details | None:
 
 # Ops whose shape-defining arguments must be compile-time constants: the MIL parameters that
 # define the shape, and how many leading inputs are data (for loaders that give no `args`).
+# docs/evidence.md#shape.dynamic
 DYNAMIC_ARGS: Mapping[str, tuple[tuple[str, ...], int]] = {
     "reshape": (("shape",), 1),
     "slice_by_index": (("begin", "end", "stride", "begin_mask", "end_mask", "squeeze_mask"), 1),
@@ -274,7 +221,7 @@ def check_layer_norm_rank3(op: Op, ctx: RuleContext) -> Details | None:
     x = ctx.arg_tensor(op, "x", 0)
     shape = x.shape if x is not None else (op.outputs[0].shape if op.outputs else None)
     if shape is not None and len(shape) == 3:
-        return {"shape": _shape_str(shape)}
+        return {"shape": shape_str(shape)}
     return None
 
 
@@ -312,7 +259,7 @@ def check_texture(op: Op, ctx: RuleContext) -> Details | None:
 
 
 def _pad_amounts(op: Op) -> tuple[int, ...] | None:
-    pads = _int_list_attr(op, "pad", "pad_amounts")
+    pads = int_list_attr(op, "pad", "pad_amounts")
     if pads is None or len(pads) % 2:
         return None
     return pads
@@ -336,7 +283,7 @@ _TEXTURE_PAD_MODES = frozenset({"reflect", "symmetric", "reflection"})
 
 
 def check_pad_mode(op: Op, ctx: RuleContext) -> Details | None:
-    mode = _str_attr(op, "mode")
+    mode = str_attr(op, "mode")
     if mode is None or mode.lower() not in _TEXTURE_PAD_MODES or ctx.chip.texture_engine:
         return None
     return {"mode": mode}
@@ -350,8 +297,8 @@ CONV_KERNEL_H_MAX = 32
 
 def _conv_kernel(op: Op) -> tuple[int, ...] | None:
     if op.op_type == "convolution":  # NN layer: kernelSize = [kH, kW]
-        return _int_list_attr(op, "kernelSize", "kernel_size")
-    w = _int_list_attr(op, "weight_shape")
+        return int_list_attr(op, "kernelSize", "kernel_size")
+    w = int_list_attr(op, "weight_shape")
     if w is None or len(w) < 3:
         return None
     return w[2:]  # MIL weights: (C_out, C_in/groups, *kernel) (conv_transpose: C_in first)
@@ -379,15 +326,15 @@ def check_conv_kernel(op: Op, ctx: RuleContext) -> Details | None:
 
 
 def check_conv_groups(op: Op, ctx: RuleContext) -> Details | None:
-    groups = _int_attr(op, "groups", "nGroups")
+    groups = int_attr(op, "groups", "nGroups")
     if groups is None or groups <= 1:
         return None
     cin: int | None
     cout: int | None
     if op.op_type == "convolution":
-        kc = _int_attr(op, "kernelChannels")
+        kc = int_attr(op, "kernelChannels")
         cin = kc * groups if kc is not None else None
-        cout = _int_attr(op, "outputChannels")
+        cout = int_attr(op, "outputChannels")
     else:
         x = ctx.arg_tensor(op, "x", 0)
         cin = x.shape[1] if x is not None and x.shape is not None and len(x.shape) > 1 else None
@@ -409,14 +356,14 @@ def check_linear_rank(op: Op, ctx: RuleContext) -> Details | None:
 def check_linear_vocab(op: Op, ctx: RuleContext) -> Details | None:
     out: int | None
     if op.op_type == "innerProduct":
-        out = _int_attr(op, "outputChannels")
+        out = int_attr(op, "outputChannels")
     else:
         out = None
         shape = op.outputs[0].shape if op.outputs else None
         if shape:
             out = shape[-1]
         if out is None:
-            w = _int_list_attr(op, "weight_shape")
+            w = int_list_attr(op, "weight_shape")
             out = w[0] if w else None
     limit = ctx.chip.max_axis
     if out is not None and out > limit:
@@ -479,7 +426,7 @@ def check_upsample_factor(op: Op, ctx: RuleContext) -> Details | None:
         "scale_factor_height",
         "scale_factor_width",
     ):
-        got = _num_list_attr(op, key)
+        got = num_list_attr(op, key)
         if got is not None:
             factors += got
     if factors and max(factors) > UPSAMPLE_FACTOR_MAX:
@@ -506,7 +453,7 @@ def check_nn_pooling(op: Op, ctx: RuleContext) -> Details | None:
         ("kernel", "kernelSize", NN_POOL_KERNEL_MAX),
         ("stride", "stride", NN_POOL_STRIDE_MAX),
     ):
-        sizes = _int_list_attr(op, key)
+        sizes = int_list_attr(op, key)
         if sizes is not None and sizes[-1] > limit:
             return {"what": f"{what} width", "value": "x".join(map(str, sizes)), "limit": limit}
     return None
