@@ -100,3 +100,17 @@ def test_two_models_are_reports_not_settings() -> None:
     assert "net_v1 vs net_v2: 2 reports compared" in page and "Each report in full" in page
     assert "3 ops, 2 of them in every report" not in page  # 4 rows: in, topk, top2, out
     assert "4 ops, 2 of them in every report (matched by name)" in page
+
+
+def test_compare_lanes_leave_out_a_processor_no_report_uses() -> None:
+    from ane_notebook.render.compare import compare_figure
+
+    reports = {
+        "CPU_AND_NE": make_report([A, C, A, A], units=ComputeUnits.CPU_AND_NE),
+        "CPU_ONLY": make_report([C] * 4, units=ComputeUnits.CPU_ONLY),
+    }
+    fig = compare_figure(reports)
+    names = {v.replace(" ★", "") for v in fig.yaxis[0].major_label_overrides.values()}
+    assert names == {"CPU_AND_NE · ANE", "CPU_AND_NE · CPU", "CPU_ONLY · ANE", "CPU_ONLY · CPU"}
+    with_gpu = dict(reports, ALL=make_report([A, G, A, A]))
+    assert any("GPU" in v for v in compare_figure(with_gpu).yaxis[0].major_label_overrides.values())

@@ -26,7 +26,15 @@ from ..escape import html_text, plain
 from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
 from ..textreport import fmt_bytes, fmt_ms
-from .optable import LANE_HEIGHT_PX, LANE_NAME, LANE_Y, _color_mapper, _Escaper, placement_label
+from .optable import (
+    LANE_HEIGHT_PX,
+    LANE_NAME,
+    LANE_Y,
+    _color_mapper,
+    _Escaper,
+    lane_ys,
+    placement_label,
+)
 from .palette import (
     CHANGED_COLOR,
     UNKNOWN,
@@ -86,8 +94,17 @@ def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None
     differ = {k: set(v) for k, v in differs_from_best(reports, alignment, best).items()}
     n = len(alignment)
     esc = _Escaper()
-    has_unknown = any(r.device is None for _, rep in reps for r in rep.ops if not r.is_const)
-    lanes = [LANE_Y[d.value] for d in DEVICE_ORDER] + ([-1] if has_unknown else [])
+    # The lanes of the processors some report uses (as in the lane view: no empty lane).
+    lane_y = lane_ys(
+        [
+            UNKNOWN if r.device is None else r.device.value
+            for _, rep in reps
+            for r in rep.ops
+            if not r.is_const
+        ]
+    )
+    lanes = sorted(lane_y.values(), reverse=True)
+    lane_name = {y: LANE_NAME[LANE_Y[d]].split()[0] for d, y in lane_y.items()}
     band = len(lanes) + 0.8  # height of one report's band, with a gap
     best_rep, best_at = reports[best], alignment.index[best]
 
@@ -103,7 +120,7 @@ def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None
             ticks.append(tick)
             # Axis labels are canvas text (never parsed as HTML); escaped like every model or
             # user string anyway, so no raw markup is anywhere in the document.
-            overrides[tick] = f"{lab} · {LANE_NAME[y].split()[0]}"
+            overrides[tick] = f"{lab} · {lane_name[y]}"
         at = alignment.index[label]
         for k in range(n):
             if at[k] < 0:
@@ -113,7 +130,7 @@ def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None
             dev = UNKNOWN if r.device is None else r.device.value
             ref_dev = "—" if ref is None else (UNKNOWN if ref.device is None else ref.device.value)
             cols["x"].append(float(k))
-            cols["y"].append(base + LANE_Y[dev])
+            cols["y"].append(base + lane_y[dev])
             cols["device"].append(dev)
             cols["setting"].append(lab)
             cols["name"].append(esc(r.name))

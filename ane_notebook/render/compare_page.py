@@ -140,7 +140,8 @@ def why_html(reports: Mapping[str, ProfileReport]) -> str:
             rows.append(
                 f"<tr><td {_TD.format(a='left')}>{html_text(label, 60)}</td>"
                 f"<td {_TD.format(a='right')}>{len(g.ops)}</td>"
-                f"<td {_TD.format(a='left')}>{html_text(dev)} (best: {html_text(best_dev)})</td>"
+                f"<td {_TD.format(a='left')} nowrap>{html_text(dev)} (best: "
+                f"{html_text(best_dev)})</td>"
                 f"<td {_TD.format(a='left')}>{html_text(g.reason, 300)}</td>"
                 f"<td {_TD.format(a='left')}><code>{eg}</code></td></tr>"
             )

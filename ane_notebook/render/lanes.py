@@ -29,7 +29,6 @@ from bokeh.models.annotations import Label, Span
 from bokeh.plotting import figure
 
 from ..analysis.layers import Layer
-from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
 from ..textreport import fmt_ms
 from .lane_crossings import CROSSING_TOOLTIPS as CROSSING_TOOLTIPS  # imported from here
@@ -45,11 +44,9 @@ from .optable import (
     _color_mapper,
     _Escaper,
     _op_hover,
+    lane_ys,
     op_table,
     placement_label,
-)
-from .palette import (
-    UNKNOWN,
 )
 
 
@@ -68,21 +65,6 @@ class LaneParts:
     crossings: ColumnDataSource
 
 
-def lane_ys(table: OpTable) -> dict[str, float]:
-    """The y of each lane shown: one per processor that runs an op of this report, top to
-    bottom in DEVICE_ORDER, then "?" (-1) for ops a plan did not place. An empty processor's
-    lane is left out, so that a crossing between the other two runs between those lanes only
-    (an ANE->CPU connector across an empty GPU lane reads as a stop on the GPU)."""
-    present = set(table.columns["device"])
-    shown = [d.value for d in DEVICE_ORDER if d.value in present]
-    if not shown:  # nothing runs: show the three lanes, empty
-        return {d.value: float(LANE_Y[d.value]) for d in DEVICE_ORDER}
-    ys = {dev: float(len(shown) - 1 - i) for i, dev in enumerate(shown)}
-    if UNKNOWN in present:
-        ys[UNKNOWN] = -1.0
-    return ys
-
-
 def _lane_parts(
     report: ProfileReport,
     table: OpTable,
@@ -91,13 +73,9 @@ def _lane_parts(
 ) -> LaneParts:
     """The lanes, with the layer band of `tree` (analysis.layers) above the top lane."""
     n = len(table)
-    lane_y = lane_ys(table)
+    lane_y = lane_ys(table.columns["device"])  # the y column of the table uses the same lanes
     lanes = sorted(lane_y.values(), reverse=True)
-    ops_cols = dict(table.columns)
-    ops_cols["y"] = np.fromiter(
-        (lane_y[d] for d in table.columns["device"]), dtype=np.float64, count=n
-    )
-    ops_src = ColumnDataSource(ops_cols, name="lanes_ops")
+    ops_src = ColumnDataSource(table.columns, name="lanes_ops")
 
     segs = report.segments
     esc = _Escaper()
@@ -140,7 +118,8 @@ def _lane_parts(
     )
     fig.xaxis.axis_label = "op position in execution order"
     fig.yaxis.ticker = FixedTicker(ticks=lanes)
-    fig.yaxis.major_label_overrides = {y: LANE_NAME[LANE_Y[d]] for d, y in lane_y.items()}
+    lane_names: dict[float | str, str | Any] = {y: LANE_NAME[LANE_Y[d]] for d, y in lane_y.items()}
+    fig.yaxis.major_label_overrides = lane_names
     fig.yaxis.major_label_text_font_style = "bold"
     fig.ygrid.ticker = FixedTicker(ticks=lanes)
     fig.ygrid.grid_line_alpha = 0.4
@@ -182,10 +161,7 @@ def _lane_parts(
         fig.height = int(fig.height or 0) + BAND_ROW_PX * band_rows + 10
         mid = round(base + (band_rows - 1) * BAND_ROW / 2, 6)
         fig.yaxis.ticker = FixedTicker(ticks=[*lanes, mid])
-        fig.yaxis.major_label_overrides = {
-            **{y: LANE_NAME[LANE_Y[d]] for d, y in lane_y.items()},
-            mid: "layers",
-        }
+        fig.yaxis.major_label_overrides = {**lane_names, mid: "layers"}
 
     box = BoxSelectTool(dimensions="width", renderers=[ops_r])
     wheel = WheelZoomTool(dimensions="width")
