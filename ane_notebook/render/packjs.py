@@ -26,11 +26,12 @@ import lzma
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from bokeh.core.json_encoder import serialize_json
 from bokeh.core.templates import FILE, JS_RESOURCES, MACROS
@@ -41,6 +42,7 @@ from bokeh.embed.wrappers import wrap_in_script_tag
 from bokeh.model import Model
 from bokeh.resources import INLINE
 from bokeh.util.serialization import make_globally_unique_css_safe_id
+from jinja2 import Template
 
 from ..model.cache import cache_root
 
@@ -161,12 +163,19 @@ def packed_scripts_html(scripts: Sequence[str]) -> str:
     )
 
 
-def packed_file_html(root: Model, title: str) -> str:
-    """bokeh's `file_html(root, INLINE, title)` with BokehJS and the document JSON packed: the
-    same template, scripts and render items (bokeh.embed.elements.html_page_for_render_items,
-    with one step more), a third of the size."""
-    with OutputDocumentFor([root]) as doc:
-        docs_json, render_items = standalone_docs_json_and_render_items([root])
+def packed_file_html(
+    root: Model | Sequence[Model],
+    title: str,
+    template: Template = FILE,
+    template_variables: Mapping[str, Any] | None = None,
+) -> str:
+    """bokeh's `file_html(root, INLINE, title, template, template_variables)` with BokehJS and
+    the document JSON packed: the same template, scripts and render items
+    (bokeh.embed.elements.html_page_for_render_items, with one step more), a third of the
+    size. `root` may be several roots of one page (the compare page)."""
+    roots = [root] if isinstance(root, Model) else list(root)
+    with OutputDocumentFor(roots) as doc:
+        docs_json, render_items = standalone_docs_json_and_render_items(roots)
         bundle = bundle_for_objs_and_resources([doc], INLINE)
     library = set(INLINE.js_raw)
     big = [js for js in bundle.js_raw if js in library]
@@ -189,6 +198,7 @@ def packed_file_html(root: Model, title: str) -> str:
         + wrap_in_script_tag(script_for_render_items(json_id, render_items))
     )
     context: dict[str, object] = {
+        **(template_variables or {}),
         "title": title,
         "bokeh_js": bokeh_js,
         "bokeh_css": bokeh_css,
@@ -200,7 +210,7 @@ def packed_file_html(root: Model, title: str) -> str:
     if len(render_items) == 1:
         context["doc"] = render_items[0]
         context["roots"] = render_items[0].roots
-    return FILE.render(context)
+    return template.render(context)
 
 
 _PACKED = re.compile(
