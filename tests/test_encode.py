@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models import ColumnDataSource, CustomJS, LabelSet
 from test_render import big_report, named
 
 from ane_notebook.render import encode
@@ -99,9 +99,13 @@ def test_encode_sources_keeps_drawn_columns_and_attaches_the_decoder() -> None:
             assert after[k] == v, k
         else:
             np.testing.assert_array_equal(np.asarray(after[k], dtype=v.dtype), v)
-    labels = named(root, "lanes_crossings", ColumnDataSource)
+    # Every column a label set writes stays in its source (drawn on the first frame).
     drawn = encode._drawn_columns(root)
-    assert "label" in drawn[id(labels)]  # drawn by the LabelSet: never encoded
+    label_sets = [m for m in root.references() if isinstance(m, LabelSet)]
+    assert label_sets
+    for ls in label_sets:
+        if isinstance(ls.source, ColumnDataSource) and isinstance(ls.text, str):
+            assert ls.text in drawn[id(ls.source)] and ls.text in ls.source.data, ls.name
     assert {"x", "y", "device"} <= drawn[id(ops)]
     (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
     assert isinstance(cb, CustomJS) and ops in cb.args["sources"]
