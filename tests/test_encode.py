@@ -109,3 +109,14 @@ def test_encode_sources_keeps_drawn_columns_and_attaches_the_decoder() -> None:
     assert {"x", "y", "device"} <= drawn[id(ops)]
     (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
     assert isinstance(cb, CustomJS) and ops in cb.args["sources"]
+
+
+def test_a_compare_page_encodes_every_setting_in_one_document() -> None:
+    from ane_notebook.render.compare_page import compare_page
+    from ane_notebook.render.packjs import unpack_page
+
+    reports = {"first": big_report(3000), "second": big_report(2000)}
+    page = unpack_page(compare_page(reports, packed=True).html)
+    # One decoder on the document, listing the op sources of both settings.
+    assert page.count("window.__aneDecoded = true") == 1  # the decoder's code, once
+    assert page.count(f'"{encode.TAG}"') >= 3  # its argument and two sources' tags

@@ -21,10 +21,10 @@ The encoded columns ride in the source's `tags` and the source starts without th
 select. Columns a glyph or an annotation draws with (colour field, label text) are sent as they
 are, so the first frame is already right.
 
-Hook: none in the diagram code. `encode_sources(root)` walks a finished layout, encodes every
-ColumnDataSource in place and attaches the decoder; `render/html.py` calls it just before
-embedding. Python code that reads a layout's sources (tests, the diagram itself) sees them
-before encoding.
+Hook: none in the diagram code. `encode_sources(*roots)` walks finished layouts, encodes every
+ColumnDataSource in place and attaches the decoder; `render/html.py` and
+`render/compare_page.py` call it just before embedding. Python code that reads a layout's
+sources (tests, the diagram itself) sees them before encoding.
 """
 
 from __future__ import annotations
@@ -178,13 +178,20 @@ def _drawn_columns(root: Model) -> dict[int, set[str]]:
     return drawn
 
 
-def encode_sources(root: Model) -> Document:
-    """Encode the text columns of every ColumnDataSource under `root` (in place, keeping the
-    columns glyphs draw with) and return the document holding `root`, with the decoder
-    attached. Embed that document (or `root`, which now belongs to it)."""
-    drawn = _drawn_columns(root)
+def encode_sources(*roots: Model) -> Document:
+    """Encode the text columns of every ColumnDataSource under `roots` (in place, keeping the
+    columns glyphs draw with) and return the one document holding them all, with the decoder
+    attached. Embed that document (or the roots, which now belong to it)."""
+    if not roots:
+        raise ValueError("encode_sources needs at least one root")
+    drawn: dict[int, set[str]] = {}
+    models: dict[int, Model] = {}
+    for root in roots:
+        for key, cols in _drawn_columns(root).items():
+            drawn.setdefault(key, set()).update(cols)
+        models.update((id(m), m) for m in root.references())
     sources = []
-    for m in root.references():
+    for m in models.values():
         if not isinstance(m, ColumnDataSource) or m.tags:
             continue
         plain, encoded = encode_columns(m.data, drawn.get(id(m), set()))
@@ -192,10 +199,11 @@ def encode_sources(root: Model) -> Document:
             m.data = plain
             m.tags = [TAG, *encoded]
             sources.append(m)
-    doc = root.document
+    doc = roots[0].document
     if doc is None:
         doc = Document()
-        doc.add_root(root)
+        for root in roots:
+            doc.add_root(root)
     if sources:
         doc.js_on_event(
             "document_ready",
