@@ -100,7 +100,7 @@ def test_encode_sources_keeps_drawn_columns_and_attaches_the_decoder() -> None:
         else:
             np.testing.assert_array_equal(np.asarray(after[k], dtype=v.dtype), v)
     # Every column a label set writes stays in its source (drawn on the first frame).
-    drawn = encode._drawn_columns(root)
+    drawn = encode._drawn_columns(root.references())
     label_sets = [m for m in root.references() if isinstance(m, LabelSet)]
     assert label_sets
     for ls in label_sets:

@@ -29,7 +29,7 @@ sources (tests, the diagram itself) sees them before encoding.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -159,10 +159,10 @@ def _fields(model: Model) -> set[str]:
     return out
 
 
-def _drawn_columns(root: Model) -> dict[int, set[str]]:
-    """id(source) -> the columns its glyphs and annotations draw with."""
+def _drawn_columns(models: Iterable[Model]) -> dict[int, set[str]]:
+    """id(source) -> the columns its glyphs and annotations (among `models`) draw with."""
     drawn: dict[int, set[str]] = {}
-    for m in root.references():
+    for m in models:
         if isinstance(m, GlyphRenderer):
             glyphs = (
                 m.glyph,
@@ -184,12 +184,9 @@ def encode_sources(*roots: Model) -> Document:
     attached. Embed that document (or the roots, which now belong to it)."""
     if not roots:
         raise ValueError("encode_sources needs at least one root")
-    drawn: dict[int, set[str]] = {}
-    models: dict[int, Model] = {}
-    for root in roots:
-        for key, cols in _drawn_columns(root).items():
-            drawn.setdefault(key, set()).update(cols)
-        models.update((id(m), m) for m in root.references())
+    # references() walks every property of every model: once per root (it is most of the time).
+    models = {id(m): m for root in roots for m in root.references()}
+    drawn = _drawn_columns(models.values())
     sources = []
     for m in models.values():
         if not isinstance(m, ColumnDataSource) or m.tags:
