@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models import ColumnDataSource, CustomJS, LabelSet
 from test_render import big_report, named
 
 from ane_notebook.render import encode
@@ -99,10 +99,24 @@ def test_encode_sources_keeps_drawn_columns_and_attaches_the_decoder() -> None:
             assert after[k] == v, k
         else:
             np.testing.assert_array_equal(np.asarray(after[k], dtype=v.dtype), v)
-    labels = named(root, "lanes_crossing_label_boxes", ColumnDataSource)
-    drawn = encode._drawn_columns(root)
-    assert "text" in drawn[id(labels)]  # drawn by the LabelSet: never encoded
-    assert "text" in labels.data
+    # Every column a label set writes stays in its source (drawn on the first frame).
+    drawn = encode._drawn_columns(root.references())
+    label_sets = [m for m in root.references() if isinstance(m, LabelSet)]
+    assert label_sets
+    for ls in label_sets:
+        if isinstance(ls.source, ColumnDataSource) and isinstance(ls.text, str):
+            assert ls.text in drawn[id(ls.source)] and ls.text in ls.source.data, ls.name
     assert {"x", "y", "device"} <= drawn[id(ops)]
     (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
     assert isinstance(cb, CustomJS) and ops in cb.args["sources"]
+
+
+def test_a_compare_page_encodes_every_setting_in_one_document() -> None:
+    from ane_notebook.render.compare_page import compare_page
+    from ane_notebook.render.packjs import unpack_page
+
+    reports = {"first": big_report(3000), "second": big_report(2000)}
+    page = unpack_page(compare_page(reports, packed=True).html)
+    # One decoder on the document, listing the op sources of both settings.
+    assert page.count("window.__aneDecoded = true") == 1  # the decoder's code, once
+    assert page.count(f'"{encode.TAG}"') >= 3  # its argument and two sources' tags

@@ -37,6 +37,7 @@ from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
 from ..textreport import fmt_bytes, fmt_ms
 from .diagram import build_layout, compare_figure, header_html, placement_label
+from .encode import encode_sources
 from .packjs import packed_file_html
 
 BEST_BG = "#e6f4ee"  # the best setting's row: a pale tint of the ANE green (palette.py)
@@ -200,6 +201,8 @@ def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) 
                 "root": f"setting_{k}",
             }
         )
+    # Text columns go compactly, as in a single report's page (render/encode.py).
+    encode_sources(*roots)
     intro = intro_html(reports)
     why = why_html(reports)
     first = next(iter(reports.values()))

@@ -21,15 +21,15 @@ The encoded columns ride in the source's `tags` and the source starts without th
 select. Columns a glyph or an annotation draws with (colour field, label text) are sent as they
 are, so the first frame is already right.
 
-Hook: none in the diagram code. `encode_sources(root)` walks a finished layout, encodes every
-ColumnDataSource in place and attaches the decoder; `render/html.py` calls it just before
-embedding. Python code that reads a layout's sources (tests, the diagram itself) sees them
-before encoding.
+Hook: none in the diagram code. `encode_sources(*roots)` walks finished layouts, encodes every
+ColumnDataSource in place and attaches the decoder; `render/html.py` and
+`render/compare_page.py` call it just before embedding. Python code that reads a layout's
+sources (tests, the diagram itself) sees them before encoding.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -159,10 +159,10 @@ def _fields(model: Model) -> set[str]:
     return out
 
 
-def _drawn_columns(root: Model) -> dict[int, set[str]]:
-    """id(source) -> the columns its glyphs and annotations draw with."""
+def _drawn_columns(models: Iterable[Model]) -> dict[int, set[str]]:
+    """id(source) -> the columns its glyphs and annotations (among `models`) draw with."""
     drawn: dict[int, set[str]] = {}
-    for m in root.references():
+    for m in models:
         if isinstance(m, GlyphRenderer):
             glyphs = (
                 m.glyph,
@@ -178,13 +178,17 @@ def _drawn_columns(root: Model) -> dict[int, set[str]]:
     return drawn
 
 
-def encode_sources(root: Model) -> Document:
-    """Encode the text columns of every ColumnDataSource under `root` (in place, keeping the
-    columns glyphs draw with) and return the document holding `root`, with the decoder
-    attached. Embed that document (or `root`, which now belongs to it)."""
-    drawn = _drawn_columns(root)
+def encode_sources(*roots: Model) -> Document:
+    """Encode the text columns of every ColumnDataSource under `roots` (in place, keeping the
+    columns glyphs draw with) and return the one document holding them all, with the decoder
+    attached. Embed that document (or the roots, which now belong to it)."""
+    if not roots:
+        raise ValueError("encode_sources needs at least one root")
+    # references() walks every property of every model: once per root (it is most of the time).
+    models = {id(m): m for root in roots for m in root.references()}
+    drawn = _drawn_columns(models.values())
     sources = []
-    for m in root.references():
+    for m in models.values():
         if not isinstance(m, ColumnDataSource) or m.tags:
             continue
         plain, encoded = encode_columns(m.data, drawn.get(id(m), set()))
@@ -192,10 +196,11 @@ def encode_sources(root: Model) -> Document:
             m.data = plain
             m.tags = [TAG, *encoded]
             sources.append(m)
-    doc = root.document
+    doc = roots[0].document
     if doc is None:
         doc = Document()
-        doc.add_root(root)
+        for root in roots:
+            doc.add_root(root)
     if sources:
         doc.js_on_event(
             "document_ready",
