@@ -144,8 +144,9 @@ def profile_all_units(
 
     graph = model if isinstance(model, Graph) else load_model(model)
     out: dict[ComputeUnits, ProfileReport] = {}
-    for u in tqdm(units, desc="compute units", unit="setting", delay=1.0, leave=False):
-        out[u] = profile(graph, u, chip=chip, backend=backend, plan=plan)
+    with graph.sharing():  # the settings share what depends on the graph alone
+        for u in tqdm(units, desc="compute units", unit="setting", delay=1.0, leave=False):
+            out[u] = profile(graph, u, chip=chip, backend=backend, plan=plan)
     return out
 
 

@@ -405,29 +405,28 @@ def _record(**fields: Any) -> OpRecord:
 def _op_links(graph: Graph) -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
     """Per op: the ops it reads (producer indices, in order, once each) and its output records.
 
-    They depend on the graph alone, so they are made once per graph (`Graph.derived`) and
-    shared by every report of it: the four settings of a comparison (GitHub issue 14).
+    They depend on the graph alone: inside `Graph.sharing` they are made once and shared by
+    every report of it (the four settings of a comparison; GitHub issue 14).
     """
-    key = "report.op_links"
-    cached = graph.derived.get(key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
-    producer = graph.producer
-    links = [
-        (
-            tuple(
-                dict.fromkeys(
-                    src
-                    for name in op.inputs
-                    if (src := producer.get((op.function, name))) is not None and src != op.index
-                )
-            ),
-            tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
-        )
-        for op in graph.ops
-    ]
-    graph.derived[key] = links
-    return links
+
+    def make() -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
+        producer = graph.producer
+        return [
+            (
+                tuple(
+                    dict.fromkeys(
+                        src
+                        for name in op.inputs
+                        if (src := producer.get((op.function, name))) is not None
+                        and src != op.index
+                    )
+                ),
+                tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+            )
+            for op in graph.ops
+        ]
+
+    return graph.memo("report.op_links", make)
 
 
 @dataclass(frozen=True)

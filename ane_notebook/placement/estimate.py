@@ -134,17 +134,11 @@ class Problem:
 def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Problem:
     """The partitioner's input for `graph` on `chip` (rules and nominal costs applied).
 
-    Built once per graph and chip (kept in `Graph.derived`): the compute units do not change
-    it, and a comparison estimates the same graph under four of them (GitHub issue 14).
+    Built once per graph and chip inside `Graph.sharing` (the compute units do not change
+    it, and a comparison estimates the same graph under four of them; GitHub issue 14).
     """
     profile = get_chip(chip)
-    key = ("estimate.Problem", profile)
-    cached = graph.derived.get(key)
-    if isinstance(cached, Problem):
-        return cached
-    problem = _build_problem(graph, profile)
-    graph.derived[key] = problem
-    return problem
+    return graph.memo(("estimate.Problem", profile), lambda: _build_problem(graph, profile))
 
 
 def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
