@@ -11,13 +11,16 @@ ML run, `coreml.run_coreml`): any picklable callable, or "module:qualname", can 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import pickle
 import signal
+import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for
 from typing import Any
@@ -75,6 +78,29 @@ def _child_entry(conn: Connection, func: Callable[..., Any] | str, args: tuple[A
         conn.close()
 
 
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """While a child starts, show it a `__main__` with no file to re-import.
+
+    A "spawn" child re-runs the parent's main script (as `__mp_main__`) so that functions
+    defined there can be unpickled. A plain script calling `profile()` without
+    `if __name__ == "__main__":` would then call it again inside the child, which multiprocessing
+    refuses ("bootstrapping phase"), and the run would look like a Core ML crash. The child only
+    ever runs functions of importable modules (ours, or "module:qualname"), so it needs nothing
+    from the main script: multiprocessing reads `__main__`'s `__file__`/`__spec__` in `start()`
+    only (`multiprocessing.spawn.get_preparation_data`), and this hides them for that call.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__file__", None) is None:
+        yield  # a notebook, `python -c` or the REPL: nothing would be re-imported
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _death(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -98,7 +124,8 @@ def run_isolated(
 ) -> Any:
     """Run `func(*args)` in a fresh ("spawn") child process and return its result.
 
-    `func` is a picklable callable (a module-level function or a builtin) or "module:qualname".
+    `func` is a picklable callable (a function of an importable module, not of the main script:
+    the child never re-runs it) or "module:qualname".
     Arguments and result cross the process boundary by pickle. A crash (negative exit code: a
     signal such as SIGSEGV or SIGABRT), a hang past `timeout_s` (the child is killed) or an
     exception in the child becomes a one-line `CoreMLRunError` naming `model` and `what` was
@@ -113,7 +140,8 @@ def run_isolated(
         daemon=True,
         name="ane_notebook-coreml",
     )
-    process.start()
+    with _main_not_reimported():
+        process.start()
     sender.close()  # so that the child's death closes the pipe
     deadline = time.monotonic() + timeout_s
     try:
