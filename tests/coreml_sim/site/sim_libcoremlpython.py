@@ -516,3 +516,9 @@ def _block(
         for i in block.inputs
     ]
     return cp.MLModelStructureProgramBlock(inputs, operations, list(block.outputs))
+
+
+def _named(name: str) -> Any:
+    from coremltools.models import compute_plan as cp
+
+    return cp.MLModelStructureProgramNamedValueType(name, cp.MLModelStructureProgramValueType())

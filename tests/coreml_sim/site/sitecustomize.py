@@ -30,7 +30,6 @@ if os.environ.get("COREML_SIM") == "1":
     import tempfile  # noqa: F401
 
     import numpy  # noqa: F401
-
     import sim_libcoremlpython
 
     sys.modules["coremltools.libcoremlpython"] = sim_libcoremlpython
