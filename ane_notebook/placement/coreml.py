@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +32,28 @@ from ..errors import CoreMLUnavailableError, ModelLoadError, UsageError
 from ..model.graph import Graph
 from .devices import ComputeUnits, get_chip
 from .e5_analytics import AnalyticsEntry, find_e5_analytics, parse_e5_analytics
-from .isolation import emit, run_isolated
+from .isolation import DEFAULT_TIMEOUT_S, emit, run_isolated
 from .plan_mapping import (
     compute_plan_entries,
     placement_from_entries,
     remote_plan_entries,
     remote_plan_from_entries,
 )
-from .result import CoreMLTimings, Placement, PlacementSource
+from .result import (
+    CoreMLTimings,
+    Placement,
+    PlacementSource,
+    ReasonKind,
+    ReportWarning,
+    WarningKind,
+)
 
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "CoreMLTimings",
     "LiveResult",
+    "explain_unplanned_functions",
+    "function_description",
     "coreml_available",
     "macos_version",
     "make_inputs",
@@ -70,15 +80,28 @@ def _parse_version(text: str) -> tuple[int, ...]:
 
 
 def macos_version() -> str:
-    """ "14.5" and the like ("" off macOS). Pythons built against an old SDK see macOS 11+ as
-    "10.16" (Apple's compatibility answer); sw_vers, as coremltools uses, tells the truth then."""
-    mac = platform.mac_ver()[0]
-    if sys.platform == "darwin" and _parse_version(mac)[:2] == (10, 16):
+    """ "14.5" and the like ("" off macOS).
+
+    A Python built against an older SDK is told a compatibility version by macOS: "10.16" for
+    macOS 11-15 and "16.0" for macOS 26 (Apple's SYSTEM_VERSION_COMPAT scheme), and
+    `platform.mac_ver()` repeats it. `sw_vers` asked with SYSTEM_VERSION_COMPAT=0 tells the real
+    version (coremltools asks sw_vers too: utils._macos_version), so it is asked first.
+    """
+    if sys.platform != "darwin":
+        return ""
+    try:
         done = subprocess.run(
-            ["sw_vers", "-productVersion"], capture_output=True, text=True, check=False
+            ["sw_vers", "-productVersion"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+            env={**os.environ, "SYSTEM_VERSION_COMPAT": "0"},
         )
-        mac = done.stdout.strip() or mac
-    return mac
+        real = done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        real = ""
+    return real if _parse_version(real) else platform.mac_ver()[0]
 
 
 def coreml_available() -> tuple[bool, str]:
@@ -178,24 +201,33 @@ def _default_image_size(image_type: Any) -> tuple[int, int]:
     return max(1, width), max(1, height)
 
 
-def make_inputs(description: Any, seed: int = 0) -> dict[str, Any]:
+def function_description(description: Any, function: str | None = None) -> Any:
+    """The description (inputs, outputs, states) of one function: for a multifunction model
+    `function`'s entry in `description.functions` (default: the default function), since
+    coremltools writes inputs and states there, not at the top level; else `description`."""
+    if not len(description.functions):
+        return description
+    if function is None:
+        from ..model.interface import default_function  # lazy: it imports coremltools
+
+        function = default_function(description)
+    for entry in description.functions:
+        if entry.name == function:
+            return entry
+    raise ValueError(f"the model has no function {function!r}")
+
+
+def make_inputs(description: Any, seed: int = 0, function: str | None = None) -> dict[str, Any]:
     """Random inputs for every (non-optional) input of a Core ML model description (proto).
 
     Multi-arrays of every dtype (fp16 stays fp16: coremltools converts it), flexible shapes at
     their default, images as PIL images of the right mode and size, and scalars/strings.
-    A multifunction model uses its default function's inputs.
+    A multifunction model uses `function`'s inputs (default: its default function's).
     """
     import numpy as np
 
     rng = np.random.default_rng(seed)
-    inputs = list(description.input)
-    if len(description.functions):
-        from ..model.interface import default_function  # lazy: it imports coremltools
-
-        default = default_function(description)
-        for function in description.functions:
-            if function.name == default:
-                inputs = list(function.input)
+    inputs = list(function_description(description, function).input)
     result: dict[str, Any] = {}
     for feature in inputs:
         ftype = feature.type
@@ -283,10 +315,13 @@ def _child_profile(
     runs: int,
     op_names: list[str],
     graph_inputs: list[tuple[str, tuple[int, ...], str]],
+    function: str | None = None,
 ) -> dict[str, Any]:
     """Child: load twice, predict runs + 1 times, read the compute plan, look for analytics.
 
-    Returns plain data: timings, the plan in coremltools' remote-device format, analytics text.
+    `function` is the function of a multifunction model to load and time (its own inputs and
+    states: coremltools writes them per function). Returns plain data: timings, the plan in
+    coremltools' remote-device format, analytics text.
     """
     import coremltools as ct
     import numpy as np
@@ -297,17 +332,17 @@ def _child_profile(
     # Loads first, so the first one really is cold for this compute-unit setting (the compute
     # plan load specialises the model too).
     start = time.perf_counter()
-    model = ct.models.CompiledMLModel(compiled_path, compute_units=compute_unit)
+    model = ct.models.CompiledMLModel(compiled_path, compute_unit, function)
     load_first = (time.perf_counter() - start) * 1000
     del model
     start = time.perf_counter()
-    model = ct.models.CompiledMLModel(compiled_path, compute_units=compute_unit)
+    model = ct.models.CompiledMLModel(compiled_path, compute_unit, function)
     load_cached = (time.perf_counter() - start) * 1000
 
     if model_path.rstrip("/").endswith((".mlpackage", ".mlmodel")):
         spec = ct.utils.load_spec(model_path)
-        inputs = make_inputs(spec.description)
-        stateful = len(spec.description.state) > 0
+        inputs = make_inputs(spec.description, function=function)
+        stateful = len(function_description(spec.description, function).state) > 0
     else:
         inputs = _inputs_from_graph(graph_inputs)
         stateful = False
@@ -350,13 +385,22 @@ def _child_profile(
 
 
 def _model_source(model: Any, workdir: Path) -> tuple[str, str]:
-    """A path the child can open, and a display name. MLModel objects are saved first (file
-    I/O only: no Core ML call happens in this process)."""
+    """A path the child can open, and a display name. MLModel objects are saved first, MIL
+    Programs converted into a package in `workdir` first (file I/O and conversion only: no Core
+    ML call happens in this process)."""
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if not os.path.exists(path):
             raise ModelLoadError(path, "no such model file")
         return path, path
+    from coremltools.converters.mil.mil import Program
+
+    if isinstance(model, Program):
+        from ..model.load import program_to_package  # lazy: the loader imports coremltools
+
+        package = workdir / "program.mlpackage"
+        program_to_package(model, package)
+        return str(package), "<MIL Program>"
     package = getattr(model, "package_path", None)
     if package and os.path.isdir(package):
         return package, package
@@ -375,28 +419,28 @@ def run_coreml(
     compute_units: Sequence[ComputeUnits | str] | ComputeUnits | str = (ComputeUnits.ALL,),
     *,
     runs: int = 20,
-    timeout_s: float = 600.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
     analytics: str | os.PathLike[str] | Mapping[str, AnalyticsEntry] | None = None,
 ) -> LiveResult:
     """Compile `model`, read Core ML's compute plan and time it, per compute-unit setting.
 
-    `model` is an .mlpackage/.mlmodel/.mlmodelc path or a coremltools MLModel; `graph` the Graph
-    the placements are mapped onto. Every Core ML call runs in a child process (one to compile,
-    one per setting), each limited to `timeout_s`; a crash or hang raises `CoreMLRunError`.
-    `analytics` is an E5 analytics dump to use instead of searching Core ML's cache (a path,
-    its text, or `parse_e5_analytics` output).
+    `model` is an .mlpackage/.mlmodel/.mlmodelc path, a coremltools MLModel or a MIL Program;
+    `graph` the Graph the placements are mapped onto. Every Core ML call runs in a child process
+    (one to compile, once for all settings; one per setting), each limited to `timeout_s`; a
+    crash or hang raises `CoreMLRunError`. `analytics` is an E5 analytics dump to use instead of
+    searching Core ML's cache (a path, its text, or `parse_e5_analytics` output).
     """
     ok, why = coreml_available()
     if not ok:
         raise CoreMLUnavailableError(why)
     if runs < 1:
         raise ValueError("runs must be at least 1")
+    if not timeout_s > 0:
+        raise ValueError("timeout_s must be a positive number of seconds")
     settings = [compute_units] if isinstance(compute_units, (str, ComputeUnits)) else compute_units
     units = [ComputeUnits.parse(u) for u in settings]
     given = _load_analytics(analytics)
-
-    from tqdm.auto import tqdm
 
     with tempfile.TemporaryDirectory(prefix="ane_notebook-") as tmp:
         workdir = Path(tmp)
@@ -404,13 +448,7 @@ def run_coreml(
         if path.rstrip("/").endswith(".mlmodelc"):
             compiled = {"compiled_path": path, "compile_ms": None}
         else:
-            compiled = run_isolated(
-                _child_compile,
-                (path, str(workdir / "model.mlmodelc")),
-                timeout_s,
-                what="compiling the model",
-                model=name,
-            )
+            compiled = _compile(path, workdir, name, timeout_s, progress)
         chip_text = _chip_name()
         try:
             chip = get_chip(chip_text).name if chip_text else ""
@@ -425,22 +463,15 @@ def run_coreml(
         placements: dict[ComputeUnits, Placement] = {}
         timings: dict[ComputeUnits, CoreMLTimings] = {}
         for unit in units:
-            with tqdm(
-                total=runs + 1, desc=f"{unit} predict", disable=not progress, leave=False
-            ) as bar:
-
-                def advance(event: Any, bar: Any = bar) -> None:
-                    if isinstance(event, tuple) and event and event[0] == "predict":
-                        bar.update(1)
-
-                raw = run_isolated(
-                    _child_profile,
-                    (compiled["compiled_path"], path, unit.value, runs, op_names, graph_inputs),
-                    timeout_s,
-                    what=f"profiling with {unit}",
-                    model=name,
-                    on_event=advance,
-                )
+            raw = _profile_one(
+                compiled["compiled_path"],
+                path,
+                unit,
+                (runs, op_names, graph_inputs),
+                name,
+                timeout_s,
+                progress,
+            )
             timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
             found = (
                 given
@@ -453,8 +484,11 @@ def run_coreml(
                 "coremltools": ct_version,
                 "model": name,
                 "analytics_file": raw.get("analytics_path"),
+                "timeout_s": timeout_s,
             }
-            placements[unit] = placement_from_entries(
+            if raw.get("function"):
+                extra["timed_function"] = raw["function"]
+            placement = placement_from_entries(
                 graph,
                 remote_plan_entries(raw["plan"], name),
                 unit,
@@ -464,6 +498,7 @@ def run_coreml(
                 chip=chip,
                 metadata=extra,
             )
+            placements[unit] = explain_unplanned_functions(graph, placement, raw.get("function"))
             timings[unit] = timing
     return LiveResult(
         model=name,
@@ -471,6 +506,117 @@ def run_coreml(
         timings=timings,
         metadata={"chip": chip, "chip_name": chip_text, "macos": macos, "coremltools": ct_version},
     )
+
+
+def _compile(
+    path: str, workdir: Path, name: str, timeout_s: float, progress: bool
+) -> dict[str, Any]:
+    """Compile in a child, with a progress line of the seconds so far (no events come)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(
+        desc=f"compiling (a first compile can take minutes; limit {timeout_s:g} s)",
+        unit="s",
+        disable=not progress,
+        leave=False,
+        bar_format="{desc}: {n:.0f} s",
+    ) as bar:
+
+        def tick(elapsed: float) -> None:
+            bar.n = elapsed
+            bar.refresh()
+
+        result: dict[str, Any] = run_isolated(
+            _child_compile,
+            (path, str(workdir / "model.mlmodelc")),
+            timeout_s,
+            what="compiling the model",
+            model=name,
+            on_wait=tick,
+        )
+    return result
+
+
+def _profile_one(
+    compiled_path: str,
+    path: str,
+    unit: ComputeUnits,
+    job: tuple[int, list[str], list[tuple[str, tuple[int, ...], str]]],
+    name: str,
+    timeout_s: float,
+    progress: bool,
+) -> dict[str, Any]:
+    """One compute-unit setting in a child: loads, predictions (a progress bar), the plan."""
+    from tqdm.auto import tqdm
+
+    runs, op_names, graph_inputs = job
+    function = _default_function_of(path)
+    with tqdm(total=runs + 1, desc=f"{unit} predict", disable=not progress, leave=False) as bar:
+
+        def advance(event: Any) -> None:
+            if isinstance(event, tuple) and event and event[0] == "predict":
+                bar.update(1)
+
+        raw: dict[str, Any] = run_isolated(
+            _child_profile,
+            (compiled_path, path, unit.value, runs, op_names, graph_inputs, function),
+            timeout_s,
+            what=f"profiling with {unit}",
+            model=name,
+            on_event=advance,
+        )
+    raw["function"] = function
+    return raw
+
+
+def _default_function_of(path: str) -> str | None:
+    """The default function of a multifunction model file (None otherwise, or for an .mlmodelc,
+    whose spec is not ours to read): loaded and timed by name, so the report can say which."""
+    if not path.rstrip("/").endswith((".mlpackage", ".mlmodel")):
+        return None
+    from ..model.interface import default_function
+    from ..model.package import read_spec
+
+    description = read_spec(Path(path), label=path).description
+    return default_function(description) if len(description.functions) else None
+
+
+def explain_unplanned_functions(
+    graph: Graph, placement: Placement, planned: str | None
+) -> Placement:
+    """Say why the ops of a multifunction model's other functions have no device.
+
+    coremltools reads a compute plan for a compute-unit setting only: its
+    `_MLModelProxy.get_compute_plan(path, compute_units)` sets no function name on the
+    configuration (CoreMLPython.mm, Model::getComputePlan), so Core ML plans what it loads by
+    default. Ops of a function the plan gave no device are told so one by one, and each such
+    function is a counted `FUNCTION_NOT_PLANNED` warning, never a silent "no device".
+    """
+    if planned is None or len(graph.functions) < 2:
+        return placement
+    ops = list(placement.ops)
+    warnings = list(placement.warnings)
+    for function in graph.functions:
+        members = [i for i, op in enumerate(graph.ops) if op.function == function]
+        running = [i for i in members if not graph.ops[i].is_const]
+        if not running or any(ops[i].device is not None for i in running):
+            continue  # planned (at least in part): per-op gaps are the plan mapping's to count
+        why = (
+            f"function {function!r} was not planned: coremltools reads Core ML's compute plan "
+            f"for the default function ({planned!r}) only (its get_compute_plan takes no "
+            "function name); profile a copy saved with this function as the default to see it"
+        )
+        for i in running:
+            ops[i] = replace(ops[i], reason=why, reason_kind=ReasonKind.NOT_IN_PLAN)
+        warnings.append(
+            ReportWarning(
+                WarningKind.FUNCTION_NOT_PLANNED,
+                f"{len(running)} ops of function {function!r} not in Core ML's plan: {why}",
+                len(running),
+                tuple(running[:8]),
+            )
+        )
+    return replace(placement, ops=tuple(ops), warnings=tuple(warnings))
 
 
 def _load_analytics(

@@ -27,7 +27,12 @@ from typing import Any
 
 from ..errors import CoreMLRunError
 
-__all__ = ["emit", "run_isolated"]
+__all__ = ["DEFAULT_TIMEOUT_S", "emit", "run_isolated"]
+
+# How long one child (a compile, or one compute-unit setting) may take before it is killed: a
+# first Neural Engine compile has been reported at 47 s to 4 min (docs/evidence.md, "Live
+# backend"), so the default leaves room for the slow end; `timeout_s=` changes it.
+DEFAULT_TIMEOUT_S = 600.0
 
 # Set in the child process only: where `emit` sends progress events.
 _EVENTS: Connection | None = None
@@ -116,11 +121,12 @@ def _death(exitcode: int | None) -> str:
 def run_isolated(
     func: Callable[..., Any] | str,
     args: Sequence[Any] = (),
-    timeout_s: float = 600.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     *,
     what: str = "running Core ML",
     model: str = "",
     on_event: Callable[[Any], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> Any:
     """Run `func(*args)` in a fresh ("spawn") child process and return its result.
 
@@ -129,7 +135,9 @@ def run_isolated(
     Arguments and result cross the process boundary by pickle. A crash (negative exit code: a
     signal such as SIGSEGV or SIGABRT), a hang past `timeout_s` (the child is killed) or an
     exception in the child becomes a one-line `CoreMLRunError` naming `model` and `what` was
-    being done; the parent carries on. Events the child sends with `emit` go to `on_event`.
+    being done; the parent carries on. Events the child sends with `emit` go to `on_event`;
+    `on_wait` is called with the seconds elapsed about once a second while the child works (a
+    progress display for steps, such as a first Neural Engine compile, that send no events).
     """
     subject = f" for {model}" if model else ""
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe once Core ML / ObjC is loaded
@@ -143,7 +151,8 @@ def run_isolated(
     with _main_not_reimported():
         process.start()
     sender.close()  # so that the child's death closes the pipe
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -152,7 +161,9 @@ def run_isolated(
                     f"Core ML did not finish {what}{subject} within "
                     f"{timeout_s:g} s; the child process was killed"
                 )
-            ready = wait_for([receiver, process.sentinel], timeout=remaining)
+            ready = wait_for([receiver, process.sentinel], timeout=min(remaining, 1.0))
+            if on_wait is not None:
+                on_wait(time.monotonic() - started)
             if receiver in ready or receiver.poll():
                 try:
                     kind, payload = receiver.recv()
