@@ -18,6 +18,7 @@ from typing import NoReturn
 from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError
 from .escape import plain
+from .placement.isolation import DEFAULT_TIMEOUT_S
 
 EXIT_BAD_INPUT = 2
 # What a shell reports for a process ended by SIGPIPE (128 + 13), as `yes | head` shows.
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument(
         "--plan", default=None, help="a plan recorded on a Mac (implies --backend recorded)"
     )
+    _add_live_options(prof)
     prof.add_argument("--json", dest="json_path", default=None, help="write the report as JSON")
     prof.add_argument(
         "--html",
@@ -87,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         default="ALL",
         help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)",
     )
-    rec.add_argument("--runs", type=int, default=20, help="predictions to time (default 20)")
+    _add_live_options(rec)
     rec.add_argument("-o", "--output", required=True, help="the plan JSON to write")
     rec.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -100,6 +102,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    """--runs and --timeout: how a live Core ML run is measured and how long it may take."""
+    parser.add_argument(
+        "--runs", type=int, default=20, help="Core ML: predictions to time (default 20)"
+    )
+    parser.add_argument(
+        "--timeout",
+        dest="timeout_s",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="Core ML: seconds one step (the compile, or one setting) may take "
+        f"(default {DEFAULT_TIMEOUT_S:g}; a first Neural Engine compile can take minutes)",
+    )
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
     from .api import ProfileRequest, run, write_outputs
 
@@ -109,6 +126,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         chip=args.chip,
         backend=args.backend,
         plan=args.plan,
+        runs=args.runs,
+        timeout_s=args.timeout_s,
     )
     report = run(request)
     print(report.to_text())
@@ -128,7 +147,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
 def _cmd_record(args: argparse.Namespace) -> int:
     from .api import record, write_outputs
 
-    report = record(args.model, compute_units=args.compute_units, runs=args.runs)
+    report = record(
+        args.model, compute_units=args.compute_units, runs=args.runs, timeout_s=args.timeout_s
+    )
     print(report.to_text())
     write_outputs(report, json_path=args.output, inputs=(args.model,))
     print(
