@@ -27,7 +27,11 @@ if os.environ.get("COREML_SIM") == "1":
     import platform  # noqa: F401
     import shutil  # noqa: F401
     import subprocess  # noqa: F401
+    import sysconfig
     import tempfile  # noqa: F401
+    import urllib.request  # noqa: F401  (IPython's, for the widgets: darwin's needs _scproxy)
+
+    sysconfig.get_config_vars()  # cached now: later it would look for darwin's build data
 
     import numpy  # noqa: F401
     import sim_libcoremlpython

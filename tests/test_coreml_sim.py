@@ -1,0 +1,380 @@
+"""The live Core ML path end to end, off the Mac: coremltools' real Python layer and our real
+child processes (`_child_compile`, `_child_profile`, `run_isolated`) over a simulated native Core
+ML (tests/coreml_sim). Each test starts a driver process that believes it is a Mac; the devices
+the simulated plan gives are asserted op by op.
+
+What this cannot prove: what the real Core ML decides (devices, costs, compile times) and how it
+fails; see README, "Where the placement comes from".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import coremltools as ct
+import numpy as np
+import pytest
+from coreml_sim import run_sim
+from coremltools.converters.mil import Builder as mb
+from coremltools.converters.mil.mil import types
+from coremltools.models import MLModel, datatypes
+from coremltools.models.neural_network import NeuralNetworkBuilder
+from coremltools.models.pipeline import Pipeline
+
+from ane_notebook.model.convert import convert_quietly
+
+pytestmark = pytest.mark.coreml_sim
+
+# The simulated plan's default (sim_libcoremlpython._plan_row): the Neural Engine when allowed.
+DEFAULT = {"ALL": "ANE", "CPU_AND_NE": "ANE", "CPU_AND_GPU": "GPU", "CPU_ONLY": "CPU"}
+
+
+def _program() -> Any:
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, 8))], opset_version=ct.target.iOS17)
+    def prog(x: Any) -> Any:
+        y = mb.linear(x=x, weight=np.ones((4, 8), np.float32), name="fc")
+        y = mb.relu(x=y, name="act")
+        return mb.softmax(x=y, axis=-1, name="out")
+
+    return prog
+
+
+def _stateful(scale: float) -> MLModel:
+    specs = [
+        mb.TensorSpec((1, 4), dtype=types.fp16),
+        mb.StateTensorSpec((1, 4), dtype=types.fp16),
+    ]
+
+    @mb.program(input_specs=specs, opset_version=ct.target.iOS18)
+    def prog(x: Any, acc: Any) -> Any:
+        a = mb.read_state(input=acc, name="read")
+        y = mb.add(x=x, y=a, name="sum")
+        mb.coreml_update_state(state=acc, value=y, name="write")
+        return mb.mul(x=y, y=np.float16(scale), name="out")
+
+    model: MLModel = convert_quietly(
+        prog, minimum_deployment_target=ct.target.iOS18, skip_model_load=True
+    )
+    return model
+
+
+def _nn_in_place() -> Any:
+    b = NeuralNetworkBuilder([("x", datatypes.Array(4))], [("y", None)])
+    b.add_inner_product(
+        "fc", np.ones((4, 4), np.float32), None, 4, 4, False, input_name="x", output_name="y"
+    )
+    b.add_activation("relu", "RELU", "y", "y")  # in place: layer "relu" rewrites blob "y"
+    b.add_activation("sig", "SIGMOID", "y", "y")
+    return b.spec
+
+
+def _nn_stage(name: str, inp: str, out: str) -> Any:
+    b = NeuralNetworkBuilder([(inp, datatypes.Array(4))], [(out, datatypes.Array(4))])
+    b.add_activation(f"{name}_act", "RELU", inp, "mid")
+    b.add_activation(f"{name}_out", "SIGMOID", "mid", out)  # "mid" in both stages
+    return b.spec
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("sim_models")
+    out = {}
+    prog = convert_quietly(  # fp32: the op names stay the builder's ("fc", not "fc_cast_fp16")
+        _program(),
+        minimum_deployment_target=ct.target.iOS17,
+        compute_precision=ct.precision.FLOAT32,
+        skip_model_load=True,
+    )
+    out["program"] = root / "prog.mlpackage"
+    prog.save(str(out["program"]))
+    _stateful(2.0).save(str(root / "a.mlpackage"))
+    _stateful(3.0).save(str(root / "b.mlpackage"))
+    desc = ct.utils.MultiFunctionDescriptor()
+    desc.add_function(str(root / "a.mlpackage"), "main", "step")
+    desc.add_function(str(root / "b.mlpackage"), "main", "other")
+    desc.default_function_name = "step"
+    out["multi"] = root / "multi.mlpackage"
+    ct.utils.save_multifunction(desc, str(out["multi"]))
+    out["nn"] = root / "inplace.mlmodel"
+    MLModel(_nn_in_place(), skip_model_load=True).save(str(out["nn"]))
+    pipe = Pipeline([("a", datatypes.Array(4))], [("c", datatypes.Array(4))])
+    pipe.add_model(_nn_stage("first", "a", "b"))
+    pipe.add_model(_nn_stage("second", "b", "c"))
+    pipe.spec.pipeline.names.extend(["prep", "head"])
+    pipe.spec.specificationVersion = 4
+    out["pipeline"] = root / "pipe.mlmodel"
+    MLModel(pipe.spec, skip_model_load=True).save(str(out["pipeline"]))
+    return out
+
+
+def _ops(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ops that run, less `write_state`: it has no output, and plans are keyed by output
+    name, so it cannot be matched yet (reported to the lead; plan mapping is planmap's)."""
+    return [op for op in report["ops"] if op["op_type"] not in ("const", "write_state")]
+
+
+PROFILE = """
+import json, ane_notebook as an
+r = an.profile({model!r}, compute_units={units!r}, backend={backend!r}, runs=2)
+result = json.loads(r.to_json())
+"""
+
+
+def test_ml_program_devices_op_by_op(models: dict[str, Path], tmp_path: Path) -> None:
+    scenario = {
+        "devices": {
+            "fc": {"preferred": "gpu", "supported": ["cpu", "gpu"]},
+            "out": {"preferred": "cpu", "supported": ["cpu", "gpu", "ane"]},
+        },
+        "ane_cores": 16,
+    }
+    code = PROFILE.format(model=str(models["program"]), units="ALL", backend="auto")
+    report = run_sim(code, tmp_path, scenario)
+    assert report["source"] == "coreml"
+    assert report["metadata"]["backend_choice"].startswith("coreml")
+    ops = _ops(report)
+    assert {op["name"] for op in ops} >= {"fc", "act", "out"}
+    expected = {"fc": "GPU", "out": "CPU"}
+    for op in ops:
+        assert op["device"] == expected.get(op["name"], "ANE"), op["name"]
+    fc = next(op for op in ops if op["name"] == "fc")
+    assert fc["supported"] == ["GPU", "CPU"] and fc["reason_kind"] == "coreml_unsupported"
+    out = next(op for op in ops if op["name"] == "out")
+    assert out["reason_kind"] == "coreml_preferred"
+    # the simulated plan costs its ops evenly: Core ML's weights reach the report
+    assert all(op["cost_weight"] == pytest.approx(1 / len(ops)) for op in ops)
+    timings = report["timings"]
+    assert timings["compute_units"] == "ALL" and timings["runs"] == 2
+    assert timings["compile_ms"] > 0 and timings["load_first_ms"] > 0
+    assert report["metadata"]["ane_cores"] == 16
+    assert report["metadata"]["macos"] == "15.2" and report["chip"] == "M2"
+
+
+def test_compare_compiles_once_and_plans_every_setting(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    log = tmp_path / "calls.log"
+    code = f"""
+import json
+from ane_notebook.api import ProfileRequest, run
+rs = run(ProfileRequest({str(models["program"])!r}, compare=True, runs=1))
+result = {{k: json.loads(r.to_json()) for k, r in rs.reports.items()}}
+"""
+    reports = run_sim(code, tmp_path, {"log": str(log)})
+    assert list(reports) == ["CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL"]
+    for units, report in reports.items():
+        assert report["source"] == "coreml" and report["timings"]["compute_units"] == units
+        assert {op["device"] for op in _ops(report)} == {DEFAULT[units]}
+    calls = [json.loads(line)[0] for line in log.read_text().splitlines()]
+    assert calls.count("compileModel") == 1  # one compile for the four settings
+    assert calls.count("get_compute_plan") == 4
+    compile_ms = {r["timings"]["compile_ms"] for r in reports.values()}
+    assert len(compile_ms) == 1  # the one compile, shown with every setting
+
+
+def test_widget_compare_runs_on_core_ml(models: dict[str, Path], tmp_path: Path) -> None:
+    code = f"""
+from ane_notebook.widgets import Explorer
+e = Explorer({str(models["program"])!r})
+e.compare.value = True
+e.run()
+got = e.report
+result = [sorted(got.reports), str(got.reports["ALL"].source)] if got else e.status.value
+"""
+    assert run_sim(code, tmp_path) == [["ALL", "CPU_AND_GPU", "CPU_AND_NE", "CPU_ONLY"], "coreml"]
+
+
+def test_multifunction_stateful_program(models: dict[str, Path], tmp_path: Path) -> None:
+    log = tmp_path / "calls.log"
+    code = PROFILE.format(model=str(models["multi"]), units="CPU_AND_NE", backend="coreml")
+    report = run_sim(code, tmp_path, {"log": str(log)})
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    # loaded by name, with that function's state (coremltools writes states per function)
+    assert ["load", calls[1][1], "CPU_AND_NE", "step"] in calls
+    assert ["predict", "['x']", "True"] in calls
+    assert report["metadata"]["timed_function"] == "step"
+    step = [op for op in _ops(report) if op["function"] == "step"]
+    other = [op for op in _ops(report) if op["function"] == "other"]
+    assert step and other
+    assert all(op["device"] == "ANE" for op in step)
+    assert all(op["device"] is None for op in other)
+    assert all("'other' was not planned" in op["reason"] for op in other)
+    (warning,) = [w for w in report["warnings"] if w["kind"] == "function_not_planned"]
+    running = [op for op in report["ops"] if op["function"] == "other" and op["op_type"] != "const"]
+    assert warning["count"] == len(running) and "'other'" in warning["message"]
+
+
+def test_multifunction_planned_everywhere_needs_no_warning(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    code = PROFILE.format(model=str(models["multi"]), units="ALL", backend="coreml")
+    report = run_sim(code, tmp_path, {"planned_functions": "all"})
+    assert {op["device"] for op in _ops(report)} == {"ANE"}
+    assert not [w for w in report["warnings"] if w["kind"] == "function_not_planned"]
+
+
+def test_mil_program_object(tmp_path: Path) -> None:
+    code = """
+import json, numpy as np, coremltools as ct, ane_notebook as an
+from coremltools.converters.mil import Builder as mb
+
+@mb.program(input_specs=[mb.TensorSpec(shape=(1, 8))], opset_version=ct.target.iOS17)
+def prog(x):
+    return mb.relu(x=mb.linear(x=x, weight=np.ones((4, 8), np.float32), name="fc"), name="act")
+
+r = an.profile(prog, backend="coreml", runs=1)
+result = json.loads(r.to_json())
+"""
+    # converted at fp16: the relu's output is "act_cast_fp16"
+    report = run_sim(code, tmp_path, {"devices": {"act_cast_fp16": {"preferred": "gpu"}}})
+    devices = {op["op_type"]: op["device"] for op in _ops(report)}
+    assert devices == {"cast": "ANE", "linear": "ANE", "relu": "GPU"}
+    assert report["metadata"]["model"] == "<MIL Program>"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="pipeline stages map by Core ML's stage names (planmap's plan_mapping fix, issue 9)",
+)
+def test_pipeline_stages_devices(models: dict[str, Path], tmp_path: Path) -> None:
+    scenario = {"devices": {"mid": {"preferred": "cpu"}, "first_act": {"preferred": "gpu"}}}
+    code = PROFILE.format(model=str(models["pipeline"]), units="ALL", backend="coreml")
+    report = run_sim(code, tmp_path, scenario)
+    ops = _ops(report)
+    assert len(ops) == 4
+    # the plan keys NN layers by layer name: "first_act" -> GPU, the others the default
+    assert [op["device"] for op in ops] == ["GPU", "ANE", "ANE", "ANE"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="in-place layers map by output name (planmap's plan_mapping fix, issue 9)",
+)
+def test_neural_network_in_place_layers(models: dict[str, Path], tmp_path: Path) -> None:
+    scenario = {"devices": {"relu": {"preferred": "gpu"}, "sig": {"preferred": "cpu"}}}
+    code = PROFILE.format(model=str(models["nn"]), units="ALL", backend="coreml")
+    report = run_sim(code, tmp_path, scenario)
+    assert [(op["op_type"], op["device"]) for op in _ops(report)] == [
+        ("innerProduct", "ANE"),
+        ("activation", "GPU"),
+        ("activation", "CPU"),
+    ]
+
+
+def test_record_then_replay_anywhere(models: dict[str, Path], tmp_path: Path) -> None:
+    import ane_notebook as an
+
+    plan = tmp_path / "plan.json"
+    code = f"""
+import ane_notebook as an
+r = an.record({str(models["program"])!r}, compute_units="CPU_AND_GPU", runs=1, timeout_s=120)
+r.to_json({str(plan)!r})
+result = r.metadata["macos_build"]
+"""
+    scenario = {"devices": {"act": {"preferred": "cpu"}}}
+    assert run_sim(code, tmp_path, scenario, COREML_SIM_BUILD="24C999") == "24C999"
+    replay = an.profile(str(models["program"]), plan=str(plan), compute_units="CPU_AND_GPU")
+    assert str(replay.source) == "recorded"
+    devices = {op.name: op.device.value for op in replay.ops if op.op_type != "const"}
+    assert devices["act"] == "CPU" and devices["fc"] == "GPU"
+    assert replay.timings is not None and replay.timings.compute_units == "CPU_AND_GPU"
+
+
+def test_script_without_main_guard(models: dict[str, Path], tmp_path: Path) -> None:
+    """A plain script: the spawned children must not run it again."""
+    code = f"""
+import ane_notebook as an
+r = an.profile({str(models["program"])!r}, backend="coreml", runs=1)
+result = str(r.source)
+"""
+    assert run_sim(code, tmp_path, as_script=True) == "coreml"
+
+
+# --- what happens on other Macs ---------------------------------------------------------------
+
+AVAILABLE = """
+from ane_notebook.placement.coreml import coreml_available, macos_version
+result = [macos_version(), *coreml_available()]
+"""
+
+
+def test_macos_26_is_read_from_sw_vers(tmp_path: Path) -> None:
+    got = run_sim(AVAILABLE, tmp_path, COREML_SIM_MACOS="26.1", COREML_SIM_PYTHON_SEES="16.0")
+    assert got[0] == "26.1" and got[1] is True and "macOS 26.1" in got[2]
+
+
+def test_old_macos_falls_back_to_the_estimate(models: dict[str, Path], tmp_path: Path) -> None:
+    got = run_sim(AVAILABLE, tmp_path, COREML_SIM_MACOS="14.2")
+    assert got[1] is False and "14.2 is older than 14.4" in got[2]
+    code = PROFILE.format(model=str(models["program"]), units="ALL", backend="auto")
+    report = run_sim(code, tmp_path, COREML_SIM_MACOS="14.2")
+    assert report["source"] == "estimate"
+    assert "14.2 is older" in report["metadata"]["backend_choice"]
+
+
+# --- failure modes ------------------------------------------------------------------------------
+
+FAILING = """
+import ane_notebook as an
+from ane_notebook.errors import AneNotebookError
+try:
+    an.profile({model!r}, backend="coreml", runs=1, timeout_s={timeout})
+    result = None
+except AneNotebookError as e:
+    result = [type(e).__name__, str(e)]
+"""
+
+
+@pytest.mark.parametrize(
+    ("scenario", "words"),
+    [
+        ({"unsupported_ops": ["softmax"]}, "failed while compiling the model"),
+        ({"max_spec_version": 7}, "newer than this Core ML reads"),
+        ({"crash": "compile"}, "crashed while compiling the model"),
+        ({"crash": "load"}, "crashed while profiling with ALL"),
+        ({"crash": "predict"}, "crashed while profiling with ALL"),
+        ({"crash": "plan"}, "crashed while profiling with ALL"),
+    ],
+)
+def test_core_ml_failures_become_one_line_errors(
+    models: dict[str, Path], tmp_path: Path, scenario: dict[str, Any], words: str
+) -> None:
+    code = FAILING.format(model=str(models["program"]), timeout=60)
+    kind, message = run_sim(code, tmp_path, scenario)
+    assert kind == "CoreMLRunError" and words in message and "\n" not in message
+    if "crash" in scenario:
+        assert message.endswith("the child process died with SIGSEGV")
+
+
+def test_a_hang_is_stopped_at_the_timeout(models: dict[str, Path], tmp_path: Path) -> None:
+    code = FAILING.format(model=str(models["program"]), timeout=4)
+    kind, message = run_sim(code, tmp_path, {"hang": "compile"})
+    assert kind == "CoreMLRunError"
+    assert "did not finish compiling the model" in message and "within 4 s" in message
+
+
+def test_compiled_model_with_wrong_inputs_or_missing_state(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    """An .mlmodelc has no spec to read: inputs come from the graph, and no state is made."""
+    code = f"""
+from coremltools.models.utils import compile_model
+from ane_notebook.errors import CoreMLRunError
+from ane_notebook.model.load import load_model
+from ane_notebook.placement.coreml import run_coreml
+result = []
+for model, graph_of in (({str(models["program"])!r}, {str(models["pipeline"])!r}),
+                        ({str(models["multi"])!r}, {str(models["multi"])!r})):
+    compiled = compile_model(model, {str(tmp_path)!r} + "/" + str(len(result)) + ".mlmodelc")
+    try:
+        run_coreml(compiled, load_model(graph_of), runs=1, progress=False)
+        result.append(None)
+    except CoreMLRunError as e:
+        result.append(str(e))
+"""
+    wrong_input, no_state = run_sim(code, tmp_path)
+    assert "Core ML failed while profiling with ALL" in wrong_input
+    assert "Feature a is not an input of the model" in wrong_input
+    assert "needs an MLState" in no_state
