@@ -588,7 +588,7 @@ class ReportSet:
         from .comparison import compare
         from .escape import plain
         from .placement.devices import DEVICE_LABEL
-        from .textreport import fmt_ms
+        from .textreport import fmt_ms, timings_text
 
         first = next(iter(self.reports.values()))
         lines = [
@@ -609,6 +609,8 @@ class ReportSet:
             )
         for label, r in self.reports.items():
             lines.append(f"  {label}: {r.summary().share_text(Device.ANE)}")
+            if r.timings is not None:
+                lines.append(f"    {timings_text(r.timings)}")
         labels = list(self.reports)
         for a, b in zip(labels, labels[1:], strict=False):
             c = compare(self.reports[a], self.reports[b], a, b)

@@ -24,6 +24,7 @@ from coremltools.models.neural_network import NeuralNetworkBuilder
 from coremltools.models.pipeline import Pipeline
 
 from ane_notebook.model.convert import convert_quietly
+from ane_notebook.textreport import fmt_ms
 
 pytestmark = pytest.mark.coreml_sim
 
@@ -160,9 +161,10 @@ def test_compare_compiles_once_and_plans_every_setting(
 import json
 from ane_notebook.api import ProfileRequest, run
 rs = run(ProfileRequest({str(models["program"])!r}, compare=True, runs=1))
-result = {{k: json.loads(r.to_json()) for k, r in rs.reports.items()}}
+result = [{{k: json.loads(r.to_json()) for k, r in rs.reports.items()}}, rs.to_text(),
+          rs["ALL"].to_text(), rs.to_html()]
 """
-    reports = run_sim(code, tmp_path, {"log": str(log)})
+    reports, text, one, page = run_sim(code, tmp_path, {"log": str(log)})
     assert list(reports) == ["CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL"]
     for units, report in reports.items():
         assert report["source"] == "coreml" and report["timings"]["compute_units"] == units
@@ -172,6 +174,18 @@ result = {{k: json.loads(r.to_json()) for k, r in rs.reports.items()}}
     assert calls.count("get_compute_plan") == 4
     compile_ms = {r["timings"]["compile_ms"] for r in reports.values()}
     assert len(compile_ms) == 1  # the one compile, shown with every setting
+    # compile and load beside prediction, labelled measured: text, compare text, page
+    t = reports["ALL"]["timings"]
+    line = (
+        f"measured by Core ML (ALL): compile {fmt_ms(t['compile_ms'])} (first, uncached) · load "
+        f"{fmt_ms(t['load_first_ms'])} first, {fmt_ms(t['load_cached_ms'])} cached · predict "
+        f"{fmt_ms(t['predict_median_ms'])} median"
+    )
+    assert line in one and line in text
+    assert text.count("measured by Core ML (") == 4
+    # the page: the compare view's four lines, and the header of the report it opens with
+    assert page.count("(first, uncached)") == 5
+    assert f"measured by Core ML (ALL): compile {fmt_ms(t['compile_ms'])} (first" in page
 
 
 def test_widget_compare_runs_on_core_ml(models: dict[str, Path], tmp_path: Path) -> None:

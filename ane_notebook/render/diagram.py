@@ -55,7 +55,15 @@ from ..fixes import fix_for
 from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
 from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
-from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, fmt_shape, ops_counted, uncertainty_text
+from ..textreport import (
+    SOURCE_NOTE,
+    fmt_bytes,
+    fmt_ms,
+    fmt_shape,
+    ops_counted,
+    timings_text,
+    uncertainty_text,
+)
 from .palette import (
     CHANGED_COLOR,
     CROSSING_COLOR,
@@ -1197,10 +1205,16 @@ def compare_summary_html(reports: Mapping[str, ProfileReport]) -> str:
             f"({html_text(placement_label(rep.source))})</small></td>{''.join(cells)}"
             "</tr>"
         )
+    measured = "".join(
+        f"<div>{html_text(timings_text(rep.timings), 400)}</div>"
+        for rep in reports.values()
+        if rep.timings is not None
+    )
     return (
         '<h3 style="margin:4px 0">Compare placements</h3>'
         '<table style="border-collapse:collapse;font:12px sans-serif">'
         f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        + (f'<div style="font:12px sans-serif;margin-top:4px">{measured}</div>' if measured else "")
     )
 
 
@@ -1230,6 +1244,7 @@ def header_html(report: ProfileReport) -> str:
     rows: list[tuple[str, str]] = [
         ("placement", f"{badge} {html_text(SOURCE_NOTE[report.source])}"),
         ("compute units", html_text(report.compute_units.value)),
+        *([("measured", html_text(timings_text(report.timings), 400))] if report.timings else []),
         ("chip", html_text(report.chip)),
         ("ops", f"{html_text(ops_counted(s))}, {s.n_segments} segments"),
         ("Neural Engine share", html_text(s.share_text(Device.ANE), 400)),
