@@ -200,6 +200,38 @@ result = [sorted(got.reports), str(got.reports["ALL"].source)] if got else e.sta
     assert run_sim(code, tmp_path) == [["ALL", "CPU_AND_GPU", "CPU_AND_NE", "CPU_ONLY"], "coreml"]
 
 
+def test_magic_and_cli_compare_on_core_ml(models: dict[str, Path], tmp_path: Path) -> None:
+    """`%ane_profile --compare` and `ane-notebook profile` with --runs/--timeout reach Core ML
+    (the timeout is each child's: a hang at the compile is stopped at 4 s)."""
+    code = f"""
+import contextlib, io
+from IPython.core.interactiveshell import InteractiveShell
+from ane_notebook.cli import main
+sh = InteractiveShell.instance()
+sh.run_line_magic("load_ext", "ane_notebook")
+rs = sh.run_line_magic("ane_profile", "{models["program"]} --compare --runs 1 --timeout 60 -o")
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(["profile", "{models["program"]}", "--runs", "1", "--timeout", "60"])
+result = [sorted(rs.reports), str(rs["CPU_ONLY"].source), rs["CPU_ONLY"].timings.runs,
+          code, out.getvalue()]
+"""
+    units, source, runs, status, printed = run_sim(code, tmp_path)
+    assert units == ["ALL", "CPU_AND_GPU", "CPU_AND_NE", "CPU_ONLY"]
+    assert (source, runs, status) == ("coreml", 1, 0)
+    assert "placement source: coreml" in printed and "measured by Core ML (ALL)" in printed
+    hang = f"""
+import contextlib, io
+from ane_notebook.cli import main
+err = io.StringIO()
+with contextlib.redirect_stderr(err):
+    status = main(["profile", "{models["program"]}", "--timeout", "4"])
+result = [status, err.getvalue()]
+"""
+    status, said = run_sim(hang, tmp_path, {"hang": "compile"})
+    assert status != 0 and "within 4 s" in said
+
+
 def test_multifunction_stateful_program(models: dict[str, Path], tmp_path: Path) -> None:
     log = tmp_path / "calls.log"
     code = PROFILE.format(model=str(models["multi"]), units="CPU_AND_NE", backend="coreml")
