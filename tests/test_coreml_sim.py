@@ -424,3 +424,89 @@ for model, graph_of in (({str(models["program"])!r}, {str(models["pipeline"])!r}
     assert "Core ML failed while profiling with ALL" in wrong_input
     assert "Feature a is not an input of the model" in wrong_input
     assert "needs an MLState" in no_state
+
+
+@pytest.mark.parametrize(
+    ("native", "words"),
+    [
+        ("missing", "coremltools' native library is missing"),
+        ("no_plan", "no compute-plan support (MLComputePlan)"),
+    ],
+)
+def test_coremltools_without_a_usable_native_library(
+    tmp_path: Path, native: str, words: str
+) -> None:
+    got = run_sim(AVAILABLE, tmp_path, COREML_SIM_NATIVE=native)
+    assert got[1] is False and words in got[2]
+
+
+def test_mlmodel_objects_and_run_coreml_arguments(models: dict[str, Path], tmp_path: Path) -> None:
+    """MLModel objects (from a package; in memory, saved first), an unknown chip kept in the
+    system's words, analytics handed in, and run_coreml's own argument checks."""
+    code = f"""
+import json
+from coremltools.models import MLModel
+from ane_notebook.model.load import load_model
+from ane_notebook.placement.coreml import run_coreml
+pkg = MLModel({str(models["program"])!r}, skip_model_load=True)
+nn = MLModel(MLModel({str(models["nn"])!r}, skip_model_load=True).get_spec(), skip_model_load=True)
+(tmp := {str(tmp_path)!r} + "/analytics.txt") and open(tmp, "w").write("")
+a = run_coreml(pkg, load_model(pkg), "CPU_ONLY", runs=1, progress=False, analytics={{}})
+b = run_coreml(nn, load_model(nn), ["CPU_AND_NE"], runs=1, progress=False, analytics=tmp)
+bad = []
+for kwargs in ({{"runs": 0}}, {{"timeout_s": 0}}):
+    try:
+        run_coreml(pkg, load_model(pkg), **kwargs)
+    except ValueError as e:
+        bad.append(str(e))
+result = [a.model, sorted(u.value for u in a.placements), a.metadata["chip"],
+          b.model, b.placements["CPU_AND_NE"].metadata["plan_ops"], bad]
+"""
+    got = run_sim(code, tmp_path, COREML_SIM_CHIP="Apple M9 Ultra")
+    name_a, units_a, chip, name_b, plan_ops_b, bad = got
+    assert name_a == str(models["program"]) and units_a == ["CPU_ONLY"]
+    assert chip == "Apple M9 Ultra"
+    assert name_b == "<MLModel in memory>"
+    assert plan_ops_b == 3  # its three layers planned (their mapping: see the xfail above)
+    assert bad == ["runs must be at least 1", "timeout_s must be a positive number of seconds"]
+
+
+ISOLATED = """
+from ane_notebook.errors import CoreMLRunError
+from ane_notebook.placement.isolation import run_isolated
+result = []
+for func, args, timeout in {jobs}:
+    try:
+        result.append(["ok", repr(run_isolated(func, args, timeout, what="testing"))])
+    except CoreMLRunError as e:
+        result.append(["error", str(e)])
+"""
+
+
+def test_isolation_edge_cases(tmp_path: Path) -> None:
+    jobs = [
+        ("os.path:join", ("a", "b"), 60),  # "module:qualname"
+        ("os:sep", (), 60),  # not callable: the child says so
+        ("threading:Lock", (), 60),  # a result that cannot be sent back
+        ("os:_exit", (3,), 60),
+        ("os:_exit", (0,), 60),
+        ("signal:raise_signal", (40,), 60),  # a signal with no name
+        ("sim_libcoremlpython:stubborn", (), 3),  # ignores SIGTERM: killed
+    ]
+    got = run_sim(ISOLATED.format(jobs=repr(jobs)), tmp_path)
+    assert got[0] == ["ok", repr("a/b")]
+    assert got[1][0] == "error" and "TypeError: 'os:sep' is not callable" in got[1][1]
+    assert got[2][0] == "error" and "the result cannot be sent back" in got[2][1]
+    assert got[3] == [
+        "error",
+        "Core ML crashed while testing: the child process exited with status 3 without a result",
+    ]
+    assert got[4] == [
+        "error",
+        "Core ML crashed while testing: the child process exited without a result",
+    ]
+    assert got[5] == [
+        "error",
+        "Core ML crashed while testing: the child process died with signal 40",
+    ]
+    assert got[6][0] == "error" and "within 3 s; the child process was killed" in got[6][1]

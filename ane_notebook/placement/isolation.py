@@ -180,6 +180,8 @@ def run_isolated(
                     process.join(timeout=5)
                     return payload
                 type_name, message, details = payload
+                # let it exit on its own (its cleanup, e.g. a temporary compiled model, runs)
+                process.join(timeout=5)
                 raise CoreMLRunError(
                     f"Core ML failed while {what}{subject}: {type_name}: {message}", details=details
                 )

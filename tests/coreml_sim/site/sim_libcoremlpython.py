@@ -522,3 +522,9 @@ def _named(name: str) -> Any:
     from coremltools.models import compute_plan as cp
 
     return cp.MLModelStructureProgramNamedValueType(name, cp.MLModelStructureProgramValueType())
+
+
+def stubborn() -> None:
+    """A child that ignores SIGTERM and never ends (for run_isolated's last resort, SIGKILL)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(3600)

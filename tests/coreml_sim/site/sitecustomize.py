@@ -36,7 +36,13 @@ if os.environ.get("COREML_SIM") == "1":
     import numpy  # noqa: F401
     import sim_libcoremlpython
 
-    sys.modules["coremltools.libcoremlpython"] = sim_libcoremlpython
+    # COREML_SIM_NATIVE: "missing" (coremltools installed without its native library) or
+    # "no_plan" (a native library older than MLComputePlan: coremltools < 8)
+    native = os.environ.get("COREML_SIM_NATIVE", "")
+    if native == "no_plan":
+        del sim_libcoremlpython._MLComputePlanProxy
+    if native != "missing":
+        sys.modules["coremltools.libcoremlpython"] = sim_libcoremlpython
     sys.platform = "darwin"
 
     def _mac_ver(release="", versioninfo=("", "", ""), machine=""):  # noqa: ANN001, ANN202
