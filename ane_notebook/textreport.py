@@ -79,7 +79,7 @@ def uncertainty_text(u: Uncertainty) -> str:
 
 def timings_text(t: CoreMLTimings) -> str:
     """What the live Core ML run measured, wall clock, compile and load beside prediction: on
-    the Neural Engine a first compile can dwarf a prediction (docs/evidence.md, "Live backend").
+    the Neural Engine a first compile can dwarf a prediction (docs/evidence.md#live.timeout).
     """
     compile_part = (
         f"compile {fmt_ms(t.compile_ms)} (first, uncached)"

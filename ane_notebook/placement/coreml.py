@@ -86,7 +86,8 @@ def macos_version() -> str:
     A Python built against an older SDK is told a compatibility version by macOS: "10.16" for
     macOS 11-15 and "16.0" for macOS 26 (Apple's SYSTEM_VERSION_COMPAT scheme), and
     `platform.mac_ver()` repeats it. `sw_vers` asked with SYSTEM_VERSION_COMPAT=0 tells the real
-    version (coremltools asks sw_vers too: utils._macos_version), so it is asked first.
+    version (coremltools asks sw_vers too: utils._macos_version), so it is asked first
+    (docs/evidence.md#live.macos_version).
     """
     if sys.platform != "darwin":
         return ""
@@ -455,7 +456,8 @@ def explain_unplanned_functions(
     `_MLModelProxy.get_compute_plan(path, compute_units)` sets no function name on the
     configuration (CoreMLPython.mm, Model::getComputePlan), so Core ML plans what it loads by
     default. Ops of a function the plan gave no device are told so one by one, and each such
-    function is a counted `FUNCTION_NOT_PLANNED` warning, never a silent "no device".
+    function is a counted `FUNCTION_NOT_PLANNED` warning, never a silent "no device"
+    (docs/evidence.md#live.function_plans).
     """
     if planned is None or len(graph.functions) < 2:
         return placement

@@ -30,8 +30,8 @@ from ..errors import CoreMLRunError
 __all__ = ["DEFAULT_TIMEOUT_S", "emit", "run_isolated"]
 
 # How long one child (a compile, or one compute-unit setting) may take before it is killed: a
-# first Neural Engine compile has been reported at 47 s to 4 min (docs/evidence.md, "Live
-# backend"), so the default leaves room for the slow end; `timeout_s=` changes it.
+# first Neural Engine compile has been reported to take minutes (docs/evidence.md#live.timeout),
+# so the default leaves room for the slow end; `timeout_s=` changes it.
 DEFAULT_TIMEOUT_S = 600.0
 
 # Set in the child process only: where `emit` sends progress events.
@@ -93,7 +93,8 @@ def _main_not_reimported() -> Iterator[None]:
     refuses ("bootstrapping phase"), and the run would look like a Core ML crash. The child only
     ever runs functions of importable modules (ours, or "module:qualname"), so it needs nothing
     from the main script: multiprocessing reads `__main__`'s `__file__`/`__spec__` in `start()`
-    only (`multiprocessing.spawn.get_preparation_data`), and this hides them for that call.
+    only (`multiprocessing.spawn.get_preparation_data`), and this hides them for that call
+    (docs/evidence.md#live.spawn_main).
     """
     main = sys.modules.get("__main__")
     if main is None or getattr(main, "__file__", None) is None:
