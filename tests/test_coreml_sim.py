@@ -119,7 +119,7 @@ def _ops(report: dict[str, Any]) -> list[dict[str, Any]]:
 PROFILE = """
 import json, ane_notebook as an
 r = an.profile({model!r}, compute_units={units!r}, backend={backend!r}, runs=2)
-result = json.loads(r.to_json())
+result = {{**json.loads(r.to_json()), "text": r.to_text()}}
 """
 
 
@@ -250,6 +250,7 @@ def test_multifunction_stateful_program(models: dict[str, Path], tmp_path: Path)
     (warning,) = [w for w in report["warnings"] if w["kind"] == "function_not_planned"]
     running = [op for op in report["ops"] if op["function"] == "other" and op["op_type"] != "const"]
     assert warning["count"] == len(running) and "'other'" in warning["message"]
+    assert f"{len(running)} ops of function 'other' not in Core ML's plan" in report["text"]
 
 
 def test_multifunction_planned_everywhere_needs_no_warning(
