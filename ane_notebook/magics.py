@@ -56,6 +56,13 @@ class AneMagics(Magics):
         help="Core ML: seconds one step (the compile, or one setting) may take "
         f"(default {DEFAULT_TIMEOUT_S:g})",
     )
+    @argument("--chips", default="", help="several chips side by side, e.g. M1,M4 (estimates)")
+    @argument(
+        "--against",
+        default=None,
+        help="a second model (path, example:NAME, variable) or a saved report (.json) to show "
+        "beside this one, e.g. before/after a change",
+    )
     @argument("--html", default=None, help="also write a standalone HTML page to this path")
     @argument(
         "--var",
@@ -80,6 +87,8 @@ class AneMagics(Magics):
             %ane_profile example:transformer
             %ane_profile MyModel.mlpackage --compute-units CPU_AND_NE --chip M4
             %ane_profile model --compare          # `model` is a variable holding an MLModel
+            %ane_profile example:lstm --chips M1,M4
+            %ane_profile new_model --against before.json
             report = %ane_profile example:mobilenet -o -q
 
             %%ane_profile --chip M2
@@ -138,6 +147,13 @@ class AneMagics(Magics):
             return ns[name]
         return name
 
+    def _named(self, name: str | None) -> Any:
+        """A variable of the user's namespace when `name` is one, else `name` itself (a path)."""
+        ns = self.shell.user_ns if self.shell is not None else {}
+        if name is not None and name.isidentifier() and name in ns:
+            return ns[name]
+        return name
+
     def _run(self, model: Any, args: Any) -> Any:
         from .api import ProfileRequest, run, write_outputs
 
@@ -150,9 +166,13 @@ class AneMagics(Magics):
             compare=args.compare,
             runs=args.runs,
             timeout_s=args.timeout_s,
+            chips=args.chips,
+            against=self._named(_unquote(args.against)),
         )
         result = run(request)
-        write_outputs(result, html_path=_unquote(args.html), inputs=(model, request.plan))
+        write_outputs(
+            result, html_path=_unquote(args.html), inputs=(model, request.plan, request.against)
+        )
         return result
 
 

@@ -210,7 +210,9 @@ class ProfileReport:
                     est_time_ms=float(p.est_time_ms),
                     outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
                     inputs=ins,
-                    is_const=op.is_const,
+                    # a constexpr_* op that Core ML's plan runs and costs is not "no
+                    # processor runs it": it counts where the plan puts it
+                    is_const=op.is_const and p.device is None,
                     block=op.block,
                     rules=p.rules,
                     cost_weight=p.cost_weight,
@@ -247,7 +249,7 @@ class ProfileReport:
             chip=placement.chip,
             ops=tuple(records),
             segments=segments,
-            crossings=tuple(find_crossings(graph, placement.ops)),
+            crossings=tuple(find_crossings(graph, placement.ops, known_chip(placement.chip))),
             metadata=meta,
             timings=placement.timings,
             warnings=placement.warnings,
@@ -585,56 +587,32 @@ class ReportSet:
         return self.reports[key]
 
     def to_text(self) -> str:
-        from .comparison import compare
-        from .escape import plain
-        from .placement.devices import DEVICE_LABEL
-        from .textreport import fmt_ms, timings_text
+        """The compare summary (at most 100 columns a line): see `compareset.compare_text`."""
+        from .compareset import compare_text
 
-        first = next(iter(self.reports.values()))
-        lines = [
-            f"{plain(first.model.name)}: {len(self.reports)} settings (source: {first.source})",
-            f"  {'setting':<14}"
-            + "".join(f"{DEVICE_LABEL[d]:>16}" for d in DEVICE_ORDER)
-            + f"{'segments':>10}{'crossings':>11}{'total (est.)':>14}",
-        ]
-        for label, r in self.reports.items():
-            s = r.summary()
-            lines.append(
-                f"  {label:<14}"
-                + "".join(
-                    f"{s.per_device[d].ops:>6} {fmt_ms(s.per_device[d].est_time_ms):>9}"
-                    for d in DEVICE_ORDER
-                )
-                + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}"
-            )
-        for label, r in self.reports.items():
-            lines.append(f"  {label}: {r.summary().share_text(Device.ANE)}")
-            if r.timings is not None:
-                lines.append(f"    {timings_text(r.timings)}")
-        labels = list(self.reports)
-        for a, b in zip(labels, labels[1:], strict=False):
-            c = compare(self.reports[a], self.reports[b], a, b)
-            lines.append(f"  {a} -> {b}: {len(c.differences)} ops change device")
-        return "\n".join(lines)
+        return compare_text(self.reports)
+
+    def best(self) -> str:
+        """The label of the setting with the lowest total (measured if all were timed)."""
+        from .compareset import best_label
+
+        return best_label(self.reports)
 
     def __str__(self) -> str:
         return self.to_text()
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
-        from .render.html import report_html
+        """The compare page: the best setting and the differences first, each setting's full
+        report below, collapsed (`render/compare_page.py`)."""
+        from .render.compare_page import compare_page
 
-        first = next(iter(self.reports.values()))
-        html = report_html(first, compare=self.reports)
+        html = compare_page(self.reports).html
         if path is not None:
             with writing(path):
                 Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .render.html import notebook_html
+        from .render.html import compare_notebook_html
 
-        first = next(iter(self.reports.values()))
-        return {
-            "text/plain": self.to_text(),
-            "text/html": notebook_html(first, compare=self.reports),
-        }
+        return {"text/plain": self.to_text(), "text/html": compare_notebook_html(self.reports)}

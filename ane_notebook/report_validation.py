@@ -52,7 +52,7 @@ _UNITS = frozenset({"CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL"})
 _EVIDENCE = frozenset({"official", "community-measured", "reverse-engineered", "guess"})
 _REASON_KINDS = frozenset({
     "on_ane", "rule", "compute_units", "cost_model", "constant", "coreml_preferred",
-    "coreml_unsupported", "not_in_plan", "no_usage",
+    "coreml_unsupported", "not_in_plan", "no_usage", "function_not_planned",
 })  # fmt: skip
 _WARNING_KINDS = frozenset({
     "not_in_plan", "no_usage", "unmatched_plan_ops", "function_not_planned", "shape_unknown",

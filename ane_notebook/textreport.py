@@ -18,7 +18,7 @@ from .placement.result import CoreMLTimings, PlacementSource, ReasonKind, Uncert
 from .shares import pct
 
 if TYPE_CHECKING:
-    from .report import ProfileReport, Summary
+    from .report import OpRecord, ProfileReport, Summary
 
 __all__ = [
     "DEVICE_LABEL",
@@ -30,6 +30,7 @@ __all__ = [
     "ops_counted",
     "render_text",
     "timings_text",
+    "estimate_note",
     "uncertainty_text",
 ]
 
@@ -177,6 +178,9 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
         types = sorted({o.op_type for o in ops})
         star = "*" if any(o.contested for o in ops) else ""
         lines.append(f"  [{len(ops)}]{star} {plain(reason, 300)} ({ev})")
+        note = estimate_note(ops[0])
+        if note:
+            lines.append(f"      {plain(note, 300)}")
         lines.append(
             f"      ops: {', '.join(plain(t, 40) for t in types[:6])}"
             + (" ..." if len(types) > 6 else "")
@@ -216,6 +220,18 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
             lines.append(f"  [{w.count}] {w.kind.value}: {plain(w.message, 300)}{example}")
     lines += ["", *hazard_lines(r, max_rows)]
     return "\n".join(lines)
+
+
+def estimate_note(op: OpRecord) -> str:
+    """Our estimate beside a Core ML placement (which gives no reason), labelled as ours; ""
+    when the op carries none. Not escaped: callers escape for where they show it."""
+    est = op.estimate
+    if est is None:
+        return ""
+    where = DEVICE_LABEL[est.device] if est.device is not None else "no processor"
+    why = est.reason or ("nothing keeps it off" if est.device is Device.ANE else "no reason")
+    evidence = f", {est.evidence.value}" if est.evidence is not None else ""
+    return f"our estimate (not Core ML's): {where}: {why}{evidence}"
 
 
 def ops_counted(s: Summary) -> str:

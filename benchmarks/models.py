@@ -143,10 +143,29 @@ def cache_dir() -> Path:
     return cache_root() / "benchmarks"
 
 
+EXAMPLES = ("mobilenet", "transformer", "lstm", "fp32", "flexible", "control_flow", "nn_legacy")
+
+# Sizes made from another size's package, its main function repeated N times (see `_repeated`):
+# converting 2,000 layers would take most of an hour on 2 cores, copying takes seconds.
+DERIVED: dict[str, tuple[str, int]] = {"200k": ("50k", 4)}
+
+
+def model_file(label: str) -> Path:
+    """The model file (.mlpackage / .mlmodel) of an example name or a synthetic size."""
+    if label in EXAMPLES:
+        from ane_notebook.model.examples import example_path
+
+        return example_path(label)
+    return model_path(label)
+
+
 def model_path(size: str) -> Path:
-    """The cached package of synthetic model `size` ("1k", "10k", "50k"), built if needed."""
+    """The cached package of synthetic model `size` ("1k", "10k", "50k", "200k"), built if
+    needed."""
+    if size in DERIVED:
+        return _repeated(size, *DERIVED[size])
     if size not in SIZES:
-        raise SystemExit(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
+        raise SystemExit(f"unknown size {size!r}; choose from {', '.join([*SIZES, *DERIVED])}")
     folder = cache_dir()
     final = folder / f"llm_{size}-{SIZES[size]}L-v{VERSION}.mlpackage"
     if (final / "Manifest.json").is_file():
@@ -174,6 +193,58 @@ def model_path(size: str) -> Path:
         )
         os.rename(built, final)
         print(f"  built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return final
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _repeated(size: str, base: str, copies: int) -> Path:
+    """`base`'s package with its main block's ops repeated `copies` times, each copy's tensor
+    names suffixed ``_c<k>`` (all copies read the same model input; the weights file is shared,
+    so every copy's consts point at the same blobs). The original copy still feeds the output."""
+    folder = cache_dir()
+    final = folder / f"llm_{size}-{base}x{copies}-v{VERSION}.mlpackage"
+    if (final / "Manifest.json").is_file():
+        return final
+    src = model_path(base)
+    tmp = Path(tempfile.mkdtemp(prefix=f".llm_{size}-", dir=folder))
+    try:
+        import json
+
+        from coremltools.proto import MIL_pb2, Model_pb2
+
+        built = tmp / final.name
+        shutil.copytree(src, built)
+        manifest = json.loads((built / "Manifest.json").read_text())
+        root = manifest["itemInfoEntries"][manifest["rootModelIdentifier"]]["path"]
+        spec_path = built / "Data" / root
+        spec = Model_pb2.Model()
+        spec.ParseFromString(spec_path.read_bytes())
+        fn = spec.mlProgram.functions["main"]
+        block = fn.block_specializations[fn.opset]
+        inputs = {i.name for i in fn.inputs}
+        original = list(block.operations)
+
+        def rename(n: str, k: int) -> str:
+            return n if n in inputs else f"{n}_c{k}"
+
+        for k in range(1, copies):
+            for op in original:
+                new = block.operations.add()
+                new.CopyFrom(op)
+                for o in new.outputs:
+                    o.name = rename(o.name, k)
+                for arg in new.inputs.values():
+                    for b in arg.arguments:
+                        if b.WhichOneof("binding") == "name":
+                            b.name = rename(b.name, k)
+                if "name" in new.attributes:
+                    v = new.attributes["name"].immediateValue.tensor.strings.values
+                    if len(v) == 1:
+                        v[0] = rename(v[0], k)
+        assert isinstance(block, MIL_pb2.Block)
+        spec_path.write_bytes(spec.SerializeToString())
+        os.rename(built, final)
         return final
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

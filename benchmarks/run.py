@@ -6,13 +6,13 @@
 
 Prints Markdown tables (see benchmarks/README.md for what every column means). Every model is
 measured in fresh subprocesses: one runs `profile()` once and reports the peak resident memory
-(``ru_maxrss``: an honest peak, not a Python-heap estimate), the other times each step, best of
+(``VmHWM``, the process's own peak: not a Python-heap estimate), the other times each step, best of
 ``--repeat`` runs. With ``--browser`` the exported HTML is opened in headless Chromium over the
-DevTools Protocol (tests/browser.py) and the time until the lane diagram is drawn is read from
-the page's own clock (``performance.now()`` since navigation, condition polled in the page, then
-one animation frame): never a fixed sleep. Zoom and hover are then timed the same way. With
-``--netron`` the same model is served by Netron (``netron --host 127.0.0.1 --port N``) and drawn
-in the same browser: time until its SVG graph has nodes on screen.
+DevTools Protocol (tests/browser.py) and the time until the lane diagram is drawn is read from the
+page's own clock (``performance.now()`` since navigation, condition polled in the page, then one
+animation frame): never a fixed sleep. Zoom and hover are then timed the same way. With
+``--netron`` the same model is served by Netron (``netron --host 127.0.0.1 --port N``) and drawn in
+the same browser: time until its SVG graph has nodes on screen.
 """
 
 from __future__ import annotations
@@ -37,24 +37,16 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))  # models.py
 sys.path.insert(0, str(ROOT / "tests"))  # browser.py (the CDP helper the browser tests use)
+sys.path.insert(0, str(ROOT))  # this checkout's ane_notebook, not an installed one
 
-EXAMPLES = ("mobilenet", "transformer", "lstm", "fp32", "flexible", "control_flow", "nn_legacy")
+import targets  # noqa: E402  (the issue 14 table)
+from models import EXAMPLES, model_file  # noqa: E402
+
 SIZES = ("1k", "10k", "50k")
 
 
 # --------------------------------------------------------------------------------------------
 # Models
-
-
-def model_file(label: str) -> Path:
-    """The model file (.mlpackage / .mlmodel) of an example name or a synthetic size."""
-    if label in EXAMPLES:
-        from ane_notebook.model.examples import example_path
-
-        return example_path(label)
-    import models
-
-    return models.model_path(label)
 
 
 def spec_file(path: Path) -> Path:
@@ -85,9 +77,14 @@ def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any, list[float]]:
 
 
 def _rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB (macOS in bytes).
-    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    """This process's own peak resident memory. Linux: VmHWM, which exec resets; ru_maxrss is
+    not, so a child would report its parent's peak when that was higher (issue 14)."""
+    if sys.platform.startswith("linux"):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # macOS: bytes
 
 
 def _current_rss_mb() -> float:
@@ -478,6 +475,17 @@ def environment() -> dict[str, Any]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--target-child"]:  # one measurement of targets.py, in a fresh process
+        rest = sys.argv[3:]
+        repeat = 3
+        if "--repeat" in rest:
+            i = rest.index("--repeat")
+            repeat = int(rest[i + 1])
+            del rest[i : i + 2]
+        heavy = "--heavy" in rest
+        rest = [a for a in rest if a != "--heavy"]
+        targets.child_main(sys.argv[2], rest, repeat, heavy)
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "--sizes",
@@ -491,6 +499,14 @@ def main() -> None:
     ap.add_argument("--browser-timeout", type=float, default=120.0)
     ap.add_argument("--netron-timeout", type=float, default=300.0)
     ap.add_argument("--json", help="write every raw number to this file")
+    ap.add_argument("--targets-only", action="store_true", help="only the issue 14 targets table")
+    ap.add_argument("--no-targets", action="store_true", help="skip the issue 14 targets table")
+    ap.add_argument(
+        "--200k",
+        dest="with_200k",
+        action="store_true",
+        help="targets: also the 200k-op model (made from 50k; ~10 min more)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--child-memory", help=argparse.SUPPRESS)
     ap.add_argument("--html-dir", help=argparse.SUPPRESS)
@@ -507,6 +523,18 @@ def main() -> None:
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         raise SystemExit(f"unknown sizes {unknown}; choose from {', '.join(SIZES)}")
+    target_rows: list[targets.Row] = []
+    target_raw: dict[str, Any] = {}
+    if not args.no_targets:
+        for label in ("10k", "50k", *(["200k"] if args.with_200k else []), "mobilenet"):
+            model_file(label)  # build before timing
+        target_rows, target_raw = targets.measure(["10k", "50k"], args.repeat, args.with_200k)
+    if args.targets_only:
+        _print_header()
+        print(targets.table(target_rows))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"targets": target_raw}, indent=2))
+        return
     labels = ([] if args.no_examples else list(EXAMPLES)) + sizes
     for label in labels:  # build (or find) every model before timing anything
         model_file(label)
@@ -542,16 +570,32 @@ def main() -> None:
     finally:
         shutil.rmtree(html_dir, ignore_errors=True)
 
+    command = _print_header()
+    print(tables(rows))
+    if target_rows:
+        print()
+        print(targets.table(target_rows))
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "command": command,
+                    "environment": environment(),
+                    "rows": rows,
+                    "targets": target_raw,
+                },
+                indent=2,
+            )
+        )
+
+
+def _print_header() -> str:
     command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
     print(
         f"`{command.strip()}` — {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f} at the end\n"
     )
-    print(tables(rows))
-    if args.json:
-        Path(args.json).write_text(
-            json.dumps({"command": command, "environment": environment(), "rows": rows}, indent=2)
-        )
+    return command
 
 
 if __name__ == "__main__":

@@ -74,3 +74,44 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("ane-notebook: error:")
     assert "Traceback" not in proc.stderr
+
+
+# What each command imports, in a fresh interpreter: coremltools alone takes 1-3 s to import,
+# numpy ~0.1 s (GitHub issue 14). Listing commands need neither; profiling a model file needs
+# coremltools' protobuf classes only, never the rest of coremltools.
+_IMPORTS = (
+    "import sys, json, io, contextlib\n"
+    "from ane_notebook.cli import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()):\n"
+    "    code = main(sys.argv[1:])\n"
+    "print(json.dumps([code, sorted(m for m in ('coremltools', 'numpy', 'bokeh', "
+    "'google.protobuf', 'coremltools.proto') if m in sys.modules)]))\n"
+)
+
+
+def _imports_of(*argv: str) -> tuple[int, list[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORTS, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    code, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    return code, modules
+
+
+@pytest.mark.parametrize("command", ["examples", "chips"])
+def test_listing_commands_import_nothing_heavy(command: str) -> None:
+    assert _imports_of(command) == (0, [])
+
+
+def test_profiling_a_file_reads_protobuf_without_importing_coremltools() -> None:
+    # (the session's example cache: building an example does import coremltools, in the
+    # parent here, so that the child only reads the cached file)
+    from ane_notebook.model.examples import example_path
+
+    example_path("mobilenet")
+    code, modules = _imports_of("profile", "example:mobilenet")
+    assert code == 0
+    assert "coremltools" not in modules and "coremltools.proto" in modules

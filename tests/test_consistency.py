@@ -23,7 +23,7 @@ from test_properties import graphs, partition_problems
 from ane_notebook.model.examples import EXAMPLES, example_path
 from ane_notebook.model.graph import Graph
 from ane_notebook.model.load import load_model
-from ane_notebook.placement.costs import DEVICE_COLUMNS, NOMINAL
+from ane_notebook.placement.costs import DEVICE_COLUMNS, hardware_for
 from ane_notebook.placement.devices import CHIPS, ComputeUnits, Device
 from ane_notebook.placement.estimate import build_problem, estimate
 from ane_notebook.placement.partition import objective, partition, total_cost
@@ -166,7 +166,7 @@ def test_report_total_is_the_partition_objective(
     placement = estimate(graph, units, chip)
     report = ProfileReport.from_placement(graph, placement)
     problem = build_problem(graph, chip)
-    hw = NOMINAL.for_chip(problem.chip)
+    hw = hardware_for(graph, problem.chip)
     col = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
     assign = []
     for gi in problem.work:

@@ -37,7 +37,6 @@ from ane_notebook.placement.coreml import (
 from ane_notebook.placement.devices import ComputeUnits, Device
 from ane_notebook.placement.e5_analytics import (
     backend_device,
-    find_e5_analytics,
     parse_e5_analytics,
 )
 from ane_notebook.placement.isolation import run_isolated
@@ -569,30 +568,7 @@ def test_analytics_reasons_reach_the_placement() -> None:
     assert placement.metadata["reasons"] == REASONS_FOUND
     without = placement_from_compute_plan(graph, main_plan(), ALL)
     assert without.metadata["reasons"] == REASONS_MISSING
-    assert REASONS_MISSING == "Core ML's per-op analytics were not found; reasons unavailable"
-
-
-def test_find_e5_analytics_in_a_bundle_cache(tmp_path: Path) -> None:
-    bundle = (
-        tmp_path
-        / "python3.11"
-        / "com.apple.e5rt.e5bundlecache"
-        / "23F79"
-        / "AB12"
-        / "CD34.bundle"
-        / "H13G.bundle"
-    )
-    bundle.mkdir(parents=True)
-    (bundle / "analytics.mil").write_text(E5_LOG.read_text())
-    other = tmp_path / "python3.11" / "com.apple.e5rt.e5bundlecache" / "23F79" / "EF56"
-    other.mkdir(parents=True)
-    (other / "analytics.mil").write_text("program(1.0)\n{\n}\n")  # MIL text: no analytics
-    roots = [tmp_path / "python3.11" / "com.apple.e5rt.e5bundlecache"]
-    path, text = find_e5_analytics(["x_fp16", "y"], roots=roots)
-    assert path == bundle / "analytics.mil"
-    assert "Invalid input tensor format" in text
-    assert find_e5_analytics(["nothing_here"], roots=roots) == (None, "")
-    assert find_e5_analytics(["x_fp16"], roots=roots, since=time.time() + 3600) == (None, "")
+    assert without.metadata["core_ml_reasons"] is False
 
 
 # --- crash isolation -------------------------------------------------------------------------

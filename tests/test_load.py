@@ -8,6 +8,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -948,3 +950,50 @@ def test_bad_input_never_written(tmp_path: Path) -> None:
 def test_unsupported_object() -> None:
     with pytest.raises(ModelLoadError, match=r"^<int>: cannot load this object"):
         load_model(42)
+
+
+def test_shipped_parameter_order_is_coremltools_own() -> None:
+    # mil_params.json stands in for coremltools' op registry (whose import costs seconds): it
+    # must say what the registry says, and be ignored under any other coremltools release.
+    import importlib.metadata
+    from importlib import resources
+
+    from ane_notebook.model.mil_params import registry_table, shipped_table
+    from ane_notebook.model.mil_types import param_order
+
+    data = json.loads(resources.files("ane_notebook.model").joinpath("mil_params.json").read_text())
+    registry = registry_table()
+    if data["coremltools"] == importlib.metadata.version("coremltools"):
+        assert shipped_table() == registry == data["ops"]
+    else:
+        assert shipped_table() is None
+    assert len(registry) > 100
+    for op_type, params in registry.items():
+        assert list(param_order(op_type)) == params
+    assert param_order("not_a_mil_op") == {}
+
+
+def test_specs_read_without_coremltools_are_its_own_classes() -> None:
+    # model/proto.py loads coremltools.proto without coremltools/__init__; importing
+    # coremltools afterwards must find those same classes (a spec read first is a real spec).
+    code = (
+        "import sys\n"
+        "from ane_notebook.model.load import load_model\n"
+        "from ane_notebook.model.package import read_spec\n"
+        "from ane_notebook.model.examples import example_path\n"
+        "path = example_path('lstm')\n"
+        "spec = read_spec(path)\n"
+        "g = load_model('example:lstm')\n"
+        "assert 'coremltools' not in sys.modules\n"
+        "import coremltools as ct\n"
+        "assert isinstance(spec, ct.proto.Model_pb2.Model)\n"
+        "m = ct.models.MLModel(str(path), skip_model_load=True)\n"
+        "assert m.get_spec() == spec\n"
+        "assert load_model(m).ops == g.ops\n"
+        "print('ok')\n"
+    )
+    from ane_notebook.model.examples import example_path
+
+    example_path("lstm")  # built here (which imports coremltools), only read in the child
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]

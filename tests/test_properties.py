@@ -78,7 +78,10 @@ def attrs(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def graphs(draw: st.DrawFn) -> Graph:
-    """A random DAG: ops read earlier outputs of their own function or its input `x`."""
+    """A random DAG: ops read earlier outputs of their own function or its input `x`; in a
+    NeuralNetwork graph every layer is marked as the loader marks it (nominal fp32)."""
+    fmt = draw(st.sampled_from(["mlprogram", "mlprogram", "neuralnetwork"]))
+    nn = {"nn_precision_unknown": True} if fmt == "neuralnetwork" else {}
     n_functions = draw(st.integers(1, 3))
     functions = tuple(f"f{i}" for i in range(n_functions))
     ops: list[Op] = []
@@ -114,11 +117,10 @@ def graphs(draw: st.DrawFn) -> Graph:
                         fn,
                         tuple(reads),
                         outs,
-                        attrs=draw(attrs()),
+                        attrs={**draw(attrs()), **nn},
                     )
                 )
             available.append(name)
-    fmt = draw(st.sampled_from(["mlprogram", "mlprogram", "neuralnetwork"]))
     return Graph(
         name="random",
         format=fmt,

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..model.graph import Graph, Shape
-from ..placement.costs import crossing_cost_ms, tensor_bytes
-from ..placement.devices import Device
+from ..placement.costs import hardware_for, tensor_bytes
+from ..placement.devices import ChipProfile, Device
 from ..placement.result import OpPlacement
 
 
@@ -34,7 +34,13 @@ class Crossing:
     moved: bool = True  # False: the tensor already reached dst_device for an earlier consumer
 
 
-def find_crossings(graph: Graph, placed: Sequence[OpPlacement]) -> list[Crossing]:
+def find_crossings(
+    graph: Graph, placed: Sequence[OpPlacement], chip: ChipProfile | None = None
+) -> list[Crossing]:
+    """Every crossing of `placed`, costed for `graph` on `chip` as the partitioner costs it
+    (`costs.hardware_for`: the chip's fp32 IO, NeuralNetwork tensors in fp16 between the
+    Neural Engine and the GPU); the chip-less defaults when the chip is not known."""
+    hw = hardware_for(graph, chip)
     out: list[Crossing] = []
     arrived: set[tuple[int, str, Device]] = set()  # (producer, tensor, device) already moved
     for src, dst, t in graph.edges():
@@ -45,6 +51,6 @@ def find_crossings(graph: Graph, placed: Sequence[OpPlacement]) -> list[Crossing
         key = (src, t.name, b)
         moved = key not in arrived
         arrived.add(key)
-        cost = crossing_cost_ms(a, b, nbytes, t.dtype == "fp32") if moved else 0.0
+        cost = hw.crossing_ms(a, b, nbytes, t.dtype == "fp32") if moved else 0.0
         out.append(Crossing(src, dst, t.name, t.shape, t.dtype, nbytes, a, b, cost, moved))
     return out

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..model.graph import Graph
-from ..placement.costs import NOMINAL, caller_io, launch_cost_ms
+from ..placement.costs import caller_io, hardware_for, launch_cost_ms
 from ..placement.devices import ChipProfile, Device
 from ..placement.result import OpPlacement
 
@@ -44,12 +44,12 @@ def find_segments(
     default constants when the chip is not known. `overheads=False` leaves launches and model
     I/O at 0: for Core ML's own placements, whose per-op times are shares of the measured
     prediction time, which already holds them."""
-    hw = NOMINAL if chip is None else NOMINAL.for_chip(chip)
+    hw = hardware_for(graph, chip)
     segments: list[Segment] = []
     cur: list[int] = []  # graph indices of the open segment
     cur_dev: Device | None = None
     cur_fn = ""
-    io = caller_io(graph, [p.device for p in placed]) if overheads else {}
+    io = caller_io(graph, [p.device for p in placed], hw) if overheads else {}
 
     def close() -> None:
         if cur and cur_dev is not None:

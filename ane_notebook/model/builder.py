@@ -38,6 +38,7 @@ class GraphBuilder:
     ops: list[Op] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     function_inputs: dict[tuple[str, str], TensorInfo] = field(default_factory=dict)
+    stage_names: dict[str, tuple[str, ...]] = field(default_factory=dict)  # see Graph
     # The same names as `functions`, for O(1) duplicate checks (a list scan made 100k functions
     # or pipeline stages quadratic: ~90 s).
     _function_set: set[str] = field(default_factory=set)

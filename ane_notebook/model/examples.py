@@ -19,23 +19,24 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import coremltools as ct
-import numpy as np
-from coremltools.converters.mil import Builder as mb
-from coremltools.converters.mil.mil import Program, types
-from coremltools.models import MLModel
-from coremltools.proto import Model_pb2
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ModelLoadError
 from .cache import CACHE_ENV, cache_root, cached_build
-from .convert import COREMLTOOLS_LOCK, convert_quietly
-from .package import read_spec
+
+if TYPE_CHECKING:
+    import coremltools as ct
+    import numpy as np
+    from coremltools.converters.mil import Builder as mb
+    from coremltools.converters.mil.mil import Program, types
+    from coremltools.models import MLModel
+
+    from .proto import Model_pb2
 
 __all__ = [
     "CACHE_ENV",
@@ -48,9 +49,29 @@ __all__ = [
     "list_examples",
 ]
 
-# Every ML program example targets iOS17 / macOS14: the oldest OS with MLComputePlan-era
-# placement, and an opset every op used below exists in.
-_TARGET = ct.target.iOS17
+_HEAVY_LOCK = threading.Lock()
+_TARGET: Any = None  # ct.target.iOS17, set by _import_builders
+
+
+def _import_builders() -> None:
+    """Import coremltools' MIL builder and numpy into this module, for the builders below.
+
+    Only building an example needs them: listing the examples and finding a cached one must
+    not pay coremltools' import (1-3 s; `ane-notebook examples`, GitHub issue 14).
+    """
+    with _HEAVY_LOCK:
+        if _TARGET is not None:
+            return
+        import coremltools as ct
+        import numpy as np
+        from coremltools.converters.mil import Builder as mb
+        from coremltools.converters.mil.mil import Program, types
+        from coremltools.models import MLModel
+
+        globals().update(ct=ct, np=np, mb=mb, Program=Program, types=types, MLModel=MLModel)
+        # Every ML program example targets iOS17 / macOS14: the oldest OS with
+        # MLComputePlan-era placement, and an opset every op used below exists in.
+        globals()["_TARGET"] = ct.target.iOS17
 
 
 @dataclass(frozen=True)
@@ -450,6 +471,9 @@ def build_example_program(name: str) -> Program:
     ex = _get(name)
     if ex.program is None:
         raise ModelLoadError(f"example:{name}", "is a NeuralNetwork model, not a MIL program")
+    _import_builders()
+    from .convert import COREMLTOOLS_LOCK
+
     with COREMLTOOLS_LOCK:  # the MIL builder's state is global: see convert.py
         return ex.program()
 
@@ -461,6 +485,9 @@ def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = 
     temporary package); nothing is cached. Use `example_path` for the cached model.
     """
     ex = _get(name)
+    _import_builders()
+    from .convert import COREMLTOOLS_LOCK, convert_quietly
+
     with COREMLTOOLS_LOCK:  # the MIL builder and converter keep global state: see convert.py
         if ex.program is not None:
             options: dict[str, Any] = {"package_dir": os.fspath(package_dir)} if package_dir else {}
@@ -479,6 +506,8 @@ def build_example_model(name: str, package_dir: str | os.PathLike[str] | None = 
 def _complete(path: Path) -> bool:
     """Whether a cached example is whole: its spec parses and, for a package, every item its
     Manifest.json lists exists. What a crash or a full disk leaves fails this and is rebuilt."""
+    from .package import read_spec  # local: listing the examples needs no protobuf
+
     try:
         read_spec(path)
     except ModelLoadError:

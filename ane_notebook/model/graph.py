@@ -11,7 +11,7 @@ ops are keyed by `(function, name)`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -129,12 +129,22 @@ class Graph:
     spec_version: int | None = None
     # Tensors that are function inputs (not produced by any op), keyed by (function, name).
     function_inputs: Mapping[tuple[str, str], TensorInfo] = field(default_factory=dict)
+    # Pipelines: our stage label ("0:prep", "1:outer/0:inner") -> the sub-model names Core ML
+    # gives that stage in its model structure and compute plan (("prep",), ("outer", "inner")).
+    stage_names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ops)
 
     def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
+
+    @cached_property
+    def derived(self) -> dict[Hashable, Any]:
+        """Data later stages derive from this graph, kept for their next call on it (the
+        estimator's partition problem per chip: the four compute-unit settings of a comparison
+        share it). The graph never changes, so nothing here goes stale."""
+        return {}
 
     @cached_property
     def producer(self) -> Mapping[tuple[str, str], int]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from coremltools.proto import FeatureTypes_pb2, Model_pb2
-
 from ..errors import ModelLoadError
 from .builder import q, too_many
 from .graph import FlexibleInput, TensorInfo
 from .limits import MAX_ENUMERATED_SHAPES, MAX_FEATURES, MAX_FUNCTIONS
+from .proto import FeatureTypes_pb2, Model_pb2
 
 __all__ = ["check_description", "default_function", "feature_info", "metadata", "model_interface"]
 

@@ -39,19 +39,15 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import tempfile
 from pathlib import Path
-
-import coremltools as ct
-from coremltools.converters.mil.mil import Program
-from coremltools.models import MLModel
-from coremltools.proto import Model_pb2
+from typing import TYPE_CHECKING
 
 from .._gc import gc_paused
 from ..errors import ModelLoadError
 from . import examples
 from .builder import GraphBuilder
-from .convert import convert_quietly
 from .graph import Graph
 from .interface import check_description, metadata, model_interface
 from .limits import MAX_CONST_ELEMENTS, MAX_NESTING, MAX_OPS, MAX_TENSOR_ELEMENTS
@@ -59,6 +55,11 @@ from .mlprogram import add_ml_program
 from .neuralnetwork import NN_TYPES, add_neural_network
 from .package import read_spec, stem
 from .pipeline import PIPELINE_TYPES, add_pipeline
+from .proto import Model_pb2
+
+if TYPE_CHECKING:
+    from coremltools.converters.mil.mil import Program
+    from coremltools.models import MLModel
 
 __all__ = [
     "MAX_CONST_ELEMENTS",
@@ -100,10 +101,16 @@ def load_model(obj: object, *, name: str | None = None) -> Graph:
         source = os.fspath(obj)
         spec = read_spec(path, label=source)
         return graph_from_spec(spec, name=name or stem(path), source=source)
-    if isinstance(obj, MLModel):
-        return _load_mlmodel(obj, name)
-    if isinstance(obj, Program):
-        return _load_program(obj, name)
+    # An MLModel or a MIL Program can only exist once coremltools has been imported (by whoever
+    # made it): reading a file must not import it (1-3 s; see proto.py).
+    if "coremltools" in sys.modules:
+        from coremltools.converters.mil.mil import Program
+        from coremltools.models import MLModel
+
+        if isinstance(obj, MLModel):
+            return _load_mlmodel(obj, name)
+        if isinstance(obj, Program):
+            return _load_program(obj, name)
     raise ModelLoadError(
         f"<{type(obj).__name__}>",
         "cannot load this object: expected a path to an .mlpackage or .mlmodel, a coremltools "
@@ -150,6 +157,7 @@ def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str =
         metadata=metadata(spec.description.metadata),
         spec_version=int(spec.specificationVersion),
         function_inputs=dict(builder.function_inputs),
+        stage_names=dict(builder.stage_names),
     )
 
 
@@ -173,6 +181,10 @@ def _load_mlmodel(model: MLModel, name: str | None) -> Graph:
 def program_to_package(prog: Program, package_dir: str | os.PathLike[str]) -> MLModel:
     """Convert a MIL Program into an ML program package at `package_dir` (the caller's program
     is left as it was). Raises `ModelLoadError` when coremltools cannot convert it."""
+    import coremltools as ct
+
+    from .convert import convert_quietly
+
     label = "<MIL Program>"
     # ct.convert runs graph passes on the program in place: work on a copy so the caller's
     # program is left as it was.

@@ -11,11 +11,10 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-from coremltools.proto import MIL_pb2
-
 from .graph import Shape
 from .limits import MAX_CONST_ELEMENTS, MAX_RANK
+from .mil_params import shipped_table
+from .proto import MIL_pb2
 
 __all__ = ["NO_VALUE", "mil_type_info", "param_order", "small_value"]
 
@@ -153,6 +152,8 @@ def small_value(value: MIL_pb2.Value) -> Any:
         np_dtype = _BYTES_NP_DTYPES.get(dtype)
         if np_dtype is None:
             return NO_VALUE  # packed sub-byte or bf16 data: not a parameter rules read
+        import numpy as np  # local: most models have no byte-packed small values
+
         itemsize = np.dtype(np_dtype).itemsize
         if len(raw) > MAX_CONST_ELEMENTS * itemsize or len(raw) % itemsize:
             return NO_VALUE
@@ -183,7 +184,12 @@ def param_order(op_type: str) -> Mapping[str, int]:
 
     The proto stores inputs in a map whose iteration order means nothing; the op definitions
     give the order users read in MIL text. Unknown ops (custom layers) fall back to names.
+    The registry's answer for the installed coremltools is shipped (`mil_params`): asking the
+    registry itself imports coremltools' converters.
     """
+    table = shipped_table()
+    if table is not None:
+        return {k: i for i, k in enumerate(table.get(op_type, ()))}
     try:
         from coremltools.converters.mil.mil.ops.registry import SSAOpRegistry
 

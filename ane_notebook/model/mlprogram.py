@@ -19,13 +19,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from coremltools.proto import MIL_pb2, Model_pb2
-
 from .builder import Frame, GraphBuilder, q, too_many
 from .graph import Op, Shape, TensorInfo
 from .interface import default_function
 from .limits import MAX_BLOCKS_PER_OP, MAX_FUNCTIONS, MAX_NESTING
 from .mil_types import NO_VALUE, mil_type_info, param_order, small_value
+from .proto import MIL_pb2, Model_pb2
 
 __all__ = ["add_ml_program"]
 

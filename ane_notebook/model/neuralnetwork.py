@@ -21,13 +21,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from coremltools.proto import Model_pb2, NeuralNetwork_pb2
-
 from .builder import Frame, GraphBuilder
 from .graph import Op, Shape, TensorInfo
 from .interface import feature_info
 from .limits import MAX_CONST_ELEMENTS, MAX_NESTING
 from .nn_shapes import NNShaper
+from .proto import Model_pb2, NeuralNetwork_pb2
 
 __all__ = ["NN_TYPES", "add_neural_network"]
 

@@ -13,11 +13,11 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from coremltools.proto import Model_pb2
 from google.protobuf.message import DecodeError
 
 from ..errors import ModelLoadError
 from .limits import MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH, MAX_SPEC_BYTES
+from .proto import Model_pb2
 
 __all__ = ["read_spec", "stem"]
 

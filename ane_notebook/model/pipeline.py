@@ -5,13 +5,14 @@ A stage is labelled ``"<index>:<name>"`` where the name comes from ``pipeline.na
 else the stage's model type (``"0:neuralNetwork"``, ``"1:treeEnsembleClassifier"``).
 NeuralNetwork stages and non-neural stages use the label as their function name; ML Program
 stages use ``"<label>/<function>"``; nested pipelines prefix their stages with ``"<label>/"``.
+Core ML names a stage ``pipeline.names[i]``, or ``"model<i>"`` when the pipeline gives no names
+(docs/evidence.md#plan.pipeline_stage_names); `Graph.stage_names` keeps that name for each
+label, so that a compute plan's stages find their ops.
 Non-neural stages (tree ensembles, GLMs, feature vectorizers, ...) become one `Op` each whose
 ``op_type`` is the model type; Core ML runs them on the CPU.
 """
 
 from __future__ import annotations
-
-from coremltools.proto import Model_pb2
 
 from .builder import GraphBuilder, too_many
 from .graph import Op
@@ -19,14 +20,23 @@ from .interface import check_description, feature_info
 from .limits import MAX_NESTING, MAX_PIPELINE_STAGES
 from .mlprogram import add_ml_program
 from .neuralnetwork import NN_TYPES, add_neural_network
+from .proto import Model_pb2
 
 __all__ = ["PIPELINE_TYPES", "add_pipeline"]
 
 PIPELINE_TYPES = frozenset({"pipeline", "pipelineClassifier", "pipelineRegressor"})
 
 
-def add_pipeline(builder: GraphBuilder, spec: Model_pb2.Model, *, prefix: str, depth: int) -> None:
-    """Add every stage of pipeline `spec` (any of `PIPELINE_TYPES`), nested `depth` deep."""
+def add_pipeline(
+    builder: GraphBuilder,
+    spec: Model_pb2.Model,
+    *,
+    prefix: str,
+    depth: int,
+    coreml_path: tuple[str, ...] = (),
+) -> None:
+    """Add every stage of pipeline `spec` (any of `PIPELINE_TYPES`), nested `depth` deep;
+    `coreml_path` is Core ML's names of the enclosing stages."""
     if depth > MAX_NESTING:
         raise builder.fail(f"pipelines nested deeper than {MAX_NESTING} levels")
     kind = spec.WhichOneof("Type")
@@ -41,12 +51,16 @@ def add_pipeline(builder: GraphBuilder, spec: Model_pb2.Model, *, prefix: str, d
         stage_type = stage.WhichOneof("Type") or "unknown"
         given = names[i] if i < len(names) and names[i] else stage_type
         label = f"{prefix}{i}:{given}"
+        # Model.proto: "If not supplied it defaults to ["model0",..., "model"(models.size()-1)]"
+        coreml_name = names[i] if i < len(names) else f"model{i}"
+        path = (*coreml_path, coreml_name)
+        builder.stage_names[label] = path
         if stage_type == "mlProgram":
             add_ml_program(builder, stage, prefix=label + "/")
         elif stage_type in NN_TYPES:
             add_neural_network(builder, stage, function=label)
         elif stage_type in PIPELINE_TYPES:
-            add_pipeline(builder, stage, prefix=label + "/", depth=depth + 1)
+            add_pipeline(builder, stage, prefix=label + "/", depth=depth + 1, coreml_path=path)
         else:
             _add_opaque_stage(builder, stage, stage_type, label)
 

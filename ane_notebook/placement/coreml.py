@@ -2,14 +2,15 @@
 
 It checks whether Core ML can run here (`coreml_available`: macOS 14.4+, coremltools' native
 library with `MLComputePlan`), and runs it (`run_coreml`): compile the model, then per
-compute-unit setting load it, predict with generated inputs (`make_inputs`), read its compute plan
-and look for its E5 analytics. Every Core ML call happens in a child process
+compute-unit setting load it, predict with generated inputs (`make_inputs`) and read its compute
+plan. Every Core ML call happens in a child process
 (`isolation.run_isolated`; `_child_compile` and `_child_profile` are the child bodies), so that a
 Core ML crash or hang becomes a `CoreMLRunError` instead of killing the notebook kernel.
 
 The rest lives in modules that run anywhere: the child sends its plan back in coremltools'
 remote-device format, which `plan_mapping` maps onto the `Graph` (the same mapping a recorded
-plan goes through), and `e5_analytics` parses the analytics and searches Core ML's cache for them.
+plan goes through), with our estimate beside it: Core ML gives no reasons, and its E5 analytics
+are out of coremltools' reach (`e5_analytics` parses a dump a user supplies).
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ from typing import Any
 from ..errors import CoreMLUnavailableError, ModelLoadError, UsageError
 from ..model.graph import Graph
 from .coreml_inputs import function_description, inputs_from_graph, make_inputs
-from .devices import ComputeUnits, get_chip
-from .e5_analytics import AnalyticsEntry, find_e5_analytics, parse_e5_analytics
+from .devices import CHIPS, ComputeUnits, get_chip
+from .e5_analytics import AnalyticsEntry, parse_e5_analytics
+from .estimate import estimate
 from .isolation import DEFAULT_TIMEOUT_S, emit, run_isolated
 from .plan_mapping import (
     compute_plan_entries,
     placement_from_entries,
     remote_plan_entries,
     remote_plan_from_entries,
+    with_estimates,
 )
 from .result import (
     CoreMLTimings,
@@ -182,17 +185,16 @@ def _child_profile(
     graph_inputs: list[tuple[str, tuple[int, ...], str]],
     function: str | None = None,
 ) -> dict[str, Any]:
-    """Child: load twice, predict runs + 1 times, read the compute plan, look for analytics.
+    """Child: load twice, predict runs + 1 times, read the compute plan.
 
     `function` is the function of a multifunction model to load and time (its own inputs and
-    states: coremltools writes them per function). Returns plain data: timings, the plan in
-    coremltools' remote-device format, analytics text.
+    states: coremltools writes them per function). Returns plain data: timings and the plan in
+    coremltools' remote-device format.
     """
     import coremltools as ct
     import numpy as np
     from coremltools.models.compute_plan import MLComputePlan
 
-    started = time.time()
     compute_unit = ct.ComputeUnit[units]
     # Loads first, so the first one really is cold for this compute-unit setting (the compute
     # plan load specialises the model too).
@@ -225,12 +227,6 @@ def _child_profile(
     plan = MLComputePlan.load_from_path(compiled_path, compute_units=compute_unit)
     plan_ms = (time.perf_counter() - start) * 1000
     remote = remote_plan_from_entries(compute_plan_entries(plan))
-
-    try:
-        analytics_path, analytics_text = find_e5_analytics(op_names, since=started - 1)
-    except OSError:
-        # best effort only: a cache entry vanishing under our walk must not cost the run
-        analytics_path, analytics_text = None, ""
     return {
         "timings": {
             "compute_units": units,
@@ -244,8 +240,6 @@ def _child_profile(
             "runs": len(steady),
         },
         "plan": remote,
-        "analytics_path": str(analytics_path) if analytics_path else None,
-        "analytics_text": analytics_text,
     }
 
 
@@ -258,9 +252,13 @@ def _model_source(model: Any, workdir: Path) -> tuple[str, str]:
         if not os.path.exists(path):
             raise ModelLoadError(path, "no such model file")
         return path, path
-    from coremltools.converters.mil.mil import Program
-
-    if isinstance(model, Program):
+    # a MIL Program can only exist once coremltools is imported (the loader's rule too)
+    program_type = (
+        importlib.import_module("coremltools.converters.mil.mil").Program
+        if "coremltools" in sys.modules
+        else None
+    )
+    if program_type is not None and isinstance(model, program_type):
         from ..model.load import program_to_package  # lazy: the loader imports coremltools
 
         converted = workdir / "program.mlpackage"
@@ -293,8 +291,10 @@ def run_coreml(
     `model` is an .mlpackage/.mlmodel/.mlmodelc path, a coremltools MLModel or a MIL Program;
     `graph` the Graph the placements are mapped onto. Every Core ML call runs in a child process
     (one to compile, once for all settings; one per setting), each limited to `timeout_s`; a
-    crash or hang raises `CoreMLRunError`. `analytics` is an E5 analytics dump to use instead of
-    searching Core ML's cache (a path, its text, or `parse_e5_analytics` output).
+    crash or hang raises `CoreMLRunError`. `analytics` is an E5 analytics dump a user made (a
+    path, its text, or `parse_e5_analytics` output): Core ML's reasons, which coremltools cannot
+    ask for. Without it, each op carries our estimate beside Core ML's placement
+    (`plan_mapping.with_estimates`).
     """
     ok, why = coreml_available()
     if not ok:
@@ -339,32 +339,29 @@ def run_coreml(
                 progress,
             )
             timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
-            found = (
-                given
-                if given is not None
-                else (parse_e5_analytics(raw["analytics_text"]) if raw["analytics_text"] else {})
-            )
             extra = {
                 "chip_name": chip_text,
                 "macos": macos,
                 "coremltools": ct_version,
                 "model": name,
-                "analytics_file": raw.get("analytics_path"),
                 "timeout_s": timeout_s,
             }
             if raw.get("function"):
                 extra["timed_function"] = raw["function"]
-            placement = placement_from_entries(
+            measured = placement_from_entries(
                 graph,
                 remote_plan_entries(raw["plan"], name),
                 unit,
                 source=PlacementSource.COREML,
                 timings=timing,
-                analytics=found,
+                analytics=given,
                 chip=chip,
                 metadata=extra,
             )
-            placements[unit] = explain_unplanned_functions(graph, placement, raw.get("function"))
+            # the chip's profile when we know it, else the default one (the estimate says which)
+            known = chip if chip in CHIPS else None
+            beside = with_estimates(measured, estimate(graph, unit, known))
+            placements[unit] = explain_unplanned_functions(graph, beside, raw.get("function"))
             timings[unit] = timing
     return LiveResult(
         model=name,

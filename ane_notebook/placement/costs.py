@@ -181,6 +181,17 @@ class HardwareModel:
                 convert[(pair, True)] = convert[(pair, False)]
         return replace(self, launch_ms=launch, convert_gbs=convert)
 
+    def for_neuralnetwork(self) -> HardwareModel:
+        """This reading for a graph whose fp32 tensors are all NeuralNetwork layers' nominal
+        fp32: the Neural Engine and the GPU both hold them in fp16, so one crossing between
+        those two moves the fp16 bytes at the fp16 rate (half the counted fp32 bytes, i.e. the
+        fp32 bytes at twice the fp16 rate); to and from the CPU, which runs them in fp32, the
+        conversion stays (docs/evidence.md#costs.CONVERT_GBS)."""
+        convert = dict(self.convert_gbs)
+        pair = frozenset({Device.ANE, Device.GPU})
+        convert[(pair, True)] = 2 * convert[(pair, False)]
+        return replace(self, convert_gbs=convert)
+
     def crossing_ms(self, src: Device, dst: Device, nbytes: int, is_fp32: bool) -> float:
         """Cost of moving one tensor from `src` to `dst` (0 when they are the same)."""
         if src == dst:
@@ -267,6 +278,30 @@ def corner(ane_fast: bool, others_fast: bool) -> HardwareModel:
     )
 
 
+def fp32_is_nominal(graph: Graph) -> bool:
+    """Every fp32 tensor an op of `graph` produces is a NeuralNetwork layer's nominal fp32
+    (held in fp16 on the Neural Engine and GPU: docs/evidence.md#dtype.fp32); False when any
+    fp32 tensor comes from an ML program op (typed fp32 everywhere) or there are none."""
+    nominal = False
+    for op in graph.ops:
+        if op.is_const or not any(t.dtype == "fp32" for t in op.outputs):
+            continue
+        if not op.attrs.get("nn_precision_unknown"):
+            return False
+        nominal = True
+    return nominal
+
+
+def hardware_for(
+    graph: Graph, chip: ChipProfile | None, base: HardwareModel = NOMINAL
+) -> HardwareModel:
+    """`base` read for `graph` on `chip` (None: the chip-less defaults): the chip's Neural
+    Engine dispatch and fp32 IO, and fp16 crossings between the ANE and the GPU when the
+    graph's fp32 tensors are only NeuralNetwork-nominal (`HardwareModel.for_neuralnetwork`)."""
+    hw = base if chip is None else base.for_chip(chip)
+    return hw.for_neuralnetwork() if fp32_is_nominal(graph) else hw
+
+
 def tensor_bytes(t: TensorInfo | None, *, fp16: bool = False) -> int:
     """Bytes of `t` at its recorded dtype; `fp16`: an fp32 tensor counted as fp16 (what the ANE
     and GPU hold for NeuralNetwork layers, whose fp32 dtype is only nominal)."""
@@ -308,7 +343,9 @@ def returned_outputs(graph: Graph) -> dict[int, list[TensorInfo]]:
     return out
 
 
-def caller_io(graph: Graph, devices: Sequence[Device | None]) -> dict[int, float]:
+def caller_io(
+    graph: Graph, devices: Sequence[Device | None], hw: HardwareModel = NOMINAL
+) -> dict[int, float]:
     """Per op (graph index), the estimated cost of moving model inputs it reads from the caller
     (on the CPU) to its device, and the model outputs it produces back to the caller.
 
@@ -330,16 +367,14 @@ def caller_io(graph: Graph, devices: Sequence[Device | None]) -> dict[int, float
             if t is None or key in producer or (op.function, name, dev) in arrived:
                 continue
             arrived.add((op.function, name, dev))
-            cost += crossing_cost_ms(Device.CPU, dev, tensor_bytes(t), t.dtype == "fp32")
+            cost += hw.crossing_ms(Device.CPU, dev, tensor_bytes(t), t.dtype == "fp32")
         if cost:
             out[op.index] = cost
     for src, ts in returned_outputs(graph).items():
         dev = devices[src]
         if dev is None or dev is Device.CPU:
             continue
-        cost = sum(
-            crossing_cost_ms(dev, Device.CPU, tensor_bytes(t), t.dtype == "fp32") for t in ts
-        )
+        cost = sum(hw.crossing_ms(dev, Device.CPU, tensor_bytes(t), t.dtype == "fp32") for t in ts)
         out[src] = out.get(src, 0.0) + cost
     return out
 
@@ -405,12 +440,54 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
         if q is not None and key is not None and q.shape and key.shape:
             lk = key.shape[-2] or 1
             return 4.0 * _elements(q.shape) * lk
-    if t in ("lstm", "gru", "rnn", "uniDirectionalLSTM", "biDirectionalLSTM", "simpleRecurrent"):
-        # 4 gates (LSTM) of input+hidden matmuls per step: ~8 * hidden * (input + hidden) per
-        # step; approximated from the output size times the hidden width.
-        h = out.shape[-1] if out is not None and out.shape and out.shape[-1] else 1
-        return 8.0 * out_elems * (2 * h)
+    if t in _GATES:
+        # every step multiplies the input and the hidden state by each gate's weights: 2 FLOPs
+        # per weight element per step of each sequence (the gates' elementwise work is small).
+        # Steps x batch are the input's first two axes (MIL (S, B, I); NeuralNetwork rank-5
+        # (S, B, C, 1, 1)); an NN input declared as (C,) or (C, H, W) carries no sequence (it is
+        # set at run time) and an unknown length counts one step: the op is then `unsized`.
+        x = in_tensors[0] if in_tensors else None
+        nn = "outputVectorSize" in op.attrs
+        steps = 1
+        if x is not None and x.shape and (not nn or len(x.shape) == 5):
+            steps = _elements(x.shape[:2])
+        return 2.0 * steps * recurrent_weight_elements(op, in_tensors)
     return float(out_elems * _ELEMENTWISE_FLOPS.get(t, 1))
+
+
+# Gate count of each recurrent layer (NeuralNetwork names and MIL names).
+_GATES = {
+    "lstm": 4,
+    "uniDirectionalLSTM": 4,
+    "biDirectionalLSTM": 4,
+    "gru": 3,
+    "rnn": 1,
+    "simpleRecurrent": 1,
+}
+
+
+def recurrent_weight_elements(op: Op, in_tensors: Sequence[TensorInfo | None]) -> int:
+    """Weight elements one step of a recurrent layer multiplies by, over both directions.
+
+    NeuralNetwork layers keep their weights inside the layer: gates x hidden x (input + hidden)
+    per direction from `inputVectorSize` / `outputVectorSize`. MIL ops take them as const
+    inputs (`weight_ih`, `weight_hh` and their `_back` twins), whose shapes are summed."""
+    n_in, hidden = op.attrs.get("inputVectorSize"), op.attrs.get("outputVectorSize")
+    if isinstance(n_in, int) and isinstance(hidden, int):
+        directions = 2 if op.op_type == "biDirectionalLSTM" else 1
+        return directions * _GATES.get(op.op_type, 0) * hidden * (n_in + hidden)
+    args = op.attrs.get("args")
+    if not isinstance(args, Mapping):
+        return 0
+    names = {n for key in _RECURRENT_WEIGHTS for n in args.get(key, ())}
+    return sum(
+        _elements(t.shape)
+        for t in in_tensors
+        if t is not None and t.name in names and t.shape is not None
+    )
+
+
+_RECURRENT_WEIGHTS = ("weight_ih", "weight_hh", "weight_ih_back", "weight_hh_back")
 
 
 @dataclass(frozen=True)
@@ -469,6 +546,8 @@ def op_costs(
             wbytes[i] = sum(tensor_bytes(t) for t in ws)
         elif w := op.attrs.get("weight_shape"):
             wbytes[i] = 2 * _elements(tuple(w))
+        elif op.op_type in _GATES:  # NeuralNetwork recurrent layers: weights inside, fp16
+            wbytes[i] = 2 * recurrent_weight_elements(op, acts)
     return costs_from_work(flops, act, act_accel, wbytes, chip, hw)
 
 

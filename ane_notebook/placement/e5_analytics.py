@@ -1,22 +1,26 @@
-"""Core ML's E5 per-op analytics: parse them, and look for them in Core ML's cache.
+"""Core ML's E5 per-op analytics, when a user supplies them: parse them into per-op entries.
 
 Core ML's E5 runtime records, per op, the backends that can run it, the one it selected, an
 estimated run time per backend and, for the backends it rejected, a validation message ("Invalid
 input tensor format: fp32"): the only place where Core ML states *why* an op is not on the Neural
-Engine. This module parses that dictionary (`parse_e5_analytics`) and searches the E5 bundle cache
-for it (`find_e5_analytics`, best effort). It is pure Python and touches only the file system: no
-Core ML call, no coremltools import.
+Engine. Core ML hands that dictionary out only through private API, in memory
+(-[MLE5ProgramLibrary segmentationAnalyticsAndReturnError:], after the private
+-[MLModelConfiguration setProfilingOptions:1]; freedomtan/coreml_modelc_profling). coremltools'
+native layer (coremlpython/CoreMLPython.mm) calls neither, so the live run cannot get them and
+says so: its reasons are Core ML's decisions plus our estimate beside them, labelled as such. The
+analytics.mil files in Core ML's E5 bundle cache are the MIL *source* those analytics point
+into (their keys are "analytics.mil:<line>:<column>"), not the analytics: nothing here reads
+them. This module parses a dump a user made with such a tool (`parse_e5_analytics`); it is pure
+Python: no Core ML call, no coremltools import.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .devices import Device
@@ -24,8 +28,6 @@ from .devices import Device
 __all__ = [
     "AnalyticsEntry",
     "backend_device",
-    "e5_cache_roots",
-    "find_e5_analytics",
     "parse_e5_analytics",
 ]
 
@@ -80,8 +82,9 @@ def backend_device(backend: str) -> Device | None:
 # _totalRuntimeInMilliSecondsFromE5AnalyticsDictionary:).
 #
 # The parser reads that dictionary as printed by NSLog/-description (old-style OpenStep plist,
-# with or without NSLog line prefixes) or as JSON. Whether analytics.mil itself holds it is not
-# public; the live run only *looks* for it (find_e5_analytics).
+# with or without NSLog line prefixes) or as JSON. The keys and DebugNames locate each op in the
+# bundle's analytics.mil (MIL text); the dictionary itself exists only in the process that asked
+# Core ML for it (docs/evidence.md#plan.e5_analytics).
 
 _ENTRY_KEYS = frozenset(
     {
@@ -324,56 +327,3 @@ def parse_e5_analytics(text: str) -> dict[str, AnalyticsEntry]:
             key = f"{entry.function}/{entry.name}"
         result.setdefault(key, entry)
     return result
-
-
-# --------------------------------------------------------------------------------------------
-# The E5 bundle cache
-# --------------------------------------------------------------------------------------------
-
-
-def e5_cache_roots() -> list[Path]:
-    """Where Core ML keeps E5 bundles for this user: ~/Library/Caches/<process>/
-    com.apple.e5rt.e5bundlecache (the process name differs per app; Python's varies too)."""
-    caches = Path.home() / "Library" / "Caches"
-    if not caches.is_dir():
-        return []
-    return sorted(p for p in caches.glob("*/com.apple.e5rt.e5bundlecache") if p.is_dir())
-
-
-def _analytics_files(roots: Iterable[Path], since: float | None, limit: int = 64) -> list[Path]:
-    """analytics.mil files under `roots`, newest first. With `since`, only directories touched
-    since then are entered: a new bundle updates every directory on its path, and the caches of
-    other apps can hold gigabytes we must not walk."""
-    found: list[tuple[float, Path]] = []
-    for root in roots:
-        for dirpath, dirnames, filenames in os.walk(root):
-            if since is not None:
-                dirnames[:] = [
-                    d for d in dirnames if os.stat(os.path.join(dirpath, d)).st_mtime >= since
-                ]
-            if "analytics.mil" in filenames:
-                path = Path(dirpath) / "analytics.mil"
-                found.append((path.stat().st_mtime, path))
-    found.sort(reverse=True)
-    return [path for _, path in found[:limit]]
-
-
-def find_e5_analytics(
-    op_names: Iterable[str],
-    *,
-    roots: Iterable[Path] | None = None,
-    since: float | None = None,
-    max_bytes: int = 64 << 20,
-) -> tuple[Path | None, str]:
-    """Best effort: the analytics file under the E5 bundle cache whose entries name the most of
-    `op_names`, and its text; (None, "") when none does."""
-    wanted = set(op_names)
-    best: tuple[int, Path | None, str] = (0, None, "")
-    for path in _analytics_files(roots if roots is not None else e5_cache_roots(), since):
-        if path.stat().st_size > max_bytes:
-            continue
-        text = path.read_text(encoding="utf-8", errors="replace")
-        score = len(wanted & parse_e5_analytics(text).keys())
-        if score > best[0]:
-            best = (score, path, text)
-    return best[1], best[2]

@@ -29,6 +29,7 @@ from .costs import (
     HardwareModel,
     OpCosts,
     costs_from_work,
+    hardware_for,
     op_costs,
     returned_outputs,
     tensor_bytes,
@@ -124,8 +125,22 @@ class Problem:
 
 
 def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Problem:
-    """The partitioner's input for `graph` on `chip` (rules and nominal costs applied)."""
+    """The partitioner's input for `graph` on `chip` (rules and nominal costs applied).
+
+    Built once per graph and chip (kept in `Graph.derived`): the compute units do not change
+    it, and a comparison estimates the same graph under four of them (GitHub issue 14).
+    """
     profile = get_chip(chip)
+    key = ("estimate.Problem", profile)
+    cached = graph.derived.get(key)
+    if isinstance(cached, Problem):
+        return cached
+    problem = _build_problem(graph, profile)
+    graph.derived[key] = problem
+    return problem
+
+
+def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
     support = support_for_graph(graph, profile)
     work = [op.index for op in graph.ops if not op.is_const]
     pos = {gi: k for k, gi in enumerate(work)}
@@ -180,6 +195,8 @@ def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Proble
         for gi, ts in returned_outputs(graph).items()
     }
     functions = [graph.ops[gi].function for gi in work]
+    supported.flags.writeable = False  # shared by every estimate of this graph and chip
+    dispatches.flags.writeable = False
     return Problem(
         graph,
         profile,
@@ -209,7 +226,7 @@ def estimate(
     cu = ComputeUnits.parse(compute_units)
     problem = build_problem(graph, chip)
     profile = problem.chip
-    hw = NOMINAL.for_chip(profile)
+    hw = hardware_for(graph, profile)
     unary = problem.unary(cu, hw)
     assign = partition(unary, problem.edges, problem.functions, problem.tensors, hw=hw)
     alts = alternatives(problem, cu, assign)

@@ -57,7 +57,8 @@ def _placement_from_remote_plan(
     name every op; one that names none of the model's ops belongs to another model.
     """
     # coremltools' remote-device format
-    from .plan_mapping import placement_from_entries, remote_plan_entries
+    from .estimate import estimate
+    from .plan_mapping import placement_from_entries, remote_plan_entries, with_estimates
 
     _check_remote_plan_types(data, origin)
     placement = placement_from_entries(
@@ -74,7 +75,8 @@ def _placement_from_remote_plan(
             f"plan does not match model {graph.name!r}: it names none of "
             f"the model's {len(running)} ops (recorded for another model?)",
         )
-    return placement
+    # the plan names no chip: our estimate beside it is for the default one
+    return with_estimates(placement, estimate(graph, compute_units))
 
 
 def _check_remote_plan_types(data: Mapping[str, Any], origin: str) -> None:
@@ -122,10 +124,10 @@ def plan_differences(graph: Graph, plan_ops: Sequence[Mapping[str, Any]]) -> lis
     diffs: list[str] = []
     seen: set[tuple[str, str]] = set()
     for op in graph.ops:
-        if op.is_const:
-            continue
         key = (op.function, op.name)
         seen.add(key)
+        if op.is_const:
+            continue  # a constexpr_* op the plan ran is recorded as running: not a difference
         rec = recorded.get(key)
         if rec is None:
             diffs.append(
@@ -158,7 +160,7 @@ def placement_from_report_dict(graph: Graph, data: Mapping[str, Any], origin: st
     ops = []
     for op in graph.ops:
         rec = by_key.get((op.function, op.name))
-        if op.is_const or rec is None:
+        if rec is None or rec["is_const"]:
             ops.append(
                 OpPlacement(
                     device=None,

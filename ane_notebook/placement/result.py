@@ -58,6 +58,7 @@ class ReasonKind(str, Enum):
     COREML_UNSUPPORTED = "coreml_unsupported"  # Core ML's plan does not list the ANE as supported
     NOT_IN_PLAN = "not_in_plan"  # Core ML's plan does not name this op
     NO_USAGE = "no_usage"  # Core ML's plan names the op but gives no device for it
+    FUNCTION_NOT_PLANNED = "function_not_planned"  # no plan was made with the op's function loaded
 
     def __str__(self) -> str:
         return self.value
@@ -65,7 +66,11 @@ class ReasonKind(str, Enum):
     @property
     def is_plan_gap(self) -> bool:
         """The op runs but the plan placed it nowhere: a mismatch worth a visible warning."""
-        return self in (ReasonKind.NOT_IN_PLAN, ReasonKind.NO_USAGE)
+        return self in (
+            ReasonKind.NOT_IN_PLAN,
+            ReasonKind.NO_USAGE,
+            ReasonKind.FUNCTION_NOT_PLANNED,
+        )
 
 
 class CostDriver(str, Enum):

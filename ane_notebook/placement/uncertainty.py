@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .costs import DEVICE_COLUMNS, NOMINAL, HardwareModel, corner
+from .costs import DEVICE_COLUMNS, HardwareModel, corner, hardware_for
 from .devices import ComputeUnits, Device, Evidence
 from .partition import Refiner
 from .result import Uncertainty
@@ -84,7 +84,7 @@ def _fixed_ms(problem: Problem, hw: HardwareModel) -> float:
 def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alternatives:
     """Re-run the placement from `assign` under each alternative reading."""
     refiner = Refiner(problem.edges, problem.functions, problem.tensors)
-    hw0 = NOMINAL.for_chip(problem.chip)
+    hw0 = hardware_for(problem.graph, problem.chip)
     nominal = refiner.cost(problem.unary(cu, hw0), assign, hw0) + _fixed_ms(problem, hw0)
     readings: list[Reading] = []
     rule_rows: set[int] = set()
@@ -119,7 +119,7 @@ def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alter
     if len(assign):
         for ane_fast in (True, False):
             for others_fast in (True, False):
-                hw = corner(ane_fast, others_fast).for_chip(problem.chip)
+                hw = hardware_for(problem.graph, problem.chip, corner(ane_fast, others_fast))
                 unary = problem.unary(cu, hw)
                 got, cost = refiner.refine(unary, assign, hw)
                 ends = ("fast" if ane_fast else "slow", "fast" if others_fast else "slow")

@@ -34,9 +34,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from coremltools.proto import FeatureTypes_pb2, Model_pb2, NeuralNetwork_pb2
-
 from ..limits import MAX_CONST_ELEMENTS, MAX_RANK
+from ..proto import FeatureTypes_pb2, Model_pb2, NeuralNetwork_pb2
 from .dims import Dim, MaybeShape, Values, _fill, _merge, _sane
 from .layer import _Layer
 from .table import RULES

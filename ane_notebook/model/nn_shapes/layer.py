@@ -11,9 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from coremltools.proto import NeuralNetwork_pb2
-
 from ..graph import Shape
+from ..proto import NeuralNetwork_pb2
 from .dims import MaybeShape, Values
 
 

@@ -8,9 +8,8 @@ trailing axes (W = -1, H = -2, C = -3, Batch = -4, Seq = -5).
 
 from __future__ import annotations
 
-from coremltools.proto import NeuralNetwork_pb2 as _ND
-
 from ..graph import Shape
+from ..proto import NeuralNetwork_pb2 as _ND
 from .dims import MaybeShape, _broadcast, _concat_along, _ints, _prod, _slice_len, _with
 from .layer import _chw, _Layer, _rank5
 

@@ -1,0 +1,235 @@
+"""The placement lane view: one lane per processor, ops in execution order, crossings between.
+
+Same-device runs (segments) are bars behind the ops; a processor that runs no op of the report
+gets no lane. Each crossing is a connector at the boundary where its consumer's segment starts,
+one label per boundary (`lane_crossings`, placed without overlap by `crossing_labels`).
+`_crossing_columns` is shared with the graph view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from bokeh.models import (
+    BoxSelectTool,
+    BoxZoomTool,
+    CategoricalColorMapper,
+    ColumnDataSource,
+    FixedTicker,
+    PanTool,
+    Range1d,
+    ResetTool,
+    SaveTool,
+    WheelZoomTool,
+)
+from bokeh.models.annotations import Label, Span
+from bokeh.plotting import figure
+
+from ..analysis.layers import Layer
+from ..placement.devices import DEVICE_ORDER
+from ..report import ProfileReport
+from ..textreport import fmt_ms
+from .lane_crossings import CROSSING_TOOLTIPS as CROSSING_TOOLTIPS  # imported from here
+from .lane_crossings import MAX_CROSSING_LABELS as MAX_CROSSING_LABELS
+from .lane_crossings import crossing_columns, draw_crossings
+from .layerband import BAND_ROW, BAND_ROW_PX, add_layer_band
+from .optable import (
+    LANE_HEIGHT_PX,
+    LANE_NAME,
+    LANE_Y,
+    OP_HEIGHT,
+    OpTable,
+    _color_mapper,
+    _Escaper,
+    _op_hover,
+    op_table,
+    placement_label,
+)
+from .palette import (
+    UNKNOWN,
+)
+
+
+def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
+    return crossing_columns(report, table)
+
+
+# --- lane view ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaneParts:
+    figure: Any
+    ops: ColumnDataSource
+    segments: ColumnDataSource
+    crossings: ColumnDataSource
+
+
+def lane_ys(table: OpTable) -> dict[str, float]:
+    """The y of each lane shown: one per processor that runs an op of this report, top to
+    bottom in DEVICE_ORDER, then "?" (-1) for ops a plan did not place. An empty processor's
+    lane is left out, so that a crossing between the other two runs between those lanes only
+    (an ANE->CPU connector across an empty GPU lane reads as a stop on the GPU)."""
+    present = set(table.columns["device"])
+    shown = [d.value for d in DEVICE_ORDER if d.value in present]
+    if not shown:  # nothing runs: show the three lanes, empty
+        return {d.value: float(LANE_Y[d.value]) for d in DEVICE_ORDER}
+    ys = {dev: float(len(shown) - 1 - i) for i, dev in enumerate(shown)}
+    if UNKNOWN in present:
+        ys[UNKNOWN] = -1.0
+    return ys
+
+
+def _lane_parts(
+    report: ProfileReport,
+    table: OpTable,
+    mapper: CategoricalColorMapper,
+    tree: Sequence[Layer] = (),
+) -> LaneParts:
+    """The lanes, with the layer band of `tree` (analysis.layers) above the top lane."""
+    n = len(table)
+    lane_y = lane_ys(table)
+    lanes = sorted(lane_y.values(), reverse=True)
+    ops_cols = dict(table.columns)
+    ops_cols["y"] = np.fromiter(
+        (lane_y[d] for d in table.columns["device"]), dtype=np.float64, count=n
+    )
+    ops_src = ColumnDataSource(ops_cols, name="lanes_ops")
+
+    segs = report.segments
+    esc = _Escaper()
+    seg_left = (
+        np.fromiter((table.row_of[s.start] for s in segs), dtype=np.float64, count=len(segs)) - 0.5
+    )
+    seg_right = (
+        np.fromiter((table.row_of[s.end] for s in segs), dtype=np.float64, count=len(segs)) + 0.5
+    )
+    seg_y = np.fromiter((lane_y[s.device.value] for s in segs), dtype=np.float64, count=len(segs))
+    seg_src = ColumnDataSource(
+        {
+            "left": seg_left,
+            "right": seg_right,
+            "bottom": seg_y - 0.38,
+            "top": seg_y + 0.38,
+            "device": [s.device.value for s in segs],
+            "segment": np.fromiter((s.index for s in segs), dtype=np.int32, count=len(segs)),
+            "n_ops": np.fromiter((s.n_ops for s in segs), dtype=np.int32, count=len(segs)),
+            "time": [fmt_ms(s.est_time_ms) for s in segs],
+            "first": [esc(report.ops[s.start].name) for s in segs],
+            "last": [esc(report.ops[s.end].name) for s in segs],
+        },
+        name="lanes_segments",
+    )
+    x_src = ColumnDataSource(crossing_columns(report, table, lane_y), name="lanes_crossings")
+
+    lo, hi = -1.0, max(float(n), 1.0)
+    fig = figure(
+        height=LANE_HEIGHT_PX * len(lanes) + 80,
+        sizing_mode="stretch_width",
+        x_range=Range1d(start=lo, end=hi, bounds=(lo, hi)),
+        y_range=Range1d(start=min(lanes) - 0.6, end=max(lanes) + 0.6),
+        output_backend="webgl",
+        toolbar_location="above",
+        tools=[],
+        title=f"Placement lanes: {n} ops in execution order (const ops omitted); placement "
+        f"{placement_label(report.source)}",
+        name="lanes_figure",
+    )
+    fig.xaxis.axis_label = "op position in execution order"
+    fig.yaxis.ticker = FixedTicker(ticks=lanes)
+    fig.yaxis.major_label_overrides = {y: LANE_NAME[LANE_Y[d]] for d, y in lane_y.items()}
+    fig.yaxis.major_label_text_font_style = "bold"
+    fig.ygrid.ticker = FixedTicker(ticks=lanes)
+    fig.ygrid.grid_line_alpha = 0.4
+    fig.xgrid.visible = False
+
+    fig.quad(
+        left="left",
+        right="right",
+        bottom="bottom",
+        top="top",
+        source=seg_src,
+        fill_color={"field": "device", "transform": mapper},
+        fill_alpha=0.22,
+        line_color={"field": "device", "transform": mapper},
+        line_alpha=0.7,
+        name="lanes_segments_glyph",
+    )
+    # Connectors at segment boundaries, arrow heads and one label per boundary: lane_crossings
+    x_hover = draw_crossings(fig, report, table, x_src, lane_y, (lo, hi))
+    # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000
+    # ops share one screen.
+    ops_r = fig.rect(
+        x="x",
+        y="y",
+        width=0.8,
+        height=OP_HEIGHT,
+        source=ops_src,
+        fill_color={"field": "device", "transform": mapper},
+        line_color={"field": "device", "transform": mapper},
+        name="lanes_ops_glyph",
+    )
+    _function_marks(fig, table, max(lanes) + 0.45)
+    # The layer band above the top lane (and above the function names, when there are some).
+    base = max(lanes) + (1.25 if table.multi_function else 0.95)
+    band_rows = add_layer_band(fig, tree, n, base)
+    if band_rows:
+        top = base + (band_rows - 1) * BAND_ROW
+        fig.y_range.end = top + 0.45  # type: ignore[attr-defined]  # a Range1d (above)
+        fig.height = int(fig.height or 0) + BAND_ROW_PX * band_rows + 10
+        mid = round(base + (band_rows - 1) * BAND_ROW / 2, 6)
+        fig.yaxis.ticker = FixedTicker(ticks=[*lanes, mid])
+        fig.yaxis.major_label_overrides = {
+            **{y: LANE_NAME[LANE_Y[d]] for d, y in lane_y.items()},
+            mid: "layers",
+        }
+
+    box = BoxSelectTool(dimensions="width", renderers=[ops_r])
+    wheel = WheelZoomTool(dimensions="width")
+    op_hover = _op_hover(report, table, ops_r)
+    # No hover of its own for segments: every op sits on its segment's bar, so two tooltips
+    # would always open together. The op tooltip names the segment instead.
+    fig.add_tools(
+        PanTool(dimensions="width"),
+        wheel,
+        box,
+        BoxZoomTool(),
+        ResetTool(),
+        op_hover,
+        x_hover,
+        SaveTool(),
+    )
+    fig.toolbar.active_drag = box
+    fig.toolbar.active_scroll = wheel
+    return LaneParts(fig, ops_src, seg_src, x_src)
+
+
+def _function_marks(fig: Any, table: OpTable, y: float) -> None:
+    """A dashed line where each function (or pipeline stage) starts, when there are several."""
+    if not table.multi_function:
+        return
+    fns = table.columns["function"]
+    starts = [k for k in range(len(fns)) if k == 0 or fns[k] != fns[k - 1]]
+    for k in starts[:50]:
+        fig.add_layout(
+            Span(
+                location=k - 0.5,
+                dimension="height",
+                line_dash="dashed",
+                line_color="#555555",
+                line_width=1,
+            )
+        )
+        # Canvas text is never parsed as HTML; the name is escaped like everything else anyway.
+        fig.add_layout(
+            Label(x=k - 0.4, y=y, text=fns[k], text_font_size="8pt", text_color="#555555")
+        )
+
+
+def lanes_figure(report: ProfileReport) -> Any:
+    """The placement lane view: one lane per processor, ops in execution order along x,
+    same-device runs as bars behind the ops, crossings drawn between lanes."""
+    return _lane_parts(report, op_table(report), _color_mapper()).figure
