@@ -19,13 +19,14 @@ import importlib
 import importlib.metadata
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ from .e5_analytics import AnalyticsEntry, parse_e5_analytics
 from .estimate import estimate
 from .isolation import DEFAULT_TIMEOUT_S, emit, run_isolated
 from .plan_mapping import (
+    FunctionPlan,
     compute_plan_entries,
     placement_from_entries,
+    placement_from_function_plans,
     remote_plan_entries,
     remote_plan_from_entries,
     with_estimates,
@@ -47,16 +50,12 @@ from .result import (
     CoreMLTimings,
     Placement,
     PlacementSource,
-    ReasonKind,
-    ReportWarning,
-    WarningKind,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
     "CoreMLTimings",
     "LiveResult",
-    "explain_unplanned_functions",
     "function_description",
     "coreml_available",
     "macos_version",
@@ -326,6 +325,12 @@ def run_coreml(
         graph_inputs = [
             (t.name, tuple(d or 1 for d in (t.shape or ())), t.dtype) for t in graph.inputs
         ]
+        # the other functions of a multifunction package: each a copy with it as the default,
+        # compiled, since Core ML plans the function a model is loaded with
+        others = {
+            function: (copy, _compile(copy, workdir, f"{name} ({function})", timeout_s, progress))
+            for function, copy in _function_copies(path, graph, workdir).items()
+        }
         placements: dict[ComputeUnits, Placement] = {}
         timings: dict[ComputeUnits, CoreMLTimings] = {}
         for unit in units:
@@ -339,6 +344,12 @@ def run_coreml(
                 progress,
             )
             timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
+            plans = {
+                function: _function_plan(
+                    copy, done, unit, (runs, op_names, graph_inputs), name, timeout_s, progress
+                )
+                for function, (copy, done) in others.items()
+            }
             extra = {
                 "chip_name": chip_text,
                 "macos": macos,
@@ -348,20 +359,34 @@ def run_coreml(
             }
             if raw.get("function"):
                 extra["timed_function"] = raw["function"]
-            measured = placement_from_entries(
-                graph,
-                remote_plan_entries(raw["plan"], name),
-                unit,
-                source=PlacementSource.COREML,
-                timings=timing,
-                analytics=given,
-                chip=chip,
-                metadata=extra,
-            )
+            entries = remote_plan_entries(raw["plan"], name)
+            if raw.get("function"):
+                extra["planned_functions"] = [raw["function"], *plans]
+                plans[raw["function"]] = FunctionPlan(entries, timing)
+                measured = placement_from_function_plans(
+                    graph,
+                    plans,
+                    unit,
+                    source=PlacementSource.COREML,
+                    timings=timing,
+                    analytics=given,
+                    chip=chip,
+                    metadata=extra,
+                )
+            else:
+                measured = placement_from_entries(
+                    graph,
+                    entries,
+                    unit,
+                    source=PlacementSource.COREML,
+                    timings=timing,
+                    analytics=given,
+                    chip=chip,
+                    metadata=extra,
+                )
             # the chip's profile when we know it, else the default one (the estimate says which)
             known = chip if chip in CHIPS else None
-            beside = with_estimates(measured, estimate(graph, unit, known))
-            placements[unit] = explain_unplanned_functions(graph, beside, raw.get("function"))
+            placements[unit] = with_estimates(measured, estimate(graph, unit, known))
             timings[unit] = timing
     return LiveResult(
         model=name,
@@ -391,7 +416,7 @@ def _compile(
 
         result: dict[str, Any] = run_isolated(
             _child_compile,
-            (path, str(workdir / "model.mlmodelc")),
+            (path, str(workdir / (Path(path).stem + ".mlmodelc"))),
             timeout_s,
             what="compiling the model",
             model=name,
@@ -444,43 +469,44 @@ def _default_function_of(path: str) -> str | None:
     return default_function(description) if len(description.functions) else None
 
 
-def explain_unplanned_functions(
-    graph: Graph, placement: Placement, planned: str | None
-) -> Placement:
-    """Say why the ops of a multifunction model's other functions have no device.
+def _function_copies(path: str, graph: Graph, workdir: Path) -> dict[str, str]:
+    """For a multifunction .mlpackage, a copy per function other than the default with that
+    function made the default (`description.defaultFunctionName`; the rest of the package,
+    weights included, copied as it is), so that Core ML plans it: coremltools' compute plan takes
+    no function name (docs/evidence.md#live.function_plans). The user's package is only read."""
+    if len(graph.functions) < 2 or not path.rstrip("/").endswith(".mlpackage"):
+        return {}
+    from ..model.package import read_spec, root_spec_file
 
-    coremltools reads a compute plan for a compute-unit setting only: its
-    `_MLModelProxy.get_compute_plan(path, compute_units)` sets no function name on the
-    configuration (CoreMLPython.mm, Model::getComputePlan), so Core ML plans what it loads by
-    default. Ops of a function the plan gave no device are told so one by one, and each such
-    function is a counted `FUNCTION_NOT_PLANNED` warning, never a silent "no device"
-    (docs/evidence.md#live.function_plans).
-    """
-    if planned is None or len(graph.functions) < 2:
-        return placement
-    ops = list(placement.ops)
-    warnings = list(placement.warnings)
-    for function in graph.functions:
-        members = [i for i, op in enumerate(graph.ops) if op.function == function]
-        running = [i for i in members if not graph.ops[i].is_const]
-        if not running or any(ops[i].device is not None for i in running):
-            continue  # planned (at least in part): per-op gaps are the plan mapping's to count
-        why = (
-            f"function {function!r} was not planned: coremltools reads Core ML's compute plan "
-            f"for the default function ({planned!r}) only (its get_compute_plan takes no "
-            "function name); profile a copy saved with this function as the default to see it"
-        )
-        for i in running:
-            ops[i] = replace(ops[i], reason=why, reason_kind=ReasonKind.NOT_IN_PLAN)
-        warnings.append(
-            ReportWarning(
-                WarningKind.FUNCTION_NOT_PLANNED,
-                f"{len(running)} ops of function {function!r} not in Core ML's plan: {why}",
-                len(running),
-                tuple(running[:8]),
-            )
-        )
-    return replace(placement, ops=tuple(ops), warnings=tuple(warnings))
+    source = Path(path)
+    spec_file = root_spec_file(source, path)
+    spec = read_spec(source, label=path)
+    default = spec.description.defaultFunctionName or graph.functions[0]
+    copies: dict[str, str] = {}
+    for index, function in enumerate(graph.functions):
+        if function == default:
+            continue
+        copy = workdir / f"function{index}.mlpackage"
+        shutil.copytree(source, copy)
+        spec.description.defaultFunctionName = function
+        (copy / spec_file.relative_to(source.resolve())).write_bytes(spec.SerializeToString())
+        copies[function] = str(copy)
+    return copies
+
+
+def _function_plan(
+    copy: str,
+    compiled: dict[str, Any],
+    unit: ComputeUnits,
+    job: tuple[int, list[str], list[tuple[str, tuple[int, ...], str]]],
+    name: str,
+    timeout_s: float,
+    progress: bool,
+) -> FunctionPlan:
+    """One function's plan and timings, from its copy compiled with it as the default."""
+    raw = _profile_one(compiled["compiled_path"], copy, unit, job, name, timeout_s, progress)
+    timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
+    return FunctionPlan(remote_plan_entries(raw["plan"], name), timing)
 
 
 def _load_analytics(

@@ -9,12 +9,14 @@ from a scenario file, so a test can assert every op's device against it.
 Installed only by `sitecustomize.py` beside it, in processes a test starts with `COREML_SIM=1`.
 
 Scenario (JSON, path in `COREML_SIM_SCENARIO`; every key optional):
-  devices: {op output name or layer name: {"preferred": "gpu", "supported": ["cpu", "gpu"]}}
+  devices: {op output name or layer name, or "function/name": {"preferred": "gpu",
+      "supported": ["cpu", "gpu"]}}
       (default: supported everywhere; preferred the Neural Engine, else GPU, else CPU, of what
       the compute units allow)
   unsupported_ops: op types the compiler refuses
   max_spec_version: newest specification version this "Core ML" reads (default 9: macOS 15)
-  planned_functions: "default" (only the default function gets device usage) or "all"
+  planned_functions: "default" (only the function loaded, i.e. the model's default, gets device
+      usage: coremltools passes no function name to the plan) or "all"
   crash: "compile" | "load" | "predict" | "plan": die with SIGSEGV there
   hang: same stages: sleep there (the parent's timeout must kill it)
   ane_cores: the Neural Engine's core count (default 16)
@@ -382,7 +384,9 @@ def _device_objects(names: tuple[str, ...] | list[str]) -> list[Any]:
     return [make[n]() for n in names]
 
 
-def _plan_row(name: str, op_type: str, compute_units: str) -> tuple[Any, bool] | None:
+def _plan_row(
+    name: str, op_type: str, compute_units: str, function: str = ""
+) -> tuple[Any, bool] | None:
     """(device usage, costed) the scenario gives op `name` under `compute_units`; None for
     consts (Core ML gives them no usage)."""
     from coremltools.models.compute_plan import MLComputePlanDeviceUsage
@@ -390,7 +394,8 @@ def _plan_row(name: str, op_type: str, compute_units: str) -> tuple[Any, bool] |
     if op_type == "const":
         return None
     allowed = _ALLOWED[compute_units]
-    row = _scenario().get("devices", {}).get(name, {})
+    table = _scenario().get("devices", {})
+    row = table.get(f"{function}/{name}", table.get(name, {}))
     supported = [_SPELLING[s.lower()] for s in row.get("supported", _DEVICES)]
     usable = [d for d in _DEVICES if d in supported and d in allowed] or ["cpu"]
     preferred = _SPELLING[row["preferred"].lower()] if "preferred" in row else usable[0]
@@ -436,6 +441,7 @@ def _structure(spec: Any, compute_units: str | None, usage: dict[int, Any] | Non
         for fname, fn in spec.mlProgram.functions.items():
             plan_it = compute_units is not None and (planned == "all" or fname == default)
             block = _block(
+                fname,
                 fn.block_specializations[fn.opset],
                 compute_units if plan_it else None,
                 usage,
@@ -479,7 +485,11 @@ def _structure(spec: Any, compute_units: str | None, usage: dict[int, Any] | Non
 
 
 def _block(
-    block: Any, compute_units: str | None, usage: dict[int, Any] | None, costed: list[Any]
+    function: str,
+    block: Any,
+    compute_units: str | None,
+    usage: dict[int, Any] | None,
+    costed: list[Any],
 ) -> Any:
     from coremltools.models import compute_plan as cp
 
@@ -501,13 +511,13 @@ def _block(
             cp.MLModelStructureProgramNamedValueType(o.name, cp.MLModelStructureProgramValueType())
             for o in op.outputs
         ]
-        blocks = [_block(b, compute_units, usage, costed) for b in op.blocks]
+        blocks = [_block(function, b, compute_units, usage, costed) for b in op.blocks]
         operations.append(
             cp.MLModelStructureProgramOperation(inputs, op.type, outputs, blocks, proxy)
         )
         if compute_units is not None and usage is not None:
             name = op.outputs[0].name if op.outputs else ""
-            row = _plan_row(name, op.type, compute_units)
+            row = _plan_row(name, op.type, compute_units, function)
             if row is not None:
                 usage[id(proxy)] = (row[0], None)
                 costed.append(id(proxy))
