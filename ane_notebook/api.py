@@ -20,6 +20,7 @@ from .model.graph import Graph
 from .model.load import load_model
 from .placement.devices import ComputeUnits, get_chip
 from .placement.estimate import estimate
+from .placement.isolation import DEFAULT_TIMEOUT_S
 from .placement.result import Backend
 from .report import ProfileReport, ReportSet, load_report
 
@@ -49,6 +50,7 @@ def profile(
     backend: str = "auto",
     plan: str | os.PathLike[str] | None = None,
     runs: int = 20,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> ProfileReport:
     """Profile `model` and return a ProfileReport.
 
@@ -59,6 +61,9 @@ def profile(
     backend: "auto" (coreml on macOS 14.4+, else estimate), "estimate", "coreml", "recorded".
     plan: with backend="recorded", the plan JSON recorded on a Mac (`ane-notebook record`).
     runs: predictions to time per compute-unit setting (coreml backend).
+    timeout_s: how long Core ML may take for one step (the compile, or one setting's loads,
+        predictions and plan) before it is stopped (coreml backend; a first Neural Engine
+        compile can take minutes).
 
         >>> import ane_notebook as an
         >>> r = an.profile("example:mobilenet", compute_units="CPU_AND_NE", chip="M4")
@@ -68,8 +73,7 @@ def profile(
     chosen = _parse_backend(backend)
     cu = ComputeUnits.parse(compute_units)
     chip_name = get_chip(chip).name
-    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
-        raise UsageError(f"runs must be a whole number of predictions, at least 1; got {runs!r}")
+    _check_live_arguments(runs, timeout_s)
     if plan is not None and chosen in (Backend.AUTO, Backend.RECORDED):
         chosen = Backend.RECORDED
     elif chosen is Backend.RECORDED:
@@ -95,7 +99,7 @@ def profile(
 
             raise CoreMLUnavailableError(f"backend 'coreml' is not available here: {why}")
         if ok:
-            return _profile_live(model, graph, cu, runs)
+            return _profile_live(model, graph, [cu], runs, timeout_s)[cu]
         choice_note = f"auto chose the estimate: {why}"
 
     placement = estimate(graph, cu, chip_name)
@@ -105,21 +109,37 @@ def profile(
     return report
 
 
-def _profile_live(model: Any, graph: Graph, cu: ComputeUnits, runs: int) -> ProfileReport:
-    """Run Core ML for real (macOS): compile, read the compute plan, time predictions."""
+def _check_live_arguments(runs: Any, timeout_s: Any) -> None:
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise UsageError(f"runs must be a whole number of predictions, at least 1; got {runs!r}")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
+        raise UsageError(f"timeout_s must be a positive number of seconds; got {timeout_s!r}")
+
+
+def _profile_live(
+    model: Any, graph: Graph, units: Sequence[ComputeUnits], runs: int, timeout_s: float
+) -> dict[ComputeUnits, ProfileReport]:
+    """Run Core ML for real (macOS): compile once, then per setting read the compute plan and
+    time predictions."""
     from .placement.coreml import run_coreml
 
     if isinstance(model, Graph):
         raise UsageError(
-            "the coreml backend needs the model itself (a path or an MLModel), not a loaded Graph"
+            "the coreml backend needs the model itself (a path, an MLModel or a MIL Program), "
+            "not a loaded Graph"
         )
     if isinstance(model, str) and model.startswith("example:"):
         from .model.examples import example_path
 
         model = str(example_path(model.split(":", 1)[1]))
-    live = run_coreml(model, graph, [cu], runs=runs)
-    report = ProfileReport.from_placement(graph, live.placements[cu])
-    return _with_metadata(report, backend_choice="coreml: Core ML is available here")
+    live = run_coreml(model, graph, list(units), runs=runs, timeout_s=timeout_s)
+    return {
+        u: _with_metadata(
+            ProfileReport.from_placement(graph, live.placements[u]),
+            backend_choice="coreml: Core ML is available here",
+        )
+        for u in units
+    }
 
 
 @gc_paused()
@@ -129,8 +149,13 @@ def profile_all_units(
     backend: str = "auto",
     plan: str | os.PathLike[str] | None = None,
     units: tuple[ComputeUnits, ...] = ALL_COMPUTE_UNITS,
+    runs: int = 20,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    graph: Graph | None = None,
 ) -> dict[ComputeUnits, ProfileReport]:
-    """One report per compute-unit setting (the model is loaded once).
+    """One report per compute-unit setting (the model is loaded once, or `graph` is its loaded
+    form; with Core ML, compiled once, and each setting's loads, predictions and plan measured
+    in turn).
 
     A progress bar (tqdm.auto: a widget in notebooks) appears when the settings take more than a
     second in all, e.g. ~5 s for the four settings of a 50,000-op model; smaller models show
@@ -142,11 +167,25 @@ def profile_all_units(
     """
     from tqdm.auto import tqdm  # local: only this comparison needs it
 
-    graph = model if isinstance(model, Graph) else load_model(model)
+    if graph is None:
+        graph = model if isinstance(model, Graph) else load_model(model)
+    chosen = _parse_backend(backend)
+    if plan is None and chosen in (Backend.AUTO, Backend.COREML):
+        from .placement.coreml import coreml_available
+
+        _check_live_arguments(runs, timeout_s)
+        ok, why = coreml_available()
+        if ok and not isinstance(model, Graph):
+            # the model itself goes to Core ML (a Graph cannot be compiled), once for all settings
+            return _profile_live(model, graph, units, runs, timeout_s)
+        if chosen is Backend.COREML and not ok:
+            from .errors import CoreMLUnavailableError
+
+            raise CoreMLUnavailableError(f"backend 'coreml' is not available here: {why}")
     out: dict[ComputeUnits, ProfileReport] = {}
     with graph.sharing():  # the settings share what depends on the graph alone
         for u in tqdm(units, desc="compute units", unit="setting", delay=1.0, leave=False):
-            out[u] = profile(graph, u, chip=chip, backend=backend, plan=plan)
+            out[u] = profile(graph, u, chip=chip, backend=backend, plan=plan, runs=runs)
     return out
 
 
@@ -156,7 +195,9 @@ def _with_metadata(report: ProfileReport, **extra: Any) -> ProfileReport:
     return replace(report, metadata={**dict(report.metadata), **extra})
 
 
-def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileReport:
+def record(
+    model: Any, compute_units: Any = "ALL", runs: int = 20, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> ProfileReport:
     """Profile `model` live with Core ML (macOS 14.4+) and stamp the report as a plan.
 
     The result's JSON (`report.to_json(path)`) replays anywhere with `backend="recorded"`. It
@@ -179,7 +220,7 @@ def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileRep
             f"recording a plan needs Core ML on macOS 14.4+: {why}; "
             "here, `ane-notebook profile` gives an estimate"
         )
-    report = profile(model, compute_units, backend="coreml", runs=runs)
+    report = profile(model, compute_units, backend="coreml", runs=runs, timeout_s=timeout_s)
     return _with_metadata(
         report,
         recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -229,6 +270,7 @@ class ProfileRequest:
     plan: str | os.PathLike[str] | None = None
     compare: bool = False
     runs: int = 20
+    timeout_s: float = DEFAULT_TIMEOUT_S
     chips: str | Sequence[str] = ()
     against: Any = None
 
@@ -286,6 +328,7 @@ def run(request: ProfileRequest) -> ProfileReport | ReportSet:
             backend=request.backend,
             plan=request.plan,
             runs=request.runs,
+            timeout_s=request.timeout_s,
         )
     units = ALL_COMPUTE_UNITS if request.compare else (ComputeUnits.parse(request.compute_units),)
     backend = request.backend
@@ -310,8 +353,16 @@ def run(request: ProfileRequest) -> ProfileReport | ReportSet:
         graph = m if isinstance(m, Graph) else load_model(m)
         one: dict[tuple[str | None, ComputeUnits], ProfileReport] = {}
         for c in chips:
+            # the model itself, with its graph: Core ML compiles the model, not a Graph
             for u, rep in profile_all_units(
-                graph, chip=c, backend=backend, plan=request.plan, units=units
+                m,
+                chip=c,
+                backend=backend,
+                plan=request.plan,
+                units=units,
+                runs=request.runs,
+                timeout_s=request.timeout_s,
+                graph=graph,
             ).items():
                 one[(c, u)] = rep
         per_model.append(one)

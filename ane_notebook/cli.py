@@ -18,6 +18,7 @@ from typing import NoReturn
 from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError, UsageError
 from .escape import plain
+from .placement.isolation import DEFAULT_TIMEOUT_S
 from .placement.result import Backend
 
 EXIT_BAD_INPUT = 2
@@ -69,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument(
         "--plan", default=None, help="a plan recorded on a Mac (implies --backend recorded)"
     )
+    _add_live_options(prof)
     prof.add_argument(
         "--compare",
         action="store_true",
@@ -109,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         default="ALL",
         help="ALL, CPU_AND_NE, CPU_AND_GPU or CPU_ONLY (default ALL)",
     )
-    rec.add_argument("--runs", type=int, default=20, help="predictions to time (default 20)")
+    _add_live_options(rec)
     rec.add_argument("-o", "--output", required=True, help="the plan JSON to write")
     rec.add_argument("--debug", action="store_true", help="show tracebacks")
 
@@ -120,6 +122,21 @@ def _parser() -> argparse.ArgumentParser:
     ch = sub.add_parser("chips", help="list the chip profiles the estimator knows")
     ch.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
     return p
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    """--runs and --timeout: how a live Core ML run is measured and how long it may take."""
+    parser.add_argument(
+        "--runs", type=int, default=20, help="Core ML: predictions to time (default 20)"
+    )
+    parser.add_argument(
+        "--timeout",
+        dest="timeout_s",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="Core ML: seconds one step (the compile, or one setting) may take "
+        f"(default {DEFAULT_TIMEOUT_S:g}; a first Neural Engine compile can take minutes)",
+    )
 
 
 def _cmd_profile(args: argparse.Namespace) -> int:
@@ -136,6 +153,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         chip=args.chip,
         backend=args.backend,
         plan=args.plan,
+        runs=args.runs,
+        timeout_s=args.timeout_s,
         compare=args.compare,
         chips=args.chips,
         against=args.against,
@@ -159,7 +178,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
     from .api import check_outputs, record, write_outputs
 
     check_outputs(json_path=args.output, inputs=(args.model,))
-    report = record(args.model, compute_units=args.compute_units, runs=args.runs)
+    report = record(
+        args.model, compute_units=args.compute_units, runs=args.runs, timeout_s=args.timeout_s
+    )
     print(report.to_text())
     write_outputs(report, json_path=args.output, inputs=(args.model,))
     print(

@@ -202,7 +202,7 @@ def compare_text(reports: Mapping[str, ProfileReport], max_rows: int = 5) -> str
     """The compare summary, every line at most TEXT_WIDTH columns: a table of the settings,
     the best one, each setting's Neural Engine share and the ops it places differently from the
     best setting."""
-    from .textreport import fmt_ms  # local: textreport imports the report module
+    from .textreport import fmt_ms, timings_text  # local: textreport imports the report module
 
     if not reports:
         return "no reports to compare"
@@ -245,6 +245,11 @@ def compare_text(reports: Mapping[str, ProfileReport], max_rows: int = 5) -> str
             f"  {plain(label, w - 1):<{w}} {pct(sh.op_share):>6} of ops ({sh.ops} of {sh.n_run}"
             f"{unplaced}), {sh.weighted_text()}"
         )
+    timed = [(label, r.timings) for label, r in reps if r.timings is not None]
+    if timed:
+        lines.append("Compile and load beside prediction, wall clock:")
+        for _label, t in timed:
+            lines += wrap_line(f"  {timings_text(t)}")
     alignment = align(reports)
     differ = differs_from_best(reports, alignment, best)
     lines.append(f"Ops on another processor than in the best setting ({plain(best, 40)}):")

@@ -20,6 +20,7 @@ from IPython.display import display
 
 from .errors import AneNotebookError, UsageError
 from .escape import plain
+from .placement.isolation import DEFAULT_TIMEOUT_S
 
 
 @magics_class
@@ -45,6 +46,15 @@ class AneMagics(Magics):
         "--compare",
         action="store_true",
         help="profile all four compute-unit settings and show them side by side",
+    )
+    @argument("--runs", type=int, default=20, help="Core ML: predictions to time (default 20)")
+    @argument(
+        "--timeout",
+        dest="timeout_s",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help="Core ML: seconds one step (the compile, or one setting) may take "
+        f"(default {DEFAULT_TIMEOUT_S:g})",
     )
     @argument("--chips", default="", help="several chips side by side, e.g. M1,M4 (estimates)")
     @argument(
@@ -155,6 +165,8 @@ class AneMagics(Magics):
             backend=args.backend,
             plan=_unquote(args.plan),
             compare=args.compare,
+            runs=args.runs,
+            timeout_s=args.timeout_s,
             chips=args.chips,
             against=self._named(_unquote(args.against)),
         )

@@ -14,7 +14,7 @@ from .analysis.hazards import HAZARDS, hazard_rule
 from .escape import plain
 from .fixes import fix_for
 from .placement.devices import DEVICE_LABEL, DEVICE_ORDER, Device
-from .placement.result import PlacementSource, ReasonKind, Uncertainty
+from .placement.result import CoreMLTimings, PlacementSource, ReasonKind, Uncertainty
 from .shares import pct
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ __all__ = [
     "hazard_lines",
     "ops_counted",
     "render_text",
+    "timings_text",
     "estimate_note",
     "uncertainty_text",
 ]
@@ -77,6 +78,23 @@ def uncertainty_text(u: Uncertainty) -> str:
     return ", ".join(parts) + f"; {fmt_ms(lo_ms)}–{fmt_ms(hi_ms)}"
 
 
+def timings_text(t: CoreMLTimings) -> str:
+    """What the live Core ML run measured, wall clock, compile and load beside prediction: on
+    the Neural Engine a first compile can dwarf a prediction (docs/evidence.md#live.timeout).
+    """
+    compile_part = (
+        f"compile {fmt_ms(t.compile_ms)} (first, uncached)"
+        if t.compile_ms is not None
+        else "compile not measured (given an .mlmodelc)"
+    )
+    return (
+        f"measured by Core ML ({t.compute_units}): {compile_part} · load "
+        f"{fmt_ms(t.load_first_ms)} first, {fmt_ms(t.load_cached_ms)} cached · predict "
+        f"{fmt_ms(t.predict_median_ms)} median, {fmt_ms(t.predict_p90_ms)} p90 of {t.runs}, "
+        f"first {fmt_ms(t.predict_first_ms)}"
+    )
+
+
 def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> str:
     s = r.summary()
     est = "est."  # per-op times are estimates for every source (Core ML gives only weights)
@@ -85,6 +103,8 @@ def render_text(r: ProfileReport, max_reasons: int = 12, max_rows: int = 8) -> s
         f"placement source: {r.source} ({SOURCE_NOTE[r.source]})",
         f"compute units: {r.compute_units.value}   chip: {plain(r.chip)}   ops: {ops_counted(s)}",
     ]
+    if r.timings is not None:
+        lines.append(timings_text(r.timings))
     if r.model.flexible_inputs:
         lines.append(
             "flexible inputs: "

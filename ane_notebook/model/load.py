@@ -73,6 +73,7 @@ __all__ = [
     "MAX_TENSOR_ELEMENTS",
     "graph_from_spec",
     "load_model",
+    "program_to_package",
     "read_spec",
 ]
 
@@ -239,36 +240,49 @@ def _load_mlmodel(model: MLModel, name: str | None) -> Graph:
     return graph_from_spec(spec, name=name or default_name, source=source, weights_dir=weights_dir)
 
 
-def _load_program(prog: Program, name: str | None) -> Graph:
+# How a MIL Program object is named in errors and reports (it has no path).
+_PROGRAM_LABEL = "<MIL Program>"
+
+
+def program_to_package(prog: Program, package_dir: str | os.PathLike[str]) -> MLModel:
+    """Convert a MIL Program into an ML program package at `package_dir` (the caller's program
+    is left as it was). Raises `ModelLoadError` when coremltools cannot convert it."""
     import coremltools as ct
 
     from .convert import convert_quietly
 
-    label = "<MIL Program>"
+    label = _PROGRAM_LABEL
     # ct.convert runs graph passes on the program in place: work on a copy so the caller's
     # program is left as it was.
     prog = copy.deepcopy(prog)
     targets = [f.opset_version for f in prog.functions.values() if f.opset_version is not None]
     # ML programs need iOS15 at least; programs built without opset_version default to iOS13.
     target = max([*targets, ct.target.iOS15])
+    try:
+        model: MLModel = convert_quietly(
+            prog,
+            convert_to="mlprogram",
+            minimum_deployment_target=target,
+            skip_model_load=True,
+            package_dir=os.fspath(package_dir),
+        )
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        NotImplementedError,
+        RuntimeError,
+        AssertionError,
+    ) as e:
+        raise ModelLoadError(label, f"coremltools could not convert the program: {e}") from e
+    return model
+
+
+def _load_program(prog: Program, name: str | None) -> Graph:
     with tempfile.TemporaryDirectory(prefix="ane_notebook-") as tmp:
-        try:
-            model = convert_quietly(
-                prog,
-                convert_to="mlprogram",
-                minimum_deployment_target=target,
-                skip_model_load=True,
-                package_dir=os.path.join(tmp, "program.mlpackage"),
-            )
-        except (
-            ValueError,
-            TypeError,
-            KeyError,
-            NotImplementedError,
-            RuntimeError,
-            AssertionError,
-        ) as e:
-            raise ModelLoadError(label, f"coremltools could not convert the program: {e}") from e
-        spec = model.get_spec()
-        weights = package_weights_dir(os.path.join(tmp, "program.mlpackage"))
-        return graph_from_spec(spec, name=name or "program", source=label, weights_dir=weights)
+        package = os.path.join(tmp, "program.mlpackage")
+        spec = program_to_package(prog, package).get_spec()
+        weights = package_weights_dir(package)
+        return graph_from_spec(
+            spec, name=name or "program", source=_PROGRAM_LABEL, weights_dir=weights
+        )

@@ -19,7 +19,7 @@ from ..errors import ModelLoadError
 from .limits import MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH, MAX_SPEC_BYTES
 from .proto import Model_pb2
 
-__all__ = ["read_spec", "stem"]
+__all__ = ["read_spec", "root_spec_file", "stem"]
 
 
 def read_spec(path: str | os.PathLike[str], *, label: str | None = None) -> Model_pb2.Model:
@@ -62,6 +62,11 @@ def read_spec(path: str | os.PathLike[str], *, label: str | None = None) -> Mode
 def stem(path: Path) -> str:
     """The model's default name: "model.mlpackage/" -> "model"; a bare name stays as it is."""
     return path.stem or path.name or "model"
+
+
+def root_spec_file(pkg: Path, label: str) -> Path:
+    """The root model spec file of the package `pkg` (resolved), as `Manifest.json` names it."""
+    return _package_root_spec(pkg, label)
 
 
 def _package_root_spec(pkg: Path, label: str) -> Path:

@@ -19,6 +19,7 @@ import importlib
 import importlib.metadata
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,22 +32,31 @@ from typing import Any
 
 from ..errors import CoreMLUnavailableError, ModelLoadError, UsageError
 from ..model.graph import Graph
+from .coreml_inputs import function_description, inputs_from_graph, make_inputs
 from .devices import CHIPS, ComputeUnits, get_chip
 from .e5_analytics import AnalyticsEntry, parse_e5_analytics
 from .estimate import estimate
-from .isolation import emit, run_isolated
+from .isolation import DEFAULT_TIMEOUT_S, emit, run_isolated
 from .plan_mapping import (
+    FunctionPlan,
     compute_plan_entries,
     placement_from_entries,
+    placement_from_function_plans,
     remote_plan_entries,
     remote_plan_from_entries,
     with_estimates,
 )
-from .result import CoreMLTimings, Placement, PlacementSource
+from .result import (
+    CoreMLTimings,
+    Placement,
+    PlacementSource,
+)
 
 __all__ = [
+    "DEFAULT_TIMEOUT_S",
     "CoreMLTimings",
     "LiveResult",
+    "function_description",
     "coreml_available",
     "macos_version",
     "make_inputs",
@@ -73,15 +83,29 @@ def _parse_version(text: str) -> tuple[int, ...]:
 
 
 def macos_version() -> str:
-    """ "14.5" and the like ("" off macOS). Pythons built against an old SDK see macOS 11+ as
-    "10.16" (Apple's compatibility answer); sw_vers, as coremltools uses, tells the truth then."""
-    mac = platform.mac_ver()[0]
-    if sys.platform == "darwin" and _parse_version(mac)[:2] == (10, 16):
+    """ "14.5" and the like ("" off macOS).
+
+    A Python built against an older SDK is told a compatibility version by macOS: "10.16" for
+    macOS 11-15 and "16.0" for macOS 26 (Apple's SYSTEM_VERSION_COMPAT scheme), and
+    `platform.mac_ver()` repeats it. `sw_vers` asked with SYSTEM_VERSION_COMPAT=0 tells the real
+    version (coremltools asks sw_vers too: utils._macos_version), so it is asked first
+    (docs/evidence.md#live.macos_version).
+    """
+    if sys.platform != "darwin":
+        return ""
+    try:
         done = subprocess.run(
-            ["sw_vers", "-productVersion"], capture_output=True, text=True, check=False
+            ["sw_vers", "-productVersion"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+            env={**os.environ, "SYSTEM_VERSION_COMPAT": "0"},
         )
-        mac = done.stdout.strip() or mac
-    return mac
+        real = done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        real = ""
+    return real if _parse_version(real) else platform.mac_ver()[0]
 
 
 def coreml_available() -> tuple[bool, str]:
@@ -134,134 +158,6 @@ class LiveResult:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-_ARRAY_DTYPES = {
-    "FLOAT32": "float32",
-    "FLOAT16": "float16",
-    "DOUBLE": "float64",
-    "INT32": "int32",
-    "INT8": "int8",
-}
-_GRAPH_DTYPES = {
-    "fp32": "float32",
-    "fp16": "float16",
-    "fp64": "float64",
-    "int32": "int32",
-    "int8": "int8",
-    "int16": "int16",
-    "uint8": "uint8",
-    "bool": "bool",
-}
-
-
-def _default_array_shape(array_type: Any) -> list[int]:
-    """The shape Core ML uses when the caller says nothing: `shape` holds the default for flexible
-    inputs too (coremltools writes it); else the first enumerated shape or the range's lower
-    bounds (0 lower bounds become 1)."""
-    if len(array_type.shape):
-        return [int(d) for d in array_type.shape]
-    which = array_type.WhichOneof("ShapeFlexibility")
-    if which == "enumeratedShapes" and len(array_type.enumeratedShapes.shapes):
-        return [int(d) for d in array_type.enumeratedShapes.shapes[0].shape]
-    if which == "shapeRange":
-        return [max(1, int(r.lowerBound)) for r in array_type.shapeRange.sizeRanges]
-    return []
-
-
-def _default_image_size(image_type: Any) -> tuple[int, int]:
-    width, height = int(image_type.width), int(image_type.height)
-    if width and height:
-        return width, height
-    which = image_type.WhichOneof("SizeFlexibility")
-    if which == "enumeratedSizes" and len(image_type.enumeratedSizes.sizes):
-        size = image_type.enumeratedSizes.sizes[0]
-        return int(size.width), int(size.height)
-    if which == "imageSizeRange":
-        rng = image_type.imageSizeRange
-        return max(1, int(rng.widthRange.lowerBound)), max(1, int(rng.heightRange.lowerBound))
-    return max(1, width), max(1, height)
-
-
-def make_inputs(description: Any, seed: int = 0) -> dict[str, Any]:
-    """Random inputs for every (non-optional) input of a Core ML model description (proto).
-
-    Multi-arrays of every dtype (fp16 stays fp16: coremltools converts it), flexible shapes at
-    their default, images as PIL images of the right mode and size, and scalars/strings.
-    A multifunction model uses its default function's inputs.
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    inputs = list(description.input)
-    if len(description.functions):
-        from ..model.interface import default_function  # lazy: it imports coremltools
-
-        default = default_function(description)
-        for function in description.functions:
-            if function.name == default:
-                inputs = list(function.input)
-    result: dict[str, Any] = {}
-    for feature in inputs:
-        ftype = feature.type
-        if ftype.isOptional:
-            continue
-        kind = ftype.WhichOneof("Type")
-        if kind == "multiArrayType":
-            array = ftype.multiArrayType
-            dtype_name = array.ArrayDataType.Name(array.dataType)
-            dtype = _ARRAY_DTYPES.get(dtype_name)
-            if dtype is None:
-                raise ValueError(
-                    f"input {feature.name!r} has array type {dtype_name}, which "
-                    "ane_notebook cannot generate"
-                )
-            shape = _default_array_shape(array)
-            if dtype.startswith("int"):
-                result[feature.name] = rng.integers(0, 10, size=shape).astype(dtype)
-            else:
-                result[feature.name] = rng.standard_normal(shape).astype(dtype)
-        elif kind == "imageType":
-            from PIL import Image
-
-            image = ftype.imageType
-            width, height = _default_image_size(image)
-            space = image.ColorSpace.Name(image.colorSpace)
-            if space == "GRAYSCALE":
-                pixels = rng.integers(0, 256, size=(height, width), dtype=np.uint8)
-                result[feature.name] = Image.fromarray(pixels)  # 2-D uint8: mode "L"
-            elif space == "GRAYSCALE_FLOAT16":
-                floats = rng.random((height, width), dtype=np.float32)
-                result[feature.name] = Image.fromarray(floats)  # 2-D float32: mode "F"
-            else:  # RGB and BGR: Core ML takes an RGB PIL image and reorders itself
-                pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
-                result[feature.name] = Image.fromarray(pixels)  # H x W x 3 uint8: "RGB"
-        elif kind == "int64Type":
-            result[feature.name] = int(rng.integers(0, 10))
-        elif kind == "doubleType":
-            result[feature.name] = float(rng.random())
-        elif kind == "stringType":
-            result[feature.name] = "ane_notebook"
-        else:
-            raise ValueError(
-                f"input {feature.name!r} has type {kind}, which ane_notebook cannot generate"
-            )
-    return result
-
-
-def _inputs_from_graph(graph_inputs: Sequence[tuple[str, tuple[int, ...], str]]) -> dict[str, Any]:
-    """Fallback when there is no spec to read (an .mlmodelc): multi-arrays from the graph."""
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    result: dict[str, Any] = {}
-    for name, shape, dtype in graph_inputs:
-        np_dtype = _GRAPH_DTYPES.get(dtype, "float32")
-        if np_dtype.startswith(("int", "uint")) or np_dtype == "bool":
-            result[name] = rng.integers(0, 2, size=shape).astype(np_dtype)
-        else:
-            result[name] = rng.standard_normal(shape).astype(np_dtype)
-    return result
-
-
 def _chip_name() -> str:
     """ "Apple M1 Pro" and the like (macOS only; no Core ML involved)."""
     done = subprocess.run(
@@ -286,10 +182,13 @@ def _child_profile(
     runs: int,
     op_names: list[str],
     graph_inputs: list[tuple[str, tuple[int, ...], str]],
+    function: str | None = None,
 ) -> dict[str, Any]:
     """Child: load twice, predict runs + 1 times, read the compute plan.
 
-    Returns plain data: timings and the plan in coremltools' remote-device format.
+    `function` is the function of a multifunction model to load and time (its own inputs and
+    states: coremltools writes them per function). Returns plain data: timings and the plan in
+    coremltools' remote-device format.
     """
     import coremltools as ct
     import numpy as np
@@ -299,19 +198,19 @@ def _child_profile(
     # Loads first, so the first one really is cold for this compute-unit setting (the compute
     # plan load specialises the model too).
     start = time.perf_counter()
-    model = ct.models.CompiledMLModel(compiled_path, compute_units=compute_unit)
+    model = ct.models.CompiledMLModel(compiled_path, compute_unit, function)
     load_first = (time.perf_counter() - start) * 1000
     del model
     start = time.perf_counter()
-    model = ct.models.CompiledMLModel(compiled_path, compute_units=compute_unit)
+    model = ct.models.CompiledMLModel(compiled_path, compute_unit, function)
     load_cached = (time.perf_counter() - start) * 1000
 
     if model_path.rstrip("/").endswith((".mlpackage", ".mlmodel")):
         spec = ct.utils.load_spec(model_path)
-        inputs = make_inputs(spec.description)
-        stateful = len(spec.description.state) > 0
+        inputs = make_inputs(spec.description, function=function)
+        stateful = len(function_description(spec.description, function).state) > 0
     else:
-        inputs = _inputs_from_graph(graph_inputs)
+        inputs = inputs_from_graph(graph_inputs)
         stateful = False
     state = model.make_state() if stateful else None
     times = []
@@ -344,13 +243,26 @@ def _child_profile(
 
 
 def _model_source(model: Any, workdir: Path) -> tuple[str, str]:
-    """A path the child can open, and a display name. MLModel objects are saved first (file
-    I/O only: no Core ML call happens in this process)."""
+    """A path the child can open, and a display name. MLModel objects are saved first, MIL
+    Programs converted into a package in `workdir` first (file I/O and conversion only: no Core
+    ML call happens in this process)."""
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if not os.path.exists(path):
             raise ModelLoadError(path, "no such model file")
         return path, path
+    # a MIL Program can only exist once coremltools is imported (the loader's rule too)
+    program_type = (
+        importlib.import_module("coremltools.converters.mil.mil").Program
+        if "coremltools" in sys.modules
+        else None
+    )
+    if program_type is not None and isinstance(model, program_type):
+        from ..model.load import program_to_package  # lazy: the loader imports coremltools
+
+        converted = workdir / "program.mlpackage"
+        program_to_package(model, converted)
+        return str(converted), "<MIL Program>"
     package = getattr(model, "package_path", None)
     if package and os.path.isdir(package):
         return package, package
@@ -369,43 +281,39 @@ def run_coreml(
     compute_units: Sequence[ComputeUnits | str] | ComputeUnits | str = (ComputeUnits.ALL,),
     *,
     runs: int = 20,
-    timeout_s: float = 600.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: bool = True,
     analytics: str | os.PathLike[str] | Mapping[str, AnalyticsEntry] | None = None,
 ) -> LiveResult:
     """Compile `model`, read Core ML's compute plan and time it, per compute-unit setting.
 
-    `model` is an .mlpackage/.mlmodel/.mlmodelc path or a coremltools MLModel; `graph` the Graph
-    the placements are mapped onto. Every Core ML call runs in a child process (one to compile,
-    one per setting), each limited to `timeout_s`; a crash or hang raises `CoreMLRunError`.
-    `analytics` is an E5 analytics dump a user made (a path, its text, or `parse_e5_analytics`
-    output): Core ML's reasons, which coremltools cannot ask for. Without it, each op carries
-    our estimate beside Core ML's placement (`plan_mapping.with_estimates`).
+    `model` is an .mlpackage/.mlmodel/.mlmodelc path, a coremltools MLModel or a MIL Program;
+    `graph` the Graph the placements are mapped onto. Every Core ML call runs in a child process
+    (one to compile, once for all settings; one per setting), each limited to `timeout_s`; a
+    crash or hang raises `CoreMLRunError`. `analytics` is an E5 analytics dump a user made (a
+    path, its text, or `parse_e5_analytics` output): Core ML's reasons, which coremltools cannot
+    ask for. Without it, each op carries our estimate beside Core ML's placement
+    (`plan_mapping.with_estimates`).
     """
     ok, why = coreml_available()
     if not ok:
         raise CoreMLUnavailableError(why)
     if runs < 1:
         raise ValueError("runs must be at least 1")
+    if not timeout_s > 0:
+        raise ValueError("timeout_s must be a positive number of seconds")
     settings = [compute_units] if isinstance(compute_units, (str, ComputeUnits)) else compute_units
     units = [ComputeUnits.parse(u) for u in settings]
     given = _load_analytics(analytics)
 
-    from tqdm.auto import tqdm
-
     with tempfile.TemporaryDirectory(prefix="ane_notebook-") as tmp:
         workdir = Path(tmp)
         path, name = _model_source(model, workdir)
+        compiled: dict[str, Any]
         if path.rstrip("/").endswith(".mlmodelc"):
             compiled = {"compiled_path": path, "compile_ms": None}
         else:
-            compiled = run_isolated(
-                _child_compile,
-                (path, str(workdir / "model.mlmodelc")),
-                timeout_s,
-                what="compiling the model",
-                model=name,
-            )
+            compiled = _compile(path, workdir, name, timeout_s, progress)
         chip_text = _chip_name()
         try:
             chip = get_chip(chip_text).name if chip_text else ""
@@ -417,42 +325,65 @@ def run_coreml(
         graph_inputs = [
             (t.name, tuple(d or 1 for d in (t.shape or ())), t.dtype) for t in graph.inputs
         ]
+        # the other functions of a multifunction package: each a copy with it as the default,
+        # compiled, since Core ML plans the function a model is loaded with
+        others = {
+            function: (copy, _compile(copy, workdir, f"{name} ({function})", timeout_s, progress))
+            for function, copy in _function_copies(path, graph, workdir).items()
+        }
         placements: dict[ComputeUnits, Placement] = {}
         timings: dict[ComputeUnits, CoreMLTimings] = {}
         for unit in units:
-            with tqdm(
-                total=runs + 1, desc=f"{unit} predict", disable=not progress, leave=False
-            ) as bar:
-
-                def advance(event: Any, bar: Any = bar) -> None:
-                    if isinstance(event, tuple) and event and event[0] == "predict":
-                        bar.update(1)
-
-                raw = run_isolated(
-                    _child_profile,
-                    (compiled["compiled_path"], path, unit.value, runs, op_names, graph_inputs),
-                    timeout_s,
-                    what=f"profiling with {unit}",
-                    model=name,
-                    on_event=advance,
-                )
+            raw = _profile_one(
+                compiled["compiled_path"],
+                path,
+                unit,
+                (runs, op_names, graph_inputs),
+                name,
+                timeout_s,
+                progress,
+            )
             timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
+            plans = {
+                function: _function_plan(
+                    copy, done, unit, (runs, op_names, graph_inputs), name, timeout_s, progress
+                )
+                for function, (copy, done) in others.items()
+            }
             extra = {
                 "chip_name": chip_text,
                 "macos": macos,
                 "coremltools": ct_version,
                 "model": name,
+                "timeout_s": timeout_s,
             }
-            measured = placement_from_entries(
-                graph,
-                remote_plan_entries(raw["plan"], name),
-                unit,
-                source=PlacementSource.COREML,
-                timings=timing,
-                analytics=given,
-                chip=chip,
-                metadata=extra,
-            )
+            if raw.get("function"):
+                extra["timed_function"] = raw["function"]
+            entries = remote_plan_entries(raw["plan"], name)
+            if raw.get("function"):
+                extra["planned_functions"] = [raw["function"], *plans]
+                plans[raw["function"]] = FunctionPlan(entries, timing)
+                measured = placement_from_function_plans(
+                    graph,
+                    plans,
+                    unit,
+                    source=PlacementSource.COREML,
+                    timings=timing,
+                    analytics=given,
+                    chip=chip,
+                    metadata=extra,
+                )
+            else:
+                measured = placement_from_entries(
+                    graph,
+                    entries,
+                    unit,
+                    source=PlacementSource.COREML,
+                    timings=timing,
+                    analytics=given,
+                    chip=chip,
+                    metadata=extra,
+                )
             # the chip's profile when we know it, else the default one (the estimate says which)
             known = chip if chip in CHIPS else None
             placements[unit] = with_estimates(measured, estimate(graph, unit, known))
@@ -463,6 +394,119 @@ def run_coreml(
         timings=timings,
         metadata={"chip": chip, "chip_name": chip_text, "macos": macos, "coremltools": ct_version},
     )
+
+
+def _compile(
+    path: str, workdir: Path, name: str, timeout_s: float, progress: bool
+) -> dict[str, Any]:
+    """Compile in a child, with a progress line of the seconds so far (no events come)."""
+    from tqdm.auto import tqdm
+
+    with tqdm(
+        desc=f"compiling (a first compile can take minutes; limit {timeout_s:g} s)",
+        unit="s",
+        disable=not progress,
+        leave=False,
+        bar_format="{desc}: {n:.0f} s",
+    ) as bar:
+
+        def tick(elapsed: float) -> None:
+            bar.n = elapsed
+            bar.refresh()
+
+        result: dict[str, Any] = run_isolated(
+            _child_compile,
+            (path, str(workdir / (Path(path).stem + ".mlmodelc"))),
+            timeout_s,
+            what="compiling the model",
+            model=name,
+            on_wait=tick,
+        )
+    return result
+
+
+def _profile_one(
+    compiled_path: str,
+    path: str,
+    unit: ComputeUnits,
+    job: tuple[int, list[str], list[tuple[str, tuple[int, ...], str]]],
+    name: str,
+    timeout_s: float,
+    progress: bool,
+) -> dict[str, Any]:
+    """One compute-unit setting in a child: loads, predictions (a progress bar), the plan."""
+    from tqdm.auto import tqdm
+
+    runs, op_names, graph_inputs = job
+    function = _default_function_of(path)
+    with tqdm(total=runs + 1, desc=f"{unit} predict", disable=not progress, leave=False) as bar:
+
+        def advance(event: Any) -> None:
+            if isinstance(event, tuple) and event and event[0] == "predict":
+                bar.update(1)
+
+        raw: dict[str, Any] = run_isolated(
+            _child_profile,
+            (compiled_path, path, unit.value, runs, op_names, graph_inputs, function),
+            timeout_s,
+            what=f"profiling with {unit}",
+            model=name,
+            on_event=advance,
+        )
+    raw["function"] = function
+    return raw
+
+
+def _default_function_of(path: str) -> str | None:
+    """The default function of a multifunction model file (None otherwise, or for an .mlmodelc,
+    whose spec is not ours to read): loaded and timed by name, so the report can say which."""
+    if not path.rstrip("/").endswith((".mlpackage", ".mlmodel")):
+        return None
+    from ..model.interface import default_function
+    from ..model.package import read_spec
+
+    description = read_spec(Path(path), label=path).description
+    return default_function(description) if len(description.functions) else None
+
+
+def _function_copies(path: str, graph: Graph, workdir: Path) -> dict[str, str]:
+    """For a multifunction .mlpackage, a copy per function other than the default with that
+    function made the default (`description.defaultFunctionName`; the rest of the package,
+    weights included, copied as it is), so that Core ML plans it: coremltools' compute plan takes
+    no function name (docs/evidence.md#live.function_plans). The user's package is only read."""
+    if len(graph.functions) < 2 or not path.rstrip("/").endswith(".mlpackage"):
+        return {}
+    from ..model.package import read_spec, root_spec_file
+
+    source = Path(path)
+    spec_file = root_spec_file(source, path)
+    spec = read_spec(source, label=path)
+    default = spec.description.defaultFunctionName or graph.functions[0]
+    copies: dict[str, str] = {}
+    for index, function in enumerate(graph.functions):
+        if function == default:
+            continue
+        copy = workdir / f"function{index}.mlpackage"
+        shutil.copytree(source, copy)
+        spec.description.defaultFunctionName = function
+        (copy / spec_file.relative_to(source.resolve())).write_bytes(spec.SerializeToString())
+        copies[function] = str(copy)
+    return copies
+
+
+def _function_plan(
+    copy: str,
+    compiled: dict[str, Any],
+    unit: ComputeUnits,
+    job: tuple[int, list[str], list[tuple[str, tuple[int, ...], str]]],
+    name: str,
+    timeout_s: float,
+    progress: bool,
+) -> FunctionPlan:
+    """One function's plan and timings, from its copy compiled with it as the default."""
+    raw = _profile_one(compiled["compiled_path"], copy, unit, job, name, timeout_s, progress)
+    timing = CoreMLTimings(**{**raw["timings"], "compile_ms": compiled["compile_ms"]})
+    return FunctionPlan(remote_plan_entries(raw["plan"], name), timing)
 
 
 def _load_analytics(

@@ -11,20 +11,28 @@ ML run, `coreml.run_coreml`): any picklable callable, or "module:qualname", can 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import multiprocessing
 import pickle
 import signal
+import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+import types
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for
 from typing import Any
 
 from ..errors import CoreMLRunError
 
-__all__ = ["emit", "run_isolated"]
+__all__ = ["DEFAULT_TIMEOUT_S", "emit", "run_isolated"]
+
+# How long one child (a compile, or one compute-unit setting) may take before it is killed: a
+# first Neural Engine compile has been reported to take minutes (docs/evidence.md#live.timeout),
+# so the default leaves room for the slow end; `timeout_s=` changes it.
+DEFAULT_TIMEOUT_S = 600.0
 
 # Set in the child process only: where `emit` sends progress events.
 _EVENTS: Connection | None = None
@@ -75,6 +83,30 @@ def _child_entry(conn: Connection, func: Callable[..., Any] | str, args: tuple[A
         conn.close()
 
 
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """While a child starts, show it a `__main__` with no file to re-import.
+
+    A "spawn" child re-runs the parent's main script (as `__mp_main__`) so that functions
+    defined there can be unpickled. A plain script calling `profile()` without
+    `if __name__ == "__main__":` would then call it again inside the child, which multiprocessing
+    refuses ("bootstrapping phase"), and the run would look like a Core ML crash. The child only
+    ever runs functions of importable modules (ours, or "module:qualname"), so it needs nothing
+    from the main script: multiprocessing reads `__main__`'s `__file__`/`__spec__` in `start()`
+    only (`multiprocessing.spawn.get_preparation_data`), and this hides them for that call
+    (docs/evidence.md#live.spawn_main).
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__file__", None) is None:
+        yield  # a notebook, `python -c` or the REPL: nothing would be re-imported
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def _death(exitcode: int | None) -> str:
     if exitcode is not None and exitcode < 0:
         try:
@@ -90,19 +122,23 @@ def _death(exitcode: int | None) -> str:
 def run_isolated(
     func: Callable[..., Any] | str,
     args: Sequence[Any] = (),
-    timeout_s: float = 600.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     *,
     what: str = "running Core ML",
     model: str = "",
     on_event: Callable[[Any], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> Any:
     """Run `func(*args)` in a fresh ("spawn") child process and return its result.
 
-    `func` is a picklable callable (a module-level function or a builtin) or "module:qualname".
+    `func` is a picklable callable (a function of an importable module, not of the main script:
+    the child never re-runs it) or "module:qualname".
     Arguments and result cross the process boundary by pickle. A crash (negative exit code: a
     signal such as SIGSEGV or SIGABRT), a hang past `timeout_s` (the child is killed) or an
     exception in the child becomes a one-line `CoreMLRunError` naming `model` and `what` was
-    being done; the parent carries on. Events the child sends with `emit` go to `on_event`.
+    being done; the parent carries on. Events the child sends with `emit` go to `on_event`;
+    `on_wait` is called with the seconds elapsed about once a second while the child works (a
+    progress display for steps, such as a first Neural Engine compile, that send no events).
     """
     subject = f" for {model}" if model else ""
     ctx = multiprocessing.get_context("spawn")  # fork is unsafe once Core ML / ObjC is loaded
@@ -113,9 +149,11 @@ def run_isolated(
         daemon=True,
         name="ane_notebook-coreml",
     )
-    process.start()
+    with _main_not_reimported():
+        process.start()
     sender.close()  # so that the child's death closes the pipe
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     try:
         while True:
             remaining = deadline - time.monotonic()
@@ -124,7 +162,9 @@ def run_isolated(
                     f"Core ML did not finish {what}{subject} within "
                     f"{timeout_s:g} s; the child process was killed"
                 )
-            ready = wait_for([receiver, process.sentinel], timeout=remaining)
+            ready = wait_for([receiver, process.sentinel], timeout=min(remaining, 1.0))
+            if on_wait is not None:
+                on_wait(time.monotonic() - started)
             if receiver in ready or receiver.poll():
                 try:
                     kind, payload = receiver.recv()
@@ -141,6 +181,8 @@ def run_isolated(
                     process.join(timeout=5)
                     return payload
                 type_name, message, details = payload
+                # let it exit on its own (its cleanup, e.g. a temporary compiled model, runs)
+                process.join(timeout=5)
                 raise CoreMLRunError(
                     f"Core ML failed while {what}{subject}: {type_name}: {message}", details=details
                 )

@@ -25,7 +25,7 @@ from ..compareset import Alignment, align, best_label, differs_from_best
 from ..escape import html_text, plain
 from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
-from ..textreport import fmt_bytes, fmt_ms
+from ..textreport import fmt_bytes, fmt_ms, timings_text
 from .optable import (
     LANE_HEIGHT_PX,
     LANE_NAME,
@@ -255,8 +255,14 @@ def compare_summary_html(reports: Mapping[str, ProfileReport]) -> str:
             f"({html_text(placement_label(rep.source))})</small></td>{''.join(cells)}"
             "</tr>"
         )
+    measured = "".join(
+        f"<div>{html_text(timings_text(rep.timings), 400)}</div>"
+        for rep in reports.values()
+        if rep.timings is not None
+    )
     return (
         '<h3 style="margin:4px 0">Compare placements</h3>'
         '<table style="border-collapse:collapse;font:12px sans-serif">'
         f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        + (f'<div style="font:12px sans-serif;margin-top:4px">{measured}</div>' if measured else "")
     )

@@ -10,7 +10,14 @@ from ..escape import html_text
 from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, Device
 from ..placement.result import PlacementSource
 from ..report import ProfileReport
-from ..textreport import SOURCE_NOTE, fmt_bytes, fmt_ms, ops_counted, uncertainty_text
+from ..textreport import (
+    SOURCE_NOTE,
+    fmt_bytes,
+    fmt_ms,
+    ops_counted,
+    timings_text,
+    uncertainty_text,
+)
 
 # --- header and whole layout ----------------------------------------------------------------
 
@@ -146,6 +153,7 @@ def header_html(report: ProfileReport) -> str:
         ("Placement", f"{badge} {html_text(SOURCE_NOTE[report.source])}"),
         *up_front,
         ("Compute units", html_text(report.compute_units.value)),
+        *([("Measured", html_text(timings_text(report.timings), 400))] if report.timings else []),
         ("Chip", html_text(report.chip)),
         ("Ops", f"{html_text(ops_counted(s))}, {s.n_segments} segments"),
         ("Neural Engine share", html_text(s.share_text(Device.ANE), 400)),
