@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .escape import plain
 from .placement.devices import Device
 from .placement.result import PlacementSource
-from .shares import pct
+from .shares import Share
 
 if TYPE_CHECKING:
     from .report import ProfileReport
@@ -69,7 +69,7 @@ class PlacementDiff:
     segments: tuple[int, int]
     crossings: tuple[int, int]
     est_total_ms: tuple[float, float]
-    ane_op_share: tuple[float | None, float | None]
+    ane_shares: tuple[Share, Share]  # the ANE's share in each, with its denominators
     only_a: tuple[tuple[str, str], ...]  # (function, name) of ops only in the baseline
     only_b: tuple[tuple[str, str], ...]
     time_growth: tuple[MovedOp, ...]  # matched ops whose estimated time grew most, largest first
@@ -79,6 +79,11 @@ class PlacementDiff:
         """Relative change of the estimated total time (None when the baseline's is zero)."""
         a, b = self.est_total_ms
         return (b - a) / a if a > 0 else None
+
+    @property
+    def ane_op_share(self) -> tuple[float | None, float | None]:
+        """The ANE's op share in the baseline and the new report (None: no op runs)."""
+        return (self.ane_shares[0].op_share, self.ane_shares[1].op_share)
 
     @property
     def same_source(self) -> bool:
@@ -103,8 +108,8 @@ class PlacementDiff:
                 + _names(self.other_moves, max_rows)
             )
         lines += [
-            f"  Neural Engine op share: {pct(self.ane_op_share[0])} -> {pct(self.ane_op_share[1])}"
-            " (of the ops that run; const ops not counted)",
+            f"  baseline {self.ane_shares[0].text()}",
+            f"  new      {self.ane_shares[1].text()}",
             f"  segments: {self.segments[0]} -> {self.segments[1]}; crossings: "
             f"{self.crossings[0]} -> {self.crossings[1]} ({len(self.new_crossings)} new"
             + _crossings(self.new_crossings, max_rows)
@@ -177,6 +182,7 @@ class PlacementDiff:
             "est_total_ms": list(self.est_total_ms),
             "time_change": self.time_change,
             "ane_op_share": list(self.ane_op_share),
+            "ane_share_text": [sh.text() for sh in self.ane_shares],
             "only_in_baseline": [{"function": f, "name": n} for f, n in self.only_a],
             "only_in_new": [{"function": f, "name": n} for f, n in self.only_b],
         }
@@ -298,7 +304,7 @@ def diff(
         segments=(sa.n_segments, sb.n_segments),
         crossings=(sa.n_crossings, sb.n_crossings),
         est_total_ms=(sa.est_total_ms, sb.est_total_ms),
-        ane_op_share=(sa.share().op_share, sb.share().op_share),
+        ane_shares=(sa.share(), sb.share()),
         only_a=tuple(only_a),
         only_b=only_b,
         time_growth=tuple(grew[:20]),
