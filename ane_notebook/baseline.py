@@ -10,9 +10,11 @@ kept: a baseline estimate against a new Core ML plan differs by source as well a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .errors import UsageError
 from .escape import plain
 from .placement.devices import Device
 from .placement.result import PlacementSource
@@ -233,13 +235,29 @@ def _crossing_refs(r: ProfileReport) -> dict[tuple[Any, ...], CrossingRef]:
     return out
 
 
+def _as_report(value: object, which: str) -> ProfileReport:
+    """A report, or the path of a saved one (read with `load_report`); else a UsageError."""
+    from .report import ProfileReport, load_report
+
+    if isinstance(value, ProfileReport):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return load_report(value)
+    raise UsageError(
+        f"diff: {which} must be a ProfileReport or the path of a saved report, "
+        f"not {type(value).__name__}"
+    )
+
+
 def diff(
-    a: ProfileReport,
-    b: ProfileReport,
+    a: ProfileReport | str | os.PathLike[str],
+    b: ProfileReport | str | os.PathLike[str],
     label_a: str | None = None,
     label_b: str | None = None,
 ) -> PlacementDiff:
     """Compare a baseline report `a` with a new report `b` of (a version of) the same model.
+
+    Either may be the path of a saved report (`ProfileReport.to_json`), as `--baseline` is.
 
     >>> import ane_notebook as an
     >>> base = an.profile("example:mobilenet", "CPU_AND_NE", backend="estimate")
@@ -250,6 +268,7 @@ def diff(
     """
     from .comparison import label_of
 
+    a, b = _as_report(a, "the baseline"), _as_report(b, "the new report")
     ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
     seen: set[tuple[str, str]] = set()
     only_a: list[tuple[str, str]] = []
