@@ -390,3 +390,21 @@ def test_long_options_and_a_text_file_with_a_baseline_diff_on_an_example(
     assert written.strip() in out and f"wrote {text} (text)" in out
     code, out, _ = run([*argv, "--baseline", str(m4), "--fail-on-regression"], capsys)
     assert code == 1 and "FAIL no-op-left-ane: 2 ops left the Neural Engine" in out
+
+
+def test_no_flags_turn_off_what_pyproject_turns_on(
+    saved: Path, no_project_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_hazards import report, sdpa_mask_input
+
+    hazardous = no_project_config / "h.json"
+    report(sdpa_mask_input(), {}).to_json(hazardous)
+    _pyproject(
+        no_project_config,
+        "[tool.ane_notebook.check]\nfail-on-hazard = true\n"
+        f"baseline = '{saved}'\nfail-on-regression = true\n",
+    )
+    assert run([str(hazardous)], capsys)[0] == 1  # the hazard, and a model unlike the baseline
+    code, out, _ = run([str(hazardous), "--no-fail-on-hazard", "--no-fail-on-regression"], capsys)
+    assert code == 0, out
+    assert "no-hazards" not in out and "no-op-left-ane" not in out
