@@ -178,7 +178,7 @@ def record(model: Any, compute_units: Any = "ALL", runs: int = 20) -> ProfileRep
             f"recording a plan needs Core ML on macOS 14.4+: {why}; "
             "here, `ane-notebook profile` gives an estimate"
         )
-    report = profile(model, compute_units, backend="coreml", runs=runs)
+    report = profile(model, compute_units, backend=Backend.COREML, runs=runs)
     return _with_metadata(
         report,
         recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
