@@ -21,7 +21,7 @@ from .model.load import load_model
 from .placement.devices import ComputeUnits, get_chip
 from .placement.estimate import estimate
 from .placement.result import Backend
-from .report import ProfileReport, ReportSet
+from .report import ProfileReport, ReportSet, load_report
 
 BACKENDS: tuple[str, ...] = tuple(b.value for b in Backend)
 ALL_COMPUTE_UNITS = (
@@ -144,8 +144,9 @@ def profile_all_units(
 
     graph = model if isinstance(model, Graph) else load_model(model)
     out: dict[ComputeUnits, ProfileReport] = {}
-    for u in tqdm(units, desc="compute units", unit="setting", delay=1.0, leave=False):
-        out[u] = profile(graph, u, chip=chip, backend=backend, plan=plan)
+    with graph.sharing():  # the settings share what depends on the graph alone
+        for u in tqdm(units, desc="compute units", unit="setting", delay=1.0, leave=False):
+            out[u] = profile(graph, u, chip=chip, backend=backend, plan=plan)
     return out
 
 
@@ -204,12 +205,21 @@ def _macos_build() -> str:
 @dataclass(frozen=True)
 class ProfileRequest:
     """One profiling job, as every front end states it (the CLI's options, the magic's
-    arguments, the explorer's controls): the arguments of `profile`, plus `compare` for all
-    four compute-unit settings side by side.
+    arguments, the explorer's controls): the arguments of `profile`, plus what to show side
+    by side:
+
+    compare: all four compute-unit settings.
+    chips: several chips to estimate for, e.g. ("M1", "M4") or "M1,M4" (the estimate backend:
+        a chip is what the estimate is made for; Core ML runs on the chip it runs on).
+    against: a second model, or a saved report (`.json`), to show beside `model` with the same
+        settings (before/after a change); ops are matched by (function, name). `model` may be a
+        saved report too.
 
         >>> from ane_notebook.api import ProfileRequest, run
         >>> run(ProfileRequest("example:lstm", compute_units="CPU_AND_NE", chip="M2")).chip
         'M2'
+        >>> list(run(ProfileRequest("example:lstm", chips="M1,M4")).reports)
+        ['M1', 'M4']
     """
 
     model: Any
@@ -219,29 +229,105 @@ class ProfileRequest:
     plan: str | os.PathLike[str] | None = None
     compare: bool = False
     runs: int = 20
+    chips: str | Sequence[str] = ()
+    against: Any = None
+
+
+def _chip_list(request: ProfileRequest) -> list[str | None]:
+    given = request.chips
+    names = [c.strip() for c in given.split(",")] if isinstance(given, str) else list(given)
+    names = [c for c in names if c]
+    if not names:
+        return [request.chip]
+    if request.chip is not None and request.chip not in names:
+        raise UsageError(f"chip {request.chip!r} and chips {', '.join(names)}: give one of them")
+    if len(names) > MAX_CHIPS:
+        raise UsageError(f"chips: at most {MAX_CHIPS} at once; got {len(names)}")
+    return list(dict.fromkeys(get_chip(c).name for c in names))
+
+
+MAX_CHIPS = 8  # a compare view of 8 chips x 4 settings is already 32 lane bands
+
+
+def is_report_path(value: Any) -> bool:
+    """A saved report (`profile --json`) rather than a model: a `.json` file."""
+    return (
+        isinstance(value, (str, os.PathLike))
+        and os.fspath(value).lower().endswith(".json")
+        and Path(value).is_file()
+    )
+
+
+def _model_label(reports: list[ProfileReport], k: int) -> str:
+    names = [r.model.name for r in reports]
+    if len(set(names)) < len(names):
+        return ("before", "after")[k] if len(names) == 2 else f"model {k + 1}"
+    return names[k]
 
 
 def run(request: ProfileRequest) -> ProfileReport | ReportSet:
-    """Run `request`: one `ProfileReport`, or a `ReportSet` of the four compute-unit settings
-    when `request.compare` (keyed by setting name, CPU_ONLY first).
+    """Run `request`: one `ProfileReport`, or a `ReportSet` when it asks for several (the four
+    compute-unit settings with `compare`, CPU_ONLY first; several `chips`; a second model or
+    report `against` the first). Labels name only what varies, e.g. "M4/CPU_AND_NE".
 
         >>> from ane_notebook.api import ProfileRequest, run
         >>> run(ProfileRequest("example:lstm", compare=True)).reports.keys()
         dict_keys(['CPU_ONLY', 'CPU_AND_GPU', 'CPU_AND_NE', 'ALL'])
     """
-    if request.compare:
-        reports = profile_all_units(
-            request.model, chip=request.chip, backend=request.backend, plan=request.plan
+    chips = _chip_list(request)
+    models = [request.model] + ([request.against] if request.against is not None else [])
+    if len(models) == 1 and len(chips) == 1 and not request.compare:
+        if is_report_path(request.model):
+            return load_report(request.model)
+        return profile(
+            request.model,
+            compute_units=request.compute_units,
+            chip=chips[0],
+            backend=request.backend,
+            plan=request.plan,
+            runs=request.runs,
         )
-        return ReportSet({u.value: r for u, r in reports.items()})
-    return profile(
-        request.model,
-        compute_units=request.compute_units,
-        chip=request.chip,
-        backend=request.backend,
-        plan=request.plan,
-        runs=request.runs,
-    )
+    units = ALL_COMPUTE_UNITS if request.compare else (ComputeUnits.parse(request.compute_units),)
+    backend = request.backend
+    if len(chips) > 1:
+        if backend in (Backend.COREML.value, Backend.RECORDED.value) or request.plan is not None:
+            raise UsageError(
+                "chips: several chips compare estimates; a Core ML run or a recorded plan is "
+                "for the chip it ran on (use --backend estimate)"
+            )
+        backend = Backend.ESTIMATE.value
+    per_model: list[dict[tuple[str | None, ComputeUnits], ProfileReport]] = []
+    for m in models:
+        if is_report_path(m):
+            if request.compare or len(chips) > 1:
+                raise UsageError(
+                    f"{os.fspath(m)}: a saved report holds one setting; --compare and --chips "
+                    "profile a model"
+                )
+            rep = load_report(m)
+            per_model.append({(chips[0], rep.compute_units): rep})
+            continue
+        graph = m if isinstance(m, Graph) else load_model(m)
+        one: dict[tuple[str | None, ComputeUnits], ProfileReport] = {}
+        for c in chips:
+            for u, rep in profile_all_units(
+                graph, chip=c, backend=backend, plan=request.plan, units=units
+            ).items():
+                one[(c, u)] = rep
+        per_model.append(one)
+    out: dict[str, ProfileReport] = {}
+    firsts = [next(iter(p.values())) for p in per_model]
+    for k, one in enumerate(per_model):
+        for (_, u), rep in one.items():
+            parts = []
+            if len(models) > 1:
+                parts.append(_model_label(firsts, k))
+            if len(chips) > 1:
+                parts.append(rep.chip)
+            if request.compare or (len(models) == 1 and len(chips) == 1):
+                parts.append(u.value)
+            out["/".join(parts)] = rep
+    return ReportSet(out)
 
 
 def write_outputs(

@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 from .errors import UsageError
 from .escape import html_text, plain
 from .placement.devices import Device
-from .placement.result import Hazard, PlacementSource, hazards_to_list
+from .placement.result import (
+    Hazard,
+    PlacementSource,
+    Uncertainty,
+    hazards_to_list,
+    uncertainty_to_dict,
+)
 from .shares import Share
 
 if TYPE_CHECKING:
@@ -172,14 +178,16 @@ class CheckResult:
     """The verdict on one report: truthy when every condition holds.
 
     `conditions` in the order checked (`failed` the violated ones), the report's `hazards`, the
-    ANE `share` with its denominators and, with a baseline, the `diff`. Made by
+    ANE `share` with its denominators and, with a baseline, the `diff`; for an estimate, its
+    range over the other readings of the evidence (`uncertainty`) and the names of the ops
+    whose placement is `contested`, shown in every form as in the report. Made by
     `ProfileReport.check` and `ane-notebook check`.
 
-        >>> import ane_notebook as an
-        >>> r = an.profile("example:transformer", "CPU_AND_NE", chip="M1", backend="estimate")
-        >>> result = r.check(max_crossings=0)
-        >>> bool(result), [(c.id, c.measured, c.limit) for c in result.failed]
-        (False, [('max-crossings', '2 crossings', '<= 0')])
+    >>> import ane_notebook as an
+    >>> r = an.profile("example:transformer", "CPU_AND_NE", chip="M1", backend="estimate")
+    >>> result = r.check(max_crossings=0)
+    >>> bool(result), [(c.id, c.measured, c.limit) for c in result.failed]
+    (False, [('max-crossings', '2 crossings', '<= 0')])
     """
 
     model: str
@@ -192,6 +200,8 @@ class CheckResult:
     diff: PlacementDiff | None = None
     origin: str = "arguments"
     hazard_ops: tuple[str, ...] = field(default=(), repr=False)  # names of each hazard's op
+    uncertainty: Uncertainty | None = None
+    contested: tuple[str, ...] = ()  # names of the running ops whose placement is contested
 
     def __bool__(self) -> bool:
         return all(c.ok for c in self.conditions)
@@ -218,6 +228,7 @@ class CheckResult:
         from .textreport import SOURCE_NOTE
 
         out = [self.header(), f"  {self.share.text()}", f"  ({SOURCE_NOTE[self.source]})"]
+        out += [f"  {line}" for line in self._evidence_lines()]
         if self.conditions:
             out += self.lines()
         else:
@@ -251,6 +262,22 @@ class CheckResult:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _evidence_lines(self) -> list[str]:
+        """The estimate's range and its contested ops, as the text report gives them."""
+        from .textreport import uncertainty_text
+
+        out = []
+        if self.uncertainty is not None:
+            out.append(f"range: {uncertainty_text(self.uncertainty)}")
+        if self.contested:
+            n = len(self.contested)
+            names = ", ".join(plain(c, 60) for c in self.contested[:SHOWN])
+            more = f" (+{n - SHOWN} more)" if n > SHOWN else ""
+            out.append(
+                f"contested: {n} ops rest on a guess or on sources that disagree: {names}{more}"
+            )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         s = self.share
         return {
@@ -274,6 +301,8 @@ class CheckResult:
             },
             "conditions": [c.to_dict() for c in self.conditions],
             "hazards": hazards_to_list(self.hazards),
+            "uncertainty": uncertainty_to_dict(self.uncertainty),
+            "contested_ops": {"count": len(self.contested), "names": list(self.contested[:KEPT])},
             "baseline": None if self.diff is None else self.diff.to_dict(),
         }
 
@@ -307,7 +336,9 @@ class CheckResult:
             f"<div class='ane-notebook-check'><p><b>ane-notebook check {verdict}</b>: "
             f"{html_text(self.model)} (placement source: {html_text(self.source.value)}, "
             f"{html_text(self.compute_units)}, {html_text(self.chip)})<br>"
-            f"{html_text(self.share.text(), 400)}</p>"
+            f"{html_text(self.share.text(), 400)}"
+            + "".join(f"<br>{html_text(line, 600)}" for line in self._evidence_lines())
+            + "</p>"
             "<table><tr><th></th><th>condition</th><th>measured</th><th>limit</th>"
             f"<th>counts</th><th>offending ops</th></tr>{rows}</table>"
             + (f"<p>Hazards (can change results):</p><ul>{hz}</ul>" if hz else "")

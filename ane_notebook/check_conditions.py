@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 
 def _offender(r: OpRecord, note: str = "") -> Offender:
+    if r.contested:  # the verdict on this op rests on a guess or on sources that disagree
+        note = f"{note}, contested" if note else "contested"
     return Offender(r.name, r.op_type, r.function, r.device, note)
 
 
@@ -277,4 +279,6 @@ def evaluate(report: ProfileReport, settings: CheckSettings) -> CheckResult:
         diff=d,
         origin=s.origin,
         hazard_ops=tuple(report.ops[h.ops[0]].name if h.ops else "" for h in report.hazards),
+        uncertainty=report.uncertainty,
+        contested=tuple(o.name for o in _running(report) if o.contested),
     )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from .checkcli import add_check_parser, run_check
-from .errors import AneNotebookError
+from .errors import AneNotebookError, UsageError
 from .escape import plain
 from .placement.result import Backend
 
@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    prof = sub.add_parser("profile", help="profile a model and print the placement summary")
+    prof = sub.add_parser(
+        "profile", help="profile a model (or compare settings, chips, models) and print the summary"
+    )
     prof.add_argument(
         "model", help="path to .mlpackage/.mlmodel, or example:NAME (see `ane-notebook examples`)"
     )
@@ -66,6 +68,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     prof.add_argument(
         "--plan", default=None, help="a plan recorded on a Mac (implies --backend recorded)"
+    )
+    prof.add_argument(
+        "--compare",
+        action="store_true",
+        help="profile all four compute-unit settings and show them side by side",
+    )
+    prof.add_argument(
+        "--chips",
+        default="",
+        metavar="M1,M4",
+        help="estimate for several chips and show them side by side (with --compare: every "
+        "setting on every chip)",
+    )
+    prof.add_argument(
+        "--against",
+        default=None,
+        metavar="OTHER",
+        help="a second model or a saved report (.json) to show beside MODEL, e.g. before and "
+        "after a change; ops are matched by name",
     )
     prof.add_argument("--json", dest="json_path", default=None, help="write the report as JSON")
     prof.add_argument(
@@ -104,7 +125,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_profile(args: argparse.Namespace) -> int:
     from .api import ProfileRequest, check_outputs, run, write_outputs
 
-    inputs = (args.model, args.plan)
+    if args.json_path is not None and (args.compare or args.chips or args.against):
+        raise UsageError("--json writes one report; --compare, --chips and --against make several")
+    # Refuse to overwrite an input before the (possibly long) profile, not after it.
+    inputs = (args.model, args.plan, args.against)
     check_outputs(json_path=args.json_path, html_path=args.html_path, inputs=inputs)
     request = ProfileRequest(
         args.model,
@@ -112,6 +136,9 @@ def _cmd_profile(args: argparse.Namespace) -> int:
         chip=args.chip,
         backend=args.backend,
         plan=args.plan,
+        compare=args.compare,
+        chips=args.chips,
+        against=args.against,
     )
     report = run(request)
     print(report.to_text())

@@ -43,22 +43,25 @@ class Comparison:
         return self.agreeing / self.matched if self.matched else 1.0
 
     def to_text(self, max_rows: int = 20) -> str:
-        lines = [
+        """The agreement and the ops placed differently, at most TEXT_WIDTH columns a line."""
+        from .compareset import wrap_line  # local: compareset imports this module's users
+
+        lines = wrap_line(
             f"{plain(self.label_a)} vs {plain(self.label_b)}: {self.agreeing}/{self.matched}"
             f" ops on the same device ({100 * self.agreement:.1f}%; ops that run in both, "
             "const ops not counted)"
-        ]
+        )
         if self.only_a or self.only_b:
-            lines.append(
+            lines += wrap_line(
                 f"  ops only in {plain(self.label_a)}: {len(self.only_a)}; only in "
                 f"{plain(self.label_b)}: {len(self.only_b)}"
             )
         for d in self.differences[:max_rows]:
             a = d.device_a.value if d.device_a else "-"
             b = d.device_b.value if d.device_b else "-"
-            lines.append(
-                f"  {plain(d.name, 50):<50} {plain(d.op_type, 24):<24} {a:>3} -> {b:<3}"
-                f"  {plain(d.reason_b or d.reason_a, 80)}"
+            lines += wrap_line(
+                f"  {plain(d.name, 40):<40} {plain(d.op_type, 20):<20} {a:>3} -> {b:<3}"
+                f"  {plain(d.reason_b or d.reason_a, 300)}"
             )
         if len(self.differences) > max_rows:
             lines.append(f"  ... {len(self.differences) - max_rows} more")

@@ -46,6 +46,13 @@ class AneMagics(Magics):
         action="store_true",
         help="profile all four compute-unit settings and show them side by side",
     )
+    @argument("--chips", default="", help="several chips side by side, e.g. M1,M4 (estimates)")
+    @argument(
+        "--against",
+        default=None,
+        help="a second model (path, example:NAME, variable) or a saved report (.json) to show "
+        "beside this one, e.g. before/after a change",
+    )
     @argument("--html", default=None, help="also write a standalone HTML page to this path")
     @argument(
         "--var",
@@ -70,6 +77,8 @@ class AneMagics(Magics):
             %ane_profile example:transformer
             %ane_profile MyModel.mlpackage --compute-units CPU_AND_NE --chip M4
             %ane_profile model --compare          # `model` is a variable holding an MLModel
+            %ane_profile example:lstm --chips M1,M4
+            %ane_profile new_model --against before.json
             report = %ane_profile example:mobilenet -o -q
 
             %%ane_profile --chip M2
@@ -128,6 +137,13 @@ class AneMagics(Magics):
             return ns[name]
         return name
 
+    def _named(self, name: str | None) -> Any:
+        """A variable of the user's namespace when `name` is one, else `name` itself (a path)."""
+        ns = self.shell.user_ns if self.shell is not None else {}
+        if name is not None and name.isidentifier() and name in ns:
+            return ns[name]
+        return name
+
     def _run(self, model: Any, args: Any) -> Any:
         from .api import ProfileRequest, check_outputs, run, write_outputs
 
@@ -139,9 +155,13 @@ class AneMagics(Magics):
             backend=args.backend,
             plan=_unquote(args.plan),
             compare=args.compare,
+            chips=args.chips,
+            against=self._named(_unquote(args.against)),
         )
         result = run(request)
-        write_outputs(result, html_path=_unquote(args.html), inputs=(model, request.plan))
+        write_outputs(
+            result, html_path=_unquote(args.html), inputs=(model, request.plan, request.against)
+        )
         return result
 
 

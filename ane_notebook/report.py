@@ -178,29 +178,26 @@ class ProfileReport:
     def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
-        producer = graph.producer
         records = []
-        for op, p in zip(graph.ops, placement.ops, strict=True):
-            ins = tuple(
-                dict.fromkeys(
-                    src
-                    for name in op.inputs
-                    if (src := producer.get((op.function, name))) is not None and src != op.index
-                )
-            )
+        # a few distinct device sets: each in lane order once
+        lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
+        for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
+            supported = lanes.get(p.supported)
+            if supported is None:
+                supported = lanes[p.supported] = tuple(d for d in DEVICE_ORDER if d in p.supported)
             records.append(
-                OpRecord(
+                _record(
                     index=op.index,
                     name=op.name,
                     op_type=op.op_type,
                     function=op.function,
                     device=p.device,
-                    supported=tuple(d for d in DEVICE_ORDER if d in p.supported),
+                    supported=supported,
                     reason=p.reason,
                     reason_kind=p.reason_kind,
                     evidence=p.evidence,
                     est_time_ms=float(p.est_time_ms),
-                    outputs=tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+                    outputs=outputs,
                     inputs=ins,
                     # a constexpr_* op that Core ML's plan runs and costs is not "no
                     # processor runs it": it counts where the plan puts it
@@ -365,6 +362,8 @@ class ProfileReport:
     def to_dict(self) -> dict[str, Any]:
         return report_to_dict(self)
 
+    @gc_paused()  # the dict is made, written and freed in one pause: the collector never
+    # walks its ~1M objects (which made to_json 2.3x json.dumps at 50k ops; GitHub issue 14)
     def to_json(self, path: str | os.PathLike[str] | None = None, indent: int | None = None) -> str:
         """The report as JSON text; also written to `path` when given."""
         text = json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
@@ -385,11 +384,50 @@ class ProfileReport:
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        bundle = {"text/plain": self.to_text()}
-        from .render.html import notebook_html
+        from .render.html import notebook_bundle
 
-        bundle["text/html"] = notebook_html(self)
-        return bundle
+        return {"text/plain": self.to_text(), **notebook_bundle(self)}
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _record(**fields: Any) -> OpRecord:
+    """`OpRecord(**fields)`, given every field, without the frozen dataclass's generated
+    ``__init__``: it sets each of the 21 fields through ``object.__setattr__``, 3x slower than
+    handing over the dict (0.1 s per 50k-op report, per compute-unit setting; GitHub issue 14).
+    tests/test_report.py checks that the records are those the constructor makes."""
+    rec: OpRecord = _new(OpRecord)
+    _set(rec, "__dict__", fields)
+    return rec
+
+
+def _op_links(graph: Graph) -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
+    """Per op: the ops it reads (producer indices, in order, once each) and its output records.
+
+    They depend on the graph alone: inside `Graph.sharing` they are made once and shared by
+    every report of it (the four settings of a comparison; GitHub issue 14).
+    """
+
+    def make() -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
+        producer = graph.producer
+        return [
+            (
+                tuple(
+                    dict.fromkeys(
+                        src
+                        for name in op.inputs
+                        if (src := producer.get((op.function, name))) is not None
+                        and src != op.index
+                    )
+                ),
+                tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs),
+            )
+            for op in graph.ops
+        ]
+
+    return graph.memo("report.op_links", make)
 
 
 @dataclass(frozen=True)
@@ -408,54 +446,32 @@ class ReportSet:
         return self.reports[key]
 
     def to_text(self) -> str:
-        from .comparison import compare
-        from .escape import plain
-        from .placement.devices import DEVICE_LABEL
-        from .textreport import fmt_ms
+        """The compare summary (at most 100 columns a line): see `compareset.compare_text`."""
+        from .compareset import compare_text
 
-        first = next(iter(self.reports.values()))
-        lines = [
-            f"{plain(first.model.name)}: {len(self.reports)} settings (source: {first.source})",
-            f"  {'setting':<14}"
-            + "".join(f"{DEVICE_LABEL[d]:>16}" for d in DEVICE_ORDER)
-            + f"{'segments':>10}{'crossings':>11}{'total (est.)':>14}",
-        ]
-        for label, r in self.reports.items():
-            s = r.summary()
-            lines.append(
-                f"  {label:<14}"
-                + "".join(
-                    f"{s.per_device[d].ops:>6} {fmt_ms(s.per_device[d].est_time_ms):>9}"
-                    for d in DEVICE_ORDER
-                )
-                + f"{s.n_segments:>10}{s.n_crossings:>11}{fmt_ms(s.est_total_ms):>14}"
-            )
-        for label, r in self.reports.items():
-            lines.append(f"  {label}: {r.summary().share_text(Device.ANE)}")
-        labels = list(self.reports)
-        for a, b in zip(labels, labels[1:], strict=False):
-            c = compare(self.reports[a], self.reports[b], a, b)
-            lines.append(f"  {a} -> {b}: {len(c.differences)} ops change device")
-        return "\n".join(lines)
+        return compare_text(self.reports)
+
+    def best(self) -> str:
+        """The label of the setting with the lowest total (measured if all were timed)."""
+        from .compareset import best_label
+
+        return best_label(self.reports)
 
     def __str__(self) -> str:
         return self.to_text()
 
     def to_html(self, path: str | os.PathLike[str] | None = None) -> str:
-        from .render.html import report_html
+        """The compare page: the best setting and the differences first, each setting's full
+        report below, collapsed (`render/compare_page.py`)."""
+        from .render.compare_page import compare_page
 
-        first = next(iter(self.reports.values()))
-        html = report_html(first, compare=self.reports)
+        html = compare_page(self.reports).html
         if path is not None:
             with writing(path):
                 Path(path).write_text(html, encoding="utf-8")
         return html
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        from .render.html import notebook_html
+        from .render.html import compare_notebook_html
 
-        first = next(iter(self.reports.values()))
-        return {
-            "text/plain": self.to_text(),
-            "text/html": notebook_html(first, compare=self.reports),
-        }
+        return {"text/plain": self.to_text(), "text/html": compare_notebook_html(self.reports)}

@@ -129,7 +129,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     Reports of format version 1 are upgraded first (`schema.validate_report_dict`).
     """
     # local: report.py imports this module for its to_dict/load names
-    from .report import ModelInfo, OpRecord, ProfileReport, TensorRecord
+    from .report import ModelInfo, ProfileReport, TensorRecord, _record
 
     data = validate_report_dict(data, origin)
     m = data["model"]
@@ -144,7 +144,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         metadata=dict(m["metadata"]),
     )
     ops = tuple(
-        OpRecord(
+        _record(
             index=o["index"],
             name=o["name"],
             op_type=o["op_type"],
@@ -202,6 +202,7 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
     )
 
 
+@gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
 

@@ -57,6 +57,10 @@ class Explorer(w.VBox):
             description="Backend",
         )
         self.compare = w.Checkbox(value=False, description="compare all compute units")
+        # Several chips side by side (estimates); one: that chip; none: the Chip dropdown's.
+        self.chips = w.SelectMultiple(
+            options=list(CHIPS), value=(), rows=3, description="Compare chips"
+        )
         self.run_button = w.Button(description="Run", button_style="primary", icon="play")
         self.progress = w.IntProgress(
             value=0,
@@ -84,6 +88,7 @@ class Explorer(w.VBox):
                 w.HBox([self.source, self.path, self.upload]),
                 self.units,
                 w.HBox([self.chip, self.backend, self.compare]),
+                self.chips,
                 w.HBox([self.run_button, self.progress, self.status]),
                 self.output,
             ]
@@ -135,12 +140,14 @@ class Explorer(w.VBox):
         try:
             model = self.selected_model()
             self.progress.value = 1
+            chips = tuple(self.chips.value)
             request = ProfileRequest(
                 model,
                 compute_units=self.units.value,
-                chip=self.chip.value,
+                chip=chips[0] if len(chips) == 1 else None if chips else self.chip.value,
                 backend=self.backend.value,
                 compare=self.compare.value,
+                chips=chips if len(chips) > 1 else (),
             )
             result: Any = run(request)
             self.progress.value = 2

@@ -76,10 +76,12 @@ class _Conv:
         return self.mb.clip(x=x, alpha=0.0, beta=6.0, name=name)
 
     def hardswish(self, x: Any, name: str) -> Any:
-        # torch frontend: x * hardsigmoid(x)
+        # as coremltools' torch frontend writes it (ops.py `hardswish`): w = thresholded_relu(x,
+        # -3), then w * sigmoid_hard(w)
         mb = self.mb
+        w = mb.thresholded_relu(x=x, alpha=-3.0, name=f"{name}_thr")
         return mb.mul(
-            x=x, y=mb.sigmoid_hard(x=x, alpha=1.0 / 6, beta=0.5, name=f"{name}_hsig"), name=name
+            x=w, y=mb.sigmoid_hard(x=w, alpha=1.0 / 6, beta=0.5, name=f"{name}_hsig"), name=name
         )
 
     def gap(self, x: Any, name: str) -> Any:
@@ -587,7 +589,7 @@ def lm_head(hidden: int = 4096, vocab: int = 128256, splits: int = 16) -> Progra
 
 
 # Bumped when a builder changes what it builds (part of the cache key in latency.py).
-VERSIONS: dict[str, int] = {"distilbert": 2}
+VERSIONS: dict[str, int] = {"distilbert": 2, "mobilenet_v3_small": 2}
 
 BUILDERS: dict[str, Callable[..., Program]] = {
     "resnet": resnet,

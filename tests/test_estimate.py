@@ -238,3 +238,27 @@ def test_small_nn_conv_net_on_the_ane() -> None:
     for units in ("ALL", "CPU_AND_NE"):
         p = estimate(g, units, "M1")
         assert [p.ops[i].device for i in convs] == [Device.ANE] * 7, units
+
+
+def test_graph_sharing_keeps_derived_work_only_inside_the_block() -> None:
+    # A comparison shares the partition problem across its four settings (GitHub issue 14);
+    # a lone profile() must not keep it alive (peak memory), and leaving the block drops it.
+    from ane_notebook.placement.estimate import build_problem
+
+    g = load_model("example:lstm")
+    made: list[int] = []
+
+    def make() -> int:
+        made.append(1)
+        return len(made)
+
+    assert (g.memo("k", make), g.memo("k", make)) == (1, 2)
+    assert build_problem(g) is not build_problem(g)
+    with g.sharing():
+        assert (g.memo("k", make), g.memo("k", make)) == (3, 3)
+        with g.sharing():
+            assert g.memo("k", make) == 3
+        assert build_problem(g) is build_problem(g)
+        assert build_problem(g, "M4") is not build_problem(g)
+    assert g.memo("k", make) == 4
+    assert estimate(g, "ALL") == estimate(g, "ALL")

@@ -7,6 +7,7 @@ package file cites the evidence base outside the repository.
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -117,3 +118,59 @@ def test_no_package_file_cites_the_outside_evidence_base() -> None:
         if "ane-rules.md" in p.read_text(encoding="utf-8", errors="replace")
     ]
     assert not offenders, f"these files cite ane-rules.md, outside the repository: {offenders}"
+
+
+# Modules whose module-level constants are rules, thresholds or hardware figures.
+CONSTANT_MODULES = [
+    PACKAGE / "placement" / "costs.py",
+    PACKAGE / "placement" / "devices.py",
+    *sorted((PACKAGE / "placement" / "rules").glob("*.py")),
+]
+PUBLIC_CONSTANT = re.compile(r"^[A-Z][A-Z0-9_]*$")
+# Constants holding numbers that are not figures from any source.
+NOT_EVIDENCE = {"EVIDENCE_RANK"}  # the order of the evidence levels, weakest first
+
+
+def _has_number(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, ast.Constant)
+        and isinstance(n.value, (int, float))
+        and not isinstance(n.value, bool)
+        for n in ast.walk(node)
+    )
+
+
+def _uncited_constants(path: Path) -> list[str]:
+    """Public module-level constants holding a number whose block (the assignment and the lines
+    above it up to a blank line: its comment, or the comment of the group it is in) cites no
+    section of docs/evidence.md."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = []
+    for node in ast.parse("\n".join(lines)).body:
+        target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if not isinstance(target, ast.Name) or value is None:
+            continue
+        if not PUBLIC_CONSTANT.match(target.id) or not _has_number(value):
+            continue
+        if target.id in NOT_EVIDENCE:
+            continue
+        own = lines[node.lineno - 1 : node.end_lineno or node.lineno]
+        above = []
+        i = node.lineno - 2
+        while i >= 0 and lines[i].strip():
+            above.append(lines[i])
+            i -= 1
+        anchors = CITE.findall("\n".join(own + above))
+        if not anchors:
+            out.append(f"{path.name}:{node.lineno} {target.id}")
+        out += [
+            f"{path.name}:{node.lineno} {target.id} -> {a}" for a in anchors if a not in SECTIONS
+        ]
+    return out
+
+
+@pytest.mark.parametrize("path", CONSTANT_MODULES, ids=lambda p: p.name)
+def test_every_constant_cites_an_existing_section(path: Path) -> None:
+    uncited = _uncited_constants(path)
+    assert not uncited, f"constants citing no existing section of docs/evidence.md: {uncited}"

@@ -99,6 +99,11 @@ def op_point(
     return float(pt[0]), float(pt[1])
 
 
+def scroll_to(page: Page, figure: str) -> None:
+    """Bring a figure into the viewport (mouse events off screen reach nothing)."""
+    page.evaluate(f"Bokeh.index.find_one({model_js(figure)}).el.scrollIntoView()")
+
+
 TOOLTIP_TEXT = "__deepQueryAll('.bk-tooltip-content').map((e) => e.textContent).join(' | ')"
 
 
@@ -119,6 +124,7 @@ def test_hostile_names_show_as_text_and_run_nothing(page: Page, tmp_path: Path) 
     )
     assert f"op: {PAYLOADS[1]}1" in text
     assert PAYLOADS[1] in text.split("reason: ", 1)[1]
+    scroll_to(page, "graph_figure")
     page.mouse_move(*op_point(page, "graph_figure", "graph_nodes", 0, "gx", "gy"))
     text = page.wait_for(
         f"(() => {{ const t = {TOOLTIP_TEXT}; "

@@ -280,9 +280,16 @@ def test_flexible_range_and_enumerated() -> None:
     (flex,) = g.flexible_inputs
     assert (flex.name, flex.kind, flex.default_shape) == ("x", "range", (1, 3, 64, 64))
     assert flex.ranges == ((1, 1), (3, 3), (16, 256), (16, 256))
-    assert g.inputs[0].shape == (1, 3, None, None)
-    assert g.function_inputs[("main", "x")].shape == (1, 3, None, None)
-    assert non_const(g, "conv")[0].outputs[0].shape == (1, 4, None, None)
+    assert g.inputs[0].shape == (1, 3, None, None)  # the interface stays flexible
+    # what the ops read and write: at the default shape, as Core ML loads the model
+    assert g.function_inputs[("main", "x")].shape == (1, 3, 64, 64)
+    assert non_const(g, "conv")[0].outputs[0].shape == (1, 4, 64, 64)
+
+    # no default: coremltools takes the lower bound (RangeDim's docstring)
+    size = ct.RangeDim(lower_bound=16, upper_bound=256)
+    g = load_model(convert(prog(), inputs=[ct.TensorType(name="x", shape=(1, 3, size, size))]))
+    assert g.flexible_inputs[0].default_shape == (1, 3, 16, 16)
+    assert non_const(g, "relu")[0].outputs[0].shape == (1, 4, 16, 16)
 
     shapes = ct.EnumeratedShapes(shapes=[(1, 3, 16, 16), (1, 3, 32, 32)], default=(1, 3, 32, 32))
     g = load_model(convert(prog(), inputs=[ct.TensorType(name="x", shape=shapes)]))
@@ -290,6 +297,33 @@ def test_flexible_range_and_enumerated() -> None:
     assert (flex.kind, flex.default_shape) == ("enumerated", (1, 3, 32, 32))
     assert set(flex.shapes) == {(1, 3, 16, 16), (1, 3, 32, 32)}
     assert g.inputs[0].shape == (1, 3, None, None)
+    assert non_const(g, "conv")[0].outputs[0].shape == (1, 4, 32, 32)
+
+
+def test_flexible_program_too_large_to_retype_keeps_unknown_shapes_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ane_notebook.model import retype
+    from ane_notebook.placement.devices import Device
+    from ane_notebook.placement.estimate import SHAPE_UNKNOWN_CLAUSE, estimate
+
+    @mb.program(input_specs=[mb.TensorSpec(shape=(1, get_new_symbol(), 64))], opset_version=TARGET)
+    def p(x: Any) -> Any:
+        return mb.linear(x=x, weight=np.ones((64, 64), np.float32), name="out")
+
+    seq = ct.RangeDim(lower_bound=8, upper_bound=512, default=128)
+    model = convert(p, inputs=[ct.TensorType(name="x", shape=(1, seq, 64))])
+    assert non_const(load_model(model), "linear")[0].outputs[0].shape == (1, 128, 64)
+    monkeypatch.setattr(retype, "MAX_RETYPE_WEIGHT_BYTES", -1)  # every program is too large
+    g = load_model(model)
+    (out,) = non_const(g, "linear")
+    assert out.outputs[0].shape == (1, None, 64)
+    placement = estimate(g, "ALL", "M1")
+    assert placement.ops[out.index].shape_unknown
+    if placement.ops[out.index].device is not Device.ANE:
+        assert SHAPE_UNKNOWN_CLAUSE in placement.ops[out.index].reason
+    (warning,) = placement.warnings
+    assert warning.count == sum(1 for o in placement.ops if o.shape_unknown) > 0
 
 
 def test_image_input() -> None:

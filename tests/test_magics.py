@@ -61,7 +61,15 @@ def test_compare_gives_four_settings(ip: InteractiveShell) -> None:
     rs = ip.run_line_magic("ane_profile", "example:transformer --compare -o -q")
     assert isinstance(rs, ReportSet)
     assert list(rs.reports) == ["CPU_ONLY", "CPU_AND_GPU", "CPU_AND_NE", "ALL"]
-    assert "ops change device" in rs.to_text()
+    assert "best: ALL" in rs.to_text() and "on another processor" in rs.to_text()
+
+
+def test_chips_and_against_a_variable(ip: InteractiveShell) -> None:
+    chips = ip.run_line_magic("ane_profile", "example:lstm --chips M1,M4 -o -q")
+    assert isinstance(chips, ReportSet) and list(chips.reports) == ["M1", "M4"]
+    ip.user_ns["old"] = "example:fp32"
+    two = ip.run_line_magic("ane_profile", "example:lstm --against old -o -q")
+    assert isinstance(two, ReportSet) and list(two.reports) == ["lstm", "fp32"]
 
 
 def test_html_option_writes_page(ip: InteractiveShell, tmp_path: Path) -> None:

@@ -22,12 +22,12 @@ from ane_notebook.placement.costs import (
     fp32_is_nominal,
     hardware_for,
     op_costs,
-    op_flops,
     tensor_bytes,
 )
 from ane_notebook.placement.devices import Device, get_chip
 from ane_notebook.placement.estimate import build_problem
 from ane_notebook.placement.result import OpPlacement
+from ane_notebook.placement.work import op_flops
 
 X = TensorInfo("x", (1, 64, 128, 128), "fp32")  # 4 MiB at fp32: memory-bound for any processor
 

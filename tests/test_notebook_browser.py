@@ -19,12 +19,16 @@ from pathlib import Path
 
 import bokeh
 import nbformat
+import numpy as np
 import pytest
+from bokeh.models import ColumnDataSource
 from browser import Chromium, Page, chromium_missing_reason
-from test_render import make_report
+from test_render import big_report, make_report, named
 
 from ane_notebook.render import packjs
-from ane_notebook.render.diagram import op_table
+from ane_notebook.render.diagram import build_layout, op_table
+from ane_notebook.render.html import notebook_html
+from ane_notebook.report import ProfileReport
 
 pytestmark = [
     pytest.mark.browser,
@@ -98,6 +102,21 @@ def test_decoder_matches_python_lzma(page: Page) -> None:
     assert checked == 2 * len(inputs) + (len(SETTINGS) - 2) * (len(inputs) - 1)
 
 
+def test_base85_matches_python(page: Page) -> None:
+    page.evaluate(packjs.unpack_js())
+    cases = [os.urandom(n) for n in (*range(0, 13), 1000, 250_001)] + [b"\xff" * 8, bytes(9)]
+    for data in cases:
+        text = packjs.b85(data)
+        assert not set(text) & set("&<>'\"\\")  # nothing HTML, an attribute or JSON escapes
+        js = f"Array.from(window.__aneUnpack.base85({json.dumps(text)}))"
+        assert bytes(page.evaluate(js, timeout=60)) == data, len(data)
+    bad = page.evaluate(
+        "(() => { try { window.__aneUnpack.base85('ab\u00e9de'); return 'decoded'; }"
+        " catch (e) { return e.message; } })()"
+    )
+    assert bad == "base85: bad character"
+
+
 def test_decoder_rejects_a_damaged_stream(page: Page) -> None:
     page.evaluate(packjs.unpack_js())
     raw = b"hello hello hello " * 1000
@@ -109,6 +128,10 @@ def test_decoder_rejects_a_damaged_stream(page: Page) -> None:
       catch (e) {{ return String(e.message); }}
     }})()"""
     assert page.evaluate(js) == "lzma: bad stream"
+
+
+def notebook_page(rep: ProfileReport) -> str:
+    return f"<!DOCTYPE html><html><body>{notebook_html(rep)}</body></html>"
 
 
 def _notebook_with(reports: int) -> nbformat.NotebookNode:
@@ -163,3 +186,36 @@ def test_nbconvert_html_of_a_saved_notebook_renders(page: Page, tmp_path: Path) 
     for f in frames:
         assert f.evaluate("__deepQueryAll('canvas').length") >= 3
         assert f.errors() == []
+
+
+def test_encoded_columns_decode_to_the_originals(page: Page, tmp_path: Path) -> None:
+    """A 3,000-op page (its text columns dictionary- and prefix-encoded, its positions small
+    ints): once the document is ready, every column in the browser equals the Python one."""
+    rep = big_report(3000)
+    originals = {}
+    for name in ("lanes_ops", "graph_nodes", "lanes_segments", "lanes_crossings"):
+        src = named(build_layout(rep).root, name, ColumnDataSource)
+        originals[name] = {
+            k: (v if isinstance(v, list) else np.asarray(v).tolist()) for k, v in src.data.items()
+        }
+    out = tmp_path / "big.html"
+    out.write_text(notebook_page(rep), encoding="utf-8")
+    (frame,) = _rendered_frames(page, out.as_uri(), 1)
+    frame.wait_for("window.__aneDecoded === true", what="the columns to decode")
+    for name, cols in originals.items():
+        got = frame.evaluate(
+            f"""(() => {{
+              const s = Bokeh.documents[0].get_model_by_name({json.dumps(name)});
+              const out = {{}};
+              for (const [k, v] of Object.entries(s.data)) {{ out[k] = Array.from(v); }}
+              return out;
+            }})()""",
+            timeout=60,
+        )
+        assert set(got) == set(cols), name
+        for k, v in cols.items():
+            if not v or isinstance(v[0], str):
+                assert got[k] == v, k
+            else:
+                assert got[k] == pytest.approx(v), k
+    assert frame.errors() == []

@@ -18,7 +18,6 @@ import pytest
 from bokeh.embed import json_item
 from bokeh.model import Model
 from bokeh.models import CategoricalColorMapper, ColumnDataSource, CustomJS, HoverTool
-from bokeh.models.annotations import LabelSet
 from bokeh.models.renderers import GlyphRenderer
 from bokeh.models.widgets import Div
 from graphs import chain
@@ -30,7 +29,6 @@ from ane_notebook.render import palette
 from ane_notebook.render.diagram import (
     EVIDENCE_CHOICES,
     LANE_Y,
-    MAX_CROSSING_LABELS,
     SUPPORTED_CHOICES,
     build_layout,
     changed_rows,
@@ -229,32 +227,7 @@ def test_colours_come_from_the_palette(report: ProfileReport) -> None:
         assert palette.DEVICE_COLORS[d] in palette.legend_html()
 
 
-def test_every_crossing_is_drawn_and_labelled(report: ProfileReport) -> None:
-    fig = lanes_figure(report)
-    src = source_of(fig, "lanes_crossings_glyph")
-    assert len(report.crossings) > 3
-    assert len(src.data["x0"]) == len(report.crossings)
-    table = op_table(report)
-    assert list(src.data["x0"]) == [table.row_of[c.src] for c in report.crossings]
-    assert list(src.data["x1"]) == [table.row_of[c.dst] for c in report.crossings]
-    assert list(src.data["bytes"]) == [c.bytes for c in report.crossings]
-    assert list(src.data["cost_ms"]) == [c.est_cost_ms for c in report.crossings]
-    # Each line runs from the producer's lane to the consumer's lane.
-    for c, y0, y1 in zip(report.crossings, src.data["y0"], src.data["y1"], strict=True):
-        a, b = LANE_Y[c.src_device.value], LANE_Y[c.dst_device.value]
-        assert min(a, b) <= y0 <= max(a, b) and min(a, b) <= y1 <= max(a, b)
-        assert abs(y0 - a) < 0.5 and abs(y1 - b) < 0.5
-    labels = fig.select_one({"name": "lanes_crossing_labels"})
-    assert isinstance(labels, LabelSet) and labels.source is src
-    assert all("KB" in t and "ms" in t for t in src.data["label"])
-
-
-def test_crossing_labels_are_dropped_when_there_are_too_many() -> None:
-    many = make_report([A, C] * (MAX_CROSSING_LABELS // 2 + 2))
-    assert len(many.crossings) > MAX_CROSSING_LABELS
-    fig = lanes_figure(many)
-    assert fig.select_one({"name": "lanes_crossing_labels"}) is None
-    assert len(source_of(fig, "lanes_crossings_glyph").data["x0"]) == len(many.crossings)
+# Crossings in the lane view (connectors, labels, reused edges): tests/test_crossings_view.py
 
 
 def test_segments_are_drawn_behind_the_ops(report: ProfileReport) -> None:
@@ -437,26 +410,62 @@ def test_not_on_ane_table_groups_by_reason(report: ProfileReport) -> None:
 # --- compare ----------------------------------------------------------------------------------
 
 
-def test_compare_highlights_exactly_the_changed_ops() -> None:
-    base = [A, A, G, C, A, A]
+def test_compare_highlights_the_ops_placed_otherwise_than_in_the_best_setting() -> None:
     reports = {
-        "ALL": make_report(base),
-        "CPU_AND_NE": make_report([A, A, C, C, A, A], units=ComputeUnits.CPU_AND_NE),
         "CPU_ONLY": make_report([A, A, G, C, A, C], units=ComputeUnits.CPU_ONLY),
+        "CPU_AND_NE": make_report([A, A, C, C, A, A], units=ComputeUnits.CPU_AND_NE),
+        "ALL": make_report([A, A, A, C, A, A]),
     }
+    totals = {k: r.summary().est_total_ms for k, r in reports.items()}
+    assert min(totals, key=totals.__getitem__) == "ALL"  # what the test relies on
     assert list(changed_rows(reports)) == [2, 5]
     fig = compare_figure(reports)
     hl = renderer(fig, "compare_changed_glyph")
-    assert list(source_of(fig, "compare_changed_glyph").data["x"]) == [2, 5]
     assert hl.glyph.fill_color == palette.CHANGED_COLOR
+    marks = source_of(fig, "compare_changed_glyph").data
+    # against ALL (the best), not against CPU_ONLY (the first): one op in each other band
+    assert sorted(zip(marks["setting"], marks["x"], strict=True)) == [
+        ("CPU_AND_NE", 2.0),
+        ("CPU_ONLY", 2.0),
+        ("CPU_ONLY", 5.0),
+    ]
+    bands = set(fig.yaxis[0].major_label_overrides.values())
+    assert "ALL ★ · ANE" in bands and "CPU_ONLY · ANE" in bands
     ops = source_of(fig, "compare_ops_glyph").data
-    assert len(ops["x"]) == 3 * len(base)
-    assert [x for x, c in zip(ops["x"], ops["changed"], strict=True) if c == "yes"] == [2, 5] * 3
+    assert len(ops["x"]) == 3 * 6
+    differs = [
+        (t, x)
+        for t, x, d in zip(ops["setting"], ops["x"], ops["differs"], strict=True)
+        if d == "yes"
+    ]
+    assert sorted(differs) == [("CPU_AND_NE", 2.0), ("CPU_ONLY", 2.0), ("CPU_ONLY", 5.0)]
     # Bands do not overlap: every report's ops lie in its own y range.
-    ys = {s: [y for y, t in zip(ops["y"], ops["setting"], strict=True) if t == s] for s in reports}
-    assert max(ys["CPU_AND_NE"]) < min(ys["ALL"]) and max(ys["CPU_ONLY"]) < min(ys["CPU_AND_NE"])
-    with pytest.raises(ValueError, match="not reports of the same model"):
-        compare_figure({"a": make_report([A, A]), "b": make_report([A, A, A])})
+    ys = {
+        s: [y for y, t in zip(ops["y"], ops["setting"], strict=True) if t.startswith(s)]
+        for s in reports
+    }
+    assert max(ys["CPU_AND_NE"]) < min(ys["CPU_ONLY"]) and max(ys["ALL"]) < min(ys["CPU_AND_NE"])
+    # a given best setting wins over the lowest total
+    forced = source_of(compare_figure(reports, best="CPU_ONLY"), "compare_changed_glyph").data
+    assert sorted(zip(forced["setting"], forced["x"], strict=True)) == [
+        ("ALL", 2.0),
+        ("ALL", 5.0),
+        ("CPU_AND_NE", 2.0),
+        ("CPU_AND_NE", 5.0),
+    ]
+
+
+def test_compare_two_versions_of_a_model_rows_matched_by_name() -> None:
+    before = make_report([A, C, A], names=["in", "topk", "out"])
+    after = make_report([A, A, A, A], names=["in", "norm", "top2", "out"])
+    fig = compare_figure({"before": before, "after": after})
+    ops = source_of(fig, "compare_ops_glyph").data
+    rows = {
+        (t.split()[0], n): x for t, n, x in zip(ops["setting"], ops["name"], ops["x"], strict=True)
+    }
+    assert rows[("before", "out")] == rows[("after", "out")] == 4.0
+    assert rows[("before", "in")] == rows[("after", "in")] == 0.0
+    assert ("before", "norm") not in rows and ("after", "topk") not in rows
 
 
 # --- whole layout, hostile strings, scale -------------------------------------------------------
@@ -589,7 +598,10 @@ def test_fifty_thousand_ops_build() -> None:
     assert len(ops.data["x"]) == 50_000
     assert isinstance(ops.data["x"], np.ndarray)  # columns stay arrays (binary in the page)
     nodes = named(built.root, "graph_nodes", ColumnDataSource)
-    assert len(nodes.data["x"]) == 2000
+    layers = named(built.root, "graph_layers", ColumnDataSource)
+    # the cap counts graph nodes: ops, or the collapsed layers found in the repeated op types
+    assert len(layers.data["gx"]) > 0
+    assert len(nodes.data["x"]) + len(layers.data["gx"]) == 2000
     assert len(named(built.root, "lanes_crossings", ColumnDataSource).data["x0"]) == len(
         rep.crossings
     )

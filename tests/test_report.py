@@ -208,3 +208,21 @@ def test_dispatches_and_io_count_only_in_estimates() -> None:
     s = ProfileReport.from_placement(graph, plan).summary()
     assert s.launch_ms == 0 and s.io_ms == 0
     assert s.est_total_ms == pytest.approx(1.0)
+
+
+def test_fast_records_are_the_constructors_own() -> None:
+    # report._record skips OpRecord's generated __init__ (speed, GitHub issue 14): every record
+    # of a built and of a reloaded report must hold exactly the dataclass's fields, and equal
+    # the record the constructor makes from them.
+    import dataclasses
+
+    from ane_notebook.report import OpRecord
+
+    names = {f.name for f in dataclasses.fields(OpRecord)}
+    built = profile("example:transformer", "CPU_AND_NE", backend="estimate")
+    loaded = report_from_dict(json.loads(built.to_json()))
+    for report in (built, loaded):
+        for rec in report.ops:
+            assert type(rec) is OpRecord and set(vars(rec)) == names
+            assert OpRecord(**vars(rec)) == rec
+    assert loaded.ops == built.ops

@@ -201,7 +201,6 @@ def test_every_module_says_its_job() -> None:
 _LONG_MODULES = {
     "placement/partition.py": "the partitioner's speed work (GitHub issue 14) is still under way",
     "placement/estimate.py": "the partitioner's speed work (GitHub issue 14) is still under way",
-    "placement/costs.py": "the cost model's rework (GitHub issue 10) is still under way",
 }
 _MAX_LINES = 500
 

@@ -114,3 +114,23 @@ def test_the_diagram_header_shows_the_range_and_the_contested_count() -> None:
     assert "Neural Engine " in html and "–21 ops" in html
     assert f"({n} contested ops)" in html
     assert "for one prediction" in html
+
+
+def test_the_check_shows_the_range_and_the_contested_ops_in_every_form() -> None:
+    from ane_notebook.textreport import uncertainty_text
+
+    graph = _island()
+    report = ProfileReport.from_placement(graph, estimate(graph, "ALL", "M1"))
+    assert report.uncertainty is not None
+    contested = [o.name for o in report.ops if o.contested]
+    result = report.check(min_ane_ops=1.0)  # fails on the upsample, which is contested
+    text = result.to_text()
+    assert f"range: {uncertainty_text(report.uncertainty)}" in text
+    assert f"contested: {len(contested)} ops" in text
+    assert "upsample_nearest_neighbor_10 (upsample_nearest_neighbor, " in text
+    assert "contested)" in text  # the failing offender says its verdict is contested
+    data = json.loads(result.to_json())
+    assert data["contested_ops"] == {"count": len(contested), "names": contested}
+    assert data["uncertainty"]["ops"]["ANE"][1] == 21
+    assert f"contested: {len(contested)} ops" in result.to_html()
+    assert "contested: " in result.to_junit()

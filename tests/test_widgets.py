@@ -52,6 +52,20 @@ def test_compare_checkbox_gives_four_settings() -> None:
     assert isinstance(rs, ReportSet) and len(rs.reports) == 4
 
 
+def test_compare_chips_side_by_side() -> None:
+    ui = Explorer("example:lstm")
+    ui.chips.value = ("M1", "M4")
+    rs = ui.run()
+    assert isinstance(rs, ReportSet) and list(rs.reports) == ["M1", "M4"]
+    assert "best: " in ui.output.outputs[0]["data"]["text/plain"]
+    ui.chips.value = ("M4",)  # one chip: a single report on it
+    r = ui.run()
+    assert isinstance(r, ProfileReport) and r.chip == "M4"
+    ui.chips.value = ()  # none: the Chip dropdown's
+    r = ui.run()
+    assert isinstance(r, ProfileReport) and r.chip == "M1"
+
+
 def test_path_validation_and_error_in_ui(tmp_path: Path) -> None:
     ui = Explorer()
     ui.source.value = PATH_CHOICE

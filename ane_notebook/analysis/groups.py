@@ -29,6 +29,9 @@ cover every compute op exactly once, in execution order. When no repeated struct
 `find_groups` returns an empty list: there is nothing to collapse.
 
 The cost is linear in the number of ops (one regular-expression scan per name).
+
+What the diagram draws is the whole nesting (`layers.py`, which uses the same thresholds); this
+one level stays as the API for scripts that want "the layers" as a flat list.
 """
 
 from __future__ import annotations

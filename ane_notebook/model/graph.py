@@ -11,10 +11,14 @@ ops are keyed by `(function, name)`.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+_MEMO = "_sharing_memo"  # the instance-dict key of `Graph.sharing`'s store
 
 # Dtype spellings used throughout (MIL's own names, so they read naturally to Core ML users).
 FLOAT_DTYPES = frozenset({"fp16", "fp32", "fp64", "bf16"})
@@ -139,12 +143,32 @@ class Graph:
     def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
 
-    @cached_property
-    def derived(self) -> dict[Hashable, Any]:
-        """Data later stages derive from this graph, kept for their next call on it (the
-        estimator's partition problem per chip: the four compute-unit settings of a comparison
-        share it). The graph never changes, so nothing here goes stale."""
-        return {}
+    @contextmanager
+    def sharing(self) -> Iterator[None]:
+        """Within the block, later stages keep what they derive from this graph (`memo`) for
+        their next call on it: the four compute-unit settings of a comparison share the
+        estimator's partition problem and the report's per-op links (GitHub issue 14). Outside
+        any block nothing is kept, so that one `profile()` holds no more memory at its peak
+        than it needs. Nests; the outermost block drops what was kept."""
+        outer = _MEMO in self.__dict__
+        if not outer:
+            self.__dict__[_MEMO] = {}  # (the graph is frozen: as cached_property does)
+        try:
+            yield
+        finally:
+            if not outer:
+                del self.__dict__[_MEMO]
+
+    def memo(self, key: Hashable, make: Callable[[], _T]) -> _T:
+        """`make()`, kept under `key` for the next call while `sharing` is on (else made
+        afresh each time). The graph never changes, so nothing kept goes stale."""
+        store = self.__dict__.get(_MEMO)
+        if store is None:
+            return make()
+        if key not in store:
+            store[key] = make()
+        got: _T = store[key]
+        return got
 
     @cached_property
     def producer(self) -> Mapping[tuple[str, str], int]:
@@ -166,6 +190,11 @@ class Graph:
 
     def edges(self) -> Iterator[tuple[int, int, TensorInfo]]:
         """Every data edge (producer index, consumer index, tensor), in consumer order."""
+        if _MEMO in self.__dict__:  # listed once for all the reports of a comparison
+            return iter(self.memo("graph.edges", lambda: tuple(self._edges())))
+        return self._edges()
+
+    def _edges(self) -> Iterator[tuple[int, int, TensorInfo]]:
         producer = self.producer
         tensors = self.tensors
         for op in self.ops:

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_OPS",
     "MAX_PIPELINE_STAGES",
     "MAX_RANK",
+    "MAX_RETYPE_WEIGHT_BYTES",
     "MAX_SPEC_BYTES",
     "MAX_TENSOR_ELEMENTS",
 ]
@@ -42,6 +43,10 @@ MAX_MANIFEST_DEPTH = 16
 # Constants with more elements than this are weights, not parameters: their values are never
 # decoded (and blob-file values are never read whatever their size).
 MAX_CONST_ELEMENTS = 64
+# A flexible-shape ML program is re-typed at its default input shapes by coremltools, which
+# decodes every weight to do it (`retype.py`): only for programs whose weight files hold at most
+# this (a second or so of reading and ~2x that in memory); larger ones keep unknown dimensions.
+MAX_RETYPE_WEIGHT_BYTES = 256 * 1024 * 1024
 # cond/while_loop (and NN branch/loop) nesting beyond this is not a real model; refusing it keeps
 # a hostile spec from turning into an unbounded walk.
 MAX_NESTING = 64

@@ -3,6 +3,9 @@
 `load_model()` is the one entry point. It reads only the model *specification* (the protobuf that
 describes ops, types and shapes) and never opens weight files: an ``.mlpackage``'s
 ``weights/weight.bin`` is left untouched, and weight tensors contribute only their declared shapes.
+The one exception: an ML program with flexible inputs whose tensors the spec leaves with unknown
+dimensions is re-typed at its inputs' default shapes by coremltools (`retype.py`), which reads
+the weights, and only when they hold at most `limits.MAX_RETYPE_WEIGHT_BYTES`.
 Nothing is ever written into the user's files or folders.
 
 The work is split by concern, one module per job:
@@ -38,6 +41,7 @@ what they could not tell.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import sys
 import tempfile
@@ -48,14 +52,15 @@ from .._gc import gc_paused
 from ..errors import ModelLoadError
 from . import examples
 from .builder import GraphBuilder
-from .graph import Graph
+from .graph import FlexibleInput, Graph, Op, TensorInfo
 from .interface import check_description, metadata, model_interface
 from .limits import MAX_CONST_ELEMENTS, MAX_NESTING, MAX_OPS, MAX_TENSOR_ELEMENTS
 from .mlprogram import add_ml_program
 from .neuralnetwork import NN_TYPES, add_neural_network
-from .package import read_spec, stem
+from .package import package_weights_dir, read_spec, stem
 from .pipeline import PIPELINE_TYPES, add_pipeline
 from .proto import Model_pb2
+from .retype import default_shapes
 
 if TYPE_CHECKING:
     from coremltools.converters.mil.mil import Program
@@ -94,12 +99,16 @@ def load_model(obj: object, *, name: str | None = None) -> Graph:
         example = obj[len(EXAMPLE_PREFIX) :]
         path = examples.example_path(example)
         spec = read_spec(path, label=obj)
-        return graph_from_spec(spec, name=name or example, source=obj)
+        return graph_from_spec(
+            spec, name=name or example, source=obj, weights_dir=package_weights_dir(path)
+        )
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
         source = os.fspath(obj)
         spec = read_spec(path, label=source)
-        return graph_from_spec(spec, name=name or stem(path), source=source)
+        return graph_from_spec(
+            spec, name=name or stem(path), source=source, weights_dir=package_weights_dir(path)
+        )
     # An MLModel or a MIL Program can only exist once coremltools has been imported (by whoever
     # made it): reading a file must not import it (1-3 s; see proto.py).
     if "coremltools" in sys.modules:
@@ -118,8 +127,16 @@ def load_model(obj: object, *, name: str | None = None) -> Graph:
 
 
 @gc_paused()  # millions of small objects for big models: see _gc.py
-def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str = "") -> Graph:
-    """Build a `Graph` from a parsed ``Model_pb2.Model`` (see the module docstring)."""
+def graph_from_spec(
+    spec: Model_pb2.Model,
+    *,
+    name: str = "model",
+    source: str = "",
+    weights_dir: Path | None = None,
+) -> Graph:
+    """Build a `Graph` from a parsed ``Model_pb2.Model`` (see the module docstring);
+    `weights_dir`: the package's weights folder, for re-typing a flexible-shape ML program at
+    its default shapes (`retype.py`)."""
     label = source or name
     model_type = spec.WhichOneof("Type")
     if model_type is None:
@@ -144,10 +161,15 @@ def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str =
     builder.check_order()
     inputs, outputs, flexible = model_interface(spec.description)
     builder.check_shapes((*inputs, *outputs))
+    ops, function_inputs = tuple(builder.ops), dict(builder.function_inputs)
+    if fmt == "mlprogram" and flexible:
+        ops, function_inputs = _at_default_shapes(
+            spec, builder.functions[0], flexible, ops, function_inputs, weights_dir
+        )
     return Graph(
         name=name,
         format=fmt,
-        ops=tuple(builder.ops),
+        ops=ops,
         inputs=inputs,
         outputs=outputs,
         functions=tuple(builder.functions),
@@ -155,9 +177,47 @@ def graph_from_spec(spec: Model_pb2.Model, *, name: str = "model", source: str =
         source=source,
         metadata=metadata(spec.description.metadata),
         spec_version=int(spec.specificationVersion),
-        function_inputs=dict(builder.function_inputs),
+        function_inputs=function_inputs,
         stage_names=dict(builder.stage_names),
     )
+
+
+def _at_default_shapes(
+    spec: Model_pb2.Model,
+    function: str,
+    flexible: tuple[FlexibleInput, ...],
+    ops: tuple[Op, ...],
+    function_inputs: dict[tuple[str, str], TensorInfo],
+    weights_dir: Path | None,
+) -> tuple[tuple[Op, ...], dict[tuple[str, str], TensorInfo]]:
+    """The default function's tensors of unknown dimensions, given the shapes coremltools
+    infers at the flexible inputs' default shapes (`retype.default_shapes`); what it cannot
+    tell stays unknown. Shapes known from the spec are never changed."""
+
+    def unknown(t: TensorInfo) -> bool:
+        return t.shape is None or any(d is None for d in t.shape)
+
+    if not any(unknown(t) for op in ops if op.function == function for t in op.outputs):
+        return ops, function_inputs
+    defaults = {f.name: f.default_shape for f in flexible if f.default_shape is not None}
+    shapes = default_shapes(spec, function, defaults, weights_dir)
+    if not shapes:
+        return ops, function_inputs
+
+    def fill(t: TensorInfo) -> TensorInfo:
+        got = shapes.get(t.name)
+        if not unknown(t) or got is None or (t.shape is not None and len(t.shape) != len(got)):
+            return t
+        return dataclasses.replace(t, shape=got)
+
+    new_ops = tuple(
+        dataclasses.replace(op, outputs=tuple(fill(t) for t in op.outputs))
+        if op.function == function
+        else op
+        for op in ops
+    )
+    new_inputs = {key: fill(t) if key[0] == function else t for key, t in function_inputs.items()}
+    return new_ops, new_inputs
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,7 +234,9 @@ def _load_mlmodel(model: MLModel, name: str | None) -> Graph:
         source = "<MLModel>"
         default_name = "model"
     spec = model.get_spec()
-    return graph_from_spec(spec, name=name or default_name, source=source)
+    weights = getattr(model, "weights_dir", None)
+    weights_dir = Path(weights) if isinstance(weights, str) and weights else None
+    return graph_from_spec(spec, name=name or default_name, source=source, weights_dir=weights_dir)
 
 
 def _load_program(prog: Program, name: str | None) -> Graph:
@@ -208,4 +270,5 @@ def _load_program(prog: Program, name: str | None) -> Graph:
         ) as e:
             raise ModelLoadError(label, f"coremltools could not convert the program: {e}") from e
         spec = model.get_spec()
-    return graph_from_spec(spec, name=name or "program", source=label)
+        weights = package_weights_dir(os.path.join(tmp, "program.mlpackage"))
+        return graph_from_spec(spec, name=name or "program", source=label, weights_dir=weights)

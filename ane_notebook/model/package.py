@@ -200,3 +200,13 @@ def _not_a_spec(data: bytes) -> str | None:
     if text and all(c.isprintable() or c in "\t\r\n" for c in text):
         return "this is a text file, not a Core ML model (a binary protobuf)"
     return None
+
+
+def package_weights_dir(path: str | os.PathLike[str]) -> Path | None:
+    """The weights folder beside an ``.mlpackage``'s root spec (None for an ``.mlmodel``, or
+    when there is none)."""
+    p = Path(path)
+    if not (p.is_dir() and (p / "Manifest.json").is_file()):
+        return None
+    weights = _package_root_spec(p, os.fspath(p)).parent / "weights"
+    return weights if weights.is_dir() else None

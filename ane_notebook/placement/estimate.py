@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from .costs import (
     tensor_bytes,
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
-from .partition import Edge, partition
+from .partition import Edge, Refiner, partition
 from .result import (
     CONSTANT_REASON,
     CostDriver,
@@ -84,6 +85,12 @@ class Problem:
     dispatches: np.ndarray
     unsized: frozenset[int]
 
+    @cached_property
+    def refiner(self) -> Refiner:
+        """The partitioner's edge tables for this problem, shared by `partition` and the
+        uncertainty's readings under every compute-unit setting."""
+        return Refiner(self.edges, self.functions, self.tensors)
+
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
         if hw.rates_key() == NOMINAL.rates_key():
@@ -127,17 +134,11 @@ class Problem:
 def build_problem(graph: Graph, chip: ChipProfile | str | None = None) -> Problem:
     """The partitioner's input for `graph` on `chip` (rules and nominal costs applied).
 
-    Built once per graph and chip (kept in `Graph.derived`): the compute units do not change
-    it, and a comparison estimates the same graph under four of them (GitHub issue 14).
+    Built once per graph and chip inside `Graph.sharing` (the compute units do not change
+    it, and a comparison estimates the same graph under four of them; GitHub issue 14).
     """
     profile = get_chip(chip)
-    key = ("estimate.Problem", profile)
-    cached = graph.derived.get(key)
-    if isinstance(cached, Problem):
-        return cached
-    problem = _build_problem(graph, profile)
-    graph.derived[key] = problem
-    return problem
+    return graph.memo(("estimate.Problem", profile), lambda: _build_problem(graph, profile))
 
 
 def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
@@ -228,7 +229,9 @@ def estimate(
     profile = problem.chip
     hw = hardware_for(graph, profile)
     unary = problem.unary(cu, hw)
-    assign = partition(unary, problem.edges, problem.functions, problem.tensors, hw=hw)
+    assign = partition(
+        unary, problem.edges, problem.functions, problem.tensors, hw=hw, tables=problem.refiner
+    )
     alts = alternatives(problem, cu, assign)
     contested_rows, alt_rows = alts.per_op(assign)
     ctx = RuleContext(graph, profile)
@@ -238,14 +241,7 @@ def estimate(
     ops: list[OpPlacement] = []
     for op in graph.ops:
         if op.is_const:
-            ops.append(
-                OpPlacement(
-                    device=None,
-                    supported=frozenset(),
-                    reason=CONSTANT_REASON,
-                    reason_kind=ReasonKind.CONSTANT,
-                )
-            )
+            ops.append(_CONSTANT)  # immutable: one for every constant op
             continue
         k = problem.pos[op.index]
         dev = DEVICE_COLUMNS[assign[k]]
@@ -291,6 +287,11 @@ def estimate(
         warnings=warnings,
         uncertainty=uncertainty_of(problem, cu, assign, alts),
     )
+
+
+_CONSTANT = OpPlacement(
+    device=None, supported=frozenset(), reason=CONSTANT_REASON, reason_kind=ReasonKind.CONSTANT
+)
 
 
 def _shape_unknown(p: OpPlacement) -> OpPlacement:

@@ -49,8 +49,12 @@ def partition(
     tensors: Sequence[Sequence[Hashable]] | None = None,
     *,
     hw: HardwareModel = NOMINAL,
+    tables: Refiner | None = None,
 ) -> list[int]:
     """Pick a device column per op minimising op time + switches + crossings (see module doc).
+
+    `tables`, a `Refiner` of the same edges, functions and tensors, lends its edge tables
+    (the estimator keeps one per problem: the settings of a comparison share them).
 
     `tensors[k][e]`, when given, names the tensor that edge `edges[k][e]` carries: a tensor
     that reached a processor once serves every consumer there, so its crossing is paid once
@@ -68,7 +72,11 @@ def partition(
     if len(edges) == 0:
         return []
     allowed = frozenset(j for j in range(_NDEV) if bool(np.isfinite(unary[:, j]).any()))
-    shared = _Shared(edges, functions, tensors, hw)
+    shared = (
+        _Shared(edges, functions, tensors, hw)
+        if tables is None or tables._base is None
+        else tables._shared(hw)
+    )
     memo: dict[frozenset[int], list[int]] = {}
     return _solve(unary, shared, allowed | {_CPU}, memo)
 
@@ -84,12 +92,23 @@ class Refiner:
         tensors: Sequence[Sequence[Hashable]] | None = None,
     ) -> None:
         self._base = _Shared(edges, functions, tensors, NOMINAL) if len(edges) else None
+        self._by_hw: list[tuple[HardwareModel, _Shared]] = []
+
+    def _shared(self, hw: HardwareModel) -> _Shared:
+        """The base tables under `hw`, one per reading (its Viterbi tables are built once)."""
+        assert self._base is not None
+        for known, shared in self._by_hw:
+            if known is hw or known == hw:
+                return shared
+        shared = self._base.with_hw(hw)
+        self._by_hw.append((hw, shared))
+        return shared
 
     def cost(self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel) -> float:
         """`total_cost` of `assign` under `hw` (vectorised)."""
         if self._base is None:
             return 0.0
-        return self._base.with_hw(hw).cost(unary, assign)
+        return self._shared(hw).cost(unary, assign)
 
     def refine(
         self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel
@@ -97,7 +116,7 @@ class Refiner:
         """As `refine`."""
         if self._base is None:
             return [], 0.0
-        shared = self._base.with_hw(hw)
+        shared = self._shared(hw)
         start = list(assign)
         out = _improve(unary, shared, start)
         # the run moves charge every edge; keep the start if, counting shared tensors once,
@@ -324,14 +343,17 @@ class _XCosts:
 
     def __init__(self, nb: np.ndarray, fp: np.ndarray) -> None:
         self.nb, self.fp = nb, fp
-        self._by_hw: dict[int, tuple[HardwareModel, np.ndarray]] = {}
+        # By equality, not identity: each estimate makes its own (equal) readings, and the
+        # settings of a comparison share these tables (a handful of readings: a short list).
+        self._by_hw: list[tuple[HardwareModel, np.ndarray]] = []
 
     def for_hw(self, hw: HardwareModel) -> np.ndarray:
-        got = self._by_hw.get(id(hw))
-        if got is None or got[0] is not hw:  # the model is kept, so its id is not reused
-            got = (hw, _xcost(self.nb, self.fp, hw))
-            self._by_hw[id(hw)] = got
-        return got[1]
+        for known, table in self._by_hw:
+            if known is hw or known == hw:
+                return table
+        table = _xcost(self.nb, self.fp, hw)
+        self._by_hw.append((hw, table))
+        return table
 
 
 class _Objective:

@@ -25,7 +25,6 @@ import numpy as np
 
 from .costs import DEVICE_COLUMNS, HardwareModel, corner, hardware_for
 from .devices import ComputeUnits, Device, Evidence
-from .partition import Refiner
 from .result import Uncertainty
 from .rules import ANE_CAPABLE, OpSupport, RuleContext
 
@@ -83,7 +82,7 @@ def _fixed_ms(problem: Problem, hw: HardwareModel) -> float:
 
 def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alternatives:
     """Re-run the placement from `assign` under each alternative reading."""
-    refiner = Refiner(problem.edges, problem.functions, problem.tensors)
+    refiner = problem.refiner
     hw0 = hardware_for(problem.graph, problem.chip)
     nominal = refiner.cost(problem.unary(cu, hw0), assign, hw0) + _fixed_ms(problem, hw0)
     readings: list[Reading] = []

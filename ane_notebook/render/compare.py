@@ -1,4 +1,5 @@
-"""Comparing placements of one model: stacked lanes, changed ops highlighted, a summary table."""
+"""Comparing placements: stacked lanes aligned by op name, the ops placed otherwise than in the
+best setting highlighted, a summary table."""
 
 from __future__ import annotations
 
@@ -20,11 +21,20 @@ from bokeh.models import (
 from bokeh.models.annotations import Span
 from bokeh.plotting import figure
 
+from ..compareset import Alignment, align, best_label, differs_from_best
 from ..escape import html_text, plain
 from ..placement.devices import DEVICE_ORDER
 from ..report import ProfileReport
 from ..textreport import fmt_bytes, fmt_ms
-from .optable import LANE_HEIGHT_PX, LANE_NAME, LANE_Y, _color_mapper, _Escaper, placement_label
+from .optable import (
+    LANE_HEIGHT_PX,
+    LANE_NAME,
+    LANE_Y,
+    _color_mapper,
+    _Escaper,
+    lane_ys,
+    placement_label,
+)
 from .palette import (
     CHANGED_COLOR,
     UNKNOWN,
@@ -34,78 +44,111 @@ from .palette import (
 
 
 def changed_rows(reports: Mapping[str, ProfileReport]) -> np.ndarray:
-    """Rows (lane positions) of ops whose device differs between the reports."""
-    tables = list(reports.values())
-    devs = [
-        [UNKNOWN if r.device is None else r.device.value for r in rep.ops if not r.is_const]
-        for rep in tables
-    ]
-    n = len(devs[0]) if devs else 0
-    return np.asarray([k for k in range(n) if len({d[k] for d in devs}) > 1], dtype=np.int64)
+    """Rows (of `compareset.align`) whose op runs on different processors in some reports."""
+    alignment = align(reports)
+    reps = list(reports.items())
+    rows = []
+    for k in range(len(alignment)):
+        devs = {
+            UNKNOWN if o.device is None else o.device.value
+            for label, rep in reps
+            if (o := alignment.op(rep, label, k)) is not None
+        }
+        if len(devs) > 1:
+            rows.append(k)
+    return np.asarray(rows, dtype=np.int64)
 
 
-def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
-    """Lanes of several placements of the same model stacked (e.g. one per compute-unit
-    setting); ops placed differently are highlighted across all of them."""
+_OP_COLUMNS = (
+    "x",
+    "y",
+    "device",
+    "setting",
+    "name",
+    "op_type",
+    "reason",
+    "time",
+    "differs",
+    "best_device",
+)
+
+
+def _rows_text(alignment: Alignment) -> str:
+    n = len(alignment)
+    in_all = sum(all(at[k] >= 0 for at in alignment.index.values()) for k in range(n))
+    if in_all == n:
+        return f"{n} ops"
+    return f"{n} ops, {in_all} of them in every report (matched by name)"
+
+
+def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None) -> Any:
+    """Lanes of several placements stacked, one band per report (compute-unit settings, chips,
+    or two versions of a model: rows are aligned by op name, `compareset.align`). In each band
+    the ops placed on another processor than in the `best` setting (default: the lowest total,
+    `compareset.best_label`) are highlighted; the best band is marked."""
     if not reports:
         raise ValueError("compare_figure needs at least one report")
     reps = list(reports.items())
-    first = reps[0][1]
-    names = [r.name for r in first.ops]
-    for label, rep in reps[1:]:
-        if [r.name for r in rep.ops] != names:
-            raise ValueError(
-                f"cannot compare {plain(label)!r} with {plain(reps[0][0])!r}: "
-                "they are not reports of the same model (op lists differ)"
-            )
-    changed = changed_rows(reports)
-    changed_set = set(changed.tolist())
-    live = [r for r in first.ops if not r.is_const]
-    n = len(live)
+    best = best if best is not None else best_label(reports)
+    alignment = align(reports)
+    differ = {k: set(v) for k, v in differs_from_best(reports, alignment, best).items()}
+    n = len(alignment)
     esc = _Escaper()
-    has_unknown = any(r.device is None for _, rep in reps for r in rep.ops if not r.is_const)
-    lanes = [LANE_Y[d.value] for d in DEVICE_ORDER] + ([-1] if has_unknown else [])
+    # The lanes of the processors some report uses (as in the lane view: no empty lane).
+    lane_y = lane_ys(
+        [
+            UNKNOWN if r.device is None else r.device.value
+            for _, rep in reps
+            for r in rep.ops
+            if not r.is_const
+        ]
+    )
+    lanes = sorted(lane_y.values(), reverse=True)
+    lane_name = {y: LANE_NAME[LANE_Y[d]].split()[0] for d, y in lane_y.items()}
     band = len(lanes) + 0.8  # height of one report's band, with a gap
-    names_esc = [esc(r.name) for r in live]
-    types_esc = [esc(r.op_type) for r in live]
+    best_rep, best_at = reports[best], alignment.index[best]
 
-    cols: dict[str, list[Any]] = {
-        k: []
-        for k in ("x", "y", "device", "setting", "name", "op_type", "reason", "time", "changed")
-    }
+    cols: dict[str, list[Any]] = {k: [] for k in _OP_COLUMNS}
+    hl: dict[str, list[Any]] = {k: [] for k in ("x", "y", "name", "setting", "best_device")}
     ticks: list[float] = []
     overrides: dict[float, str] = {}
     for b, (label, rep) in enumerate(reps):
         base = -b * band
-        lab = esc(plain(str(label), 40))
+        lab = esc(plain(str(label), 40)) + (" ★" if label == best else "")
         for y in lanes:
             tick = round(base + y, 6)
             ticks.append(tick)
             # Axis labels are canvas text (never parsed as HTML); escaped like every model or
             # user string anyway, so no raw markup is anywhere in the document.
-            overrides[tick] = f"{lab} · {LANE_NAME[y].split()[0]}"
-        k = 0
-        for r in rep.ops:
-            if r.is_const:
-                continue
+            overrides[tick] = f"{lab} · {lane_name[y]}"
+        at = alignment.index[label]
+        for k in range(n):
+            if at[k] < 0:
+                continue  # not in this report (another version of the model)
+            r = rep.ops[at[k]]
+            ref = best_rep.ops[best_at[k]] if best_at[k] >= 0 else None
             dev = UNKNOWN if r.device is None else r.device.value
+            ref_dev = "—" if ref is None else (UNKNOWN if ref.device is None else ref.device.value)
             cols["x"].append(float(k))
-            cols["y"].append(base + LANE_Y[dev])
+            cols["y"].append(base + lane_y[dev])
             cols["device"].append(dev)
             cols["setting"].append(lab)
-            cols["name"].append(names_esc[k])
-            cols["op_type"].append(types_esc[k])
+            cols["name"].append(esc(r.name))
+            cols["op_type"].append(esc(r.op_type))
             cols["reason"].append(esc(r.reason or "—"))
             cols["time"].append(fmt_ms(r.est_time_ms))
-            cols["changed"].append("yes" if k in changed_set else "no")
-            k += 1
+            cols["differs"].append("yes" if k in differ[label] else "no")
+            cols["best_device"].append(ref_dev)
+            if k in differ[label]:
+                hl["x"].append(float(k))
+                hl["y"].append(base + (max(lanes) + min(lanes)) / 2)
+                hl["name"].append(esc(r.name))
+                hl["setting"].append(lab)
+                hl["best_device"].append(ref_dev)
     src = ColumnDataSource(cols, name="compare_ops")
+    hl_src = ColumnDataSource(hl, name="compare_changed")
     top = max(lanes) + 0.6
     bottom = -(len(reps) - 1) * band + min(lanes) - 0.6
-    hl = ColumnDataSource(
-        {"x": changed.astype(np.float64), "name": [names_esc[k] for k in changed]},
-        name="compare_changed",
-    )
     mapper = _color_mapper()
     lo, hi = -1.0, max(float(n), 1.0)
     fig = figure(
@@ -117,17 +160,18 @@ def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
         toolbar_location="above",
         tools=[],
         name="compare_figure",
-        title=f"Compare placements: {len(changed)} of {n} ops change processor "
-        f"(highlighted); placement {placement_label(first.source)}",
+        title=f"{_rows_text(alignment)}; highlighted where placed otherwise than in "
+        f"{plain(best, 40)} ★ (the best); placement {placement_label(best_rep.source)}",
     )
-    hl_r = fig.vbar(
+    # No hover of its own: the op tooltip says where the best setting runs the op.
+    fig.rect(
         x="x",
+        y="y",
         width=1.0,
-        bottom=bottom,
-        top=top,
-        source=hl,
+        height=len(lanes) - 0.3,
+        source=hl_src,
         fill_color=CHANGED_COLOR,
-        fill_alpha=0.25,
+        fill_alpha=0.3,
         line_color=None,
         name="compare_changed_glyph",
     )
@@ -171,10 +215,9 @@ def compare_figure(reports: Mapping[str, ProfileReport]) -> Any:
                 ("device", "@device"),
                 ("reason", "@reason{safe}"),
                 ("time", "@time{safe} (estimated)"),
-                ("changes between settings", "@changed"),
+                ("in the best setting", "@best_device"),
             ],
         ),
-        HoverTool(renderers=[hl_r], tooltips=[("changes processor", "@name{safe}")]),
         SaveTool(),
     )
     fig.toolbar.active_scroll = wheel

@@ -1,8 +1,9 @@
 """The data-flow graph view: a layered layout of a range of ops, re-laid out in the browser.
 
-`graph_layout` (Python) and `_GRAPH_JS` (the same algorithm in the browser, run when the lane
-selection changes) place each op at its longest-path depth from the range's inputs; crossing
-edges are drawn thick and coloured over the plain data-flow edges.
+`graph_layout` places each op at its longest-path depth from the range's inputs; crossing edges
+are drawn thick and coloured over the plain data-flow edges, labelled with their bytes. Above a
+few hundred ops the layers of the model are single nodes (`graphunits.py`: the unit layout and
+its browser twin, run when the lane selection changes or a layer is clicked).
 """
 
 from __future__ import annotations
@@ -22,18 +23,39 @@ from bokeh.models import (
     PanTool,
     ResetTool,
     SaveTool,
+    TapTool,
     WheelZoomTool,
 )
 from bokeh.models.annotations import LabelSet
+from bokeh.models.widgets import Button
 from bokeh.plotting import figure
 
+from ..analysis.layers import DTYPE_SUFFIX
 from ..report import ProfileReport
+from .graphunits import (
+    COLLAPSE_ABOVE,
+    EXPAND_JS,
+    MIN_UNITS,
+    NODE_NAME_CHARS,
+    RESET_JS,
+    SELECT_JS,
+    UNIT_BUDGET,
+    UNITS_JS,
+    LayerArrays,
+    auto_expanded,
+    crossing_label_data,
+    layer_arrays,
+    layers_all,
+    node_labels,
+    unit_layout,
+    unit_sources,
+)
 from .lanes import CROSSING_TOOLTIPS, LaneParts, _crossing_columns
 from .optable import OpTable, _color_mapper, _op_hover, op_table
 from .palette import CROSSING_COLOR
 
 MAX_GRAPH_LABELS = 150  # op-type labels under graph nodes only when they can be read
-MAX_GRAPH_LABEL_LAYERS = 45  # (~25 px per layer on a 1100 px wide figure)
+MAX_GRAPH_LABEL_LAYERS = 60  # (~18 px per depth on a 1100 px figure: slanted labels stay apart)
 GRAPH_MAX_OPS = 2000
 
 GRAPH_HEIGHT_PX = 440
@@ -121,6 +143,7 @@ def _graph_sources(
     lo, hi = layout.lo, layout.hi
     nodes = {k: v[lo:hi] for k, v in table.columns.items()}
     nodes["gx"], nodes["gy"] = layout.gx, layout.gy
+    nodes["label"] = node_labels(nodes)
     e = layout.edges - lo
     edges = {
         "x0": layout.gx[e[:, 0]],
@@ -146,6 +169,12 @@ class GraphParts:
     edges: ColumnDataSource
     crossings: ColumnDataSource
     labels: LabelSet
+    layer_labels: LabelSet
+    layers: ColumnDataSource  # the collapsed layers shown (empty when every layer is open)
+    layers_all: ColumnDataSource  # the whole layer tree, flattened (graphunits.layer_arrays)
+    crossing_labels: ColumnDataSource
+    crossing_label_set: LabelSet
+    state: ColumnDataSource  # range and open layers, for the browser callbacks
 
 
 def _graph_parts(
@@ -156,28 +185,62 @@ def _graph_parts(
     start: int | None,
     end: int | None,
     max_ops: int,
+    layers: LayerArrays | None = None,
 ) -> GraphParts:
-    layout = graph_layout(table, start, end, max_ops)
-    nodes, edges, xdata = _graph_sources(table, crossings, layout)
+    n = len(table)
+    lo = max(0, min(start if start is not None else 0, n))
+    hi = max(lo, min(end if end is not None else n, n))
+    layers = layers if layers is not None else layer_arrays(())
+    expanded = auto_expanded(layers, lo, hi)
+    if expanded is None:  # every layer open: the op graph
+        layout = graph_layout(table, start, end, max_ops)
+        nodes, edges, xdata = _graph_sources(table, crossings, layout)
+        ld: dict[str, Any] = {k: [] for k in (*layers_all(layers), "id", "gx", "gy", "text")}
+        title = _graph_title(layout, n)
+        gx_all = layout.gx
+        shown_hi = layout.hi
+    else:
+        lay = unit_layout(table, layers, lo, hi, expanded, max_ops)
+        nodes, ld, edges, xdata = unit_sources(table, crossings, layers, lay)
+        title = (
+            f"Data flow, ops {lay.lo}–{lay.hi - 1} of {n}: {len(ld['id'])} layers collapsed "
+            "(click one to open it)"
+        )
+        if lay.truncated:
+            title += f" (cut at the first {len(lay.units)} nodes)"
+        gx_all = lay.gx
+        shown_hi = lay.hi
     node_src = ColumnDataSource(nodes, name="graph_nodes")
     edge_src = ColumnDataSource(edges, name="graph_edges")
     x_src = ColumnDataSource(xdata, name="graph_crossings")
+    layer_src = ColumnDataSource(ld, name="graph_layers")
+    all_src = ColumnDataSource(layers_all(layers), name="graph_layers_all")
+    xl_src = ColumnDataSource(crossing_label_data(xdata), name="graph_crossing_labels")
+    state = ColumnDataSource(
+        {
+            "lo": [lo],
+            "hi": [shown_hi],
+            "expanded": [[] if expanded is None else sorted(expanded)],
+            "all_open": [expanded is None],
+        },
+        name="graph_state",
+    )
 
     # As tall as the widest layer needs (a chain is one row), within bounds.
-    widest = int(np.max(np.bincount(layout.gx.astype(np.int64)))) if len(layout.gx) else 1
+    widest = int(np.max(np.bincount(gx_all.astype(np.int64)))) if len(gx_all) else 1
     height = int(min(GRAPH_HEIGHT_PX, max(260, 160 + 45 * widest)))
     # Extra room below the lowest row: the slanted op-type labels hang under their nodes.
     fig = figure(
         height=height,
         sizing_mode="stretch_width",
         output_backend="webgl",
-        y_range=DataRange1d(range_padding=0.6),
+        y_range=DataRange1d(range_padding=0.9),
         toolbar_location="above",
         tools=[],
-        title=_graph_title(layout, len(table)),
+        title=title,
         name="graph_figure",
     )
-    fig.xaxis.axis_label = "layer (longest path from the inputs of the range)"
+    fig.xaxis.axis_label = "depth (longest path from the inputs of the range)"
     fig.yaxis.visible = False
     fig.grid.visible = False
     fig.segment(
@@ -201,6 +264,20 @@ def _graph_parts(
         line_alpha=0.9,
         name="graph_crossings_glyph",
     )
+    # A collapsed layer: a square in the colour of most of its ops, ringed in the colour of
+    # the next most (Model Explorer's distribution bar, at a glance).
+    # In data units, so that neighbouring layers never overlap however many there are.
+    layer_r = fig.rect(
+        x="gx",
+        y="gy",
+        width=0.7,
+        height=0.55,
+        source=layer_src,
+        fill_color={"field": "device", "transform": mapper},
+        line_color={"field": "device2", "transform": mapper},
+        line_width=1.5,  # thin: at 100 layers a thick ring would outweigh the fill
+        name="graph_layers_glyph",
+    )
     node_r = fig.scatter(
         x="gx",
         y="gy",
@@ -209,7 +286,7 @@ def _graph_parts(
         fill_color={"field": "device", "transform": mapper},
         # A white ring separates neighbours, until there are so many that
         # the rings would hide the colours.
-        line_color="white" if len(layout.gx) <= 300 else None,
+        line_color="white" if len(gx_all) <= 300 else None,
         line_width=1,
         name="graph_nodes_glyph",
     )
@@ -217,7 +294,7 @@ def _graph_parts(
     labels = LabelSet(
         x="gx",
         y="gy",
-        text="op_type",
+        text="label",
         source=node_src,
         text_font_size="7pt",
         text_color="#444444",
@@ -226,10 +303,40 @@ def _graph_parts(
         angle=-0.6,
         text_align="left",
         text_baseline="middle",
-        visible=_labels_fit(layout.hi - layout.lo, widest_layers(layout)),
+        visible=_labels_fit(len(nodes["x"]), int(gx_all.max()) + 1 if len(gx_all) else 0),
         name="graph_labels",
     )
     fig.add_layout(labels)
+    layer_labels = LabelSet(
+        x="gx",
+        y="gy",
+        text="text",
+        source=layer_src,
+        text_font_size="8pt",
+        text_color="#222222",
+        y_offset=-16,
+        angle=-0.5,
+        text_align="left",
+        text_baseline="top",
+        visible=_labels_fit(len(ld["id"]), int(gx_all.max()) + 1 if len(gx_all) else 0),
+        name="graph_layer_labels",
+    )
+    fig.add_layout(layer_labels)
+    xlabels = LabelSet(
+        x="x",
+        y="y",
+        text="text",
+        source=xl_src,
+        text_font_size="7pt",
+        text_color=CROSSING_COLOR,
+        text_align="center",
+        text_baseline="middle",
+        background_fill_color="white",
+        background_fill_alpha=0.8,
+        visible=len(xl_src.data["x"]) <= MAX_GRAPH_LABELS,
+        name="graph_crossing_label_set",
+    )
+    fig.add_layout(xlabels)
     wheel = WheelZoomTool()
     fig.add_tools(
         PanTool(),
@@ -238,9 +345,31 @@ def _graph_parts(
         ResetTool(),
         _op_hover(report, table, node_r),
         HoverTool(renderers=[x_r], tooltips=CROSSING_TOOLTIPS, line_policy="interp"),
+        HoverTool(
+            renderers=[layer_r],
+            tooltips=[
+                ("layer", "@name{safe}"),
+                ("ops", "@n_ops (@mix)"),
+                ("time", "@time_ms{0.000[000]} ms (estimated)"),
+                ("", "click to open it"),
+            ],
+        ),
         SaveTool(),
     )
-    return GraphParts(fig, node_src, edge_src, x_src, labels)
+    fig.toolbar.active_scroll = wheel
+    return GraphParts(
+        fig,
+        node_src,
+        edge_src,
+        x_src,
+        labels,
+        layer_labels,
+        layer_src,
+        all_src,
+        xl_src,
+        xlabels,
+        state,
+    )
 
 
 def graph_figure(
@@ -258,80 +387,55 @@ def graph_figure(
     ).figure
 
 
-# Browser-side twin of graph_layout + _graph_sources, run when the lane selection changes.
-_GRAPH_JS = """
-const idx = ops.selected.indices;
-if (idx.length == 0) { return; }  // a cleared selection keeps the current view
-let lo = Infinity, hi = -Infinity;
-for (const i of idx) { if (i < lo) lo = i; if (i > hi) hi = i; }
-const n_all = ops.get_length();
-const truncated = hi + 1 - lo > max_ops;
-hi = Math.min(hi + 1, lo + max_ops);
-const m = hi - lo;
-const depth = new Int32Array(m);
-const e0 = [], e1 = [];
-let maxd = 0;
-for (let k = 0; k < m; k++) {
-  const r = lo + k;
-  let d = 0;
-  for (let e = in_ptr[r]; e < in_ptr[r + 1]; e++) {
-    const s = in_src[e];
-    if (s >= lo && s < r) { d = Math.max(d, depth[s - lo] + 1); e0.push(s - lo); e1.push(k); }
-  }
-  depth[k] = d;
-  if (d > maxd) { maxd = d; }
-}
-const size = new Int32Array(maxd + 1), slot = new Int32Array(maxd + 1);
-for (let k = 0; k < m; k++) { size[depth[k]] += 1; }
-const gx = new Float64Array(m), gy = new Float64Array(m);
-for (let k = 0; k < m; k++) {
-  const d = depth[k];
-  gx[k] = d; gy[k] = (size[d] - 1) / 2 - slot[d]; slot[d] += 1;
-}
-const nd = {};
-for (const key of Object.keys(ops.data)) { nd[key] = ops.data[key].slice(lo, hi); }
-nd.gx = gx; nd.gy = gy;
-nodes.data = nd;
-edges.data = {x0: e0.map((i) => gx[i]), y0: e0.map((i) => gy[i]),
-              x1: e1.map((i) => gx[i]), y1: e1.map((i) => gy[i])};
-const keep = [];
-const sr = xs.data.src_row, dr = xs.data.dst_row;
-for (let j = 0; j < sr.length; j++) {
-  if (sr[j] >= lo && sr[j] < hi && dr[j] >= lo && dr[j] < hi) { keep.push(j); }
-}
-const xd = {};
-for (const key of Object.keys(xs.data)) {
-  const col = xs.data[key];
-  xd[key] = keep.map((j) => col[j]);
-}
-xd.gx0 = keep.map((j) => gx[sr[j] - lo]); xd.gy0 = keep.map((j) => gy[sr[j] - lo]);
-xd.gx1 = keep.map((j) => gx[dr[j] - lo]); xd.gy1 = keep.map((j) => gy[dr[j] - lo]);
-graph_xs.data = xd;
-labels.visible = m <= max_labels && maxd + 1 <= max_label_layers;
-let title = `Data flow, ops ${lo}–${hi - 1} of ${n_all}`;
-if (truncated) { title += ` (only the first ${m} of the selection)`; }
-fig.title.text = title;
-"""
+def _js_args(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) -> dict[str, Any]:
+    return {
+        "ops": lanes.ops,
+        "xs": lanes.crossings,
+        "nodes": graph.nodes,
+        "edges": graph.edges,
+        "graph_xs": graph.crossings,
+        "labels": graph.labels,
+        "layer_labels": graph.layer_labels,
+        "layers": graph.layers,
+        "layers_all": graph.layers_all,
+        "xlabels": graph.crossing_labels,
+        "xlabels_set": graph.crossing_label_set,
+        "state": graph.state,
+        "fig": graph.figure,
+        "in_ptr": table.in_ptr,
+        "in_src": table.in_src,
+        "max_ops": max_ops,
+        "max_labels": MAX_GRAPH_LABELS,
+        "max_label_layers": MAX_GRAPH_LABEL_LAYERS,
+        "collapse_above": COLLAPSE_ABOVE,
+        "unit_budget": UNIT_BUDGET,
+        "min_units": MIN_UNITS,
+        "dtype_suffix": DTYPE_SUFFIX.pattern,
+        "node_name_chars": NODE_NAME_CHARS,
+    }
 
 
-def _link_selection(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) -> None:
+def _link_selection(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) -> Button:
     """Box-selecting ops in the lanes re-lays out the graph view for that range, in the browser
-    (no server needed: the producer lists go along as two int32 arrays)."""
-    cb = CustomJS(
-        args={
-            "ops": lanes.ops,
-            "xs": lanes.crossings,
-            "nodes": graph.nodes,
-            "edges": graph.edges,
-            "graph_xs": graph.crossings,
-            "labels": graph.labels,
-            "fig": graph.figure,
-            "in_ptr": table.in_ptr,
-            "in_src": table.in_src,
-            "max_ops": max_ops,
-            "max_labels": MAX_GRAPH_LABELS,
-            "max_label_layers": MAX_GRAPH_LABEL_LAYERS,
-        },
-        code=_GRAPH_JS,
+    (no server needed: the producer lists go along as two int32 arrays); a click on a collapsed
+    layer opens it. Returns the button that closes the layers again."""
+    # One callback for the three events (the code is sent once): it tells them apart by what
+    # fired it (the button, a tap on a layer, or the lane selection).
+    button = Button(label="Close the layers again", width=190, height=32, name="graph_collapse")
+    args = {**_js_args(lanes, graph, table, max_ops), "button": button}
+    code = (
+        UNITS_JS
+        + "if (cb_obj === button || cb_obj?.origin === button) {\n"
+        + RESET_JS
+        + "} else if (cb_data != null && cb_data.source != null) {\n"
+        + EXPAND_JS
+        + "} else {\n"
+        + SELECT_JS
+        + "}\n"
     )
+    cb = CustomJS(args=args, code=code)
     lanes.ops.selected.js_on_change("indices", cb)
+    layer_r = graph.figure.select_one({"name": "graph_layers_glyph"})
+    graph.figure.add_tools(TapTool(renderers=[layer_r], behavior="inspect", callback=cb))
+    button.js_on_click(cb)
+    return button

@@ -24,15 +24,20 @@ measurements and the trade-offs. `report_html(..., packed=True)` does the same f
 
 from __future__ import annotations
 
+import base64
 import html as _html
 from collections.abc import Mapping
 
+from bokeh.core.templates import FILE, get_env
 from bokeh.embed import file_html
 from bokeh.resources import INLINE
 
 from ..escape import plain
 from ..report import ProfileReport
+from . import png
 from .diagram import build_layout, header_html, not_on_ane_html
+from .encode import encode_sources
+from .header import header_height_px
 from .packjs import packed_file_html
 from .palette import legend_text
 
@@ -43,15 +48,36 @@ def _page(
     header: bool,
     packed: bool,
 ) -> tuple[str, int]:
-    layout = build_layout(report, compare, header=header)
+    # The header goes above the bokeh root as plain HTML, not into a bokeh Div: a Div keeps the
+    # height it was first laid out with, so opening the header's collapsed details would draw
+    # them over the legend. Plain HTML reflows.
+    layout = build_layout(report, compare, header=False)
+    # Text columns go compactly (issue 14): dictionary codes or one joined string, decoded in
+    # the browser on load.
+    encode_sources(layout.root)
     # The template escapes the title itself (jinja `| e`); `plain` only removes control chars,
     # so the title is escaped exactly once.
     title = f"ane_notebook: {plain(report.model.name, 120)}"
+    template, variables = (_WITH_HEADER, {"header": header_html(report)}) if header else (FILE, {})
     if packed:
-        page = packed_file_html(layout.root, title)
+        page = packed_file_html(layout.root, title, template=template, template_variables=variables)
     else:
-        page = file_html(layout.root, resources=INLINE, title=title)
-    return page, layout.height
+        page = file_html(
+            layout.root,
+            resources=INLINE,
+            title=title,
+            template=template,
+            template_variables=variables,
+        )
+    height = layout.height + (header_height_px(report) if header else 0)
+    return page, height
+
+
+# bokeh's page template with the report's header (HTML escaped in Python) above the root.
+_WITH_HEADER = get_env().from_string(
+    """{% extends "file.html.jinja" %}
+{% block contents %}<div style="margin:4px 8px">{{ header }}</div>{{ super() }}{% endblock %}"""
+)
 
 
 def report_html(
@@ -105,3 +131,35 @@ def notebook_html(report: ProfileReport, compare: Mapping[str, ProfileReport] | 
         f"table)</summary>{table}</details>"
         "</div>"
     )
+
+
+def compare_notebook_html(reports: Mapping[str, ProfileReport]) -> str:
+    """`text/html` of a comparison: the comparison as static HTML (readable untrusted), then
+    the compare page in a sandboxed iframe (the same isolation as `notebook_html`)."""
+    from .compare_page import compare_page, compare_static_html
+
+    page = compare_page(reports, packed=True)
+    return (
+        '<div class="ane-notebook-report">'
+        f'<details style="font:13px sans-serif"><summary>Comparison (static table)</summary>'
+        f"{compare_static_html(reports)}</details>"
+        f'<iframe class="ane-notebook-diagram" title="{_html.escape(legend_text())}" '
+        f"sandbox=\"allow-scripts allow-downloads\" srcdoc='{_single_quoted_attr(page.html)}' "
+        f'style="width:100%;height:{page.height}px;border:0;display:block" loading="eager">'
+        f"{_html.escape(_UNTRUSTED_NOTE)}</iframe></div>"
+    )
+
+
+def notebook_bundle(
+    report: ProfileReport, compare: Mapping[str, ProfileReport] | None = None
+) -> dict[str, str]:
+    """The rich part of a report's MIME bundle: `text/html` (`notebook_html`), and with
+    `ANE_NOTEBOOK_PNG=1` an `image/png` of the page for viewers that cannot show HTML."""
+    bundle = {"text/html": notebook_html(report, compare)}
+    if png.wanted():
+        page, height = _page(report, compare, header=True, packed=False)
+        # The layout's height is an estimate for an iframe that scrolls; a picture cannot.
+        picture = png.optional_png(page, height + png.MARGIN_PX)
+        if picture is not None:
+            bundle["image/png"] = base64.b64encode(picture).decode("ascii")
+    return bundle

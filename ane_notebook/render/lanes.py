@@ -1,12 +1,14 @@
 """The placement lane view: one lane per processor, ops in execution order, crossings between.
 
-Same-device runs (segments) are bars behind the ops; each crossing is a line from the edge of its
-producer's box to its consumer's, labelled with bytes and estimated cost while there are few
-enough to read. `_crossing_columns` is shared with the graph view.
+Same-device runs (segments) are bars behind the ops; a processor that runs no op of the report
+gets no lane. Each crossing is a connector at the boundary where its consumer's segment starts,
+one label per boundary (`lane_crossings`, placed without overlap by `crossing_labels`).
+`_crossing_columns` is shared with the graph view.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,19 +19,22 @@ from bokeh.models import (
     CategoricalColorMapper,
     ColumnDataSource,
     FixedTicker,
-    HoverTool,
     PanTool,
     Range1d,
     ResetTool,
     SaveTool,
     WheelZoomTool,
 )
-from bokeh.models.annotations import Label, LabelSet, Span
+from bokeh.models.annotations import Label, Span
 from bokeh.plotting import figure
 
-from ..placement.devices import DEVICE_ORDER
+from ..analysis.layers import Layer
 from ..report import ProfileReport
-from ..textreport import fmt_bytes, fmt_ms, fmt_shape
+from ..textreport import fmt_ms
+from .lane_crossings import CROSSING_TOOLTIPS as CROSSING_TOOLTIPS  # imported from here
+from .lane_crossings import MAX_CROSSING_LABELS as MAX_CROSSING_LABELS
+from .lane_crossings import crossing_columns, draw_crossings
+from .layerband import BAND_ROW, BAND_ROW_PX, add_layer_band
 from .optable import (
     LANE_HEIGHT_PX,
     LANE_NAME,
@@ -39,63 +44,14 @@ from .optable import (
     _color_mapper,
     _Escaper,
     _op_hover,
+    lane_ys,
     op_table,
     placement_label,
 )
-from .palette import (
-    CROSSING_COLOR,
-    UNKNOWN,
-)
-
-MAX_CROSSING_LABELS = 200  # above this, labels overlap into noise; hover still shows them
-
-CROSSING_TOOLTIPS = [
-    ("crossing", "@src_device → @dst_device"),
-    ("tensor", "@tensor{safe} @shape{safe} @dtype{safe}"),
-    ("bytes", "@bytes_text{safe}"),
-    ("cost", "@cost{safe} (estimated)"),
-    ("from", "@src_name{safe}"),
-    ("to", "@dst_name{safe}"),
-]
 
 
 def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
-    xs = report.crossings
-    esc = _Escaper()
-    src_row = np.fromiter((table.row_of[c.src] for c in xs), dtype=np.int64, count=len(xs))
-    dst_row = np.fromiter((table.row_of[c.dst] for c in xs), dtype=np.int64, count=len(xs))
-    lane0 = np.fromiter((LANE_Y[c.src_device.value] for c in xs), dtype=np.float64, count=len(xs))
-    lane1 = np.fromiter((LANE_Y[c.dst_device.value] for c in xs), dtype=np.float64, count=len(xs))
-    # Start and end at the edge of the op boxes (half height OP_HEIGHT / 2), not their centres:
-    # hovering an op then shows the op, and hovering the line shows the crossing.
-    toward = np.sign(lane1 - lane0) * OP_HEIGHT / 2
-    y0, y1 = lane0 + toward, lane1 - toward
-    bytes_text = [fmt_bytes(c.bytes) for c in xs]
-    cost = [fmt_ms(c.est_cost_ms) for c in xs]
-    # Spread the labels of neighbouring crossings over four heights, so they overlap less.
-    stagger = np.array([0.1, -0.1, 0.3, -0.3])[np.arange(len(xs)) % 4]
-    return {
-        "x0": src_row.astype(np.float64),
-        "y0": y0,
-        "x1": dst_row.astype(np.float64),
-        "y1": y1,
-        "xm": (src_row + dst_row) / 2.0,
-        "ym": (lane0 + lane1) / 2.0 + stagger,
-        "src_row": src_row.astype(np.int32),
-        "dst_row": dst_row.astype(np.int32),
-        "src_device": [c.src_device.value for c in xs],
-        "dst_device": [c.dst_device.value for c in xs],
-        "tensor": [esc(c.tensor) for c in xs],
-        "shape": [fmt_shape(c.shape) for c in xs],
-        "dtype": [esc(c.dtype) for c in xs],
-        "bytes": np.fromiter((c.bytes for c in xs), dtype=np.float64, count=len(xs)),
-        "bytes_text": bytes_text,
-        "cost_ms": np.fromiter((c.est_cost_ms for c in xs), dtype=np.float64, count=len(xs)),
-        "cost": cost,
-        "label": [f"{b} · {t}" for b, t in zip(bytes_text, cost, strict=True)],
-        "src_name": [esc(report.ops[c.src].name) for c in xs],
-        "dst_name": [esc(report.ops[c.dst].name) for c in xs],
-    }
+    return crossing_columns(report, table)
 
 
 # --- lane view ----------------------------------------------------------------------------
@@ -109,10 +65,16 @@ class LaneParts:
     crossings: ColumnDataSource
 
 
-def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorMapper) -> LaneParts:
+def _lane_parts(
+    report: ProfileReport,
+    table: OpTable,
+    mapper: CategoricalColorMapper,
+    tree: Sequence[Layer] = (),
+) -> LaneParts:
+    """The lanes, with the layer band of `tree` (analysis.layers) above the top lane."""
     n = len(table)
-    has_unknown = UNKNOWN in set(table.columns["device"])
-    lanes = [LANE_Y[d.value] for d in DEVICE_ORDER] + ([-1] if has_unknown else [])
+    lane_y = lane_ys(table.columns["device"])  # the y column of the table uses the same lanes
+    lanes = sorted(lane_y.values(), reverse=True)
     ops_src = ColumnDataSource(table.columns, name="lanes_ops")
 
     segs = report.segments
@@ -123,7 +85,7 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
     seg_right = (
         np.fromiter((table.row_of[s.end] for s in segs), dtype=np.float64, count=len(segs)) + 0.5
     )
-    seg_y = np.fromiter((LANE_Y[s.device.value] for s in segs), dtype=np.float64, count=len(segs))
+    seg_y = np.fromiter((lane_y[s.device.value] for s in segs), dtype=np.float64, count=len(segs))
     seg_src = ColumnDataSource(
         {
             "left": seg_left,
@@ -139,7 +101,7 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
         },
         name="lanes_segments",
     )
-    x_src = ColumnDataSource(_crossing_columns(report, table), name="lanes_crossings")
+    x_src = ColumnDataSource(crossing_columns(report, table, lane_y), name="lanes_crossings")
 
     lo, hi = -1.0, max(float(n), 1.0)
     fig = figure(
@@ -156,7 +118,8 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
     )
     fig.xaxis.axis_label = "op position in execution order"
     fig.yaxis.ticker = FixedTicker(ticks=lanes)
-    fig.yaxis.major_label_overrides = {y: LANE_NAME[y] for y in lanes}
+    lane_names: dict[float | str, str | Any] = {y: LANE_NAME[LANE_Y[d]] for d, y in lane_y.items()}
+    fig.yaxis.major_label_overrides = lane_names
     fig.yaxis.major_label_text_font_style = "bold"
     fig.ygrid.ticker = FixedTicker(ticks=lanes)
     fig.ygrid.grid_line_alpha = 0.4
@@ -174,18 +137,8 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
         line_alpha=0.7,
         name="lanes_segments_glyph",
     )
-    x_r = fig.segment(
-        x0="x0",
-        y0="y0",
-        x1="x1",
-        y1="y1",
-        source=x_src,
-        line_color=CROSSING_COLOR,
-        # Thinner when there are many, or they bury the lanes when zoomed out.
-        line_width=2.5 if len(report.crossings) <= MAX_CROSSING_LABELS else 1.2,
-        line_alpha=0.85,
-        name="lanes_crossings_glyph",
-    )
+    # Connectors at segment boundaries, arrow heads and one label per boundary: lane_crossings
+    x_hover = draw_crossings(fig, report, table, x_src, lane_y, (lo, hi))
     # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000
     # ops share one screen.
     ops_r = fig.rect(
@@ -198,28 +151,21 @@ def _lane_parts(report: ProfileReport, table: OpTable, mapper: CategoricalColorM
         line_color={"field": "device", "transform": mapper},
         name="lanes_ops_glyph",
     )
-    if 0 < len(report.crossings) <= MAX_CROSSING_LABELS:
-        fig.add_layout(
-            LabelSet(
-                x="xm",
-                y="ym",
-                text="label",
-                source=x_src,
-                text_font_size="8pt",
-                text_color=CROSSING_COLOR,
-                text_align="center",
-                text_baseline="middle",
-                background_fill_color="white",
-                background_fill_alpha=0.75,
-                name="lanes_crossing_labels",
-            )
-        )
     _function_marks(fig, table, max(lanes) + 0.45)
+    # The layer band above the top lane (and above the function names, when there are some).
+    base = max(lanes) + (1.25 if table.multi_function else 0.95)
+    band_rows = add_layer_band(fig, tree, n, base, ops_src)
+    if band_rows:
+        top = base + (band_rows - 1) * BAND_ROW
+        fig.y_range.end = top + 0.45  # type: ignore[attr-defined]  # a Range1d (above)
+        fig.height = int(fig.height or 0) + BAND_ROW_PX * band_rows + 10
+        mid = round(base + (band_rows - 1) * BAND_ROW / 2, 6)
+        fig.yaxis.ticker = FixedTicker(ticks=[*lanes, mid])
+        fig.yaxis.major_label_overrides = {**lane_names, mid: "layers"}
 
     box = BoxSelectTool(dimensions="width", renderers=[ops_r])
     wheel = WheelZoomTool(dimensions="width")
     op_hover = _op_hover(report, table, ops_r)
-    x_hover = HoverTool(renderers=[x_r], tooltips=CROSSING_TOOLTIPS, line_policy="interp")
     # No hover of its own for segments: every op sits on its segment's bar, so two tooltips
     # would always open together. The op tooltip names the segment instead.
     fig.add_tools(

@@ -1,4 +1,8 @@
-"""The Xcode-style "Compute Unit Mapping" bar: share of ops and of estimated time per processor."""
+"""The Xcode-style "Compute Unit Mapping" bar: share of ops and of estimated time per processor.
+
+The time row shares out the whole estimated prediction: each processor's ops, the crossings,
+and (when the summary has them) the dispatches into each segment's processor and the model's
+inputs and outputs, so the row adds up to the total the title and the header give."""
 
 from __future__ import annotations
 
@@ -20,7 +24,11 @@ from .optable import placement_label
 from .palette import (
     CROSSING_COLOR,
     DEVICE_COLORS,
+    DISPATCH_COLOR,
+    IO_COLOR,
 )
+
+_LIGHT = {DEVICE_COLORS[Device.GPU], DISPATCH_COLOR, IO_COLOR}
 
 MAPPING_HEIGHT_PX = 150
 
@@ -33,9 +41,11 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
     ops_row = f"ops (placement {placement_label(report.source)})"
     time_row = "time (estimated)"
     total_ops = max(s.n_ops, 1)
-    # The time row shares out ops and crossings (the prediction total also holds dispatches
-    # and model I/O, shown in the header).
-    bar_ms = sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms
+    # The time row shares out the whole one-prediction total: ops, crossings, dispatches into
+    # each segment's processor and model I/O (the last two when the summary has them).
+    bar_ms = (
+        sum(t.est_time_ms for t in s.per_device.values()) + s.crossing_ms + s.launch_ms + s.io_ms
+    )
     total_ms = bar_ms if bar_ms > 0 else 1.0
 
     cols: dict[str, list[Any]] = {
@@ -81,8 +91,8 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
             if len(t) * 0.75 <= share
         ]
         cols["text"].append(fits[0] if fits else "")
-        # Dark text on the light orange, white on the darker colours (contrast).
-        cols["text_color"].append("#222222" if color == DEVICE_COLORS[Device.GPU] else "white")
+        # Dark text on the light colours, white on the darker ones (contrast).
+        cols["text_color"].append("#222222" if color in _LIGHT else "white")
         return right
 
     left = 0.0
@@ -112,17 +122,15 @@ def mapping_columns(report: ProfileReport) -> dict[str, Any]:
             DEVICE_COLORS[d],
             f"{fmt_ms(t.est_time_ms)} ({share:.0f}%)",
         )
-    share = 100.0 * s.crossing_ms / total_ms
-    add(
-        time_row,
-        "crossings",
-        s.n_crossings,
-        s.crossing_ms,
-        share,
-        left,
-        CROSSING_COLOR,
-        f"{fmt_ms(s.crossing_ms)} ({share:.0f}%)",
-    )
+    for name, count, ms, color in (
+        ("crossings", s.n_crossings, s.crossing_ms, CROSSING_COLOR),
+        ("dispatches", s.n_segments, s.launch_ms, DISPATCH_COLOR),
+        ("model I/O", 0, s.io_ms, IO_COLOR),
+    ):
+        if name != "crossings" and ms <= 0:
+            continue  # a summary without dispatch or model-I/O time shows no empty piece
+        share = 100.0 * ms / total_ms
+        left = add(time_row, name, count, ms, share, left, color, f"{fmt_ms(ms)} ({share:.0f}%)")
     return cols
 
 

@@ -156,6 +156,22 @@ class OpTable:
         return len(self.rows)
 
 
+def lane_ys(devices: Sequence[str]) -> dict[str, float]:
+    """The y of each lane the lane view shows, for the `device` column of its ops: one lane per
+    processor that runs an op of the report, top to bottom in DEVICE_ORDER, then "?" (-1) for
+    ops a plan did not place. An empty processor's lane is left out, so that a crossing between
+    the other two runs between those lanes only (an ANE->CPU connector across an empty GPU lane
+    would read as a stop on the GPU). With nothing that runs, the three lanes, empty."""
+    present = set(devices)
+    shown = [d.value for d in DEVICE_ORDER if d.value in present]
+    if not shown:
+        return {d.value: float(LANE_Y[d.value]) for d in DEVICE_ORDER}
+    ys: dict[str, float] = {dev: float(len(shown) - 1 - i) for i, dev in enumerate(shown)}
+    if UNKNOWN in present:
+        ys[UNKNOWN] = float(LANE_Y[UNKNOWN])
+    return ys
+
+
 def op_table(report: ProfileReport) -> OpTable:
     """The columns of the lane view's op source, shared by the graph view (which slices them)
     and by the browser-side relayout (which copies rows of them)."""
@@ -169,9 +185,11 @@ def op_table(report: ProfileReport) -> OpTable:
     esc, esc_long = _Escaper(), _Escaper(400)
     device = [UNKNOWN if r.device is None else r.device.value for r in live]
     multi_function = len({r.function for r in live}) > 1
+    lane_y = lane_ys(device)
     columns: dict[str, Any] = {
         "x": np.arange(len(live), dtype=np.float64),
-        "y": np.fromiter((LANE_Y[d] for d in device), dtype=np.float64, count=len(device)),
+        # the lane of each op (lane_ys: a processor with no op has no lane)
+        "y": np.fromiter((lane_y[d] for d in device), dtype=np.float64, count=len(device)),
         "index": rows.astype(np.int32),
         "device": device,
         "name": [esc(r.name) for r in live],

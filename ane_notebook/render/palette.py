@@ -9,6 +9,9 @@ that people with the common colour-vision deficiencies can still tell every pair
 * const / unknown      grey          #999999  (ops no processor runs, or missing from a plan)
 * crossing             vermillion    #D55E00  (data moving between processors)
 * changed              reddish purple #CC79A7 (compare view: op placed differently)
+* reused crossing      dark grey     #666666, dashed (a tensor already moved: no cost)
+* dispatches           yellow        #F0E442 (mapping bar: entering each segment's processor)
+* model I/O            sky blue      #56B4E9 (mapping bar: inputs in, outputs back)
 
 Crossings are also drawn thicker than anything else, so they do not rely on colour alone.
 The text legend (`legend_text`) names the same colours, so a text report and a picture agree.
@@ -29,6 +32,9 @@ DEVICE_COLORS: Mapping[Device, str] = {
 UNKNOWN_COLOR = "#999999"
 CROSSING_COLOR = "#D55E00"
 CHANGED_COLOR = "#CC79A7"
+REUSED_COLOR = "#666666"
+DISPATCH_COLOR = "#F0E442"
+IO_COLOR = "#56B4E9"
 
 COLOR_NAMES: Mapping[str, str] = {
     "#009E73": "bluish green",
@@ -37,6 +43,9 @@ COLOR_NAMES: Mapping[str, str] = {
     "#999999": "grey",
     "#D55E00": "vermillion",
     "#CC79A7": "reddish purple",
+    "#666666": "dark grey, dashed",
+    "#F0E442": "yellow",
+    "#56B4E9": "sky blue",
 }
 
 # Factor used in data sources for an op that runs but whose processor is not known (an op
@@ -51,7 +60,9 @@ def color_factors() -> tuple[list[str], list[str]]:
     return factors, colors
 
 
-def _entries(unknown: bool) -> list[tuple[str, str]]:
+def _entries(
+    unknown: bool, reused: bool = False, dispatch: bool = False, io: bool = False
+) -> list[tuple[str, str]]:
     items = [
         (
             f"{d.value} ({DEVICE_LABEL[d]})" if DEVICE_LABEL[d] != d.value else d.value,
@@ -60,6 +71,12 @@ def _entries(unknown: bool) -> list[tuple[str, str]]:
         for d in DEVICE_ORDER
     ]
     items.append(("crossing (data moved between processors)", CROSSING_COLOR))
+    if reused:
+        items.append(("reused crossing (already moved, no cost)", REUSED_COLOR))
+    if dispatch:
+        items.append(("dispatches (time bar)", DISPATCH_COLOR))
+    if io:
+        items.append(("model I/O (time bar)", IO_COLOR))
     if unknown:
         items.append(("? (op not in the plan)", UNKNOWN_COLOR))
     return items
@@ -70,11 +87,15 @@ def legend_text(unknown: bool = True) -> str:
     return "; ".join(f"{label}: {COLOR_NAMES[c]} {c}" for label, c in _entries(unknown))
 
 
-def legend_html(unknown: bool = False) -> str:
+def legend_html(
+    unknown: bool = False, reused: bool = False, dispatch: bool = False, io: bool = False
+) -> str:
     """The legend as HTML: a swatch and a label per colour (our own strings, escaped anyway).
-    `unknown`: include the grey of ops a plan did not place (only when a report has some)."""
+    `unknown`: include the grey of ops a plan did not place (only when a report has some);
+    `reused`: the dashed grey of crossings that reuse a moved tensor (when there are some);
+    `dispatch`, `io`: the mapping bar's dispatch and model-I/O colours (when it shows them)."""
     parts = []
-    for label, color in _entries(unknown):
+    for label, color in _entries(unknown, reused, dispatch, io):
         parts.append(
             f'<span style="display:inline-flex;align-items:center;margin-right:14px">'
             f'<span style="display:inline-block;width:14px;height:14px;border-radius:2px;'

@@ -1,4 +1,4 @@
-// ane_notebook: unpack scripts stored LZMA-compressed and base64-encoded in the page.
+// ane_notebook: unpack scripts stored LZMA-compressed and base85-encoded in the page.
 //
 // An LZMA ("lzma-alone", as Python's lzma.FORMAT_ALONE writes it) decoder after Igor Pavlov's
 // public-domain reference decoder (LzmaSpec.cpp in the LZMA SDK), synchronous so a page can
@@ -125,13 +125,35 @@ window.__aneUnpack = (function () {
     if (op !== size) throw new Error("lzma: stream ended early");
     return out;
   }
-  // The text held by the <script type="application/x-ane-lzma"> element `id`: base64 of an
+  // Base85 as Python's base64.b85encode writes it (RFC 1924 alphabet), with "&", "<" and ">"
+  // written as ".", "," and ":" so the text needs no escaping in HTML or in an attribute.
+  const ALPHABET =
+    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz!#$%.()*+-;,=:?@^_`{|}~";
+  const DIGIT = new Int8Array(128).fill(-1);
+  for (let i = 0; i < 85; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
+  function base85(s) {
+    const n = s.length, full = Math.floor(n / 5), rest = n % 5;
+    if (rest === 1) throw new Error("base85: bad length");
+    const out = new Uint8Array(full * 4 + (rest ? rest - 1 : 0));
+    let o = 0;
+    for (let g = 0; g * 5 < n; g++) {
+      let acc = 0;
+      for (let k = 0; k < 5; k++) {
+        const i = g * 5 + k;
+        const d = i < n ? DIGIT[s.charCodeAt(i) & 127] : 84; // a short group is padded with "~"
+        if (d < 0 || (i < n && s.charCodeAt(i) > 127)) throw new Error("base85: bad character");
+        acc = acc * 85 + d;
+      }
+      const m = Math.min(4, out.length - o);
+      for (let k = 0; k < m; k++) out[o++] = Math.floor(acc / 2 ** (24 - 8 * k)) & 255;
+    }
+    return out;
+  }
+  // The text held by the <script type="application/x-ane-lzma"> element `id`: base85 of an
   // .lzma stream, with its unpacked byte length in data-size. The element is emptied.
   function text(id) {
     const el = document.getElementById(id);
-    const b64 = atob(el.textContent.trim());
-    const src = new Uint8Array(b64.length);
-    for (let i = 0; i < b64.length; i++) src[i] = b64.charCodeAt(i);
+    const src = base85(el.textContent.trim());
     el.textContent = "";
     return new TextDecoder().decode(decode(src, Number(el.dataset.size)));
   }
@@ -156,5 +178,6 @@ window.__aneUnpack = (function () {
     document.getElementById(into).textContent = text(id);
   };
   unpack.decode = decode;
+  unpack.base85 = base85;
   return unpack;
 })();

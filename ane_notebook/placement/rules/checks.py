@@ -173,6 +173,7 @@ def check_range_flexible(op: Op, ctx: RuleContext) -> Details | None:
 
 # Ops whose shape-defining arguments must be compile-time constants: the MIL parameters that
 # define the shape, and how many leading inputs are data (for loaders that give no `args`).
+# docs/evidence.md#shape.dynamic
 DYNAMIC_ARGS: Mapping[str, tuple[tuple[str, ...], int]] = {
     "reshape": (("shape",), 1),
     "slice_by_index": (("begin", "end", "stride", "begin_mask", "end_mask", "squeeze_mask"), 1),

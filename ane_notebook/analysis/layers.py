@@ -1,0 +1,392 @@
+"""The layer hierarchy of a model, from the model itself: a tree of op ranges to draw and fold.
+
+`groups.py` finds one level of repeated layers; a 50,000-op model needs the whole nesting to be
+navigable (Model Explorer's layer tree): pipeline stage > function > `model` > `layers` >
+`layers_12` > `self_attn` > `q_rope`. Every node of the tree is a *run of consecutive compute
+ops* (const ops hold weights and run nowhere, as in segments), so a node is an op-index range,
+nested ranges are children, and drawing a node is drawing one span.
+
+Where the levels come from, outermost first:
+
+* functions and pipeline stages (a stage's ops are in function ``"<stage>/<function>"``), when
+  the model has more than one;
+* the op-name scopes the converters write: every proper prefix of the name that ends before a
+  separator (``/`` TensorFlow, ``.`` torch module paths, ``_`` the torch frontend, which turns
+  dots into underscores), after dropping the dtype suffixes coremltools appends
+  (``_cast_fp16``, ``_to_fp32``); plus the leading numbered token (``dw3`` in ``dw3_relu6``,
+  ``layer0`` in ``layer0_q``), which groups ``dw3`` and ``pw3`` into block 3 when such numbers
+  repeat (`groups.MIN_REPEATS` numbers, `groups.MIN_OPS_PER_GROUP` ops per number);
+* the bodies of ``cond`` / ``while_loop`` ops (`OpRecord.block`), nested under their parent's
+  scope.
+
+Torch module paths reach a saved model only through op names: coremltools keeps its scope info
+(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend
+(``converters/mil/backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no
+field for it), so there is nothing more for the loader to keep.
+
+Ops whose names the converter made up (``transpose_9``, ``var_123``: an op type and a number)
+carry no scope: they take the scopes their neighbours share, so a transpose inside layer 3 is
+in layer 3 and a cast between layers 3 and 4 in neither. A scope of fewer than
+`MIN_LAYER_OPS` ops is no layer (``lm_head`` + its cast), and a node with a single child of the
+same size is merged into it. When the names give nothing, the fallback is repeated structure:
+the op-type sequence is cut before each op of the type whose cuts give the most ops in
+repeated chunks (``layer_norm`` in an anonymous transformer).
+
+The cost is linear in the number of ops times the name depth (at most `MAX_NAME_DEPTH`).
+The tree is data; `render/layerband.py` and the graph view draw it.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+
+from ..placement.devices import DEVICE_ORDER, Device
+from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
+
+if TYPE_CHECKING:
+    from ..report import ProfileReport
+
+__all__ = ["MAX_NAME_DEPTH", "MIN_LAYER_OPS", "Layer", "LayerKind", "layer_tree", "walk"]
+
+MIN_LAYER_OPS = 3  # a scope of 1-2 ops is an op and its cast, not a layer
+MAX_NAME_DEPTH = 10  # scope levels read from one name (deeper ones fold into the tenth)
+MAX_NAME_CHARS = 400  # a longer name is cut here before it is split (input limit)
+
+_SEPARATORS = re.compile(r"[/._:]")
+# coremltools appends these to the names it gives casts and the ops around them.
+DTYPE_SUFFIX = re.compile(
+    r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?$"
+)
+# A converter-made name: an op type (letters and underscores) and a number, nothing else.
+_GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+$")
+# The leading numbered token: letters, then digits, then a separator or the end (dw3, layer0).
+_LEAD_NUMBER = re.compile(r"^([A-Za-z]+)(\d+)(?=[/._:]|$)")
+
+
+class LayerKind(str, enum.Enum):
+    """Where a layer node comes from."""
+
+    STAGE = "stage"  # a pipeline stage
+    FUNCTION = "function"  # an ML Program function
+    SCOPE = "scope"  # an op-name scope written by the converter
+    BLOCK = "block"  # the body of a cond / while_loop
+    REPEAT = "repeat"  # repeated op-type structure (names gave nothing)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One node of the layer tree: a run of consecutive compute ops.
+
+    start/end: graph indices of the first and last compute op (inclusive); first_row/last_row
+    the same ops' positions among the compute ops (the lane view's x). `name` is the full scope
+    (a model string: escape it to show it), `label` the part below the parent's. device_mix
+    counts compute ops per device in lane order (ops the plan placed nowhere not counted).
+    """
+
+    name: str
+    label: str
+    kind: LayerKind
+    start: int
+    end: int
+    first_row: int
+    last_row: int
+    n_ops: int
+    device_mix: Mapping[Device, int]
+    est_time_ms: float
+    depth: int
+    children: tuple[Layer, ...] = ()
+
+
+def walk(layers: Iterable[Layer]) -> Iterable[Layer]:
+    """Every node, parents before children, in execution order."""
+    for layer in layers:
+        yield layer
+        yield from walk(layer.children)
+
+
+# --- per-op scope paths -----------------------------------------------------------------------
+
+_Step = tuple[str, str, LayerKind]  # (key, label, kind): key unique along a path
+
+
+def _name_scopes(name: str, lead_labels: Mapping[str, str] | None) -> list[_Step]:
+    """The scopes of one op name, outermost first (see the module doc). `lead_labels`: the
+    label of each leading number's block, when those numbers repeat (else None)."""
+    base = DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
+    if _GENERATED.match(base):
+        return []
+    steps: list[_Step] = []
+    lead = _LEAD_NUMBER.match(base) if lead_labels is not None else None
+    if lead and lead_labels is not None:
+        num = lead.group(2)
+        steps.append(("#" + num, lead_labels.get(num, num), LayerKind.SCOPE))
+    cuts = [m.start() for m in _SEPARATORS.finditer(base)][:MAX_NAME_DEPTH]
+    for c in cuts:
+        prefix = base[:c]
+        if prefix and (not lead or len(prefix) > lead.end()):
+            steps.append(("n:" + prefix, prefix, LayerKind.SCOPE))
+    return steps
+
+
+def _lead_labels(names: Sequence[str]) -> dict[str, str] | None:
+    """When leading numbered tokens (dw3, pw3, layer0) name blocks (enough numbers, enough ops
+    each: the thresholds of `groups.py`), each number's label ("dw3+pw3"); else None."""
+    per_number: dict[str, int] = {}
+    tokens: dict[str, dict[str, None]] = {}
+    for n in names:
+        m = _LEAD_NUMBER.match(n)
+        if m:
+            per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
+            tokens.setdefault(m.group(2), {})[m.group(0)] = None
+    if len(per_number) < MIN_REPEATS:
+        return None
+    if sum(per_number.values()) < MIN_OPS_PER_GROUP * len(per_number):
+        return None
+    return {num: "+".join(list(t)[:3]) for num, t in tokens.items()}
+
+
+def _function_steps(function: str, multi: bool) -> list[_Step]:
+    if not multi:
+        return []
+    parts = function.split("/")
+    steps: list[_Step] = []
+    for i in range(len(parts)):
+        kind = LayerKind.FUNCTION if i == len(parts) - 1 else LayerKind.STAGE
+        steps.append(("f:" + "/".join(parts[: i + 1]), parts[i], kind))
+    return steps
+
+
+def _block_steps(block: Sequence[str]) -> list[_Step]:
+    steps: list[_Step] = []
+    for i in range(0, len(block) - 1, 2):
+        key = "b:" + "/".join(block[: i + 2])
+        steps.append((key, f"{block[i]} · {block[i + 1]}", LayerKind.BLOCK))
+    return steps
+
+
+def _common_prefix(a: Sequence[_Step], b: Sequence[_Step]) -> list[_Step]:
+    out = []
+    for x, y in zip(a, b, strict=False):
+        if x[0] != y[0]:
+            break
+        out.append(x)
+    return out
+
+
+def _paths(compute: Sequence[Any]) -> list[list[_Step]]:
+    multi = len({op.function for op in compute}) > 1
+    lead = _lead_labels([op.name for op in compute])
+    names = [_name_scopes(op.name, lead) for op in compute]
+    # Converter-made names take the scopes their named neighbours (same function) share.
+    prev: list[list[_Step] | None] = [None] * len(compute)
+    last: list[_Step] | None = None
+    for i, op in enumerate(compute):
+        if i and op.function != compute[i - 1].function:
+            last = None
+        prev[i] = last
+        if names[i]:
+            last = names[i]
+    nxt: list[_Step] | None = None
+    for i in range(len(compute) - 1, -1, -1):
+        if i + 1 < len(compute) and compute[i + 1].function != compute[i].function:
+            nxt = None
+        if names[i]:
+            nxt = names[i]
+        else:
+            p = prev[i]
+            names[i] = _common_prefix(p, nxt) if p is not None and nxt is not None else []
+    # Ops inside a cond / while body sit under their parent op's scopes.
+    by_name = {(op.function, op.name): i for i, op in enumerate(compute)}
+    out = []
+    for i, op in enumerate(compute):
+        block = tuple(getattr(op, "block", ()) or ())
+        scope = names[i]
+        if block:
+            parent = by_name.get((op.function, block[0]))
+            outer = names[parent] if parent is not None else []
+            scope = [*outer, *_block_steps(block), *scope[len(_common_prefix(outer, scope)) :]]
+        out.append(_function_steps(op.function, multi) + scope)
+    return out
+
+
+# --- building the tree --------------------------------------------------------------------------
+
+
+@dataclass
+class _Node:
+    key: str
+    label: str
+    kind: LayerKind
+    lo: int
+    hi: int  # inclusive positions among the compute ops
+    children: list[_Node]
+
+
+def _build(paths: Sequence[Sequence[_Step]]) -> list[_Node]:
+    roots: list[_Node] = []
+    stack: list[_Node] = []
+    for pos, path in enumerate(paths):
+        keep = 0
+        while keep < len(stack) and keep < len(path) and stack[keep].key == path[keep][0]:
+            keep += 1
+        del stack[keep:]
+        for node in stack:
+            node.hi = pos
+        for key, label, kind in path[keep:]:
+            node = _Node(key, label, kind, pos, pos, [])
+            (stack[-1].children if stack else roots).append(node)
+            stack.append(node)
+    return roots
+
+
+def _prune(nodes: list[_Node], parent: _Node | None) -> list[_Node]:
+    """Drop nodes under MIN_LAYER_OPS ops; fold a node into its only, same-sized child."""
+    out: list[_Node] = []
+    for node in nodes:
+        node.children = _prune(node.children, node)
+        size = node.hi - node.lo + 1
+        if size < MIN_LAYER_OPS and node.kind is not LayerKind.FUNCTION:
+            continue
+        if parent is not None and (node.lo, node.hi) == (parent.lo, parent.hi):
+            # Same ops as its parent: the parent stands for it (its label gets longer).
+            parent.label = _join(parent, node)
+            out.extend(node.children)
+            continue
+        out.append(node)
+    return out
+
+
+def _join(outer: _Node, inner: _Node) -> str:
+    """The label of a node that stands for its only, same-sized child."""
+    if outer.kind is not LayerKind.SCOPE:  # a stage, function or block keeps its name ...
+        return outer.label if inner.kind is LayerKind.SCOPE else f"{outer.label} / {inner.label}"
+    # ... a numbered scope too (`layers.3` over `layers.3.attn`: the layer is what people
+    # name); otherwise the deeper name says more (`model.layers` over `model`).
+    if any(ch.isdigit() for ch in _SEPARATORS.split(outer.label)[-1]):
+        return outer.label
+    return inner.label
+
+
+def _short(label: str, parent_label: str | None) -> str:
+    """The part of a scope below its parent's (`model_layers_12` under `model_layers` reads
+    `layers_12`: a bare number says little on its own)."""
+    if parent_label and label.startswith(parent_label) and len(label) > len(parent_label):
+        rest = label[len(parent_label) :].lstrip("/._:")
+        if rest and not rest.isdigit():
+            return rest
+        tail = _SEPARATORS.split(parent_label)[-1]
+        return label[len(parent_label) - len(tail) :] if rest else label
+    return label
+
+
+# --- the fallback: repeated op-type structure ---------------------------------------------------
+
+
+def _repeat_nodes(compute: Sequence[Any]) -> list[_Node]:
+    """Cut the op-type sequence before each op of one type; keep the cut whose repeated chunks
+    (same op-type sequence at least twice) cover the most ops, chunks of MIN_LAYER_OPS ops or
+    more. [] when no cut repeats."""
+    types = [op.op_type for op in compute]
+    counts: dict[str, int] = {}
+    for t in types:
+        counts[t] = counts.get(t, 0) + 1
+    best: tuple[int, list[tuple[int, int]], str] | None = None
+    for t, c in counts.items():
+        if c < MIN_REPEATS or c * MIN_LAYER_OPS > len(types):
+            continue
+        starts = [i for i, x in enumerate(types) if x == t]
+        chunks = [
+            (a, b - 1) for a, b in zip(starts, [*starts[1:], len(types)], strict=True) if b - a
+        ]
+        sig: dict[tuple[str, ...], int] = {}
+        for a, b in chunks:
+            sig[tuple(types[a : b + 1])] = sig.get(tuple(types[a : b + 1]), 0) + 1
+        kept = [
+            (a, b)
+            for a, b in chunks
+            if b - a + 1 >= MIN_LAYER_OPS and sig[tuple(types[a : b + 1])] >= MIN_REPEATS
+        ]
+        covered = sum(b - a + 1 for a, b in kept)
+        if kept and (best is None or covered > best[0]):
+            best = (covered, kept, t)
+    if best is None:
+        return []
+    _, kept, t = best
+    return [
+        _Node(f"r:{a}", f"{t} block {k}", LayerKind.REPEAT, a, b, [])
+        for k, (a, b) in enumerate(kept)
+    ]
+
+
+# --- the public entry ---------------------------------------------------------------------------
+
+
+def _freeze(
+    nodes: Sequence[_Node],
+    compute: Sequence[Any],
+    mix: np.ndarray,
+    time_cum: np.ndarray,
+    depth: int,
+    parent_label: str | None,
+) -> tuple[Layer, ...]:
+    out = []
+    for n in nodes:
+        counts = mix[n.hi + 1] - mix[n.lo]
+        out.append(
+            Layer(
+                name=n.label,
+                label=_short(n.label, parent_label) if n.kind is LayerKind.SCOPE else n.label,
+                kind=n.kind,
+                start=compute[n.lo].index,
+                end=compute[n.hi].index,
+                first_row=n.lo,
+                last_row=n.hi,
+                n_ops=n.hi - n.lo + 1,
+                device_mix={d: int(counts[i]) for i, d in enumerate(DEVICE_ORDER)},
+                est_time_ms=float(time_cum[n.hi + 1] - time_cum[n.lo]),
+                depth=depth,
+                children=_freeze(n.children, compute, mix, time_cum, depth + 1, n.label),
+            )
+        )
+    return tuple(out)
+
+
+def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...]:
+    """The layer tree of a report's compute ops (roots in execution order; see the module doc).
+
+    Accepts a `ProfileReport` or a sequence of `OpRecord`s (anything with ``index``, ``name``,
+    ``op_type``, ``function``, ``is_const``, ``block`` and, when known, ``device`` and
+    ``est_time_ms``). Ops outside every root (an embedding before the layers) are in no node.
+    """
+    ops = cast("Iterable[Any]", getattr(report_or_ops, "ops", report_or_ops))
+    compute = [op for op in ops if not op.is_const]
+    if not compute:
+        return ()
+    roots = _prune(_build(_paths(compute)), None)
+    if not any(n.kind is not LayerKind.FUNCTION for n in roots) and not any(
+        n.children for n in roots
+    ):
+        repeats = _repeat_nodes(compute)
+        if roots:  # one node per function: put the repeats under their function
+            for fn in roots:
+                fn.children = [r for r in repeats if fn.lo <= r.lo and r.hi <= fn.hi]
+        else:
+            roots = repeats
+    dev_pos = {d: i for i, d in enumerate(DEVICE_ORDER)}
+    mix = np.zeros((len(compute) + 1, len(DEVICE_ORDER)), dtype=np.int64)
+    for i, op in enumerate(compute):
+        dev = getattr(op, "device", None)
+        if dev is not None:
+            mix[i + 1, dev_pos[dev]] = 1
+    mix = np.cumsum(mix, axis=0)
+    times = np.fromiter(
+        (float(getattr(op, "est_time_ms", 0.0)) for op in compute), np.float64, len(compute)
+    )
+    time_cum = np.concatenate([[0.0], np.cumsum(times)])
+    return _freeze(roots, compute, mix, time_cum, 0, None)

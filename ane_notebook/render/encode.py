@@ -1,0 +1,239 @@
+"""Text columns of a ColumnDataSource sent compactly, and decoded in the browser on load.
+
+bokeh sends numpy columns as binary, but a column of strings as a JSON list: at 50,000 ops the
+op table's text columns (reason, output shapes, op type, names) are most of the page and most
+of the time `to_html` spends serialising. Two encodings, chosen per column:
+
+* **dictionary**: a column with few distinct values (reasons, op types, shapes, dtypes) becomes
+  integer codes (uint8/uint16/int32, binary) plus its list of distinct values;
+* **joined**: any other text column (names) becomes one string, the values separated by U+001F
+  (a control character: `escape.html_text` shows control characters as visible escapes, so it
+  never occurs in an escaped value; a column where it does occur is left alone);
+* **prefix** (front coding): like joined, but each value without the characters it shares with
+  the one before (their count in a uint8 array): op names in execution order share their layer
+  path (`model_layers_12_self_attn_...`), which halves the names column at 50k ops.
+
+Float columns holding only whole numbers (positions, lanes) are sent as the smallest integer
+type that holds them: the same values, a half to an eighth of the bytes, no decoding needed.
+
+The encoded columns ride in the source's `tags` and the source starts without them; one
+`CustomJS` on the document's `document_ready` event rebuilds them before anyone can hover or
+select. Columns a glyph or an annotation draws with (colour field, label text) are sent as they
+are, so the first frame is already right.
+
+Hook: none in the diagram code. `encode_sources(*roots)` walks finished layouts, encodes every
+ColumnDataSource in place and attaches the decoder; `render/html.py` and
+`render/compare_page.py` call it just before embedding. Python code that reads a layout's
+sources (tests, the diagram itself) sees them before encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from bokeh.core.property.vectorization import Field
+from bokeh.document import Document
+from bokeh.model import Model
+from bokeh.models import ColumnDataSource, CustomJS
+from bokeh.models.annotations.annotation import DataAnnotation
+from bokeh.models.renderers import GlyphRenderer
+
+TAG = "ane_encoded"
+SEPARATOR = "\x1f"
+DICTIONARY = "dict"
+JOINED = "joined"
+PREFIX = "prefix"
+_MAX_PREFIX = 255  # shared lengths are sent as uint8
+# Dictionary-encode when the distinct values are at most this share of the rows: below it the
+# codes plus the dictionary are smaller than the values joined.
+MAX_DISTINCT_SHARE = 0.25
+MIN_ROWS = 64  # below this a column is sent as it is: nothing worth saving
+
+
+def _codes(n_values: int, inverse: np.ndarray) -> np.ndarray:
+    dtype = np.uint8 if n_values <= 1 << 8 else np.uint16 if n_values <= 1 << 16 else np.int32
+    return inverse.astype(dtype)
+
+
+def encode_column(values: list[str]) -> list[Any] | None:
+    """`[kind, payload...]` for a text column, or None to send it as it is."""
+    if len(values) < MIN_ROWS or not all(type(v) is str for v in values):
+        return None
+    distinct: dict[str, int] = {}
+    inverse = np.fromiter(
+        (distinct.setdefault(v, len(distinct)) for v in values), dtype=np.int64, count=len(values)
+    )
+    if len(distinct) <= MAX_DISTINCT_SHARE * len(values):
+        return [DICTIONARY, _codes(len(distinct), inverse), list(distinct)]
+    if any(SEPARATOR in v for v in distinct):
+        return None
+    joined = SEPARATOR.join(values)
+    if not joined.isascii():
+        # JavaScript counts UTF-16 code units, Python code points: front coding needs them equal.
+        return [JOINED, joined]
+    shared = _shared_prefixes(values)
+    tails = SEPARATOR.join(v[n:] for v, n in zip(values, shared.tolist(), strict=True))
+    if len(tails) + len(shared) * 4 // 3 >= len(joined):
+        return [JOINED, joined]
+    return [PREFIX, shared, tails]
+
+
+def _shared_prefixes(values: list[str]) -> np.ndarray:
+    """For each value, how many leading characters it shares with the previous one (<= 255).
+    Vectorised: the values as rows of a byte matrix, compared with the row above."""
+    mat = np.array([v[:_MAX_PREFIX].encode("ascii") for v in values], dtype=f"S{_MAX_PREFIX}")
+    rows = mat.view(np.uint8).reshape(len(values), -1)
+    lengths = np.fromiter((min(len(v), _MAX_PREFIX) for v in values), np.int64, len(values))
+    out = np.zeros(len(values), dtype=np.uint8)
+    if len(values) > 1:
+        differ = rows[1:] != rows[:-1]
+        first = np.where(differ.any(axis=1), differ.argmax(axis=1), rows.shape[1])
+        out[1:] = np.minimum(first, np.minimum(lengths[1:], lengths[:-1]))
+    return out
+
+
+def _smallest_int(col: np.ndarray) -> np.ndarray | None:
+    """`col` as the smallest integer type that holds it exactly, or None."""
+    if col.dtype.kind != "f" or len(col) < MIN_ROWS or not np.isfinite(col).all():
+        return None
+    if not (col == np.round(col)).all():
+        return None
+    lo, hi = col.min(), col.max()
+    for dtype in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if info.min <= lo and hi <= info.max:
+            return col.astype(dtype)
+    return None
+
+
+def encode_columns(
+    columns: Mapping[str, Any], keep: Collection[str] = ()
+) -> tuple[dict[str, Any], list[list[Any]]]:
+    """(the columns sent as they are, `[name, kind, payload...]` for each encoded one)."""
+    plain: dict[str, Any] = {}
+    encoded: list[list[Any]] = []
+    for name, col in columns.items():
+        if isinstance(col, np.ndarray):
+            small = _smallest_int(col)
+            plain[name] = col if small is None else small
+            continue
+        enc = None if name in keep or not isinstance(col, list) else encode_column(col)
+        if enc is None:
+            plain[name] = col
+        else:
+            encoded.append([name, *enc])
+    return plain, encoded
+
+
+def decode_columns(plain: Mapping[str, Any], encoded: list[list[Any]]) -> dict[str, Any]:
+    """The Python twin of the browser's decoder (for tests): the original columns."""
+    out = dict(plain)
+    for name, kind, *payload in encoded:
+        if kind == DICTIONARY:
+            codes, values = payload
+            out[name] = [values[int(c)] for c in codes]
+        elif kind == PREFIX:
+            col, prev = [], ""
+            for n, tail in zip(payload[0].tolist(), payload[1].split(SEPARATOR), strict=True):
+                prev = prev[:n] + tail
+                col.append(prev)
+            out[name] = col
+        else:
+            out[name] = payload[0].split(SEPARATOR)
+    return out
+
+
+def _fields(model: Model) -> set[str]:
+    """Every name a model's data specs could read from its source: field names, and plain
+    strings too (bokeh reads a string as a field or as a value depending on the property;
+    keeping a column too many costs only bytes)."""
+    out: set[str] = set()
+    for prop in model.dataspecs():
+        v = getattr(model, prop)
+        if isinstance(v, str):
+            out.add(v)
+        elif isinstance(v, Field):
+            out.add(v.field)
+    return out
+
+
+def _drawn_columns(models: Iterable[Model]) -> dict[int, set[str]]:
+    """id(source) -> the columns its glyphs and annotations (among `models`) draw with."""
+    drawn: dict[int, set[str]] = {}
+    for m in models:
+        if isinstance(m, GlyphRenderer):
+            glyphs = (
+                m.glyph,
+                m.selection_glyph,
+                m.nonselection_glyph,
+                m.hover_glyph,
+                m.muted_glyph,
+            )
+            cols = set().union(*(_fields(g) for g in glyphs if isinstance(g, Model)))
+            drawn.setdefault(id(m.data_source), set()).update(cols)
+        elif isinstance(m, DataAnnotation):
+            drawn.setdefault(id(m.source), set()).update(_fields(m))
+    return drawn
+
+
+def encode_sources(*roots: Model) -> Document:
+    """Encode the text columns of every ColumnDataSource under `roots` (in place, keeping the
+    columns glyphs draw with) and return the one document holding them all, with the decoder
+    attached. Embed that document (or the roots, which now belong to it)."""
+    if not roots:
+        raise ValueError("encode_sources needs at least one root")
+    # references() walks every property of every model: once per root (it is most of the time).
+    models = {id(m): m for root in roots for m in root.references()}
+    drawn = _drawn_columns(models.values())
+    sources = []
+    for m in models.values():
+        if not isinstance(m, ColumnDataSource) or m.tags:
+            continue
+        plain, encoded = encode_columns(m.data, drawn.get(id(m), set()))
+        if encoded:
+            m.data = plain
+            m.tags = [TAG, *encoded]
+            sources.append(m)
+    doc = roots[0].document
+    if doc is None:
+        doc = Document()
+        for root in roots:
+            doc.add_root(root)
+    if sources:
+        doc.js_on_event(
+            "document_ready",
+            CustomJS(args={"sources": sources, "tag": TAG, "sep": SEPARATOR}, code=_DECODE_JS),
+        )
+    return doc
+
+
+# Runs once, when the document is ready: rebuild each encoded source's columns in one change.
+_DECODE_JS = """
+for (const src of sources) {
+  const tags = src.tags;
+  if (tags.length == 0 || tags[0] !== tag) { continue; }
+  const data = {...src.data};
+  for (const [name, kind, a, b] of tags.slice(1)) {
+    if (kind === "dict") {
+      const col = new Array(a.length);
+      for (let i = 0; i < a.length; i++) { col[i] = b[a[i]]; }
+      data[name] = col;
+    } else if (kind === "prefix") {
+      const tails = b.split(sep), col = new Array(tails.length);
+      let prev = "";
+      for (let i = 0; i < tails.length; i++) {
+        prev = prev.slice(0, a[i]) + tails[i];
+        col[i] = prev;
+      }
+      data[name] = col;
+    } else {
+      data[name] = a.split(sep);
+    }
+  }
+  src.tags = [];
+  src.data = data;
+}
+window.__aneDecoded = true;
+"""

@@ -1,0 +1,455 @@
+"""The graph view over layers: a collapsed layer is one node, an open one shows what is in it.
+
+A range of ops is cut into *units*: a collapsed layer (one node for all its ops) or a single op.
+Units are laid out like ops in `graph.graph_layout` (longest path from the range's inputs, in
+execution order, since a layer is a run of consecutive ops); an edge between two units stands
+for all the data flow between their ops, and a crossing into a collapsed layer ends on it.
+
+Which layers are open: every one when the range has at most `COLLAPSE_ABOVE` ops; otherwise
+whole levels of the tree are opened, outermost first, while the view stays within `UNIT_BUDGET`
+units or has fewer than `MIN_UNITS` (a 100-layer LLM shows its 100 blocks, not 10,000 ops; a
+4,000-layer one its first blocks, up to the graph's node cap). A click on a layer opens it.
+Only what is open is laid out, in the browser (`UNITS_JS`, the twin of `unit_layout`; keep them
+in step), so a 200,000-op model costs a pass over the CSR of the shown range per click.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..analysis.layers import DTYPE_SUFFIX, Layer, walk
+from ..placement.devices import DEVICE_ORDER
+from ..textreport import fmt_bytes
+from .optable import OpTable, _Escaper
+
+NODE_NAME_CHARS = 18  # of the short name under a graph node
+
+COLLAPSE_ABOVE = 300  # ops in the range: above this, layers start collapsed
+UNIT_BUDGET = 160  # units the automatic opening stays within ...
+MIN_UNITS = 12  # ... once the view has at least this many
+
+
+@dataclass(frozen=True)
+class LayerArrays:
+    """The layer tree flattened in preorder: what the browser needs to cut a range into units."""
+
+    first: np.ndarray  # first row (position among compute ops)
+    last: np.ndarray  # last row, inclusive
+    parent: np.ndarray  # preorder index of the parent, -1 for a root
+    depth: np.ndarray
+    columns: dict[str, Any]  # escaped label/name/mix text, n_ops, dominant device, time
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+
+def layer_arrays(tree: Sequence[Layer]) -> LayerArrays:
+    nodes = list(walk(tree))
+    index = {id(n): i for i, n in enumerate(nodes)}
+    parent = np.full(len(nodes), -1, dtype=np.int32)
+    for n in nodes:
+        for c in n.children:
+            parent[index[id(c)]] = index[id(n)]
+    esc = _Escaper(120)
+
+    def mix_text(n: Layer) -> str:
+        return " · ".join(f"{d.value} {n.device_mix[d]}" for d in DEVICE_ORDER if n.device_mix[d])
+
+    def dominant(n: Layer) -> str:
+        best = max(DEVICE_ORDER, key=lambda d: n.device_mix[d])
+        return best.value if n.device_mix[best] else "?"
+
+    def second(n: Layer) -> str:
+        ranked = sorted(DEVICE_ORDER, key=lambda d: -n.device_mix[d])
+        return ranked[1].value if n.device_mix[ranked[1]] else dominant(n)
+
+    cols: dict[str, Any] = {
+        "label": [esc(n.label) for n in nodes],
+        "name": [esc(n.name) for n in nodes],
+        "kind": [n.kind.value for n in nodes],
+        "n_ops": np.fromiter((n.n_ops for n in nodes), np.int32, len(nodes)),
+        "mix": [mix_text(n) for n in nodes],
+        "device": [dominant(n) for n in nodes],
+        "device2": [second(n) for n in nodes],
+        "time_ms": np.fromiter((n.est_time_ms for n in nodes), np.float64, len(nodes)),
+    }
+    return LayerArrays(
+        first=np.fromiter((n.first_row for n in nodes), np.int32, len(nodes)),
+        last=np.fromiter((n.last_row for n in nodes), np.int32, len(nodes)),
+        parent=parent,
+        depth=np.fromiter((n.depth for n in nodes), np.int32, len(nodes)),
+        columns=cols,
+    )
+
+
+_SEP = re.compile(r"[/._:]")
+
+
+def node_label(op_type: str, name: str) -> str:
+    """The text under an op's graph node: its type and the tail of its (escaped) name, without
+    the converter's dtype suffix (`linear q_proj`). JS twin: `ane_label` in UNITS_JS."""
+    base = DTYPE_SUFFIX.sub("", name)
+    parts = _SEP.split(base)
+    short = "_".join(parts[-2:])[:NODE_NAME_CHARS]
+    return f"{op_type} {short}" if short and short != op_type else op_type
+
+
+def node_labels(nodes: Mapping[str, Any]) -> list[str]:
+    return [node_label(t, n) for t, n in zip(nodes["op_type"], nodes["name"], strict=True)]
+
+
+Unit = tuple[int, int, int, int]  # (layer id or -1 for an op, row/layer ref, first, last)
+
+
+def units(layers: LayerArrays, lo: int, hi: int, expanded: set[int] | None) -> list[Unit]:
+    """Rows [lo, hi) cut into units; `expanded` None opens every layer."""
+    kids: dict[int, list[int]] = {}
+    for i, p in enumerate(layers.parent.tolist()):
+        kids.setdefault(int(p), []).append(i)
+    out: list[Unit] = []
+
+    def emit(a: int, b: int, nodes: list[int]) -> None:
+        r = a
+        for i in nodes:
+            f, last = int(layers.first[i]), int(layers.last[i])
+            if last < a or f > b:
+                continue
+            while r < f:
+                out.append((-1, r, r, r))
+                r += 1
+            inside = lo <= f and last < hi
+            if inside and expanded is not None and i not in expanded:
+                out.append((i, i, f, last))
+            else:
+                emit(max(f, a), min(last, b), kids.get(i, []))
+            r = min(last, b) + 1
+        while r <= b:
+            out.append((-1, r, r, r))
+            r += 1
+
+    if hi > lo:
+        emit(lo, hi - 1, kids.get(-1, []))
+    return out
+
+
+def auto_expanded(layers: LayerArrays, lo: int, hi: int) -> set[int] | None:
+    """The layers open by default for rows [lo, hi) (see the module doc)."""
+    if hi - lo <= COLLAPSE_ABOVE or not len(layers):
+        return None
+    opened: set[int] = set()
+    while True:
+        now = units(layers, lo, hi, opened)
+        closed = [u[0] for u in now if u[0] >= 0]
+        if not closed:
+            return opened
+        trial = opened | set(closed)
+        # Over budget stops the opening, unless the view is still a handful of boxes (one
+        # "model" box says nothing; the graph's node cap then cuts a very long level).
+        if len(units(layers, lo, hi, trial)) > UNIT_BUDGET and len(now) >= MIN_UNITS:
+            return opened
+        opened = trial
+
+
+@dataclass(frozen=True)
+class UnitLayout:
+    lo: int
+    hi: int
+    units: list[Unit]
+    gx: np.ndarray  # per unit
+    gy: np.ndarray
+    edges: np.ndarray  # (n, 2) unit indices
+    unit_of: np.ndarray  # row - lo -> unit index
+    truncated: bool
+
+
+def unit_layout(
+    table: OpTable, layers: LayerArrays, lo: int, hi: int, expanded: set[int] | None, max_units: int
+) -> UnitLayout:
+    us = units(layers, lo, hi, expanded)
+    truncated = len(us) > max_units
+    if truncated:
+        us = us[:max_units]
+        hi = us[-1][3] + 1 if us else lo
+    unit_of = np.zeros(hi - lo, dtype=np.int64)
+    for u, (_, _, f, last) in enumerate(us):
+        unit_of[f - lo : last + 1 - lo] = u
+    ptr, src = table.in_ptr, table.in_src
+    depth = np.zeros(len(us), dtype=np.int64)
+    edges: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for u, (kind, _, f, last) in enumerate(us):
+        d = 0
+        for r in range(f, last + 1):
+            for s in src[ptr[r] : ptr[r + 1]]:
+                if lo <= s < f:
+                    su = int(unit_of[s - lo])
+                    d = max(d, int(depth[su]) + 1)
+                    if kind < 0 and us[su][0] < 0:
+                        edges.append((su, u))  # op to op: every input, as graph_layout
+                    elif (su, u) not in seen:
+                        seen.add((su, u))
+                        edges.append((su, u))
+        depth[u] = d
+    size = np.bincount(depth, minlength=1) if len(us) else np.zeros(1, dtype=np.int64)
+    slot = np.zeros_like(size)
+    gy = np.zeros(len(us), dtype=np.float64)
+    for u in range(len(us)):
+        gy[u] = (size[depth[u]] - 1) / 2.0 - slot[depth[u]]
+        slot[depth[u]] += 1
+    return UnitLayout(
+        lo,
+        hi,
+        us,
+        depth.astype(np.float64),
+        gy,
+        np.asarray(edges, dtype=np.int64).reshape(-1, 2),
+        unit_of,
+        truncated,
+    )
+
+
+def unit_sources(
+    table: OpTable, crossings: Mapping[str, Any], layers: LayerArrays, lay: UnitLayout
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Python twin of the source-building half of `graphunits.UNITS_JS`."""
+    us = lay.units
+    opk = [k for k, u in enumerate(us) if u[0] < 0]
+    lyk = [k for k, u in enumerate(us) if u[0] >= 0]
+    op_rows = np.asarray([us[k][1] for k in opk], dtype=np.int64)
+    nodes = {
+        k: (v[op_rows] if isinstance(v, np.ndarray) else [v[i] for i in op_rows])
+        for k, v in table.columns.items()
+    }
+    nodes["gx"], nodes["gy"] = lay.gx[opk], lay.gy[opk]
+    nodes["label"] = node_labels(nodes)
+    ids = np.asarray([us[k][1] for k in lyk], dtype=np.int64)
+    all_cols = layers_all(layers)
+    ld = {
+        k: (v[ids] if isinstance(v, np.ndarray) else [v[i] for i in ids])
+        for k, v in all_cols.items()
+    }
+    ld["id"] = ids.astype(np.int32)
+    ld["gx"], ld["gy"] = lay.gx[lyk], lay.gy[lyk]
+    ld["text"] = [f"{all_cols['label'][i]} ({all_cols['n_ops'][i]})" for i in ids]
+    e = lay.edges
+    edges = {
+        "x0": lay.gx[e[:, 0]],
+        "y0": lay.gy[e[:, 0]],
+        "x1": lay.gx[e[:, 1]],
+        "y1": lay.gy[e[:, 1]],
+    }
+    lo, hi = lay.lo, lay.hi
+    sr, dr = np.asarray(crossings["src_row"]), np.asarray(crossings["dst_row"])
+    inside = np.flatnonzero((sr >= lo) & (sr < hi) & (dr >= lo) & (dr < hi))
+    su_all, du_all = lay.unit_of[sr[inside] - lo], lay.unit_of[dr[inside] - lo]
+    apart = su_all != du_all
+    keep, su, du = inside[apart], su_all[apart], du_all[apart]
+    xdata = {
+        k: (v[keep] if isinstance(v, np.ndarray) else [v[i] for i in keep])
+        for k, v in crossings.items()
+    }
+    xdata["gx0"], xdata["gy0"] = lay.gx[su], lay.gy[su]
+    xdata["gx1"], xdata["gy1"] = lay.gx[du], lay.gy[du]
+    return nodes, ld, edges, xdata
+
+
+def layers_all(layers: LayerArrays) -> dict[str, Any]:
+    return {"first": layers.first, "last": layers.last, "parent": layers.parent, **layers.columns}
+
+
+def crossing_label_data(xdata: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """One label per pair of graph nodes a crossing joins: count and bytes (JS twin in
+    graphunits.UNITS_JS)."""
+    agg: dict[tuple[float, float, float, float], list[float]] = {}
+    for x0, y0, x1, y1, b in zip(
+        xdata["gx0"], xdata["gy0"], xdata["gx1"], xdata["gy1"], xdata["bytes"], strict=True
+    ):
+        a = agg.setdefault((x0, y0, x1, y1), [0, 0.0])
+        a[0] += 1
+        a[1] += float(b)
+    out: dict[str, list[Any]] = {"x": [], "y": [], "text": []}
+    for j, ((x0, y0, x1, y1), (n, b)) in enumerate(agg.items()):
+        out["x"].append((x0 + x1) / 2)
+        # Above and below the edge in turn: neighbouring crossings' labels then do not meet.
+        out["y"].append((y0 + y1) / 2 + (0.2 if j % 2 == 0 else -0.2))
+        out["text"].append((f"{int(n)} × " if n > 1 else "") + fmt_bytes(b))
+    return out
+
+
+# Browser twin of units + auto_expanded + unit_layout, and of the graph sources built from them.
+# `state` (a ColumnDataSource) holds the range and the open layers, so a click keeps the range.
+UNITS_JS = """
+function ane_label(op_type, name) {
+  const base = name.replace(new RegExp(dtype_suffix), "");
+  const parts = base.split(/[/._:]/);
+  const short = parts.slice(-2).join("_").slice(0, node_name_chars);
+  return short && short != op_type ? `${op_type} ${short}` : op_type;
+}
+function ane_units(L, lo, hi, expanded) {
+  const out = [];
+  const emit = (a, b, nodes) => {
+    let r = a;
+    for (const i of nodes) {
+      const f = L.first[i], last = L.last[i];
+      if (last < a || f > b) { continue; }
+      while (r < f) { out.push([-1, r, r, r]); r++; }
+      const inside = lo <= f && last < hi;
+      if (inside && expanded !== null && !expanded.has(i)) { out.push([i, i, f, last]); }
+      else { emit(Math.max(f, a), Math.min(last, b), L.kids[i] ?? []); }
+      r = Math.min(last, b) + 1;
+    }
+    while (r <= b) { out.push([-1, r, r, r]); r++; }
+  };
+  if (hi > lo) { emit(lo, hi - 1, L.kids[-1] ?? []); }
+  return out;
+}
+function ane_auto(L, lo, hi) {
+  if (hi - lo <= collapse_above || L.first.length == 0) { return null; }
+  let opened = new Set();
+  for (;;) {
+    const now = ane_units(L, lo, hi, opened);
+    const closed = now.filter((u) => u[0] >= 0).map((u) => u[0]);
+    if (closed.length == 0) { return opened; }
+    const trial = new Set([...opened, ...closed]);
+    if (ane_units(L, lo, hi, trial).length > unit_budget && now.length >= min_units) {
+      return opened;
+    }
+    opened = trial;
+  }
+}
+function ane_relayout(lo, hi, expanded) {
+  const L = {first: layers_all.data.first, last: layers_all.data.last, kids: {}};
+  const par = layers_all.data.parent;
+  for (let i = 0; i < par.length; i++) { (L.kids[par[i]] ??= []).push(i); }
+  if (expanded === undefined) { expanded = ane_auto(L, lo, hi); }
+  let us = ane_units(L, lo, hi, expanded);
+  const truncated = us.length > max_ops;
+  if (truncated) { us = us.slice(0, max_ops); hi = us.length ? us[us.length - 1][3] + 1 : lo; }
+  const unit_of = new Int32Array(Math.max(hi - lo, 0));
+  us.forEach((u, k) => { for (let r = u[2]; r <= u[3]; r++) { unit_of[r - lo] = k; } });
+  const depth = new Int32Array(us.length);
+  const e0 = [], e1 = [], seen = new Set();
+  let maxd = 0;
+  for (let k = 0; k < us.length; k++) {
+    const [kind, , f, last] = us[k];
+    let d = 0;
+    for (let r = f; r <= last; r++) {
+      for (let e = in_ptr[r]; e < in_ptr[r + 1]; e++) {
+        const s = in_src[e];
+        if (s >= lo && s < f) {
+          const su = unit_of[s - lo];
+          d = Math.max(d, depth[su] + 1);
+          const key = su * us.length + k;
+          if ((kind < 0 && us[su][0] < 0) || !seen.has(key)) {
+            seen.add(key); e0.push(su); e1.push(k);
+          }
+        }
+      }
+    }
+    depth[k] = d;
+    if (d > maxd) { maxd = d; }
+  }
+  const size = new Int32Array(maxd + 1), slot = new Int32Array(maxd + 1);
+  for (let k = 0; k < us.length; k++) { size[depth[k]] += 1; }
+  const gx = new Float64Array(us.length), gy = new Float64Array(us.length);
+  for (let k = 0; k < us.length; k++) {
+    const d = depth[k];
+    gx[k] = d; gy[k] = (size[d] - 1) / 2 - slot[d]; slot[d] += 1;
+  }
+  const opk = [], lyk = [];
+  us.forEach((u, k) => (u[0] < 0 ? opk : lyk).push(k));
+  const nd = {};
+  for (const key of Object.keys(ops.data)) {
+    const col = ops.data[key];
+    nd[key] = opk.map((k) => col[us[k][1]]);
+  }
+  nd.gx = opk.map((k) => gx[k]); nd.gy = opk.map((k) => gy[k]);
+  nd.label = opk.map((k) => ane_label(ops.data.op_type[us[k][1]], ops.data.name[us[k][1]]));
+  nodes.data = nd;
+  const ld = {};
+  for (const key of Object.keys(layers_all.data)) {
+    const col = layers_all.data[key];
+    ld[key] = lyk.map((k) => col[us[k][1]]);
+  }
+  ld.id = lyk.map((k) => us[k][1]);
+  ld.gx = lyk.map((k) => gx[k]); ld.gy = lyk.map((k) => gy[k]);
+  const la_ = layers_all.data;
+  ld.text = lyk.map((k) => `${la_.label[us[k][1]]} (${la_.n_ops[us[k][1]]})`);
+  layers.data = ld;
+  edges.data = {x0: e0.map((i) => gx[i]), y0: e0.map((i) => gy[i]),
+                x1: e1.map((i) => gx[i]), y1: e1.map((i) => gy[i])};
+  const keep = [], su = [], du = [];
+  const sr = xs.data.src_row, dr = xs.data.dst_row;
+  for (let j = 0; j < sr.length; j++) {
+    if (sr[j] >= lo && sr[j] < hi && dr[j] >= lo && dr[j] < hi) {
+      const a = unit_of[sr[j] - lo], b = unit_of[dr[j] - lo];
+      if (a != b) { keep.push(j); su.push(a); du.push(b); }
+    }
+  }
+  const xd = {};
+  for (const key of Object.keys(xs.data)) {
+    const col = xs.data[key];
+    xd[key] = keep.map((j) => col[j]);
+  }
+  xd.gx0 = su.map((a) => gx[a]); xd.gy0 = su.map((a) => gy[a]);
+  xd.gx1 = du.map((b) => gx[b]); xd.gy1 = du.map((b) => gy[b]);
+  graph_xs.data = xd;
+  // One label per pair of units: the tensors crossing between them and their bytes.
+  const agg = new Map();
+  keep.forEach((j, t) => {
+    const key = su[t] * us.length + du[t];
+    const a = agg.get(key) ?? {n: 0, bytes: 0, x: (gx[su[t]] + gx[du[t]]) / 2,
+                               y: (gy[su[t]] + gy[du[t]]) / 2};
+    a.n += 1; a.bytes += xs.data.bytes[j]; agg.set(key, a);
+  });
+  const fb = (b) => {  // textreport.fmt_bytes
+    for (const unit of ["B", "KB", "MB", "GB"]) {
+      if (Math.abs(b) < 1024 || unit == "GB") {
+        return unit == "B" ? `${b.toFixed(0)} B` : `${b.toFixed(1)} ${unit}`;
+      }
+      b /= 1024;
+    }
+  };
+  const la = [...agg.values()];
+  xlabels.data = {x: la.map((a) => a.x), y: la.map((a, j) => a.y + (j % 2 == 0 ? 0.2 : -0.2)),
+                  text: la.map((a) => (a.n > 1 ? `${a.n} × ` : "") + fb(a.bytes))};
+  xlabels_set.visible = la.length <= max_labels;
+  labels.visible = opk.length <= max_labels && maxd + 1 <= max_label_layers;
+  layer_labels.visible = lyk.length <= max_labels && maxd + 1 <= max_label_layers;
+  state.data = {lo: [lo], hi: [hi], expanded: [expanded === null ? [] : [...expanded]],
+                all_open: [expanded === null]};
+  let title = `Data flow, ops ${lo}–${hi - 1} of ${ops.get_length()}`;
+  if (lyk.length) { title += `: ${lyk.length} layers collapsed (click one to open it)`; }
+  if (truncated) { title += ` (cut at the first ${us.length} nodes)`; }
+  fig.title.text = title;
+}
+"""
+
+SELECT_JS = """
+const idx = ops.selected.indices;
+if (idx.length == 0) { return; }  // a cleared selection keeps the current view
+let lo = Infinity, hi = -Infinity;
+for (const i of idx) { if (i < lo) lo = i; if (i > hi) hi = i; }
+ane_relayout(lo, hi + 1, undefined);
+"""
+
+EXPAND_JS = """
+const idx = cb_data.source.inspected.indices;
+if (idx.length == 0) { return; }
+const id = layers.data.id[idx[0]];
+const st = state.data;
+if (st.all_open[0]) { return; }
+const open = new Set(st.expanded[0]);
+open.add(id);
+ane_relayout(st.lo[0], st.hi[0], open);
+"""
+
+RESET_JS = """
+const st = state.data;
+ane_relayout(st.lo[0], st.hi[0], undefined);
+"""

@@ -1,0 +1,215 @@
+"""The layer band above the lanes: each layer a labelled span coloured by its device mix.
+
+Like the distribution bar on Model Explorer's group nodes: a layer's span is split into one
+piece per processor, as wide as the share of its ops there, so a 10,000-op LLM reads as 100
+blocks with their fp32 islands (CPU pieces) at a glance. The band is drawn in the lanes
+figure, above the top lane (so it shares the lanes' x, op position, pixel for pixel), shows up
+to `BAND_LEVELS` levels of the tree starting at the first level that has more than one layer,
+and a click on a layer zooms the lanes to it and shows it in the graph view.
+
+Labels are drawn only where they fit: `_FIT_JS` recomputes them when the view is zoomed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
+from bokeh.models.annotations import LabelSet
+
+from ..analysis.layers import Layer, walk
+from ..placement.devices import DEVICE_ORDER
+from .optable import _Escaper
+from .palette import DEVICE_COLORS
+
+BAND_LEVELS = 3
+BAND_ROW_PX = 30
+BAND_ROW = 0.62  # lane units between band rows (lanes are 1 apart)
+CHAR_PX = 6.5  # width of a character of the 8pt label font
+ASSUMED_WIDTH_PX = 1000  # plot width the labels are first fitted to (refitted in the browser)
+
+
+def band_levels(tree: Sequence[Layer]) -> list[int]:
+    """The depths the band shows."""
+    by_depth: dict[int, int] = {}
+    for n in walk(tree):
+        by_depth[n.depth] = by_depth.get(n.depth, 0) + 1
+    if not by_depth:
+        return []
+    first = next((d for d in sorted(by_depth) if by_depth[d] > 1), max(by_depth))
+    return [d for d in range(first, first + BAND_LEVELS) if d in by_depth]
+
+
+_TRAILING_NUMBER = re.compile(r"\d+$")
+
+
+def _short(label: str) -> str:
+    """What a layer's span shows when its label does not fit: its number (`layers_12` -> 12)."""
+    m = _TRAILING_NUMBER.search(label)
+    return m.group() if m else ""
+
+
+def _fit(label: str, short: str, width_px: float) -> str:
+    if len(label) * CHAR_PX <= width_px:
+        return label
+    if short and len(short) * CHAR_PX <= width_px:
+        return short
+    keep = int(width_px / CHAR_PX) - 1
+    return label[:keep] + "…" if keep >= 3 else ""
+
+
+def band_columns(
+    tree: Sequence[Layer], n_rows: int, base_y: float = 0.0
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(pieces, layers): one piece per (layer, processor with ops), one span per layer; the
+    outermost level's row at `base_y` + (levels - 1) rows, the deepest at `base_y`."""
+    levels = band_levels(tree)
+    level_of = {d: i for i, d in enumerate(levels)}
+    esc = _Escaper(120)
+    pieces: dict[str, list[Any]] = {k: [] for k in ("left", "right", "bottom", "top", "color")}
+    spans: dict[str, list[Any]] = {
+        k: []
+        for k in ("left", "right", "bottom", "top", "mid", "y", "label", "name", "mix", "n_ops")
+    }
+    spans["time_ms"], spans["text"], spans["short"] = [], [], []
+    px_per_op = ASSUMED_WIDTH_PX / max(n_rows, 1)
+    for n in walk(tree):
+        lev = level_of.get(n.depth)
+        if lev is None:
+            continue
+        y = base_y + (len(levels) - 1 - lev) * BAND_ROW
+        top, bottom = y + BAND_ROW * 0.44, y - BAND_ROW * 0.44
+        left, right = n.first_row - 0.5, n.last_row + 0.5
+        x = left
+        for d in DEVICE_ORDER:
+            c = n.device_mix[d]
+            if c:
+                w = (right - left) * c / n.n_ops
+                for k, v in zip(pieces, (x, x + w, bottom, top, DEVICE_COLORS[d]), strict=True):
+                    pieces[k].append(v)
+                x += w
+        if x < right:  # ops the plan placed nowhere
+            for k, v in zip(pieces, (x, right, bottom, top, "#bbbbbb"), strict=True):
+                pieces[k].append(v)
+        label = esc(n.label)
+        mix = " · ".join(f"{d.value} {n.device_mix[d]}" for d in DEVICE_ORDER if n.device_mix[d])
+        for k, v in (
+            ("left", left),
+            ("right", right),
+            ("bottom", bottom),
+            ("top", top),
+            ("mid", (left + right) / 2),
+            ("y", y),
+            ("label", label),
+            ("name", esc(n.name)),
+            ("mix", mix or "none placed"),
+            ("n_ops", n.n_ops),
+            ("time_ms", n.est_time_ms),
+            ("short", _short(label)),
+            ("text", _fit(label, _short(label), (right - left) * px_per_op)),
+        ):
+            spans[k].append(v)
+    return pieces, spans
+
+
+_FIT_JS = """
+const d = spans.data;
+const w = fig.inner_width > 0 ? fig.inner_width : 1000;
+const ppu = w / (xr.end - xr.start);
+const text = d.label.map((s, i) => {
+  const px = (d.right[i] - d.left[i]) * ppu;
+  if (s.length * char_px <= px) { return s; }
+  if (d.short[i] && d.short[i].length * char_px <= px) { return d.short[i]; }
+  const keep = Math.floor(px / char_px) - 1;
+  return keep >= 3 ? s.slice(0, keep) + "…" : "";
+});
+spans.data = {...d, text: text};
+"""
+
+_ZOOM_JS = """
+const idx = cb_data.source.inspected.indices;
+if (idx.length == 0) { return; }
+const i = idx[0];
+const pad = (spans.data.right[i] - spans.data.left[i]) * 0.02;
+xr.start = spans.data.left[i] - pad;
+xr.end = spans.data.right[i] + pad;
+// Select the layer's ops too: the graph view below then shows that layer.
+if (ops !== null) {
+  const first = Math.round(spans.data.left[i] + 0.5), last = Math.round(spans.data.right[i] - 0.5);
+  ops.selected.indices = Array.from({length: last - first + 1}, (_, k) => first + k);
+}
+"""
+
+
+def add_layer_band(
+    fig: Any, tree: Sequence[Layer], n_rows: int, base_y: float, ops: Any = None
+) -> int:
+    """Draw the band into the lanes figure `fig` from `base_y` up; returns its rows (0: none).
+    The caller makes room (y range and height). A click on a layer zooms to it and, given the
+    lanes' op source `ops`, selects its ops (which re-lays out the graph view)."""
+    levels = band_levels(tree)
+    if not levels:
+        return 0
+    pieces, spans = band_columns(tree, n_rows, base_y)
+    piece_src = ColumnDataSource(pieces, name="band_pieces")
+    span_src = ColumnDataSource(spans, name="band_layers")
+    fig.quad(
+        left="left",
+        right="right",
+        bottom="bottom",
+        top="top",
+        source=piece_src,
+        fill_color="color",
+        line_color=None,
+        name="band_pieces_glyph",
+    )
+    spans_r = fig.quad(
+        left="left",
+        right="right",
+        bottom="bottom",
+        top="top",
+        source=span_src,
+        fill_alpha=0,
+        line_color="white",
+        line_width=1.5,
+        name="band_layers_glyph",
+    )
+    fig.add_layout(
+        LabelSet(
+            x="mid",
+            y="y",
+            text="text",
+            source=span_src,
+            text_align="center",
+            text_baseline="middle",
+            text_color="white",
+            text_font_size="8pt",
+            text_font_style="bold",
+            name="band_labels",
+        )
+    )
+    x_range = fig.x_range
+    fig.add_tools(
+        HoverTool(
+            renderers=[spans_r],
+            tooltips=[
+                ("layer", "@name{safe}"),
+                ("ops", "@n_ops (@mix)"),
+                ("time", "@time_ms{0.000[000]} ms (estimated)"),
+                ("", "click to zoom to it"),
+            ],
+        ),
+        TapTool(
+            renderers=[spans_r],
+            behavior="inspect",
+            callback=CustomJS(args={"spans": span_src, "xr": x_range, "ops": ops}, code=_ZOOM_JS),
+        ),
+    )
+    fit = CustomJS(
+        args={"spans": span_src, "xr": x_range, "fig": fig, "char_px": CHAR_PX}, code=_FIT_JS
+    )
+    x_range.js_on_change("start", fit)
+    x_range.js_on_change("end", fit)
+    return len(levels)

@@ -1,0 +1,203 @@
+"""The layer tree (analysis/layers.py): scopes from names, converter-made names, blocks,
+functions, the repeated-structure fallback, and the nesting/count invariants on real reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import pytest
+from test_groups import records
+
+import ane_notebook as an
+from ane_notebook.analysis.layers import MIN_LAYER_OPS, Layer, LayerKind, layer_tree, walk
+from ane_notebook.placement.devices import Device
+
+ANE, CPU = Device.ANE, Device.CPU
+
+LLM_PARTS = (
+    "input_layernorm_pow",
+    "input_layernorm_mean",
+    "input_layernorm_rsqrt",
+    "self_attn_q_proj_cast_fp16",
+    "self_attn_k_proj_cast_fp16",
+    "self_attn_softmax",
+    "self_attn_softmax_to_fp16",
+    "mlp_up_proj",
+    "mlp_act",
+    "mlp_down_proj",
+)
+
+
+def llm_names(n_layers: int) -> list[str]:
+    names = ["model_embed_tokens_cast_fp16", "cast_0"]
+    for i in range(n_layers):
+        names += [f"model_layers_{i}_{p}" for p in LLM_PARTS[:4]]
+        names.append(f"transpose_{i}")  # converter-made, inside the layer
+        names += [f"model_layers_{i}_{p}" for p in LLM_PARTS[4:]]
+        names.append(f"cast_{i + 1}")  # converter-made, between layers
+    return [*names, "model_norm_a", "model_norm_b", "model_norm_c", "lm_head_cast_fp16", "lm_head"]
+
+
+def check_invariants(tree: Sequence[Layer], n_compute: int) -> None:
+    """Children nested in their parent, disjoint and in order; counts consistent."""
+
+    def check(nodes: Sequence[Layer], lo: int, hi: int, depth: int) -> None:
+        prev = lo - 1
+        for n in nodes:
+            assert lo <= n.first_row <= n.last_row <= hi
+            assert n.first_row > prev
+            prev = n.last_row
+            assert n.n_ops == n.last_row - n.first_row + 1 >= 1
+            assert n.depth == depth
+            assert sum(n.device_mix.values()) <= n.n_ops
+            check(n.children, n.first_row, n.last_row, depth + 1)
+
+    check(tree, 0, n_compute - 1, 0)
+
+
+def find(tree: Sequence[Layer], label: str) -> list[Layer]:
+    return [n for n in walk(tree) if n.label == label]
+
+
+def test_llm_names_nest_model_layers_and_sublayers() -> None:
+    ops = records(llm_names(4))
+    tree = layer_tree(ops)
+    check_invariants(tree, len(ops))
+    (model,) = tree
+    assert model.label == "model"
+    layers = next(c for c in model.children if c.label == "layers")
+    assert [c.label for c in layers.children] == [f"layers_{i}" for i in range(4)]
+    first = layers.children[0]
+    assert [c.label for c in first.children] == ["input_layernorm", "self_attn", "mlp"]
+    # the converter-made transpose inside layer 0 belongs to it; the cast between layers not
+    assert first.n_ops == len(LLM_PARTS) + 1
+    names = [o.name for o in ops]
+    assert names[first.first_row + 4] == "transpose_0"
+    assert names.index("cast_1") not in range(first.first_row, first.last_row + 1)
+    assert names.index("cast_1") in range(layers.first_row, layers.last_row + 1)
+    # lm_head + its cast are two ops: no layer
+    assert not find(tree, "lm_head")
+
+
+def test_dotted_and_slashed_scopes() -> None:
+    dotted = [f"model.layers.{i}.attn.{p}" for i in range(3) for p in "qkvo"]
+    tree = layer_tree(records(dotted))
+    (layers,) = tree
+    assert layers.label == "model.layers"  # model and model.layers cover the same ops: merged
+    # a numbered layer keeps its name over its only child (attn)
+    assert [c.label for c in layers.children] == ["layers.0", "layers.1", "layers.2"]
+    slashed = [f"encoder/block_{i}/{p}" for i in range(3) for p in ("a", "b", "c")]
+    tree = layer_tree(records(slashed))
+    assert [c.label for c in tree[0].children] == ["block_0", "block_1", "block_2"]
+
+
+def test_const_ops_are_skipped_and_indices_are_graph_indices() -> None:
+    names = llm_names(2)
+    devs: list[Device | None] = [None if i % 3 == 0 else ANE for i in range(len(names))]
+    ops = records(names, devs)
+    tree = layer_tree(ops)
+    compute = [o for o in ops if not o.is_const]
+    for n in walk(tree):
+        assert ops[n.start] is compute[n.first_row] and ops[n.end] is compute[n.last_row]
+        assert not ops[n.start].is_const
+
+
+def test_device_mix_and_time_sum_the_ops() -> None:
+    names = llm_names(3)
+    devs = [CPU if "softmax" in n else ANE for n in names]
+    ops = records(names, devs, times=[0.5] * len(names))
+    for n in walk(layer_tree(ops)):
+        span = ops[n.first_row : n.last_row + 1]
+        assert n.device_mix[CPU] == sum(o.device is CPU for o in span)
+        assert n.device_mix[ANE] == sum(o.device is ANE for o in span)
+        assert n.est_time_ms == pytest.approx(0.5 * len(span))
+
+
+def test_functions_are_roots() -> None:
+    a = records(llm_names(2), function="prefill")
+    b = records(llm_names(2), function="stage2/decode", start=len(a))
+    tree = layer_tree(a + b)
+    assert [(n.kind, n.label) for n in tree] == [
+        (LayerKind.FUNCTION, "prefill"),
+        (LayerKind.STAGE, "stage2 / decode"),  # a stage of one function: one node
+    ]
+    assert tree[0].children[0].label == "model"
+    check_invariants(tree, len(a) + len(b))
+
+
+def test_blocks_of_control_flow_nest_under_their_parent_scope() -> None:
+    names = [f"enc_layers_{i}_{p}" for i in range(2) for p in ("a", "b", "c", "d")]
+    ops = records(names)
+    # make ops 5..7 the body of a cond written as layer 1's op "enc_layers_1_a"
+    ops = [
+        replace(o, block=("enc_layers_1_a", "block0"), name=f"body_{k}") if 5 <= k <= 7 else o
+        for k, o in enumerate(ops)
+    ]
+    tree = layer_tree(ops)
+    layer1 = find(tree, "layers_1")[0]
+    (block,) = layer1.children
+    assert block.kind is LayerKind.BLOCK and block.label == "enc_layers_1_a · block0"
+    assert (block.first_row, block.last_row) == (5, 7)
+
+
+def test_control_flow_example_has_block_nodes() -> None:
+    report = an.profile("example:control_flow")
+    tree = layer_tree(report)
+    kinds = {n.kind for n in walk(tree)}
+    assert LayerKind.BLOCK in kinds
+    labels = [n.label for n in walk(tree)]
+    assert "choose · block0" in labels and "choose · block1" in labels
+
+
+def test_numbered_leading_tokens_group_blocks() -> None:
+    names = ["stem_conv", "stem_relu"]
+    for i in range(1, 5):
+        names += [f"dw{i}_cast_fp16", f"dw{i}_relu6", f"pw{i}_cast_fp16", f"pw{i}_relu6"]
+    tree = layer_tree(records(names))
+    assert [n.label for n in tree] == [f"dw{i}+pw{i}" for i in range(1, 5)]
+    assert all(n.n_ops == 4 for n in tree)
+
+
+def test_anonymous_names_fall_back_to_repeated_structure() -> None:
+    types = ["layer_norm", "linear", "softmax", "linear", "add"] * 4
+    ops = [
+        replace(o, op_type=t)
+        for o, t in zip(records([f"var_{i}" for i in range(20)]), types, strict=True)
+    ]
+    tree = layer_tree(ops)
+    assert [n.kind for n in tree] == [LayerKind.REPEAT] * 4
+    assert all(n.n_ops == 5 and n.label.startswith("layer_norm") for n in tree)
+    # converter numbering alone is no structure: no scope nodes from var_N
+    assert not any(n.kind is LayerKind.SCOPE for n in walk(tree))
+
+
+def test_nothing_to_group_gives_empty_tree() -> None:
+    assert layer_tree(records(["a", "b"])) == ()
+    assert layer_tree([]) == ()
+    ops = records([f"op_{i}" for i in range(6)])
+    assert layer_tree(ops) == ()  # all one type, every chunk one op: below MIN_LAYER_OPS
+    assert MIN_LAYER_OPS > 1
+
+
+@pytest.mark.parametrize("example", ["transformer", "mobilenet"])
+def test_examples_have_layers_that_match_the_report(example: str) -> None:
+    report = an.profile(f"example:{example}")
+    tree = layer_tree(report)
+    n_compute = sum(1 for o in report.ops if not o.is_const)
+    assert report.summary().n_ops == n_compute
+    check_invariants(tree, n_compute)
+    assert len(tree) >= 2
+    compute = [o for o in report.ops if not o.is_const]
+    for n in walk(tree):
+        span = compute[n.first_row : n.last_row + 1]
+        for d in Device:
+            assert n.device_mix[d] == sum(o.device is d for o in span)
+
+
+def test_hostile_and_huge_names_do_not_break_the_tree() -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    names = [f"{evil}_layers_{i}_{p}" for i in range(3) for p in "abc"] + ["x" * 10_000]
+    tree = layer_tree(records(names))
+    check_invariants(tree, len(names))
+    assert any(evil in n.name for n in walk(tree))  # raw here; escaped where drawn
