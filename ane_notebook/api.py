@@ -220,7 +220,7 @@ def record(
             f"recording a plan needs Core ML on macOS 14.4+: {why}; "
             "here, `ane-notebook profile` gives an estimate"
         )
-    report = profile(model, compute_units, backend="coreml", runs=runs, timeout_s=timeout_s)
+    report = profile(model, compute_units, backend=Backend.COREML, runs=runs, timeout_s=timeout_s)
     return _with_metadata(
         report,
         recorded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -10,13 +10,15 @@ kept: a baseline estimate against a new Core ML plan differs by source as well a
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .errors import UsageError
 from .escape import plain
 from .placement.devices import Device
 from .placement.result import PlacementSource
-from .shares import pct
+from .shares import Share
 
 if TYPE_CHECKING:
     from .report import ProfileReport
@@ -69,7 +71,7 @@ class PlacementDiff:
     segments: tuple[int, int]
     crossings: tuple[int, int]
     est_total_ms: tuple[float, float]
-    ane_op_share: tuple[float | None, float | None]
+    ane_shares: tuple[Share, Share]  # the ANE's share in each, with its denominators
     only_a: tuple[tuple[str, str], ...]  # (function, name) of ops only in the baseline
     only_b: tuple[tuple[str, str], ...]
     time_growth: tuple[MovedOp, ...]  # matched ops whose estimated time grew most, largest first
@@ -79,6 +81,11 @@ class PlacementDiff:
         """Relative change of the estimated total time (None when the baseline's is zero)."""
         a, b = self.est_total_ms
         return (b - a) / a if a > 0 else None
+
+    @property
+    def ane_op_share(self) -> tuple[float | None, float | None]:
+        """The ANE's op share in the baseline and the new report (None: no op runs)."""
+        return (self.ane_shares[0].op_share, self.ane_shares[1].op_share)
 
     @property
     def same_source(self) -> bool:
@@ -103,8 +110,8 @@ class PlacementDiff:
                 + _names(self.other_moves, max_rows)
             )
         lines += [
-            f"  Neural Engine op share: {pct(self.ane_op_share[0])} -> {pct(self.ane_op_share[1])}"
-            " (of the ops that run; const ops not counted)",
+            f"  baseline {self.ane_shares[0].text()}",
+            f"  new      {self.ane_shares[1].text()}",
             f"  segments: {self.segments[0]} -> {self.segments[1]}; crossings: "
             f"{self.crossings[0]} -> {self.crossings[1]} ({len(self.new_crossings)} new"
             + _crossings(self.new_crossings, max_rows)
@@ -177,6 +184,7 @@ class PlacementDiff:
             "est_total_ms": list(self.est_total_ms),
             "time_change": self.time_change,
             "ane_op_share": list(self.ane_op_share),
+            "ane_share_text": [sh.text() for sh in self.ane_shares],
             "only_in_baseline": [{"function": f, "name": n} for f, n in self.only_a],
             "only_in_new": [{"function": f, "name": n} for f, n in self.only_b],
         }
@@ -227,13 +235,29 @@ def _crossing_refs(r: ProfileReport) -> dict[tuple[Any, ...], CrossingRef]:
     return out
 
 
+def _as_report(value: object, which: str) -> ProfileReport:
+    """A report, or the path of a saved one (read with `load_report`); else a UsageError."""
+    from .report import ProfileReport, load_report
+
+    if isinstance(value, ProfileReport):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return load_report(value)
+    raise UsageError(
+        f"diff: {which} must be a ProfileReport or the path of a saved report, "
+        f"not {type(value).__name__}"
+    )
+
+
 def diff(
-    a: ProfileReport,
-    b: ProfileReport,
+    a: ProfileReport | str | os.PathLike[str],
+    b: ProfileReport | str | os.PathLike[str],
     label_a: str | None = None,
     label_b: str | None = None,
 ) -> PlacementDiff:
     """Compare a baseline report `a` with a new report `b` of (a version of) the same model.
+
+    Either may be the path of a saved report (`ProfileReport.to_json`), as `--baseline` is.
 
     >>> import ane_notebook as an
     >>> base = an.profile("example:mobilenet", "CPU_AND_NE", backend="estimate")
@@ -244,6 +268,7 @@ def diff(
     """
     from .comparison import label_of
 
+    a, b = _as_report(a, "the baseline"), _as_report(b, "the new report")
     ops_b = {(o.function, o.name): o for o in b.ops if not o.is_const}
     seen: set[tuple[str, str]] = set()
     only_a: list[tuple[str, str]] = []
@@ -298,7 +323,7 @@ def diff(
         segments=(sa.n_segments, sb.n_segments),
         crossings=(sa.n_crossings, sb.n_crossings),
         est_total_ms=(sa.est_total_ms, sb.est_total_ms),
-        ane_op_share=(sa.share().op_share, sb.share().op_share),
+        ane_shares=(sa.share(), sb.share()),
         only_a=tuple(only_a),
         only_b=only_b,
         time_growth=tuple(grew[:20]),

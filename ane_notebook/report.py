@@ -310,7 +310,8 @@ class ProfileReport:
         found = self._by_name.get(name)
         if found is None:
             raise UnknownOpError(
-                f"no op named {plain(name, 80)!r} in the report of {plain(self.model.name, 80)!r}"
+                # plain() has escaped the names already: no repr on top (it doubles backslashes)
+                f"no op named '{plain(name, 80)}' in the report of '{plain(self.model.name, 80)}'"
             )
         return found
 

@@ -370,3 +370,41 @@ def test_the_verdict_line_counts_its_conditions(
     for extra, verdict in cases:
         code, out, _ = run([str(saved), *extra], capsys)
         assert code == 0 and out.splitlines()[-1].startswith(verdict), out
+
+
+def test_long_options_and_a_text_file_with_a_baseline_diff_on_an_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --compute-units (the long -u), a model (not a report) against a baseline, and
+    # --format text written with --output: the file holds what stdout shows.
+    m4 = tmp_path / "m4.json"
+    profile(EX, "CPU_AND_NE", chip="M4", backend="estimate").to_json(m4)
+    text = tmp_path / "check.txt"
+    argv = [EX, "--compute-units", "CPU_AND_NE", "--chip", "M1", "--backend", "estimate"]
+    code, out, _ = run(
+        [*argv, "--baseline", str(m4), "--format", "text", "--output", str(text)], capsys
+    )
+    assert code == 0
+    written = text.read_text(encoding="utf-8")
+    assert "ops that left the Neural Engine: 2: lm_head_cast_fp16 (linear, ANE -> CPU)" in written
+    assert written.strip() in out and f"wrote {text} (text)" in out
+    code, out, _ = run([*argv, "--baseline", str(m4), "--fail-on-regression"], capsys)
+    assert code == 1 and "FAIL no-op-left-ane: 2 ops left the Neural Engine" in out
+
+
+def test_no_flags_turn_off_what_pyproject_turns_on(
+    saved: Path, no_project_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_hazards import report, sdpa_mask_input
+
+    hazardous = no_project_config / "h.json"
+    report(sdpa_mask_input(), {}).to_json(hazardous)
+    _pyproject(
+        no_project_config,
+        "[tool.ane_notebook.check]\nfail-on-hazard = true\n"
+        f"baseline = '{saved}'\nfail-on-regression = true\n",
+    )
+    assert run([str(hazardous)], capsys)[0] == 1  # the hazard, and a model unlike the baseline
+    code, out, _ = run([str(hazardous), "--no-fail-on-hazard", "--no-fail-on-regression"], capsys)
+    assert code == 0, out
+    assert "no-hazards" not in out and "no-op-left-ane" not in out

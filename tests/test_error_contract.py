@@ -19,7 +19,13 @@ from IPython.core.interactiveshell import InteractiveShell
 
 import ane_notebook as an
 from ane_notebook.cli import EXIT_BAD_INPUT, EXIT_BROKEN_PIPE, main
-from ane_notebook.errors import AneNotebookError, OutputError, UnknownOpError, UsageError
+from ane_notebook.errors import (
+    AneNotebookError,
+    OutputError,
+    PlanError,
+    UnknownOpError,
+    UsageError,
+)
 from ane_notebook.escape import plain
 from ane_notebook.model.convert import convert_quietly
 from ane_notebook.placement.estimate import estimate
@@ -169,6 +175,12 @@ LIBRARY_MISTAKES: list[tuple[str, Callable[[], object], type[AneNotebookError], 
      r"^runs must be a whole number of predictions, at least 1; got 0$"),
     ("unknown backend", lambda: an.profile("example:lstm", backend="tpu"), UsageError,
      r"^unknown backend 'tpu'; choose one of auto, estimate, coreml, recorded$"),
+    ("diff with a number", lambda: an.diff(_report(), 12), UsageError,  # type: ignore[arg-type]
+     r"^diff: the new report must be a ProfileReport or the path of a saved report, not int$"),
+    ("diff with a missing report", lambda: an.diff("/nonexistent-dir/base.json", _report()),
+     PlanError, r"^/nonexistent-dir/base.json: no such file$"),
+    ("unknown op with a hostile name", lambda: _report().op("x\u202e\x1b[2J"), UnknownOpError,
+     r"^no op named 'x\\u202e\\x1b\[2J' in the report of 'lstm'$"),
 ]  # fmt: skip
 
 
@@ -245,3 +257,12 @@ def test_json_and_html_cannot_name_one_file(
         "choose two file names\n"
     )
     assert not target.exists()
+
+
+def test_diff_reads_saved_reports(tmp_path: Path) -> None:
+    base = an.profile("example:mobilenet", "CPU_AND_NE", backend="estimate")
+    new = an.profile("example:mobilenet", "CPU_ONLY", backend="estimate")
+    base.to_json(tmp_path / "base.json")
+    from_paths = an.diff(tmp_path / "base.json", str(tmp_path / "base.json"))
+    assert from_paths.matched == base.summary().n_ops and not from_paths.left_ane
+    assert an.diff(tmp_path / "base.json", new).to_dict() == an.diff(base, new).to_dict()

@@ -104,3 +104,18 @@ def test_the_diagram_header_and_mapping_bar_state_the_denominators() -> None:
     assert "59 that run (+79 const, not counted)" in html
     assert s.share_text().replace("'", "&#x27;") in html
     assert "(79 const ops not counted)" in mapping_bar(r).title.text
+
+
+def test_the_baseline_diff_states_both_shares_and_their_denominators() -> None:
+    from ane_notebook.baseline import diff
+
+    base = profile("example:transformer", "CPU_AND_NE", chip="M4", backend="estimate")
+    new = profile("example:transformer", "CPU_AND_NE", chip="M1", backend="estimate")
+    d = diff(base, new)
+    for label, r in (("baseline", base), ("new     ", new)):
+        assert f"  {label} {r.summary().share_text()}\n" in d.to_text() + "\n"
+    assert "(50 of 59 ops that run; 79 const ops not counted)" in d.to_text()
+    assert d.to_dict()["ane_share_text"] == [
+        base.summary().share_text(),
+        new.summary().share_text(),
+    ]

@@ -207,3 +207,24 @@ def test_full_disk_removes_what_was_extracted(cache: Path, monkeypatch: pytest.M
     assert info.value.__cause__.errno == errno.ENOSPC  # type: ignore[union-attr]
     assert len(created) == 2 and not any(p.exists() for p in created)
     assert not any((cache / "uploads").iterdir())
+
+
+def test_full_disk_in_the_widget(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The explorer on a full disk: one line, status reset, Run usable, nothing extracted left."""
+    real_open = builtins.open
+
+    def open_on_full_disk(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if mode == "xb":
+            real_open(path, mode).close()
+            return real_open("/dev/full", "wb")
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(upload, "open", open_on_full_disk, raising=False)
+    ui = Explorer()
+    ui.source.value = UPLOAD_CHOICE
+    ui.upload.value = upload_value("m.zip", zip_bytes(package_entries()))
+    assert ui.run() is None and ui.report is None
+    assert ui.status.value.count("error:") == 1 and "running" not in ui.status.value
+    assert "m.zip: " in ui.status.value and "No space left on device" in ui.status.value
+    assert ui.output.outputs == () and not ui.run_button.disabled
+    assert not any((cache / "uploads").iterdir())
