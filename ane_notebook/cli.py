@@ -198,17 +198,28 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 
 
 def _cmd_chips(args: argparse.Namespace) -> int:
-    from .placement.devices import CHIPS, DEFAULT_CHIP
+    from .placement.devices import CHIPS, DEFAULT_CHIP, ChipProfile
+
+    # What the chip's ANE can do on the direct path (capability, docs/evidence.md#devices.*);
+    # Core ML may still keep such ops elsewhere, which the rules decide.
+    def capabilities(c: ChipProfile) -> str:
+        names = (
+            ("texture", c.texture_engine),
+            ("sort", c.ane_sort),
+            ("trig", c.ane_trig),
+            ("blockwise", c.blockwise_native),
+        )
+        return " ".join(n for n, has in names if has) or "-"
 
     print(
         f"{'chip':<6}{'ANE cores':>10}{'ANE TOPS fp16':>14}{'GPU TFLOPS':>12}{'GB/s':>8}"
-        f"{'max axis':>10}"
+        f"{'max axis':>10}  ANE direct-path capabilities"
     )
     for c in CHIPS.values():
         mark = "  (default)" if c.name == DEFAULT_CHIP else ""
         print(
             f"{c.name:<6}{c.ane_cores:>10}{c.ane_tops:>14g}{c.gpu_tflops:>12g}"
-            f"{c.mem_bw_gbs:>8g}{c.max_axis:>10}{mark}"
+            f"{c.mem_bw_gbs:>8g}{c.max_axis:>10}  {capabilities(c)}{mark}"
         )
     return 0
 

@@ -43,6 +43,22 @@ def test_examples_and_chips(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(default)" in capsys.readouterr().out
 
 
+def test_chips_show_each_chips_direct_path_capabilities(capsys: pytest.CaptureFixture[str]) -> None:
+    # Every capability field of a chip profile is shown (issue 15: no unread fields), from the
+    # profile itself: the M1 has none of them, the M4 all four.
+    from ane_notebook.placement.devices import get_chip
+
+    assert main(["chips"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    m4 = get_chip("M4")
+    assert m4.ane_sort and m4.blockwise_native and m4.texture_engine and m4.ane_trig
+    assert rows["M4"].split()[-4:] == ["texture", "sort", "trig", "blockwise"]
+    m1 = get_chip("M1")
+    assert not (m1.ane_sort or m1.blockwise_native or m1.texture_engine or m1.ane_trig)
+    assert rows["M1"].split()[-2:] == ["-", "(default)"]
+    assert "blockwise" not in rows["M2"] and "sort" in rows["M2"]
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [
