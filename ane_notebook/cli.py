@@ -200,7 +200,8 @@ def _cmd_examples(args: argparse.Namespace) -> int:
 def _cmd_chips(args: argparse.Namespace) -> int:
     from .placement.devices import CHIPS, DEFAULT_CHIP, ChipProfile
 
-    # What the chip's ANE can do on the direct path (capability, docs/evidence.md#devices.*);
+    # What the chip's ANE can do on the direct path (capability: docs/evidence.md#devices.ane_sort
+    # and the sections beside it);
     # Core ML may still keep such ops elsewhere, which the rules decide.
     def capabilities(c: ChipProfile) -> str:
         names = (

@@ -19,7 +19,6 @@ import importlib
 import importlib.metadata
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CoreMLUnavailableError, ModelLoadError, UsageError
+from ..model.function_copies import default_function_of, function_copies
 from ..model.graph import Graph
 from .coreml_inputs import function_description, inputs_from_graph, make_inputs
 from .devices import CHIPS, ComputeUnits, get_chip
@@ -329,7 +329,7 @@ def run_coreml(
         # compiled, since Core ML plans the function a model is loaded with
         others = {
             function: (copy, _compile(copy, workdir, f"{name} ({function})", timeout_s, progress))
-            for function, copy in _function_copies(path, graph, workdir).items()
+            for function, copy in function_copies(path, graph, workdir).items()
         }
         placements: dict[ComputeUnits, Placement] = {}
         timings: dict[ComputeUnits, CoreMLTimings] = {}
@@ -438,7 +438,7 @@ def _profile_one(
     from tqdm.auto import tqdm
 
     runs, op_names, graph_inputs = job
-    function = _default_function_of(path)
+    function = default_function_of(path)
     with tqdm(total=runs + 1, desc=f"{unit} predict", disable=not progress, leave=False) as bar:
 
         def advance(event: Any) -> None:
@@ -455,43 +455,6 @@ def _profile_one(
         )
     raw["function"] = function
     return raw
-
-
-def _default_function_of(path: str) -> str | None:
-    """The default function of a multifunction model file (None otherwise, or for an .mlmodelc,
-    whose spec is not ours to read): loaded and timed by name, so the report can say which."""
-    if not path.rstrip("/").endswith((".mlpackage", ".mlmodel")):
-        return None
-    from ..model.interface import default_function
-    from ..model.package import read_spec
-
-    description = read_spec(Path(path), label=path).description
-    return default_function(description) if len(description.functions) else None
-
-
-def _function_copies(path: str, graph: Graph, workdir: Path) -> dict[str, str]:
-    """For a multifunction .mlpackage, a copy per function other than the default with that
-    function made the default (`description.defaultFunctionName`; the rest of the package,
-    weights included, copied as it is), so that Core ML plans it: coremltools' compute plan takes
-    no function name (docs/evidence.md#live.function_plans). The user's package is only read."""
-    if len(graph.functions) < 2 or not path.rstrip("/").endswith(".mlpackage"):
-        return {}
-    from ..model.package import read_spec, root_spec_file
-
-    source = Path(path)
-    spec_file = root_spec_file(source, path)
-    spec = read_spec(source, label=path)
-    default = spec.description.defaultFunctionName or graph.functions[0]
-    copies: dict[str, str] = {}
-    for index, function in enumerate(graph.functions):
-        if function == default:
-            continue
-        copy = workdir / f"function{index}.mlpackage"
-        shutil.copytree(source, copy)
-        spec.description.defaultFunctionName = function
-        (copy / spec_file.relative_to(source.resolve())).write_bytes(spec.SerializeToString())
-        copies[function] = str(copy)
-    return copies
 
 
 def _function_plan(
