@@ -18,6 +18,7 @@ import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -59,6 +60,18 @@ SHAPE_UNKNOWN_CLAUSE = "shape unknown: cost not sized"
 _WARNING_EXAMPLES = 5  # op indices listed with the shape_unknown warning
 
 
+_ALL_DEVICES = frozenset(Device)
+
+
+class _Given(NamedTuple):
+    """What one op's explanation takes from the rules (`Problem.givens`)."""
+
+    supported: frozenset[Device]
+    rules: tuple[str, ...]  # ids of the rules that fired
+    ane_evidence: Evidence  # that its op type runs on the ANE at all (the rule table)
+    excluded: tuple[str, Evidence] | None  # reason and weakest evidence of the ANE exclusion
+
+
 @dataclass(frozen=True)
 class Problem:
     """What the partitioner sees for one graph on one chip, before the compute units.
@@ -90,6 +103,34 @@ class Problem:
         """The partitioner's edge tables for this problem, shared by `partition` and the
         uncertainty's readings under every compute-unit setting."""
         return Refiner(self.edges, self.functions, self.tensors)
+
+    @cached_property
+    def givens(self) -> list[_Given]:
+        """Per working op (row k), what its explanation takes from the rules alone: they do
+        not depend on the compute units, so a comparison's four settings share them."""
+        ctx = RuleContext(self.graph, self.chip)
+        out: list[_Given] = []
+        for gi in self.work:
+            op = self.graph.ops[gi]
+            sup = self.support[gi]
+            findings = sup.findings if sup is not None else ()
+            capable = ANE_CAPABLE.get(ctx.format_of(op), {}).get(op.op_type)
+            ane_findings = [f for f in findings if Device.ANE in f.excludes]
+            excluded = None
+            if ane_findings:
+                excluded = (
+                    "; ".join(dict.fromkeys(f.reason for f in ane_findings)),
+                    min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e]),
+                )
+            out.append(
+                _Given(
+                    sup.supported if sup is not None else _ALL_DEVICES,
+                    tuple(f.rule.id for f in findings),
+                    capable[0] if capable is not None else Evidence.GUESS,
+                    excluded,
+                )
+            )
+        return out
 
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
@@ -234,9 +275,10 @@ def estimate(
     )
     alts = alternatives(problem, cu, assign)
     contested_rows, alt_rows = alts.per_op(assign)
-    ctx = RuleContext(graph, profile)
     times = problem.op_times(hw)
     decided = _cost_drivers(problem, unary, times, assign, hw)
+    givens = problem.givens
+    rows = times.tolist()  # the same floats, read without a numpy scalar per op
 
     ops: list[OpPlacement] = []
     for op in graph.ops:
@@ -244,14 +286,12 @@ def estimate(
             ops.append(_CONSTANT)  # immutable: one for every constant op
             continue
         k = problem.pos[op.index]
-        dev = DEVICE_COLUMNS[assign[k]]
-        capable = ANE_CAPABLE.get(ctx.format_of(op), {})
+        col = assign[k]
         p = _explain(
-            problem.support[op.index],
-            dev,
+            givens[k],
+            DEVICE_COLUMNS[col],
             cu,
-            times[k],
-            capable.get(op.op_type),
+            rows[k][col],
             decided.get(k),
             contested=contested_rows[k],
             alt_device=alt_rows.get(k),
@@ -461,38 +501,32 @@ def _cost_reason(dev: Device, dec: _Decision | None) -> str:
 
 
 def _explain(
-    sup: OpSupport | None,
+    given: _Given,
     dev: Device,
     cu: ComputeUnits,
-    times: np.ndarray,
-    capable: tuple[Evidence, str] | None,
+    t: float,
     decision: _Decision | None = None,
     *,
     contested: bool = False,
     alt_device: Device | None = None,
 ) -> OpPlacement:
-    """Reason and evidence for one placed op (and how sure it is: `uncertainty.py`)."""
-    supported = sup.supported if sup is not None else frozenset(Device)
-    findings = sup.findings if sup is not None else ()
-    t = float(times[_COL[dev]])
-    rules = tuple(f.rule.id for f in findings)
+    """Reason and evidence for one placed op (and how sure it is: `uncertainty.py`); `t` is
+    its estimated time on `dev`."""
+    supported, rules, ane_evidence, excluded = given
     if dev == Device.ANE:
         # The evidence that this op type runs on the ANE at all, from the rule table.
-        ev = capable[0] if capable is not None else Evidence.GUESS
         return OpPlacement(
             dev,
             supported,
             reason_kind=ReasonKind.ON_ANE,
-            evidence=ev,
+            evidence=ane_evidence,
             est_time_ms=t,
             rules=rules,
             contested=contested,
             alt_device=alt_device,
         )
-    ane_findings = [f for f in findings if Device.ANE in f.excludes]
-    if ane_findings:
-        reason = "; ".join(dict.fromkeys(f.reason for f in ane_findings))
-        ev = min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e])
+    if excluded is not None:
+        reason, ev = excluded
         return OpPlacement(
             dev,
             supported,
