@@ -132,6 +132,18 @@ class Problem:
             )
         return out
 
+    @cached_property
+    def contested_off_ane(self) -> np.ndarray:
+        """Per row: kept off the ANE only by contested rules (`uncertainty.contested_exclusion`)."""
+        from .uncertainty import contested_exclusion  # it imports this module's types
+
+        return np.array([contested_exclusion(self.support[gi]) for gi in self.work], dtype=bool)
+
+    @cached_property
+    def guessed_on_ane(self) -> np.ndarray:
+        """Per row: its op type is only guessed to run on the ANE (`ANE_CAPABLE`)."""
+        return np.array([g.ane_evidence is Evidence.GUESS for g in self.givens], dtype=bool)
+
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
         if hw.rates_key() == NOMINAL.rates_key():
