@@ -145,6 +145,26 @@ class Problem:
         """Per row: its op type is only guessed to run on the ANE (`ANE_CAPABLE`)."""
         return np.array([g.ane_evidence is Evidence.GUESS for g in self.givens], dtype=bool)
 
+    @cached_property
+    def driver_tables(
+        self,
+    ) -> tuple[
+        list[bool], dict[int, list[tuple[int, int, bool, Hashable]]], dict[Hashable, list[int]]
+    ]:
+        """For `_cost_drivers`, from the graph alone: per row, does a function start there;
+        per producer row, its consumers (row, bytes, is_fp32, tensor); per tensor, every row
+        reading it (model inputs too)."""
+        n = len(self.work)
+        starts = [k == 0 or self.functions[k] != self.functions[k - 1] for k in range(n)]
+        consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
+        readers: dict[Hashable, list[int]] = {}
+        for k, ek in enumerate(self.edges):
+            for (src, nb, fp), t in zip(ek, self.tensors[k], strict=True):
+                readers.setdefault(t, []).append(k)
+                if src >= 0:
+                    consumers.setdefault(src, []).append((k, nb, fp, t))
+        return starts, consumers, readers
+
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
         if hw.rates_key() == NOMINAL.rates_key():
@@ -402,20 +422,15 @@ def _cost_drivers(
     crossings (the same terms the partitioner minimises)."""
     tensors = problem.graph.tensors
     n = len(assign)
-    launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
-    starts = [k == 0 or problem.functions[k] != problem.functions[k - 1] for k in range(n)]
-    consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
-    readers: dict[Hashable, list[int]] = {}  # every op reading a tensor (model inputs too)
-    for k, ek in enumerate(problem.edges):
-        for (src, nb, fp), t in zip(ek, problem.tensors[k], strict=True):
-            readers.setdefault(t, []).append(k)
-            if src >= 0:
-                consumers.setdefault(src, []).append((k, nb, fp, t))
     out: dict[int, _Decision] = {}
-    for k in range(n):
+    # Only ops off the ANE that could run there (none when the compute units exclude it).
+    candidates = np.flatnonzero((np.asarray(assign) != _ANE) & np.isfinite(unary[:, _ANE]))
+    if not len(candidates):
+        return out
+    launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
+    starts, consumers, readers = problem.driver_tables
+    for k in candidates.tolist():
         d = assign[k]
-        if d == _ANE or not math.isfinite(unary[k, _ANE]):
-            continue
         work = float(times[k, _ANE] - times[k, d])
         prev = _CPU if starts[k] else assign[k - 1]
         nxt = None if k + 1 >= n or starts[k + 1] else assign[k + 1]
