@@ -245,3 +245,18 @@ def test_a_comparison_shares_the_records_of_constant_ops() -> None:
         lone = profile(g, r.compute_units, backend="estimate")
         assert lone.to_dict() | {"timings": None} == r.to_dict() | {"timings": None}
         assert lone.ops[consts[0]] is not r.ops[consts[0]]
+
+
+def test_op_fields_read_by_table_fail_like_the_enums() -> None:
+    # placement_fields_from_dict looks members up by value (speed, GitHub issue 14); a value
+    # no table holds, hashable or not, still fails as the Enum itself does (ValueError).
+    from ane_notebook.placement.result import placement_fields_from_dict
+
+    op = json.loads(profile("example:lstm").to_json())["ops"][-1]
+    fields = placement_fields_from_dict(op)
+    assert fields["device"] is Device(op["device"])
+    assert fields["supported"] == tuple(d for d in DEVICE_ORDER if d.value in op["supported"])
+    for key, bad in (("device", "TPU"), ("device", ["ANE"]), ("reason_kind", "?"),
+                     ("evidence", {}), ("cost_driver", "x"), ("alt_device", 3)):  # fmt: skip
+        with pytest.raises(ValueError):
+            placement_fields_from_dict({**op, key: bad})
