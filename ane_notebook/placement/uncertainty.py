@@ -113,7 +113,12 @@ def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alter
             for others_fast in (True, False):
                 hw = hardware_for(problem.graph, problem.chip, corner(ane_fast, others_fast))
                 unary = problem.unary(cu, hw)
-                got, cost = refiner.refine(unary, assign, hw)
+                if len(cu.devices) == 1:
+                    # one processor (CPU_ONLY): nothing can move, and refine would return the
+                    # start with this same cost after a search that cannot succeed
+                    got, cost = list(assign), refiner.cost(unary, assign, hw)
+                else:
+                    got, cost = refiner.refine(unary, assign, hw)
                 ends = ("fast" if ane_fast else "slow", "fast" if others_fast else "slow")
                 name = f"constants: ANE {ends[0]}, others {ends[1]}"
                 readings.append(Reading(name, got, cost + _fixed_ms(problem, hw), frozenset()))
