@@ -34,6 +34,7 @@ from .placement.result import (
     CostDriver,
     Hazard,
     OpEstimate,
+    OpPlacement,
     Placement,
     PlacementSource,
     ReasonKind,
@@ -181,7 +182,17 @@ class ProfileReport:
         records = []
         # a few distinct device sets: each in lane order once
         lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
+        # A record is made from the op, its links and its placement alone, all immutable: an op
+        # given the very same placement object as in another report of this graph (the one
+        # placement every constant op shares) gets the same record. Inside `Graph.sharing`
+        # the four settings of a comparison so build half of a big model's records once.
+        kept: dict[int, tuple[OpPlacement, OpRecord]] = graph.memo("report.records", dict)
         for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
+            if p.device is None:
+                hit = kept.get(op.index)
+                if hit is not None and hit[0] is p:
+                    records.append(hit[1])
+                    continue
             supported = lanes.get(p.supported)
             if supported is None:
                 supported = lanes[p.supported] = tuple(d for d in DEVICE_ORDER if d in p.supported)
@@ -212,6 +223,8 @@ class ProfileReport:
                     cost_driver=p.cost_driver,
                 )
             )
+            if p.device is None:
+                kept[op.index] = (p, records[-1])
         info = ModelInfo(
             name=graph.name,
             source=graph.source,

@@ -262,3 +262,21 @@ def test_graph_sharing_keeps_derived_work_only_inside_the_block() -> None:
         assert build_problem(g, "M4") is not build_problem(g)
     assert g.memo("k", make) == 4
     assert estimate(g, "ALL") == estimate(g, "ALL")
+
+
+def test_fast_placements_are_the_constructors_own() -> None:
+    # estimate._placed skips OpPlacement's generated __init__ (speed, GitHub issue 14): every
+    # placement must hold exactly the dataclass's fields, in its order, and equal the one the
+    # constructor makes from them, under every setting and for every kind of reason.
+    import dataclasses
+
+    from ane_notebook.placement.result import OpPlacement
+
+    names = [f.name for f in dataclasses.fields(OpPlacement)]
+    kinds = set()
+    for units in ("CPU_ONLY", "CPU_AND_NE", "ALL"):
+        for p in estimate(load_model("example:transformer"), units, "M1").ops:
+            assert type(p) is OpPlacement and list(vars(p)) == names
+            assert OpPlacement(**vars(p)) == p and hash(OpPlacement(**vars(p))) == hash(p)
+            kinds.add(p.reason_kind)
+    assert {ReasonKind.ON_ANE, ReasonKind.RULE, ReasonKind.COMPUTE_UNITS} <= kinds

@@ -226,3 +226,37 @@ def test_fast_records_are_the_constructors_own() -> None:
             assert type(rec) is OpRecord and set(vars(rec)) == names
             assert OpRecord(**vars(rec)) == rec
     assert loaded.ops == built.ops
+
+
+def test_a_comparison_shares_the_records_of_constant_ops() -> None:
+    # Inside Graph.sharing a constant op's record (same op, same placement object) is built once
+    # for the four settings (GitHub issue 14); each report still equals one built on its own.
+    from ane_notebook.api import profile_all_units
+    from ane_notebook.model.load import load_model
+
+    g = load_model("example:transformer")
+    reports = list(profile_all_units(g, backend="estimate").values())
+    consts = [i for i, op in enumerate(g.ops) if op.is_const]
+    assert consts and any(not op.is_const for op in g.ops)
+    for r in reports[1:]:
+        assert all(r.ops[i] is reports[0].ops[i] for i in consts)
+        assert all(r.ops[i] is not reports[0].ops[i] for i in range(len(g.ops)) if i not in consts)
+    for r in reports:
+        lone = profile(g, r.compute_units, backend="estimate")
+        assert lone.to_dict() | {"timings": None} == r.to_dict() | {"timings": None}
+        assert lone.ops[consts[0]] is not r.ops[consts[0]]
+
+
+def test_op_fields_read_by_table_fail_like_the_enums() -> None:
+    # placement_fields_from_dict looks members up by value (speed, GitHub issue 14); a value
+    # no table holds, hashable or not, still fails as the Enum itself does (ValueError).
+    from ane_notebook.placement.result import placement_fields_from_dict
+
+    op = json.loads(profile("example:lstm").to_json())["ops"][-1]
+    fields = placement_fields_from_dict(op)
+    assert fields["device"] is Device(op["device"])
+    assert fields["supported"] == tuple(d for d in DEVICE_ORDER if d.value in op["supported"])
+    for key, bad in (("device", "TPU"), ("device", ["ANE"]), ("reason_kind", "?"),
+                     ("evidence", {}), ("cost_driver", "x"), ("alt_device", 3)):  # fmt: skip
+        with pytest.raises(ValueError):
+            placement_fields_from_dict({**op, key: bad})

@@ -148,6 +148,27 @@ def test_huge_integers_are_read_exactly(tmp_path: Path) -> None:
     assert load_report(path).crossings[0].bytes == 2**100
 
 
+def test_long_fractions_take_the_fast_parser(tmp_path: Path, monkeypatch: Any) -> None:
+    # 19 digits after the point are a float either parser reads the same; only a long integer
+    # part needs the exact (slow) parser, whose hooks cost ~10x on a 50k-op report.
+    import ane_notebook.schema as schema
+
+    def slow(raw: bytes, p: Path) -> Any:
+        raise AssertionError("the exact parser was used")
+
+    doc = _fresh()
+    doc["ops"][0]["est_time_ms"] = 0.0050062515262515265
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert "0.0050062515262515265" in path.read_text(encoding="utf-8")
+    monkeypatch.setattr(schema, "_parse_exactly", slow)
+    assert load_report(path).ops[0].est_time_ms == 0.0050062515262515265
+    doc["crossings"][0]["bytes"] = 2**100
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(AssertionError, match="exact parser"):
+        load_report(path)
+
+
 def test_json_nested_beyond_the_parser_limit_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)

@@ -100,3 +100,21 @@ def test_gc_paused_nests_and_restores() -> None:
         assert not gc.isenabled()  # a caller's own pause is left alone
     finally:
         gc.enable()
+
+
+def test_the_html_page_is_made_with_the_collector_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its layer tree and bokeh models are millions of small objects on a 50k-op report; the
+    # collector walking the heap meanwhile cost up to a third of the page (GitHub issue 14).
+    from ane_notebook.api import profile
+    from ane_notebook.render.diagram import build_layout as real
+
+    seen: list[bool] = []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("ane_notebook.render.html.build_layout", spy)
+    assert gc.isenabled()
+    page = profile("example:lstm").to_html()
+    assert seen == [False] and gc.isenabled() and "<html" in page.lower()

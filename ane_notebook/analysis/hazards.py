@@ -47,6 +47,16 @@ class Site:
     details: Mapping[str, object]
 
 
+def _ops_by_type(graph: Graph) -> Mapping[str, list[Op]]:
+    def make() -> dict[str, list[Op]]:
+        out: dict[str, list[Op]] = {}
+        for op in graph.ops:
+            out.setdefault(op.op_type, []).append(op)
+        return out
+
+    return graph.memo("hazards.ops_by_type", make)
+
+
 @dataclass(frozen=True, eq=False)
 class HazardContext:
     """What hazard rules may look at: the graph, where each op runs, and its segment."""
@@ -68,6 +78,12 @@ class HazardContext:
                 if self.placed[i].device is s.device and self.graph.ops[i].function == s.function:
                     out[i] = s.index
         return out
+
+    def ops_of(self, op_type: str) -> Sequence[Op]:
+        """The graph's ops of one type, in order: patterns start from a few op types, and the
+        index is made once per graph inside `Graph.sharing` (a comparison's four reports)
+        instead of each pattern walking every op of every report (GitHub issue 14)."""
+        return _ops_by_type(self.graph).get(op_type, ())
 
     def producer(self, op: Op, name: str) -> int | None:
         return self.graph.producer.get((op.function, name))
@@ -121,8 +137,8 @@ class HazardRule:
 def _sdpa_mask_outside_procedure(ctx: HazardContext) -> Iterator[Site]:
     """SDPA on the ANE whose attn_mask is a model input, computed off the ANE, or computed in an
     earlier ANE segment (a non-ANE op between splits the ANE work: a separate procedure)."""
-    for op in ctx.graph.ops:
-        if op.op_type != SDPA or ctx.device(op.index) is not Device.ANE:
+    for op in ctx.ops_of(SDPA):
+        if ctx.device(op.index) is not Device.ANE:
             continue
         mask = ctx.arg(op, "attn_mask")
         if mask is None:
@@ -159,8 +175,8 @@ def _head_dim(ctx: HazardContext, op: Op) -> int | None:
 
 def _sdpa_cpu_masked(ctx: HazardContext) -> Iterator[Site]:
     """Fused SDPA with an attn_mask, run on the CPU."""
-    for op in ctx.graph.ops:
-        if op.op_type != SDPA or ctx.device(op.index) is not Device.CPU:
+    for op in ctx.ops_of(SDPA):
+        if ctx.device(op.index) is not Device.CPU:
             continue
         if ctx.arg(op, "attn_mask") is None:
             continue
@@ -178,8 +194,8 @@ _SCALE_OPS = frozenset({"mul", "real_div"})
 def _gpu_attention_batch(ctx: HazardContext) -> Iterator[Site]:
     """matmul -> [mul/real_div] -> add -> softmax -> matmul, all on the GPU, batch dim >= 10."""
     ops = ctx.graph.ops
-    for op in ops:
-        if op.op_type != "matmul" or ctx.device(op.index) is not Device.GPU:
+    for op in ctx.ops_of("matmul"):
+        if ctx.device(op.index) is not Device.GPU:
             continue
         shape = op.outputs[0].shape if op.outputs else None
         if not shape or shape[0] is None or shape[0] < 10:

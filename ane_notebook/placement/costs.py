@@ -345,6 +345,31 @@ def returned_outputs(graph: Graph) -> dict[int, list[TensorInfo]]:
     return out
 
 
+def _caller_reads(graph: Graph) -> list[tuple[int, list[tuple[tuple[str, str], TensorInfo]]]]:
+    """The ops (graph index, in order; const ops left out) that read values from the caller,
+    each with those values (key and tensor, once each, in input order). They depend on the
+    graph alone: inside `Graph.sharing` every report of a comparison reads the same list
+    instead of walking every input of every op again (GitHub issue 14)."""
+
+    def make() -> list[tuple[int, list[tuple[tuple[str, str], TensorInfo]]]]:
+        tensors, producer = graph.tensors, graph.producer
+        found = []
+        for op in graph.ops:
+            if op.is_const:
+                continue
+            reads = []
+            for name in dict.fromkeys(op.inputs):
+                key = (op.function, name)
+                t = tensors.get(key)
+                if t is not None and key not in producer:
+                    reads.append((key, t))
+            if reads:
+                found.append((op.index, reads))
+        return found
+
+    return graph.memo("costs.caller_reads", make)
+
+
 def caller_io(
     graph: Graph, devices: Sequence[Device | None], hw: HardwareModel = NOMINAL
 ) -> dict[int, float]:
@@ -355,23 +380,20 @@ def caller_io(
     partitioner charges the same (`estimate.py` builds its edges and unary from the same
     definitions: a value with a known tensor and no producer comes from the caller).
     """
-    tensors, producer = graph.tensors, graph.producer
     arrived: set[tuple[str, str, Device]] = set()
     out: dict[int, float] = {}
-    for op in graph.ops:
-        dev = devices[op.index]
-        if op.is_const or dev is None or dev is Device.CPU:
+    for gi, reads in _caller_reads(graph):
+        dev = devices[gi]
+        if dev is None or dev is Device.CPU:
             continue
         cost = 0.0
-        for name in dict.fromkeys(op.inputs):
-            key = (op.function, name)
-            t = tensors.get(key)
-            if t is None or key in producer or (op.function, name, dev) in arrived:
+        for key, t in reads:
+            if (key[0], key[1], dev) in arrived:
                 continue
-            arrived.add((op.function, name, dev))
+            arrived.add((key[0], key[1], dev))
             cost += hw.crossing_ms(Device.CPU, dev, tensor_bytes(t), t.dtype == "fp32")
         if cost:
-            out[op.index] = cost
+            out[gi] = cost
     for src, ts in returned_outputs(graph).items():
         dev = devices[src]
         if dev is None or dev is Device.CPU:

@@ -14,10 +14,12 @@ The partitioner (`partition.py`) is a dynamic programme over execution order; se
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -59,6 +61,18 @@ SHAPE_UNKNOWN_CLAUSE = "shape unknown: cost not sized"
 _WARNING_EXAMPLES = 5  # op indices listed with the shape_unknown warning
 
 
+_ALL_DEVICES = frozenset(Device)
+
+
+class _Given(NamedTuple):
+    """What one op's explanation takes from the rules (`Problem.givens`)."""
+
+    supported: frozenset[Device]
+    rules: tuple[str, ...]  # ids of the rules that fired
+    ane_evidence: Evidence  # that its op type runs on the ANE at all (the rule table)
+    excluded: tuple[str, Evidence] | None  # reason and weakest evidence of the ANE exclusion
+
+
 @dataclass(frozen=True)
 class Problem:
     """What the partitioner sees for one graph on one chip, before the compute units.
@@ -90,6 +104,66 @@ class Problem:
         """The partitioner's edge tables for this problem, shared by `partition` and the
         uncertainty's readings under every compute-unit setting."""
         return Refiner(self.edges, self.functions, self.tensors)
+
+    @cached_property
+    def givens(self) -> list[_Given]:
+        """Per working op (row k), what its explanation takes from the rules alone: they do
+        not depend on the compute units, so a comparison's four settings share them."""
+        ctx = RuleContext(self.graph, self.chip)
+        out: list[_Given] = []
+        for gi in self.work:
+            op = self.graph.ops[gi]
+            sup = self.support[gi]
+            findings = sup.findings if sup is not None else ()
+            capable = ANE_CAPABLE.get(ctx.format_of(op), {}).get(op.op_type)
+            ane_findings = [f for f in findings if Device.ANE in f.excludes]
+            excluded = None
+            if ane_findings:
+                excluded = (
+                    "; ".join(dict.fromkeys(f.reason for f in ane_findings)),
+                    min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e]),
+                )
+            out.append(
+                _Given(
+                    sup.supported if sup is not None else _ALL_DEVICES,
+                    tuple(f.rule.id for f in findings),
+                    capable[0] if capable is not None else Evidence.GUESS,
+                    excluded,
+                )
+            )
+        return out
+
+    @cached_property
+    def contested_off_ane(self) -> np.ndarray:
+        """Per row: kept off the ANE only by contested rules (`uncertainty.contested_exclusion`)."""
+        from .uncertainty import contested_exclusion  # it imports this module's types
+
+        return np.array([contested_exclusion(self.support[gi]) for gi in self.work], dtype=bool)
+
+    @cached_property
+    def guessed_on_ane(self) -> np.ndarray:
+        """Per row: its op type is only guessed to run on the ANE (`ANE_CAPABLE`)."""
+        return np.array([g.ane_evidence is Evidence.GUESS for g in self.givens], dtype=bool)
+
+    @cached_property
+    def driver_tables(
+        self,
+    ) -> tuple[
+        list[bool], dict[int, list[tuple[int, int, bool, Hashable]]], dict[Hashable, list[int]]
+    ]:
+        """For `_cost_drivers`, from the graph alone: per row, does a function start there;
+        per producer row, its consumers (row, bytes, is_fp32, tensor); per tensor, every row
+        reading it (model inputs too)."""
+        n = len(self.work)
+        starts = [k == 0 or self.functions[k] != self.functions[k - 1] for k in range(n)]
+        consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
+        readers: dict[Hashable, list[int]] = {}
+        for k, ek in enumerate(self.edges):
+            for (src, nb, fp), t in zip(ek, self.tensors[k], strict=True):
+                readers.setdefault(t, []).append(k)
+                if src >= 0:
+                    consumers.setdefault(src, []).append((k, nb, fp, t))
+        return starts, consumers, readers
 
     def costs_for(self, hw: HardwareModel) -> OpCosts:
         """Per-op times under another reading of the constants (same work)."""
@@ -234,9 +308,10 @@ def estimate(
     )
     alts = alternatives(problem, cu, assign)
     contested_rows, alt_rows = alts.per_op(assign)
-    ctx = RuleContext(graph, profile)
     times = problem.op_times(hw)
     decided = _cost_drivers(problem, unary, times, assign, hw)
+    givens = problem.givens
+    rows = times.tolist()  # the same floats, read without a numpy scalar per op
 
     ops: list[OpPlacement] = []
     for op in graph.ops:
@@ -244,14 +319,12 @@ def estimate(
             ops.append(_CONSTANT)  # immutable: one for every constant op
             continue
         k = problem.pos[op.index]
-        dev = DEVICE_COLUMNS[assign[k]]
-        capable = ANE_CAPABLE.get(ctx.format_of(op), {})
+        col = assign[k]
         p = _explain(
-            problem.support[op.index],
-            dev,
+            givens[k],
+            DEVICE_COLUMNS[col],
             cu,
-            times[k],
-            capable.get(op.op_type),
+            rows[k][col],
             decided.get(k),
             contested=contested_rows[k],
             alt_device=alt_rows.get(k),
@@ -349,20 +422,15 @@ def _cost_drivers(
     crossings (the same terms the partitioner minimises)."""
     tensors = problem.graph.tensors
     n = len(assign)
-    launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
-    starts = [k == 0 or problem.functions[k] != problem.functions[k - 1] for k in range(n)]
-    consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
-    readers: dict[Hashable, list[int]] = {}  # every op reading a tensor (model inputs too)
-    for k, ek in enumerate(problem.edges):
-        for (src, nb, fp), t in zip(ek, problem.tensors[k], strict=True):
-            readers.setdefault(t, []).append(k)
-            if src >= 0:
-                consumers.setdefault(src, []).append((k, nb, fp, t))
     out: dict[int, _Decision] = {}
-    for k in range(n):
+    # Only ops off the ANE that could run there (none when the compute units exclude it).
+    candidates = np.flatnonzero((np.asarray(assign) != _ANE) & np.isfinite(unary[:, _ANE]))
+    if not len(candidates):
+        return out
+    launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
+    starts, consumers, readers = problem.driver_tables
+    for k in candidates.tolist():
         d = assign[k]
-        if d == _ANE or not math.isfinite(unary[k, _ANE]):
-            continue
         work = float(times[k, _ANE] - times[k, d])
         prev = _CPU if starts[k] else assign[k - 1]
         nxt = None if k + 1 >= n or starts[k + 1] else assign[k + 1]
@@ -460,40 +528,51 @@ def _cost_reason(dev: Device, dec: _Decision | None) -> str:
     return head + f"it runs faster there (work on the ANE {dec.work_ms:+.3f} ms)"
 
 
+_PLACEMENT_DEFAULTS = {
+    f.name: f.default for f in fields(OpPlacement) if f.default is not dataclasses.MISSING
+}
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _placed(device: Device, supported: frozenset[Device], **given: Any) -> OpPlacement:
+    """`OpPlacement(device, supported, **given)` without the frozen dataclass's generated
+    ``__init__``, which sets each of its 13 fields through ``object.__setattr__``: 3x slower,
+    ~0.04 s per 25k placed ops per compute-unit setting (GitHub issue 14).
+    tests/test_estimate.py checks that the placements are those the constructor makes."""
+    p: OpPlacement = _new(OpPlacement)
+    _set(p, "__dict__", {"device": device, "supported": supported, **_PLACEMENT_DEFAULTS, **given})
+    return p
+
+
 def _explain(
-    sup: OpSupport | None,
+    given: _Given,
     dev: Device,
     cu: ComputeUnits,
-    times: np.ndarray,
-    capable: tuple[Evidence, str] | None,
+    t: float,
     decision: _Decision | None = None,
     *,
     contested: bool = False,
     alt_device: Device | None = None,
 ) -> OpPlacement:
-    """Reason and evidence for one placed op (and how sure it is: `uncertainty.py`)."""
-    supported = sup.supported if sup is not None else frozenset(Device)
-    findings = sup.findings if sup is not None else ()
-    t = float(times[_COL[dev]])
-    rules = tuple(f.rule.id for f in findings)
+    """Reason and evidence for one placed op (and how sure it is: `uncertainty.py`); `t` is
+    its estimated time on `dev`."""
+    supported, rules, ane_evidence, excluded = given
     if dev == Device.ANE:
         # The evidence that this op type runs on the ANE at all, from the rule table.
-        ev = capable[0] if capable is not None else Evidence.GUESS
-        return OpPlacement(
+        return _placed(
             dev,
             supported,
             reason_kind=ReasonKind.ON_ANE,
-            evidence=ev,
+            evidence=ane_evidence,
             est_time_ms=t,
             rules=rules,
             contested=contested,
             alt_device=alt_device,
         )
-    ane_findings = [f for f in findings if Device.ANE in f.excludes]
-    if ane_findings:
-        reason = "; ".join(dict.fromkeys(f.reason for f in ane_findings))
-        ev = min((f.rule.evidence for f in ane_findings), key=lambda e: EVIDENCE_RANK[e])
-        return OpPlacement(
+    if excluded is not None:
+        reason, ev = excluded
+        return _placed(
             dev,
             supported,
             reason=reason,
@@ -505,7 +584,7 @@ def _explain(
             alt_device=alt_device,
         )
     if Device.ANE not in cu.devices:
-        return OpPlacement(
+        return _placed(
             dev,
             supported,
             reason=f"the compute units ({cu.value}) exclude the Neural Engine",
@@ -518,7 +597,7 @@ def _explain(
         )
     # The ANE could run it: the cost model chose otherwise, and says which cost decided. The
     # tiny-work effect itself is community-measured (vx-lang/Vx#436); the calibration is ours.
-    return OpPlacement(
+    return _placed(
         dev,
         supported,
         reason=_cost_reason(dev, decision),

@@ -10,7 +10,7 @@ matches the sentence.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -266,10 +266,6 @@ class Hazard:
 # --- plain-data forms (the report JSON's op fields; shared by the report and recorded plans) ---
 
 
-def _device_or_none(value: Any) -> Device | None:
-    return None if value is None else Device(value)
-
-
 def placement_fields_to_dict(p: Any) -> dict[str, Any]:
     """The placement fields of an `OpPlacement` or `OpRecord` (same names) as JSON-ready data."""
     est = p.estimate
@@ -298,6 +294,57 @@ def placement_fields_to_dict(p: Any) -> dict[str, Any]:
     }
 
 
+# Members by value, for reading 50k-op reports: `Enum(value)` costs ~1 µs a call, a dict
+# lookup a tenth of it (GitHub issue 14). A value not in a table goes through the Enum as before
+# (same member, same error).
+_DEVICE_BY: dict[Any, Device | None] = {None: None, **{d.value: d for d in Device}}
+_KIND_BY: dict[Any, ReasonKind] = {k.value: k for k in ReasonKind}
+_EVIDENCE_BY: dict[Any, Evidence | None] = {None: None, **{e.value: e for e in Evidence}}
+_DRIVER_BY: dict[Any, CostDriver | None] = {None: None, **{c.value: c for c in CostDriver}}
+_LANES: dict[tuple[Any, ...], tuple[Device, ...]] = {}  # supported devices as listed -> lanes
+
+
+def _device(value: Any) -> Device | None:
+    try:
+        return _DEVICE_BY[value]
+    except (KeyError, TypeError):  # TypeError: unhashable
+        return Device(value)
+
+
+def _kind(value: Any) -> ReasonKind:
+    try:
+        return _KIND_BY[value]
+    except (KeyError, TypeError):
+        return ReasonKind(value)
+
+
+def _evidence(value: Any) -> Evidence | None:
+    try:
+        return _EVIDENCE_BY[value]
+    except (KeyError, TypeError):
+        return Evidence(value)
+
+
+def _driver(value: Any) -> CostDriver | None:
+    try:
+        return _DRIVER_BY[value]
+    except (KeyError, TypeError):
+        return CostDriver(value)
+
+
+def _lanes(values: Sequence[Any]) -> tuple[Device, ...]:
+    key = tuple(values)
+    try:
+        got = _LANES.get(key)
+    except TypeError:  # unhashable items: worked out every time
+        return tuple(dev for dev in DEVICE_ORDER if dev.value in values)
+    if got is None:
+        got = tuple(dev for dev in DEVICE_ORDER if dev.value in values)
+        if len(_LANES) < 256:  # a few distinct lists in practice; bounded whatever the input
+            _LANES[key] = got
+    return got
+
+
 def placement_fields_from_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `OpPlacement` / `OpRecord` from a validated report op (version 2).
 
@@ -305,25 +352,25 @@ def placement_fields_from_dict(d: Mapping[str, Any]) -> dict[str, Any]:
     """
     est = d["estimate"]
     return {
-        "device": _device_or_none(d["device"]),
-        "supported": tuple(dev for dev in DEVICE_ORDER if dev.value in d["supported"]),
+        "device": _device(d["device"]),
+        "supported": _lanes(d["supported"]),
         "reason": d["reason"],
-        "reason_kind": ReasonKind(d["reason_kind"]),
-        "evidence": None if d["evidence"] is None else Evidence(d["evidence"]),
+        "reason_kind": _kind(d["reason_kind"]),
+        "evidence": _evidence(d["evidence"]),
         "est_time_ms": float(d["est_time_ms"]),
         "rules": tuple(d["rules"]),
         "cost_weight": d["cost_weight"],
         "contested": d["contested"],
-        "alt_device": _device_or_none(d["alt_device"]),
+        "alt_device": _device(d["alt_device"]),
         "shape_unknown": d["shape_unknown"],
-        "cost_driver": None if d.get("cost_driver") is None else CostDriver(d["cost_driver"]),
+        "cost_driver": _driver(d.get("cost_driver")),
         "estimate": None
         if est is None
         else OpEstimate(
-            device=_device_or_none(est["device"]),
+            device=_device(est["device"]),
             reason=est["reason"],
-            reason_kind=ReasonKind(est["reason_kind"]),
-            evidence=None if est["evidence"] is None else Evidence(est["evidence"]),
+            reason_kind=_kind(est["reason_kind"]),
+            evidence=_evidence(est["evidence"]),
             rules=tuple(est["rules"]),
         ),
     }

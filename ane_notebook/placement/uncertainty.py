@@ -26,7 +26,7 @@ import numpy as np
 from .costs import DEVICE_COLUMNS, HardwareModel, corner, hardware_for
 from .devices import ComputeUnits, Device, Evidence
 from .result import Uncertainty
-from .rules import ANE_CAPABLE, OpSupport, RuleContext
+from .rules import OpSupport
 
 _ANE = DEVICE_COLUMNS.index(Device.ANE)
 
@@ -88,23 +88,16 @@ def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alter
     readings: list[Reading] = []
     rule_rows: set[int] = set()
     if len(assign) and Device.ANE in cu.devices:
+        # Which rows each reading changes depends on the rules (shared by every setting:
+        # `Problem.givens`) and on where this placement put them.
+        on_ane = np.asarray(assign) == _ANE
+        more_rows = np.flatnonzero(~on_ane & problem.contested_off_ane)
+        fewer_rows = np.flatnonzero(on_ane & problem.guessed_on_ane)
         lifted = problem.supported.copy()
-        more: set[int] = set()
-        for k, gi in enumerate(problem.work):
-            if assign[k] != _ANE and contested_exclusion(problem.support[gi]):
-                lifted[k, _ANE] = True
-                more.add(k)
-        ctx = RuleContext(problem.graph, problem.chip)
+        lifted[more_rows, _ANE] = True
         dropped = problem.supported.copy()
-        fewer: set[int] = set()
-        for k, gi in enumerate(problem.work):
-            if assign[k] != _ANE:
-                continue
-            op = problem.graph.ops[gi]
-            capable = ANE_CAPABLE.get(ctx.format_of(op), {}).get(op.op_type)
-            if capable is None or capable[0] is Evidence.GUESS:
-                dropped[k, _ANE] = False
-                fewer.add(k)
+        dropped[fewer_rows, _ANE] = False
+        more, fewer = set(more_rows.tolist()), set(fewer_rows.tolist())
         rule_rows = more | fewer
         for name, supported, rows in (
             ("rules: lifted", lifted, more),
@@ -120,7 +113,12 @@ def alternatives(problem: Problem, cu: ComputeUnits, assign: list[int]) -> Alter
             for others_fast in (True, False):
                 hw = hardware_for(problem.graph, problem.chip, corner(ane_fast, others_fast))
                 unary = problem.unary(cu, hw)
-                got, cost = refiner.refine(unary, assign, hw)
+                if len(cu.devices) == 1:
+                    # one processor (CPU_ONLY): nothing can move, and refine would return the
+                    # start with this same cost after a search that cannot succeed
+                    got, cost = list(assign), refiner.cost(unary, assign, hw)
+                else:
+                    got, cost = refiner.refine(unary, assign, hw)
                 ends = ("fast" if ane_fast else "slow", "fast" if others_fast else "slow")
                 name = f"constants: ANE {ends[0]}, others {ends[1]}"
                 readings.append(Reading(name, got, cost + _fixed_ms(problem, hw), frozenset()))
