@@ -190,14 +190,16 @@ def measure_page(browser: Any, path: Path, repeat: int) -> dict[str, Any]:
             )
             page.evaluate(f"{_model('search')}.value_input = ''")
             page.wait_for(_IDLE, 60)
-            # Band: a click on a layer (under a tenth of the model, in the outermost row that has
-            # such) near the middle, zoomed out to the whole model.
+            # Band: a click on a layer of the band's busiest row, near the middle (another one
+            # each time), zoomed out to the whole model.
             _set_range(page, full[0], full[1])
             k = page.evaluate(f"""(() => {{ const d = {_model("band_layers")}.data;
-              const small = (j) => d.right[j] - d.left[j] < {n / 10};
-              const top = Math.max(...d.y.filter((y, j) => small(j))); let best = -1;
+              const count = new Map();
+              for (const y of d.y) {{ count.set(y, (count.get(y) || 0) + 1); }}
+              const row = [...count.keys()].reduce((a, b) => count.get(b) > count.get(a) ? b : a);
+              let best = -1;
               for (let j = 0; j < d.y.length; j++) {{
-                if (d.y[j] !== top || !small(j)) continue;
+                if (d.y[j] !== row) continue;
                 if (best < 0 || Math.abs(d.mid[j] - {n / 2 + i * n / 20}) <
                     Math.abs(d.mid[best] - {n / 2 + i * n / 20})) best = j; }}
               return best; }})()""")
@@ -295,6 +297,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", type=Path, help="write the pages here (default: a temp dir)")
     ap.add_argument("--json", type=Path, help="also write the raw figures here")
+    ap.add_argument(
+        "--pages",
+        type=Path,
+        help="measure the pages a run with --keep wrote there (e.g. by other code), not new ones",
+    )
     args = ap.parse_args()
 
     from browser import Chromium
@@ -302,7 +309,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.keep or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
-        pages = write_pages(args.sizes, out)
+        if args.pages:
+            pages = {(s, b): args.pages / f"{s}-{b}.html" for s in args.sizes for b in BACKENDS}
+        else:
+            pages = write_pages(args.sizes, out)
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         with Chromium() as browser:
             # Alternate the backends size by size, so load on the machine hits both alike.
