@@ -173,10 +173,15 @@ for (let j = 0; j < (nd.x ? nd.x.length : 0); j++) {
   if (hit.has(nd.x[j])) { gx.push(nd.gx[j]); gy.push(nd.gy[j]); }
 }
 const ld = layers.data;
+// rows ascend: the first match at or after a layer's first row, found by bisection, tells
+// whether the layer holds one (scanning the matches per layer is layers x matches steps)
 for (let j = 0; j < (ld.first ? ld.first.length : 0); j++) {
-  for (const r of rows) {
-    if (r >= ld.first[j] && r <= ld.last[j]) { gx.push(ld.gx[j]); gy.push(ld.gy[j]); break; }
+  let lo = 0, hi = rows.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (rows[m] < ld.first[j]) { lo = m + 1; } else { hi = m; }
   }
+  if (lo < rows.length && rows[lo] <= ld.last[j]) { gx.push(ld.gx[j]); gy.push(ld.gy[j]); }
 }
 graph_hits.data = {gx: gx, gy: gy};
 let html = "";

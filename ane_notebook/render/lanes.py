@@ -17,9 +17,11 @@ from bokeh.models import (
     BoxSelectTool,
     BoxZoomTool,
     CategoricalColorMapper,
+    CDSView,
     ColumnDataSource,
     CustomJS,
     FixedTicker,
+    IndexFilter,
     PanTool,
     Range1d,
     ResetTool,
@@ -145,7 +147,9 @@ def _lane_parts(
     runs_r = _op_runs(fig, table, mapper)
     # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000
     # ops share one screen.
+    shown = IndexFilter()  # all rows; the rows around the view once zoomed (_dense_switch)
     ops_r = fig.rect(
+        view=CDSView(filter=shown),
         x="x",
         y="y",
         width=0.8,
@@ -155,7 +159,7 @@ def _lane_parts(
         line_color={"field": "device", "transform": mapper},
         name="lanes_ops_glyph",
     )
-    _dense_switch(fig, ops_src, ops_r, runs_r, n)
+    _dense_switch(fig, ops_src, ops_r, runs_r, shown)
     _function_marks(fig, table, max(lanes) + 0.45)
     # The layer band above the top lane (and above the function names, when there are some).
     base = max(lanes) + (1.25 if table.multi_function else 0.95)
@@ -238,23 +242,47 @@ def _op_runs(fig: Any, table: OpTable, mapper: CategoricalColorMapper) -> Any:
 _DENSE_JS = """
 const w = fig.inner_width > 0 ? fig.inner_width : 1000;
 const r = fig.x_range;
+const n = ops.get_length();
+const ppu = w / (r.end - r.start);
 // A selection is drawn by the boxes (selected full, the rest faded): no bars over it.
-const dense = w / (r.end - r.start) < px_per_op && ops.selected.indices.length == 0;
+const dense = ppu < px_per_op && ops.selected.indices.length == 0;
 if (runs.visible !== dense) {
   runs.visible = dense;
   boxes.glyph.fill_alpha = dense ? 0 : 1;
   boxes.glyph.line_alpha = dense ? 0 : 1;
 }
+// bokeh paints every box of a rect glyph, in view or not; x is the row, so the boxes in view
+// are one run of rows: only those (and a screen's worth either side) are kept for painting.
+const pad = r.end - r.start;
+const lo = Math.max(0, Math.floor(r.start - pad)), hi = Math.min(n, Math.ceil(r.end + pad) + 1);
+if (hi - lo >= n) {
+  if (shown.indices !== null) { shown.indices = null; }
+} else {
+  const cur = shown.indices;
+  if (cur === null || cur.length !== hi - lo || cur[0] !== lo) {
+    shown.indices = Array.from({length: hi - lo}, (_, k) => lo + k);
+  }
+}
 """
 
 
-def _dense_switch(fig: Any, ops: ColumnDataSource, ops_r: Any, runs_r: Any, n: int) -> None:
-    """Bars for runs while ops are under `DENSE_PX_PER_OP` wide, the boxes when zoomed in."""
+def _dense_switch(
+    fig: Any, ops: ColumnDataSource, ops_r: Any, runs_r: Any, shown: IndexFilter
+) -> None:
+    """Bars for runs while ops are under `DENSE_PX_PER_OP` wide, the boxes when zoomed in;
+    only the boxes near the view kept for painting (`shown`, the boxes' view filter)."""
     if runs_r.visible:
         ops_r.glyph.fill_alpha = 0
         ops_r.glyph.line_alpha = 0
     cb = CustomJS(
-        args={"fig": fig, "ops": ops, "boxes": ops_r, "runs": runs_r, "px_per_op": DENSE_PX_PER_OP},
+        args={
+            "fig": fig,
+            "ops": ops,
+            "boxes": ops_r,
+            "runs": runs_r,
+            "shown": shown,
+            "px_per_op": DENSE_PX_PER_OP,
+        },
         code=_DENSE_JS,
     )
     fig.x_range.js_on_change("start", cb)
