@@ -257,6 +257,14 @@ def test_dense_lanes_show_run_bars_hover_an_op_and_bring_the_boxes_back_zoomed_i
     page.wait_for(f"!{runs}.visible && {boxes}.glyph.fill_alpha.value === 1", timeout=10)
     shown = page.evaluate(f"Array.from({boxes}.view.filter.indices)")
     assert shown[0] <= 2000 and shown[-1] >= 2100 and len(shown) < 500
+    # search marks: all of them in the data, only those near the view painted
+    page.evaluate(f"{model_js('search')}.value_input = 'conv'")
+    hits = model_js("search_hits_glyph")
+    n_hits = page.wait_for(f"{model_js('search_hits')}.get_length()", timeout=10)
+    assert n_hits > 500
+    near = page.wait_for(f"{hits}.view.filter.indices", timeout=10)
+    xs = page.evaluate(f"Array.from({model_js('search_hits')}.data.x)")
+    assert 0 < len(near) < n_hits / 4 and all(1900 <= xs[k] <= 2200 for k in near)
     # zoomed out again: the bars, every box hit-testable
     page.evaluate(
         f"(() => {{ const r = {model_js('lanes_figure')}.x_range; r.start = -1; r.end = 5000; }})()"

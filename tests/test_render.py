@@ -320,8 +320,10 @@ def test_dense_lanes_draw_run_bars_and_keep_the_boxes_for_hover() -> None:
     cbs = big.x_range.js_property_callbacks
     for k in ("start", "end"):
         (cb,) = [c for c in cbs[f"change:{k}"] if "runs" in c.args]
-        assert cb.args["shown"] is ops.view.filter and ops.view.filter.indices is None
-        assert "runs.visible" in cb.code and "shown.indices" in cb.code
+        assert "runs.visible" in cb.code
+        (near,) = [c for c in cbs[f"change:{k}"] if c.args.get("src") is ops.data_source]
+        assert near.args["flt"] is ops.view.filter and ops.view.filter.indices is None
+        assert "flt.indices" in near.code
 
 
 def test_lane_for_ops_a_plan_did_not_place() -> None:

@@ -147,7 +147,7 @@ def _lane_parts(
     runs_r = _op_runs(fig, table, mapper)
     # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000
     # ops share one screen.
-    shown = IndexFilter()  # all rows; the rows around the view once zoomed (_dense_switch)
+    shown = near_view_filter(fig, ops_src)
     ops_r = fig.rect(
         view=CDSView(filter=shown),
         x="x",
@@ -159,7 +159,7 @@ def _lane_parts(
         line_color={"field": "device", "transform": mapper},
         name="lanes_ops_glyph",
     )
-    _dense_switch(fig, ops_src, ops_r, runs_r, shown)
+    _dense_switch(fig, ops_src, ops_r, runs_r)
     _function_marks(fig, table, max(lanes) + 0.45)
     # The layer band above the top lane (and above the function names, when there are some).
     base = max(lanes) + (1.25 if table.multi_function else 0.95)
@@ -242,7 +242,6 @@ def _op_runs(fig: Any, table: OpTable, mapper: CategoricalColorMapper) -> Any:
 _DENSE_JS = """
 const w = fig.inner_width > 0 ? fig.inner_width : 1000;
 const r = fig.x_range;
-const n = ops.get_length();
 const ppu = w / (r.end - r.start);
 // A selection is drawn by the boxes (selected full, the rest faded): no bars over it.
 const dense = ppu < px_per_op && ops.selected.indices.length == 0;
@@ -251,26 +250,45 @@ if (runs.visible !== dense) {
   boxes.glyph.fill_alpha = dense ? 0 : 1;
   boxes.glyph.line_alpha = dense ? 0 : 1;
 }
-// bokeh paints every box of a rect glyph, in view or not; x is the row, so the boxes in view
-// are one run of rows: only those (and a screen's worth either side) are kept for painting.
-const pad = r.end - r.start;
-const lo = Math.max(0, Math.floor(r.start - pad)), hi = Math.min(n, Math.ceil(r.end + pad) + 1);
+"""
+
+
+# bokeh paints every glyph of a rect (or quad) renderer, in view or not. The x column of the
+# sources this is used on ascends (the op's row), so the glyphs in view are one run of rows,
+# found by bisection: only those (and a view's width either side) stay in the renderer's view.
+_NEAR_VIEW_JS = """
+const xs = src.data.x, r = fig.x_range, pad = r.end - r.start, n = xs ? xs.length : 0;
+const bisect = (v) => {
+  let lo = 0, hi = n;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) { lo = m + 1; } else { hi = m; } }
+  return lo;
+};
+const lo = bisect(r.start - pad), hi = bisect(r.end + pad);
 if (hi - lo >= n) {
-  if (shown.indices !== null) { shown.indices = null; }
+  if (flt.indices !== null) { flt.indices = null; }
 } else {
-  const cur = shown.indices;
+  const cur = flt.indices;
   if (cur === null || cur.length !== hi - lo || cur[0] !== lo) {
-    shown.indices = Array.from({length: hi - lo}, (_, k) => lo + k);
+    flt.indices = Array.from({length: hi - lo}, (_, k) => lo + k);
   }
 }
 """
 
 
-def _dense_switch(
-    fig: Any, ops: ColumnDataSource, ops_r: Any, runs_r: Any, shown: IndexFilter
-) -> None:
-    """Bars for runs while ops are under `DENSE_PX_PER_OP` wide, the boxes when zoomed in;
-    only the boxes near the view kept for painting (`shown`, the boxes' view filter)."""
+def near_view_filter(fig: Any, source: ColumnDataSource) -> IndexFilter:
+    """A view filter that keeps the rows of `source` (x ascending) near `fig`'s x range, kept
+    up to date as the range or the data change. Who replaces the data sets the filter's
+    indices to None first (indices of the old rows may not exist in the new)."""
+    flt = IndexFilter()  # None: every row
+    cb = CustomJS(args={"fig": fig, "src": source, "flt": flt}, code=_NEAR_VIEW_JS)
+    fig.x_range.js_on_change("start", cb)
+    fig.x_range.js_on_change("end", cb)
+    source.js_on_change("data", cb)
+    return flt
+
+
+def _dense_switch(fig: Any, ops: ColumnDataSource, ops_r: Any, runs_r: Any) -> None:
+    """Bars for runs while ops are under `DENSE_PX_PER_OP` wide, the boxes when zoomed in."""
     if runs_r.visible:
         ops_r.glyph.fill_alpha = 0
         ops_r.glyph.line_alpha = 0
@@ -280,7 +298,6 @@ def _dense_switch(
             "ops": ops,
             "boxes": ops_r,
             "runs": runs_r,
-            "shown": shown,
             "px_per_op": DENSE_PX_PER_OP,
         },
         code=_DENSE_JS,
