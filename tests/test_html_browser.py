@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from browser import Chromium, Page, chromium_missing_reason
-from test_render import A, C, diamond_report, make_report
+from test_render import A, C, big_report, diamond_report, make_report
 
 from ane_notebook.render.diagram import graph_layout, op_table
 from ane_notebook.render.html import notebook_html, report_html
@@ -229,3 +229,45 @@ def test_notebook_output_renders_in_a_sandboxed_iframe(page: Page, tmp_path: Pat
     for p in (page, frame):
         assert p.evaluate("typeof window.__pwned") == "undefined"
         assert p.errors() == []
+
+
+def test_dense_lanes_show_run_bars_hover_an_op_and_bring_the_boxes_back_zoomed_in(
+    page: Page, tmp_path: Path
+) -> None:
+    rep = big_report(5_000)
+    open_report(page, tmp_path / "dense.html", report_html(rep))
+    scroll_to(page, "lanes_figure")
+    runs, boxes = model_js("lanes_runs_glyph"), model_js("lanes_ops_glyph")
+    assert page.evaluate(f"{runs}.visible && {boxes}.glyph.fill_alpha.value === 0")
+    # the boxes are transparent, not gone: hovering an op still names it
+    k = 2_500
+    x, y = op_point(page, "lanes_figure", "lanes_ops", k)
+    page.mouse_move(x, y - 40)
+    page.mouse_move(x, y)
+    page.wait_for(
+        f"(() => {{ const t = {TOOLTIP_TEXT}; return t.includes('placement:') && t; }})()",
+        timeout=10,
+        what="the op tooltip over the run bars",
+    )
+    # zoomed in: the boxes again, and only the rows around the view are painted
+    page.evaluate(
+        f"(() => {{ const r = {model_js('lanes_figure')}.x_range; "
+        "r.start = 2000; r.end = 2100; })()"
+    )
+    page.wait_for(f"!{runs}.visible && {boxes}.glyph.fill_alpha.value === 1", timeout=10)
+    shown = page.evaluate(f"Array.from({boxes}.view.filter.indices)")
+    assert shown[0] <= 2000 and shown[-1] >= 2100 and len(shown) < 500
+    # search marks: all of them in the data, only those near the view painted
+    page.evaluate(f"{model_js('search')}.value_input = 'conv'")
+    hits = model_js("search_hits_glyph")
+    n_hits = page.wait_for(f"{model_js('search_hits')}.get_length()", timeout=10)
+    assert n_hits > 500
+    near = page.wait_for(f"{hits}.view.filter.indices", timeout=10)
+    xs = page.evaluate(f"Array.from({model_js('search_hits')}.data.x)")
+    assert 0 < len(near) < n_hits / 4 and all(1900 <= xs[k] <= 2200 for k in near)
+    # zoomed out again: the bars, every box hit-testable
+    page.evaluate(
+        f"(() => {{ const r = {model_js('lanes_figure')}.x_range; r.start = -1; r.end = 5000; }})()"
+    )
+    page.wait_for(f"{runs}.visible && {boxes}.view.filter.indices === null", timeout=10)
+    assert page.errors() == []

@@ -29,6 +29,7 @@ from ane_notebook.render import palette
 from ane_notebook.render.diagram import (
     EVIDENCE_CHOICES,
     LANE_Y,
+    OP_HEIGHT,
     SUPPORTED_CHOICES,
     build_layout,
     changed_rows,
@@ -42,6 +43,7 @@ from ane_notebook.render.diagram import (
     report_layout,
 )
 from ane_notebook.render.html import notebook_html, report_html
+from ane_notebook.render.lanes import op_runs
 from ane_notebook.report import ProfileReport
 
 A, G, C = Device.ANE, Device.GPU, Device.CPU
@@ -205,7 +207,8 @@ def test_lane_ops_source_has_one_row_per_running_op(report: ProfileReport) -> No
     ]
     # Lanes top to bottom in DEVICE_ORDER.
     assert [LANE_Y[d.value] for d in DEVICE_ORDER] == [2, 1, 0]
-    assert fig.output_backend == "webgl"
+    # canvas: measured faster than (software) WebGL, benchmarks/browser_zoom.py
+    assert fig.output_backend == palette.OUTPUT_BACKEND == "canvas"
 
 
 def test_colours_come_from_the_palette(report: ProfileReport) -> None:
@@ -283,6 +286,46 @@ def test_op_tooltip_fields(report: ProfileReport) -> None:
     } <= tools
 
 
+RUN_KEYS = ("left", "right", "bottom", "top", "device")
+
+
+def test_run_bars_cover_every_op_once_and_never_mix_lanes(report: ProfileReport) -> None:
+    table = op_table(report)
+    runs = op_runs(table)
+    x, y, dev = table.columns["x"], table.columns["y"], table.columns["device"]
+    covered: list[int] = []
+    for left, right, bottom, top, d in zip(*(runs[k] for k in RUN_KEYS), strict=True):
+        rows = [k for k in range(len(x)) if left < x[k] < right]
+        assert rows and rows == list(range(rows[0], rows[-1] + 1))
+        assert {dev[k] for k in rows} == {d}  # one device, one lane per bar
+        assert {y[k] for k in rows} == {(bottom + top) / 2}
+        assert top - bottom == pytest.approx(OP_HEIGHT)
+        covered += rows
+    assert covered == list(range(len(x)))
+    # maximal: two neighbouring bars differ
+    assert all(a != b for a, b in zip(runs["device"], runs["device"][1:], strict=False))
+
+
+def test_dense_lanes_draw_run_bars_and_keep_the_boxes_for_hover() -> None:
+    small, big = lanes_figure(make_report([A, G, C, A])), lanes_figure(big_report(5_000))
+    assert not renderer(small, "lanes_runs_glyph").visible
+    assert renderer(small, "lanes_ops_glyph").glyph.fill_alpha == 1
+    runs, ops = renderer(big, "lanes_runs_glyph"), renderer(big, "lanes_ops_glyph")
+    assert runs.visible and ops.visible  # boxes stay hit-tested: hover names the op
+    assert ops.glyph.fill_alpha == 0 and ops.glyph.line_alpha == 0
+    n_runs = len(source_of(big, "lanes_runs_glyph").data["left"])
+    assert n_runs < len(source_of(big, "lanes_ops_glyph").data["x"]) / 10
+    # zooming in brings the boxes back: the switch runs on every x range change, and keeps
+    # only the rows near the view in the boxes' view filter (all of them to start with)
+    cbs = big.x_range.js_property_callbacks
+    for k in ("start", "end"):
+        (cb,) = [c for c in cbs[f"change:{k}"] if "runs" in c.args]
+        assert "runs.visible" in cb.code
+        (near,) = [c for c in cbs[f"change:{k}"] if c.args.get("src") is ops.data_source]
+        assert near.args["flt"] is ops.view.filter and ops.view.filter.indices is None
+        assert "flt.indices" in near.code
+
+
 def test_lane_for_ops_a_plan_did_not_place() -> None:
     rep = make_report([A, None, C, A], source="recorded")
     src = source_of(lanes_figure(rep), "lanes_ops_glyph")
@@ -353,7 +396,8 @@ def test_lane_selection_drives_the_graph(report: ProfileReport) -> None:
     ops = root.select_one({"name": "lanes_ops"})
     assert isinstance(ops, ColumnDataSource)
     callbacks = ops.selected.js_property_callbacks["change:indices"]
-    (cb,) = callbacks
+    # the graph's re-layout, and the lanes' switch between run bars and boxes (lanes.py)
+    (cb,) = [c for c in callbacks if isinstance(c, CustomJS) and "nodes" in c.args]
     assert isinstance(cb, CustomJS)
     assert cb.args["nodes"] is root.select_one({"name": "graph_nodes"})
     table = op_table(report)

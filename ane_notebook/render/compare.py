@@ -37,6 +37,7 @@ from .optable import (
 )
 from .palette import (
     CHANGED_COLOR,
+    OUTPUT_BACKEND,
     UNKNOWN,
 )
 
@@ -156,7 +157,7 @@ def compare_figure(reports: Mapping[str, ProfileReport], best: str | None = None
         sizing_mode="stretch_width",
         x_range=Range1d(start=lo, end=hi, bounds=(lo, hi)),
         y_range=Range1d(start=bottom, end=top),
-        output_backend="webgl",
+        output_backend=OUTPUT_BACKEND,
         toolbar_location="above",
         tools=[],
         name="compare_figure",

@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
+from bokeh.models import CDSView, ColumnDataSource, CustomJS, HoverTool, TapTool
 from bokeh.models.widgets import Div, TextInput
 
 from ..fixes import fix_for
 from ..placement.devices import DEVICE_ORDER
 from ..placement.result import ReasonKind
 from ..report import ProfileReport
+from .lanes import near_view_filter
 from .optable import (
     EVIDENCE_CHOICES,
     SUPPORTED_CHOICES,
@@ -165,6 +166,7 @@ if (q.length > 0) {
     }
   }
 }
+hits_shown.indices = null;  // the rows of the old matches; near_view_filter sets it again
 hits.data = {x: hx, y: hy};
 const hit = new Set(rows);
 const gx = [], gy = [];
@@ -173,10 +175,15 @@ for (let j = 0; j < (nd.x ? nd.x.length : 0); j++) {
   if (hit.has(nd.x[j])) { gx.push(nd.gx[j]); gy.push(nd.gy[j]); }
 }
 const ld = layers.data;
+// rows ascend: the first match at or after a layer's first row, found by bisection, tells
+// whether the layer holds one (scanning the matches per layer is layers x matches steps)
 for (let j = 0; j < (ld.first ? ld.first.length : 0); j++) {
-  for (const r of rows) {
-    if (r >= ld.first[j] && r <= ld.last[j]) { gx.push(ld.gx[j]); gy.push(ld.gy[j]); break; }
+  let lo = 0, hi = rows.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (rows[m] < ld.first[j]) { lo = m + 1; } else { hi = m; }
   }
+  if (lo < rows.length && rows[lo] <= ld.last[j]) { gx.push(ld.gx[j]); gy.push(ld.gy[j]); }
 }
 graph_hits.data = {gx: gx, gy: gy};
 let html = "";
@@ -275,7 +282,9 @@ def explorer(
         name="op_detail",
     )
     hits = ColumnDataSource({"x": [], "y": []}, name="search_hits")
+    hits_shown = near_view_filter(lanes.figure, hits)  # a query may match most ops: paint few
     lanes.figure.rect(
+        view=CDSView(filter=hits_shown),
         x="x",
         y="y",
         width=1.0,
@@ -302,6 +311,7 @@ def explorer(
             "input": search,
             "ops": lanes.ops,
             "hits": hits,
+            "hits_shown": hits_shown,
             "nodes": graph.nodes,
             "layers": graph.layers,
             "graph_hits": graph_hits,

@@ -52,7 +52,7 @@ from .graphunits import (
 )
 from .lanes import CROSSING_TOOLTIPS, LaneParts, _crossing_columns
 from .optable import OpTable, _color_mapper, _op_hover, op_table
-from .palette import CROSSING_COLOR
+from .palette import CROSSING_COLOR, OUTPUT_BACKEND
 
 MAX_GRAPH_LABELS = 150  # op-type labels under graph nodes only when they can be read
 MAX_GRAPH_LABEL_LAYERS = 60  # (~18 px per depth on a 1100 px figure: slanted labels stay apart)
@@ -233,7 +233,7 @@ def _graph_parts(
     fig = figure(
         height=height,
         sizing_mode="stretch_width",
-        output_backend="webgl",
+        output_backend=OUTPUT_BACKEND,
         y_range=DataRange1d(range_padding=0.9),
         toolbar_location="above",
         tools=[],

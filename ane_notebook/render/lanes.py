@@ -17,8 +17,11 @@ from bokeh.models import (
     BoxSelectTool,
     BoxZoomTool,
     CategoricalColorMapper,
+    CDSView,
     ColumnDataSource,
+    CustomJS,
     FixedTicker,
+    IndexFilter,
     PanTool,
     Range1d,
     ResetTool,
@@ -48,6 +51,7 @@ from .optable import (
     op_table,
     placement_label,
 )
+from .palette import OUTPUT_BACKEND
 
 
 def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
@@ -109,7 +113,7 @@ def _lane_parts(
         sizing_mode="stretch_width",
         x_range=Range1d(start=lo, end=hi, bounds=(lo, hi)),
         y_range=Range1d(start=min(lanes) - 0.6, end=max(lanes) + 0.6),
-        output_backend="webgl",
+        output_backend=OUTPUT_BACKEND,
         toolbar_location="above",
         tools=[],
         title=f"Placement lanes: {n} ops in execution order (const ops omitted); placement "
@@ -139,9 +143,13 @@ def _lane_parts(
     )
     # Connectors at segment boundaries, arrow heads and one label per boundary: lane_crossings
     x_hover = draw_crossings(fig, report, table, x_src, lane_y, (lo, hi))
+    # Runs of ops on one lane, drawn instead of the op boxes while the view is dense (below).
+    runs_r = _op_runs(fig, table, mapper)
     # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000
     # ops share one screen.
+    shown = near_view_filter(fig, ops_src)
     ops_r = fig.rect(
+        view=CDSView(filter=shown),
         x="x",
         y="y",
         width=0.8,
@@ -151,6 +159,7 @@ def _lane_parts(
         line_color={"field": "device", "transform": mapper},
         name="lanes_ops_glyph",
     )
+    _dense_switch(fig, ops_src, ops_r, runs_r)
     _function_marks(fig, table, max(lanes) + 0.45)
     # The layer band above the top lane (and above the function names, when there are some).
     base = max(lanes) + (1.25 if table.multi_function else 0.95)
@@ -181,6 +190,121 @@ def _lane_parts(
     fig.toolbar.active_drag = box
     fig.toolbar.active_scroll = wheel
     return LaneParts(fig, ops_src, seg_src, x_src)
+
+
+# Below this many pixels per op the op boxes with their 1 px outlines touch: a lane's run of ops
+# looks like one bar, so one bar per run is drawn instead and the boxes are made transparent
+# (they stay hit-tested, so hover and tap still name the op). At 200k ops a canvas redraw of
+# every box (a fill and a stroke each) took ~550 ms; see benchmarks/README.md (browser_zoom).
+DENSE_PX_PER_OP = 2.0
+ASSUMED_WIDTH_PX = 1000  # plot width the first state is chosen for (refitted in the browser)
+
+
+def op_runs(table: OpTable) -> dict[str, Any]:
+    """Maximal runs of consecutive rows on one lane with one device: one bar each."""
+    x = np.asarray(table.columns["x"], dtype=np.float64)
+    y = np.asarray(table.columns["y"], dtype=np.float64)
+    dev = list(table.columns["device"])
+    n = len(x)
+    if n == 0:
+        return {"left": [], "right": [], "bottom": [], "top": [], "device": []}
+    codes = {d: i for i, d in enumerate(dict.fromkeys(dev))}
+    dcode = np.fromiter((codes[d] for d in dev), dtype=np.int64, count=n)
+    # x is the row position (consecutive integers), so a run also breaks on any gap in x
+    brk = np.flatnonzero((np.diff(y) != 0) | (np.diff(dcode) != 0) | (np.diff(x) != 1)) + 1
+    starts = np.concatenate(([0], brk))
+    ends = np.concatenate((brk, [n])) - 1
+    half = OP_HEIGHT / 2
+    return {
+        "left": x[starts] - 0.4,
+        "right": x[ends] + 0.4,
+        "bottom": y[starts] - half,
+        "top": y[starts] + half,
+        "device": [dev[k] for k in starts],
+    }
+
+
+def _op_runs(fig: Any, table: OpTable, mapper: CategoricalColorMapper) -> Any:
+    dense = len(table) * DENSE_PX_PER_OP > ASSUMED_WIDTH_PX
+    return fig.quad(
+        left="left",
+        right="right",
+        bottom="bottom",
+        top="top",
+        source=ColumnDataSource(op_runs(table), name="lanes_runs"),
+        fill_color={"field": "device", "transform": mapper},
+        line_color={"field": "device", "transform": mapper},
+        visible=dense,
+        name="lanes_runs_glyph",
+    )
+
+
+_DENSE_JS = """
+const w = fig.inner_width > 0 ? fig.inner_width : 1000;
+const r = fig.x_range;
+const ppu = w / (r.end - r.start);
+// A selection is drawn by the boxes (selected full, the rest faded): no bars over it.
+const dense = ppu < px_per_op && ops.selected.indices.length == 0;
+if (runs.visible !== dense) {
+  runs.visible = dense;
+  boxes.glyph.fill_alpha = dense ? 0 : 1;
+  boxes.glyph.line_alpha = dense ? 0 : 1;
+}
+"""
+
+
+# bokeh paints every glyph of a rect (or quad) renderer, in view or not. The x column of the
+# sources this is used on ascends (the op's row), so the glyphs in view are one run of rows,
+# found by bisection: only those (and a view's width either side) stay in the renderer's view.
+_NEAR_VIEW_JS = """
+const xs = src.data.x, r = fig.x_range, pad = r.end - r.start, n = xs ? xs.length : 0;
+const bisect = (v) => {
+  let lo = 0, hi = n;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (xs[m] < v) { lo = m + 1; } else { hi = m; } }
+  return lo;
+};
+const lo = bisect(r.start - pad), hi = bisect(r.end + pad);
+if (hi - lo >= n) {
+  if (flt.indices !== null) { flt.indices = null; }
+} else {
+  const cur = flt.indices;
+  if (cur === null || cur.length !== hi - lo || cur[0] !== lo) {
+    flt.indices = Array.from({length: hi - lo}, (_, k) => lo + k);
+  }
+}
+"""
+
+
+def near_view_filter(fig: Any, source: ColumnDataSource) -> IndexFilter:
+    """A view filter that keeps the rows of `source` (x ascending) near `fig`'s x range, kept
+    up to date as the range or the data change. Who replaces the data sets the filter's
+    indices to None first (indices of the old rows may not exist in the new)."""
+    flt = IndexFilter()  # None: every row
+    cb = CustomJS(args={"fig": fig, "src": source, "flt": flt}, code=_NEAR_VIEW_JS)
+    fig.x_range.js_on_change("start", cb)
+    fig.x_range.js_on_change("end", cb)
+    source.js_on_change("data", cb)
+    return flt
+
+
+def _dense_switch(fig: Any, ops: ColumnDataSource, ops_r: Any, runs_r: Any) -> None:
+    """Bars for runs while ops are under `DENSE_PX_PER_OP` wide, the boxes when zoomed in."""
+    if runs_r.visible:
+        ops_r.glyph.fill_alpha = 0
+        ops_r.glyph.line_alpha = 0
+    cb = CustomJS(
+        args={
+            "fig": fig,
+            "ops": ops,
+            "boxes": ops_r,
+            "runs": runs_r,
+            "px_per_op": DENSE_PX_PER_OP,
+        },
+        code=_DENSE_JS,
+    )
+    fig.x_range.js_on_change("start", cb)
+    fig.x_range.js_on_change("end", cb)
+    ops.selected.js_on_change("indices", cb)
 
 
 def _function_marks(fig: Any, table: OpTable, y: float) -> None:

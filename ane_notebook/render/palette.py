@@ -20,6 +20,7 @@ The text legend (`legend_text`) names the same colours, so a text report and a p
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 from ..escape import html_text
 from ..placement.devices import DEVICE_LABEL, DEVICE_ORDER, Device
@@ -106,3 +107,11 @@ def legend_html(
         + "".join(parts)
         + "</div>"
     )
+
+
+# How bokeh draws every figure. Measured with benchmarks/browser_zoom.py (headless Chromium,
+# software WebGL, no GPU: what a notebook server, CI or a VM gives): the canvas backend redraws a
+# zoom, a search and a band click 1.5-7x faster than "webgl" at 10k-200k ops, and opens as fast;
+# see benchmarks/README.md. With the op boxes replaced by run bars when dense (render/lanes.py) a
+# redraw is a few thousand glyphs, where WebGL has no edge to give.
+OUTPUT_BACKEND: Final = "canvas"
