@@ -5,11 +5,11 @@ its bokeh content at full width and pushes what follows down."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Chromium, Page, chromium_missing_reason
+from browser import Page
+from browser_marks import BROWSER_TEST_MARKS
 from test_render import A, C, G, make_report
 
 from ane_notebook.placement.devices import ComputeUnits
@@ -17,26 +17,7 @@ from ane_notebook.render.compare_page import compare_page
 from ane_notebook.render.html import report_html
 from ane_notebook.report import ProfileReport
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        chromium_missing_reason() is not None, reason=chromium_missing_reason() or ""
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with Chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Chromium) -> Iterator[Page]:
-    p = browser.new_page(1280, 900)
-    yield p
-    p.close()
+pytestmark = BROWSER_TEST_MARKS  # browser, slow, skipped without Chromium
 
 
 def _reports() -> dict[str, ProfileReport]:

@@ -9,40 +9,20 @@ never run, the lane selection re-laying out the graph view, the notebook iframe 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-import pytest
-from browser import Chromium, Page, chromium_missing_reason
+from browser import Page
+from browser_marks import BROWSER_TEST_MARKS
 from test_render import A, C, big_report, diamond_report, make_report
 
 from ane_notebook.render.diagram import graph_layout, op_table
 from ane_notebook.render.html import notebook_html, report_html
 from ane_notebook.report import ProfileReport
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        chromium_missing_reason() is not None, reason=chromium_missing_reason() or ""
-    ),
-]
+pytestmark = BROWSER_TEST_MARKS  # browser, slow, skipped without Chromium
 
 PAYLOADS = ('<img src=x onerror="window.__pwned=1">', "</script><script>window.__pwned=1</script>")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with Chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Chromium) -> Iterator[Page]:
-    p = browser.new_page(1280, 900)
-    yield p
-    p.close()
 
 
 def open_report(page: Page, path: Path, text: str) -> None:

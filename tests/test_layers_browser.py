@@ -5,11 +5,10 @@ fills the detail panel with its record, as text even when the names are hostile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from browser import Chromium, Page, chromium_missing_reason
+from browser import Page
+from browser_marks import BROWSER_TEST_MARKS
 from test_html_browser import PAYLOADS, model_js, op_point, open_report, scroll_to
 from test_render_layers import llm_report
 
@@ -18,26 +17,7 @@ from ane_notebook.render.graphunits import auto_expanded, layer_arrays, node_lab
 from ane_notebook.render.html import report_html
 from ane_notebook.render.optable import op_table
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        chromium_missing_reason() is not None, reason=chromium_missing_reason() or ""
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with Chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Chromium) -> Iterator[Page]:
-    p = browser.new_page(1280, 900)
-    yield p
-    p.close()
+pytestmark = BROWSER_TEST_MARKS  # browser, slow, skipped without Chromium
 
 
 def click(page: Page, x: float, y: float) -> None:

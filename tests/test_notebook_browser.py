@@ -14,7 +14,6 @@ import lzma
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import bokeh
@@ -22,7 +21,8 @@ import nbformat
 import numpy as np
 import pytest
 from bokeh.models import ColumnDataSource
-from browser import Chromium, Page, chromium_missing_reason
+from browser import Page
+from browser_marks import BROWSER_TEST_MARKS
 from test_render import big_report, make_report, named
 
 from ane_notebook.render import packjs
@@ -30,26 +30,7 @@ from ane_notebook.render.diagram import build_layout, op_table
 from ane_notebook.render.html import notebook_html
 from ane_notebook.report import ProfileReport
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        chromium_missing_reason() is not None, reason=chromium_missing_reason() or ""
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with Chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser: Chromium) -> Iterator[Page]:
-    p = browser.new_page(1280, 900)
-    yield p
-    p.close()
+pytestmark = BROWSER_TEST_MARKS  # browser, slow, skipped without Chromium
 
 
 def _inputs() -> dict[str, bytes]:
