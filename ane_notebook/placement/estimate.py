@@ -311,7 +311,6 @@ def estimate(
     times = problem.op_times(hw)
     decided = _cost_drivers(problem, unary, times, assign, hw)
     givens = problem.givens
-    rows = times.tolist()  # the same floats, read without a numpy scalar per op
 
     ops: list[OpPlacement] = []
     for op in graph.ops:
@@ -324,7 +323,7 @@ def estimate(
             givens[k],
             DEVICE_COLUMNS[col],
             cu,
-            rows[k][col],
+            float(times[k, col]),
             decided.get(k),
             contested=contested_rows[k],
             alt_device=alt_rows.get(k),
