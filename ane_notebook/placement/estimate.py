@@ -145,7 +145,6 @@ class Problem:
         """Per row: its op type is only guessed to run on the ANE (`ANE_CAPABLE`)."""
         return np.array([g.ane_evidence is Evidence.GUESS for g in self.givens], dtype=bool)
 
-    @cached_property
     def driver_tables(
         self,
     ) -> tuple[
@@ -153,7 +152,15 @@ class Problem:
     ]:
         """For `_cost_drivers`, from the graph alone: per row, does a function start there;
         per producer row, its consumers (row, bytes, is_fp32, tensor); per tensor, every row
-        reading it (model inputs too)."""
+        reading it (model inputs too). Kept for the next setting inside `Graph.sharing` only:
+        a lone estimate frees them before it builds its placements (peak memory)."""
+        return self.graph.memo(("estimate.driver_tables", self.chip), self._driver_tables)
+
+    def _driver_tables(
+        self,
+    ) -> tuple[
+        list[bool], dict[int, list[tuple[int, int, bool, Hashable]]], dict[Hashable, list[int]]
+    ]:
         n = len(self.work)
         starts = [k == 0 or self.functions[k] != self.functions[k - 1] for k in range(n)]
         consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
@@ -427,7 +434,7 @@ def _cost_drivers(
     if not len(candidates):
         return out
     launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
-    starts, consumers, readers = problem.driver_tables
+    starts, consumers, readers = problem.driver_tables()
     for k in candidates.tolist():
         d = assign[k]
         work = float(times[k, _ANE] - times[k, d])
