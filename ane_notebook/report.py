@@ -186,9 +186,12 @@ class ProfileReport:
         # given the very same placement object as in another report of this graph (the one
         # placement every constant op shares) gets the same record. Inside `Graph.sharing`
         # the four settings of a comparison so build half of a big model's records once.
-        kept: dict[int, tuple[OpPlacement, OpRecord]] = graph.memo("report.records", dict)
+        # (A lone report keeps nothing: no memory spent on records no other report will read.)
+        kept: dict[int, tuple[OpPlacement, OpRecord]] | None = (
+            graph.memo("report.records", dict) if graph.is_sharing else None
+        )
         for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
-            if p.device is None:
+            if kept is not None and p.device is None:
                 hit = kept.get(op.index)
                 if hit is not None and hit[0] is p:
                     records.append(hit[1])
@@ -223,7 +226,7 @@ class ProfileReport:
                     cost_driver=p.cost_driver,
                 )
             )
-            if p.device is None:
+            if kept is not None and p.device is None:
                 kept[op.index] = (p, records[-1])
         info = ModelInfo(
             name=graph.name,

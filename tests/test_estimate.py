@@ -262,6 +262,10 @@ def test_graph_sharing_keeps_derived_work_only_inside_the_block() -> None:
         assert build_problem(g, "M4") is not build_problem(g)
     assert g.memo("k", make) == 4
     assert estimate(g, "ALL") == estimate(g, "ALL")
+    assert not g.is_sharing
+    with g.sharing():
+        assert g.is_sharing
+    assert not g.is_sharing
 
 
 def test_fast_placements_are_the_constructors_own() -> None:

@@ -143,6 +143,11 @@ class Graph:
     def __iter__(self) -> Iterator[Op]:
         return iter(self.ops)
 
+    @property
+    def is_sharing(self) -> bool:
+        """Inside a `sharing` block (what `memo` keeps is kept)."""
+        return _MEMO in self.__dict__
+
     @contextmanager
     def sharing(self) -> Iterator[None]:
         """Within the block, later stages keep what they derive from this graph (`memo`) for

@@ -145,7 +145,6 @@ class Problem:
         """Per row: its op type is only guessed to run on the ANE (`ANE_CAPABLE`)."""
         return np.array([g.ane_evidence is Evidence.GUESS for g in self.givens], dtype=bool)
 
-    @cached_property
     def driver_tables(
         self,
     ) -> tuple[
@@ -153,7 +152,15 @@ class Problem:
     ]:
         """For `_cost_drivers`, from the graph alone: per row, does a function start there;
         per producer row, its consumers (row, bytes, is_fp32, tensor); per tensor, every row
-        reading it (model inputs too)."""
+        reading it (model inputs too). Kept for the next setting inside `Graph.sharing` only:
+        a lone estimate frees them before it builds its placements (peak memory)."""
+        return self.graph.memo(("estimate.driver_tables", self.chip), self._driver_tables)
+
+    def _driver_tables(
+        self,
+    ) -> tuple[
+        list[bool], dict[int, list[tuple[int, int, bool, Hashable]]], dict[Hashable, list[int]]
+    ]:
         n = len(self.work)
         starts = [k == 0 or self.functions[k] != self.functions[k - 1] for k in range(n)]
         consumers: dict[int, list[tuple[int, int, bool, Hashable]]] = {}
@@ -311,7 +318,6 @@ def estimate(
     times = problem.op_times(hw)
     decided = _cost_drivers(problem, unary, times, assign, hw)
     givens = problem.givens
-    rows = times.tolist()  # the same floats, read without a numpy scalar per op
 
     ops: list[OpPlacement] = []
     for op in graph.ops:
@@ -324,7 +330,7 @@ def estimate(
             givens[k],
             DEVICE_COLUMNS[col],
             cu,
-            rows[k][col],
+            float(times[k, col]),
             decided.get(k),
             contested=contested_rows[k],
             alt_device=alt_rows.get(k),
@@ -428,7 +434,7 @@ def _cost_drivers(
     if not len(candidates):
         return out
     launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
-    starts, consumers, readers = problem.driver_tables
+    starts, consumers, readers = problem.driver_tables()
     for k in candidates.tolist():
         d = assign[k]
         work = float(times[k, _ANE] - times[k, d])
