@@ -7,8 +7,8 @@ consecutive ops is exact; data edges from earlier ops are charged with the devic
 in the previous pass, and passes repeat until nothing changes (at most MAX_PASSES). Because
 that approximation can settle in a local optimum (a run left on the GPU after a GPU-only op,
 say), a local search then moves whole segments to another device while the exact objective
-(`total_cost`) drops. An island not worth two crossings is therefore absorbed into its
-neighbours.
+(`total_cost`) drops (`segment_search.py`; the edge cost tables are `crossing_tables.py`). An
+island not worth two crossings is therefore absorbed into its neighbours.
 
 Consistency across compute-unit settings: the search for a set of processors also starts from
 the best placement for each subset of them (the narrower settings' own answers) and keeps the
@@ -31,13 +31,14 @@ from collections.abc import Callable, Hashable, Sequence
 import numpy as np
 
 from .costs import DEVICE_COLUMNS, NOMINAL, HardwareModel
+from .crossing_tables import EdgeObjective
 from .devices import Device
+from .segment_search import LongStatic, improve_runs
 
 _INF = math.inf
 _NDEV = len(DEVICE_COLUMNS)
 _CPU = DEVICE_COLUMNS.index(Device.CPU)
 MAX_PASSES = 4
-MAX_SWEEPS = 50  # local-search sweeps; each is linear in ops + edges
 
 Edge = tuple[int, int, bool]
 
@@ -118,7 +119,7 @@ class Refiner:
             return [], 0.0
         shared = self._shared(hw)
         start = list(assign)
-        out = _improve(unary, shared, start)
+        out = improve_runs(unary, shared, start)
         # the run moves charge every edge; keep the start if, counting shared tensors once,
         # the moves made it worse
         here, there = shared.cost(unary, start), shared.cost(unary, out)
@@ -184,7 +185,7 @@ def _solve(
     for drop in sorted(devices - {_CPU}):
         sub = _solve(unary, shared, devices - {drop}, memo)
         candidates.append(sub)
-        candidates.append(_improve(masked, shared, sub))
+        candidates.append(improve_runs(masked, shared, sub))
     costs = [shared.cost(masked, c) for c in candidates]
     best = candidates[min(range(len(candidates)), key=costs.__getitem__)]
     memo[devices] = best
@@ -209,12 +210,12 @@ def _search(unary: np.ndarray, shared: _Shared) -> list[int]:
         if new == assign:
             break
         assign = new
-    best = _improve(unary, shared, assign)
+    best = improve_runs(unary, shared, assign)
     # The passes and the local search can settle in a local optimum that is worse than simply
     # staying on the CPU, where every op can run and no crossing is paid (a large tensor read
     # by ops on two devices, say). Local search from the all-CPU placement too, and keep the
     # cheaper result under the exact objective.
-    from_cpu = _improve(unary, shared, [_CPU] * n)
+    from_cpu = improve_runs(unary, shared, [_CPU] * n)
     if shared.cost(unary, from_cpu) < shared.cost(unary, best):
         return from_cpu
     return best
@@ -249,8 +250,8 @@ class _Shared:
                 if src >= fn_start[k]:
                     consumers[src].append((k, nbytes, fp32))
         self.consumers = consumers
-        self._long: _LongStatic | None = None
-        self._objective: _Objective | None = None
+        self._long: LongStatic | None = None
+        self._objective: EdgeObjective | None = None
         # Each function (and pipeline stage) is its own program, started by the caller on the
         # CPU. What does not depend on the previous pass is worked out once (it was rebuilt on
         # every pass, which dominated the estimate of 50k-op models): per op, the device-pair
@@ -295,122 +296,24 @@ class _Shared:
         other.launch = [hw.launch_ms[d] for d in DEVICE_COLUMNS]
         other._prepared = None
         if self._objective is None:
-            self._objective = _Objective(self.edges, self.fn_start, self.starts, self.tensors)
+            self._objective = EdgeObjective(self.edges, self.fn_start, self.starts, self.tensors)
         if self._long is None:
-            self._long = _LongStatic(self.edges, self.consumers, self.fn_start)
+            self._long = LongStatic(self.edges, self.consumers, self.fn_start)
         other._objective, other._long = self._objective, self._long
         return other
 
     @property
-    def long_static(self) -> _LongStatic:
+    def long_static(self) -> LongStatic:
         """The flattened edge tables of `_LongRuns`, built on the first long run."""
         if self._long is None:
-            self._long = _LongStatic(self.edges, self.consumers, self.fn_start)
+            self._long = LongStatic(self.edges, self.consumers, self.fn_start)
         return self._long
 
     def cost(self, unary: np.ndarray, assign: Sequence[int]) -> float:
         """`total_cost` of `assign` (vectorised; equal up to the order floats are added)."""
         if self._objective is None:
-            self._objective = _Objective(self.edges, self.fn_start, self.starts, self.tensors)
+            self._objective = EdgeObjective(self.edges, self.fn_start, self.starts, self.tensors)
         return self._objective.cost(unary, assign, self.hw)
-
-
-def _xcost(nb: np.ndarray, fp: np.ndarray, hw: HardwareModel) -> np.ndarray:
-    """xcost[e, a, b]: crossing_cost_ms(a, b) of edge e with `nb` bytes (fp32 where `fp`),
-    computed as costs.py does (fixed + bytes / (GB/s * 1e6); 0 on the diagonal) so the floats
-    are identical."""
-    xcost = np.zeros((len(nb), _NDEV, _NDEV))
-    for ia, da in enumerate(DEVICE_COLUMNS):
-        for ib, db in enumerate(DEVICE_COLUMNS):
-            if ia == ib:
-                continue
-            pair = frozenset({da, db})
-            rate = np.where(
-                fp, hw.convert_gbs[(pair, True)] * 1e6, hw.convert_gbs[(pair, False)] * 1e6
-            )
-            xcost[:, ia, ib] = hw.crossing_fixed_ms[pair] + nb / rate
-    return xcost
-
-
-def _bytes_column(values: Sequence[int]) -> np.ndarray:
-    # Through object dtype: byte counts are Python ints that may not fit int64 (absurd shapes
-    # are kept as they are), and each must become the float Python's int / float would use.
-    return np.array(list(values), dtype=object).astype(np.float64)
-
-
-class _XCosts:
-    """`_xcost` of a set of edges, worked out once per reading of the constants."""
-
-    def __init__(self, nb: np.ndarray, fp: np.ndarray) -> None:
-        self.nb, self.fp = nb, fp
-        # By equality, not identity: each estimate makes its own (equal) readings, and the
-        # settings of a comparison share these tables (a handful of readings: a short list).
-        self._by_hw: list[tuple[HardwareModel, np.ndarray]] = []
-
-    def for_hw(self, hw: HardwareModel) -> np.ndarray:
-        for known, table in self._by_hw:
-            if known is hw or known == hw:
-                return table
-        table = _xcost(self.nb, self.fp, hw)
-        self._by_hw.append((hw, table))
-        return table
-
-
-class _Objective:
-    """`total_cost` over numpy arrays of the edges, for comparing many candidate placements."""
-
-    def __init__(
-        self,
-        edges: Sequence[Sequence[Edge]],
-        fn_start: Sequence[int],
-        starts: Sequence[bool],
-        tensors: Sequence[Sequence[Hashable]] | None,
-    ) -> None:
-        n = len(edges)
-        self.rows = np.arange(n)
-        self.starts = np.array(starts, dtype=bool)
-        dst: list[int] = []
-        src: list[int] = []
-        nbytes: list[int] = []
-        fp32: list[bool] = []
-        for k in range(n):
-            lo = fn_start[k]
-            for s, nb, fp in edges[k]:
-                dst.append(k)
-                src.append(s if s >= lo else -1)
-                nbytes.append(nb)
-                fp32.append(fp)
-        self.dst = np.array(dst, dtype=np.intp)
-        self.src = np.array(src, dtype=np.intp)
-        self.xcosts = _XCosts(_bytes_column(nbytes), np.array(fp32, dtype=bool))
-        self.tid: np.ndarray | None = None
-        if tensors is not None:
-            ids: dict[Hashable, int] = {}
-            flat = [ids.setdefault(t, len(ids)) for k in range(n) for t in tensors[k]]
-            self.tid = np.array(flat, dtype=np.int64)
-
-    def cost(self, unary: np.ndarray, assign: Sequence[int], hw: HardwareModel) -> float:
-        a = np.asarray(assign, dtype=np.intp)
-        if len(a) == 0:
-            return 0.0
-        total = float(unary[self.rows, a].sum())
-        prev = np.empty_like(a)
-        prev[0] = _CPU
-        prev[1:] = a[:-1]
-        prev[self.starts] = _CPU
-        launch = np.array([hw.launch_ms[d] for d in DEVICE_COLUMNS])
-        total += float(launch[a][a != prev].sum())
-        if len(self.dst) == 0:
-            return total
-        sdev = np.where(self.src < 0, _CPU, a[np.maximum(self.src, 0)])
-        ddev = a[self.dst]
-        idx = np.flatnonzero(sdev != ddev)
-        if self.tid is not None and len(idx):
-            # a tensor pays once per processor it reaches: keep its first edge there
-            _, first = np.unique(self.tid[idx] * _NDEV + ddev[idx], return_index=True)
-            idx = idx[first]
-        xcost = self.xcosts.for_hw(hw)
-        return total + float(xcost[idx, sdev[idx], ddev[idx]].sum())
 
 
 # Per op of a chunk: the 3x3 cost of going from the previous op's device a to this op's device b
@@ -551,255 +454,8 @@ def total_cost(
 def improve_segments(
     unary: np.ndarray, edges: Sequence[Sequence[Edge]], functions: Sequence[str], assign: list[int]
 ) -> list[int]:
-    """Move whole same-device runs to another allowed device while the cost drops (`_improve`).
+    """Move whole same-device runs to another allowed device while the cost drops (`improve_runs`).
 
     The cost counted is `total_cost` without shared tensors (every edge pays its crossing).
     """
-    return _improve(unary, _Shared(edges, functions, None), assign)
-
-
-def _improve(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[int]:
-    """Move whole same-device runs to another allowed device while the exact objective drops.
-
-    The change in cost of moving one run is computed locally: its ops' times, the launches at
-    its two ends, and the edges that enter or leave it. Runs are visited left to right; after a
-    move the search steps back to the run on the left (now perhaps merged with the moved one)
-    so that a merged run is examined whole. A sweep repeats until no move helps.
-
-    Scaling: runs are kept as a linked list (merging is O(1), no rescanning to find a run's
-    ends), and a long run's change in cost is computed with numpy (`_LongRuns`). Without that,
-    a model whose islands are absorbed one by one into a growing run (a 50k-op LLM whose
-    per-layer fp32 islands all end up on the GPU) cost O(ops^2) Python steps: 1.5-2.9 s at
-    25k compute ops, about 0.1 s now. Both paths add the same numbers in the same order, so the
-    moves are the same, bit for bit.
-    """
-    n = len(assign)
-    if n == 0:
-        return assign
-    launch = shared.launch
-    hw = shared.hw
-    starts, fn_start, consumers, edges = (
-        shared.starts,
-        shared.fn_start,
-        shared.consumers,
-        shared.edges,
-    )
-    xcache: dict[tuple[int, int, int, bool], float] = {}
-
-    def x(a: int, b: int, nbytes: int, fp32: bool) -> float:
-        if a == b:
-            return 0.0
-        key = (a, b, nbytes, fp32)
-        v = xcache.get(key)
-        if v is None:
-            v = hw.crossing_ms(DEVICE_COLUMNS[a], DEVICE_COLUMNS[b], nbytes, fp32)
-            xcache[key] = v
-        return v
-
-    a = list(assign)
-    un = unary.tolist()
-    long_runs: _LongRuns | None = None  # built on the first long run: most models have none
-
-    def move_delta(i: int, j: int, d: int, c: int) -> float | None:
-        """Change in total cost if ops i..j (all on d) moved to c; None if c cannot run one."""
-        nonlocal long_runs
-        if j - i + 1 >= _LONG_RUN:
-            if long_runs is None:
-                long_runs = _LongRuns(unary, shared.long_static, a, hw)
-            return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
-        delta = 0.0
-        for k in range(i, j + 1):
-            uc = un[k][c]
-            if uc == _INF:
-                return None
-            delta += uc - un[k][d]
-        for part in launch_parts(i, j, d, c):
-            delta += part
-        for k in range(i, j + 1):
-            lo = fn_start[k]
-            for src, nbytes, fp32 in edges[k]:
-                if lo <= src and i <= src <= j:
-                    continue  # inside the run: unchanged
-                s = _CPU if src < lo else a[src]
-                delta += x(s, c, nbytes, fp32) - x(s, d, nbytes, fp32)
-            for dst, nbytes, fp32 in consumers[k]:
-                if i <= dst <= j:
-                    continue
-                t = a[dst]
-                delta += x(c, t, nbytes, fp32) - x(d, t, nbytes, fp32)
-        return delta
-
-    def launch_parts(i: int, j: int, d: int, c: int) -> tuple[float, ...]:
-        """The change in launches at the run's left end, then (if it has a right neighbour in
-        its function) at its right end: added one by one, as before."""
-        prev_dev = _CPU if starts[i] else a[i - 1]
-        left = (launch[c] if c != prev_dev else 0.0) - (launch[d] if d != prev_dev else 0.0)
-        if j + 1 >= n or starts[j + 1]:
-            return (left,)
-        next_dev = a[j + 1]
-        return left, (launch[next_dev] if next_dev != c else 0.0) - (
-            launch[next_dev] if next_dev != d else 0.0
-        )
-
-    runs = _Runs(a, starts)
-    for _ in range(MAX_SWEEPS):
-        improved = False
-        r = runs.head
-        while r >= 0:
-            i, j, d = runs.start[r], runs.end[r], runs.dev[r]
-            best_delta, best_dev = -1e-12, d
-            for c in range(_NDEV):
-                if c == d:
-                    continue
-                delta = move_delta(i, j, d, c)
-                if delta is not None and delta < best_delta:
-                    best_delta, best_dev = delta, c
-            if best_dev != d:
-                a[i : j + 1] = [best_dev] * (j - i + 1)
-                if long_runs is not None:
-                    long_runs.moved(i, j, best_dev)
-                improved = True
-                # step back so the merged run (with its left neighbour) is examined whole
-                r = runs.move(r, best_dev)
-                continue
-            r = runs.next[r]
-        if not improved:
-            break
-    return a
-
-
-# Runs at least this long have their move cost computed with numpy: below it, numpy's
-# per-call overhead costs more than the Python loop it replaces.
-_LONG_RUN = 128
-
-
-class _Runs:
-    """Maximal same-device runs of an assignment (never crossing a function start), as a doubly
-    linked list, so that a move merges runs in O(1) instead of rescanning ops."""
-
-    def __init__(self, a: list[int], starts: list[bool]) -> None:
-        self.starts = starts
-        self.start: list[int] = []
-        self.end: list[int] = []
-        self.dev: list[int] = []
-        for k, d in enumerate(a):
-            if k and not starts[k] and d == self.dev[-1]:
-                self.end[-1] = k
-            else:
-                self.start.append(k)
-                self.end.append(k)
-                self.dev.append(d)
-        m = len(self.start)
-        self.prev = list(range(-1, m - 1))
-        self.next = [*range(1, m), -1]
-        self.head = 0
-
-    def _joins(self, left: int, right: int) -> bool:
-        return (
-            left >= 0
-            and right >= 0
-            and self.dev[left] == self.dev[right]
-            and not self.starts[self.start[right]]
-        )
-
-    def _merge(self, left: int, right: int) -> None:
-        """Append run `right` to run `left` (its left neighbour)."""
-        self.end[left] = self.end[right]
-        nxt = self.next[right]
-        self.next[left] = nxt
-        if nxt >= 0:
-            self.prev[nxt] = left
-
-    def move(self, r: int, dev: int) -> int:
-        """Put run r on `dev`, merge it with equal neighbours; return the run to visit next:
-        the one holding the op left of r (r's own, merged, run at a function start)."""
-        self.dev[r] = dev
-        nxt = self.next[r]
-        if self._joins(r, nxt):
-            self._merge(r, nxt)
-        left = self.prev[r]
-        if left >= 0 and not self.starts[self.start[r]]:
-            if self._joins(left, r):
-                self._merge(left, r)
-            return left
-        return r
-
-
-class _LongStatic:
-    """The edge tables `_LongRuns` reads: per op, its incident edges flattened in the Python
-    loop's order: incoming edges (the producer's position, or -1 for a value from the caller
-    on the CPU), then outgoing ones."""
-
-    def __init__(
-        self,
-        edges: Sequence[Sequence[Edge]],
-        consumers: Sequence[Sequence[Edge]],
-        fn_start: Sequence[int],
-    ) -> None:
-        other: list[int] = []
-        nbytes: list[int] = []
-        fp32: list[bool] = []
-        incoming: list[bool] = []
-        ptr = [0]
-        for k in range(len(edges)):
-            lo = fn_start[k]
-            for src, nb, fp in edges[k]:
-                other.append(src if src >= lo else -1)
-                nbytes.append(nb)
-                fp32.append(fp)
-                incoming.append(True)
-            for dst, nb, fp in consumers[k]:
-                other.append(dst)
-                nbytes.append(nb)
-                fp32.append(fp)
-                incoming.append(False)
-            ptr.append(len(other))
-        self.ptr = ptr
-        self.other = np.array(other, dtype=np.intp)
-        self.incoming = np.array(incoming, dtype=bool)
-        self.xcosts = _XCosts(_bytes_column(nbytes), np.array(fp32, dtype=bool))
-
-
-class _LongRuns:
-    """The cost change of moving a long run, with numpy, adding exactly what the Python loop
-    in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
-    np.sum), so that both give the same float."""
-
-    def __init__(
-        self, unary: np.ndarray, static: _LongStatic, a: list[int], hw: HardwareModel
-    ) -> None:
-        self.unary = unary
-        self.assign = np.array(a, dtype=np.intp)
-        self.ptr = static.ptr
-        self.other = static.other
-        self.incoming = static.incoming
-        self.xcost = static.xcosts.for_hw(hw)
-
-    def moved(self, i: int, j: int, dev: int) -> None:
-        self.assign[i : j + 1] = dev
-
-    def delta(
-        self, i: int, j: int, d: int, c: int, launch_parts: tuple[float, ...]
-    ) -> float | None:
-        uc = self.unary[i : j + 1, c]
-        if np.isinf(uc).any():
-            return None
-        delta = float(np.cumsum(uc - self.unary[i : j + 1, d])[-1])
-        for part in launch_parts:
-            delta += part
-        lo, hi = self.ptr[i], self.ptr[j + 1]
-        other = self.other[lo:hi]
-        keep = (other < i) | (other > j)  # edges inside the run do not change
-        other = other[keep]
-        incoming = self.incoming[lo:hi][keep]
-        xcost = self.xcost[lo:hi][keep]
-        dev = np.where(other < 0, _CPU, self.assign[np.maximum(other, 0)])
-        rows = np.arange(len(other))
-        terms = np.where(
-            incoming,
-            xcost[rows, dev, c] - xcost[rows, dev, d],
-            xcost[rows, c, dev] - xcost[rows, d, dev],
-        )
-        if len(terms) == 0:
-            return delta
-        return float(np.cumsum(np.concatenate(([delta], terms)))[-1])
+    return improve_runs(unary, _Shared(edges, functions, None), assign)

@@ -1,0 +1,274 @@
+"""The partitioner's local search: move whole same-device runs while the exact cost drops.
+
+The Viterbi passes of `partition.py` charge data edges with the devices of the previous pass,
+so they can settle in a local optimum; `improve_runs` then moves whole runs of ops to another
+allowed device while the exact objective (`partition.total_cost`) drops, so an island not
+worth two crossings is absorbed into its neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .costs import DEVICE_COLUMNS, HardwareModel
+from .crossing_tables import CrossingTables, bytes_column
+from .devices import Device
+
+if TYPE_CHECKING:
+    from .partition import Edge, _Shared
+
+_INF = math.inf
+_NDEV = len(DEVICE_COLUMNS)
+_CPU = DEVICE_COLUMNS.index(Device.CPU)
+MAX_SWEEPS = 50  # local-search sweeps; each is linear in ops + edges
+
+
+def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[int]:
+    """Move whole same-device runs to another allowed device while the exact objective drops.
+
+    The change in cost of moving one run is computed locally: its ops' times, the launches at
+    its two ends, and the edges that enter or leave it. Runs are visited left to right; after a
+    move the search steps back to the run on the left (now perhaps merged with the moved one)
+    so that a merged run is examined whole. A sweep repeats until no move helps.
+
+    Scaling: runs are kept as a linked list (merging is O(1), no rescanning to find a run's
+    ends), and a long run's change in cost is computed with numpy (`_LongRuns`). Without that,
+    a model whose islands are absorbed one by one into a growing run (a 50k-op LLM whose
+    per-layer fp32 islands all end up on the GPU) cost O(ops^2) Python steps: 1.5-2.9 s at
+    25k compute ops, about 0.1 s now. Both paths add the same numbers in the same order, so the
+    moves are the same, bit for bit.
+    """
+    n = len(assign)
+    if n == 0:
+        return assign
+    launch = shared.launch
+    hw = shared.hw
+    starts, fn_start, consumers, edges = (
+        shared.starts,
+        shared.fn_start,
+        shared.consumers,
+        shared.edges,
+    )
+    xcache: dict[tuple[int, int, int, bool], float] = {}
+
+    def x(a: int, b: int, nbytes: int, fp32: bool) -> float:
+        if a == b:
+            return 0.0
+        key = (a, b, nbytes, fp32)
+        v = xcache.get(key)
+        if v is None:
+            v = hw.crossing_ms(DEVICE_COLUMNS[a], DEVICE_COLUMNS[b], nbytes, fp32)
+            xcache[key] = v
+        return v
+
+    a = list(assign)
+    un = unary.tolist()
+    long_runs: _LongRuns | None = None  # built on the first long run: most models have none
+
+    def move_delta(i: int, j: int, d: int, c: int) -> float | None:
+        """Change in total cost if ops i..j (all on d) moved to c; None if c cannot run one."""
+        nonlocal long_runs
+        if j - i + 1 >= _LONG_RUN:
+            if long_runs is None:
+                long_runs = _LongRuns(unary, shared.long_static, a, hw)
+            return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
+        delta = 0.0
+        for k in range(i, j + 1):
+            uc = un[k][c]
+            if uc == _INF:
+                return None
+            delta += uc - un[k][d]
+        for part in launch_parts(i, j, d, c):
+            delta += part
+        for k in range(i, j + 1):
+            lo = fn_start[k]
+            for src, nbytes, fp32 in edges[k]:
+                if lo <= src and i <= src <= j:
+                    continue  # inside the run: unchanged
+                s = _CPU if src < lo else a[src]
+                delta += x(s, c, nbytes, fp32) - x(s, d, nbytes, fp32)
+            for dst, nbytes, fp32 in consumers[k]:
+                if i <= dst <= j:
+                    continue
+                t = a[dst]
+                delta += x(c, t, nbytes, fp32) - x(d, t, nbytes, fp32)
+        return delta
+
+    def launch_parts(i: int, j: int, d: int, c: int) -> tuple[float, ...]:
+        """The change in launches at the run's left end, then (if it has a right neighbour in
+        its function) at its right end: added one by one, as before."""
+        prev_dev = _CPU if starts[i] else a[i - 1]
+        left = (launch[c] if c != prev_dev else 0.0) - (launch[d] if d != prev_dev else 0.0)
+        if j + 1 >= n or starts[j + 1]:
+            return (left,)
+        next_dev = a[j + 1]
+        return left, (launch[next_dev] if next_dev != c else 0.0) - (
+            launch[next_dev] if next_dev != d else 0.0
+        )
+
+    runs = _Runs(a, starts)
+    for _ in range(MAX_SWEEPS):
+        improved = False
+        r = runs.head
+        while r >= 0:
+            i, j, d = runs.start[r], runs.end[r], runs.dev[r]
+            best_delta, best_dev = -1e-12, d
+            for c in range(_NDEV):
+                if c == d:
+                    continue
+                delta = move_delta(i, j, d, c)
+                if delta is not None and delta < best_delta:
+                    best_delta, best_dev = delta, c
+            if best_dev != d:
+                a[i : j + 1] = [best_dev] * (j - i + 1)
+                if long_runs is not None:
+                    long_runs.moved(i, j, best_dev)
+                improved = True
+                # step back so the merged run (with its left neighbour) is examined whole
+                r = runs.move(r, best_dev)
+                continue
+            r = runs.next[r]
+        if not improved:
+            break
+    return a
+
+
+# Runs at least this long have their move cost computed with numpy: below it, numpy's
+# per-call overhead costs more than the Python loop it replaces.
+_LONG_RUN = 128
+
+
+class _Runs:
+    """Maximal same-device runs of an assignment (never crossing a function start), as a doubly
+    linked list, so that a move merges runs in O(1) instead of rescanning ops."""
+
+    def __init__(self, a: list[int], starts: list[bool]) -> None:
+        self.starts = starts
+        self.start: list[int] = []
+        self.end: list[int] = []
+        self.dev: list[int] = []
+        for k, d in enumerate(a):
+            if k and not starts[k] and d == self.dev[-1]:
+                self.end[-1] = k
+            else:
+                self.start.append(k)
+                self.end.append(k)
+                self.dev.append(d)
+        m = len(self.start)
+        self.prev = list(range(-1, m - 1))
+        self.next = [*range(1, m), -1]
+        self.head = 0
+
+    def _joins(self, left: int, right: int) -> bool:
+        return (
+            left >= 0
+            and right >= 0
+            and self.dev[left] == self.dev[right]
+            and not self.starts[self.start[right]]
+        )
+
+    def _merge(self, left: int, right: int) -> None:
+        """Append run `right` to run `left` (its left neighbour)."""
+        self.end[left] = self.end[right]
+        nxt = self.next[right]
+        self.next[left] = nxt
+        if nxt >= 0:
+            self.prev[nxt] = left
+
+    def move(self, r: int, dev: int) -> int:
+        """Put run r on `dev`, merge it with equal neighbours; return the run to visit next:
+        the one holding the op left of r (r's own, merged, run at a function start)."""
+        self.dev[r] = dev
+        nxt = self.next[r]
+        if self._joins(r, nxt):
+            self._merge(r, nxt)
+        left = self.prev[r]
+        if left >= 0 and not self.starts[self.start[r]]:
+            if self._joins(left, r):
+                self._merge(left, r)
+            return left
+        return r
+
+
+class LongStatic:
+    """The edge tables `_LongRuns` reads: per op, its incident edges flattened in the Python
+    loop's order: incoming edges (the producer's position, or -1 for a value from the caller
+    on the CPU), then outgoing ones."""
+
+    def __init__(
+        self,
+        edges: Sequence[Sequence[Edge]],
+        consumers: Sequence[Sequence[Edge]],
+        fn_start: Sequence[int],
+    ) -> None:
+        other: list[int] = []
+        nbytes: list[int] = []
+        fp32: list[bool] = []
+        incoming: list[bool] = []
+        ptr = [0]
+        for k in range(len(edges)):
+            lo = fn_start[k]
+            for src, nb, fp in edges[k]:
+                other.append(src if src >= lo else -1)
+                nbytes.append(nb)
+                fp32.append(fp)
+                incoming.append(True)
+            for dst, nb, fp in consumers[k]:
+                other.append(dst)
+                nbytes.append(nb)
+                fp32.append(fp)
+                incoming.append(False)
+            ptr.append(len(other))
+        self.ptr = ptr
+        self.other = np.array(other, dtype=np.intp)
+        self.incoming = np.array(incoming, dtype=bool)
+        self.xcosts = CrossingTables(bytes_column(nbytes), np.array(fp32, dtype=bool))
+
+
+class _LongRuns:
+    """The cost change of moving a long run, with numpy, adding exactly what the Python loop
+    in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
+    np.sum), so that both give the same float."""
+
+    def __init__(
+        self, unary: np.ndarray, static: LongStatic, a: list[int], hw: HardwareModel
+    ) -> None:
+        self.unary = unary
+        self.assign = np.array(a, dtype=np.intp)
+        self.ptr = static.ptr
+        self.other = static.other
+        self.incoming = static.incoming
+        self.xcost = static.xcosts.for_hw(hw)
+
+    def moved(self, i: int, j: int, dev: int) -> None:
+        self.assign[i : j + 1] = dev
+
+    def delta(
+        self, i: int, j: int, d: int, c: int, launch_parts: tuple[float, ...]
+    ) -> float | None:
+        uc = self.unary[i : j + 1, c]
+        if np.isinf(uc).any():
+            return None
+        delta = float(np.cumsum(uc - self.unary[i : j + 1, d])[-1])
+        for part in launch_parts:
+            delta += part
+        lo, hi = self.ptr[i], self.ptr[j + 1]
+        other = self.other[lo:hi]
+        keep = (other < i) | (other > j)  # edges inside the run do not change
+        other = other[keep]
+        incoming = self.incoming[lo:hi][keep]
+        xcost = self.xcost[lo:hi][keep]
+        dev = np.where(other < 0, _CPU, self.assign[np.maximum(other, 0)])
+        rows = np.arange(len(other))
+        terms = np.where(
+            incoming,
+            xcost[rows, dev, c] - xcost[rows, dev, d],
+            xcost[rows, c, dev] - xcost[rows, d, dev],
+        )
+        if len(terms) == 0:
+            return delta
+        return float(np.cumsum(np.concatenate(([delta], terms)))[-1])
