@@ -13,6 +13,7 @@ import pytest
 
 from ane_notebook._gc import gc_paused
 from ane_notebook.placement import partition as P
+from ane_notebook.placement import segment_search
 
 INF = math.inf
 
@@ -55,7 +56,7 @@ def test_long_run_numpy_path_matches_the_python_loop(
     start = [rng.choice([d for d in range(3) if unary[k, d] < INF]) for k in range(len(edges))]
     results = []
     for long_run in (1, 10**9):  # numpy for every run / for none
-        monkeypatch.setattr(P, "_LONG_RUN", long_run)
+        monkeypatch.setattr(segment_search, "_LONG_RUN", long_run)
         results.append(
             (
                 P.partition(unary, edges, functions),
