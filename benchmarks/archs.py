@@ -365,6 +365,36 @@ def _split_head_attention(
     return mb.reshape(x=o, shape=[1, hd, 1, seq], name=f"{name}_out")
 
 
+def _multi_head_attention(
+    x: Any,
+    conv1: Callable[[Any, int, int, str], Any],
+    d: int,
+    heads: int,
+    seq: int,
+    mask: Any,
+    name: str,
+    proj: str,
+) -> Any:
+    """ml-ane-transformers' split-head attention on (B, C, 1, S): 1x1-conv q/k/v projections
+    (named `<proj>_q_proj`, ...), split per head along C, `_split_head_attention` per head,
+    and the heads concatenated back (`<name>_heads`)."""
+    mb = _mb()
+    hd = d // heads
+    q = conv1(x, d, d, f"{proj}_q_proj")
+    k = conv1(x, d, d, f"{proj}_k_proj")
+    v = conv1(x, d, d, f"{proj}_v_proj")
+    qs = mb.split(x=q, num_splits=heads, axis=1, name=f"{name}_q_split")
+    ks = mb.split(x=k, num_splits=heads, axis=1, name=f"{name}_k_split")
+    vs = mb.split(x=v, num_splits=heads, axis=1, name=f"{name}_v_split")
+    outs = [
+        _split_head_attention(
+            qs[h], ks[h], vs[h], seq, hd, float(hd**-0.5), mask, f"{name}_head{h}"
+        )
+        for h in range(heads)
+    ]
+    return mb.concat(values=outs, axis=1, name=f"{name}_heads")
+
+
 def distilbert(optimized: bool, seq: int = 128, layers: int = 6, d: int = 768) -> Program:
     """DistilBERT-base for sequence classification at batch 1.
 
@@ -457,20 +487,7 @@ def distilbert(optimized: bool, seq: int = 128, layers: int = 6, d: int = 768) -
         m = mb.reshape(x=m, shape=[1, seq, 1, 1], name="mask_bk11")
         for i in range(layers):
             p = f"transformer_layer_{i}"
-            q = conv1(x, d, d, f"{p}_attention_q_proj")
-            k = conv1(x, d, d, f"{p}_attention_k_proj")
-            v = conv1(x, d, d, f"{p}_attention_v_proj")
-            qs = mb.split(x=q, num_splits=heads, axis=1, name=f"{p}_q_split")
-            ks = mb.split(x=k, num_splits=heads, axis=1, name=f"{p}_k_split")
-            vs = mb.split(x=v, num_splits=heads, axis=1, name=f"{p}_v_split")
-            outs = []
-            for h in range(heads):
-                outs.append(
-                    _split_head_attention(
-                        qs[h], ks[h], vs[h], seq, hd, float(hd**-0.5), m, f"{p}_head{h}"
-                    )
-                )
-            ctx = mb.concat(values=outs, axis=1, name=f"{p}_heads")
+            ctx = _multi_head_attention(x, conv1, d, heads, seq, m, p, f"{p}_attention")
             x = mb.add(x=conv1(ctx, d, d, f"{p}_attention_out_proj"), y=x, name=f"{p}_res1")
             x = ln_ane(x, f"{p}_sa_ln")
             h = mb.gelu(x=conv1(x, d, ffn, f"{p}_ffn_lin1"), mode="EXACT", name=f"{p}_gelu")
@@ -500,7 +517,6 @@ def gpt2(size: str = "gpt2", seq: int = 512) -> Program:
     from coremltools.converters.mil.mil import types
 
     layers, d, heads = GPT2[size]
-    hd = d // heads
     vocab = 50257
     mb = _mb()
     w = _Weights(layers)
@@ -535,20 +551,7 @@ def gpt2(size: str = "gpt2", seq: int = 512) -> Program:
         for i in range(layers):
             p = f"h_{i}"
             h = ln(x, f"{p}_ln_1")
-            q = conv1(h, d, d, f"{p}_attn_q_proj")
-            k = conv1(h, d, d, f"{p}_attn_k_proj")
-            v = conv1(h, d, d, f"{p}_attn_v_proj")
-            qs = mb.split(x=q, num_splits=heads, axis=1, name=f"{p}_q_split")
-            ks = mb.split(x=k, num_splits=heads, axis=1, name=f"{p}_k_split")
-            vs = mb.split(x=v, num_splits=heads, axis=1, name=f"{p}_v_split")
-            outs = []
-            for j in range(heads):
-                outs.append(
-                    _split_head_attention(
-                        qs[j], ks[j], vs[j], seq, hd, float(hd**-0.5), causal, f"{p}_head{j}"
-                    )
-                )
-            ctx = mb.concat(values=outs, axis=1, name=f"{p}_heads")
+            ctx = _multi_head_attention(h, conv1, d, heads, seq, causal, p, f"{p}_attn")
             x = mb.add(x=x, y=conv1(ctx, d, d, f"{p}_attn_c_proj"), name=f"{p}_res1")
             h = ln(x, f"{p}_ln_2")
             h = mb.gelu(
