@@ -291,6 +291,7 @@ def _graph_parts(
         name="graph_nodes_glyph",
     )
     # Slanted, so the labels of a long chain of nodes do not run into each other.
+    n_depths = int(gx_all.max()) + 1 if len(gx_all) else 0  # columns of the layout
     labels = LabelSet(
         x="gx",
         y="gy",
@@ -303,7 +304,7 @@ def _graph_parts(
         angle=-0.6,
         text_align="left",
         text_baseline="middle",
-        visible=_labels_fit(len(nodes["x"]), int(gx_all.max()) + 1 if len(gx_all) else 0),
+        visible=_labels_fit(len(nodes["x"]), n_depths),
         name="graph_labels",
     )
     fig.add_layout(labels)
@@ -318,7 +319,7 @@ def _graph_parts(
         angle=-0.5,
         text_align="left",
         text_baseline="top",
-        visible=_labels_fit(len(ld["id"]), int(gx_all.max()) + 1 if len(gx_all) else 0),
+        visible=_labels_fit(len(ld["id"]), n_depths),
         name="graph_layer_labels",
     )
     fig.add_layout(layer_labels)
