@@ -34,7 +34,8 @@ from .work import RECURRENT_GATES, elements, op_flops, recurrent_weight_elements
 # Per op:  time = max(flops / F, weight bytes / Bw, activation bytes / Ba) + per-op overhead,
 # with, per processor of a chip (peaks and bandwidths per chip in devices.py):
 #   ANE  F = ANE_EFFICIENCY * fp16 peak;  Bw = the ANE's measured DRAM stream rate (chip);
-#        Ba = ANE_ACT_GBS (activations between the ops of one ANE program mostly stay on chip)
+#        Ba = ANE_ACT_FACTOR * that rate for an op whose activations stay in the on-chip pool,
+#        Bw itself for one whose largest activation exceeds ANE_WORKING_SET_MB (streamed)
 #   GPU  F = GPU_EFFICIENCY * fp16 peak;  Bw = Ba = GPU_BW_FRACTION * system bandwidth
 #   CPU  F = the chip's effective BNNS rate;  Bw = Ba = CPU_BW_FRACTION * system bandwidth
 # ANE_EFFICIENCY: published Core ML latencies of large graphs reach 0.2-0.45 of the fp16 peak
@@ -43,11 +44,17 @@ from .work import RECURRENT_GATES, elements, op_flops, recurrent_weight_elements
 # one op alone runs nearer the top of that range.
 # docs/evidence.md#costs.ANE_EFFICIENCY
 ANE_EFFICIENCY = 0.45
-# ANE_ACT_GBS (GUESS, calibrated): MobileNetV2 (53 MB of activations, 0.6 GFLOP) runs in
-# 0.48 ms on A16 (OFFICIAL), which needs activations at >= ~200 GB/s; DRAM alone gives the ANE
-# ~60 GB/s (anemll-bench), so most activation traffic stays on chip.
-# docs/evidence.md#costs.ANE_ACT_GBS
-ANE_ACT_GBS = 300.0
+# ANE_ACT_FACTOR (GUESS, bounded): activations that stay in the ANE's on-chip pool move at 3x
+# its DRAM stream rate (A16: 135 GB/s). Bounds, with fused epilogues (fusion.py) and A16's
+# fixed costs: MobileNetV3-small (8 MB of layer traffic, no tensor over 0.45 MB) in 0.13 ms
+# needs >= ~110 GB/s; MobileNetV2's fp16 -> int8-activation speed-up on A16 (0.48 -> 0.27 ms,
+# OFFICIAL, on a chip without faster int8 compute) needs its traffic to take >= 0.42 ms.
+# docs/evidence.md#costs.ANE_ACT_FACTOR
+ANE_ACT_FACTOR = 3.0
+# ANE_WORKING_SET_MB (RE): a layer whose largest operand fits the 2 MB on-chip pool runs from
+# it; a larger one is tiled and streamed from DRAM (ane-guide ch.21, the M1 value; newer parts
+# larger, M5 4.72 MB). docs/evidence.md#costs.ANE_WORKING_SET_MB
+ANE_WORKING_SET_MB = 2.0
 # ANE_RESIDENT_MB (GUESS): weights of a model this small stay in the Neural Engine's on-chip
 # memory between predictions and are not streamed from DRAM again; for a larger model the share
 # that does not fit streams. maderix/ANE (DIR) measures a ~32 MB on-chip working-set cliff on M4,
@@ -89,10 +96,11 @@ OP_OVERHEAD_MS = {Device.ANE: 0.0003, Device.GPU: 0.02, Device.CPU: 0.005}
 LAUNCH_MS = {Device.ANE: 0.2, Device.GPU: 0.1, Device.CPU: 0.01}
 
 # Fixed cost of one prediction whatever the placement (Core ML's own bookkeeping around the
-# call, GUESS: the whole of MobileNetV3-small's prediction is 0.13 ms on A16): charged once per
-# function call, in the report's totals only (it cannot change where an op goes).
-# docs/evidence.md#costs.PREDICT_MS
-PREDICT_MS = 0.02
+# call, GUESS: everything in a MobileNetV2 prediction on A16 that does not scale with the
+# activations' width takes <= 0.06 ms, from its fp16 and int8-activation latencies, OFFICIAL):
+# charged once per function call, in the report's totals only (it cannot change where an op
+# goes). docs/evidence.md#costs.PREDICT_MS
+PREDICT_MS = 0.005
 
 # --- Crossings ------------------------------------------------------------------------------
 # Fixed synchronisation cost per crossing edge (ms). ANE<->CPU is cheaper than ANE<->GPU
@@ -139,7 +147,8 @@ class HardwareModel:
     """
 
     ane_efficiency: float = ANE_EFFICIENCY
-    ane_act_gbs: float = ANE_ACT_GBS
+    ane_act_factor: float = ANE_ACT_FACTOR
+    ane_working_set_mb: float = ANE_WORKING_SET_MB
     ane_resident_mb: float = ANE_RESIDENT_MB
     gpu_efficiency: float = GPU_EFFICIENCY
     gpu_bw_fraction: float = GPU_BW_FRACTION
@@ -162,7 +171,8 @@ class HardwareModel:
         """What op times depend on (two readings with the same key cost ops the same)."""
         return (
             self.ane_efficiency,
-            self.ane_act_gbs,
+            self.ane_act_factor,
+            self.ane_working_set_mb,
             self.gpu_efficiency,
             self.gpu_bw_fraction,
             self.cpu_bw_fraction,
@@ -173,15 +183,23 @@ class HardwareModel:
         )
 
     def for_chip(self, chip: ChipProfile) -> HardwareModel:
-        """This reading with the Neural Engine dispatch of `chip` (it differs by ANE family)."""
+        """This reading with the Neural Engine dispatch of `chip` (it differs by ANE family),
+        and the fixed part of crossings to and from the Neural Engine scaled with it (the
+        compiler's own model adds a per-input transfer setup and a dispatch floor that both
+        scale per chip: docs/evidence.md#costs.CROSSING_FIXED_MS)."""
         launch = dict(self.launch_ms)
         launch[Device.ANE] = chip.ane_launch_ms * self.ane_launch_scale
+        ratio = chip.ane_launch_ms / LAUNCH_MS[Device.ANE]
+        fixed = {
+            pair: v * ratio if Device.ANE in pair else v
+            for pair, v in self.crossing_fixed_ms.items()
+        }
         convert = dict(self.convert_gbs)
         if chip.ane_fp32_io:
             for other in (Device.CPU, Device.GPU):
                 pair = frozenset({Device.ANE, other})
                 convert[(pair, True)] = convert[(pair, False)]
-        return replace(self, launch_ms=launch, convert_gbs=convert)
+        return replace(self, launch_ms=launch, convert_gbs=convert, crossing_fixed_ms=fixed)
 
     def for_neuralnetwork(self) -> HardwareModel:
         """This reading for a graph whose fp32 tensors are all NeuralNetwork layers' nominal
@@ -215,7 +233,7 @@ class HardwareModel:
                 Device.CPU: self.cpu_bw_fraction * chip.mem_bw_gbs,
             },
             act_gbs={
-                Device.ANE: self.ane_act_gbs,
+                Device.ANE: self.ane_act_factor * chip.ane_gbs,
                 Device.GPU: self.gpu_bw_fraction * chip.mem_bw_gbs,
                 Device.CPU: self.cpu_bw_fraction * chip.mem_bw_gbs,
             },
@@ -241,7 +259,7 @@ SPREAD: dict[str, tuple[float, float]] = {
     # achieved fraction of fp16 peak across published large-graph latencies: 0.2-0.45
     # one op alone at most ~0.55 of peak (GUESS); whole graphs down to 0.2 (published)
     "ane_efficiency": (0.55 / ANE_EFFICIENCY, 0.25 / ANE_EFFICIENCY),
-    "ane_act_gbs": (1.5, 0.5),  # GUESS: no published figure for on-chip activation traffic
+    "ane_act_factor": (1.5, 0.5),  # GUESS: no published figure for on-chip activation traffic
     "ane_resident_mb": (2.0, 0.0),  # 32 MB (DIR, M4) ... nothing stays resident
     # ANE weight streaming: M1 Pro/Max 54.9 vs M1 60.9 GB/s (anemll-bench); A17 Pro 28 GB/s
     # from OPT-1.3B decode (coremltools opt-opt1_3.md) against our 45 GUESS
@@ -267,7 +285,7 @@ def corner(ane_fast: bool, others_fast: bool) -> HardwareModel:
     launch = {d: v * SPREAD["launch"][o] for d, v in LAUNCH_MS.items()}
     return HardwareModel(
         ane_efficiency=ANE_EFFICIENCY * f["ane_efficiency"],
-        ane_act_gbs=ANE_ACT_GBS * f["ane_act_gbs"],
+        ane_act_factor=ANE_ACT_FACTOR * f["ane_act_factor"],
         ane_resident_mb=ANE_RESIDENT_MB * f["ane_resident_mb"],
         ane_bw_scale=f["ane_bw_scale"],
         gpu_efficiency=GPU_EFFICIENCY * f["gpu_efficiency"],
@@ -413,6 +431,10 @@ class OpCosts:
     weight_bytes: np.ndarray  # float64[n]: weights read (gathered rows for lookups)
     time_ms: np.ndarray  # float64[n, 3], columns in `DEVICE_COLUMNS` order
     ane_streamed: float = 1.0  # share of weight bytes the ANE streams from DRAM
+    # bool[n] or None: folded into its producer's engine layer on the ANE (`fusion.py`)
+    ane_fused: np.ndarray | None = None
+    # float64[n] or None: bytes of the op's largest run-time input or output on the ANE
+    act_max_accel: np.ndarray | None = None
 
     @property
     def bytes(self) -> np.ndarray:
@@ -429,6 +451,7 @@ def op_costs(
     weights: Sequence[Sequence[TensorInfo | None]],
     chip: ChipProfile,
     hw: HardwareModel = NOMINAL,
+    ane_fused: np.ndarray | None = None,
 ) -> OpCosts:
     """Estimated time of every op on every processor (vectorised over ops).
 
@@ -437,22 +460,24 @@ def op_costs(
     used instead (fp16, as the ANE and GPU run them: docs/evidence.md#dtype.fp32). NeuralNetwork
     layers run in fp16 on the ANE and GPU whatever their nominal fp32 dtype (hollance
     docs/16-bit.md, docs/evidence.md#dtype.fp32), so their activations are counted at fp16
-    there and at fp32 on the CPU; `bytes` holds the CPU count.
+    there and at fp32 on the CPU; `bytes` holds the CPU count. `ane_fused` marks the ops the
+    Neural Engine compiler folds into their producer's layer (`fusion.epilogue_fused`).
     """
     n = len(ops)
     flops = np.empty(n)
     act = np.empty(n)
     act_accel = np.empty(n)
+    act_max = np.empty(n)
     wbytes = np.zeros(n)
     for i, op in enumerate(ops):
         acts, ws = activations[i], weights[i]
         flops[i] = op_flops(op, [*acts, *ws])
         out_b = sum(tensor_bytes(t) for t in op.outputs)
         act[i] = sum(tensor_bytes(t) for t in acts) + out_b
-        if op.attrs.get("nn_precision_unknown"):
-            act_accel[i] = sum(tensor_bytes(t, fp16=True) for t in (*acts, *op.outputs))
-        else:
-            act_accel[i] = act[i]
+        half = bool(op.attrs.get("nn_precision_unknown"))
+        sizes = [tensor_bytes(t, fp16=half) for t in (*acts, *op.outputs)]
+        act_accel[i] = sum(sizes) if half else act[i]
+        act_max[i] = max(sizes, default=0)
         if op.op_type in GATHER_TYPES:
             wbytes[i] = out_b  # the gathered rows of the table
         elif ws:
@@ -461,7 +486,7 @@ def op_costs(
             wbytes[i] = 2 * elements(tuple(w))
         elif op.op_type in RECURRENT_GATES:  # NeuralNetwork recurrent layers: weights inside, fp16
             wbytes[i] = 2 * recurrent_weight_elements(op, acts)
-    return costs_from_work(flops, act, act_accel, wbytes, chip, hw)
+    return costs_from_work(flops, act, act_accel, wbytes, chip, hw, ane_fused, act_max)
 
 
 def costs_from_work(
@@ -471,8 +496,18 @@ def costs_from_work(
     weight_bytes: np.ndarray,
     chip: ChipProfile,
     hw: HardwareModel = NOMINAL,
+    ane_fused: np.ndarray | None = None,
+    act_max_accel: np.ndarray | None = None,
 ) -> OpCosts:
-    """Per-device op times from each op's work (reused for other readings of the constants)."""
+    """Per-device op times from each op's work (reused for other readings of the constants).
+
+    On the ANE an op whose largest activation (`act_max_accel`) exceeds the on-chip working
+    set streams its activations at the DRAM rate, others at the on-chip rate
+    (docs/evidence.md#costs.ANE_WORKING_SET_MB).
+    An op in `ane_fused` costs the ANE only its arithmetic: it runs in the epilogue of its
+    producer's engine layer, with no memory round trip and no layer of its own
+    (docs/evidence.md#costs.EPILOGUE_FUSION).
+    """
     rates = hw.rates(chip)
     total = float(weight_bytes.sum())
     # Weights that fit in the ANE's on-chip memory are not streamed again (ANE_RESIDENT_MB);
@@ -485,5 +520,12 @@ def costs_from_work(
         weights = weight_bytes * widen[d] / (rates.weight_gbs[d] * 1e6)  # GB/s -> bytes/ms
         moved = act_bytes if d is Device.CPU else act_bytes_accel
         acts = moved / (rates.act_gbs[d] * 1e6)
+        if d is Device.ANE and act_max_accel is not None:
+            spilled = act_max_accel > hw.ane_working_set_mb * 1e6
+            acts = np.where(spilled, moved / (rates.weight_gbs[d] * 1e6), acts)
         time_ms[:, j] = np.maximum(np.maximum(compute, weights), acts) + hw.op_overhead_ms[d]
-    return OpCosts(flops, act_bytes, act_bytes_accel, weight_bytes, time_ms, streamed)
+        if d is Device.ANE and ane_fused is not None:
+            time_ms[:, j] = np.where(ane_fused, compute, time_ms[:, j])
+    return OpCosts(
+        flops, act_bytes, act_bytes_accel, weight_bytes, time_ms, streamed, ane_fused, act_max_accel
+    )

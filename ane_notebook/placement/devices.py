@@ -174,7 +174,7 @@ def _m(
 # ane-guide ch.2). Later chips: a whole MobileNetV3-small prediction takes 0.13 ms on A16
 # (OFFICIAL, coremltools opt-palettization-perf.md), which bounds one dispatch well below
 # that; 0.05 ms (the direct path measures ~0.1 ms on M4/M5, DIR/RE: Core ML does better).
-ANE_LAUNCH_MS_BY_FAMILY: dict[int, float] = {1: 0.2, 2: 0.05}
+ANE_LAUNCH_MS_BY_FAMILY: dict[int, float] = {1: 0.2, 2: 0.02}
 
 _APPLE = "Apple launch pages/press releases (OFFICIAL)"
 _GUESS_A = "ANE family mapping of A-series chips is GUESS (docs/evidence.md#devices.family)"

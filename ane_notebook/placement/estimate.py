@@ -39,6 +39,7 @@ from .costs import (
     tensor_bytes,
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
+from .fusion import epilogue_fused
 from .partition import Edge, Refiner, partition
 from .result import (
     CONSTANT_REASON,
@@ -178,7 +179,14 @@ class Problem:
             return self.costs
         c = self.costs
         return costs_from_work(
-            c.flops, c.act_bytes, c.act_bytes_accel, c.weight_bytes, self.chip, hw
+            c.flops,
+            c.act_bytes,
+            c.act_bytes_accel,
+            c.weight_bytes,
+            self.chip,
+            hw,
+            c.ane_fused,
+            c.act_max_accel,
         )
 
     def op_times(self, hw: HardwareModel) -> np.ndarray:
@@ -263,7 +271,13 @@ def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
         if any(t is None or t.nbytes is None for t in (*acts, *ws, *op.outputs)):
             unsized.add(gi)
 
-    costs = op_costs([graph.ops[gi] for gi in work], activations, weights, profile)
+    costs = op_costs(
+        [graph.ops[gi] for gi in work],
+        activations,
+        weights,
+        profile,
+        ane_fused=epilogue_fused(graph, work),
+    )
     supported = np.zeros((len(work), len(DEVICE_COLUMNS)), dtype=bool)
     dispatches = np.ones(len(work))
     for k, gi in enumerate(work):
