@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..model.graph import Graph
-from ..placement.costs import caller_io, hardware_for, launch_cost_ms
+from ..placement.caller_io import caller_io
+from ..placement.costs import hardware_for, launch_cost_ms
 from ..placement.devices import ChipProfile, Device
 from ..placement.result import OpPlacement
 

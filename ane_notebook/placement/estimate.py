@@ -25,6 +25,7 @@ import numpy as np
 
 from .._gc import gc_paused
 from ..model.graph import Graph, TensorInfo
+from .caller_io import returned_outputs
 from .cost_drivers import Decision, cost_drivers, cost_reason
 from .costs import (
     DEVICE_COLUMNS,
@@ -35,7 +36,6 @@ from .costs import (
     costs_from_work,
     hardware_for,
     op_costs,
-    returned_outputs,
     tensor_bytes,
 )
 from .devices import EVIDENCE_RANK, ChipProfile, ComputeUnits, Device, Evidence, get_chip
