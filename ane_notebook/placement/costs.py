@@ -106,8 +106,10 @@ PREDICT_MS = 0.005
 # Fixed synchronisation cost per crossing edge (ms). ANE<->CPU is cheaper than ANE<->GPU
 # (COMMUNITY anecdote, hollance/neural-engine docs/unsupported-layers.md); the ratio 0.23/0.09
 # is the RE planner's transfer penalty to another backend vs to the ANE (ane-guide ch.18). The
-# 0.02 ms base is GUESS, bounded by MobileNetV3-small's whole 0.13 ms prediction on A16 with
-# its fp32 input and output crossing to and from the CPU (OFFICIAL).
+# 0.02 ms base is GUESS, for an M1-class Neural Engine: crossings to and from the ANE scale with
+# the chip's ANE dispatch (`HardwareModel.for_chip`; the compiler's own model adds a per-input
+# transfer setup and a dispatch floor, both per chip: ane-guide ch.18), bounded on A16 by the
+# <= 0.06 ms of a MobileNetV2 prediction that does not scale with activation width (OFFICIAL).
 _ANE_CPU_FIXED = 0.02
 _ANE_GPU_FIXED = round(_ANE_CPU_FIXED * 0.23 / 0.09, 4)
 _CPU_GPU_FIXED = 0.02  # GUESS: Metal buffer hand-off on unified memory

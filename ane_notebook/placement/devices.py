@@ -171,9 +171,11 @@ def _m(
 # One Core ML dispatch to the Neural Engine (ms), by ANE family
 # (docs/evidence.md#devices.ane_launch_ms). M1-class (A12-A14, M1): "near
 # 0.2 ms" (COMMUNITY, aosama/astronomical#540), the direct-path floor 0.19-0.23 ms on M1 (RE,
-# ane-guide ch.2). Later chips: a whole MobileNetV3-small prediction takes 0.13 ms on A16
-# (OFFICIAL, coremltools opt-palettization-perf.md), which bounds one dispatch well below
-# that; 0.05 ms (the direct path measures ~0.1 ms on M4/M5, DIR/RE: Core ML does better).
+# ane-guide ch.2). Later chips: 0.02 ms (GUESS, bounded): everything in a MobileNetV2
+# prediction on A16 that does not scale with the activations' width, dispatch included, takes
+# <= 0.06 ms (its fp16 and int8-activation latencies, 0.48 and 0.27 ms, OFFICIAL coremltools
+# opt-quantization-perf.md; docs/evidence.md#calibration). The direct path measures ~0.1 ms on
+# M4/M5 (DIR/RE): Core ML's own dispatch does better.
 ANE_LAUNCH_MS_BY_FAMILY: dict[int, float] = {1: 0.2, 2: 0.02}
 
 _APPLE = "Apple launch pages/press releases (OFFICIAL)"
