@@ -136,18 +136,17 @@ def test_baseline_diff_and_fail_on_regression(
 ) -> None:
     m4 = tmp_path / "m4.json"
     profile(EX, "CPU_AND_NE", chip="M4", backend="estimate").to_json(m4)
-    # M1 against an M4 baseline: the head left the ANE; reported, exit 0 without the flag
+    # M1 against an M4 baseline: the head left the ANE; reported, exit 0 without the flag (the
+    # output cast of its 16 MB of fp32 logits runs on the CPU on both chips: it streams at the
+    # ANE's DRAM rate, docs/evidence.md#costs.ANE_WORKING_SET_MB)
     code, out, _ = run([str(saved), "--baseline", str(m4)], capsys)
     assert code == 0
-    assert (
-        "ops that left the Neural Engine: 2: lm_head_cast_fp16 (linear, ANE -> CPU), "
-        "lm_head (cast, ANE -> CPU)"
-    ) in out
-    assert "crossings: 1 -> 2 (1 new: final_ln_cast_fp16 ANE->CPU, 0 gone)" in out
+    assert "ops that left the Neural Engine: 1: lm_head_cast_fp16 (linear, ANE -> CPU)\n" in out
+    assert "crossings: 2 -> 2 (1 new: final_ln_cast_fp16 ANE->CPU, 1 gone)" in out
     assert "segments:" in out and "crossings:" in out and "estimated time:" in out
     code, out, _ = run([str(saved), "--baseline", str(m4), "--fail-on-regression"], capsys)
     assert code == 1
-    assert "FAIL no-op-left-ane: 2 ops left the Neural Engine since the baseline" in out
+    assert "FAIL no-op-left-ane: 1 ops left the Neural Engine since the baseline" in out
     assert "FAIL time-tolerance: estimated time +" in out
     # the other direction: an op joined the ANE and time fell
     code, out, _ = run([str(m4), "--baseline", str(saved), "--fail-on-regression"], capsys)
@@ -386,10 +385,10 @@ def test_long_options_and_a_text_file_with_a_baseline_diff_on_an_example(
     )
     assert code == 0
     written = text.read_text(encoding="utf-8")
-    assert "ops that left the Neural Engine: 2: lm_head_cast_fp16 (linear, ANE -> CPU)" in written
+    assert "ops that left the Neural Engine: 1: lm_head_cast_fp16 (linear, ANE -> CPU)" in written
     assert written.strip() in out and f"wrote {text} (text)" in out
     code, out, _ = run([*argv, "--baseline", str(m4), "--fail-on-regression"], capsys)
-    assert code == 1 and "FAIL no-op-left-ane: 2 ops left the Neural Engine" in out
+    assert code == 1 and "FAIL no-op-left-ane: 1 ops left the Neural Engine" in out
 
 
 def test_no_flags_turn_off_what_pyproject_turns_on(
