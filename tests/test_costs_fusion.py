@@ -162,3 +162,31 @@ def test_fusion_needs_an_engine_layer_underneath() -> None:
     g = _graph([("r", "relu", ("x",)), ("c", "conv", ("r", "w"))])
     assert _fused(g) == {"r": False, "c": False}
     assert not np.any(epilogue_fused(g, []))
+
+
+@pytest.mark.parametrize("chip", ["M1", "M4"])
+@pytest.mark.parametrize("units", ["ALL", "CPU_AND_NE"])
+def test_no_fold_is_credited_across_processors_in_the_examples(chip: str, units: str) -> None:
+    """The fold is a per-op cost that does not see where the producer lands
+    (docs/evidence.md#costs.EPILOGUE_FUSION, "Limit"): it is only sound while the partitioner
+    never puts a folded op on the ANE with its producer elsewhere. Pinned on every example."""
+    import ane_notebook as an
+    from ane_notebook.model.examples import EXAMPLES
+
+    folded_on_ane = 0
+    for name in EXAMPLES:
+        g = an.load_model(f"example:{name}")
+        work = [i for i, op in enumerate(g.ops) if not op.is_const]
+        fused = epilogue_fused(g, work)
+        report = an.profile(f"example:{name}", compute_units=units, chip=chip)
+        device = {p.name: p.device for p in report.ops}
+        for k, gi in enumerate(work):
+            op = g.ops[gi]
+            if not fused[k] or device[op.name] is not Device.ANE:
+                continue
+            folded_on_ane += 1
+            for n in op.inputs:
+                src = g.producer.get((op.function, n))
+                if src is not None and not g.ops[src].is_const:
+                    assert device[g.ops[src].name] is Device.ANE, (name, op.name)
+    assert folded_on_ane > 0  # the examples do exercise the fold
