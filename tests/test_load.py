@@ -149,6 +149,34 @@ def test_ml_program_attrs(conv_graph: Graph) -> None:
     assert {c.attrs["dtype"] for c in non_const(conv_graph, "cast")} == {"fp16", "fp32"}
 
 
+def test_names_read_once_per_distinct_value(conv_graph: Graph, conv_package: Path) -> None:
+    # The loader keeps one str per distinct name (GitHub issue 14: memory per op): a reader's
+    # input is the very object its producer's output holds, and every name still equals the
+    # spec's own spelling (the ops' names, inputs, MIL names and parameter names).
+    g = conv_graph
+    made = {(o.function, t.name): t.name for o in g.ops for t in o.outputs}
+    shared = [(o, n) for o in g.ops for n in o.inputs if (o.function, n) in made]
+    assert shared and all(n is made[(o.function, n)] for o, n in shared)
+    spec = read_spec(conv_package)
+    block = next(iter(spec.mlProgram.functions["main"].block_specializations.values()))
+    want = [
+        (
+            op.outputs[0].name,
+            {
+                k: tuple(b.name for b in v.arguments if b.WhichOneof("binding") == "name")
+                for k, v in op.inputs.items()
+            },
+            op.attributes["name"].immediateValue.tensor.strings.values[0],
+        )
+        for op in block.operations
+    ]
+    got = [
+        (o.name, {k: v for k, v in o.attrs.get("args", {}).items()}, o.attrs["mil_name"])
+        for o in g.ops
+    ]
+    assert got == [(n, {k: v for k, v in a.items() if v}, m) for n, a, m in want]
+
+
 def test_const_ops_marked(conv_graph: Graph) -> None:
     consts = [o for o in conv_graph.ops if o.op_type == "const"]
     assert consts and all(o.is_const and o.inputs == () for o in consts)
