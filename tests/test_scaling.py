@@ -151,3 +151,28 @@ def test_long_run_deltas_kept_per_run_start_match_a_fresh_sum(seed: int) -> None
         fresh = segment_search._LongRuns(unary, shared.long_static, assign, shared.hw)
         fresh.assign = kept.assign.copy()
         assert kept.delta(i, i + 5, 0, 1, ()) == fresh.delta(i, i + 5, 0, 1, ())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crossing_tables_per_distinct_pair_give_every_edges_own_costs(seed: int) -> None:
+    # CrossingTables keeps one row per distinct (bytes, fp32) and points each edge at it: the
+    # edge's row must hold exactly the floats the table of all edges would, under each reading.
+    from ane_notebook.placement.costs import NOMINAL, corner
+    from ane_notebook.placement.crossing_tables import (
+        CrossingTables,
+        bytes_column,
+        crossing_table,
+    )
+    from ane_notebook.placement.devices import get_chip
+
+    rng = random.Random(seed)
+    sizes = [0, 1, 1024, 1 << 20, 3 << 40, 10**25, 7919]
+    nb = bytes_column([rng.choice(sizes) + rng.randint(0, 2) for _ in range(500)])
+    fp = np.array([rng.random() < 0.4 for _ in range(500)], dtype=bool)
+    tables = CrossingTables(nb, fp)
+    assert len(tables.nb) < len(nb)  # shared rows
+    for hw in (NOMINAL, corner(True, False), corner(False, True).for_chip(get_chip("M4"))):
+        got = tables.for_hw(hw)[tables.row]
+        assert np.array_equal(got, crossing_table(nb, fp, hw))
+    empty = CrossingTables(bytes_column([]), np.zeros(0, dtype=bool))
+    assert empty.row.shape == (0,)

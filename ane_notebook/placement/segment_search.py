@@ -253,7 +253,8 @@ class _LongRuns:
         self.ptr = static.ptr
         self.other = static.other
         self.incoming = static.incoming
-        self.xcost = static.xcosts.for_hw(hw)
+        self.xtable = static.xcosts.for_hw(hw)  # per (bytes, fp32) pair: see CrossingTables
+        self.xrow = static.xcosts.row
         # run start -> (last op covered, edge positions that leave ops start..last)
         self._leaving: dict[int, tuple[int, np.ndarray]] = {}
         # (run start, from, to) -> (last op covered, running sum of the time changes)
@@ -318,7 +319,7 @@ class _LongRuns:
         pos = self._leaving_edges(i, j)
         other = self.other[pos]
         incoming = self.incoming[pos]
-        xcost = self.xcost[pos]
+        xcost = self.xtable[self.xrow[pos]]
         dev = np.where(other < 0, _CPU, self.assign[np.maximum(other, 0)])
         rows = np.arange(len(other))
         terms = np.where(
