@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 from .shares import Counts, Share, count_ops, share_of
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one or more per op: slotted, a third of the memory
 class TensorRecord:
     name: str
     shape: Shape | None

@@ -149,6 +149,34 @@ def test_ml_program_attrs(conv_graph: Graph) -> None:
     assert {c.attrs["dtype"] for c in non_const(conv_graph, "cast")} == {"fp16", "fp32"}
 
 
+def test_names_read_once_per_distinct_value(conv_graph: Graph, conv_package: Path) -> None:
+    # The loader keeps one str per distinct name (GitHub issue 14: memory per op): a reader's
+    # input is the very object its producer's output holds, and every name still equals the
+    # spec's own spelling (the ops' names, inputs, MIL names and parameter names).
+    g = conv_graph
+    made = {(o.function, t.name): t.name for o in g.ops for t in o.outputs}
+    shared = [(o, n) for o in g.ops for n in o.inputs if (o.function, n) in made]
+    assert shared and all(n is made[(o.function, n)] for o, n in shared)
+    spec = read_spec(conv_package)
+    block = next(iter(spec.mlProgram.functions["main"].block_specializations.values()))
+    want = [
+        (
+            op.outputs[0].name,
+            {
+                k: tuple(b.name for b in v.arguments if b.WhichOneof("binding") == "name")
+                for k, v in op.inputs.items()
+            },
+            op.attributes["name"].immediateValue.tensor.strings.values[0],
+        )
+        for op in block.operations
+    ]
+    got = [
+        (o.name, {k: v for k, v in o.attrs.get("args", {}).items()}, o.attrs["mil_name"])
+        for o in g.ops
+    ]
+    assert got == [(n, {k: v for k, v in a.items() if v}, m) for n, a, m in want]
+
+
 def test_const_ops_marked(conv_graph: Graph) -> None:
     consts = [o for o in conv_graph.ops if o.op_type == "const"]
     assert consts and all(o.is_const and o.inputs == () for o in consts)
@@ -1031,3 +1059,20 @@ def test_specs_read_without_coremltools_are_its_own_classes() -> None:
     example_path("lstm")  # built here (which imports coremltools), only read in the child
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+
+
+def test_a_spec_read_from_a_file_is_handed_back_after_loading(
+    conv_package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The parsed spec's C heap (~70 MB on a 50k-op LLM) is returned to the OS once the graph
+    # is built, so the estimate and the report do not grow the process above it (issue 14).
+    import ane_notebook.model.load as load_module
+    from ane_notebook import _memory
+
+    calls: list[bool] = []
+    monkeypatch.setattr(load_module, "release_freed_memory", lambda: calls.append(True) or True)
+    load_model(conv_package)
+    load_model("example:lstm")
+    assert calls == [True, True]
+    if sys.platform.startswith("linux"):
+        assert _memory.release_freed_memory()  # glibc has malloc_trim

@@ -119,3 +119,60 @@ def test_the_html_page_is_made_with_the_collector_paused(monkeypatch: pytest.Mon
     assert gc.isenabled()
     page = profile("example:lstm").to_html()
     assert seen == [False] and gc.isenabled() and "<html" in page.lower()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_long_run_deltas_kept_per_run_start_match_a_fresh_sum(seed: int) -> None:
+    # `_LongRuns` keeps, per run start, the time-change sums, the blocked flags and the edges
+    # that leave the run, and extends them as the run grows: every answer must be the float a
+    # fresh instance (nothing kept) computes, also after the assignment changed and with edges
+    # that the growth turned into inside edges.
+    rng = random.Random(seed)
+    unary, edges, functions = structured_case(rng, 900)
+    # times over many magnitudes: a sum added in another order gives another float
+    unary = unary * np.array([[10 ** rng.uniform(-6, 6)] for _ in range(len(edges))])
+    functions = ["main"] * len(edges)
+    shared = P._Shared(edges, functions, None)
+    assign = [rng.choice([d for d in range(3) if unary[k, d] < INF]) for k in range(len(edges))]
+    kept = segment_search._LongRuns(unary, shared.long_static, assign, shared.hw)
+    for i in (0, 37, 400):
+        j = i
+        while j < len(edges) - 1:
+            j = min(len(edges) - 1, j + rng.randint(1, 60))
+            d, c = rng.sample(range(3), 2)
+            if rng.random() < 0.3:  # the rest of the assignment moves between questions
+                k = rng.randrange(len(edges))
+                kept.moved(k, k, assign[k] ^ 1 if assign[k] < 2 else 0)
+            fresh = segment_search._LongRuns(unary, shared.long_static, assign, shared.hw)
+            fresh.assign = kept.assign.copy()
+            parts = (rng.uniform(-1, 1), rng.uniform(-1, 1))
+            assert kept.delta(i, j, d, c, parts) == fresh.delta(i, j, d, c, parts)
+        # asked again for a shorter run from the same start: recomputed, still exact
+        fresh = segment_search._LongRuns(unary, shared.long_static, assign, shared.hw)
+        fresh.assign = kept.assign.copy()
+        assert kept.delta(i, i + 5, 0, 1, ()) == fresh.delta(i, i + 5, 0, 1, ())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crossing_tables_per_distinct_pair_give_every_edges_own_costs(seed: int) -> None:
+    # CrossingTables keeps one row per distinct (bytes, fp32) and points each edge at it: the
+    # edge's row must hold exactly the floats the table of all edges would, under each reading.
+    from ane_notebook.placement.costs import NOMINAL, corner
+    from ane_notebook.placement.crossing_tables import (
+        CrossingTables,
+        bytes_column,
+        crossing_table,
+    )
+    from ane_notebook.placement.devices import get_chip
+
+    rng = random.Random(seed)
+    sizes = [0, 1, 1024, 1 << 20, 3 << 40, 10**25, 7919]
+    nb = bytes_column([rng.choice(sizes) + rng.randint(0, 2) for _ in range(500)])
+    fp = np.array([rng.random() < 0.4 for _ in range(500)], dtype=bool)
+    tables = CrossingTables(nb, fp)
+    assert len(tables.nb) < len(nb)  # shared rows
+    for hw in (NOMINAL, corner(True, False), corner(False, True).for_chip(get_chip("M4"))):
+        got = tables.for_hw(hw)[tables.row]
+        assert np.array_equal(got, crossing_table(nb, fp, hw))
+    empty = CrossingTables(bytes_column([]), np.zeros(0, dtype=bool))
+    assert empty.row.shape == (0,)

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._gc import gc_paused
+from .._memory import release_freed_memory
 from ..errors import ModelLoadError
 from . import examples
 from .builder import GraphBuilder
@@ -100,16 +101,22 @@ def load_model(obj: object, *, name: str | None = None) -> Graph:
         example = obj[len(EXAMPLE_PREFIX) :]
         path = examples.example_path(example)
         spec = read_spec(path, label=obj)
-        return graph_from_spec(
+        graph = graph_from_spec(
             spec, name=name or example, source=obj, weights_dir=package_weights_dir(path)
         )
+        del spec  # read here, dropped here: its C heap goes back (_memory.py)
+        release_freed_memory()
+        return graph
     if isinstance(obj, (str, os.PathLike)):
         path = Path(obj)
         source = os.fspath(obj)
         spec = read_spec(path, label=source)
-        return graph_from_spec(
+        graph = graph_from_spec(
             spec, name=name or stem(path), source=source, weights_dir=package_weights_dir(path)
         )
+        del spec
+        release_freed_memory()
+        return graph
     # An MLModel or a MIL Program can only exist once coremltools has been imported (by whoever
     # made it): reading a file must not import it (1-3 s; see proto.py).
     if "coremltools" in sys.modules:

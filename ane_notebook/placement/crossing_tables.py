@@ -47,15 +47,30 @@ def bytes_column(values: Sequence[int]) -> np.ndarray:
 
 
 class CrossingTables:
-    """`crossing_table` of a set of edges, worked out once per reading of the constants."""
+    """`crossing_table` of a set of edges, worked out once per reading of the constants.
+
+    An edge's crossing costs depend only on its (bytes, fp32): a 50k-op LLM has ~60k edges but
+    a few dozen distinct pairs. So the table is made per distinct pair (`table`, U x 3 x 3) and
+    each edge points into it (`row`, shared by every reading): ``table[row]`` holds exactly the
+    floats of `crossing_table` of all the edges (each is the same computation on the same
+    values), without a 72-byte row per edge per reading (six readings held ~23 MB at 50k ops;
+    GitHub issue 14)."""
 
     def __init__(self, nb: np.ndarray, fp: np.ndarray) -> None:
-        self.nb, self.fp = nb, fp
+        if len(nb):
+            sizes, size_row = np.unique(nb, return_inverse=True)
+            codes, row = np.unique(size_row.reshape(-1) * 2 + fp, return_inverse=True)
+            self.nb, self.fp = sizes[codes // 2], (codes % 2) == 1
+            self.row = np.asarray(row, dtype=np.intp).reshape(-1)
+        else:
+            self.nb, self.fp = nb, fp
+            self.row = np.zeros(0, dtype=np.intp)
         # By equality, not identity: each estimate makes its own (equal) readings, and the
         # settings of a comparison share these tables (a handful of readings: a short list).
         self._by_hw: list[tuple[HardwareModel, np.ndarray]] = []
 
     def for_hw(self, hw: HardwareModel) -> np.ndarray:
+        """The per-pair table under `hw`: edge e's costs are ``table[row[e]]``."""
         for known, table in self._by_hw:
             if known is hw or known == hw:
                 return table
@@ -117,5 +132,5 @@ class EdgeObjective:
             # a tensor pays once per processor it reaches: keep its first edge there
             _, first = np.unique(self.tid[idx] * _NDEV + ddev[idx], return_index=True)
             idx = idx[first]
-        xcost = self.xcosts.for_hw(hw)
-        return total + float(xcost[idx, sdev[idx], ddev[idx]].sum())
+        table = self.xcosts.for_hw(hw)
+        return total + float(table[self.xcosts.row[idx], sdev[idx], ddev[idx]].sum())

@@ -232,7 +232,18 @@ class LongStatic:
 class _LongRuns:
     """The cost change of moving a long run, with numpy, adding exactly what the Python loop
     in `improve_segments` adds, in the same order (np.cumsum adds left to right, unlike
-    np.sum), so that both give the same float."""
+    np.sum), so that both give the same float.
+
+    Incremental (GitHub issue 14): a run only ever grows to the right from its start (runs
+    merge, never split), and the search asks again for the run it just grew, so what depends
+    only on the run's extent is kept per run start and extended rather than recomputed: the
+    left-to-right sum of the ops' time changes per (from, to) device pair (a running sum, so
+    extending it adds the same floats in the same order as summing afresh), whether the target
+    column has an op that cannot run there, and the edges that leave the run. Re-adding a whole
+    run every time its island neighbours were absorbed one by one made a 200k-op model's
+    uncertainty readings quadratic (1.4 s each). The edge terms read the current assignment, so
+    they are summed afresh over the (few) edges that leave the run.
+    """
 
     def __init__(
         self, unary: np.ndarray, static: LongStatic, a: list[int], hw: HardwareModel
@@ -242,26 +253,73 @@ class _LongRuns:
         self.ptr = static.ptr
         self.other = static.other
         self.incoming = static.incoming
-        self.xcost = static.xcosts.for_hw(hw)
+        self.xtable = static.xcosts.for_hw(hw)  # per (bytes, fp32) pair: see CrossingTables
+        self.xrow = static.xcosts.row
+        # run start -> (last op covered, edge positions that leave ops start..last)
+        self._leaving: dict[int, tuple[int, np.ndarray]] = {}
+        # (run start, from, to) -> (last op covered, running sum of the time changes)
+        self._sums: dict[tuple[int, int, int], tuple[int, float]] = {}
+        # (run start, to) -> (last op covered, does an op in start..last have no time on `to`)
+        self._blocked: dict[tuple[int, int], tuple[int, bool]] = {}
 
     def moved(self, i: int, j: int, dev: int) -> None:
         self.assign[i : j + 1] = dev
 
+    def _is_blocked(self, i: int, j: int, c: int) -> bool:
+        got = self._blocked.get((i, c))
+        if got is not None and got[0] <= j:
+            last, blocked = got
+            if not blocked and last < j:
+                blocked = bool(np.isinf(self.unary[last + 1 : j + 1, c]).any())
+        else:
+            blocked = bool(np.isinf(self.unary[i : j + 1, c]).any())
+        self._blocked[(i, c)] = (j, blocked)
+        return blocked
+
+    def _time_change(self, i: int, j: int, d: int, c: int) -> float:
+        got = self._sums.get((i, d, c))
+        if got is not None and got[0] <= j:
+            last, total = got
+            if last < j:
+                more = self.unary[last + 1 : j + 1, c] - self.unary[last + 1 : j + 1, d]
+                total = float(np.cumsum(np.concatenate(([total], more)))[-1])
+        else:
+            total = float(np.cumsum(self.unary[i : j + 1, c] - self.unary[i : j + 1, d])[-1])
+        self._sums[(i, d, c)] = (j, total)
+        return total
+
+    def _leaving_edges(self, i: int, j: int) -> np.ndarray:
+        """Positions (in the flattened edge tables, in order) of the edges of ops i..j whose
+        other end is outside i..j."""
+        got = self._leaving.get(i)
+        if got is not None and got[0] <= j:
+            last, pos = got
+            if last < j:
+                o = self.other[pos]
+                pos = pos[(o < i) | (o > j)]  # edges into last+1..j are now inside
+                lo, hi = self.ptr[last + 1], self.ptr[j + 1]
+                o = self.other[lo:hi]
+                new = np.flatnonzero((o < i) | (o > j)) + lo
+                pos = np.concatenate((pos, new))
+        else:
+            lo, hi = self.ptr[i], self.ptr[j + 1]
+            o = self.other[lo:hi]
+            pos = np.flatnonzero((o < i) | (o > j)) + lo
+        self._leaving[i] = (j, pos)
+        return pos
+
     def delta(
         self, i: int, j: int, d: int, c: int, launch_parts: tuple[float, ...]
     ) -> float | None:
-        uc = self.unary[i : j + 1, c]
-        if np.isinf(uc).any():
+        if self._is_blocked(i, j, c):
             return None
-        delta = float(np.cumsum(uc - self.unary[i : j + 1, d])[-1])
+        delta = self._time_change(i, j, d, c)
         for part in launch_parts:
             delta += part
-        lo, hi = self.ptr[i], self.ptr[j + 1]
-        other = self.other[lo:hi]
-        keep = (other < i) | (other > j)  # edges inside the run do not change
-        other = other[keep]
-        incoming = self.incoming[lo:hi][keep]
-        xcost = self.xcost[lo:hi][keep]
+        pos = self._leaving_edges(i, j)
+        other = self.other[pos]
+        incoming = self.incoming[pos]
+        xcost = self.xtable[self.xrow[pos]]
         dev = np.where(other < 0, _CPU, self.assign[np.maximum(other, 0)])
         rows = np.arange(len(other))
         terms = np.where(
