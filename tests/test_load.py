@@ -1076,3 +1076,27 @@ def test_a_spec_read_from_a_file_is_handed_back_after_loading(
     assert calls == [True, True]
     if sys.platform.startswith("linux"):
         assert _memory.release_freed_memory()  # glibc has malloc_trim
+
+
+def test_reading_a_small_file_under_a_large_limit_reserves_no_large_buffer(
+    tmp_path: Path,
+) -> None:
+    """`read(limit + 1)` allocates the whole limit up front: 2 GB for every spec read."""
+    import tracemalloc
+
+    from ane_notebook.model.package import _read_at_most
+
+    small = tmp_path / "small.bin"
+    small.write_bytes(b"x" * 2000)
+    tracemalloc.start()
+    try:
+        data = _read_at_most(small, 1 << 30)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert data == b"x" * 2000
+    assert peak < 1 << 20
+    # The limit still holds: one byte more than allowed is what says "too big".
+    assert _read_at_most(small, 1999) == b"x" * 2000
+    assert _read_at_most(small, 2000) == b"x" * 2000
+    assert _read_at_most(small, 10) == b"x" * 11

@@ -130,9 +130,15 @@ def _valid_file_name(name: str) -> bool:
 
 def _read_at_most(path: Path, limit: int) -> bytes:
     """The first `limit` + 1 bytes of `path` at most: one byte more than allowed says "too big"
-    without reading a file that is huge, or grows while it is read."""
+    without reading a file that is huge, or grows while it is read. The first read asks for no
+    more than the file's size + 1: `read(n)` allocates n bytes up front, and a limit of
+    gigabytes would otherwise reserve gigabytes for a 2 KB spec."""
     with open(path, "rb") as f:
-        return f.read(limit + 1)
+        want = min(limit, os.fstat(f.fileno()).st_size) + 1
+        data = f.read(want)
+        if len(data) == want and want <= limit:  # it grew while being read: on, to the limit
+            data += f.read(limit + 1 - want)
+        return data
 
 
 def _json_depth(doc: object) -> int:
