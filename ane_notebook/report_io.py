@@ -9,10 +9,11 @@ The names are re-exported by `ane_notebook.report`, where users find them.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._gc import gc_paused
+from ._gc import gc_paused, promote_tracked
 from .analysis.crossings import Crossing
 from .analysis.segments import Segment
 from .model.graph import Shape
@@ -20,7 +21,6 @@ from .placement.devices import ComputeUnits, Device
 from .placement.result import (
     hazards_from_list,
     hazards_to_list,
-    placement_fields_from_dict,
     placement_fields_to_dict,
     timings_from_dict,
     timings_to_dict,
@@ -29,6 +29,7 @@ from .placement.result import (
     warnings_from_list,
     warnings_to_list,
 )
+from .report_records import op_records
 from .report_validation import REPORT_FORMAT, REPORT_VERSION
 from .schema import read_json_file, validate_report_dict
 
@@ -128,8 +129,16 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
     Reports of format version 1 are upgraded first (`schema.validate_report_dict`).
     """
+    return _report(data, origin, defer_ops=False)
+
+
+# Where a report read by `load_report` keeps its validated op dicts until `ops` is first read.
+_PENDING_OPS = "_pending_op_dicts"
+
+
+def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
     # local: report.py imports this module for its to_dict/load names
-    from .report import ModelInfo, ProfileReport, TensorRecord, _record
+    from .report import ModelInfo, ProfileReport, TensorRecord
 
     data = validate_report_dict(data, origin)
     m = data["model"]
@@ -142,20 +151,6 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         outputs=tuple(_tensor_rec(t, TensorRecord) for t in m["outputs"]),
         flexible_inputs=tuple(m["flexible_inputs"]),
         metadata=dict(m["metadata"]),
-    )
-    ops = tuple(
-        _record(
-            index=o["index"],
-            name=o["name"],
-            op_type=o["op_type"],
-            function=o["function"],
-            **placement_fields_from_dict(o),
-            outputs=tuple(_tensor_rec(t, TensorRecord) for t in o["outputs"]),
-            inputs=tuple(o["inputs"]),
-            is_const=o["is_const"],
-            block=tuple(o["block"]),
-        )
-        for o in data["ops"]
     )
     segments = tuple(
         Segment(
@@ -186,12 +181,12 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         )
         for c in data["crossings"]
     )
-    return ProfileReport(
+    report = ProfileReport(
         model=info,
         source=data["source"],
         compute_units=ComputeUnits(data["compute_units"]),
         chip=data["chip"],
-        ops=ops,
+        ops=() if defer_ops else op_records(data["ops"]),
         segments=segments,
         crossings=crossings,
         metadata=dict(data["metadata"]),
@@ -200,6 +195,34 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         uncertainty=uncertainty_from_dict(data["uncertainty"]),
         hazards=hazards_from_list(data["hazards"]),
     )
+    if defer_ops:
+        # The records are made on first use (`deferred_ops`): reading a 50k-op report then costs
+        # the parse and the validation only (GitHub issue 14). Only for dicts no caller holds
+        # (load_report's own parse): a caller's dict could change before the records are made.
+        del report.__dict__["ops"]
+        report.__dict__[_PENDING_OPS] = data["ops"]
+    return report
+
+
+@gc_paused()  # a record per op and per output tensor: see _gc.py
+def deferred_ops(report: ProfileReport, name: str) -> Any:
+    """`report.<name>` when ordinary lookup fails (`ProfileReport.__getattr__`): the records
+    of a report `load_report` read, made from its validated op dicts on first use."""
+    fields = report.__dict__
+    if name == "ops" and _PENDING_OPS in fields:
+        # One thread builds (op_records changes the dicts in place); the others wait for it.
+        with _BUILDING:
+            if "ops" not in fields:
+                fields["ops"] = op_records(fields[_PENDING_OPS], own=True)
+                del fields[_PENDING_OPS]
+                promote_tracked()  # the records stay: no young collection walks them (_gc.py)
+        return fields["ops"]
+    raise AttributeError(
+        f"{type(report).__name__!r} object has no attribute {name!r}", name=name, obj=report
+    )
+
+
+_BUILDING = threading.Lock()
 
 
 @gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
@@ -212,4 +235,7 @@ def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     >>> an.load_report(path).model.name
     'lstm'
     """
-    return report_from_dict(read_json_file(path), origin=str(path))
+    # the parsed dicts are this function's own: the report may keep them (`_report`)
+    report = _report(read_json_file(path), str(path), defer_ops=True)
+    promote_tracked()  # the kept op dicts: no young collection walks them (see _gc.py)
+    return report

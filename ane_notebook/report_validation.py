@@ -29,6 +29,7 @@ from typing import Any
 from .errors import PlanError
 from .placement.devices import ComputeUnits, Device, Evidence
 from .placement.result import CostDriver, PlacementSource, ReasonKind, WarningKind
+from .report_columns import op_devices
 
 __all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "MAX_TIME_MS", "validate_report"]
 
@@ -92,6 +93,34 @@ _TIMINGS = frozenset({
 _WARNING = frozenset({"kind", "message", "count", "ops"})
 _HAZARD = frozenset({"id", "message", "evidence", "source", "ops"})
 _UNCERTAINTY = frozenset({"ops", "est_total_ms"})
+
+
+# The op rules of `_check_op` as column types and value sets, for the column-wise fast path
+# (`report_columns.op_devices`; it only ever accepts what `_check_op` accepts).
+_NONE = type(None)
+_S, _SN, _B, _L = frozenset({str}), frozenset({str, _NONE}), frozenset({bool}), frozenset({list})
+_COLUMN_LIMITS: dict[str, Any] = {
+    "op_types": {
+        "index": frozenset({int}), "name": _S, "op_type": _S, "function": _S, "device": _SN,
+        "supported": _L, "reason": _S, "reason_kind": _S, "evidence": _SN,
+        "est_time_ms": frozenset({int, float}), "rules": _L,
+        "cost_weight": frozenset({int, float, _NONE}), "contested": _B, "alt_device": _SN,
+        "shape_unknown": _B, "cost_driver": _SN, "estimate": frozenset({dict, _NONE}),
+        "outputs": _L, "inputs": _L, "is_const": _B, "block": _L,
+    },
+    "op_optional": _OP_OPTIONAL,
+    "tensor_types": {"name": _S, "shape": frozenset({list, _NONE}), "dtype": _S},
+    "estimate_types": {
+        "device": _SN, "reason": _S, "reason_kind": _S, "evidence": _SN, "rules": _L,
+    },
+    "devices": _DEVICES | {None},
+    "reason_kinds": _REASON_KINDS,
+    "evidence": _EVIDENCE | {None},
+    "cost_drivers": _COST_DRIVERS | {None},
+    "max_time_ms": MAX_TIME_MS,
+    "max_rank": MAX_RANK,
+    "max_dim": MAX_DIM,
+}  # fmt: skip
 
 
 class _Invalid(Exception):
@@ -273,9 +302,13 @@ def _check_report(data: dict[str, Any]) -> None:
 
     ops = _list(data["ops"], ("ops",))
     n = len(ops)
-    devices: list[str | None] = [None] * n
-    for i, op in enumerate(ops):
-        devices[i] = _check_op(op, i, n)
+    # All ops at once when they are certainly valid; else one by one, which finds and words the
+    # first problem (the fast path never accepts what the loop refuses: report_columns.py).
+    devices: list[str | None] | None = op_devices(ops, _COLUMN_LIMITS)
+    if devices is None:
+        devices = [None] * n
+        for i, op in enumerate(ops):
+            devices[i] = _check_op(op, i, n)
     _check_timings(data["timings"])
     _check_warnings(data["warnings"], n)
     _check_uncertainty(data["uncertainty"], n)

@@ -120,11 +120,13 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
 _DIGIT_CLASSES = bytes(
     ord("0") if ord("0") <= b <= ord("9") else b if b == ord(".") else ord(" ") for b in range(256)
 )
-_LONG_RUN = b" " + b"0" * 19
+_RUN = b"0" * 19
+_LONG_RUN = b" " + _RUN
 
 
 def _has_long_integer(raw: bytes) -> bool:
-    return _LONG_RUN in b" " + raw.translate(_DIGIT_CLASSES)
+    classes = raw.translate(_DIGIT_CLASSES)
+    return classes.startswith(_RUN) or _LONG_RUN in classes  # (no copy to prepend a " ")
 
 
 def _parse_exactly(raw: bytes, p: Path) -> Any:
