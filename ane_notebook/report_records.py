@@ -1,10 +1,10 @@
 """The op records of a report read from JSON, built a column at a time (GitHub issue 14).
 
 Building them one op at a time (`placement_fields_from_dict`, then a record of 21 fields, then
-one `TensorRecord` per output) took ~0.23 s of loading a 50k-op report. Here every field is one
-column (`zip` of the op dicts' values), converted with a C-level `map` (an enum member looked up
-by value, a list made a tuple), and the records' ``__dict__``s are zipped back together: no
-Python code runs per field, only per op estimate (rare: Core ML plans).
+one `TensorRecord` per output) took ~0.23 s of loading a 50k-op report. Here each field that
+needs converting is one column (`zip` of the op dicts' values), converted with a C-level `map`
+(an enum member looked up by value, a list made a tuple), and the op dicts themselves become the
+records' ``__dict__``s: no Python code runs per field, only per op estimate (Core ML plans).
 
 The records are those `OpRecord(...)` makes from the same fields, field for field and in the
 same ``__dict__`` order (`tests/test_report_records.py`). The op dicts must have passed
@@ -31,6 +31,11 @@ __all__ = ["op_records"]
 _READ = itemgetter(
     "device", "supported", "reason_kind", "evidence", "est_time_ms", "rules", "alt_device",
     "estimate", "outputs", "inputs", "block",
+)  # fmt: skip
+# The fields replaced by their record form, in the order of `op_records`' conversions.
+_CONVERTED = (
+    "device", "supported", "reason_kind", "evidence", "est_time_ms", "rules", "alt_device",
+    "cost_driver", "estimate", "outputs", "inputs", "block",
 )  # fmt: skip
 _COST_DRIVER = methodcaller("get", "cost_driver")  # absent in reports written before it
 _SHAPE = itemgetter("shape")
@@ -93,8 +98,9 @@ def op_records(ops: list[dict[str, Any]], own: bool = False) -> tuple[OpRecord, 
     """The records of validated version-2 op dicts, in order.
 
     The dicts (copies unless `own`: then they are changed, the caller's to give away) become
-    the records' ``__dict__``s, each field converted in place a column at a time: enum members
-    looked up by value, lists made tuples, output tensors made records.
+    the records' ``__dict__``s: the fields whose record form differs are converted a column at
+    a time (enum members looked up by value, lists made tuples, output tensors made records)
+    and written back with one ``update`` per op.
     """
     from .report import OpRecord  # local: report imports report_io, which imports us
 
@@ -105,18 +111,24 @@ def op_records(ops: list[dict[str, Any]], own: bool = False) -> tuple[OpRecord, 
     (device, supported, reason_kind, evidence, est_time_ms, rules, alt_device, estimate,
      outputs, inputs, block) = zip(*map(_READ, ops), strict=True)  # fmt: skip
     device_by = _DEVICE_BY.__getitem__
-    _put(ops, "device", map(device_by, device))
-    _put(ops, "supported", map(_Lanes().__getitem__, map(tuple, supported)))
-    _put(ops, "reason_kind", map(_KIND_BY.__getitem__, reason_kind))
-    _put(ops, "evidence", map(_EVIDENCE_BY.__getitem__, evidence))
-    _put(ops, "est_time_ms", map(float, est_time_ms))
-    _put(ops, "rules", map(tuple, rules))
-    _put(ops, "alt_device", map(device_by, alt_device))
-    # absent from reports written before it existed: then added (after `block`)
-    _put(ops, "cost_driver", map(_DRIVER_BY.__getitem__, map(_COST_DRIVER, ops)))
-    if any(e is not None for e in estimate):
-        _put(ops, "estimate", [None if e is None else _estimate(e) for e in estimate])
-    _put(ops, "outputs", _outputs(outputs, own))
-    _put(ops, "inputs", map(tuple, inputs))
-    _put(ops, "block", map(tuple, block))
+    converted = (
+        map(device_by, device),
+        map(_Lanes().__getitem__, map(tuple, supported)),
+        map(_KIND_BY.__getitem__, reason_kind),
+        map(_EVIDENCE_BY.__getitem__, evidence),
+        map(float, est_time_ms),
+        map(tuple, rules),
+        map(device_by, alt_device),
+        # absent from reports written before it existed: then added (after `block`)
+        map(_DRIVER_BY.__getitem__, map(_COST_DRIVER, ops)),
+        [None if e is None else _estimate(e) for e in estimate],
+        _outputs(outputs, own),
+        map(tuple, inputs),
+        map(tuple, block),
+    )
+    # one update per op with all its converted fields (a C loop; 12 separate passes of
+    # ``d[key] = value`` cost twice as much)
+    deque(
+        map(dict.update, ops, map(zip, repeat(_CONVERTED), zip(*converted, strict=True))), maxlen=0
+    )
     return tuple(_with_dicts(OpRecord, ops, len(ops)))
