@@ -34,7 +34,7 @@ from .report_validation import REPORT_FORMAT, REPORT_VERSION
 from .schema import read_json_file, validate_report_dict
 
 if TYPE_CHECKING:
-    from .report import ProfileReport, TensorRecord
+    from .report import OpRecord, ProfileReport, TensorRecord
 
 
 def _shape(s: Shape | None) -> list[int | None] | None:
@@ -133,7 +133,22 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
 
 # Where a report read by `load_report` keeps its validated op dicts until `ops` is first read.
-_PENDING_OPS = "_pending_op_dicts"
+_PENDING_OPS = "_pending_ops"
+
+
+class _PendingOps:
+    """A loaded report's validated op dicts until its records are made, then the records.
+
+    One holder for the report and every shallow copy of it (`copy.copy` shares its ``__dict__``
+    values): the dicts become the records' own (`op_records(own=True)` changes them), so they
+    are made into records once, and every copy gets that same tuple.
+    """
+
+    __slots__ = ("dicts", "records")
+
+    def __init__(self, dicts: list[dict[str, Any]]) -> None:
+        self.dicts = dicts
+        self.records: tuple[OpRecord, ...] | None = None
 
 
 def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
@@ -200,7 +215,7 @@ def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
         # the parse and the validation only (GitHub issue 14). Only for dicts no caller holds
         # (load_report's own parse): a caller's dict could change before the records are made.
         del report.__dict__["ops"]
-        report.__dict__[_PENDING_OPS] = data["ops"]
+        report.__dict__[_PENDING_OPS] = _PendingOps(data["ops"])
     return report
 
 
@@ -209,13 +224,16 @@ def deferred_ops(report: ProfileReport, name: str) -> Any:
     """`report.<name>` when ordinary lookup fails (`ProfileReport.__getattr__`): the records
     of a report `load_report` read, made from its validated op dicts on first use."""
     fields = report.__dict__
-    if name == "ops" and _PENDING_OPS in fields:
-        # One thread builds (op_records changes the dicts in place); the others wait for it.
-        with _BUILDING:
-            if "ops" not in fields:
-                fields["ops"] = op_records(fields[_PENDING_OPS], own=True)
-                del fields[_PENDING_OPS]
+    pending = fields.get(_PENDING_OPS)
+    if name == "ops" and pending is not None:
+        with _BUILDING:  # one thread builds (op_records changes the dicts); others wait for it
+            if pending.records is None:
+                pending.records = op_records(pending.dicts, own=True)
+                pending.dicts = []
                 promote_tracked()  # the records stay: no young collection walks them (_gc.py)
+        fields.setdefault("ops", pending.records)  # `ops` first: a reader never finds neither
+        fields.pop(_PENDING_OPS, None)
+    if name == "ops" and "ops" in fields:  # (set by another thread since the lookup failed)
         return fields["ops"]
     raise AttributeError(
         f"{type(report).__name__!r} object has no attribute {name!r}", name=name, obj=report

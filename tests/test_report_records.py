@@ -124,6 +124,13 @@ def test_a_loaded_report_before_first_use_pickles_copies_and_replaces(tmp_path: 
     assert copy.deepcopy(load_report(path)) == built
     assert copy.copy(load_report(path)).ops == built.ops
     assert dataclasses.replace(load_report(path), chip="M4").ops == built.ops
+    # a copy shares the pending op dicts: made into records once, whichever is read first
+    for first in (0, 1):
+        loaded = load_report(path)
+        pair = [loaded, copy.copy(loaded)]
+        assert pair[first].ops == built.ops and pair[1 - first].ops is pair[first].ops
+        deep = copy.deepcopy(load_report(path))
+        assert deep.ops == built.ops
 
 
 def test_other_missing_attributes_fail_as_usual(tmp_path: Path) -> None:
