@@ -2,7 +2,8 @@
 
 `report_to_dict` writes every field a report keeps; `report_from_dict` validates a dict (shape by
 the schema, meaning by `report_validation`) before building the report, so renderers never see an
-invalid one; `load_report` reads it from a file with the size and depth caps of `schema`.
+invalid one; `load_report` reads it from a file with the size and depth caps of `schema`, and
+makes the op records (`report_records`) when `ops` is first read.
 The names are re-exported by `ane_notebook.report`, where users find them.
 """
 
@@ -246,6 +247,9 @@ _BUILDING = threading.Lock()
 @gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
+
+    Invalid files are refused here (PlanError); the op records are made when `ops` is first
+    read, from the validated op dicts the report keeps until then (GitHub issue 14).
 
     >>> import ane_notebook as an, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
