@@ -6,8 +6,8 @@ and each column is checked at once: its exact types (`set(map(type, column))`), 
 against the enum tables, its numbers' range (`min` / `max`, and a `sum` that is NaN when any
 value is), its op indices against the op's own position.
 
-This check only ever says "certainly valid" or "not sure": `op_devices` returns the ops'
-device column when every op passes every rule of `report_validation._check_op`, else None, and
+This check only ever says "certainly valid" or "not sure": `op_columns` returns the ops as
+columns when every op passes every rule of `report_validation._check_op`, else None, and
 then the per-op validator runs and finds (and words) the first problem exactly as before. So the
 accepted and refused reports and the error messages are those of the per-op validator; this
 module can only make valid reports load sooner. It must never accept what `_check_op` refuses:
@@ -23,7 +23,7 @@ from itertools import chain, compress
 from operator import is_not, itemgetter, lt
 from typing import Any
 
-__all__ = ["op_devices"]
+__all__ = ["op_columns", "op_devices"]
 
 _NONE = type(None)
 
@@ -85,8 +85,9 @@ def _shapes_ok(shapes: Sequence[Any], max_rank: int, max_dim: int) -> bool:
     return True
 
 
-def op_devices(ops: list[Any], limits: dict[str, Any]) -> list[Any] | None:
-    """The ops' `device` values when every op is certainly valid; None when not sure.
+def op_columns(ops: list[Any], limits: dict[str, Any]) -> dict[str, tuple[Any, ...]] | None:
+    """The ops as columns (field name -> one value per op) when every op is certainly valid;
+    None when not sure.
 
     `limits` holds the tables and bounds of `report_validation` (passed in, not imported: that
     module imports this one): the op field sets and enum value sets, MAX_TIME_MS, MAX_RANK and
@@ -94,14 +95,20 @@ def op_devices(ops: list[Any], limits: dict[str, Any]) -> list[Any] | None:
     float, ...) means "not sure" too: the per-op validator then says what is wrong.
     """
     if not ops:
-        return []
+        return {}
     try:
-        return _op_devices(ops, limits)
+        return _op_columns(ops, limits)
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
-def _op_devices(ops: list[Any], lim: dict[str, Any]) -> list[Any] | None:
+def op_devices(ops: list[Any], limits: dict[str, Any]) -> list[Any] | None:
+    """The ops' `device` values when every op is certainly valid (`op_columns`); else None."""
+    columns = op_columns(ops, limits)
+    return None if columns is None else list(columns.get("device", ()))
+
+
+def _op_columns(ops: list[Any], lim: dict[str, Any]) -> dict[str, tuple[Any, ...]] | None:
     n = len(ops)
     cols = _columns(ops, lim["op_types"], lim["op_optional"])
     if cols is None or cols["index"] != tuple(range(n)):
@@ -153,4 +160,4 @@ def _op_devices(ops: list[Any], lim: dict[str, Any]) -> list[Any] | None:
             or not _all_of(_concat(e["rules"]), str)
         ):
             return None
-    return list(cols["device"])
+    return cols

@@ -145,10 +145,11 @@ class _PendingOps:
     are made into records once, and every copy gets that same tuple.
     """
 
-    __slots__ = ("dicts", "records")
+    __slots__ = ("columns", "dicts", "records")
 
-    def __init__(self, dicts: list[dict[str, Any]]) -> None:
+    def __init__(self, dicts: list[dict[str, Any]], columns: dict[str, tuple[Any, ...]]) -> None:
         self.dicts = dicts
+        self.columns = columns  # the validator's, if it made them: not read again
         self.records: tuple[OpRecord, ...] | None = None
 
 
@@ -156,7 +157,8 @@ def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
     # local: report.py imports this module for its to_dict/load names
     from .report import ModelInfo, ProfileReport, TensorRecord
 
-    data = validate_report_dict(data, origin)
+    columns: dict[str, tuple[Any, ...]] = {}  # the ops' columns, if the validator made them
+    data = validate_report_dict(data, origin, columns)
     m = data["model"]
     info = ModelInfo(
         name=m["name"],
@@ -202,7 +204,7 @@ def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
         source=data["source"],
         compute_units=ComputeUnits(data["compute_units"]),
         chip=data["chip"],
-        ops=() if defer_ops else op_records(data["ops"]),
+        ops=() if defer_ops else op_records(data["ops"], columns=columns),
         segments=segments,
         crossings=crossings,
         metadata=dict(data["metadata"]),
@@ -216,7 +218,7 @@ def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
         # the parse and the validation only (GitHub issue 14). Only for dicts no caller holds
         # (load_report's own parse): a caller's dict could change before the records are made.
         del report.__dict__["ops"]
-        report.__dict__[_PENDING_OPS] = _PendingOps(data["ops"])
+        report.__dict__[_PENDING_OPS] = _PendingOps(data["ops"], columns)
     return report
 
 
@@ -229,8 +231,8 @@ def deferred_ops(report: ProfileReport, name: str) -> Any:
     if name == "ops" and pending is not None:
         with _BUILDING:  # one thread builds (op_records changes the dicts); others wait for it
             if pending.records is None:
-                pending.records = op_records(pending.dicts, own=True)
-                pending.dicts = []
+                pending.records = op_records(pending.dicts, own=True, columns=pending.columns)
+                pending.dicts, pending.columns = [], {}
                 promote_tracked()  # the records stay: no young collection walks them (_gc.py)
         fields.setdefault("ops", pending.records)  # `ops` first: a reader never finds neither
         fields.pop(_PENDING_OPS, None)

@@ -14,7 +14,7 @@ same ``__dict__`` order (`tests/test_report_records.py`). The op dicts must have
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import chain, islice, repeat
 from operator import itemgetter, methodcaller, setitem
 from typing import TYPE_CHECKING, Any
@@ -28,10 +28,11 @@ if TYPE_CHECKING:
 __all__ = ["op_records"]
 
 # The fields whose JSON form is not the record's (all but index, names, reason, numbers, flags).
-_READ = itemgetter(
+_READ_FIELDS = (
     "device", "supported", "reason_kind", "evidence", "est_time_ms", "rules", "alt_device",
     "estimate", "outputs", "inputs", "block",
 )  # fmt: skip
+_READ = itemgetter(*_READ_FIELDS)
 # The fields replaced by their record form, in the order of `op_records`' conversions.
 _CONVERTED = (
     "device", "supported", "reason_kind", "evidence", "est_time_ms", "rules", "alt_device",
@@ -94,8 +95,15 @@ def _outputs(outputs: Sequence[list[dict[str, Any]]], own: bool) -> Any:
     return map(tuple, map(islice, repeat(iter(records)), map(len, outputs)))
 
 
-def op_records(ops: list[dict[str, Any]], own: bool = False) -> tuple[OpRecord, ...]:
+def op_records(
+    ops: list[dict[str, Any]],
+    own: bool = False,
+    columns: Mapping[str, Sequence[Any]] | None = None,
+) -> tuple[OpRecord, ...]:
     """The records of validated version-2 op dicts, in order.
+
+    `columns`: the same ops as columns, if the validator made them (`report_columns`): then
+    they are not read again.
 
     The dicts (copies unless `own`: then they are changed, the caller's to give away) become
     the records' ``__dict__``s: the fields whose record form differs are converted a column at
@@ -109,7 +117,9 @@ def op_records(ops: list[dict[str, Any]], own: bool = False) -> tuple[OpRecord, 
     if not own:
         ops = list(map(dict.copy, ops))
     (device, supported, reason_kind, evidence, est_time_ms, rules, alt_device, estimate,
-     outputs, inputs, block) = zip(*map(_READ, ops), strict=True)  # fmt: skip
+     outputs, inputs, block) = (
+        [columns[f] for f in _READ_FIELDS] if columns else zip(*map(_READ, ops), strict=True)
+    )  # fmt: skip
     device_by = _DEVICE_BY.__getitem__
     converted = (
         map(device_by, device),

@@ -29,7 +29,7 @@ from typing import Any
 from .errors import PlanError
 from .placement.devices import ComputeUnits, Device, Evidence
 from .placement.result import CostDriver, PlacementSource, ReasonKind, WarningKind
-from .report_columns import op_devices
+from .report_columns import op_columns
 
 __all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "MAX_TIME_MS", "validate_report"]
 
@@ -132,10 +132,16 @@ class _Invalid(Exception):
         self.problem = problem
 
 
-def validate_report(data: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Check a version-2 report dict completely; return it, or raise a one-line PlanError."""
+def validate_report(
+    data: dict[str, Any], origin: str, columns: dict[str, tuple[Any, ...]] | None = None
+) -> dict[str, Any]:
+    """Check a version-2 report dict completely; return it, or raise a one-line PlanError.
+
+    When `columns` is given and the ops were checked a column at a time (`report_columns`),
+    it receives those columns (field name -> one value per op), for a caller building from them.
+    """
     try:
-        _check_report(data)
+        _check_report(data, columns)
     except _Invalid as e:
         where = "/".join(str(p) for p in e.where) or "top level"
         raise PlanError(origin, f"invalid report at {where}: {e.problem}") from None
@@ -286,7 +292,7 @@ def _depth_ok(value: object, where: tuple[object, ...]) -> None:
 # --- the report -------------------------------------------------------------------------------
 
 
-def _check_report(data: dict[str, Any]) -> None:
+def _check_report(data: dict[str, Any], columns: dict[str, tuple[Any, ...]] | None) -> None:
     _keys(data, _TOP, ())
     if data["format"] != REPORT_FORMAT:
         raise _Invalid(("format",), f"expected {REPORT_FORMAT!r}")
@@ -304,8 +310,10 @@ def _check_report(data: dict[str, Any]) -> None:
     n = len(ops)
     # All ops at once when they are certainly valid; else one by one, which finds and words the
     # first problem (the fast path never accepts what the loop refuses: report_columns.py).
-    devices: list[str | None] | None = op_devices(ops, _COLUMN_LIMITS)
-    if devices is None:
+    checked = op_columns(ops, _COLUMN_LIMITS)
+    if checked:
+        devices: list[str | None] = list(checked["device"])
+    else:
         devices = [None] * n
         for i, op in enumerate(ops):
             devices[i] = _check_op(op, i, n)
@@ -315,6 +323,8 @@ def _check_report(data: dict[str, Any]) -> None:
     _check_hazards(data["hazards"], n)
     _check_segments(data["segments"], devices)
     _check_crossings(data["crossings"], devices)
+    if columns is not None and checked:
+        columns.update(checked)
 
 
 def _check_model(model: object) -> None:

@@ -186,9 +186,11 @@ def _unpaired_surrogate(data: Any) -> str | None:
     return None
 
 
-def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
+def validate_report_dict(
+    data: Any, origin: str, columns: dict[str, tuple[Any, ...]] | None = None
+) -> dict[str, Any]:
     """Check format, version and everything else (`report_validation`); return the version-2
-    dict, or raise a one-line PlanError.
+    dict, or raise a one-line PlanError. `columns`: see `report_validation.validate_report`.
 
     Reports of version 1 (before reason kinds) are checked against the version-1 form of the
     schema, then upgraded (`upgrade_v1`), then checked like any other.
@@ -207,7 +209,7 @@ def validate_report_dict(data: Any, origin: str) -> dict[str, Any]:
             f"unsupported report version {repr(version)[:20]}; this ane_notebook reads "
             f"versions {', '.join(map(str, READABLE_VERSIONS))}",
         )
-    return validate_report(data, origin)
+    return validate_report(data, origin, columns)
 
 
 def _schema_check(data: Any, origin: str, fast: Any, schema: dict[str, Any]) -> None:

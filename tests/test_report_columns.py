@@ -49,7 +49,7 @@ def _outcome(doc: dict[str, Any], fast: bool, monkeypatch: pytest.MonkeyPatch) -
     """ "ok", or the PlanError's text, with the fast path on or off."""
     with monkeypatch.context() as m:
         if not fast:
-            m.setattr(report_validation, "op_devices", lambda ops, limits: None)
+            m.setattr(report_validation, "op_columns", lambda ops, limits: None)
         try:
             validate_report(copy.deepcopy(doc), "<doc>")
         except PlanError as e:

@@ -26,8 +26,10 @@ from ane_notebook.report import (
     load_report,
     report_from_dict,
 )
+from ane_notebook.report_columns import op_columns
 from ane_notebook.report_io import _PENDING_OPS
 from ane_notebook.report_records import op_records
+from ane_notebook.report_validation import _COLUMN_LIMITS
 from ane_notebook.schema import read_json_file
 
 _OP_FIELDS = [f.name for f in dataclasses.fields(OpRecord)]
@@ -54,6 +56,9 @@ def test_records_are_those_the_constructor_makes(example: str) -> None:
         for d in (doc, _with_estimates(copy.deepcopy(doc))):
             records = op_records(d["ops"])
             assert records == tuple(report_from_dict(d).ops)
+            # from the validator's columns (what report_from_dict and load_report pass)
+            columns = op_columns(d["ops"], _COLUMN_LIMITS)
+            assert columns and op_records(d["ops"], columns=columns) == records
             for rec, o in zip(records, d["ops"], strict=True):
                 # the fields in the order of the op's JSON, as the per-op loader had them
                 assert type(rec) is OpRecord and list(vars(rec)) == list(o)
