@@ -41,9 +41,9 @@ from .placement.result import (
     ReportWarning,
     Uncertainty,
 )
-from .report_io import deferred_ops, report_to_dict
 from .report_io import load_report as load_report
 from .report_io import report_from_dict as report_from_dict
+from .report_io import report_to_dict
 
 if TYPE_CHECKING:
     from .check import CheckResult
@@ -172,12 +172,6 @@ class ProfileReport:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "source", PlacementSource(self.source))
-
-    if not TYPE_CHECKING:  # hidden from mypy, which would let any attribute name pass
-
-        def __getattr__(self, name: str) -> Any:
-            # ordinary lookup failed: `ops` of a report load_report read (report_io.deferred_ops)
-            return deferred_ops(self, name)
 
     # --- building ---------------------------------------------------------------------
     @classmethod

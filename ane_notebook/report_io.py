@@ -3,14 +3,13 @@
 `report_to_dict` writes every field a report keeps; `report_from_dict` validates a dict (shape by
 the schema, meaning by `report_validation`) before building the report, so renderers never see an
 invalid one; `load_report` reads it from a file with the size and depth caps of `schema`, and
-makes the op records (`report_records`) when `ops` is first read.
+makes the op records in bulk (`report_records`).
 The names are re-exported by `ane_notebook.report`, where users find them.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +34,7 @@ from .report_validation import REPORT_FORMAT, REPORT_VERSION
 from .schema import read_json_file, validate_report_dict
 
 if TYPE_CHECKING:
-    from .report import OpRecord, ProfileReport, TensorRecord
+    from .report import ProfileReport, TensorRecord
 
 
 def _shape(s: Shape | None) -> list[int | None] | None:
@@ -130,30 +129,11 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
     Reports of format version 1 are upgraded first (`schema.validate_report_dict`).
     """
-    return _report(data, origin, defer_ops=False)
+    return _report(data, origin, own=False)
 
 
-# Where a report read by `load_report` keeps its validated op dicts until `ops` is first read.
-_PENDING_OPS = "_pending_ops"
-
-
-class _PendingOps:
-    """A loaded report's validated op dicts until its records are made, then the records.
-
-    One holder for the report and every shallow copy of it (`copy.copy` shares its ``__dict__``
-    values): the dicts become the records' own (`op_records(own=True)` changes them), so they
-    are made into records once, and every copy gets that same tuple.
-    """
-
-    __slots__ = ("columns", "dicts", "records")
-
-    def __init__(self, dicts: list[dict[str, Any]], columns: dict[str, tuple[Any, ...]]) -> None:
-        self.dicts = dicts
-        self.columns = columns  # the validator's, if it made them: not read again
-        self.records: tuple[OpRecord, ...] | None = None
-
-
-def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
+def _report(data: Any, origin: str, own: bool) -> ProfileReport:
+    """The report of `data`; `own`: the parsed dicts are ours to give the records (`op_records`)."""
     # local: report.py imports this module for its to_dict/load names
     from .report import ModelInfo, ProfileReport, TensorRecord
 
@@ -204,7 +184,7 @@ def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
         source=data["source"],
         compute_units=ComputeUnits(data["compute_units"]),
         chip=data["chip"],
-        ops=() if defer_ops else op_records(data["ops"], columns=columns),
+        ops=op_records(data["ops"], own=own, columns=columns),
         segments=segments,
         crossings=crossings,
         metadata=dict(data["metadata"]),
@@ -213,45 +193,15 @@ def _report(data: Any, origin: str, defer_ops: bool) -> ProfileReport:
         uncertainty=uncertainty_from_dict(data["uncertainty"]),
         hazards=hazards_from_list(data["hazards"]),
     )
-    if defer_ops:
-        # The records are made on first use (`deferred_ops`): reading a 50k-op report then costs
-        # the parse and the validation only (GitHub issue 14). Only for dicts no caller holds
-        # (load_report's own parse): a caller's dict could change before the records are made.
-        del report.__dict__["ops"]
-        report.__dict__[_PENDING_OPS] = _PendingOps(data["ops"], columns)
     return report
-
-
-@gc_paused()  # a record per op and per output tensor: see _gc.py
-def deferred_ops(report: ProfileReport, name: str) -> Any:
-    """`report.<name>` when ordinary lookup fails (`ProfileReport.__getattr__`): the records
-    of a report `load_report` read, made from its validated op dicts on first use."""
-    fields = report.__dict__
-    pending = fields.get(_PENDING_OPS)
-    if name == "ops" and pending is not None:
-        with _BUILDING:  # one thread builds (op_records changes the dicts); others wait for it
-            if pending.records is None:
-                pending.records = op_records(pending.dicts, own=True, columns=pending.columns)
-                pending.dicts, pending.columns = [], {}
-                promote_tracked()  # the records stay: no young collection walks them (_gc.py)
-        fields.setdefault("ops", pending.records)  # `ops` first: a reader never finds neither
-        fields.pop(_PENDING_OPS, None)
-    if name == "ops" and "ops" in fields:  # (set by another thread since the lookup failed)
-        return fields["ops"]
-    raise AttributeError(
-        f"{type(report).__name__!r} object has no attribute {name!r}", name=name, obj=report
-    )
-
-
-_BUILDING = threading.Lock()
 
 
 @gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
 
-    Invalid files are refused here (PlanError); the op records are made when `ops` is first
-    read, from the validated op dicts the report keeps until then (GitHub issue 14).
+    Invalid files are refused here (PlanError). The parsed op dicts become the records' own
+    storage (`report_records.op_records`), without a copy.
 
     >>> import ane_notebook as an, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
@@ -259,7 +209,7 @@ def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     >>> an.load_report(path).model.name
     'lstm'
     """
-    # the parsed dicts are this function's own: the report may keep them (`_report`)
-    report = _report(read_json_file(path), str(path), defer_ops=True)
-    promote_tracked()  # the kept op dicts: no young collection walks them (see _gc.py)
+    # the parsed dicts are this function's own: the records may keep them (`_report`)
+    report = _report(read_json_file(path), str(path), own=True)
+    promote_tracked()  # the records: no young collection walks them (see _gc.py)
     return report

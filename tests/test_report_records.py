@@ -1,6 +1,6 @@
-"""A loaded report's records: built a column at a time (`report_records`), and by `load_report`
-only when first read (`report_io.deferred_ops`). Either way they are the records the
-constructor makes, and the loaded report behaves as one built eagerly in every way."""
+"""A loaded report's records: built a column at a time (`report_records`) from the parsed op
+dicts. They are the records the constructor makes, and the loaded report behaves as the one
+that was saved in every way."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import dataclasses
 import gc
 import json
 import pickle
-import threading
 import weakref
 from pathlib import Path
 from typing import Any
@@ -21,13 +20,11 @@ from ane_notebook.api import profile
 from ane_notebook.model.examples import EXAMPLES
 from ane_notebook.report import (
     OpRecord,
-    ProfileReport,
     TensorRecord,
     load_report,
     report_from_dict,
 )
 from ane_notebook.report_columns import op_columns
-from ane_notebook.report_io import _PENDING_OPS
 from ane_notebook.report_records import op_records
 from ane_notebook.report_validation import _COLUMN_LIMITS
 from ane_notebook.schema import read_json_file
@@ -103,25 +100,21 @@ def test_reports_without_cost_driver_read_it_as_none(tmp_path: Path) -> None:
     assert loaded == report_from_dict(doc)
 
 
-def test_load_report_makes_the_records_on_first_use(tmp_path: Path) -> None:
+def test_a_loaded_report_is_the_saved_one_in_every_form(tmp_path: Path) -> None:
     built = profile("example:transformer", "CPU_AND_NE")
     path = tmp_path / "r.json"
     text = built.to_json(path)
     loaded = load_report(path)
-    assert _PENDING_OPS in vars(loaded) and "ops" not in vars(loaded)
-    ops = loaded.ops
-    assert _PENDING_OPS not in vars(loaded) and loaded.ops is ops
-    assert ops == built.ops and loaded == built
-    # every public form of the report, from a fresh load each time
-    assert load_report(path).to_json() == text
-    assert load_report(path).to_text() == built.to_text()
-    assert load_report(path) == report_from_dict(read_json_file(path))
-    assert str(load_report(path).check(max_segments=100)) == str(built.check(max_segments=100))
-    assert repr(load_report(path)) == repr(built)
-    assert load_report(path).op(built.ops[5].name) == built.ops[5]
+    assert loaded.ops == built.ops and loaded == built
+    assert loaded.to_json() == text
+    assert loaded.to_text() == built.to_text()
+    assert loaded == report_from_dict(read_json_file(path))
+    assert str(loaded.check(max_segments=100)) == str(built.check(max_segments=100))
+    assert repr(loaded) == repr(built)
+    assert loaded.op(built.ops[5].name) == built.ops[5]
 
 
-def test_a_loaded_report_before_first_use_pickles_copies_and_replaces(tmp_path: Path) -> None:
+def test_a_loaded_report_pickles_copies_and_replaces(tmp_path: Path) -> None:
     built = profile("example:lstm")
     path = tmp_path / "r.json"
     built.to_json(path)
@@ -129,36 +122,6 @@ def test_a_loaded_report_before_first_use_pickles_copies_and_replaces(tmp_path: 
     assert copy.deepcopy(load_report(path)) == built
     assert copy.copy(load_report(path)).ops == built.ops
     assert dataclasses.replace(load_report(path), chip="M4").ops == built.ops
-    # a copy shares the pending op dicts: made into records once, whichever is read first
-    for first in (0, 1):
-        loaded = load_report(path)
-        pair = [loaded, copy.copy(loaded)]
-        assert pair[first].ops == built.ops and pair[1 - first].ops is pair[first].ops
-        deep = copy.deepcopy(load_report(path))
-        assert deep.ops == built.ops
-
-
-def test_other_missing_attributes_fail_as_usual(tmp_path: Path) -> None:
-    path = tmp_path / "r.json"
-    profile("example:lstm").to_json(path)
-    for report in (load_report(path), profile("example:lstm")):
-        with pytest.raises(AttributeError, match="^'ProfileReport' object has no attribute 'opz'$"):
-            report.opz  # noqa: B018
-        assert not hasattr(report, "_pending")
-    assert not hasattr(ProfileReport, "ops")
-
-
-def test_threads_reading_ops_at_once_get_the_same_records(tmp_path: Path) -> None:
-    path = tmp_path / "r.json"
-    profile("example:mobilenet").to_json(path)
-    loaded = load_report(path)
-    got: list[Any] = []
-    threads = [threading.Thread(target=lambda: got.append(loaded.ops)) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(got) == 4 and all(ops is got[0] for ops in got)
 
 
 def test_version_1_reports_load_the_same_way(tmp_path: Path) -> None:
