@@ -30,3 +30,21 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def promote_tracked() -> None:
+    """Move every object the collector tracks into its oldest generation, without collecting.
+
+    For a step that has just made a few hundred thousand objects that stay alive (the op dicts
+    a loaded report keeps), with the collector paused: the first collection after the pause
+    would walk all of them (~0.07 s for a 50k-op report, GitHub issue 14) to find nothing to
+    free, and the next older generation's would walk them again. In the oldest generation only
+    full collections walk them, as they would anyway. `gc.freeze()` then `gc.unfreeze()` is
+    that move (documented: unfreeze puts the frozen objects back into the oldest generation).
+    Skipped when objects are frozen already (e.g. by a server before it forks), since unfreeze
+    would release those too. Garbage made just before the step is then freed by the next full
+    collection instead of the next young one.
+    """
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()

@@ -2,7 +2,8 @@
 
 `report_to_dict` writes every field a report keeps; `report_from_dict` validates a dict (shape by
 the schema, meaning by `report_validation`) before building the report, so renderers never see an
-invalid one; `load_report` reads it from a file with the size and depth caps of `schema`.
+invalid one; `load_report` reads it from a file with the size and depth caps of `schema`, and
+makes the op records in bulk (`report_records`).
 The names are re-exported by `ane_notebook.report`, where users find them.
 """
 
@@ -12,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._gc import gc_paused
+from ._gc import gc_paused, promote_tracked
 from .analysis.crossings import Crossing
 from .analysis.segments import Segment
 from .model.graph import Shape
@@ -20,7 +21,6 @@ from .placement.devices import ComputeUnits, Device
 from .placement.result import (
     hazards_from_list,
     hazards_to_list,
-    placement_fields_from_dict,
     placement_fields_to_dict,
     timings_from_dict,
     timings_to_dict,
@@ -29,6 +29,7 @@ from .placement.result import (
     warnings_from_list,
     warnings_to_list,
 )
+from .report_records import op_records
 from .report_validation import REPORT_FORMAT, REPORT_VERSION
 from .schema import read_json_file, validate_report_dict
 
@@ -128,10 +129,16 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
     Reports of format version 1 are upgraded first (`schema.validate_report_dict`).
     """
-    # local: report.py imports this module for its to_dict/load names
-    from .report import ModelInfo, ProfileReport, TensorRecord, _record
+    return _report(data, origin, own=False)
 
-    data = validate_report_dict(data, origin)
+
+def _report(data: Any, origin: str, own: bool) -> ProfileReport:
+    """The report of `data`; `own`: the parsed dicts are ours to give the records (`op_records`)."""
+    # local: report.py imports this module for its to_dict/load names
+    from .report import ModelInfo, ProfileReport, TensorRecord
+
+    columns: dict[str, tuple[Any, ...]] = {}  # the ops' columns, if the validator made them
+    data = validate_report_dict(data, origin, columns)
     m = data["model"]
     info = ModelInfo(
         name=m["name"],
@@ -142,20 +149,6 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         outputs=tuple(_tensor_rec(t, TensorRecord) for t in m["outputs"]),
         flexible_inputs=tuple(m["flexible_inputs"]),
         metadata=dict(m["metadata"]),
-    )
-    ops = tuple(
-        _record(
-            index=o["index"],
-            name=o["name"],
-            op_type=o["op_type"],
-            function=o["function"],
-            **placement_fields_from_dict(o),
-            outputs=tuple(_tensor_rec(t, TensorRecord) for t in o["outputs"]),
-            inputs=tuple(o["inputs"]),
-            is_const=o["is_const"],
-            block=tuple(o["block"]),
-        )
-        for o in data["ops"]
     )
     segments = tuple(
         Segment(
@@ -186,12 +179,12 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         )
         for c in data["crossings"]
     )
-    return ProfileReport(
+    report = ProfileReport(
         model=info,
         source=data["source"],
         compute_units=ComputeUnits(data["compute_units"]),
         chip=data["chip"],
-        ops=ops,
+        ops=op_records(data["ops"], own=own, columns=columns),
         segments=segments,
         crossings=crossings,
         metadata=dict(data["metadata"]),
@@ -200,11 +193,15 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
         uncertainty=uncertainty_from_dict(data["uncertainty"]),
         hazards=hazards_from_list(data["hazards"]),
     )
+    return report
 
 
 @gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
+
+    Invalid files are refused here (PlanError). The parsed op dicts become the records' own
+    storage (`report_records.op_records`), without a copy.
 
     >>> import ane_notebook as an, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
@@ -212,4 +209,7 @@ def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     >>> an.load_report(path).model.name
     'lstm'
     """
-    return report_from_dict(read_json_file(path), origin=str(path))
+    # the parsed dicts are this function's own: the records may keep them (`_report`)
+    report = _report(read_json_file(path), str(path), own=True)
+    promote_tracked()  # the records: no young collection walks them (see _gc.py)
+    return report

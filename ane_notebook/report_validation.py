@@ -29,6 +29,7 @@ from typing import Any
 from .errors import PlanError
 from .placement.devices import ComputeUnits, Device, Evidence
 from .placement.result import CostDriver, PlacementSource, ReasonKind, WarningKind
+from .report_columns import op_columns
 
 __all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "MAX_TIME_MS", "validate_report"]
 
@@ -94,6 +95,34 @@ _HAZARD = frozenset({"id", "message", "evidence", "source", "ops"})
 _UNCERTAINTY = frozenset({"ops", "est_total_ms"})
 
 
+# The op rules of `_check_op` as column types and value sets, for the column-wise fast path
+# (`report_columns.op_devices`; it only ever accepts what `_check_op` accepts).
+_NONE = type(None)
+_S, _SN, _B, _L = frozenset({str}), frozenset({str, _NONE}), frozenset({bool}), frozenset({list})
+_COLUMN_LIMITS: dict[str, Any] = {
+    "op_types": {
+        "index": frozenset({int}), "name": _S, "op_type": _S, "function": _S, "device": _SN,
+        "supported": _L, "reason": _S, "reason_kind": _S, "evidence": _SN,
+        "est_time_ms": frozenset({int, float}), "rules": _L,
+        "cost_weight": frozenset({int, float, _NONE}), "contested": _B, "alt_device": _SN,
+        "shape_unknown": _B, "cost_driver": _SN, "estimate": frozenset({dict, _NONE}),
+        "outputs": _L, "inputs": _L, "is_const": _B, "block": _L,
+    },
+    "op_optional": _OP_OPTIONAL,
+    "tensor_types": {"name": _S, "shape": frozenset({list, _NONE}), "dtype": _S},
+    "estimate_types": {
+        "device": _SN, "reason": _S, "reason_kind": _S, "evidence": _SN, "rules": _L,
+    },
+    "devices": _DEVICES | {None},
+    "reason_kinds": _REASON_KINDS,
+    "evidence": _EVIDENCE | {None},
+    "cost_drivers": _COST_DRIVERS | {None},
+    "max_time_ms": MAX_TIME_MS,
+    "max_rank": MAX_RANK,
+    "max_dim": MAX_DIM,
+}  # fmt: skip
+
+
 class _Invalid(Exception):
     """Where (a tuple of keys and indices) and what; turned into one PlanError line."""
 
@@ -103,10 +132,16 @@ class _Invalid(Exception):
         self.problem = problem
 
 
-def validate_report(data: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Check a version-2 report dict completely; return it, or raise a one-line PlanError."""
+def validate_report(
+    data: dict[str, Any], origin: str, columns: dict[str, tuple[Any, ...]] | None = None
+) -> dict[str, Any]:
+    """Check a version-2 report dict completely; return it, or raise a one-line PlanError.
+
+    When `columns` is given and the ops were checked a column at a time (`report_columns`),
+    it receives those columns (field name -> one value per op), for a caller building from them.
+    """
     try:
-        _check_report(data)
+        _check_report(data, columns)
     except _Invalid as e:
         where = "/".join(str(p) for p in e.where) or "top level"
         raise PlanError(origin, f"invalid report at {where}: {e.problem}") from None
@@ -257,7 +292,7 @@ def _depth_ok(value: object, where: tuple[object, ...]) -> None:
 # --- the report -------------------------------------------------------------------------------
 
 
-def _check_report(data: dict[str, Any]) -> None:
+def _check_report(data: dict[str, Any], columns: dict[str, tuple[Any, ...]] | None) -> None:
     _keys(data, _TOP, ())
     if data["format"] != REPORT_FORMAT:
         raise _Invalid(("format",), f"expected {REPORT_FORMAT!r}")
@@ -273,15 +308,23 @@ def _check_report(data: dict[str, Any]) -> None:
 
     ops = _list(data["ops"], ("ops",))
     n = len(ops)
-    devices: list[str | None] = [None] * n
-    for i, op in enumerate(ops):
-        devices[i] = _check_op(op, i, n)
+    # All ops at once when they are certainly valid; else one by one, which finds and words the
+    # first problem (the fast path never accepts what the loop refuses: report_columns.py).
+    checked = op_columns(ops, _COLUMN_LIMITS)
+    if checked:
+        devices: list[str | None] = list(checked["device"])
+    else:
+        devices = [None] * n
+        for i, op in enumerate(ops):
+            devices[i] = _check_op(op, i, n)
     _check_timings(data["timings"])
     _check_warnings(data["warnings"], n)
     _check_uncertainty(data["uncertainty"], n)
     _check_hazards(data["hazards"], n)
     _check_segments(data["segments"], devices)
     _check_crossings(data["crossings"], devices)
+    if columns is not None and checked:
+        columns.update(checked)
 
 
 def _check_model(model: object) -> None:

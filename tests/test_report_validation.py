@@ -169,6 +169,28 @@ def test_long_fractions_take_the_fast_parser(tmp_path: Path, monkeypatch: Any) -
         load_report(path)
 
 
+def test_the_long_integer_scan_sees_runs_across_its_pieces() -> None:
+    # The scan works on overlapping pieces (schema._PIECE): a run of 19 digits starting or
+    # ending anywhere near a piece's edge, or at either end of the text, is found; after a "."
+    # (a fraction) or 18 digits long it is not.
+    import re
+
+    from ane_notebook.schema import _PIECE, _has_long_integer
+
+    def reference(raw: bytes) -> bool:
+        return re.search(rb"(?<![0-9.])[0-9]{19}", raw) is not None
+
+    size = 2 * _PIECE + 100
+    for at in (0, 1, _PIECE - 20, _PIECE - 19, _PIECE - 10, _PIECE - 1, _PIECE, _PIECE + 1,
+               2 * _PIECE - 5, size - 19):  # fmt: skip
+        for length, before in ((19, b" "), (25, b":"), (18, b" "), (19, b"."), (30, b".")):
+            raw = bytearray(b"a" * size)
+            raw[at : at + length] = b"7" * length
+            if at:
+                raw[at - 1 : at] = before
+            assert _has_long_integer(bytes(raw)) == reference(bytes(raw)), (at, length, before)
+
+
 def test_json_nested_beyond_the_parser_limit_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)

@@ -1,0 +1,144 @@
+"""The op records of a report read from JSON, built a column at a time (GitHub issue 14).
+
+Building them one op at a time (`placement_fields_from_dict`, then a record of 21 fields, then
+one `TensorRecord` per output) took ~0.23 s of loading a 50k-op report. Here each field that
+needs converting is one column (`zip` of the op dicts' values), converted with a C-level `map`
+(an enum member looked up by value, a list made a tuple), and the op dicts themselves become the
+records' ``__dict__``s: no Python code runs per field, only per op estimate (Core ML plans).
+
+The records are those `OpRecord(...)` makes from the same fields, field for field and in the
+same ``__dict__`` order (`tests/test_report_records.py`). The op dicts must have passed
+`report_validation` first: values outside the enum tables raise KeyError here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from itertools import chain, islice, repeat
+from operator import itemgetter, methodcaller, setitem
+from typing import TYPE_CHECKING, Any
+
+from .placement.devices import DEVICE_ORDER, Device
+from .placement.result import _DEVICE_BY, _DRIVER_BY, _EVIDENCE_BY, _KIND_BY, OpEstimate
+
+if TYPE_CHECKING:
+    from .report import OpRecord
+
+__all__ = ["op_records"]
+
+# The fields whose JSON form is not the record's (all but index, names, reason, numbers, flags).
+_READ_FIELDS = (
+    "device", "supported", "reason_kind", "evidence", "est_time_ms", "rules", "alt_device",
+    "estimate", "outputs", "inputs", "block",
+)  # fmt: skip
+_READ = itemgetter(*_READ_FIELDS)
+# The fields replaced by their record form, in the order of `op_records`' conversions.
+_CONVERTED = (
+    "device", "supported", "reason_kind", "evidence", "est_time_ms", "rules", "alt_device",
+    "cost_driver", "estimate", "outputs", "inputs", "block",
+)  # fmt: skip
+_COST_DRIVER = methodcaller("get", "cost_driver")  # absent in reports written before it
+_SHAPE = itemgetter("shape")
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+class _Lanes(dict[tuple[Any, ...], tuple[Device, ...]]):
+    """Supported devices as listed -> in lane order; a model has a few distinct lists."""
+
+    def __missing__(self, key: tuple[Any, ...]) -> tuple[Device, ...]:
+        lanes = self[key] = tuple(d for d in DEVICE_ORDER if d.value in key)
+        return lanes
+
+
+def _with_dicts(cls: type[Any], dicts: Any, n: int) -> list[Any]:
+    """`n` instances of `cls` (a frozen dataclass) holding the given ``__dict__``s, made the way
+    `report._record` makes one: no generated ``__init__``, no per-field ``__setattr__``."""
+    objs = list(map(_new, repeat(cls, n)))
+    deque(map(_set, objs, repeat("__dict__"), dicts), maxlen=0)
+    return objs
+
+
+def _put(dicts: list[dict[str, Any]], key: str, values: Any) -> None:
+    """``d[key] = value`` for each dict and value, in C."""
+    deque(map(setitem, dicts, repeat(key), values), maxlen=0)
+
+
+def _estimate(e: dict[str, Any]) -> OpEstimate:
+    return OpEstimate(
+        device=_DEVICE_BY[e["device"]],
+        reason=e["reason"],
+        reason_kind=_KIND_BY[e["reason_kind"]],
+        evidence=_EVIDENCE_BY[e["evidence"]],
+        rules=tuple(e["rules"]),
+    )
+
+
+def _outputs(outputs: Sequence[list[dict[str, Any]]], own: bool) -> Any:
+    """Each op's output records (an iterable of tuples), from each op's list of tensor dicts;
+    the dicts become the records' ``__dict__``s (copies unless `own`)."""
+    from .report import TensorRecord  # local: report imports report_io, which imports us
+
+    tensors = list(chain.from_iterable(outputs))
+    if not tensors:
+        return repeat((), len(outputs))
+    if not own:
+        tensors = list(map(dict.copy, tensors))
+    shapes = map(_SHAPE, tensors)
+    _put(tensors, "shape", [None if s is None else tuple(s) for s in shapes])
+    records = _with_dicts(TensorRecord, tensors, len(tensors))
+    if len(records) == len(outputs):  # one output per op (the usual case): 1-tuples in C
+        return zip(records)
+    # regrouped in order: each op takes the next len(its outputs) records
+    return map(tuple, map(islice, repeat(iter(records)), map(len, outputs)))
+
+
+def op_records(
+    ops: list[dict[str, Any]],
+    own: bool = False,
+    columns: Mapping[str, Sequence[Any]] | None = None,
+) -> tuple[OpRecord, ...]:
+    """The records of validated version-2 op dicts, in order.
+
+    `columns`: the same ops as columns, if the validator made them (`report_columns`): then
+    they are not read again.
+
+    The dicts (copies unless `own`: then they are changed, the caller's to give away) become
+    the records' ``__dict__``s: the fields whose record form differs are converted a column at
+    a time (enum members looked up by value, lists made tuples, output tensors made records)
+    and written back with one ``update`` per op.
+    """
+    from .report import OpRecord  # local: report imports report_io, which imports us
+
+    if not ops:
+        return ()
+    if not own:
+        ops = list(map(dict.copy, ops))
+    (device, supported, reason_kind, evidence, est_time_ms, rules, alt_device, estimate,
+     outputs, inputs, block) = (
+        [columns[f] for f in _READ_FIELDS] if columns else zip(*map(_READ, ops), strict=True)
+    )  # fmt: skip
+    device_by = _DEVICE_BY.__getitem__
+    converted = (
+        map(device_by, device),
+        map(_Lanes().__getitem__, map(tuple, supported)),
+        map(_KIND_BY.__getitem__, reason_kind),
+        map(_EVIDENCE_BY.__getitem__, evidence),
+        map(float, est_time_ms),
+        map(tuple, rules),
+        map(device_by, alt_device),
+        # absent from reports written before it existed: then added (after `block`)
+        map(_DRIVER_BY.__getitem__, map(_COST_DRIVER, ops)),
+        [None if e is None else _estimate(e) for e in estimate],
+        _outputs(outputs, own),
+        map(tuple, inputs),
+        map(tuple, block),
+    )
+    # one update per op with all its converted fields (a C loop; 12 separate passes of
+    # ``d[key] = value`` cost twice as much)
+    deque(
+        map(dict.update, ops, map(zip, repeat(_CONVERTED), zip(*converted, strict=True))), maxlen=0
+    )
+    return tuple(_with_dicts(OpRecord, ops, len(ops)))

@@ -1,0 +1,157 @@
+"""A loaded report's records: built a column at a time (`report_records`) from the parsed op
+dicts. They are the records the constructor makes, and the loaded report behaves as the one
+that was saved in every way."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import gc
+import json
+import pickle
+import weakref
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ane_notebook._gc import promote_tracked
+from ane_notebook.api import profile
+from ane_notebook.model.examples import EXAMPLES
+from ane_notebook.report import (
+    OpRecord,
+    TensorRecord,
+    load_report,
+    report_from_dict,
+)
+from ane_notebook.report_columns import op_columns
+from ane_notebook.report_records import op_records
+from ane_notebook.report_validation import _COLUMN_LIMITS
+from ane_notebook.schema import read_json_file
+
+_OP_FIELDS = [f.name for f in dataclasses.fields(OpRecord)]
+
+
+def _with_estimates(doc: dict[str, Any]) -> dict[str, Any]:
+    for o in doc["ops"]:
+        o["estimate"] = {k: copy.deepcopy(o[k]) for k in ("device", "reason", "reason_kind",
+                                                          "evidence", "rules")}  # fmt: skip
+    return doc
+
+
+def _save(tmp_path: Path, doc: dict[str, Any], name: str = "r.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(doc, allow_nan=False, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_records_are_those_the_constructor_makes(example: str) -> None:
+    for units in ("ALL", "CPU_AND_NE"):
+        built = profile(f"example:{example}", units)
+        doc = json.loads(built.to_json())
+        for d in (doc, _with_estimates(copy.deepcopy(doc))):
+            records = op_records(d["ops"])
+            assert records == tuple(report_from_dict(d).ops)
+            # from the validator's columns (what report_from_dict and load_report pass)
+            columns = op_columns(d["ops"], _COLUMN_LIMITS)
+            assert columns and op_records(d["ops"], columns=columns) == records
+            for rec, o in zip(records, d["ops"], strict=True):
+                # the fields in the order of the op's JSON, as the per-op loader had them
+                assert type(rec) is OpRecord and list(vars(rec)) == list(o)
+                assert sorted(o) == sorted(_OP_FIELDS)
+                assert OpRecord(**vars(rec)) == rec
+                for t in rec.outputs:
+                    assert type(t) is TensorRecord and TensorRecord(**vars(t)) == t
+        assert op_records(doc["ops"]) == built.ops
+
+
+def test_ops_with_several_outputs_or_none_keep_their_own() -> None:
+    # control_flow and lstm have ops of two and three outputs; here also one of none
+    doc = json.loads(profile("example:lstm").to_json())
+    assert {len(o["outputs"]) for o in doc["ops"]} == {1, 3}
+    doc["ops"][0]["outputs"] = []
+    records = op_records(doc["ops"])
+    for rec, o in zip(records, doc["ops"], strict=True):
+        assert [(t.name, t.shape, t.dtype) for t in rec.outputs] == [
+            (t["name"], None if t["shape"] is None else tuple(t["shape"]), t["dtype"])
+            for t in o["outputs"]
+        ]
+    doc = json.loads(profile("example:lstm").to_json())
+    for o in doc["ops"]:
+        o["outputs"] = []
+    assert all(rec.outputs == () for rec in op_records(doc["ops"]))
+
+
+def test_the_callers_dicts_are_left_as_they_were() -> None:
+    doc = _with_estimates(json.loads(profile("example:control_flow").to_json()))
+    before = copy.deepcopy(doc)
+    report_from_dict(doc)
+    op_records(doc["ops"])
+    assert doc == before
+
+
+def test_reports_without_cost_driver_read_it_as_none(tmp_path: Path) -> None:
+    doc = json.loads(profile("example:lstm").to_json())
+    for o in doc["ops"]:
+        del o["cost_driver"]
+    loaded = load_report(_save(tmp_path, doc))
+    assert all(rec.cost_driver is None for rec in loaded.ops)
+    assert loaded == report_from_dict(doc)
+
+
+def test_a_loaded_report_is_the_saved_one_in_every_form(tmp_path: Path) -> None:
+    built = profile("example:transformer", "CPU_AND_NE")
+    path = tmp_path / "r.json"
+    text = built.to_json(path)
+    loaded = load_report(path)
+    assert loaded.ops == built.ops and loaded == built
+    assert loaded.to_json() == text
+    assert loaded.to_text() == built.to_text()
+    assert loaded == report_from_dict(read_json_file(path))
+    assert str(loaded.check(max_segments=100)) == str(built.check(max_segments=100))
+    assert repr(loaded) == repr(built)
+    assert loaded.op(built.ops[5].name) == built.ops[5]
+
+
+def test_a_loaded_report_pickles_copies_and_replaces(tmp_path: Path) -> None:
+    built = profile("example:lstm")
+    path = tmp_path / "r.json"
+    built.to_json(path)
+    assert pickle.loads(pickle.dumps(load_report(path))) == built
+    assert copy.deepcopy(load_report(path)) == built
+    assert copy.copy(load_report(path)).ops == built.ops
+    assert dataclasses.replace(load_report(path), chip="M4").ops == built.ops
+
+
+def test_version_1_reports_load_the_same_way(tmp_path: Path) -> None:
+    doc = json.loads(profile("example:lstm").to_json())
+    doc["version"] = 1
+    for key in ("timings", "warnings", "uncertainty", "hazards"):
+        del doc[key]
+    for o in doc["ops"]:
+        for key in ("reason_kind", "contested", "alt_device", "shape_unknown", "estimate"):
+            del o[key]
+    loaded = load_report(_save(tmp_path, doc))
+    assert loaded == report_from_dict(doc)
+
+
+def test_promoting_keeps_others_frozen_objects_and_still_collects_cycles() -> None:
+    class Cycle:
+        me: Any = None
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        promote_tracked()  # something else froze objects (a server before forking): left so
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+    b = Cycle()
+    b.me = b
+    ref = weakref.ref(b)
+    del b
+    promote_tracked()
+    assert gc.get_freeze_count() == 0 and ref() is not None
+    gc.collect()  # a full collection still frees a cycle made before the promotion
+    assert ref() is None
