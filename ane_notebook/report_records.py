@@ -40,6 +40,8 @@ _CONVERTED = (
 )  # fmt: skip
 _COST_DRIVER = methodcaller("get", "cost_driver")  # absent in reports written before it
 _SHAPE = itemgetter("shape")
+_NAME = itemgetter("name")
+_DTYPE = itemgetter("dtype")
 
 _new = object.__new__
 _set = object.__setattr__
@@ -76,19 +78,24 @@ def _estimate(e: dict[str, Any]) -> OpEstimate:
     )
 
 
-def _outputs(outputs: Sequence[list[dict[str, Any]]], own: bool) -> Any:
-    """Each op's output records (an iterable of tuples), from each op's list of tensor dicts;
-    the dicts become the records' ``__dict__``s (copies unless `own`)."""
+def _outputs(outputs: Sequence[list[dict[str, Any]]]) -> Any:
+    """Each op's output records (an iterable of tuples), from each op's list of tensor dicts.
+
+    `TensorRecord` is slotted (no ``__dict__`` to hand over): each field is set a column at a
+    time, in C, as its frozen ``__init__`` would set it; the tensor dicts are only read."""
     from .report import TensorRecord  # local: report imports report_io, which imports us
 
     tensors = list(chain.from_iterable(outputs))
     if not tensors:
         return repeat((), len(outputs))
-    if not own:
-        tensors = list(map(dict.copy, tensors))
-    shapes = map(_SHAPE, tensors)
-    _put(tensors, "shape", [None if s is None else tuple(s) for s in shapes])
-    records = _with_dicts(TensorRecord, tensors, len(tensors))
+    records = list(map(_new, repeat(TensorRecord, len(tensors))))
+    shapes = [None if s is None else tuple(s) for s in map(_SHAPE, tensors)]
+    for field, values in (
+        ("name", map(_NAME, tensors)),
+        ("shape", shapes),
+        ("dtype", map(_DTYPE, tensors)),
+    ):
+        deque(map(_set, records, repeat(field), values), maxlen=0)
     if len(records) == len(outputs):  # one output per op (the usual case): 1-tuples in C
         return zip(records)
     # regrouped in order: each op takes the next len(its outputs) records
@@ -132,7 +139,7 @@ def op_records(
         # absent from reports written before it existed: then added (after `block`)
         map(_DRIVER_BY.__getitem__, map(_COST_DRIVER, ops)),
         [None if e is None else _estimate(e) for e in estimate],
-        _outputs(outputs, own),
+        _outputs(outputs),
         map(tuple, inputs),
         map(tuple, block),
     )

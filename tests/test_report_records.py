@@ -62,7 +62,7 @@ def test_records_are_those_the_constructor_makes(example: str) -> None:
                 assert sorted(o) == sorted(_OP_FIELDS)
                 assert OpRecord(**vars(rec)) == rec
                 for t in rec.outputs:
-                    assert type(t) is TensorRecord and TensorRecord(**vars(t)) == t
+                    assert type(t) is TensorRecord and TensorRecord(t.name, t.shape, t.dtype) == t
         assert op_records(doc["ops"]) == built.ops
 
 
