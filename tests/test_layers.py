@@ -201,3 +201,38 @@ def test_hostile_and_huge_names_do_not_break_the_tree() -> None:
     tree = layer_tree(records(names))
     check_invariants(tree, len(names))
     assert any(evil in n.name for n in walk(tree))  # raw here; escaped where drawn
+
+
+NAMES = [
+    "model_layers_12_self_attn_q_proj_cast_fp16",
+    "model_layers_12_self_attn_k_proj",
+    "model/encoder/block.3/attn:0",
+    "/leading/slash",
+    "dw3_relu6",
+    "layer0",
+    "layer0_q_to_fp32",
+    "a_b_c_d_e_f_g_h_i_j_k_l_m_n_o",  # deeper than MAX_NAME_DEPTH
+    "transpose_9",
+    "plain",
+    "x__y",
+]
+
+
+@pytest.mark.parametrize("lead", [None, {"3": "dw3+pw3", "0": "layer0"}])
+def test_the_scope_cache_gives_each_name_its_own_scopes(lead: dict[str, str] | None) -> None:
+    # _ScopeCache computes a path once per prefix (issue 14); it must equal the per-name rule.
+    from ane_notebook.analysis.layers import _name_scopes, _ScopeCache
+
+    cache = _ScopeCache(lead)
+    for name in NAMES + NAMES:  # the second pass reads the cache
+        assert list(cache(name)) == _name_scopes(name, lead), name
+
+
+def test_ops_under_one_scope_share_one_path_object() -> None:
+    # _build skips an op whose path is the previous op's object: siblings must share it.
+    from ane_notebook.analysis.layers import _paths
+
+    ops = records(["m_layers_1_q_proj", "m_layers_1_q_view", "m_layers_1_k_proj"])
+    paths = _paths(ops)
+    assert paths[0] is paths[1]
+    assert paths[0] is not paths[2] and paths[0][:-1] == paths[2][:-1]
