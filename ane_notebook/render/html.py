@@ -41,6 +41,7 @@ from .encode import encode_sources
 from .header import header_height_px
 from .packjs import packed_file_html
 from .palette import legend_text
+from .summaries import shared_summaries
 
 
 # The layer tree, the bokeh models and their serialisation allocate a few million small objects
@@ -48,6 +49,7 @@ from .palette import legend_text
 # 1.3-2 s page (GitHub issue 14). The bokeh document's reference cycles are collected at the
 # next collection after the page is made (see _gc.py).
 @gc_paused()
+@shared_summaries()
 def _page(
     report: ProfileReport,
     compare: Mapping[str, ProfileReport] | None,

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
 from bokeh.models.annotations import LabelSet
 
@@ -68,8 +69,8 @@ def band_columns(
     levels = band_levels(tree)
     level_of = {d: i for i, d in enumerate(levels)}
     esc = _Escaper(120)
-    pieces: dict[str, list[Any]] = {k: [] for k in ("left", "right", "bottom", "top", "color")}
-    spans: dict[str, list[Any]] = {
+    pieces: dict[str, Any] = {k: [] for k in ("left", "right", "bottom", "top", "color")}
+    spans: dict[str, Any] = {
         k: []
         for k in ("left", "right", "bottom", "top", "mid", "y", "label", "name", "mix", "n_ops")
     }
@@ -111,7 +112,17 @@ def band_columns(
             ("text", _fit(label, _short(label), (right - left) * px_per_op)),
         ):
             spans[k].append(v)
+    # Numbers go as numpy arrays: bokeh sends those as binary buffers, where a list of floats
+    # is encoded value by value (thousands of layers at 50k ops; issue 14). The same doubles
+    # reach the browser either way, and the JS here only indexes and maps them.
+    for cols, numeric in ((pieces, _PIECE_NUMBERS), (spans, _SPAN_NUMBERS)):
+        for k in numeric:
+            cols[k] = np.asarray(cols[k], dtype=np.int32 if k == "n_ops" else np.float64)
     return pieces, spans
+
+
+_PIECE_NUMBERS = ("left", "right", "bottom", "top")
+_SPAN_NUMBERS = ("left", "right", "bottom", "top", "mid", "y", "n_ops", "time_ms")
 
 
 _FIT_JS = """
