@@ -236,3 +236,15 @@ def test_ops_under_one_scope_share_one_path_object() -> None:
     paths = _paths(ops)
     assert paths[0] is paths[1]
     assert paths[0] is not paths[2] and paths[0][:-1] == paths[2][:-1]
+
+
+def test_layers_equal_the_constructors() -> None:
+    # _freeze builds Layers without the dataclass __init__ (issue 14): same fields, same values.
+    from dataclasses import asdict, fields
+
+    names = [f"model_layers_{i}_{p}" for i in range(4) for p in ("q", "k", "v", "o")]
+    for layer in walk(layer_tree(records(names))):
+        again = Layer(**{f.name: getattr(layer, f.name) for f in fields(Layer)})
+        assert layer == again and asdict(layer) == asdict(again)
+        assert type(layer.est_time_ms) is float and type(layer.start) is int
+        assert all(type(c) is int for c in layer.device_mix.values())

@@ -376,31 +376,46 @@ def _repeat_nodes(compute: Sequence[Any]) -> list[_Node]:
 # --- the public entry ---------------------------------------------------------------------------
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _layer(**fields: Any) -> Layer:
+    """`Layer(**fields)`, given every field, without the frozen dataclass's per-field
+    ``object.__setattr__`` (thousands of layers at 50k ops; issue 14). tests/test_layers.py
+    checks the layers equal the constructor's."""
+    layer: Layer = _new(Layer)
+    _set(layer, "__dict__", fields)
+    return layer
+
+
 def _freeze(
     nodes: Sequence[_Node],
-    compute: Sequence[Any],
-    mix: np.ndarray,
-    time_cum: np.ndarray,
+    index: Sequence[int],
+    mix: Sequence[Sequence[int]],
+    time_cum: Sequence[float],
     depth: int,
     parent_label: str | None,
 ) -> tuple[Layer, ...]:
+    """The nodes as Layers. `mix` and `time_cum` are cumulative per-op sums as Python lists
+    (one conversion for the whole tree instead of numpy scalars per node)."""
     out = []
     for n in nodes:
-        counts = mix[n.hi + 1] - mix[n.lo]
+        hi, lo = mix[n.hi + 1], mix[n.lo]
         out.append(
-            Layer(
+            _layer(
                 name=n.label,
                 label=_short(n.label, parent_label) if n.kind is LayerKind.SCOPE else n.label,
                 kind=n.kind,
-                start=compute[n.lo].index,
-                end=compute[n.hi].index,
+                start=index[n.lo],
+                end=index[n.hi],
                 first_row=n.lo,
                 last_row=n.hi,
                 n_ops=n.hi - n.lo + 1,
-                device_mix={d: int(counts[i]) for i, d in enumerate(DEVICE_ORDER)},
-                est_time_ms=float(time_cum[n.hi + 1] - time_cum[n.lo]),
+                device_mix={d: hi[i] - lo[i] for i, d in enumerate(DEVICE_ORDER)},
+                est_time_ms=time_cum[n.hi + 1] - time_cum[n.lo],
                 depth=depth,
-                children=_freeze(n.children, compute, mix, time_cum, depth + 1, n.label),
+                children=_freeze(n.children, index, mix, time_cum, depth + 1, n.label),
             )
         )
     return tuple(out)
@@ -439,4 +454,5 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
         (float(getattr(op, "est_time_ms", 0.0)) for op in compute), np.float64, len(compute)
     )
     time_cum = np.concatenate([[0.0], np.cumsum(times)])
-    return _freeze(roots, compute, mix, time_cum, 0, None)
+    index = [op.index for op in compute]
+    return _freeze(roots, index, mix.tolist(), time_cum.tolist(), 0, None)
