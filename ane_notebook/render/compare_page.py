@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bokeh.core.templates import get_env
-from bokeh.embed import file_html
 from bokeh.layouts import column
-from bokeh.resources import INLINE
 
 from ..compareset import (
     align,
@@ -39,6 +37,7 @@ from ..textreport import fmt_bytes, fmt_ms
 from .diagram import build_layout, compare_figure, header_html, placement_label
 from .encode import encode_sources
 from .packjs import packed_file_html
+from .pagejson import file_page
 
 BEST_BG = "#e6f4ee"  # the best setting's row: a pale tint of the ANE green (palette.py)
 MAX_WHY_ROWS = 6  # reason groups listed per setting (the rest are counted)
@@ -218,9 +217,7 @@ def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) 
     if packed:
         page = packed_file_html(roots, title, template=_TEMPLATE, template_variables=variables)
     else:
-        page = file_html(
-            roots, resources=INLINE, title=title, template=_TEMPLATE, template_variables=variables
-        )
+        page = file_page(roots, title, template=_TEMPLATE, template_variables=variables)
     n_why = why.count("<tr>")
     height = (
         110

@@ -32,6 +32,7 @@ from .optable import (
     OpTable,
     _Escaper,
     _tooltip_literal,
+    own_renderer,
     source_note,
 )
 
@@ -347,7 +348,7 @@ def explorer(
         (lanes.figure, "lanes_ops_glyph"),
         (graph.figure, "graph_nodes_glyph"),
     ):
-        _add_tap(fig, fig.select_one({"name": renderer}), detail_cb)
+        _add_tap(fig, own_renderer(fig, renderer), detail_cb)
     return Explorer(search, listing, panel)
 
 

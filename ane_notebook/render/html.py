@@ -29,8 +29,6 @@ import html as _html
 from collections.abc import Mapping
 
 from bokeh.core.templates import FILE, get_env
-from bokeh.embed import file_html
-from bokeh.resources import INLINE
 
 from .._gc import gc_paused
 from ..escape import plain
@@ -40,6 +38,7 @@ from .diagram import build_layout, header_html, not_on_ane_html
 from .encode import encode_sources
 from .header import header_height_px
 from .packjs import packed_file_html
+from .pagejson import file_page
 from .palette import legend_text
 from .summaries import shared_summaries
 
@@ -70,13 +69,7 @@ def _page(
     if packed:
         page = packed_file_html(layout.root, title, template=template, template_variables=variables)
     else:
-        page = file_html(
-            layout.root,
-            resources=INLINE,
-            title=title,
-            template=template,
-            template_variables=variables,
-        )
+        page = file_page(layout.root, title, template=template, template_variables=variables)
     height = layout.height + (header_height_px(report) if header else 0)
     return page, height
 

@@ -156,6 +156,15 @@ def _lookup(choices: Sequence[str]) -> CustomJSHover:
     )
 
 
+def own_renderer(fig: Any, name: str) -> Any:
+    """The renderer called `name` among `fig`'s own renderers: `fig.select_one({"name": name})`
+    without its walk over every model the figure reaches (~17 ms on a 50k-op page: issue 14)."""
+    found = [r for r in fig.renderers if r.name == name]
+    if len(found) != 1:
+        raise ValueError(f"{len(found)} renderers named {name!r}")
+    return found[0]
+
+
 def _color_mapper() -> CategoricalColorMapper:
     factors, colors = color_factors()
     return CategoricalColorMapper(factors=factors, palette=colors, nan_color=colors[-1])
