@@ -106,9 +106,17 @@ class Layer:
 
 def walk(layers: Iterable[Layer]) -> Iterable[Layer]:
     """Every node, parents before children, in execution order."""
-    for layer in layers:
-        yield layer
-        yield from walk(layer.children)
+    # An explicit stack, not nested generators: each `yield from` level would pass every
+    # node of a 4,500-node tree up through its depth (issue 14).
+    stack = [iter(layers)]
+    while stack:
+        for layer in stack[-1]:
+            yield layer
+            if layer.children:
+                stack.append(iter(layer.children))
+                break
+        else:
+            stack.pop()
 
 
 # --- per-op scope paths -----------------------------------------------------------------------
