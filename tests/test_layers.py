@@ -215,6 +215,14 @@ NAMES = [
     "transpose_9",
     "plain",
     "x__y",
+    "//x",
+    "/",
+    "_a",
+    "a_",
+    "layer12/attn/q_proj_cast_fp16_2",
+    "dw3/a.b:c_d/e.f:g_h/i.j:k_l",
+    "a.b.c.d.e.f.g.h.i.j.k.l.m.n_cast_fp16",
+    "layer0_a_b_c_d_e_f_g_h_i_j_k",
 ]
 
 
@@ -224,7 +232,8 @@ def test_the_scope_cache_gives_each_name_its_own_scopes(lead: dict[str, str] | N
     from ane_notebook.analysis.layers import _name_scopes, _ScopeCache
 
     cache = _ScopeCache(lead)
-    for name in NAMES + NAMES:  # the second pass reads the cache
+    # Deepest first, then the reverse: a prefix is met both before and after its parents.
+    for name in sorted(NAMES, key=len, reverse=True) + NAMES + NAMES:
         assert list(cache(name)) == _name_scopes(name, lead), name
 
 

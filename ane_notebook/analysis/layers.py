@@ -161,6 +161,7 @@ class _ScopeCache:
     def __init__(self, lead_labels: Mapping[str, str] | None) -> None:
         self._lead = lead_labels
         self._by_prefix: dict[str, tuple[_Step, ...]] = {}
+        self._cuts: dict[str, int] = {}  # separators in each prefix key
 
     def __call__(self, name: str) -> tuple[_Step, ...]:
         base = DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
@@ -169,10 +170,26 @@ class _ScopeCache:
         last = max(base.rfind("/"), base.rfind("."), base.rfind("_"), base.rfind(":"))
         if last < 0:  # no separator: at most the leading number's block
             return tuple(_base_scopes(base, self._lead))
-        key = base[: last + 1]
+        got = self._by_prefix.get(base[: last + 1])
+        return got if got is not None else self._prefix_path(base[: last + 1])
+
+    def _prefix_path(self, key: str) -> tuple[_Step, ...]:
+        """The scopes of a name whose last separator ends `key`: its parent prefix's scopes
+        plus one (the cut before that separator), up to `MAX_NAME_DEPTH` cuts."""
         got = self._by_prefix.get(key)
-        if got is None:
-            got = self._by_prefix[key] = tuple(_base_scopes(key, self._lead))
+        if got is not None:
+            return got
+        inner = key[:-1]
+        prev = max(inner.rfind("/"), inner.rfind("."), inner.rfind("_"), inner.rfind(":"))
+        if prev < 0:  # the first cut: it may be a leading number's (see _base_scopes)
+            got, cuts = tuple(_base_scopes(key, self._lead)), 1
+        else:
+            parent = self._prefix_path(key[: prev + 1])
+            cuts = self._cuts[key[: prev + 1]] + 1
+            # `inner` is longer than any leading number (that ends at the first separator).
+            step = ("n:" + inner, inner, LayerKind.SCOPE)
+            got = (*parent, step) if cuts <= MAX_NAME_DEPTH else parent
+        self._by_prefix[key], self._cuts[key] = got, cuts
         return got
 
 

@@ -85,9 +85,11 @@ def _shared_prefixes(values: list[str]) -> np.ndarray:
     """For each value, how many leading characters it shares with the previous one (<= 255).
     Vectorised: the values as rows of a byte matrix, compared with the row above."""
     # numpy encodes ASCII str to bytes and cuts each at the item size (callers checked ASCII).
-    mat = np.array(values, dtype=f"S{_MAX_PREFIX}")
-    rows = mat.view(np.uint8).reshape(len(values), -1)
     lengths = np.minimum(np.fromiter(map(len, values), np.int64, len(values)), _MAX_PREFIX)
+    # Rows as wide as the longest value (not always 255): the same counts, fewer bytes compared.
+    width = max(int(lengths.max(initial=0)), 1)
+    mat = np.array(values, dtype=f"S{width}")
+    rows = mat.view(np.uint8).reshape(len(values), -1)
     out = np.zeros(len(values), dtype=np.uint8)
     if len(values) > 1:
         differ = rows[1:] != rows[:-1]
