@@ -245,26 +245,12 @@ def _paths(compute: Sequence[Any]) -> list[tuple[_Step, ...]]:
     multi = len(set(functions)) > 1
     op_names = [op.name for op in compute]
     names = list(map(_ScopeCache(_lead_labels(op_names)), op_names))
-    # Converter-made names take the scopes their named neighbours (same function) share.
-    prev: list[tuple[_Step, ...] | None] = [None] * len(compute)
-    last: tuple[_Step, ...] | None = None
-    for i, scope in enumerate(names):
-        if i and functions[i] != functions[i - 1]:
-            last = None
-        prev[i] = last
-        if scope:
-            last = scope
-    nxt: tuple[_Step, ...] | None = None
-    for i in range(len(compute) - 1, -1, -1):
-        if i + 1 < len(compute) and functions[i + 1] != functions[i]:
-            nxt = None
-        if names[i]:
-            nxt = names[i]
-        else:
-            p = prev[i]
-            names[i] = _common_prefix(p, nxt) if p is not None and nxt is not None else ()
+    if not all(names):
+        _fill_generated(names, functions)
     # Ops inside a cond / while body sit under their parent op's scopes.
-    blocks = [tuple(getattr(op, "block", ()) or ()) for op in compute]
+    blocks = [getattr(op, "block", None) for op in compute]
+    if not multi and not any(blocks):
+        return names  # (the common case: nothing to add to the name scopes)
     by_name = (
         {(f, n): i for i, (f, n) in enumerate(zip(functions, op_names, strict=True))}
         if any(blocks)
@@ -275,12 +261,35 @@ def _paths(compute: Sequence[Any]) -> list[tuple[_Step, ...]]:
     for i, block in enumerate(blocks):
         scope = names[i]
         if block:
+            block = tuple(block)
             parent = by_name.get((functions[i], block[0]))
             outer = names[parent] if parent is not None else ()
             scope = (*outer, *_block_steps(block), *scope[len(_common_prefix(outer, scope)) :])
         steps = fn_steps[functions[i]]
         out.append(steps + scope if steps else scope)
     return out
+
+
+def _fill_generated(names: list[tuple[_Step, ...]], functions: Sequence[str]) -> None:
+    """Converter-made names (no scopes) take the scopes their named neighbours (same function)
+    share, in place."""
+    prev: list[tuple[_Step, ...] | None] = [None] * len(names)
+    last: tuple[_Step, ...] | None = None
+    for i, scope in enumerate(names):
+        if i and functions[i] != functions[i - 1]:
+            last = None
+        prev[i] = last
+        if scope:
+            last = scope
+    nxt: tuple[_Step, ...] | None = None
+    for i in range(len(names) - 1, -1, -1):
+        if i + 1 < len(names) and functions[i + 1] != functions[i]:
+            nxt = None
+        if names[i]:
+            nxt = names[i]
+        else:
+            p = prev[i]
+            names[i] = _common_prefix(p, nxt) if p is not None and nxt is not None else ()
 
 
 # --- building the tree --------------------------------------------------------------------------

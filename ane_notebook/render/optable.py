@@ -61,7 +61,7 @@ class _Escaper:
         self._limit = limit
 
     def __call__(self, value: object) -> str:
-        key = str(value)
+        key = value if type(value) is str else str(value)
         out = self._cache.get(key)
         if out is None:
             out = self._cache[key] = html_text(key, self._limit)
