@@ -1,17 +1,18 @@
 """What bokeh's `file_html` puts in a page (document JSON, render items, resource bundle),
-made without its two extra walks over every model.
+made without two of its walks over every model.
 
-bokeh's `file_html` (3.x) walks the whole model graph five times: `OutputDocumentFor` validates
-the document (`Document.validate`: one walk, then every model's validators), then
+Besides serialising the document, bokeh's `file_html` (3.x) walks its whole model graph three
+times (`bokeh.model.util.collect_models`): `OutputDocumentFor` validates the document
+(`Document.validate`: a walk, then every model's validators),
 `standalone_docs_json_and_render_items` looks for Python callbacks (a walk, only to log a
-warning), then the serialisation and the resource bundle walk it again. On a 50,000-op page a
-walk takes ~17 ms and validation ~35 ms (GitHub issue 14). Our pages are one document whose
-roots are all rendered (`encode.encode_sources` made it) and hold only `CustomJS` callbacks, so
-`page_parts` skips the callback check and the per-call validation; the serialisation and the
-bundle are bokeh's own calls, and `file_page` renders bokeh's template with bokeh's
-`html_page_for_render_items`, as `file_html` does. The pages' models are validated by
-tests/test_page_parts.py instead (no warning on any example page), where a broken model would
-show up.
+warning), and the resource bundle walks it to see which BokehJS parts it needs. On a 50,000-op
+page a walk takes ~17 ms and validation ~35 ms (GitHub issue 14). Our pages are one document
+whose roots are all rendered (`encode.encode_sources` made it) and hold only `CustomJS`
+callbacks, so `page_parts` skips the callback check and the per-call validation; the
+serialisation and the bundle are bokeh's own calls, and `file_page` renders bokeh's template
+with bokeh's `html_page_for_render_items`, as `file_html` does. The pages' models are validated
+by tests/test_page_parts.py instead (no warning on the example pages), where a broken model
+would show up.
 
 Anything else (roots without a document, a subset of a document's roots) goes through bokeh's
 own `OutputDocumentFor` and `standalone_docs_json_and_render_items`, unchanged.
