@@ -257,3 +257,19 @@ def test_layers_equal_the_constructors() -> None:
         assert layer == again and asdict(layer) == asdict(again)
         assert type(layer.est_time_ms) is float and type(layer.start) is int
         assert all(type(c) is int for c in layer.device_mix.values())
+
+
+def test_the_reversed_dtype_pattern_strips_what_dtype_suffix_strips() -> None:
+    # strip_dtype_suffix matches DTYPE_SUFFIX backwards (issue 14); names made of the
+    # suffix's own tokens in random order are where the two could disagree.
+    import random
+
+    from ane_notebook.analysis.layers import DTYPE_SUFFIX, strip_dtype_suffix
+
+    tokens = ["_cast", "_to", "_fp16", "_fp32", "_fp64", "_bf16", "_int4", "_int8", "_int16"]
+    tokens += ["_uint8", "_uint64", "_int32", "_int64", "_bool", "_3", "_12", "_", "x", "u"]
+    tokens += ["int", "fp", "16", "_cast_fp16", "_to_fp32", "t", "cast", "4", "_u"]
+    rng = random.Random(14)
+    for _ in range(20000):
+        name = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 8)))
+        assert strip_dtype_suffix(name) == DTYPE_SUFFIX.sub("", name), name

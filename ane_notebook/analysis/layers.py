@@ -64,6 +64,20 @@ _SEPARATORS = re.compile(r"[/._:]")
 DTYPE_SUFFIX = re.compile(
     r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?$"
 )
+# DTYPE_SUFFIX read backwards, matched at the start of the reversed name: the same suffix, found
+# without trying the pattern at every `_` of the name (half the time; tests/test_layers.py
+# checks both agree on names built from the suffix's own tokens).
+_DTYPE_SUFFIX_REVERSED = re.compile(
+    r"(?:\d+_)?(?:(?:61pf|23pf|46pf|61fb|(?:4|8|61|23|46)tniu?|loob)_(?:tsac|ot)_)+"
+)
+
+
+def strip_dtype_suffix(name: str) -> str:
+    """`DTYPE_SUFFIX.sub("", name)`: the name without the dtype suffixes coremltools appends."""
+    m = _DTYPE_SUFFIX_REVERSED.match(name[::-1])
+    return name[: len(name) - m.end()] if m else name
+
+
 # A converter-made name: an op type (letters and underscores) and a number, nothing else.
 _GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+$")
 # The leading numbered token: letters, then digits, then a separator or the end (dw3, layer0).
@@ -164,7 +178,7 @@ class _ScopeCache:
         self._cuts: dict[str, int] = {}  # separators in each prefix key
 
     def __call__(self, name: str) -> tuple[_Step, ...]:
-        base = DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
+        base = strip_dtype_suffix(name[:MAX_NAME_CHARS])
         if _GENERATED.match(base):
             return ()
         last = max(base.rfind("/"), base.rfind("."), base.rfind("_"), base.rfind(":"))
