@@ -31,7 +31,7 @@ def _canon(page: str) -> str:
     return re.sub(uuid, "UUID", page)
 
 
-@pytest.mark.parametrize("name", [n for n, _ in list_examples()][:3])
+@pytest.mark.parametrize("name", [n for n, _ in list_examples()])
 def test_example_pages_pass_bokehs_validators(name: str) -> None:
     report = an.profile(f"example:{name}")
     doc = encode_sources(build_layout(report).root)
