@@ -264,7 +264,7 @@ def test_the_reversed_dtype_pattern_strips_what_dtype_suffix_strips() -> None:
     # suffix's own tokens in random order are where the two could disagree.
     import random
 
-    from ane_notebook.analysis.layers import DTYPE_SUFFIX, strip_dtype_suffix
+    from ane_notebook.analysis.names import DTYPE_SUFFIX, strip_dtype_suffix
 
     tokens = ["_cast", "_to", "_fp16", "_fp32", "_fp64", "_bf16", "_int4", "_int8", "_int16"]
     tokens += ["_uint8", "_uint64", "_int32", "_int64", "_bool", "_3", "_12", "_", "x", "u"]

@@ -49,6 +49,7 @@ import numpy as np
 
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
+from .names import DTYPE_SUFFIX, strip_dtype_suffix
 
 if TYPE_CHECKING:
     from ..report import ProfileReport
@@ -60,24 +61,6 @@ MAX_NAME_DEPTH = 10  # scope levels read from one name (deeper ones fold into th
 MAX_NAME_CHARS = 400  # a longer name is cut here before it is split (input limit)
 
 _SEPARATORS = re.compile(r"[/._:]")
-# coremltools appends these to the names it gives casts and the ops around them.
-DTYPE_SUFFIX = re.compile(
-    r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?$"
-)
-# DTYPE_SUFFIX read backwards, matched at the start of the reversed name: the same suffix, found
-# without trying the pattern at every `_` of the name (half the time; tests/test_layers.py
-# checks both agree on names built from the suffix's own tokens).
-_DTYPE_SUFFIX_REVERSED = re.compile(
-    r"(?:\d+_)?(?:(?:61pf|23pf|46pf|61fb|(?:4|8|61|23|46)tniu?|loob)_(?:tsac|ot)_)+"
-)
-
-
-def strip_dtype_suffix(name: str) -> str:
-    """`DTYPE_SUFFIX.sub("", name)`: the name without the dtype suffixes coremltools appends."""
-    m = _DTYPE_SUFFIX_REVERSED.match(name[::-1])
-    return name[: len(name) - m.end()] if m else name
-
-
 # A converter-made name: an op type (letters and underscores) and a number, nothing else.
 _GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+$")
 # The leading numbered token: letters, then digits, then a separator or the end (dw3, layer0).

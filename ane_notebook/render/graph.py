@@ -30,7 +30,7 @@ from bokeh.models.annotations import LabelSet
 from bokeh.models.widgets import Button
 from bokeh.plotting import figure
 
-from ..analysis.layers import DTYPE_SUFFIX
+from ..analysis.names import DTYPE_SUFFIX
 from ..report import ProfileReport
 from .graphunits import (
     COLLAPSE_ABOVE,

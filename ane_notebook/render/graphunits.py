@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.layers import DTYPE_SUFFIX, Layer, walk
+from ..analysis.layers import Layer, walk
+from ..analysis.names import DTYPE_SUFFIX
 from ..placement.devices import DEVICE_ORDER
 from ..textreport import fmt_bytes
 from .optable import OpTable, _Escaper
