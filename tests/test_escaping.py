@@ -67,6 +67,13 @@ def test_plain_escapes_controls_bidi_and_lone_surrogates() -> None:
     assert html_text('<a href="x">&') == "&lt;a href=&quot;x&quot;&gt;&amp;"
 
 
+def test_plain_returns_a_printable_string_as_it_is() -> None:
+    # The fast path (issue 14): a printable string within the limit is not re-encoded at all.
+    name = "model_layers_12_self_attn_q_proj_cast_fp16 ü 中"
+    assert plain(name) is name
+    assert plain("\u00a0nbsp") == "\u00a0nbsp"  # not printable to Python, yet not unsafe
+
+
 def test_names_survive_json_exactly(report: ProfileReport) -> None:
     names = {o.name for o in report.ops}
     assert set(HOSTILE_NAMES) <= names

@@ -201,3 +201,75 @@ def test_hostile_and_huge_names_do_not_break_the_tree() -> None:
     tree = layer_tree(records(names))
     check_invariants(tree, len(names))
     assert any(evil in n.name for n in walk(tree))  # raw here; escaped where drawn
+
+
+NAMES = [
+    "model_layers_12_self_attn_q_proj_cast_fp16",
+    "model_layers_12_self_attn_k_proj",
+    "model/encoder/block.3/attn:0",
+    "/leading/slash",
+    "dw3_relu6",
+    "layer0",
+    "layer0_q_to_fp32",
+    "a_b_c_d_e_f_g_h_i_j_k_l_m_n_o",  # deeper than MAX_NAME_DEPTH
+    "transpose_9",
+    "plain",
+    "x__y",
+    "//x",
+    "/",
+    "_a",
+    "a_",
+    "layer12/attn/q_proj_cast_fp16_2",
+    "dw3/a.b:c_d/e.f:g_h/i.j:k_l",
+    "a.b.c.d.e.f.g.h.i.j.k.l.m.n_cast_fp16",
+    "layer0_a_b_c_d_e_f_g_h_i_j_k",
+]
+
+
+@pytest.mark.parametrize("lead", [None, {"3": "dw3+pw3", "0": "layer0"}])
+def test_the_scope_cache_gives_each_name_its_own_scopes(lead: dict[str, str] | None) -> None:
+    # _ScopeCache computes a path once per prefix (issue 14); it must equal the per-name rule.
+    from ane_notebook.analysis.layers import _name_scopes, _ScopeCache
+
+    cache = _ScopeCache(lead)
+    # Deepest first, then the reverse: a prefix is met both before and after its parents.
+    for name in sorted(NAMES, key=len, reverse=True) + NAMES + NAMES:
+        assert list(cache(name)) == _name_scopes(name, lead), name
+
+
+def test_ops_under_one_scope_share_one_path_object() -> None:
+    # _build skips an op whose path is the previous op's object: siblings must share it.
+    from ane_notebook.analysis.layers import _paths
+
+    ops = records(["m_layers_1_q_proj", "m_layers_1_q_view", "m_layers_1_k_proj"])
+    paths = _paths(ops)
+    assert paths[0] is paths[1]
+    assert paths[0] is not paths[2] and paths[0][:-1] == paths[2][:-1]
+
+
+def test_layers_equal_the_constructors() -> None:
+    # _freeze builds Layers without the dataclass __init__ (issue 14): same fields, same values.
+    from dataclasses import asdict, fields
+
+    names = [f"model_layers_{i}_{p}" for i in range(4) for p in ("q", "k", "v", "o")]
+    for layer in walk(layer_tree(records(names))):
+        again = Layer(**{f.name: getattr(layer, f.name) for f in fields(Layer)})
+        assert layer == again and asdict(layer) == asdict(again)
+        assert type(layer.est_time_ms) is float and type(layer.start) is int
+        assert all(type(c) is int for c in layer.device_mix.values())
+
+
+def test_the_reversed_dtype_pattern_strips_what_dtype_suffix_strips() -> None:
+    # strip_dtype_suffix matches DTYPE_SUFFIX backwards (issue 14); names made of the
+    # suffix's own tokens in random order are where the two could disagree.
+    import random
+
+    from ane_notebook.analysis.names import DTYPE_SUFFIX, strip_dtype_suffix
+
+    tokens = ["_cast", "_to", "_fp16", "_fp32", "_fp64", "_bf16", "_int4", "_int8", "_int16"]
+    tokens += ["_uint8", "_uint64", "_int32", "_int64", "_bool", "_3", "_12", "_", "x", "u"]
+    tokens += ["int", "fp", "16", "_cast_fp16", "_to_fp32", "t", "cast", "4", "_u"]
+    rng = random.Random(14)
+    for _ in range(20000):
+        name = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 8)))
+        assert strip_dtype_suffix(name) == DTYPE_SUFFIX.sub("", name), name

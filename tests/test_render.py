@@ -649,3 +649,14 @@ def test_fifty_thousand_ops_build() -> None:
     assert len(named(built.root, "lanes_crossings", ColumnDataSource).data["x0"]) == len(
         rep.crossings
     )
+
+
+def test_op_table_producers_are_the_non_const_inputs_of_each_row() -> None:
+    # The CSR is built with numpy in one pass (issue 14); it must keep the per-input rule:
+    # producers in input order, const producers (weights) dropped.
+    report = make_report([Device.ANE, None, Device.CPU, Device.GPU, None, Device.ANE])
+    table = op_table(report)
+    for k, row in enumerate(table.rows):
+        want = [int(table.row_of[i]) for i in report.ops[row].inputs if table.row_of[i] >= 0]
+        assert table.in_src[table.in_ptr[k] : table.in_ptr[k + 1]].tolist() == want
+    assert table.in_src.dtype == np.int32 and table.in_ptr.dtype == np.int32

@@ -32,7 +32,8 @@ same size is merged into it. When the names give nothing, the fallback is repeat
 the op-type sequence is cut before each op of the type whose cuts give the most ops in
 repeated chunks (``layer_norm`` in an anonymous transformer).
 
-The cost is linear in the number of ops times the name depth (at most `MAX_NAME_DEPTH`).
+The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
+(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it.
 The tree is data; `render/layerband.py` and the graph view draw it.
 """
 
@@ -48,6 +49,7 @@ import numpy as np
 
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
+from .names import DTYPE_SUFFIX, strip_dtype_suffix
 
 if TYPE_CHECKING:
     from ..report import ProfileReport
@@ -59,10 +61,6 @@ MAX_NAME_DEPTH = 10  # scope levels read from one name (deeper ones fold into th
 MAX_NAME_CHARS = 400  # a longer name is cut here before it is split (input limit)
 
 _SEPARATORS = re.compile(r"[/._:]")
-# coremltools appends these to the names it gives casts and the ops around them.
-DTYPE_SUFFIX = re.compile(
-    r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?$"
-)
 # A converter-made name: an op type (letters and underscores) and a number, nothing else.
 _GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+$")
 # The leading numbered token: letters, then digits, then a separator or the end (dw3, layer0).
@@ -105,9 +103,17 @@ class Layer:
 
 def walk(layers: Iterable[Layer]) -> Iterable[Layer]:
     """Every node, parents before children, in execution order."""
-    for layer in layers:
-        yield layer
-        yield from walk(layer.children)
+    # An explicit stack, not nested generators: each `yield from` level would pass every
+    # node of a 4,500-node tree up through its depth (issue 14).
+    stack = [iter(layers)]
+    while stack:
+        for layer in stack[-1]:
+            yield layer
+            if layer.children:
+                stack.append(iter(layer.children))
+                break
+        else:
+            stack.pop()
 
 
 # --- per-op scope paths -----------------------------------------------------------------------
@@ -121,6 +127,11 @@ def _name_scopes(name: str, lead_labels: Mapping[str, str] | None) -> list[_Step
     base = DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
     if _GENERATED.match(base):
         return []
+    return _base_scopes(base, lead_labels)
+
+
+def _base_scopes(base: str, lead_labels: Mapping[str, str] | None) -> list[_Step]:
+    """`_name_scopes` of a name already without its dtype suffix and not converter-made."""
     steps: list[_Step] = []
     lead = _LEAD_NUMBER.match(base) if lead_labels is not None else None
     if lead and lead_labels is not None:
@@ -132,6 +143,51 @@ def _name_scopes(name: str, lead_labels: Mapping[str, str] | None) -> list[_Step
         if prefix and (not lead or len(prefix) > lead.end()):
             steps.append(("n:" + prefix, prefix, LayerKind.SCOPE))
     return steps
+
+
+class _ScopeCache:
+    """`_name_scopes` for every op of one tree, one tuple per distinct scope path.
+
+    A name's scopes depend only on its part before its last separator (the cuts are the
+    separators up to there; a leading number, which ends at a separator, matches there alike),
+    so ops under the same scope (`model_layers_12_self_attn_q`, `..._k`) share one path: the
+    path is computed once per distinct prefix, not once per op, and `_build` can tell an
+    unchanged path by identity (GitHub issue 14: this was ~0.2 s of a 50k-op page).
+    """
+
+    def __init__(self, lead_labels: Mapping[str, str] | None) -> None:
+        self._lead = lead_labels
+        self._by_prefix: dict[str, tuple[_Step, ...]] = {}
+        self._cuts: dict[str, int] = {}  # separators in each prefix key
+
+    def __call__(self, name: str) -> tuple[_Step, ...]:
+        base = strip_dtype_suffix(name[:MAX_NAME_CHARS])
+        if _GENERATED.match(base):
+            return ()
+        last = max(base.rfind("/"), base.rfind("."), base.rfind("_"), base.rfind(":"))
+        if last < 0:  # no separator: at most the leading number's block
+            return tuple(_base_scopes(base, self._lead))
+        got = self._by_prefix.get(base[: last + 1])
+        return got if got is not None else self._prefix_path(base[: last + 1])
+
+    def _prefix_path(self, key: str) -> tuple[_Step, ...]:
+        """The scopes of a name whose last separator ends `key`: its parent prefix's scopes
+        plus one (the cut before that separator), up to `MAX_NAME_DEPTH` cuts."""
+        got = self._by_prefix.get(key)
+        if got is not None:
+            return got
+        inner = key[:-1]
+        prev = max(inner.rfind("/"), inner.rfind("."), inner.rfind("_"), inner.rfind(":"))
+        if prev < 0:  # the first cut: it may be a leading number's (see _base_scopes)
+            got, cuts = tuple(_base_scopes(key, self._lead)), 1
+        else:
+            parent = self._prefix_path(key[: prev + 1])
+            cuts = self._cuts[key[: prev + 1]] + 1
+            # `inner` is longer than any leading number (that ends at the first separator).
+            step = ("n:" + inner, inner, LayerKind.SCOPE)
+            got = (*parent, step) if cuts <= MAX_NAME_DEPTH else parent
+        self._by_prefix[key], self._cuts[key] = got, cuts
+        return got
 
 
 def _lead_labels(names: Sequence[str]) -> dict[str, str] | None:
@@ -170,49 +226,67 @@ def _block_steps(block: Sequence[str]) -> list[_Step]:
     return steps
 
 
-def _common_prefix(a: Sequence[_Step], b: Sequence[_Step]) -> list[_Step]:
-    out = []
+def _common_prefix(a: Sequence[_Step], b: Sequence[_Step]) -> tuple[_Step, ...]:
+    if a is b:
+        return tuple(a)
+    n = 0
     for x, y in zip(a, b, strict=False):
         if x[0] != y[0]:
             break
-        out.append(x)
+        n += 1
+    return tuple(a[:n])
+
+
+def _paths(compute: Sequence[Any]) -> list[tuple[_Step, ...]]:
+    functions = [op.function for op in compute]
+    multi = len(set(functions)) > 1
+    op_names = [op.name for op in compute]
+    names = list(map(_ScopeCache(_lead_labels(op_names)), op_names))
+    if not all(names):
+        _fill_generated(names, functions)
+    # Ops inside a cond / while body sit under their parent op's scopes.
+    blocks = [getattr(op, "block", None) for op in compute]
+    if not multi and not any(blocks):
+        return names  # (the common case: nothing to add to the name scopes)
+    by_name = (
+        {(f, n): i for i, (f, n) in enumerate(zip(functions, op_names, strict=True))}
+        if any(blocks)
+        else {}
+    )
+    fn_steps = {f: tuple(_function_steps(f, multi)) for f in set(functions)}
+    out = []
+    for i, block in enumerate(blocks):
+        scope = names[i]
+        if block:
+            block = tuple(block)
+            parent = by_name.get((functions[i], block[0]))
+            outer = names[parent] if parent is not None else ()
+            scope = (*outer, *_block_steps(block), *scope[len(_common_prefix(outer, scope)) :])
+        steps = fn_steps[functions[i]]
+        out.append(steps + scope if steps else scope)
     return out
 
 
-def _paths(compute: Sequence[Any]) -> list[list[_Step]]:
-    multi = len({op.function for op in compute}) > 1
-    lead = _lead_labels([op.name for op in compute])
-    names = [_name_scopes(op.name, lead) for op in compute]
-    # Converter-made names take the scopes their named neighbours (same function) share.
-    prev: list[list[_Step] | None] = [None] * len(compute)
-    last: list[_Step] | None = None
-    for i, op in enumerate(compute):
-        if i and op.function != compute[i - 1].function:
+def _fill_generated(names: list[tuple[_Step, ...]], functions: Sequence[str]) -> None:
+    """Converter-made names (no scopes) take the scopes their named neighbours (same function)
+    share, in place."""
+    prev: list[tuple[_Step, ...] | None] = [None] * len(names)
+    last: tuple[_Step, ...] | None = None
+    for i, scope in enumerate(names):
+        if i and functions[i] != functions[i - 1]:
             last = None
         prev[i] = last
-        if names[i]:
-            last = names[i]
-    nxt: list[_Step] | None = None
-    for i in range(len(compute) - 1, -1, -1):
-        if i + 1 < len(compute) and compute[i + 1].function != compute[i].function:
+        if scope:
+            last = scope
+    nxt: tuple[_Step, ...] | None = None
+    for i in range(len(names) - 1, -1, -1):
+        if i + 1 < len(names) and functions[i + 1] != functions[i]:
             nxt = None
         if names[i]:
             nxt = names[i]
         else:
             p = prev[i]
-            names[i] = _common_prefix(p, nxt) if p is not None and nxt is not None else []
-    # Ops inside a cond / while body sit under their parent op's scopes.
-    by_name = {(op.function, op.name): i for i, op in enumerate(compute)}
-    out = []
-    for i, op in enumerate(compute):
-        block = tuple(getattr(op, "block", ()) or ())
-        scope = names[i]
-        if block:
-            parent = by_name.get((op.function, block[0]))
-            outer = names[parent] if parent is not None else []
-            scope = [*outer, *_block_steps(block), *scope[len(_common_prefix(outer, scope)) :]]
-        out.append(_function_steps(op.function, multi) + scope)
-    return out
+            names[i] = _common_prefix(p, nxt) if p is not None and nxt is not None else ()
 
 
 # --- building the tree --------------------------------------------------------------------------
@@ -231,17 +305,23 @@ class _Node:
 def _build(paths: Sequence[Sequence[_Step]]) -> list[_Node]:
     roots: list[_Node] = []
     stack: list[_Node] = []
+    before: Sequence[_Step] | None = None
     for pos, path in enumerate(paths):
+        if path is before:  # the same scopes as the op before (shared tuple): nothing changes
+            continue
+        before = path
         keep = 0
         while keep < len(stack) and keep < len(path) and stack[keep].key == path[keep][0]:
             keep += 1
+        for node in stack[keep:]:  # a node ends at the last op it was open for
+            node.hi = pos - 1
         del stack[keep:]
-        for node in stack:
-            node.hi = pos
         for key, label, kind in path[keep:]:
             node = _Node(key, label, kind, pos, pos, [])
             (stack[-1].children if stack else roots).append(node)
             stack.append(node)
+    for node in stack:
+        node.hi = len(paths) - 1
     return roots
 
 
@@ -327,31 +407,46 @@ def _repeat_nodes(compute: Sequence[Any]) -> list[_Node]:
 # --- the public entry ---------------------------------------------------------------------------
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _layer(**fields: Any) -> Layer:
+    """`Layer(**fields)`, given every field, without the frozen dataclass's per-field
+    ``object.__setattr__`` (thousands of layers at 50k ops; issue 14). tests/test_layers.py
+    checks the layers equal the constructor's."""
+    layer: Layer = _new(Layer)
+    _set(layer, "__dict__", fields)
+    return layer
+
+
 def _freeze(
     nodes: Sequence[_Node],
-    compute: Sequence[Any],
-    mix: np.ndarray,
-    time_cum: np.ndarray,
+    index: Sequence[int],
+    mix: Sequence[Sequence[int]],
+    time_cum: Sequence[float],
     depth: int,
     parent_label: str | None,
 ) -> tuple[Layer, ...]:
+    """The nodes as Layers. `mix` and `time_cum` are cumulative per-op sums as Python lists
+    (one conversion for the whole tree instead of numpy scalars per node)."""
     out = []
     for n in nodes:
-        counts = mix[n.hi + 1] - mix[n.lo]
+        hi, lo = mix[n.hi + 1], mix[n.lo]
         out.append(
-            Layer(
+            _layer(
                 name=n.label,
                 label=_short(n.label, parent_label) if n.kind is LayerKind.SCOPE else n.label,
                 kind=n.kind,
-                start=compute[n.lo].index,
-                end=compute[n.hi].index,
+                start=index[n.lo],
+                end=index[n.hi],
                 first_row=n.lo,
                 last_row=n.hi,
                 n_ops=n.hi - n.lo + 1,
-                device_mix={d: int(counts[i]) for i, d in enumerate(DEVICE_ORDER)},
-                est_time_ms=float(time_cum[n.hi + 1] - time_cum[n.lo]),
+                device_mix={d: hi[i] - lo[i] for i, d in enumerate(DEVICE_ORDER)},
+                est_time_ms=time_cum[n.hi + 1] - time_cum[n.lo],
                 depth=depth,
-                children=_freeze(n.children, compute, mix, time_cum, depth + 1, n.label),
+                children=_freeze(n.children, index, mix, time_cum, depth + 1, n.label),
             )
         )
     return tuple(out)
@@ -378,15 +473,17 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
                 fn.children = [r for r in repeats if fn.lo <= r.lo and r.hi <= fn.hi]
         else:
             roots = repeats
-    dev_pos = {d: i for i, d in enumerate(DEVICE_ORDER)}
+    dev_pos: dict[Device | None, int] = {d: i for i, d in enumerate(DEVICE_ORDER)}
+    lane = np.fromiter(
+        (dev_pos.get(getattr(op, "device", None), -1) for op in compute), np.int64, len(compute)
+    )
     mix = np.zeros((len(compute) + 1, len(DEVICE_ORDER)), dtype=np.int64)
-    for i, op in enumerate(compute):
-        dev = getattr(op, "device", None)
-        if dev is not None:
-            mix[i + 1, dev_pos[dev]] = 1
+    placed = np.flatnonzero(lane >= 0)
+    mix[placed + 1, lane[placed]] = 1
     mix = np.cumsum(mix, axis=0)
     times = np.fromiter(
         (float(getattr(op, "est_time_ms", 0.0)) for op in compute), np.float64, len(compute)
     )
     time_cum = np.concatenate([[0.0], np.cumsum(times)])
-    return _freeze(roots, compute, mix, time_cum, 0, None)
+    index = [op.index for op in compute]
+    return _freeze(roots, index, mix.tolist(), time_cum.tolist(), 0, None)

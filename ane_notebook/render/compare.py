@@ -40,6 +40,7 @@ from .palette import (
     OUTPUT_BACKEND,
     UNKNOWN,
 )
+from .summaries import summary_of
 
 # --- compare view -------------------------------------------------------------------------
 
@@ -239,7 +240,7 @@ def compare_summary_html(reports: Mapping[str, ProfileReport]) -> str:
     )
     body = []
     for label, rep in reports.items():
-        s = rep.summary()
+        s = summary_of(rep)
         td = 'style="text-align:right;padding:3px 10px;border-bottom:1px solid #ddd"'
         cells = [f"<td {td}>{s.per_device[d].ops}</td>" for d in DEVICE_ORDER]
         cells += [

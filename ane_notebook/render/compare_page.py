@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bokeh.core.templates import get_env
-from bokeh.embed import file_html
 from bokeh.layouts import column
-from bokeh.resources import INLINE
 
 from ..compareset import (
     align,
@@ -39,6 +37,8 @@ from ..textreport import fmt_bytes, fmt_ms
 from .diagram import build_layout, compare_figure, header_html, placement_label
 from .encode import encode_sources
 from .packjs import packed_file_html
+from .pagejson import file_page
+from .summaries import shared_summaries, summary_of
 
 BEST_BG = "#e6f4ee"  # the best setting's row: a pale tint of the ANE green (palette.py)
 MAX_WHY_ROWS = 6  # reason groups listed per setting (the rest are counted)
@@ -93,7 +93,7 @@ def intro_html(reports: Mapping[str, ProfileReport]) -> str:
     )
     body = []
     for label, rep in reports.items():
-        s = rep.summary()
+        s = summary_of(rep)
         is_best = label == best
         cells = [
             f"<td {_TD.format(a='left')}><b>{html_text(label, 60)}</b>"
@@ -165,7 +165,7 @@ def why_html(reports: Mapping[str, ProfileReport]) -> str:
 
 
 def section_summary(label: str, report: ProfileReport) -> str:
-    s = report.summary()
+    s = summary_of(report)
     per = " · ".join(f"{d.value} {s.per_device[d].ops}" for d in DEVICE_ORDER)
     return (
         f"<b>{html_text(label, 60)}</b>: {html_text(report.model.name, 60)}, {per} ops, "
@@ -179,6 +179,7 @@ class ComparePage:
     height: int  # pixels of the comparison part (sections collapsed): an iframe's height
 
 
+@shared_summaries()
 def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) -> ComparePage:
     """The standalone compare page (bokeh resources inline, works offline; `packed`: BokehJS
     and the data compressed, unpacked by the page, as notebook outputs ship them)."""
@@ -218,9 +219,7 @@ def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) 
     if packed:
         page = packed_file_html(roots, title, template=_TEMPLATE, template_variables=variables)
     else:
-        page = file_html(
-            roots, resources=INLINE, title=title, template=_TEMPLATE, template_variables=variables
-        )
+        page = file_page(roots, title, template=_TEMPLATE, template_variables=variables)
     n_why = why.count("<tr>")
     height = (
         110

@@ -22,7 +22,7 @@ from bokeh.models import CDSView, ColumnDataSource, CustomJS, HoverTool, TapTool
 from bokeh.models.widgets import Div, TextInput
 
 from ..fixes import fix_for
-from ..placement.devices import DEVICE_ORDER
+from ..placement.devices import DEVICE_ORDER, Device
 from ..placement.result import ReasonKind
 from ..report import ProfileReport
 from .lanes import near_view_filter
@@ -32,6 +32,7 @@ from .optable import (
     OpTable,
     _Escaper,
     _tooltip_literal,
+    own_renderer,
     source_note,
 )
 
@@ -76,27 +77,36 @@ def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
     by_op = report.hazards_by_op()
     live = [report.ops[int(i)] for i in table.rows]
     n = len(live)
-    fix = np.zeros(n, dtype=np.int16)
-    rule = np.zeros(n, dtype=np.int16)
+    # Codes per distinct text, built in Python lists and converted once: numpy item assignment
+    # per op and a join per op were most of this at 50k ops (issue 14).
+    fix_code: dict[str, int] = {}
+    rule_code: dict[tuple[str, ...], int] = {}
+    fix_list, rule_list = [], []
+    for r in live:
+        f = fix_for(r)
+        c = fix_code.get(f)
+        if c is None:
+            c = fix_code[f] = fixes(esc_long(f))
+        fix_list.append(c)
+        c = rule_code.get(r.rules)
+        if c is None:
+            c = rule_code[r.rules] = rules(esc(", ".join(r.rules)))
+        rule_list.append(c)
+    fix = np.asarray(fix_list, dtype=np.int16)
+    rule = np.asarray(rule_list, dtype=np.int16)
+    kind = np.fromiter((_REASON_KIND_CODE[r.reason_kind] for r in live), np.int8, n)
+    contested = np.fromiter((r.contested for r in live), np.int8, n)
+    alt_code: dict[Device | None, int] = {None: 0}
+    alt_code.update({d: 1 + i for i, d in enumerate(DEVICE_ORDER)})
+    alt = np.fromiter((alt_code[r.alt_device] for r in live), np.int8, n)  # 0: none
     hazard = np.zeros(n, dtype=np.int16)
-    kind = np.zeros(n, dtype=np.int8)
-    contested = np.zeros(n, dtype=np.int8)
-    alt = np.zeros(n, dtype=np.int8)  # 0: none, else 1 + position in DEVICE_ORDER
-    for k, r in enumerate(live):
-        fix[k] = fixes(esc_long(fix_for(r)))
-        rule[k] = rules(esc(", ".join(r.rules)))
-        kind[k] = _REASON_KIND_CODE[r.reason_kind]
-        contested[k] = int(r.contested)
-        alt[k] = 0 if r.alt_device is None else 1 + DEVICE_ORDER.index(r.alt_device)
-        hs = by_op.get(r.index, ())
-        if hs:
-            hazard[k] = hazards(
-                "<br>".join(
-                    f"{esc_long(h.message)} <small>({esc(h.evidence.value)}: "
-                    f"{esc(h.source)})</small>"
-                    for h in hs
-                )
+    for k in sorted(int(table.row_of[i]) for i in by_op if table.row_of[i] >= 0):
+        hazard[k] = hazards(
+            "<br>".join(
+                f"{esc_long(h.message)} <small>({esc(h.evidence.value)}: {esc(h.source)})</small>"
+                for h in by_op[live[k].index]
             )
+        )
     src = ColumnDataSource(
         {
             "fix": fix,
@@ -347,7 +357,7 @@ def explorer(
         (lanes.figure, "lanes_ops_glyph"),
         (graph.figure, "graph_nodes_glyph"),
     ):
-        _add_tap(fig, fig.select_one({"name": renderer}), detail_cb)
+        _add_tap(fig, own_renderer(fig, renderer), detail_cb)
     return Explorer(search, listing, panel)
 
 

@@ -59,13 +59,14 @@ def _codes(n_values: int, inverse: np.ndarray) -> np.ndarray:
 
 def encode_column(values: list[str]) -> list[Any] | None:
     """`[kind, payload...]` for a text column, or None to send it as it is."""
-    if len(values) < MIN_ROWS or not all(type(v) is str for v in values):
+    # C-level passes (`map`, `dict.fromkeys`) rather than a generator per value: at 50k ops
+    # these columns hold ~150k values (issue 14).
+    if len(values) < MIN_ROWS or set(map(type, values)) != {str}:
         return None
-    distinct: dict[str, int] = {}
-    inverse = np.fromiter(
-        (distinct.setdefault(v, len(distinct)) for v in values), dtype=np.int64, count=len(values)
-    )
+    distinct = dict.fromkeys(values)  # the distinct values, in order of first appearance
     if len(distinct) <= MAX_DISTINCT_SHARE * len(values):
+        code = {v: i for i, v in enumerate(distinct)}
+        inverse = np.fromiter(map(code.__getitem__, values), dtype=np.int64, count=len(values))
         return [DICTIONARY, _codes(len(distinct), inverse), list(distinct)]
     if any(SEPARATOR in v for v in distinct):
         return None
@@ -83,9 +84,12 @@ def encode_column(values: list[str]) -> list[Any] | None:
 def _shared_prefixes(values: list[str]) -> np.ndarray:
     """For each value, how many leading characters it shares with the previous one (<= 255).
     Vectorised: the values as rows of a byte matrix, compared with the row above."""
-    mat = np.array([v[:_MAX_PREFIX].encode("ascii") for v in values], dtype=f"S{_MAX_PREFIX}")
+    # numpy encodes ASCII str to bytes and cuts each at the item size (callers checked ASCII).
+    lengths = np.minimum(np.fromiter(map(len, values), np.int64, len(values)), _MAX_PREFIX)
+    # Rows as wide as the longest value (not always 255): the same counts, fewer bytes compared.
+    width = max(int(lengths.max(initial=0)), 1)
+    mat = np.array(values, dtype=f"S{width}")
     rows = mat.view(np.uint8).reshape(len(values), -1)
-    lengths = np.fromiter((min(len(v), _MAX_PREFIX) for v in values), np.int64, len(values))
     out = np.zeros(len(values), dtype=np.uint8)
     if len(values) > 1:
         differ = rows[1:] != rows[:-1]
@@ -184,8 +188,18 @@ def encode_sources(*roots: Model) -> Document:
     attached. Embed that document (or the roots, which now belong to it)."""
     if not roots:
         raise ValueError("encode_sources needs at least one root")
-    # references() walks every property of every model: once per root (it is most of the time).
-    models = {id(m): m for root in roots for m in root.references()}
+    doc = roots[0].document
+    if doc is None:
+        doc = Document()
+        for root in roots:
+            doc.add_root(root)
+    # Every property of every model is walked to find them (~20 ms on a 50k-op page): adding
+    # the roots to their document does that walk anyway, so its list of models is reused when
+    # the roots are the whole document (issue 14); otherwise the roots are walked here.
+    if set(doc.roots) == set(roots):
+        models = {id(m): m for m in doc.models}
+    else:
+        models = {id(m): m for root in roots for m in root.references()}
     drawn = _drawn_columns(models.values())
     sources = []
     for m in models.values():
@@ -196,11 +210,6 @@ def encode_sources(*roots: Model) -> Document:
             m.data = plain
             m.tags = [TAG, *encoded]
             sources.append(m)
-    doc = roots[0].document
-    if doc is None:
-        doc = Document()
-        for root in roots:
-            doc.add_root(root)
     if sources:
         doc.js_on_event(
             "document_ready",

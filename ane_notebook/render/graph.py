@@ -30,7 +30,7 @@ from bokeh.models.annotations import LabelSet
 from bokeh.models.widgets import Button
 from bokeh.plotting import figure
 
-from ..analysis.layers import DTYPE_SUFFIX
+from ..analysis.names import DTYPE_SUFFIX
 from ..report import ProfileReport
 from .graphunits import (
     COLLAPSE_ABOVE,
@@ -51,7 +51,7 @@ from .graphunits import (
     unit_sources,
 )
 from .lanes import CROSSING_TOOLTIPS, LaneParts, _crossing_columns
-from .optable import OpTable, _color_mapper, _op_hover, op_table
+from .optable import OpTable, _color_mapper, _op_hover, op_table, own_renderer
 from .palette import CROSSING_COLOR, OUTPUT_BACKEND
 
 MAX_GRAPH_LABELS = 150  # op-type labels under graph nodes only when they can be read
@@ -436,7 +436,7 @@ def _link_selection(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops
     )
     cb = CustomJS(args=args, code=code)
     lanes.ops.selected.js_on_change("indices", cb)
-    layer_r = graph.figure.select_one({"name": "graph_layers_glyph"})
+    layer_r = own_renderer(graph.figure, "graph_layers_glyph")
     graph.figure.add_tools(TapTool(renderers=[layer_r], behavior="inspect", callback=cb))
     button.js_on_click(cb)
     return button

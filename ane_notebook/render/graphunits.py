@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.layers import DTYPE_SUFFIX, Layer, walk
+from ..analysis.layers import Layer, walk
+from ..analysis.names import DTYPE_SUFFIX
 from ..placement.devices import DEVICE_ORDER
 from ..textreport import fmt_bytes
 from .optable import OpTable, _Escaper
@@ -68,14 +69,23 @@ def layer_arrays(tree: Sequence[Layer]) -> LayerArrays:
         ranked = sorted(DEVICE_ORDER, key=lambda d: -n.device_mix[d])
         return ranked[1].value if n.device_mix[ranked[1]] else dominant(n)
 
+    # The texts depend on the device mix only, and thousands of layers share a few mixes.
+    by_mix: dict[tuple[int, ...], tuple[str, str, str]] = {}
+    texts = []
+    for n in nodes:
+        key = tuple(n.device_mix[d] for d in DEVICE_ORDER)
+        got = by_mix.get(key)
+        if got is None:
+            got = by_mix[key] = (mix_text(n), dominant(n), second(n))
+        texts.append(got)
     cols: dict[str, Any] = {
         "label": [esc(n.label) for n in nodes],
         "name": [esc(n.name) for n in nodes],
         "kind": [n.kind.value for n in nodes],
         "n_ops": np.fromiter((n.n_ops for n in nodes), np.int32, len(nodes)),
-        "mix": [mix_text(n) for n in nodes],
-        "device": [dominant(n) for n in nodes],
-        "device2": [second(n) for n in nodes],
+        "mix": [t[0] for t in texts],
+        "device": [t[1] for t in texts],
+        "device2": [t[2] for t in texts],
         "time_ms": np.fromiter((n.est_time_ms for n in nodes), np.float64, len(nodes)),
     }
     return LayerArrays(

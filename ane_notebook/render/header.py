@@ -18,6 +18,7 @@ from ..textreport import (
     timings_text,
     uncertainty_text,
 )
+from .summaries import summary_of
 
 # --- header and whole layout ----------------------------------------------------------------
 
@@ -83,7 +84,7 @@ def _table(rows: list[tuple[str, str]]) -> str:
 def _crossings_text(report: ProfileReport) -> str:
     """The same count as the lane labels and the summary: bytes and time of the edges that
     moved a tensor; edges reusing a tensor moved earlier are counted apart, at no cost."""
-    s = report.summary()
+    s = summary_of(report)
     reused = sum(1 for c in report.crossings if not c.moved)
     paid = f"{html_text(fmt_bytes(s.crossing_bytes))}, {html_text(fmt_ms(s.crossing_ms))} estimated"
     if not reused:
@@ -137,7 +138,7 @@ def _warnings_html(report: ProfileReport) -> str:
 def header_html(report: ProfileReport) -> str:
     """Static HTML summary of a report (no script): what, where from, how much; the model and
     run details (versions, sources, the model's own metadata) in a collapsed section."""
-    s = report.summary()
+    s = summary_of(report)
     m = report.model
     badge_bg = "#E69F00" if report.source is PlacementSource.ESTIMATE else "#0072B2"
     badge = (

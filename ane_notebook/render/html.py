@@ -29,8 +29,6 @@ import html as _html
 from collections.abc import Mapping
 
 from bokeh.core.templates import FILE, get_env
-from bokeh.embed import file_html
-from bokeh.resources import INLINE
 
 from .._gc import gc_paused
 from ..escape import plain
@@ -40,7 +38,9 @@ from .diagram import build_layout, header_html, not_on_ane_html
 from .encode import encode_sources
 from .header import header_height_px
 from .packjs import packed_file_html
+from .pagejson import file_page
 from .palette import legend_text
+from .summaries import shared_summaries
 
 
 # The layer tree, the bokeh models and their serialisation allocate a few million small objects
@@ -48,6 +48,7 @@ from .palette import legend_text
 # 1.3-2 s page (GitHub issue 14). The bokeh document's reference cycles are collected at the
 # next collection after the page is made (see _gc.py).
 @gc_paused()
+@shared_summaries()
 def _page(
     report: ProfileReport,
     compare: Mapping[str, ProfileReport] | None,
@@ -68,13 +69,7 @@ def _page(
     if packed:
         page = packed_file_html(layout.root, title, template=template, template_variables=variables)
     else:
-        page = file_html(
-            layout.root,
-            resources=INLINE,
-            title=title,
-            template=template,
-            template_variables=variables,
-        )
+        page = file_page(layout.root, title, template=template, template_variables=variables)
     height = layout.height + (header_height_px(report) if header else 0)
     return page, height
 

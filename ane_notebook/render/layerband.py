@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from bokeh.models import ColumnDataSource, CustomJS, HoverTool, TapTool
 from bokeh.models.annotations import LabelSet
 
@@ -60,6 +61,11 @@ def _fit(label: str, short: str, width_px: float) -> str:
     return label[:keep] + "…" if keep >= 3 else ""
 
 
+def _mix_text(n: Layer) -> str:
+    mix = " · ".join(f"{d.value} {n.device_mix[d]}" for d in DEVICE_ORDER if n.device_mix[d])
+    return mix or "none placed"
+
+
 def band_columns(
     tree: Sequence[Layer], n_rows: int, base_y: float = 0.0
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -68,20 +74,15 @@ def band_columns(
     levels = band_levels(tree)
     level_of = {d: i for i, d in enumerate(levels)}
     esc = _Escaper(120)
-    pieces: dict[str, list[Any]] = {k: [] for k in ("left", "right", "bottom", "top", "color")}
-    spans: dict[str, list[Any]] = {
-        k: []
-        for k in ("left", "right", "bottom", "top", "mid", "y", "label", "name", "mix", "n_ops")
-    }
-    spans["time_ms"], spans["text"], spans["short"] = [], [], []
+    shown = [n for n in walk(tree) if n.depth in level_of]
+    pieces: dict[str, Any] = {k: [] for k in ("left", "right", "bottom", "top", "color")}
     px_per_op = ASSUMED_WIDTH_PX / max(n_rows, 1)
-    for n in walk(tree):
-        lev = level_of.get(n.depth)
-        if lev is None:
-            continue
-        y = base_y + (len(levels) - 1 - lev) * BAND_ROW
-        top, bottom = y + BAND_ROW * 0.44, y - BAND_ROW * 0.44
-        left, right = n.first_row - 0.5, n.last_row + 0.5
+    ys = [base_y + (len(levels) - 1 - level_of[n.depth]) * BAND_ROW for n in shown]
+    lefts = [n.first_row - 0.5 for n in shown]
+    rights = [n.last_row + 0.5 for n in shown]
+    tops = [y + BAND_ROW * 0.44 for y in ys]
+    bottoms = [y - BAND_ROW * 0.44 for y in ys]
+    for n, left, right, bottom, top in zip(shown, lefts, rights, bottoms, tops, strict=True):
         x = left
         for d in DEVICE_ORDER:
             c = n.device_mix[d]
@@ -93,25 +94,37 @@ def band_columns(
         if x < right:  # ops the plan placed nowhere
             for k, v in zip(pieces, (x, right, bottom, top, "#bbbbbb"), strict=True):
                 pieces[k].append(v)
-        label = esc(n.label)
-        mix = " · ".join(f"{d.value} {n.device_mix[d]}" for d in DEVICE_ORDER if n.device_mix[d])
-        for k, v in (
-            ("left", left),
-            ("right", right),
-            ("bottom", bottom),
-            ("top", top),
-            ("mid", (left + right) / 2),
-            ("y", y),
-            ("label", label),
-            ("name", esc(n.name)),
-            ("mix", mix or "none placed"),
-            ("n_ops", n.n_ops),
-            ("time_ms", n.est_time_ms),
-            ("short", _short(label)),
-            ("text", _fit(label, _short(label), (right - left) * px_per_op)),
-        ):
-            spans[k].append(v)
+    labels = [esc(n.label) for n in shown]
+    shorts = [_short(label) for label in labels]
+    spans: dict[str, Any] = {
+        "left": lefts,
+        "right": rights,
+        "bottom": bottoms,
+        "top": tops,
+        "mid": [(a + b) / 2 for a, b in zip(lefts, rights, strict=True)],
+        "y": ys,
+        "label": labels,
+        "name": [esc(n.name) for n in shown],
+        "mix": [_mix_text(n) for n in shown],
+        "n_ops": [n.n_ops for n in shown],
+        "time_ms": [n.est_time_ms for n in shown],
+        "text": [
+            _fit(label, short, (right - left) * px_per_op)
+            for label, short, left, right in zip(labels, shorts, lefts, rights, strict=True)
+        ],
+        "short": shorts,
+    }
+    # Numbers go as numpy arrays: bokeh sends those as binary buffers, where a list of floats
+    # is encoded value by value (thousands of layers at 50k ops; issue 14). The same doubles
+    # reach the browser either way, and the JS here only indexes and maps them.
+    for cols, numeric in ((pieces, _PIECE_NUMBERS), (spans, _SPAN_NUMBERS)):
+        for k in numeric:
+            cols[k] = np.asarray(cols[k], dtype=np.int32 if k == "n_ops" else np.float64)
     return pieces, spans
+
+
+_PIECE_NUMBERS = ("left", "right", "bottom", "top")
+_SPAN_NUMBERS = ("left", "right", "bottom", "top", "mid", "y", "n_ops", "time_ms")
 
 
 _FIT_JS = """

@@ -25,6 +25,7 @@ from .lanes import _lane_parts
 from .mapping import mapping_bar
 from .optable import _color_mapper, op_table
 from .palette import DEVICE_COLORS, legend_html
+from .summaries import summary_of
 from .tables import not_on_ane_table
 
 LEGEND_HEIGHT_PX = 28
@@ -70,7 +71,7 @@ def build_layout(
         # A header's height depends on its metadata; rows are ~18 px.
         items.append(Div(text=header_html(report), sizing_mode="stretch_width", name="header"))
     unknown = any(r.device is None and not r.is_const for r in report.ops)
-    summary = report.summary()
+    summary = summary_of(report)
     items.append(
         Div(
             text=legend_html(

@@ -27,6 +27,7 @@ from .palette import (
     DISPATCH_COLOR,
     IO_COLOR,
 )
+from .summaries import summary_of
 
 _LIGHT = {DEVICE_COLORS[Device.GPU], DISPATCH_COLOR, IO_COLOR}
 
@@ -37,7 +38,7 @@ MAPPING_HEIGHT_PX = 150
 
 def mapping_columns(report: ProfileReport) -> dict[str, Any]:
     """The mapping bar's data: one piece per (row, device), plus crossings in the time row."""
-    s = report.summary()
+    s = summary_of(report)
     ops_row = f"ops (placement {placement_label(report.source)})"
     time_row = "time (estimated)"
     total_ops = max(s.n_ops, 1)
@@ -141,7 +142,7 @@ def mapping_bar(report: ProfileReport) -> Any:
     cols["mid"] = [(a + b) / 2 for a, b in zip(cols["left"], cols["right"], strict=True)]
     src = ColumnDataSource(cols, name="mapping")
     rows = list(dict.fromkeys(cols["row"]))
-    s = report.summary()
+    s = summary_of(report)
     fig = figure(
         height=MAPPING_HEIGHT_PX,
         sizing_mode="stretch_width",

@@ -35,9 +35,7 @@ from typing import Any
 
 from bokeh.core.json_encoder import serialize_json
 from bokeh.core.templates import FILE, JS_RESOURCES, MACROS
-from bokeh.embed.bundle import bundle_for_objs_and_resources
 from bokeh.embed.elements import script_for_render_items
-from bokeh.embed.util import OutputDocumentFor, standalone_docs_json_and_render_items
 from bokeh.embed.wrappers import wrap_in_script_tag
 from bokeh.model import Model
 from bokeh.resources import INLINE
@@ -45,6 +43,7 @@ from bokeh.util.serialization import make_globally_unique_css_safe_id
 from jinja2 import Template
 
 from ..model.cache import cache_root
+from .pagejson import page_parts
 
 # LZMA1 settings: pb=0 and lc=3 suit text (no 4-byte structure); a 4 MB dictionary covers the
 # whole 1.8 MB input. PRESET_EXTREME with nice_len 273 saves ~3 % over the default preset.
@@ -174,9 +173,8 @@ def packed_file_html(
     (bokeh.embed.elements.html_page_for_render_items, with one step more), a third of the
     size. `root` may be several roots of one page (the compare page)."""
     roots = [root] if isinstance(root, Model) else list(root)
-    with OutputDocumentFor(roots) as doc:
-        docs_json, render_items = standalone_docs_json_and_render_items(roots)
-        bundle = bundle_for_objs_and_resources([doc], INLINE)
+    with page_parts(roots) as (docs_json, render_items, bundle):
+        pass
     library = set(INLINE.js_raw)
     big = [js for js in bundle.js_raw if js in library]
     rest = [js for js in bundle.js_raw if js not in library]  # bokeh's few lines of settings

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from bokeh.models.widgets import Div
 
 from ..escape import html_text
 from ..fixes import fix_for
-from ..report import ProfileReport
+from ..report import OpRecord, ProfileReport
 from ..textreport import estimate_note
 from .optable import _EVIDENCE_ORDER, _evidence_text
 
@@ -17,7 +19,15 @@ TABLE_MAX_HEIGHT_PX = 420
 
 def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int = 8) -> str:
     """HTML table of the ops that run but not on the ANE, grouped by reason, with a fix."""
-    groups = report.not_on_ane()
+    return _groups_html(report, report.not_on_ane(), max_examples, max_types)
+
+
+def _groups_html(
+    report: ProfileReport,
+    groups: Mapping[str, list[OpRecord]],
+    max_examples: int = 3,
+    max_types: int = 8,
+) -> str:
     n_off = sum(len(v) for v in groups.values())
     head = (
         f'<h3 style="margin:4px 0">Not on the Neural Engine: {n_off} ops, '
@@ -61,10 +71,10 @@ def not_on_ane_html(report: ProfileReport, max_examples: int = 3, max_types: int
 
 def not_on_ane_table(report: ProfileReport) -> Div:
     """The "not on the Neural Engine" table as a bokeh Div (content escaped, scrolls if long)."""
-    n_groups = len(report.not_on_ane())
-    height = min(TABLE_MAX_HEIGHT_PX, 70 + 58 * n_groups)
+    groups = report.not_on_ane()  # one grouping pass over the ops for both uses
+    height = min(TABLE_MAX_HEIGHT_PX, 70 + 58 * len(groups))
     return Div(
-        text=not_on_ane_html(report),
+        text=_groups_html(report, groups),
         sizing_mode="stretch_width",
         height=height,
         styles={"overflow-y": "auto", "font-family": "sans-serif"},
