@@ -217,3 +217,31 @@ def test_hazards_get_a_marker_and_reach_the_detail_panel_escaped() -> None:
     assert d.hazards[int(d.source.data["hazard"][row])] == marks["hazard"][0]
     # without hazards, no marker source at all
     assert build_layout(base).root.select_one({"name": "lanes_hazards"}) is None
+
+
+def test_chain_labels_are_slanted_enough_not_to_touch() -> None:
+    """At the most depths that still get labels, neighbours' slanted labels must lie more than
+    a 7pt line apart (d * sin(angle)) in the ~950 px frame of a 1100 px page; a chain takes the
+    steep slant, a layout with several rows the shallow one (which hangs less into the rows
+    below)."""
+    import math
+
+    from bokeh.models.annotations import LabelSet
+
+    from ane_notebook.render import graph
+
+    frame_px = 950
+    line_px = graph.GRAPH_LABEL_FONT_PT * 96 / 72  # CSS: 96 px per 72 pt
+    spacing = frame_px / graph.MAX_GRAPH_LABEL_LAYERS
+    assert spacing * math.sin(graph.GRAPH_LABEL_ANGLE_CHAIN) > line_px
+
+    def angle(rep: ProfileReport) -> float:
+        built = build_layout(rep)
+        labels = named(built.root, "graph_labels", LabelSet)
+        assert labels.visible
+        return float(labels.angle)  # type: ignore[arg-type]
+
+    assert angle(llm_report(n_layers=3)) == -graph.GRAPH_LABEL_ANGLE_CHAIN  # a chain
+    from ane_notebook import profile
+
+    assert angle(profile("example:transformer")) == -graph.GRAPH_LABEL_ANGLE_ROWS  # branches

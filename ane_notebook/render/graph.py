@@ -55,7 +55,15 @@ from .optable import OpTable, _color_mapper, _op_hover, op_table, own_renderer
 from .palette import CROSSING_COLOR, OUTPUT_BACKEND
 
 MAX_GRAPH_LABELS = 150  # op-type labels under graph nodes only when they can be read
-MAX_GRAPH_LABEL_LAYERS = 60  # (~18 px per depth on a 1100 px figure: slanted labels stay apart)
+MAX_GRAPH_LABEL_LAYERS = 60  # (~15 px per depth in the ~950 px frame of a 1100 px figure)
+# The labels' slant (radians below the horizontal). Parallel slanted labels whose anchors are
+# d px apart lie d * sin(angle) px apart: at 60 depths in the frame above that must exceed a
+# 7pt line (~9.3 px), or neighbours' letters touch (at 0.6 rad they did: 8.9 px). A steeper
+# label hangs lower, into the row below and past the frame, so the steep slant is for a chain
+# (one row); a layout with rows below keeps the shallow one.
+GRAPH_LABEL_ANGLE_CHAIN = 1.0
+GRAPH_LABEL_ANGLE_ROWS = 0.6
+GRAPH_LABEL_FONT_PT = 7
 GRAPH_MAX_OPS = 2000
 
 GRAPH_HEIGHT_PX = 440
@@ -297,11 +305,11 @@ def _graph_parts(
         y="gy",
         text="label",
         source=node_src,
-        text_font_size="7pt",
+        text_font_size=f"{GRAPH_LABEL_FONT_PT}pt",
         text_color="#444444",
         x_offset=3,
         y_offset=-7,
-        angle=-0.6,
+        angle=-(GRAPH_LABEL_ANGLE_CHAIN if widest <= 1 else GRAPH_LABEL_ANGLE_ROWS),
         text_align="left",
         text_baseline="middle",
         visible=_labels_fit(len(nodes["x"]), n_depths),
