@@ -5,6 +5,7 @@ and fixed costs that follow the chip's dispatch (docs/evidence.md#costs.EPILOGUE
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -28,9 +29,11 @@ _ANE = DEVICE_COLUMNS.index(Device.ANE)
 def _graph(
     spec: Sequence[tuple[str, str, tuple[str, ...]]], shape: tuple[int, ...] = SHAPE
 ) -> Graph:
-    """Ops given as (output name, op type, input names); "w" names a constant (weights)."""
+    """Ops given as (output name, op type, input names); "w" names a constant (weights),
+    "bias" a per-channel one."""
     ops: list[Op] = [
-        Op(0, "w", "const", "main", (), (TensorInfo("w", (64, 64, 1, 1), "fp16"),), is_const=True)
+        Op(0, "w", "const", "main", (), (TensorInfo("w", (64, 64, 1, 1), "fp16"),), is_const=True),
+        Op(1, "bias", "const", "main", (), (TensorInfo("bias", (64,), "fp16"),), is_const=True),
     ]
     for out, t, ins in spec:
         ops.append(Op(len(ops), out, t, "main", ins, (TensorInfo(out, shape, "fp16"),)))
@@ -53,7 +56,7 @@ def _fused(g: Graph) -> dict[str, bool]:
 
 def test_activation_and_bias_fold_into_the_conv() -> None:
     g = _graph(
-        [("c", "conv", ("x", "w")), ("b", "add", ("c", "w")), ("r", "relu", ("b",))],
+        [("c", "conv", ("x", "w")), ("b", "add", ("c", "bias")), ("r", "relu", ("b",))],
     )
     assert _fused(g) == {"c": False, "b": True, "r": True}
 
@@ -80,7 +83,7 @@ def test_the_epilogue_has_three_slots() -> None:
         [
             ("c", "conv", ("x", "w")),
             ("a1", "relu", ("c",)),
-            ("g", "mul", ("a1", "w")),
+            ("g", "mul", ("a1", "bias")),
             ("a2", "sigmoid", ("g",)),
             ("a3", "tanh", ("a2",)),
         ]
@@ -112,6 +115,41 @@ def test_hard_swish_as_the_converter_writes_it_is_one_activation() -> None:
     assert _fused(g)["y"] is False
 
 
+def test_a_square_is_a_two_input_layer_not_a_gain() -> None:
+    # mul(c, c) (variance, RMSNorm) names one tensor twice: two run-time operands, a barrier
+    g = _graph([("c", "conv", ("x", "w")), ("sq", "mul", ("c", "c"))])
+    assert _fused(g) == {"c": False, "sq": False}
+    g = _graph([("c", "conv", ("x", "w")), ("q", "real_div", ("c", "c"))])
+    assert _fused(g)["q"] is False
+
+
+def test_no_fold_across_a_control_flow_body() -> None:
+    g = _graph([("c", "conv", ("x", "w")), ("r", "relu", ("c",))])
+    assert _fused(g) == {"c": False, "r": True}
+    inner = replace(g.ops[-1], block=("loop", "body"))
+    g = replace(g, ops=(*g.ops[:-1], inner))
+    assert _fused(g) == {"c": False, "r": False}
+
+
+def test_only_a_per_channel_constant_is_a_gain() -> None:
+    # the gain/offset unit holds a scalar or a per-channel vector; a constant as large as the
+    # activation is a second tensor, so that add is a layer of its own
+    shape = (1, 256, 8, 8)
+    for const_shape, folds in (((1, 256, 1, 1), True), ((), True), (shape, False)):
+        g = _graph([("c", "conv", ("x", "w")), ("b", "add", ("c", "k"))], shape=shape)
+        k = Op(2, "k", "const", "main", (), (TensorInfo("k", const_shape, "fp16"),), is_const=True)
+        g = replace(g, ops=(*g.ops[:2], k, *g.ops[2:]))
+        g = replace(g, ops=tuple(replace(op, index=i) for i, op in enumerate(g.ops)))
+        assert _fused(g)["b"] is folds, const_shape
+
+
+def test_for_chip_rescales_instead_of_compounding() -> None:
+    a16, m1 = get_chip("A16"), get_chip("M1")
+    once = NOMINAL.for_chip(a16)
+    assert once.for_chip(a16).crossing_fixed_ms == once.crossing_fixed_ms
+    assert once.for_chip(m1).crossing_fixed_ms == NOMINAL.for_chip(m1).crossing_fixed_ms
+
+
 def test_a_folded_op_costs_the_ane_no_traffic_and_no_layer() -> None:
     g = _graph([("c", "conv", ("x", "w")), ("r", "relu", ("c",))])
     p = build_problem(g, "A16")
@@ -124,8 +162,8 @@ def test_a_folded_op_costs_the_ane_no_traffic_and_no_layer() -> None:
     assert t[1, DEVICE_COLUMNS.index(Device.CPU)] > unfused
     # and the report shows the time the partitioner used
     placed = estimate(g, "CPU_AND_NE", "A16")
-    col = DEVICE_COLUMNS.index(placed.ops[2].device or Device.CPU)
-    assert placed.ops[2].est_time_ms == pytest.approx(
+    col = DEVICE_COLUMNS.index(placed.ops[3].device or Device.CPU)
+    assert placed.ops[3].est_time_ms == pytest.approx(
         float(p.op_times(NOMINAL.for_chip(p.chip))[1, col])
     )
 

@@ -168,6 +168,10 @@ class HardwareModel:
     )
 
     ane_launch_scale: float = 1.0  # multiplies the chip's ANE dispatch (`for_chip`)
+    # The chip's ANE dispatch over LAUNCH_MS's, as `for_chip` last scaled the ANE's fixed
+    # crossing costs by it (1.0: not scaled yet), so that calling it again rescales, not
+    # compounds.
+    ane_fixed_ratio: float = 1.0
 
     def rates_key(self) -> tuple[float, ...]:
         """What op times depend on (two readings with the same key cost ops the same)."""
@@ -192,8 +196,9 @@ class HardwareModel:
         launch = dict(self.launch_ms)
         launch[Device.ANE] = chip.ane_launch_ms * self.ane_launch_scale
         ratio = chip.ane_launch_ms / LAUNCH_MS[Device.ANE]
+        step = ratio / self.ane_fixed_ratio  # from the chip applied last (if any) to this one
         fixed = {
-            pair: v * ratio if Device.ANE in pair else v
+            pair: v * step if Device.ANE in pair else v
             for pair, v in self.crossing_fixed_ms.items()
         }
         convert = dict(self.convert_gbs)
@@ -201,7 +206,13 @@ class HardwareModel:
             for other in (Device.CPU, Device.GPU):
                 pair = frozenset({Device.ANE, other})
                 convert[(pair, True)] = convert[(pair, False)]
-        return replace(self, launch_ms=launch, convert_gbs=convert, crossing_fixed_ms=fixed)
+        return replace(
+            self,
+            launch_ms=launch,
+            convert_gbs=convert,
+            crossing_fixed_ms=fixed,
+            ane_fixed_ratio=ratio,
+        )
 
     def for_neuralnetwork(self) -> HardwareModel:
         """This reading for a graph whose fp32 tensors are all NeuralNetwork layers' nominal
@@ -433,9 +444,9 @@ def costs_from_work(
     On the ANE an op whose largest activation (`act_max_accel`) exceeds the on-chip working
     set streams its activations at the DRAM rate, others at the on-chip rate
     (docs/evidence.md#costs.ANE_WORKING_SET_MB).
-    An op in `ane_fused` costs the ANE only its arithmetic: it runs in the epilogue of its
-    producer's engine layer, with no memory round trip and no layer of its own
-    (docs/evidence.md#costs.EPILOGUE_FUSION).
+    An op in `ane_fused` costs the ANE only its arithmetic and the read of its constants: it
+    runs in the epilogue of its producer's engine layer, with no activation round trip and no
+    layer of its own (docs/evidence.md#costs.EPILOGUE_FUSION).
     """
     rates = hw.rates(chip)
     total = float(weight_bytes.sum())
@@ -454,7 +465,8 @@ def costs_from_work(
             acts = np.where(spilled, moved / (rates.weight_gbs[d] * 1e6), acts)
         time_ms[:, j] = np.maximum(np.maximum(compute, weights), acts) + hw.op_overhead_ms[d]
         if d is Device.ANE and ane_fused is not None:
-            time_ms[:, j] = np.where(ane_fused, compute, time_ms[:, j])
+            # the fold saves the activation round trip and the layer, not a constant's read
+            time_ms[:, j] = np.where(ane_fused, np.maximum(compute, weights), time_ms[:, j])
     return OpCosts(
         flops, act_bytes, act_bytes_accel, weight_bytes, time_ms, streamed, ane_fused, act_max_accel
     )

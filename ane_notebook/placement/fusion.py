@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..model.graph import Graph
+from .caller_io import returned_outputs
 
 
 def _names(text: str) -> frozenset[str]:
@@ -64,14 +65,33 @@ def epilogue_fused(graph: Graph, work: Sequence[int]) -> np.ndarray:
         for name in dict.fromkeys(op.inputs):
             key = (op.function, name)
             readers[key] = readers.get(key, 0) + 1
-    fn0 = graph.functions[0] if graph.functions else "main"
-    returned = {(fn0, t.name) for t in graph.outputs}
+    # a model output must exist as a tensor: its producer's epilogue cannot swallow it
+    returned = {
+        (ops[src].function, t.name)
+        for src, tensors in returned_outputs(graph).items()
+        for t in tensors
+    }
     pos = {gi: k for k, gi in enumerate(work)}
 
     def live_inputs(gi: int) -> list[tuple[str, str]]:
+        """The op's run-time operands, repeats kept: `mul(x, x)` has two (a square is a
+        two-input elementwise layer, not a gain of x)."""
         op = ops[gi]
-        keys = [(op.function, n) for n in dict.fromkeys(op.inputs)]
+        keys = [(op.function, n) for n in op.inputs]
         return [k for k in keys if k not in producer or not ops[producer[k]].is_const]
+
+    def per_channel_constants(gi: int) -> bool:
+        """Every constant operand a scalar or a vector along one axis: what a gain/offset unit
+        holds (a constant as large as the activation is a second tensor, not a gain)."""
+        op = ops[gi]
+        for n in op.inputs:
+            src = producer.get((op.function, n))
+            if src is None or not ops[src].is_const:
+                continue
+            shape = ops[src].outputs[0].shape if ops[src].outputs else None
+            if shape is None or sum(1 for d in shape if d is None or d > 1) > 1:
+                return False
+        return True
 
     slot: dict[int, int] = {}  # graph index -> last epilogue slot filled (0: an engine layer)
     fused = np.zeros(len(work), dtype=bool)
@@ -82,7 +102,10 @@ def epilogue_fused(graph: Graph, work: Sequence[int]) -> np.ndarray:
         kind, x, gate, x_readers = 0, None, None, 1
         if len(op.outputs) == 1 and len(live) == 1:
             x = live[0]
-            kind = 1 if t in ACTIVATIONS else _SLOT_GOC if t in AFFINE else 0
+            if t in ACTIVATIONS:
+                kind = 1
+            elif t in AFFINE and per_channel_constants(gi):
+                kind = _SLOT_GOC
         elif t == "mul" and len(live) == 2:
             for a, b in (live, live[::-1]):
                 g = producer.get(b)
@@ -91,7 +114,9 @@ def epilogue_fused(graph: Graph, work: Sequence[int]) -> np.ndarray:
                     break
         if kind and x is not None:
             src = producer.get(x)
-            before = slot.get(src, -1) if src is not None else -1
+            # an epilogue belongs to its layer's own block: no fold across a control-flow body
+            same_block = src is not None and ops[src].block == op.block
+            before = slot.get(src, -1) if src is not None and same_block else -1
             lone = readers.get(x, 0) == x_readers and x not in returned
             if gate is not None:
                 lone = lone and readers.get((op.function, ops[gate].outputs[0].name), 0) == 1
