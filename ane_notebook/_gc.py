@@ -32,19 +32,25 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def promote_tracked() -> None:
-    """Move every object the collector tracks into its oldest generation, without collecting.
+@contextmanager
+def survivors_promoted() -> Iterator[None]:
+    """Around a step that makes a few hundred thousand objects that stay alive (the records of a
+    loaded report): move them into the collector's oldest generation at the end.
 
-    For a step that has just made a few hundred thousand objects that stay alive (the op dicts
-    a loaded report keeps), with the collector paused: the first collection after the pause
-    would walk all of them (~0.07 s for a 50k-op report, GitHub issue 14) to find nothing to
-    free, and the next older generation's would walk them again. In the oldest generation only
-    full collections walk them, as they would anyway. `gc.freeze()` then `gc.unfreeze()` is
-    that move (documented: unfreeze puts the frozen objects back into the oldest generation).
+    With the collector paused, the first young collection after the step would walk all of them
+    (~0.07 s for a 50k-op report, GitHub issue 14) to find nothing to free, and the next older
+    generation's would walk them again; in the oldest generation only full collections walk
+    them, as they would anyway. `gc.freeze()` then `gc.unfreeze()` is that move (documented:
+    unfreeze puts the frozen objects into the oldest generation). It moves every tracked object,
+    so the young generations are collected first: garbage the caller made before the step is
+    freed now, not kept until a full collection (objects moved so do not count towards one).
     Skipped when objects are frozen already (e.g. by a server before it forks), since unfreeze
-    would release those too. Garbage made just before the step is then freed by the next full
-    collection instead of the next young one.
+    would release those too.
     """
-    if gc.get_freeze_count() == 0:
+    promote = gc.get_freeze_count() == 0
+    if promote:
+        gc.collect(1)
+    yield
+    if promote:
         gc.freeze()
         gc.unfreeze()

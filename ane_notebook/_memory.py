@@ -13,7 +13,6 @@ measured on the 50k benchmark model, the resident size after loading drops from 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import sys
 from collections.abc import Callable
@@ -24,7 +23,8 @@ def _malloc_trim() -> Callable[[int], int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # the process's own symbols (libc among them): find_library would run ldconfig
+        libc = ctypes.CDLL(None)
         trim: Callable[[int], int] = libc.malloc_trim  # glibc only
     except (OSError, AttributeError):
         return None

@@ -23,7 +23,7 @@ from itertools import chain, compress
 from operator import is_not, itemgetter, lt
 from typing import Any
 
-__all__ = ["op_columns", "op_devices"]
+__all__ = ["op_columns"]
 
 _NONE = type(None)
 
@@ -100,12 +100,6 @@ def op_columns(ops: list[Any], limits: dict[str, Any]) -> dict[str, tuple[Any, .
         return _op_columns(ops, limits)
     except (KeyError, TypeError, ValueError, OverflowError):
         return None
-
-
-def op_devices(ops: list[Any], limits: dict[str, Any]) -> list[Any] | None:
-    """The ops' `device` values when every op is certainly valid (`op_columns`); else None."""
-    columns = op_columns(ops, limits)
-    return None if columns is None else list(columns.get("device", ()))
 
 
 def _op_columns(ops: list[Any], lim: dict[str, Any]) -> dict[str, tuple[Any, ...]] | None:

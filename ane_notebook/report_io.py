@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._gc import gc_paused, promote_tracked
+from ._gc import gc_paused, survivors_promoted
 from .analysis.crossings import Crossing
 from .analysis.segments import Segment
 from .model.graph import Shape
@@ -209,7 +209,6 @@ def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     >>> an.load_report(path).model.name
     'lstm'
     """
-    # the parsed dicts are this function's own: the records may keep them (`_report`)
-    report = _report(read_json_file(path), str(path), own=True)
-    promote_tracked()  # the records: no young collection walks them (see _gc.py)
-    return report
+    with survivors_promoted():  # the records: no young collection walks them (see _gc.py)
+        # the parsed dicts are this function's own: the records may keep them (`_report`)
+        return _report(read_json_file(path), str(path), own=True)

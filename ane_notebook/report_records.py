@@ -20,7 +20,7 @@ from operator import itemgetter, methodcaller, setitem
 from typing import TYPE_CHECKING, Any
 
 from .placement.devices import DEVICE_ORDER, Device
-from .placement.result import _DEVICE_BY, _DRIVER_BY, _EVIDENCE_BY, _KIND_BY, OpEstimate
+from .placement.result import _DEVICE_BY, _DRIVER_BY, _EVIDENCE_BY, _KIND_BY, estimate_from_dict
 
 if TYPE_CHECKING:
     from .report import OpRecord
@@ -66,16 +66,6 @@ def _with_dicts(cls: type[Any], dicts: Any, n: int) -> list[Any]:
 def _put(dicts: list[dict[str, Any]], key: str, values: Any) -> None:
     """``d[key] = value`` for each dict and value, in C."""
     deque(map(setitem, dicts, repeat(key), values), maxlen=0)
-
-
-def _estimate(e: dict[str, Any]) -> OpEstimate:
-    return OpEstimate(
-        device=_DEVICE_BY[e["device"]],
-        reason=e["reason"],
-        reason_kind=_KIND_BY[e["reason_kind"]],
-        evidence=_EVIDENCE_BY[e["evidence"]],
-        rules=tuple(e["rules"]),
-    )
 
 
 def _outputs(outputs: Sequence[list[dict[str, Any]]]) -> Any:
@@ -138,7 +128,7 @@ def op_records(
         map(device_by, alt_device),
         # absent from reports written before it existed: then added (after `block`)
         map(_DRIVER_BY.__getitem__, map(_COST_DRIVER, ops)),
-        [None if e is None else _estimate(e) for e in estimate],
+        [None if e is None else estimate_from_dict(e) for e in estimate],
         _outputs(outputs),
         map(tuple, inputs),
         map(tuple, block),

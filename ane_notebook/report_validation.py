@@ -96,7 +96,7 @@ _UNCERTAINTY = frozenset({"ops", "est_total_ms"})
 
 
 # The op rules of `_check_op` as column types and value sets, for the column-wise fast path
-# (`report_columns.op_devices`; it only ever accepts what `_check_op` accepts).
+# (`report_columns.op_columns`; it only ever accepts what `_check_op` accepts).
 _NONE = type(None)
 _S, _SN, _B, _L = frozenset({str}), frozenset({str, _NONE}), frozenset({bool}), frozenset({list})
 _COLUMN_LIMITS: dict[str, Any] = {
@@ -199,7 +199,10 @@ def _number(value: object, where: tuple[object, ...], hi: float = MAX_TIME_MS) -
     kind = type(value)
     if kind is not float and kind is not int:
         raise _Invalid(where, f"expected a number, got {_type_name(value)}")
-    number = float(value)  # type: ignore[arg-type]  # int or float, checked above
+    try:  # an int beyond any float (10**400) is out of range; str() of it may be refused
+        number = float(value)  # type: ignore[arg-type]  # int or float, checked above
+    except OverflowError:
+        raise _Invalid(where, f"an integer beyond any float is out of range (max {hi:g})") from None
     if hi == MAX_TIME_MS and number > hi:
         raise _Invalid(
             where, f"{number:g} ms is too large to add up (more than {MAX_TIME_MS:g} ms)"

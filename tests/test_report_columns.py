@@ -1,4 +1,4 @@
-"""The column-wise fast path of the report validator (`report_columns.op_devices`).
+"""The column-wise fast path of the report validator (`report_columns.op_columns`).
 
 It may only ever say "certainly valid": whatever the per-op validator refuses, it must not
 accept, and a report's outcome (accepted, or the one-line error) is the same with and without
@@ -20,8 +20,14 @@ from ane_notebook import report_validation
 from ane_notebook.api import profile
 from ane_notebook.errors import PlanError
 from ane_notebook.model.examples import EXAMPLES
-from ane_notebook.report_columns import op_devices
+from ane_notebook.report_columns import op_columns
 from ane_notebook.report_validation import _COLUMN_LIMITS, validate_report
+
+
+def op_devices(ops: list[Any], limits: dict[str, Any]) -> list[Any] | None:
+    """The ops' `device` values when the fast path is sure every op is valid; else None."""
+    columns = op_columns(ops, limits)
+    return None if columns is None else list(columns.get("device", ()))
 
 
 class _Str(str):
@@ -161,11 +167,16 @@ def test_field_sets_and_orders(change: str, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_values_a_float_cannot_hold_are_not_sure() -> None:
-    # The per-op check raises OverflowError on these (float() of the int); the fast path
-    # must hand them over, not raise or accept.
+    # float() of such an int overflows; the fast path must hand them over, not raise or
+    # accept, and the per-op check refuses them with its one-line error
     doc = _doc()
     doc["ops"][1]["est_time_ms"] = 10**400
     assert op_devices(doc["ops"], _COLUMN_LIMITS) is None
+    for huge in (10**400, 10**5000):  # (str() refuses the second: past 4300 digits)
+        doc["ops"][1]["est_time_ms"] = huge
+        with pytest.raises(PlanError, match=r"ops/1/est_time_ms.*out of range"):
+            validate_report(copy.deepcopy(doc), "<doc>")
+    doc = _doc()
     doc["ops"][1]["est_time_ms"] = 10**200 + 1  # above MAX_TIME_MS exactly, not as a float
     assert op_devices(doc["ops"], _COLUMN_LIMITS) is None
     assert validate_report(doc, "<doc>") is doc  # the per-op check accepts it, as before

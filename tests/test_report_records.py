@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ane_notebook._gc import promote_tracked
+from ane_notebook._gc import survivors_promoted
 from ane_notebook.api import profile
 from ane_notebook.model.examples import EXAMPLES
 from ane_notebook.report import (
@@ -136,22 +136,25 @@ def test_version_1_reports_load_the_same_way(tmp_path: Path) -> None:
     assert loaded == report_from_dict(doc)
 
 
-def test_promoting_keeps_others_frozen_objects_and_still_collects_cycles() -> None:
+def test_promoting_keeps_others_frozen_objects_and_frees_the_callers_garbage() -> None:
     class Cycle:
         me: Any = None
 
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
-        promote_tracked()  # something else froze objects (a server before forking): left so
-        assert gc.get_freeze_count() == frozen
+        with survivors_promoted():  # something else froze objects (a server before forking)
+            pass
+        assert gc.get_freeze_count() == frozen  # left so
     finally:
         gc.unfreeze()
-    b = Cycle()
+    b = Cycle()  # the caller's garbage, made just before the step
     b.me = b
     ref = weakref.ref(b)
     del b
-    promote_tracked()
-    assert gc.get_freeze_count() == 0 and ref() is not None
-    gc.collect()  # a full collection still frees a cycle made before the promotion
-    assert ref() is None
+    with survivors_promoted():
+        kept = Cycle()
+        kept.me = kept
+    assert gc.get_freeze_count() == 0
+    assert ref() is None  # freed at once, not promoted to wait for a full collection
+    assert gc.is_tracked(kept) and kept.me is kept

@@ -364,16 +364,19 @@ def placement_fields_from_dict(d: Mapping[str, Any]) -> dict[str, Any]:
         "alt_device": _device(d["alt_device"]),
         "shape_unknown": d["shape_unknown"],
         "cost_driver": _driver(d.get("cost_driver")),
-        "estimate": None
-        if est is None
-        else OpEstimate(
-            device=_device(est["device"]),
-            reason=est["reason"],
-            reason_kind=_kind(est["reason_kind"]),
-            evidence=_evidence(est["evidence"]),
-            rules=tuple(est["rules"]),
-        ),
+        "estimate": None if est is None else estimate_from_dict(est),
     }
+
+
+def estimate_from_dict(est: Mapping[str, Any]) -> OpEstimate:
+    """Our own estimate beside a Core ML plan's op, from a validated report op's `estimate`."""
+    return OpEstimate(
+        device=_device(est["device"]),
+        reason=est["reason"],
+        reason_kind=_kind(est["reason_kind"]),
+        evidence=_evidence(est["evidence"]),
+        rules=tuple(est["rules"]),
+    )
 
 
 def timings_to_dict(t: CoreMLTimings | None) -> dict[str, Any] | None:
