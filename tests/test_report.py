@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -19,6 +20,18 @@ from ane_notebook.schema import report_schema
 @pytest.fixture(scope="module")
 def report() -> ProfileReport:
     return profile("example:transformer", "ALL", backend="estimate")
+
+
+def as_version_1(report: ProfileReport) -> dict[str, Any]:
+    """`report` as format version 1 wrote it: no reason kinds, no version-2 fields."""
+    data: dict[str, Any] = json.loads(report.to_json())
+    data["version"] = 1
+    for key in ("timings", "warnings", "uncertainty", "hazards"):
+        del data[key]
+    for op in data["ops"]:
+        for key in ("reason_kind", "contested", "alt_device", "shape_unknown", "estimate"):
+            del op[key]
+    return data
 
 
 def test_summary_adds_up(report: ProfileReport) -> None:
@@ -167,14 +180,7 @@ def test_not_on_ane_groups_by_rule(report: ProfileReport) -> None:
 def test_version_1_reports_load_with_reason_kinds_derived_from_their_fields(
     report: ProfileReport, tmp_path: Path
 ) -> None:
-    # A report as version 1 wrote it: no reason kinds, no v2 fields.
-    data = json.loads(report.to_json())
-    data["version"] = 1
-    for key in ("timings", "warnings", "uncertainty", "hazards"):
-        del data[key]
-    for op in data["ops"]:
-        for key in ("reason_kind", "contested", "alt_device", "shape_unknown", "estimate"):
-            del op[key]
+    data = as_version_1(report)
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     old = load_report(path)

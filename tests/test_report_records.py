@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_report import as_version_1
 
 from ane_notebook._gc import survivors_promoted
 from ane_notebook.api import profile
@@ -125,13 +126,7 @@ def test_a_loaded_report_pickles_copies_and_replaces(tmp_path: Path) -> None:
 
 
 def test_version_1_reports_load_the_same_way(tmp_path: Path) -> None:
-    doc = json.loads(profile("example:lstm").to_json())
-    doc["version"] = 1
-    for key in ("timings", "warnings", "uncertainty", "hazards"):
-        del doc[key]
-    for o in doc["ops"]:
-        for key in ("reason_kind", "contested", "alt_device", "shape_unknown", "estimate"):
-            del o[key]
+    doc = as_version_1(profile("example:lstm"))
     loaded = load_report(_save(tmp_path, doc))
     assert loaded == report_from_dict(doc)
 
