@@ -43,8 +43,9 @@ def _doc(example: str = "lstm", units: str = "ALL") -> dict[str, Any]:
     return dict(json.loads(_text(example, units)))
 
 
-def _with_estimates(doc: dict[str, Any]) -> dict[str, Any]:
-    """`doc` with an estimate beside every op (what Core ML plans carry), all valid."""
+def with_estimates(doc: dict[str, Any]) -> dict[str, Any]:
+    """`doc` with an estimate beside every op (what Core ML plans carry), all valid (also used
+    by test_report_records)."""
     for o in doc["ops"]:
         o["estimate"] = {k: copy.deepcopy(o[k]) for k in ("device", "reason", "reason_kind",
                                                           "evidence", "rules")}  # fmt: skip
@@ -74,7 +75,7 @@ def test_the_column_tables_name_the_fields_of_the_per_op_check() -> None:
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_valid_reports_take_the_fast_path(example: str) -> None:
     for units in ("ALL", "CPU_AND_NE", "CPU_ONLY"):
-        for doc in (_doc(example, units), _with_estimates(_doc(example, units))):
+        for doc in (_doc(example, units), with_estimates(_doc(example, units))):
             devices = op_devices(doc["ops"], _COLUMN_LIMITS)
             assert devices == [o["device"] for o in doc["ops"]]
 
@@ -141,7 +142,7 @@ def test_one_bad_value_is_never_accepted(
 ) -> None:
     # The good report first, then the same report with one bad value (same keys everywhere):
     # nothing from the first call may make the second pass.
-    doc = _with_estimates(_doc()) if path[:3] == _EST else _doc()
+    doc = with_estimates(_doc()) if path[:3] == _EST else _doc()
     assert op_devices(doc["ops"], _COLUMN_LIMITS) is not None
     _set(doc, path, value)
     assert op_devices(doc["ops"], _COLUMN_LIMITS) is None
@@ -221,7 +222,7 @@ def _op_paths(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
 def test_any_change_to_an_op_has_one_outcome(
     estimates: bool, choice: int, action: str, value: Any
 ) -> None:
-    doc = _with_estimates(_doc("control_flow")) if estimates else _doc("control_flow")
+    doc = with_estimates(_doc("control_flow")) if estimates else _doc("control_flow")
     paths = _op_paths(doc)
     path = paths[choice % len(paths)]
     parent: Any = doc

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from test_report import as_version_1
+from test_report_columns import with_estimates
 
 from ane_notebook._gc import survivors_promoted
 from ane_notebook.api import profile
@@ -33,13 +34,6 @@ from ane_notebook.schema import read_json_file
 _OP_FIELDS = [f.name for f in dataclasses.fields(OpRecord)]
 
 
-def _with_estimates(doc: dict[str, Any]) -> dict[str, Any]:
-    for o in doc["ops"]:
-        o["estimate"] = {k: copy.deepcopy(o[k]) for k in ("device", "reason", "reason_kind",
-                                                          "evidence", "rules")}  # fmt: skip
-    return doc
-
-
 def _save(tmp_path: Path, doc: dict[str, Any], name: str = "r.json") -> Path:
     path = tmp_path / name
     path.write_text(json.dumps(doc, allow_nan=False, ensure_ascii=False), encoding="utf-8")
@@ -51,7 +45,7 @@ def test_records_are_those_the_constructor_makes(example: str) -> None:
     for units in ("ALL", "CPU_AND_NE"):
         built = profile(f"example:{example}", units)
         doc = json.loads(built.to_json())
-        for d in (doc, _with_estimates(copy.deepcopy(doc))):
+        for d in (doc, with_estimates(copy.deepcopy(doc))):
             records = op_records(d["ops"])
             assert records == tuple(report_from_dict(d).ops)
             # from the validator's columns (what report_from_dict and load_report pass)
@@ -85,7 +79,7 @@ def test_ops_with_several_outputs_or_none_keep_their_own() -> None:
 
 
 def test_the_callers_dicts_are_left_as_they_were() -> None:
-    doc = _with_estimates(json.loads(profile("example:control_flow").to_json()))
+    doc = with_estimates(json.loads(profile("example:control_flow").to_json()))
     before = copy.deepcopy(doc)
     report_from_dict(doc)
     op_records(doc["ops"])
