@@ -7,6 +7,7 @@ by hand as a Core ML plan would place them: hazards are about where ops run, wha
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import coremltools as ct
@@ -321,3 +322,19 @@ def test_every_hazard_has_an_evidence_section_whose_tests_exist() -> None:
         assert f"- **Evidence:** {h.evidence.value}" in sections[h.id], h.id
     for path, name in re.findall(r"`(tests/[\w/]+\.py)::(\w+)", doc):
         assert re.search(rf"^def {name}\(", (root / path).read_text(), re.M), f"{path}::{name}"
+
+
+def test_a_hazard_naming_a_missing_op_does_not_break_the_page(tmp_path: Path) -> None:
+    # reports built in code are not validated: a hazard may name an op index that is not there
+    from dataclasses import replace
+
+    import ane_notebook as an
+    from ane_notebook.placement.devices import Evidence
+    from ane_notebook.placement.result import Hazard
+
+    report = an.profile("example:mobilenet")
+    for bad in (-1, len(report.ops) + 5):
+        h = Hazard("sdpa_mask", "a mask", Evidence.OFFICIAL, "a source", (bad,))
+        broken = replace(report, hazards=(h,))
+        broken.to_html(tmp_path / "p.html")
+        assert (tmp_path / "p.html").stat().st_size > 0

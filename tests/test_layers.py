@@ -237,6 +237,18 @@ def test_the_scope_cache_gives_each_name_its_own_scopes(lead: dict[str, str] | N
         assert list(cache(name)) == _name_scopes(name, lead), name
 
 
+def test_separator_heavy_names_keep_the_scope_cache_small() -> None:
+    # A 400-character name that is mostly separators once cached every prefix of itself
+    # (~400 per distinct name, ~130 KB per op): only the first MAX_NAME_DEPTH cuts count.
+    from ane_notebook.analysis.layers import MAX_NAME_DEPTH, _name_scopes, _ScopeCache
+
+    cache = _ScopeCache(None)
+    names = [f"a{i % 7}" + "_" * 380 + str(i) for i in range(200)]
+    for name in names:
+        assert list(cache(name)) == _name_scopes(name, None)
+    assert len(cache._by_prefix) <= 7 * MAX_NAME_DEPTH
+
+
 def test_ops_under_one_scope_share_one_path_object() -> None:
     # _build skips an op whose path is the previous op's object: siblings must share it.
     from ane_notebook.analysis.layers import _paths

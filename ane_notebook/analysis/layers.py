@@ -145,6 +145,9 @@ def _base_scopes(base: str, lead_labels: Mapping[str, str] | None) -> list[_Step
     return steps
 
 
+_CUT = re.compile(r"[/._:]")  # the separators a name's scopes are cut at
+
+
 class _ScopeCache:
     """`_name_scopes` for every op of one tree, one tuple per distinct scope path.
 
@@ -164,7 +167,13 @@ class _ScopeCache:
         base = strip_dtype_suffix(name[:MAX_NAME_CHARS])
         if _GENERATED.match(base):
             return ()
-        last = max(base.rfind("/"), base.rfind("."), base.rfind("_"), base.rfind(":"))
+        # the key ends at the last separator within MAX_NAME_DEPTH cuts (deeper ones add no
+        # scope): ending it at the name's own last one cached ~400 prefixes per hostile name
+        last = -1
+        for k, m in enumerate(_CUT.finditer(base)):
+            last = m.start()
+            if k + 1 == MAX_NAME_DEPTH:
+                break
         if last < 0:  # no separator: at most the leading number's block
             return tuple(_base_scopes(base, self._lead))
         got = self._by_prefix.get(base[: last + 1])

@@ -100,7 +100,10 @@ def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
     alt_code.update({d: 1 + i for i, d in enumerate(DEVICE_ORDER)})
     alt = np.fromiter((alt_code[r.alt_device] for r in live), np.int8, n)  # 0: none
     hazard = np.zeros(n, dtype=np.int16)
-    for k in sorted(int(table.row_of[i]) for i in by_op if table.row_of[i] >= 0):
+    n_rows = len(table.row_of)  # a hazard built in code may name an op that is not there
+    for k in sorted(
+        int(table.row_of[i]) for i in by_op if 0 <= i < n_rows and table.row_of[i] >= 0
+    ):
         hazard[k] = hazards(
             "<br>".join(
                 f"{esc_long(h.message)} <small>({esc(h.evidence.value)}: {esc(h.source)})</small>"
