@@ -280,8 +280,20 @@ def test_the_reversed_dtype_pattern_strips_what_dtype_suffix_strips() -> None:
 
     tokens = ["_cast", "_to", "_fp16", "_fp32", "_fp64", "_bf16", "_int4", "_int8", "_int16"]
     tokens += ["_uint8", "_uint64", "_int32", "_int64", "_bool", "_3", "_12", "_", "x", "u"]
-    tokens += ["int", "fp", "16", "_cast_fp16", "_to_fp32", "t", "cast", "4", "_u"]
+    tokens += ["int", "fp", "16", "_cast_fp16", "_to_fp32", "t", "cast", "4", "_u", "\n"]
     rng = random.Random(14)
     for _ in range(20000):
         name = "".join(rng.choice(tokens) for _ in range(rng.randint(0, 8)))
         assert strip_dtype_suffix(name) == DTYPE_SUFFIX.sub("", name), name
+
+
+def test_a_name_ending_in_a_newline_is_not_read_as_converter_made() -> None:
+    # Python's `$` matches before a trailing "\n": "relu_3\n" passed for a generated name
+    # (no scopes) and "q_cast_fp16\n" lost a suffix the reversed matcher kept.
+    from ane_notebook.analysis.layers import _name_scopes
+    from ane_notebook.analysis.names import DTYPE_SUFFIX
+
+    assert _name_scopes("relu_3", None) == []
+    assert [s[1] for s in _name_scopes("relu_3\n", None)] == ["relu"]
+    assert DTYPE_SUFFIX.sub("", "q_cast_fp16\n") == "q_cast_fp16\n"
+    assert DTYPE_SUFFIX.sub("", "q_cast_fp16") == "q"

@@ -62,7 +62,7 @@ MAX_NAME_CHARS = 400  # a longer name is cut here before it is split (input limi
 
 _SEPARATORS = re.compile(r"[/._:]")
 # A converter-made name: an op type (letters and underscores) and a number, nothing else.
-_GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+$")
+_GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+\Z")  # \Z: `$` matches before a "\n"
 # The leading numbered token: letters, then digits, then a separator or the end (dw3, layer0).
 _LEAD_NUMBER = re.compile(r"^([A-Za-z]+)(\d+)(?=[/._:]|$)")
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["DTYPE_SUFFIX", "strip_dtype_suffix"]
+__all__ = ["DTYPE_SUFFIX", "DTYPE_SUFFIX_JS", "strip_dtype_suffix"]
 
-# coremltools appends these to the names it gives casts and the ops around them.
+# coremltools appends these to the names it gives casts and the ops around them. `\Z`, not
+# `$`: Python's `$` also matches before a trailing newline, so a name ending in "\n" lost its
+# suffix here but kept it in strip_dtype_suffix (the browser's twin reads `DTYPE_SUFFIX_JS`).
 DTYPE_SUFFIX = re.compile(
-    r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?$"
+    r"(?:_(?:cast|to)_(?:fp16|fp32|fp64|bf16|u?int(?:4|8|16|32|64)|bool))+(?:_\d+)?\Z"
 )
+# The same pattern for the browser's RegExp: JS has no `\Z`; its `$` (no m flag) is the end.
+DTYPE_SUFFIX_JS = DTYPE_SUFFIX.pattern.removesuffix("\\Z") + "$"
 # DTYPE_SUFFIX read backwards, matched at the start of the reversed name: the same suffix, found
 # without trying the pattern at every `_` of the name (half the time; tests/test_layers.py
 # checks both agree on names built from the suffix's own tokens).

@@ -30,7 +30,7 @@ from bokeh.models.annotations import LabelSet
 from bokeh.models.widgets import Button
 from bokeh.plotting import figure
 
-from ..analysis.names import DTYPE_SUFFIX
+from ..analysis.names import DTYPE_SUFFIX_JS
 from ..report import ProfileReport
 from .graphunits import (
     COLLAPSE_ABOVE,
@@ -419,7 +419,7 @@ def _js_args(lanes: LaneParts, graph: GraphParts, table: OpTable, max_ops: int) 
         "collapse_above": COLLAPSE_ABOVE,
         "unit_budget": UNIT_BUDGET,
         "min_units": MIN_UNITS,
-        "dtype_suffix": DTYPE_SUFFIX.pattern,
+        "dtype_suffix": DTYPE_SUFFIX_JS,
         "node_name_chars": NODE_NAME_CHARS,
     }
 
