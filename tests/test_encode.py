@@ -82,6 +82,30 @@ def test_whole_number_floats_become_the_smallest_int_exactly() -> None:
         np.testing.assert_array_equal(v.astype(np.float64), cols[k])
 
 
+def test_a_text_column_left_alone_is_sent_in_one_step_with_the_same_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bokeh.core.serialization import Serializer
+
+    values = [f"dev{i % 3}" for i in range(N)]
+    plain, _ = encode.encode_columns({"kept": values, "short": values[:3]}, keep=("kept",))
+    assert type(plain["kept"]) is encode.TextColumn and plain["kept"] == values
+    assert type(plain["short"]) is list  # too short to matter: as it was
+    plain2, _ = encode.encode_columns({"mixed": ["a", 1] * N, "sub": [named_str("a")] * N})
+    assert type(plain2["mixed"]) is list and type(plain2["sub"]) is list  # only plain strs
+    expected = Serializer().encode(list(values))
+
+    def per_item(self: Serializer, obj: str) -> str:
+        raise AssertionError("a TextColumn was encoded item by item")
+
+    monkeypatch.setattr(Serializer, "_encode_str", per_item)
+    assert Serializer().encode(plain["kept"]) == expected == values
+
+
+class named_str(str):  # noqa: N801  (a str subclass, as a hostile model might produce)
+    pass
+
+
 def test_encode_sources_keeps_drawn_columns_and_attaches_the_decoder() -> None:
     rep = big_report(3000)
     root = build_layout(rep).root

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 from bokeh.core.property.vectorization import Field
+from bokeh.core.serialization import Serializer
 from bokeh.document import Document
 from bokeh.model import Model
 from bokeh.models import ColumnDataSource, CustomJS
@@ -50,6 +51,18 @@ _MAX_PREFIX = 255  # shared lengths are sent as uint8
 # codes plus the dictionary are smaller than the values joined.
 MAX_DISTINCT_SHARE = 0.25
 MIN_ROWS = 64  # below this a column is sent as it is: nothing worth saving
+
+
+class TextColumn(list[str]):
+    """A text column sent as it is (one a glyph draws with), every value a plain `str`.
+
+    bokeh's serialiser encodes a list item by item (a reference lookup, a cycle check and a type
+    dispatch per value: ~1.5 µs, ~40 ms for the 25k-op device column of a 50k-op page, GitHub
+    issue 14); for plain strings each step returns the value itself, so this type is registered
+    to be sent as a copy of the list in one step, with the same JSON."""
+
+
+Serializer.register(TextColumn, lambda column, _serializer: list(column))
 
 
 def _codes(n_values: int, inverse: np.ndarray) -> np.ndarray:
@@ -125,10 +138,18 @@ def encode_columns(
             continue
         enc = None if name in keep or not isinstance(col, list) else encode_column(col)
         if enc is None:
-            plain[name] = col
+            plain[name] = _as_sent(col)
         else:
             encoded.append([name, *enc])
     return plain, encoded
+
+
+def _as_sent(col: Any) -> Any:
+    """A column left as it is: a `TextColumn` when it is a list of plain strings (and long
+    enough to matter), else unchanged."""
+    if type(col) is list and len(col) >= MIN_ROWS and set(map(type, col)) == {str}:
+        return TextColumn(col)
+    return col
 
 
 def decode_columns(plain: Mapping[str, Any], encoded: list[list[Any]]) -> dict[str, Any]:
