@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from .._gc import gc_paused
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
 from .names import DTYPE_SUFFIX, strip_dtype_suffix
@@ -205,11 +206,9 @@ def _lead_labels(names: Sequence[str]) -> dict[str, str] | None:
     each: the thresholds of `groups.py`), each number's label ("dw3+pw3"); else None."""
     per_number: dict[str, int] = {}
     tokens: dict[str, dict[str, None]] = {}
-    for n in names:
-        m = _LEAD_NUMBER.match(n)
-        if m:
-            per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
-            tokens.setdefault(m.group(2), {})[m.group(0)] = None
+    for m in filter(None, map(_LEAD_NUMBER.match, names)):  # the matches, found in C
+        per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
+        tokens.setdefault(m.group(2), {})[m.group(0)] = None
     if len(per_number) < MIN_REPEATS:
         return None
     if sum(per_number.values()) < MIN_OPS_PER_GROUP * len(per_number):
@@ -473,6 +472,7 @@ def _freeze(
     return tuple(out)
 
 
+@gc_paused()  # ~40k nodes, tuples and dicts, no cycles: the collector would walk the heap
 def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...]:
     """The layer tree of a report's compute ops (roots in execution order; see the module doc).
 
