@@ -20,9 +20,8 @@ Where the levels come from, outermost first:
   scope.
 
 Torch module paths reach a saved model only through op names: coremltools keeps its scope info
-(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend
-(``converters/mil/backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no
-field for it), so there is nothing more for the loader to keep.
+(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend (``mil/
+backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no field for it).
 
 Ops whose names the converter made up (``transpose_9``, ``var_123``: an op type and a number)
 carry no scope: they take the scopes their neighbours share, so a transpose inside layer 3 is
@@ -33,8 +32,7 @@ the op-type sequence is cut before each op of the type whose cuts give the most 
 repeated chunks (``layer_norm`` in an anonymous transformer).
 
 The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
-(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it.
-The tree is data; `render/layerband.py` and the graph view draw it.
+(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it. `render/layerband.py` draws it.
 """
 
 from __future__ import annotations
@@ -148,8 +146,7 @@ def _base_scopes(base: str, lead_labels: Mapping[str, str] | None) -> list[_Step
     return steps
 
 
-# A name's first MAX_NAME_DEPTH separators and what precedes them (greedy: up to the last one
-# within the limit): one C-level match where a loop over the cuts took ~1 µs a name (issue 14).
+# A name up to its last separator within MAX_NAME_DEPTH: one match, not a loop (issue 14).
 _KEY = re.compile(r"(?s)(?:[^/._:]*[/._:]){1," + str(MAX_NAME_DEPTH) + "}")
 
 
@@ -247,9 +244,8 @@ def _common_prefix(a: Sequence[_Step], b: Sequence[_Step]) -> tuple[_Step, ...]:
 
 
 def _column(ops: Sequence[Any], attr: str, default: Any = None) -> list[Any]:
-    """``[getattr(op, attr, default) for op in ops]``, read in C (`attrgetter` over `map`): a
-    Python loop per attribute took ~2-4x as long at 25k ops (issue 14). Only when some op lacks
-    the attribute does the loop run (the same values, the default for those ops)."""
+    """``[getattr(op, attr, default) for op in ops]``, read in C where no op lacks `attr` (a
+    Python loop took 2-3x as long at 25k ops, issue 14)."""
     try:
         return list(map(attrgetter(attr), ops))
     except AttributeError:
@@ -426,14 +422,12 @@ def _repeat_nodes(compute: Sequence[Any]) -> list[_Node]:
 # --- the public entry ---------------------------------------------------------------------------
 
 
-_new = object.__new__
-_set = object.__setattr__
+_new, _set = object.__new__, object.__setattr__
 
 
 def _layer(**fields: Any) -> Layer:
     """`Layer(**fields)`, given every field, without the frozen dataclass's per-field
-    ``object.__setattr__`` (thousands of layers at 50k ops; issue 14). tests/test_layers.py
-    checks the layers equal the constructor's."""
+    ``object.__setattr__`` (issue 14; tests/test_layers.py checks they equal the constructor's)."""
     layer: Layer = _new(Layer)
     _set(layer, "__dict__", fields)
     return layer
@@ -452,7 +446,6 @@ def _freeze(
     out = []
     for n in nodes:
         hi, lo = mix[n.hi + 1], mix[n.lo]
-        # device_mix: {d: hi[i] - lo[i]} in lane order, the subtractions in C
         out.append(
             _layer(
                 name=n.label,
@@ -495,13 +488,13 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
         else:
             roots = repeats
     dev_pos: dict[Device | None, int] = {d: i for i, d in enumerate(DEVICE_ORDER)}
-    devices = _column(compute, "device")
-    lane = np.fromiter(map(dev_pos.get, devices, repeat(-1)), np.int64, len(compute))
-    mix = np.zeros((len(compute) + 1, len(DEVICE_ORDER)), dtype=np.int64)
+    n = len(compute)
+    lane = np.fromiter(map(dev_pos.get, _column(compute, "device"), repeat(-1)), np.int64, n)
+    mix = np.zeros((n + 1, len(DEVICE_ORDER)), dtype=np.int64)
     placed = np.flatnonzero(lane >= 0)
     mix[placed + 1, lane[placed]] = 1
     mix = np.cumsum(mix, axis=0)
-    times = np.fromiter(map(float, _column(compute, "est_time_ms", 0.0)), np.float64, len(compute))
+    times = np.fromiter(map(float, _column(compute, "est_time_ms", 0.0)), np.float64, n)
     time_cum = np.concatenate([[0.0], np.cumsum(times)])
     index = list(map(attrgetter("index"), compute))
     return _freeze(roots, index, mix.tolist(), time_cum.tolist(), 0, None)
