@@ -297,3 +297,39 @@ def test_a_name_ending_in_a_newline_is_not_read_as_converter_made() -> None:
     assert [s[1] for s in _name_scopes("relu_3\n", None)] == ["relu"]
     assert DTYPE_SUFFIX.sub("", "q_cast_fp16\n") == "q_cast_fp16\n"
     assert DTYPE_SUFFIX.sub("", "q_cast_fp16") == "q"
+
+
+def test_random_separator_names_get_the_per_name_scopes() -> None:
+    # _ScopeCache finds a name's key with one regex (`_KEY`, issue 14) where the rule cuts at
+    # every separator: random names of separators, digits, letters and dtype tokens.
+    import random
+
+    from ane_notebook.analysis.layers import _name_scopes, _ScopeCache
+
+    tokens = ["/", ".", "_", ":", "a", "b", "3", "12", "_cast_fp16", "\n", "layer", "x" * 50]
+    rng = random.Random(14)
+    names = ["".join(rng.choice(tokens) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
+    for lead in (None, {"3": "a3", "12": "b12"}):
+        cache = _ScopeCache(lead)
+        for name in names:
+            assert list(cache(name)) == _name_scopes(name, lead), name
+
+
+def test_ops_without_the_optional_fields_read_as_their_defaults() -> None:
+    # layer_tree reads fields a column at a time in C and falls back to getattr's defaults only
+    # when an op lacks one (issue 14): both must give the same tree.
+    from types import SimpleNamespace
+
+    names = [f"model_layers_{i}_{p}" for i in range(4) for p in ("q", "k", "v", "o")]
+    full = records(names, devices=[ANE, CPU] * 8)
+    bare = []
+    for k, op in enumerate(full):
+        fields = {"index": op.index, "name": op.name, "op_type": op.op_type}
+        fields.update(function=op.function, is_const=op.is_const)
+        if k % 2 == 0:  # every other op lacks device, est_time_ms and block
+            fields.update(device=op.device, est_time_ms=op.est_time_ms, block=op.block)
+        bare.append(SimpleNamespace(**fields))
+    expected = layer_tree(
+        [replace(op, device=None, est_time_ms=0.0) if k % 2 else op for k, op in enumerate(full)]
+    )
+    assert layer_tree(bare) == expected

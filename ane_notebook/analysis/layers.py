@@ -20,9 +20,8 @@ Where the levels come from, outermost first:
   scope.
 
 Torch module paths reach a saved model only through op names: coremltools keeps its scope info
-(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend
-(``converters/mil/backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no
-field for it), so there is nothing more for the loader to keep.
+(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend (``mil/
+backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no field for it).
 
 Ops whose names the converter made up (``transpose_9``, ``var_123``: an op type and a number)
 carry no scope: they take the scopes their neighbours share, so a transpose inside layer 3 is
@@ -33,8 +32,7 @@ the op-type sequence is cut before each op of the type whose cuts give the most 
 repeated chunks (``layer_norm`` in an anonymous transformer).
 
 The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
-(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it.
-The tree is data; `render/layerband.py` and the graph view draw it.
+(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it. `render/layerband.py` draws it.
 """
 
 from __future__ import annotations
@@ -43,10 +41,13 @@ import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import attrgetter, not_, sub
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from .._gc import gc_paused
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
 from .names import DTYPE_SUFFIX, strip_dtype_suffix
@@ -145,7 +146,8 @@ def _base_scopes(base: str, lead_labels: Mapping[str, str] | None) -> list[_Step
     return steps
 
 
-_CUT = re.compile(r"[/._:]")  # the separators a name's scopes are cut at
+# A name up to its last separator within MAX_NAME_DEPTH: one match, not a loop (issue 14).
+_KEY = re.compile(r"(?s)(?:[^/._:]*[/._:]){1," + str(MAX_NAME_DEPTH) + "}")
 
 
 class _ScopeCache:
@@ -169,15 +171,12 @@ class _ScopeCache:
             return ()
         # the key ends at the last separator within MAX_NAME_DEPTH cuts (deeper ones add no
         # scope): ending it at the name's own last one cached ~400 prefixes per hostile name
-        last = -1
-        for k, m in enumerate(_CUT.finditer(base)):
-            last = m.start()
-            if k + 1 == MAX_NAME_DEPTH:
-                break
-        if last < 0:  # no separator: at most the leading number's block
+        m = _KEY.match(base)
+        if m is None:  # no separator: at most the leading number's block
             return tuple(_base_scopes(base, self._lead))
-        got = self._by_prefix.get(base[: last + 1])
-        return got if got is not None else self._prefix_path(base[: last + 1])
+        key = m.group()
+        got = self._by_prefix.get(key)
+        return got if got is not None else self._prefix_path(key)
 
     def _prefix_path(self, key: str) -> tuple[_Step, ...]:
         """The scopes of a name whose last separator ends `key`: its parent prefix's scopes
@@ -204,11 +203,9 @@ def _lead_labels(names: Sequence[str]) -> dict[str, str] | None:
     each: the thresholds of `groups.py`), each number's label ("dw3+pw3"); else None."""
     per_number: dict[str, int] = {}
     tokens: dict[str, dict[str, None]] = {}
-    for n in names:
-        m = _LEAD_NUMBER.match(n)
-        if m:
-            per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
-            tokens.setdefault(m.group(2), {})[m.group(0)] = None
+    for m in filter(None, map(_LEAD_NUMBER.match, names)):  # the matches, found in C
+        per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
+        tokens.setdefault(m.group(2), {})[m.group(0)] = None
     if len(per_number) < MIN_REPEATS:
         return None
     if sum(per_number.values()) < MIN_OPS_PER_GROUP * len(per_number):
@@ -246,15 +243,24 @@ def _common_prefix(a: Sequence[_Step], b: Sequence[_Step]) -> tuple[_Step, ...]:
     return tuple(a[:n])
 
 
+def _column(ops: Sequence[Any], attr: str, default: Any = None) -> list[Any]:
+    """``[getattr(op, attr, default) for op in ops]``, read in C where no op lacks `attr` (a
+    Python loop took 2-3x as long at 25k ops, issue 14)."""
+    try:
+        return list(map(attrgetter(attr), ops))
+    except AttributeError:
+        return [getattr(op, attr, default) for op in ops]
+
+
 def _paths(compute: Sequence[Any]) -> list[tuple[_Step, ...]]:
-    functions = [op.function for op in compute]
+    functions = list(map(attrgetter("function"), compute))
     multi = len(set(functions)) > 1
-    op_names = [op.name for op in compute]
+    op_names = list(map(attrgetter("name"), compute))
     names = list(map(_ScopeCache(_lead_labels(op_names)), op_names))
     if not all(names):
         _fill_generated(names, functions)
     # Ops inside a cond / while body sit under their parent op's scopes.
-    blocks = [getattr(op, "block", None) for op in compute]
+    blocks = _column(compute, "block")
     if not multi and not any(blocks):
         return names  # (the common case: nothing to add to the name scopes)
     by_name = (
@@ -416,14 +422,12 @@ def _repeat_nodes(compute: Sequence[Any]) -> list[_Node]:
 # --- the public entry ---------------------------------------------------------------------------
 
 
-_new = object.__new__
-_set = object.__setattr__
+_new, _set = object.__new__, object.__setattr__
 
 
 def _layer(**fields: Any) -> Layer:
     """`Layer(**fields)`, given every field, without the frozen dataclass's per-field
-    ``object.__setattr__`` (thousands of layers at 50k ops; issue 14). tests/test_layers.py
-    checks the layers equal the constructor's."""
+    ``object.__setattr__`` (issue 14; tests/test_layers.py checks they equal the constructor's)."""
     layer: Layer = _new(Layer)
     _set(layer, "__dict__", fields)
     return layer
@@ -452,7 +456,7 @@ def _freeze(
                 first_row=n.lo,
                 last_row=n.hi,
                 n_ops=n.hi - n.lo + 1,
-                device_mix={d: hi[i] - lo[i] for i, d in enumerate(DEVICE_ORDER)},
+                device_mix=dict(zip(DEVICE_ORDER, map(sub, hi, lo), strict=True)),
                 est_time_ms=time_cum[n.hi + 1] - time_cum[n.lo],
                 depth=depth,
                 children=_freeze(n.children, index, mix, time_cum, depth + 1, n.label),
@@ -461,6 +465,7 @@ def _freeze(
     return tuple(out)
 
 
+@gc_paused()  # ~40k nodes, tuples and dicts, no cycles: the collector would walk the heap
 def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...]:
     """The layer tree of a report's compute ops (roots in execution order; see the module doc).
 
@@ -468,8 +473,8 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
     ``op_type``, ``function``, ``is_const``, ``block`` and, when known, ``device`` and
     ``est_time_ms``). Ops outside every root (an embedding before the layers) are in no node.
     """
-    ops = cast("Iterable[Any]", getattr(report_or_ops, "ops", report_or_ops))
-    compute = [op for op in ops if not op.is_const]
+    ops = list(cast("Iterable[Any]", getattr(report_or_ops, "ops", report_or_ops)))
+    compute = list(compress(ops, map(not_, map(attrgetter("is_const"), ops))))
     if not compute:
         return ()
     roots = _prune(_build(_paths(compute)), None)
@@ -483,16 +488,13 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
         else:
             roots = repeats
     dev_pos: dict[Device | None, int] = {d: i for i, d in enumerate(DEVICE_ORDER)}
-    lane = np.fromiter(
-        (dev_pos.get(getattr(op, "device", None), -1) for op in compute), np.int64, len(compute)
-    )
-    mix = np.zeros((len(compute) + 1, len(DEVICE_ORDER)), dtype=np.int64)
+    n = len(compute)
+    lane = np.fromiter(map(dev_pos.get, _column(compute, "device"), repeat(-1)), np.int64, n)
+    mix = np.zeros((n + 1, len(DEVICE_ORDER)), dtype=np.int64)
     placed = np.flatnonzero(lane >= 0)
     mix[placed + 1, lane[placed]] = 1
     mix = np.cumsum(mix, axis=0)
-    times = np.fromiter(
-        (float(getattr(op, "est_time_ms", 0.0)) for op in compute), np.float64, len(compute)
-    )
+    times = np.fromiter(map(float, _column(compute, "est_time_ms", 0.0)), np.float64, n)
     time_cum = np.concatenate([[0.0], np.cumsum(times)])
-    index = [op.index for op in compute]
+    index = list(map(attrgetter("index"), compute))
     return _freeze(roots, index, mix.tolist(), time_cum.tolist(), 0, None)
