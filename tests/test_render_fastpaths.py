@@ -1,0 +1,181 @@
+"""The fast paths of the page's per-op steps (GitHub issue 14) against the simple code they
+replaced: batch escaping, per-distinct-value caches, record fields read in one pass, fixes per
+distinct input. Each test compares the two on inputs chosen to hit every branch, so a fast
+path that stops agreeing with its simple twin fails here, not in a page byte later."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+from test_render import HOSTILE, make_report
+
+import ane_notebook as an
+from ane_notebook.escape import html_text, html_texts
+from ane_notebook.fixes import fix_for, fix_from, fix_inputs
+from ane_notebook.placement.devices import Device
+from ane_notebook.placement.result import CostDriver, OpEstimate, ReasonKind
+from ane_notebook.render.detail import detail_data
+from ane_notebook.render.optable import (
+    _EVIDENCE_CODE,
+    RECORD_FIELDS,
+    UNKNOWN,
+    RecordColumns,
+    _Escaper,
+    _evidence_text,
+    _outputs_text,
+    lane_ys,
+    op_table,
+    supported_code,
+)
+from ane_notebook.report import ProfileReport
+from ane_notebook.textreport import estimate_note
+
+A, G, C = Device.ANE, Device.GPU, Device.CPU
+
+
+class _Str(str):
+    def __str__(self) -> str:
+        return "other"
+
+
+TEXTS: list[Any] = [
+    *HOSTILE,
+    "",
+    "plain_name",
+    "x" * 200,  # at the limit
+    "y" * 201,  # over it: cut
+    "line\nbreak",  # the separator of the joined fast path
+    "lone\udcffsurrogate",
+    "\u2028sep",
+    "a&b<c>d\"e'f",
+    "tab\there",
+]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        ["a"],
+        ["op_1", "op_2", "x" * 200, "a&b<c>\"'"],  # the fast path
+        TEXTS,
+        [*TEXTS, 7, None, 1.5],  # not all str
+        ["name", _Str("sub")],  # a str subclass is turned into text by str()
+        ["é", "日本語", "emoji 🙂"],  # printable non-ASCII
+    ],
+)
+@pytest.mark.parametrize("limit", [200, 5])
+def test_html_texts_is_html_text_of_each(values: list[Any], limit: int) -> None:
+    assert html_texts(values, limit) == [html_text(v, limit) for v in values]
+
+
+@pytest.mark.parametrize("values", [TEXTS * 3, [*TEXTS, 3, None, 3], ["a", "b", "a"] * 50])
+def test_escaper_column_is_the_escaper_of_each(values: list[Any]) -> None:
+    warm = _Escaper(40)
+    warm("a")  # a cache that already holds some values
+    warm(HOSTILE[0])
+    assert warm.column(values) == [_Escaper(40)(v) for v in values]
+    assert warm.column(values) == [warm(v) for v in values]  # and again, from the cache
+
+
+@pytest.fixture(scope="module")
+def reports() -> list[ProfileReport]:
+    mixed = make_report(
+        [None, A, G, C, None, A, A, C, G, A], names=[*HOSTILE, "a", "b", "c", "d", "e"]
+    )
+    return [mixed, make_report(), an.profile("example:transformer")]
+
+
+def test_record_columns_read_in_one_pass_are_those_read_one_by_one(
+    reports: list[ProfileReport],
+) -> None:
+    for rep in reports:
+        records = list(rep.ops)
+        fast = RecordColumns(records)
+        lazy = RecordColumns(records, prefetch=())
+        for name in (*RECORD_FIELDS, "index", "is_const"):
+            want = [getattr(r, name) for r in records]
+            assert list(fast(name)) == want == list(lazy(name)), name
+    assert list(RecordColumns([])("name")) == []
+
+
+def _simple_columns(report: ProfileReport) -> dict[str, Any]:
+    """The op table's record columns as the per-op comprehensions before issue 14 made them."""
+    live = [report.ops[i] for i in [r.index for r in report.ops if not r.is_const]]
+    esc, esc_long = _Escaper(), _Escaper(400)
+    device = [UNKNOWN if r.device is None else r.device.value for r in live]
+    lane_y = lane_ys(device)
+    cols: dict[str, Any] = {
+        "y": [lane_y[d] for d in device],
+        "device": device,
+        "name": [html_text(r.name) for r in live],
+        "op_type": [esc(r.op_type) for r in live],
+        "outputs": [esc(_outputs_text(r)) for r in live],
+        "supported": [supported_code(r.supported) for r in live],
+        "reason": [esc_long(r.reason or "—") for r in live],
+        "evidence": [_EVIDENCE_CODE[_evidence_text(r, report.source)] for r in live],
+        "time_ms": [r.est_time_ms for r in live],
+    }
+    if len({r.function for r in live}) > 1:
+        cols["function"] = [esc(r.function) for r in live]
+    if any(r.estimate is not None for r in live):
+        cols["estimate"] = [esc_long(estimate_note(r) or "—") for r in live]
+    return cols
+
+
+def test_op_table_columns_are_the_simple_ones(reports: list[ProfileReport]) -> None:
+    for rep in reports:
+        table = op_table(rep)
+        want = _simple_columns(rep)
+        got = {k: list(np.asarray(v).tolist()) for k, v in table.columns.items() if k in want}
+        assert got == want
+        assert set(table.columns) - set(want) == {"x", "index", "segment", "segment_ops"}
+
+
+def test_fix_from_its_inputs_is_fix_for_the_op(reports: list[ProfileReport]) -> None:
+    op = next(r for r in reports[0].ops if not r.is_const)
+    rules = [(), ("no_such_rule",), *{r.rules for rep in reports for r in rep.ops if r.rules}]
+    estimates = [
+        None,
+        *(
+            OpEstimate(device=C, reason="r", reason_kind=k, rules=r)
+            for k in ReasonKind
+            for r in rules[:3]
+        ),
+    ]
+    for kind, rule, driver, est in itertools.product(
+        ReasonKind, rules[:4], [None, *CostDriver], estimates
+    ):
+        r = replace(op, reason_kind=kind, rules=rule, cost_driver=driver, estimate=est)
+        assert fix_from(*fix_inputs(r)) == fix_for(r)
+
+
+def test_detail_codes_are_fix_for_of_each_op_with_estimates(reports: list[ProfileReport]) -> None:
+    """detail_data finds a fix once per distinct input: the texts are still each op's own."""
+    rep = reports[2]
+    kinds = [ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED, ReasonKind.RULE]
+    ops = tuple(
+        replace(
+            r,
+            reason_kind=kinds[k % 3],
+            estimate=OpEstimate(device=C, reason="r", reason_kind=ReasonKind.RULE, rules=r.rules)
+            if k % 2
+            else None,
+        )
+        if not r.is_const
+        else r
+        for k, r in enumerate(rep.ops)
+    )
+    rep = replace(rep, ops=ops)
+    table = op_table(rep)
+    d = detail_data(rep, table)
+    esc = _Escaper(600)
+    for k, i in enumerate(table.rows):
+        assert d.fixes[int(d.source.data["fix"][k])] == esc(fix_for(rep.ops[int(i)]))
+        assert d.rules[int(d.source.data["rules"][k])] == _Escaper()(
+            ", ".join(rep.ops[int(i)].rules)
+        )
