@@ -179,3 +179,47 @@ def test_detail_codes_are_fix_for_of_each_op_with_estimates(reports: list[Profil
         assert d.rules[int(d.source.data["rules"][k])] == _Escaper()(
             ", ".join(rep.ops[int(i)].rules)
         )
+
+
+def _unit_edges_simple(
+    table: Any, us: list[Any], unit_of: np.ndarray, lo: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-row loop `graphunits._unit_edges` replaced."""
+    ptr, src = table.in_ptr, table.in_src
+    depth = np.zeros(len(us), dtype=np.int64)
+    edges: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    for u, (kind, _, f, last) in enumerate(us):
+        d = 0
+        for r in range(f, last + 1):
+            for s in src[ptr[r] : ptr[r + 1]]:
+                if lo <= s < f:
+                    su = int(unit_of[s - lo])
+                    d = max(d, int(depth[su]) + 1)
+                    if kind < 0 and us[su][0] < 0:
+                        edges.append((su, u))
+                    elif (su, u) not in seen:
+                        seen.add((su, u))
+                        edges.append((su, u))
+        depth[u] = d
+    return np.asarray(edges, dtype=np.int64).reshape(-1, 2), depth
+
+
+def test_unit_edges_are_those_of_the_row_loop(reports: list[ProfileReport]) -> None:
+    from test_render_layers import llm_report
+
+    from ane_notebook.analysis.layers import layer_tree
+    from ane_notebook.render.graphunits import auto_expanded, layer_arrays, unit_layout
+
+    for rep in [llm_report(60), reports[2]]:
+        table = op_table(rep)
+        layers = layer_arrays(layer_tree(rep))
+        n = len(table)
+        for lo, hi in [(0, n), (0, 0), (3, n // 2), (n // 3, n), (5, 6)]:
+            for expanded in [None, set(), auto_expanded(layers, lo, hi), {0, 1, 2}]:
+                for cap in [2000, 7]:
+                    lay = unit_layout(table, layers, lo, hi, expanded, cap)
+                    edges, depth = _unit_edges_simple(table, lay.units, lay.unit_of, lay.lo)
+                    assert lay.edges.tolist() == edges.tolist()
+                    assert lay.gx.tolist() == depth.astype(np.float64).tolist()
+                    assert lay.edges.dtype == edges.dtype
