@@ -223,3 +223,36 @@ def test_unit_edges_are_those_of_the_row_loop(reports: list[ProfileReport]) -> N
                     assert lay.edges.tolist() == edges.tolist()
                     assert lay.gx.tolist() == depth.astype(np.float64).tolist()
                     assert lay.edges.dtype == edges.dtype
+
+
+def test_names_from_the_op_table_are_those_escaped_anew(reports: list[ProfileReport]) -> None:
+    from ane_notebook.render.lanes import _op_names
+
+    for rep in reports:
+        table = op_table(rep)
+        every = list(range(len(rep.ops)))  # const ops (not in the table) too
+        assert _op_names(rep, table, every, _Escaper()) == [_Escaper()(r.name) for r in rep.ops]
+
+
+def test_crossing_columns_with_the_groups_given_are_those_made_anew() -> None:
+    from ane_notebook.render.lane_crossings import (
+        crossing_columns,
+        crossing_groups,
+        label_columns,
+    )
+
+    rep = make_report([A, C, G, A, None, C] * 12)
+    table = op_table(rep)
+    grouped = crossing_groups(rep, table)
+    assert len(grouped[0]) > 1
+    lane_y = lane_ys(table.columns["device"])
+
+    def plain(cols: dict[str, Any]) -> dict[str, Any]:
+        return {k: np.asarray(v).tolist() for k, v in cols.items()}
+
+    assert plain(crossing_columns(rep, table, lane_y, grouped)) == plain(
+        crossing_columns(rep, table, lane_y)
+    )
+    given = label_columns(rep, table, lane_y, (-1.0, len(table)), grouped=grouped)
+    anew = label_columns(rep, table, lane_y, (-1.0, len(table)))
+    assert [plain(c) for c in given] == [plain(c) for c in anew]

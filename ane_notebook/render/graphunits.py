@@ -79,8 +79,8 @@ def layer_arrays(tree: Sequence[Layer]) -> LayerArrays:
             got = by_mix[key] = (mix_text(n), dominant(n), second(n))
         texts.append(got)
     cols: dict[str, Any] = {
-        "label": [esc(n.label) for n in nodes],
-        "name": [esc(n.name) for n in nodes],
+        "label": esc.column([n.label for n in nodes]),
+        "name": esc.column([n.name for n in nodes]),
         "kind": [n.kind.value for n in nodes],
         "n_ops": np.fromiter((n.n_ops for n in nodes), np.int32, len(nodes)),
         "mix": [t[0] for t in texts],

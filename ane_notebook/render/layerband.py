@@ -94,7 +94,7 @@ def band_columns(
         if x < right:  # ops the plan placed nowhere
             for k, v in zip(pieces, (x, right, bottom, top, "#bbbbbb"), strict=True):
                 pieces[k].append(v)
-    labels = [esc(n.label) for n in shown]
+    labels = esc.column([n.label for n in shown])
     shorts = [_short(label) for label in labels]
     spans: dict[str, Any] = {
         "left": lefts,
@@ -104,7 +104,7 @@ def band_columns(
         "mid": [(a + b) / 2 for a, b in zip(lefts, rights, strict=True)],
         "y": ys,
         "label": labels,
-        "name": [esc(n.name) for n in shown],
+        "name": esc.column([n.name for n in shown]),
         "mix": [_mix_text(n) for n in shown],
         "n_ops": [n.n_ops for n in shown],
         "time_ms": [n.est_time_ms for n in shown],
