@@ -256,3 +256,19 @@ def test_crossing_columns_with_the_groups_given_are_those_made_anew() -> None:
     given = label_columns(rep, table, lane_y, (-1.0, len(table)), grouped=grouped)
     anew = label_columns(rep, table, lane_y, (-1.0, len(table)))
     assert [plain(c) for c in given] == [plain(c) for c in anew]
+
+
+def test_band_columns_with_the_levels_given_are_those_found_anew() -> None:
+    from test_render_layers import llm_report
+
+    from ane_notebook.analysis.layers import layer_tree
+    from ane_notebook.render.layerband import band_columns, band_levels
+
+    rep = llm_report(40)
+    tree = layer_tree(rep)
+    given = band_columns(tree, 320, 2.0, band_levels(tree))
+    anew = band_columns(tree, 320, 2.0)
+    for a, b in zip(given, anew, strict=True):
+        assert {k: np.asarray(v).tolist() for k, v in a.items()} == {
+            k: np.asarray(v).tolist() for k, v in b.items()
+        }

@@ -67,11 +67,12 @@ def _mix_text(n: Layer) -> str:
 
 
 def band_columns(
-    tree: Sequence[Layer], n_rows: int, base_y: float = 0.0
+    tree: Sequence[Layer], n_rows: int, base_y: float = 0.0, levels: list[int] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(pieces, layers): one piece per (layer, processor with ops), one span per layer; the
-    outermost level's row at `base_y` + (levels - 1) rows, the deepest at `base_y`."""
-    levels = band_levels(tree)
+    outermost level's row at `base_y` + (levels - 1) rows, the deepest at `base_y`.
+    `levels`: `band_levels(tree)`, found here when not given."""
+    levels = band_levels(tree) if levels is None else levels
     level_of = {d: i for i, d in enumerate(levels)}
     esc = _Escaper(120)
     shown = [n for n in walk(tree) if n.depth in level_of]
@@ -165,7 +166,7 @@ def add_layer_band(
     levels = band_levels(tree)
     if not levels:
         return 0
-    pieces, spans = band_columns(tree, n_rows, base_y)
+    pieces, spans = band_columns(tree, n_rows, base_y, levels)  # (a walk of the tree less)
     piece_src = ColumnDataSource(pieces, name="band_pieces")
     span_src = ColumnDataSource(spans, name="band_layers")
     fig.quad(
