@@ -272,3 +272,45 @@ def test_band_columns_with_the_levels_given_are_those_found_anew() -> None:
         assert {k: np.asarray(v).tolist() for k, v in a.items()} == {
             k: np.asarray(v).tolist() for k, v in b.items()
         }
+
+
+def test_count_ops_is_the_per_attribute_loop(reports: list[ProfileReport]) -> None:
+    from ane_notebook.placement.devices import DEVICE_ORDER
+    from ane_notebook.placement.result import PlacementSource
+    from ane_notebook.shares import count_ops
+
+    def simple(ops: Any) -> tuple[Any, ...]:
+        per = dict.fromkeys(DEVICE_ORDER, 0)
+        time = dict.fromkeys(DEVICE_ORDER, 0.0)
+        cost = dict.fromkeys(DEVICE_ORDER, 0.0)
+        n_run = n_const = n_unplaced = n_cost = 0
+        for r in ops:
+            if r.is_const:
+                n_const += 1
+                continue
+            n_run += 1
+            if r.cost_weight is not None:
+                n_cost += 1
+            if r.device is None:
+                n_unplaced += 1
+                continue
+            per[r.device] += 1
+            time[r.device] += r.est_time_ms
+            if r.cost_weight is not None:
+                cost[r.device] += r.cost_weight
+        return per, time, cost, n_run, n_const, n_unplaced, n_cost
+
+    for rep in reports:
+        weighted = [
+            replace(r, cost_weight=0.1 * k if k % 3 else None) for k, r in enumerate(rep.ops)
+        ]
+        for ops in (rep.ops, weighted):
+            want = simple(ops)
+            for source in PlacementSource:
+                got = count_ops(ops, source)
+                assert (got.ops, got.n_run, got.n_const, got.n_unplaced) == (
+                    want[0],
+                    *want[3:6],
+                )
+                basis_weights = want[2] if source.is_measured_plan and want[6] else want[1]
+                assert got.weights == basis_weights
