@@ -314,3 +314,15 @@ def test_count_ops_is_the_per_attribute_loop(reports: list[ProfileReport]) -> No
                 )
                 basis_weights = want[2] if source.is_measured_plan and want[6] else want[1]
                 assert got.weights == basis_weights
+
+
+def test_the_unknown_lane_is_there_when_an_op_that_runs_has_no_device(
+    reports: list[ProfileReport],
+) -> None:
+    """build_layout reads the legend's "?" entry off the op table."""
+    seen = set()
+    for rep in reports:
+        want = any(r.device is None and not r.is_const for r in rep.ops)
+        assert (UNKNOWN in op_table(rep).columns["device"]) == want
+        seen.add(want)
+    assert seen == {True, False}
