@@ -326,3 +326,14 @@ def test_the_unknown_lane_is_there_when_an_op_that_runs_has_no_device(
         assert (UNKNOWN in op_table(rep).columns["device"]) == want
         seen.add(want)
     assert seen == {True, False}
+
+
+def test_band_mix_texts_are_each_layers_own() -> None:
+    from test_render_layers import llm_report
+
+    from ane_notebook.analysis.layers import layer_tree, walk
+    from ane_notebook.render.layerband import _mix_text, _mix_texts
+
+    layers = list(walk(layer_tree(llm_report(30))))
+    assert len({_mix_text(n) for n in layers}) > 1
+    assert _mix_texts(layers) == [_mix_text(n) for n in layers]

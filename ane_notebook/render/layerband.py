@@ -66,6 +66,20 @@ def _mix_text(n: Layer) -> str:
     return mix or "none placed"
 
 
+def _mix_texts(layers: Sequence[Layer]) -> list[str]:
+    """`_mix_text` of each layer, made once per distinct device mix (thousands of layers
+    share a few mixes)."""
+    by_mix: dict[tuple[int, ...], str] = {}
+    out = []
+    for n in layers:
+        key = tuple(map(n.device_mix.__getitem__, DEVICE_ORDER))
+        text = by_mix.get(key)
+        if text is None:
+            text = by_mix[key] = _mix_text(n)
+        out.append(text)
+    return out
+
+
 def band_columns(
     tree: Sequence[Layer], n_rows: int, base_y: float = 0.0, levels: list[int] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -106,7 +120,7 @@ def band_columns(
         "y": ys,
         "label": labels,
         "name": esc.column([n.name for n in shown]),
-        "mix": [_mix_text(n) for n in shown],
+        "mix": _mix_texts(shown),
         "n_ops": [n.n_ops for n in shown],
         "time_ms": [n.est_time_ms for n in shown],
         "text": [
