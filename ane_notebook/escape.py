@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 
 # What may not reach a terminal or a one-line message as it is:
 # * C0 and C1 control characters (tab and newline included: a name is one line) and DEL;
@@ -42,3 +43,19 @@ def plain(value: object, limit: int = 200) -> str:
 def html_text(value: object, limit: int = 200) -> str:
     """`plain`, then HTML-escaped (quotes too, so it is safe in attributes)."""
     return html.escape(plain(value, limit), quote=True)
+
+
+def html_texts(values: Sequence[object], limit: int = 200) -> list[str]:
+    """`[html_text(v, limit) for v in values]`, escaped in one C-level pass when it can be.
+
+    When every value is a `str` (exactly) of at most `limit` characters and all are printable
+    (then `plain` changes none of them), the values are joined with a newline, which none of
+    them holds (it is not printable), escaped at once and split again: 50k op names in ~2 ms
+    instead of ~20 (issue 14). Anything else takes the per-value path.
+    """
+    if not values or set(map(type, values)) != {str}:
+        return [html_text(v, limit) for v in values]
+    texts: Sequence[str] = values  # type: ignore[assignment]  # all str (checked above)
+    if max(map(len, texts)) > limit or not "".join(texts).isprintable():
+        return [html_text(v, limit) for v in texts]
+    return html.escape("\n".join(texts), quote=True).split("\n")

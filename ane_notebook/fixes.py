@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .placement.devices import Device
-from .placement.result import CostDriver, ReasonKind
+from .placement.result import CostDriver, OpEstimate, ReasonKind
 
 if TYPE_CHECKING:
     from .report import OpRecord
@@ -48,17 +48,40 @@ def _rule_fix(rule_ids: tuple[str, ...]) -> str:
 
 def fix_for(op: OpRecord) -> str:
     """The suggested fix for `op`, or "" when there is nothing to suggest."""
-    kind = op.reason_kind
+    return fix_from(*fix_inputs(op))
+
+
+# (reason kind, rules, cost driver, (reason kind, rules) of the estimate beside it or None)
+EstimateInputs = tuple[ReasonKind, tuple[str, ...]]
+FixInputs = tuple[ReasonKind, tuple[str, ...], CostDriver | None, EstimateInputs | None]
+
+
+def fix_inputs(op: OpRecord) -> FixInputs:
+    """Everything of `op` its fix depends on: `fix_from(*fix_inputs(op))` is `fix_for(op)`.
+    Few ops differ in these, so a page finds the fix once per distinct tuple (detail.py)."""
+    return (op.reason_kind, op.rules, op.cost_driver, estimate_inputs(op.estimate))
+
+
+def estimate_inputs(est: OpEstimate | None) -> EstimateInputs | None:
+    """What of an op's estimate its fix may depend on (the last of `fix_inputs`)."""
+    return None if est is None else (est.reason_kind, est.rules)
+
+
+def fix_from(
+    kind: ReasonKind,
+    rules: tuple[str, ...],
+    driver: CostDriver | None,
+    estimate: EstimateInputs | None,
+) -> str:
+    """The fix of an op with these `fix_inputs`."""
     if kind is ReasonKind.RULE:
-        return _rule_fix(op.rules)
+        return _rule_fix(rules)
     if kind is ReasonKind.COMPUTE_UNITS:
         return COMPUTE_UNITS_FIX
     if kind is ReasonKind.COST_MODEL:
-        driver = op.cost_driver
         return COST_MODEL_FIX if driver is None else COST_DRIVER_FIX[driver]
-    if kind in (ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED):
-        # Core ML gives no reason: our estimate's rules, when it found one, suggest what to do.
-        est = op.estimate
-        if est is not None and est.reason_kind is ReasonKind.RULE:
-            return _rule_fix(est.rules)
+    # Core ML gives no reason: our estimate's rules, when it found one, suggest what to do.
+    coreml = kind in (ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED)
+    if coreml and estimate is not None and estimate[0] is ReasonKind.RULE:
+        return _rule_fix(estimate[1])
     return ""

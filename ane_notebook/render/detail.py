@@ -14,6 +14,7 @@ so the JavaScript only joins already-escaped text and never escapes or unescapes
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 from bokeh.models import CDSView, ColumnDataSource, CustomJS, HoverTool, TapTool
 from bokeh.models.widgets import Div, TextInput
 
-from ..fixes import fix_for
+from ..fixes import estimate_inputs, fix_from
 from ..placement.devices import DEVICE_ORDER, Device
 from ..placement.result import ReasonKind
 from ..report import ProfileReport
@@ -71,45 +72,38 @@ class DetailData:
     hazard_rows: np.ndarray  # rows of ops a hazard flags (the op at risk)
 
 
+def _per_distinct(keys: Sequence[Any], code_of: Callable[[Any], int]) -> np.ndarray:
+    """`code_of(k)` of each key as an int16 array: called once per distinct key, in the order
+    keys first appear (so `_Codes` numbers texts as a pass over the ops would), the rest
+    looked up in C. Codes per distinct text: numpy item assignment per op and a join per op
+    were most of `detail_data` at 50k ops (issue 14)."""
+    code = {k: code_of(k) for k in dict.fromkeys(keys)}
+    return np.fromiter(map(code.__getitem__, keys), dtype=np.int16, count=len(keys))
+
+
 def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
     esc, esc_long = _Escaper(), _Escaper(600)
     fixes, rules, hazards = _Codes(), _Codes(), _Codes()
-    by_op = report.hazards_by_op()
-    live = [report.ops[int(i)] for i in table.rows]
-    n = len(live)
-    # Codes per distinct text, built in Python lists and converted once: numpy item assignment
-    # per op and a join per op were most of this at 50k ops (issue 14).
-    fix_code: dict[str, int] = {}
-    rule_code: dict[tuple[str, ...], int] = {}
-    fix_list, rule_list = [], []
-    for r in live:
-        f = fix_for(r)
-        c = fix_code.get(f)
-        if c is None:
-            c = fix_code[f] = fixes(esc_long(f))
-        fix_list.append(c)
-        c = rule_code.get(r.rules)
-        if c is None:
-            c = rule_code[r.rules] = rules(esc(", ".join(r.rules)))
-        rule_list.append(c)
-    fix = np.asarray(fix_list, dtype=np.int16)
-    rule = np.asarray(rule_list, dtype=np.int16)
-    kind = np.fromiter((_REASON_KIND_CODE[r.reason_kind] for r in live), np.int8, n)
-    contested = np.fromiter((r.contested for r in live), np.int8, n)
+    col = table.fields  # the record fields the op table read (one pass over the records)
+    n = len(col)
+    # fix_inputs of every op; `fix_from` of each distinct one
+    inputs = list(
+        zip(
+            col("reason_kind"),
+            col("rules"),
+            col("cost_driver"),
+            [None if e is None else estimate_inputs(e) for e in col("estimate")],
+            strict=True,
+        )
+    )
+    fix = _per_distinct(inputs, lambda k: fixes(esc_long(fix_from(*k))))
+    rule = _per_distinct(col("rules"), lambda r: rules(esc(", ".join(r))))
+    kind = np.fromiter(map(_REASON_KIND_CODE.__getitem__, col("reason_kind")), np.int8, n)
+    contested = np.fromiter(col("contested"), np.int8, n)
     alt_code: dict[Device | None, int] = {None: 0}
     alt_code.update({d: 1 + i for i, d in enumerate(DEVICE_ORDER)})
-    alt = np.fromiter((alt_code[r.alt_device] for r in live), np.int8, n)  # 0: none
-    hazard = np.zeros(n, dtype=np.int16)
-    n_rows = len(table.row_of)  # a hazard built in code may name an op that is not there
-    for k in sorted(
-        int(table.row_of[i]) for i in by_op if 0 <= i < n_rows and table.row_of[i] >= 0
-    ):
-        hazard[k] = hazards(
-            "<br>".join(
-                f"{esc_long(h.message)} <small>({esc(h.evidence.value)}: {esc(h.source)})</small>"
-                for h in by_op[live[k].index]
-            )
-        )
+    alt = np.fromiter(map(alt_code.__getitem__, col("alt_device")), np.int8, n)  # 0: none
+    hazard = _hazard_codes(report, table, hazards, esc, esc_long)
     src = ColumnDataSource(
         {
             "fix": fix,
@@ -123,6 +117,25 @@ def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
     )
     rows = np.flatnonzero(hazard).astype(np.int64)
     return DetailData(src, fixes.texts, rules.texts, hazards.texts, rows)
+
+
+def _hazard_codes(
+    report: ProfileReport, table: OpTable, hazards: _Codes, esc: _Escaper, esc_long: _Escaper
+) -> np.ndarray:
+    """Per row, the code of its hazards' text (0: none), for the op each hazard puts at risk."""
+    by_op = report.hazards_by_op()
+    hazard = np.zeros(len(table), dtype=np.int16)
+    n_rows = len(table.row_of)  # a hazard built in code may name an op that is not there
+    for k in sorted(
+        int(table.row_of[i]) for i in by_op if 0 <= i < n_rows and table.row_of[i] >= 0
+    ):
+        hazard[k] = hazards(
+            "<br>".join(
+                f"{esc_long(h.message)} <small>({esc(h.evidence.value)}: {esc(h.source)})</small>"
+                for h in by_op[int(table.rows[k])]
+            )
+        )
+    return hazard
 
 
 def hazard_markers(fig: Any, table: OpTable, details: DetailData) -> None:

@@ -25,6 +25,7 @@ from ..report import ProfileReport
 from ..textreport import fmt_bytes, fmt_ms, fmt_shape
 from .crossing_labels import (
     FONT_PT,
+    CrossingGroup,
     LabelBox,
     group_crossings,
     label_size,
@@ -53,15 +54,27 @@ def _edges(lane0: np.ndarray, lane1: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return lane0 + toward, lane1 - toward
 
 
+Grouped = tuple[list[CrossingGroup], list[int]]  # what `group_crossings` returns
+
+
+def crossing_groups(report: ProfileReport, table: OpTable) -> Grouped:
+    """The boundary groups of the report's crossings and each crossing's group: made once per
+    lane view and handed to `crossing_columns` and `draw_crossings` (each made them anew)."""
+    return group_crossings(report.crossings, table.row_of, segment_start_rows(report, table.row_of))
+
+
 def crossing_columns(
-    report: ProfileReport, table: OpTable, lane_y: Mapping[str, float] = LANE_Y
+    report: ProfileReport,
+    table: OpTable,
+    lane_y: Mapping[str, float] = LANE_Y,
+    grouped: Grouped | None = None,
 ) -> dict[str, Any]:
     """One row per crossing (the lane view's connectors; the graph view reads `src_row` and
-    `dst_row`). `group` is the crossing's boundary group (see `crossing_labels`); `lane_y`
-    the y of each lane shown."""
+    `dst_row`). `group` is the crossing's boundary group (see `crossing_labels`; `grouped`:
+    `crossing_groups`, made here when not given); `lane_y` the y of each lane shown."""
     xs = report.crossings
     esc = _Escaper()
-    groups, group_of = group_crossings(xs, table.row_of, segment_start_rows(report, table.row_of))
+    groups, group_of = grouped if grouped is not None else crossing_groups(report, table)
     src_row = np.fromiter((table.row_of[c.src] for c in xs), dtype=np.int64, count=len(xs))
     dst_row = np.fromiter((table.row_of[c.dst] for c in xs), dtype=np.int64, count=len(xs))
     lane0 = np.fromiter((lane_y[c.src_device.value] for c in xs), dtype=np.float64, count=len(xs))
@@ -114,12 +127,12 @@ def label_columns(
     lane_y: Mapping[str, float],
     x_range: tuple[float, float],
     max_labels: int = MAX_CROSSING_LABELS,
+    grouped: Grouped | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(groups, labels): one row per boundary group (connector ends, totals), and one row per
-    label that has a free place (text, centre and box, in data units)."""
-    groups, _ = group_crossings(
-        report.crossings, table.row_of, segment_start_rows(report, table.row_of)
-    )
+    label that has a free place (text, centre and box, in data units). `grouped`: as for
+    `crossing_columns`."""
+    groups, _ = grouped if grouped is not None else crossing_groups(report, table)
     px_y = _plot_px_per_lane(len(set(lane_y.values())))
     boxes = place_labels(groups, lane_y, x_range, max_labels, px_per_y=px_y)
     lane0 = np.asarray([lane_y[g.src_device] for g in groups], dtype=np.float64)
@@ -159,8 +172,10 @@ def draw_crossings(
     x_src: ColumnDataSource,
     lane_y: Mapping[str, float],
     x_range: tuple[float, float],
+    grouped: Grouped | None = None,
 ) -> HoverTool:
-    """Add the connectors, arrow heads and labels to the lane figure; return their hover."""
+    """Add the connectors, arrow heads and labels to the lane figure; return their hover.
+    `grouped`: as for `crossing_columns`."""
     paid = [i for i, p in enumerate(x_src.data["paid"]) if p == "yes"]
     reused = [i for i, p in enumerate(x_src.data["paid"]) if p != "yes"]
     many = len(report.crossings) > MAX_CROSSING_LABELS
@@ -190,7 +205,7 @@ def draw_crossings(
         line_alpha=0.9,
         name="lanes_reused_glyph",
     )
-    group_cols, label_cols = label_columns(report, table, lane_y, x_range)
+    group_cols, label_cols = label_columns(report, table, lane_y, x_range, grouped=grouped)
     groups = ColumnDataSource(group_cols, name="lanes_crossing_groups")
     if len(report.crossings) and not many:
         arrows = Arrow(

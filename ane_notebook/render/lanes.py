@@ -36,7 +36,7 @@ from ..report import ProfileReport
 from ..textreport import fmt_ms
 from .lane_crossings import CROSSING_TOOLTIPS as CROSSING_TOOLTIPS  # imported from here
 from .lane_crossings import MAX_CROSSING_LABELS as MAX_CROSSING_LABELS
-from .lane_crossings import crossing_columns, draw_crossings
+from .lane_crossings import crossing_columns, crossing_groups, draw_crossings
 from .layerband import BAND_ROW, BAND_ROW_PX, add_layer_band
 from .optable import (
     LANE_HEIGHT_PX,
@@ -59,6 +59,15 @@ def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
 
 
 # --- lane view ----------------------------------------------------------------------------
+
+
+def _op_names(
+    report: ProfileReport, table: OpTable, ops: Sequence[int], esc: _Escaper
+) -> list[str]:
+    """The escaped names of the ops at graph indices `ops`: the op table's (escaped the same
+    way) for ops that run, escaped here for any other."""
+    names, row_of = table.columns["name"], table.row_of
+    return [names[row_of[i]] if row_of[i] >= 0 else esc(report.ops[i].name) for i in ops]
 
 
 @dataclass(frozen=True)
@@ -100,12 +109,15 @@ def _lane_parts(
             "segment": np.fromiter((s.index for s in segs), dtype=np.int32, count=len(segs)),
             "n_ops": np.fromiter((s.n_ops for s in segs), dtype=np.int32, count=len(segs)),
             "time": [fmt_ms(s.est_time_ms) for s in segs],
-            "first": [esc(report.ops[s.start].name) for s in segs],
-            "last": [esc(report.ops[s.end].name) for s in segs],
+            "first": _op_names(report, table, [s.start for s in segs], esc),
+            "last": _op_names(report, table, [s.end for s in segs], esc),
         },
         name="lanes_segments",
     )
-    x_src = ColumnDataSource(crossing_columns(report, table, lane_y), name="lanes_crossings")
+    grouped = crossing_groups(report, table)  # once for the connectors and their labels
+    x_src = ColumnDataSource(
+        crossing_columns(report, table, lane_y, grouped), name="lanes_crossings"
+    )
 
     lo, hi = -1.0, max(float(n), 1.0)
     fig = figure(
@@ -142,7 +154,7 @@ def _lane_parts(
         name="lanes_segments_glyph",
     )
     # Connectors at segment boundaries, arrow heads and one label per boundary: lane_crossings
-    x_hover = draw_crossings(fig, report, table, x_src, lane_y, (lo, hi))
+    x_hover = draw_crossings(fig, report, table, x_src, lane_y, (lo, hi), grouped)
     # Runs of ops on one lane, drawn instead of the op boxes while the view is dense (below).
     runs_r = _op_runs(fig, table, mapper)
     # Each op a box; its outline in the same colour keeps it at least a pixel wide when 50,000

@@ -66,12 +66,27 @@ def _mix_text(n: Layer) -> str:
     return mix or "none placed"
 
 
+def _mix_texts(layers: Sequence[Layer]) -> list[str]:
+    """`_mix_text` of each layer, made once per distinct device mix (thousands of layers
+    share a few mixes)."""
+    by_mix: dict[tuple[int, ...], str] = {}
+    out = []
+    for n in layers:
+        key = tuple(map(n.device_mix.__getitem__, DEVICE_ORDER))
+        text = by_mix.get(key)
+        if text is None:
+            text = by_mix[key] = _mix_text(n)
+        out.append(text)
+    return out
+
+
 def band_columns(
-    tree: Sequence[Layer], n_rows: int, base_y: float = 0.0
+    tree: Sequence[Layer], n_rows: int, base_y: float = 0.0, levels: list[int] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(pieces, layers): one piece per (layer, processor with ops), one span per layer; the
-    outermost level's row at `base_y` + (levels - 1) rows, the deepest at `base_y`."""
-    levels = band_levels(tree)
+    outermost level's row at `base_y` + (levels - 1) rows, the deepest at `base_y`.
+    `levels`: `band_levels(tree)`, found here when not given."""
+    levels = band_levels(tree) if levels is None else levels
     level_of = {d: i for i, d in enumerate(levels)}
     esc = _Escaper(120)
     shown = [n for n in walk(tree) if n.depth in level_of]
@@ -94,7 +109,7 @@ def band_columns(
         if x < right:  # ops the plan placed nowhere
             for k, v in zip(pieces, (x, right, bottom, top, "#bbbbbb"), strict=True):
                 pieces[k].append(v)
-    labels = [esc(n.label) for n in shown]
+    labels = esc.column([n.label for n in shown])
     shorts = [_short(label) for label in labels]
     spans: dict[str, Any] = {
         "left": lefts,
@@ -104,8 +119,8 @@ def band_columns(
         "mid": [(a + b) / 2 for a, b in zip(lefts, rights, strict=True)],
         "y": ys,
         "label": labels,
-        "name": [esc(n.name) for n in shown],
-        "mix": [_mix_text(n) for n in shown],
+        "name": esc.column([n.name for n in shown]),
+        "mix": _mix_texts(shown),
         "n_ops": [n.n_ops for n in shown],
         "time_ms": [n.est_time_ms for n in shown],
         "text": [
@@ -165,7 +180,7 @@ def add_layer_band(
     levels = band_levels(tree)
     if not levels:
         return 0
-    pieces, spans = band_columns(tree, n_rows, base_y)
+    pieces, spans = band_columns(tree, n_rows, base_y, levels)  # (a walk of the tree less)
     piece_src = ColumnDataSource(pieces, name="band_pieces")
     span_src = ColumnDataSource(spans, name="band_layers")
     fig.quad(

@@ -24,7 +24,7 @@ from .header import header_height_px, header_html
 from .lanes import _lane_parts
 from .mapping import mapping_bar
 from .optable import _color_mapper, op_table
-from .palette import DEVICE_COLORS, legend_html
+from .palette import DEVICE_COLORS, UNKNOWN, legend_html
 from .summaries import summary_of
 from .tables import not_on_ane_table
 
@@ -70,7 +70,8 @@ def build_layout(
     if header:
         # A header's height depends on its metadata; rows are ~18 px.
         items.append(Div(text=header_html(report), sizing_mode="stretch_width", name="header"))
-    unknown = any(r.device is None and not r.is_const for r in report.ops)
+    # An op that runs with no device: the op table's "?" lane (not a pass over 50k records).
+    unknown = UNKNOWN in table.columns["device"]
     summary = summary_of(report)
     items.append(
         Div(

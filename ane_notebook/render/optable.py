@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter, is_
+from typing import Any, cast
 
 import numpy as np
 from bokeh.models import (
@@ -26,7 +28,7 @@ from bokeh.models import (
     HoverTool,
 )
 
-from ..escape import html_text, plain
+from ..escape import html_text, html_texts, plain
 from ..placement.devices import DEVICE_ORDER, EVIDENCE_RANK, Device, Evidence
 from ..placement.result import PlacementSource
 from ..report import OpRecord, ProfileReport
@@ -66,6 +68,17 @@ class _Escaper:
         if out is None:
             out = self._cache[key] = html_text(key, self._limit)
         return out
+
+    def column(self, values: Sequence[object]) -> list[str]:
+        """`[self(v) for v in values]`: each distinct value escaped once (`html_texts`), then
+        every value looked up in C. Values that are not all `str` take the per-value path."""
+        if not set(map(type, values)) <= {str}:
+            return [self(v) for v in values]
+        texts = cast("Sequence[str]", values)  # all str (checked above)
+        cache = self._cache
+        new = [v for v in dict.fromkeys(texts) if v not in cache]
+        cache.update(zip(new, html_texts(new, self._limit), strict=True))
+        return list(map(cache.__getitem__, texts))
 
 
 def _tooltip_literal(text: str) -> str:
@@ -118,14 +131,16 @@ def _outputs_text(r: OpRecord) -> str:
     return "; ".join(parts) + (" …" if len(r.outputs) > 4 else "") if parts else "none"
 
 
-def _outputs_column(live: Sequence[OpRecord], esc: _Escaper) -> list[str]:
-    """`_outputs_text` of every op, escaped. An op with one output named after it (most ops)
-    has a text that depends on the shape and dtype only: made once per (shape, dtype)."""
+def _outputs_column(
+    live: Sequence[OpRecord], names: Sequence[str], outputs: Sequence[Any], esc: _Escaper
+) -> list[str]:
+    """`_outputs_text` of every op, escaped (`names`, `outputs`: the ops' fields). An op with
+    one output named after it (most ops) has a text that depends on the shape and dtype only:
+    made once per (shape, dtype)."""
     by_tensor: dict[tuple[Any, str], str] = {}
     out = []
-    for r in live:
-        outs = r.outputs
-        if len(outs) == 1 and outs[0].name == r.name:
+    for r, name, outs in zip(live, names, outputs, strict=True):
+        if len(outs) == 1 and outs[0].name == name:
             key = (outs[0].shape, outs[0].dtype)
             text = by_tensor.get(key)
             if text is None:
@@ -173,6 +188,56 @@ def _color_mapper() -> CategoricalColorMapper:
 # --- the per-op table every view shares ------------------------------------------------------
 
 
+# The record fields the views read (op table, detail panel): read together, in one pass.
+RECORD_FIELDS = (
+    "name",
+    "op_type",
+    "function",
+    "device",
+    "supported",
+    "reason",
+    "evidence",
+    "est_time_ms",
+    "outputs",
+    "inputs",
+    "estimate",
+    "rules",
+    "reason_kind",
+    "cost_driver",
+    "contested",
+    "alt_device",
+)
+
+
+class RecordColumns:
+    """The op records of a table's rows, read a field at a time: `fields("name")` is
+    `[r.name for r in records]`, read once and kept, so every view that needs a record field
+    reads it from here instead of walking 50k records again (issue 14).
+
+    The `prefetch` fields are read in one pass over the records (C-level `attrgetter`, then a
+    transposition): a record's fields sit together in memory, and reading one field of every
+    record per pass was ~3x slower on a loaded report (~7 ms per field at 25k ops).
+    """
+
+    def __init__(
+        self, records: Sequence[OpRecord] = (), prefetch: Sequence[str] = RECORD_FIELDS
+    ) -> None:
+        self.records = records
+        self._cache: dict[str, Sequence[Any]] = {}
+        if records and len(prefetch) > 1:  # (attrgetter of one name returns no tuple)
+            per_record = list(map(attrgetter(*prefetch), records))
+            self._cache.update(zip(prefetch, zip(*per_record, strict=True), strict=True))
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __call__(self, name: str) -> Sequence[Any]:
+        got = self._cache.get(name)
+        if got is None:
+            got = self._cache[name] = list(map(attrgetter(name), self.records))
+        return got
+
+
 @dataclass(frozen=True)
 class OpTable:
     """Columns for every op that runs, in execution order (row = x in the lane view)."""
@@ -183,6 +248,7 @@ class OpTable:
     in_ptr: np.ndarray  # CSR of producers: in_src[in_ptr[r]:in_ptr[r+1]] are rows feeding row r
     in_src: np.ndarray
     multi_function: bool
+    fields: RecordColumns = field(default_factory=RecordColumns, compare=False)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -204,89 +270,106 @@ def lane_ys(devices: Sequence[str]) -> dict[str, float]:
     return ys
 
 
+# The text of each device in the `device` column; a record's device is a `Device` or None.
+_DEVICE_TEXT: Mapping[Device | None, str] = {None: UNKNOWN, **{d: d.value for d in Device}}
+
+
+def _codes(values: Sequence[Any], code_of: Any, dtype: Any) -> np.ndarray:
+    """`code_of(v)` of each value as an array, computed once per distinct value (they repeat:
+    supported sets, evidence) and looked up in C."""
+    table = {v: code_of(v) for v in set(values)}
+    return np.fromiter(map(table.__getitem__, values), dtype=dtype, count=len(values))
+
+
 def op_table(report: ProfileReport) -> OpTable:
     """The columns of the lane view's op source, shared by the graph view (which slices them)
     and by the browser-side relayout (which copies rows of them)."""
     ops = report.ops
-    row_of = np.full(len(ops), -1, dtype=np.int64)
-    rows_list = [r.index for r in ops if not r.is_const]
+    # Record fields are read a column at a time with C-level `map` (RecordColumns): one
+    # comprehension per column over 50k records was most of this (issue 14).
+    rows_list = [i for i, const in map(attrgetter("index", "is_const"), ops) if not const]
     rows = np.asarray(rows_list, dtype=np.int64)
+    row_of = np.full(len(ops), -1, dtype=np.int64)
     row_of[rows] = np.arange(len(rows))
-    live = [ops[i] for i in rows_list]
-
-    esc, esc_long = _Escaper(), _Escaper(400)
-    device = [UNKNOWN if r.device is None else r.device.value for r in live]
-    multi_function = len({r.function for r in live}) > 1
-    lane_y = lane_ys(device)
-    # Per distinct value, not per op (issue 14): supported sets and evidence repeat.
-    supported: dict[tuple[Device, ...], int] = {}
-    no_evidence = _EVIDENCE_CODE[_evidence_text_of(None, report.source)]
-    evidence = {e: _EVIDENCE_CODE[e.value] for e in Evidence}
-    columns: dict[str, Any] = {
-        "x": np.arange(len(live), dtype=np.float64),
-        # the lane of each op (lane_ys: a processor with no op has no lane)
-        "y": np.fromiter((lane_y[d] for d in device), dtype=np.float64, count=len(device)),
-        "index": rows.astype(np.int32),
-        "device": device,
-        # Names are unique: escaped without the cache, which would only grow.
-        "name": [html_text(r.name) for r in live],
-        "op_type": [esc(r.op_type) for r in live],
-        "outputs": _outputs_column(live, esc),
-        "supported": np.fromiter(
-            (
-                supported.get(r.supported)
-                if r.supported in supported
-                else supported.setdefault(r.supported, supported_code(r.supported))
-                for r in live
-            ),
-            dtype=np.int8,
-            count=len(live),
-        ),
-        "reason": [esc_long(r.reason or "—") for r in live],
-        "evidence": np.fromiter(
-            (no_evidence if r.evidence is None else evidence[r.evidence] for r in live),
-            dtype=np.int8,
-            count=len(live),
-        ),
-        "time_ms": np.fromiter((r.est_time_ms for r in live), dtype=np.float64, count=len(live)),
-    }
-    if multi_function:
-        columns["function"] = [esc(r.function) for r in live]
-    if any(r.estimate is not None for r in live):
-        columns["estimate"] = [esc_long(estimate_note(r) or "—") for r in live]
-
-    # The segment each op belongs to, and its size: shown in the op tooltip.
-    seg_of = np.full(len(live), -1, dtype=np.int32)
-    seg_ops = np.zeros(len(live), dtype=np.int32)
-    for s in report.segments:
-        a, b = row_of[s.start], row_of[s.end] + 1
-        seg_of[a:b] = s.index
-        seg_ops[a:b] = s.n_ops
-    # An op a plan did not place is skipped by a segment, not part of it.
-    unknown = np.asarray([d == UNKNOWN for d in device], dtype=bool)
-    seg_of[unknown], seg_ops[unknown] = -1, 0
-    columns["segment"], columns["segment_ops"] = seg_of, seg_ops
-
-    # Producer rows of each row, as CSR arrays: the graph view (and its browser-side relayout)
-    # walks them in one pass. Producers that are const ops hold weights, not data flow: dropped.
-    # One numpy pass over all inputs, not a Python loop per input (issue 14).
-    n_in = np.fromiter((len(r.inputs) for r in live), dtype=np.int64, count=len(live))
-    flat = np.fromiter(
-        itertools.chain.from_iterable(r.inputs for r in live), np.int64, int(n_in.sum())
-    )
-    src_rows = row_of[flat]
-    kept = src_rows >= 0
-    owner = np.repeat(np.arange(len(live)), n_in)
-    ptr = np.zeros(len(live) + 1, dtype=np.int32)
-    np.cumsum(np.bincount(owner[kept], minlength=len(live)), out=ptr[1:])
+    # `ops[index]`, not the records `compress` kept: a row has always been its record's index.
+    fields = RecordColumns(list(map(ops.__getitem__, rows_list)))
+    columns = _record_columns(report, rows, fields)
+    columns["segment"], columns["segment_ops"] = _segment_columns(report, row_of, fields)
+    ptr, src = _producers(row_of, fields("inputs"))
     return OpTable(
         rows=rows,
         row_of=row_of,
         columns=columns,
         in_ptr=ptr,
-        in_src=src_rows[kept].astype(np.int32),
-        multi_function=multi_function,
+        in_src=src,
+        multi_function="function" in columns,
+        fields=fields,
     )
+
+
+def _record_columns(report: ProfileReport, rows: np.ndarray, col: RecordColumns) -> dict[str, Any]:
+    """The op columns read from the records: positions, lanes, escaped texts, enum codes."""
+    n = len(col)
+    esc, esc_long = _Escaper(), _Escaper(400)
+    device = list(map(_DEVICE_TEXT.__getitem__, col("device")))
+    lane_y = lane_ys(device)
+    no_evidence = _EVIDENCE_CODE[_evidence_text_of(None, report.source)]
+    evidence: dict[Evidence | None, int] = {None: no_evidence}
+    evidence.update({e: _EVIDENCE_CODE[e.value] for e in Evidence})
+    columns: dict[str, Any] = {
+        "x": np.arange(n, dtype=np.float64),
+        # the lane of each op (lane_ys: a processor with no op has no lane)
+        "y": np.fromiter(map(lane_y.__getitem__, device), dtype=np.float64, count=n),
+        "index": rows.astype(np.int32),
+        "device": device,
+        # Names are unique: escaped without the cache, which would only grow.
+        "name": html_texts(col("name")),
+        "op_type": esc.column(col("op_type")),
+        "outputs": _outputs_column(col.records, col("name"), col("outputs"), esc),
+        "supported": _codes(col("supported"), supported_code, np.int8),
+        "reason": esc_long.column([r or "—" for r in col("reason")]),
+        "evidence": np.fromiter(map(evidence.__getitem__, col("evidence")), np.int8, n),
+        "time_ms": np.fromiter(col("est_time_ms"), dtype=np.float64, count=n),
+    }
+    if len(set(col("function"))) > 1:
+        columns["function"] = esc.column(col("function"))
+    if col("estimate").count(None) != n:
+        columns["estimate"] = esc_long.column([estimate_note(r) or "—" for r in col.records])
+    return columns
+
+
+def _segment_columns(
+    report: ProfileReport, row_of: np.ndarray, col: RecordColumns
+) -> tuple[np.ndarray, np.ndarray]:
+    """The segment each op belongs to, and its size: shown in the op tooltip."""
+    n = len(col)
+    seg_of = np.full(n, -1, dtype=np.int32)
+    seg_ops = np.zeros(n, dtype=np.int32)
+    for s in report.segments:
+        a, b = row_of[s.start], row_of[s.end] + 1
+        seg_of[a:b] = s.index
+        seg_ops[a:b] = s.n_ops
+    # An op a plan did not place is skipped by a segment, not part of it.
+    unknown = np.fromiter(map(is_, col("device"), repeat(None)), dtype=bool, count=n)
+    seg_of[unknown], seg_ops[unknown] = -1, 0
+    return seg_of, seg_ops
+
+
+def _producers(
+    row_of: np.ndarray, inputs: Sequence[Sequence[int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Producer rows of each row, as CSR arrays (ptr, src): the graph view (and its browser-side
+    relayout) walks them in one pass. Producers that are const ops hold weights, not data flow:
+    dropped. One numpy pass over all inputs, not a Python loop per input (issue 14)."""
+    n = len(inputs)
+    n_in = np.fromiter(map(len, inputs), dtype=np.int64, count=n)
+    flat = np.fromiter(itertools.chain.from_iterable(inputs), np.int64, int(n_in.sum()))
+    src_rows = row_of[flat]
+    kept = src_rows >= 0
+    owner = np.repeat(np.arange(n), n_in)
+    ptr = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.bincount(owner[kept], minlength=n), out=ptr[1:])
+    return ptr, src_rows[kept].astype(np.int32)
 
 
 def _op_hover(report: ProfileReport, table: OpTable, renderer: Any) -> HoverTool:
