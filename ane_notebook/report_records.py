@@ -133,9 +133,23 @@ def op_records(
         map(tuple, inputs),
         map(tuple, block),
     )
+    if columns and "cost_driver" in columns:
+        # fresh dicts, one per op, from the columns: made one after another they sit together
+        # in memory, and a record's attribute reads are then ~2x faster than from the parsed
+        # dicts (scattered among their values): `to_html` of a loaded report reads them a lot
+        return tuple(_with_dicts(OpRecord, _fresh_dicts(columns, converted), len(ops)))
     # one update per op with all its converted fields (a C loop; 12 separate passes of
     # ``d[key] = value`` cost twice as much)
     deque(
         map(dict.update, ops, map(zip, repeat(_CONVERTED), zip(*converted, strict=True))), maxlen=0
     )
     return tuple(_with_dicts(OpRecord, ops, len(ops)))
+
+
+def _fresh_dicts(columns: Mapping[str, Sequence[Any]], converted: Sequence[Any]) -> Any:
+    """One new dict per op (fields in the columns' order), the converted fields' values taken
+    from `converted` (in `_CONVERTED` order), the others from `columns`: all in C."""
+    by_field = dict(columns)
+    by_field.update(zip(_CONVERTED, converted, strict=True))
+    keys = tuple(columns)
+    return map(dict, map(zip, repeat(keys), zip(*map(by_field.__getitem__, keys), strict=True)))
