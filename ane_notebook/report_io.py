@@ -200,8 +200,8 @@ def _report(data: Any, origin: str, own: bool) -> ProfileReport:
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
 
-    Invalid files are refused here (PlanError). The parsed op dicts become the records' own
-    storage (`report_records.op_records`), without a copy.
+    Invalid files are refused here (PlanError). The records are built a column at a time
+    (`report_records.op_records`); the parsed op dicts are theirs to reuse or free.
 
     >>> import ane_notebook as an, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.json")

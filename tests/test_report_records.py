@@ -51,6 +51,9 @@ def test_records_are_those_the_constructor_makes(example: str) -> None:
             # from the validator's columns (what report_from_dict and load_report pass)
             columns = op_columns(d["ops"], _COLUMN_LIMITS)
             assert columns and op_records(d["ops"], columns=columns) == records
+            # the fresh dicts made from the columns: the same fields, values and order
+            for fresh, rec in zip(op_records(d["ops"], columns=columns), records, strict=True):
+                assert list(vars(fresh).items()) == list(vars(rec).items())
             for rec, o in zip(records, d["ops"], strict=True):
                 # the fields in the order of the op's JSON, as the per-op loader had them
                 assert type(rec) is OpRecord and list(vars(rec)) == list(o)
