@@ -10,9 +10,11 @@ dicts cost ~0.06 s more at 50k ops than adopting the parsed ones, and save ~0.25
 `to_html`: attribute reads from the parsed dicts (64-slot tables scattered among their values)
 were 2-3x slower than from dicts made one after another.
 
-The records are those `OpRecord(...)` makes from the same fields, field for field and in the
-same ``__dict__`` order (`tests/test_report_records.py`). The op dicts must have passed
-`report_validation` first: values outside the enum tables raise KeyError here.
+The records are those `OpRecord(...)` makes from the same fields, field for field
+(`tests/test_report_records.py`); their ``__dict__`` order is the validator's field order on
+the first path and the file's on the second (nothing reads it: `to_dict` goes by the fields).
+The op dicts must have passed `report_validation` first: values outside the enum tables raise
+KeyError here.
 """
 
 from __future__ import annotations
@@ -106,17 +108,16 @@ def op_records(
     `columns`: the same ops as columns, if the validator made them (`report_columns`): then
     they are not read again.
 
-    The dicts (copies unless `own`: then they are changed, the caller's to give away) become
-    the records' ``__dict__``s: the fields whose record form differs are converted a column at
-    a time (enum members looked up by value, lists made tuples, output tensors made records)
-    and written back with one ``update`` per op.
+    The fields whose record form differs are converted a column at a time (enum members looked
+    up by value, lists made tuples, output tensors made records). With `columns` (and the
+    `cost_driver` field) each record gets a new dict made from them; otherwise the op dicts
+    (copies unless `own`: then they are changed, the caller's to give away) become the
+    records' ``__dict__``s, the converted fields written back with one ``update`` per op.
     """
     from .report import OpRecord  # local: report imports report_io, which imports us
 
     if not ops:
         return ()
-    if not own:
-        ops = list(map(dict.copy, ops))
     (device, supported, reason_kind, evidence, est_time_ms, rules, alt_device, estimate,
      outputs, inputs, block) = (
         [columns[f] for f in _READ_FIELDS] if columns else zip(*map(_READ, ops), strict=True)
@@ -142,6 +143,8 @@ def op_records(
         # in memory, and a record's attribute reads are then ~2x faster than from the parsed
         # dicts (scattered among their values): `to_html` of a loaded report reads them a lot
         return tuple(_with_dicts(OpRecord, _fresh_dicts(columns, converted), len(ops)))
+    if not own:  # the dicts are changed below: the caller's are left as they are
+        ops = list(map(dict.copy, ops))
     # one update per op with all its converted fields (a C loop; 12 separate passes of
     # ``d[key] = value`` cost twice as much)
     deque(

@@ -100,6 +100,10 @@ def test_a_text_column_left_alone_is_sent_in_one_step_with_the_same_json(
 
     monkeypatch.setattr(Serializer, "_encode_str", per_item)
     assert Serializer().encode(plain["kept"]) == expected == values
+    monkeypatch.undo()
+    # a column changed after it was made is encoded value by value again, as bokeh would
+    changed = encode.TextColumn([*values, float("nan")])
+    assert Serializer().encode(changed) == Serializer().encode([*values, float("nan")])
 
 
 class named_str(str):  # noqa: N801  (a str subclass, as a hostile model might produce)

@@ -228,24 +228,24 @@ NAMES = [
 
 @pytest.mark.parametrize("lead", [None, {"3": "dw3+pw3", "0": "layer0"}])
 def test_the_scope_cache_gives_each_name_its_own_scopes(lead: dict[str, str] | None) -> None:
-    # _ScopeCache computes a path once per prefix (issue 14); it must equal the per-name rule.
-    from ane_notebook.analysis.layers import _name_scopes, _ScopeCache
+    # ScopeCache computes a path once per prefix (issue 14); it must equal the per-name rule.
+    from ane_notebook.analysis.scopes import ScopeCache, name_scopes
 
-    cache = _ScopeCache(lead)
+    cache = ScopeCache(lead)
     # Deepest first, then the reverse: a prefix is met both before and after its parents.
     for name in sorted(NAMES, key=len, reverse=True) + NAMES + NAMES:
-        assert list(cache(name)) == _name_scopes(name, lead), name
+        assert list(cache(name)) == name_scopes(name, lead), name
 
 
 def test_separator_heavy_names_keep_the_scope_cache_small() -> None:
     # A 400-character name that is mostly separators once cached every prefix of itself
     # (~400 per distinct name, ~130 KB per op): only the first MAX_NAME_DEPTH cuts count.
-    from ane_notebook.analysis.layers import MAX_NAME_DEPTH, _name_scopes, _ScopeCache
+    from ane_notebook.analysis.scopes import MAX_NAME_DEPTH, ScopeCache, name_scopes
 
-    cache = _ScopeCache(None)
+    cache = ScopeCache(None)
     names = [f"a{i % 7}" + "_" * 380 + str(i) for i in range(200)]
     for name in names:
-        assert list(cache(name)) == _name_scopes(name, None)
+        assert list(cache(name)) == name_scopes(name, None)
     assert len(cache._by_prefix) <= 7 * MAX_NAME_DEPTH
 
 
@@ -290,29 +290,33 @@ def test_the_reversed_dtype_pattern_strips_what_dtype_suffix_strips() -> None:
 def test_a_name_ending_in_a_newline_is_not_read_as_converter_made() -> None:
     # Python's `$` matches before a trailing "\n": "relu_3\n" passed for a generated name
     # (no scopes) and "q_cast_fp16\n" lost a suffix the reversed matcher kept.
-    from ane_notebook.analysis.layers import _name_scopes
     from ane_notebook.analysis.names import DTYPE_SUFFIX
+    from ane_notebook.analysis.scopes import name_scopes
 
-    assert _name_scopes("relu_3", None) == []
-    assert [s[1] for s in _name_scopes("relu_3\n", None)] == ["relu"]
+    assert name_scopes("relu_3", None) == []
+    assert [s[1] for s in name_scopes("relu_3\n", None)] == ["relu"]
     assert DTYPE_SUFFIX.sub("", "q_cast_fp16\n") == "q_cast_fp16\n"
     assert DTYPE_SUFFIX.sub("", "q_cast_fp16") == "q"
+    # nor is "dw3\n" a leading numbered token like "dw3"
+    lead = {"3": "dw3+pw3"}
+    assert [s[1] for s in name_scopes("dw3", lead)] == ["dw3+pw3"]
+    assert name_scopes("dw3\n", lead) == []
 
 
 def test_random_separator_names_get_the_per_name_scopes() -> None:
-    # _ScopeCache finds a name's key with one regex (`_KEY`, issue 14) where the rule cuts at
+    # ScopeCache finds a name's key with one regex (`_KEY`, issue 14) where the rule cuts at
     # every separator: random names of separators, digits, letters and dtype tokens.
     import random
 
-    from ane_notebook.analysis.layers import _name_scopes, _ScopeCache
+    from ane_notebook.analysis.scopes import ScopeCache, name_scopes
 
     tokens = ["/", ".", "_", ":", "a", "b", "3", "12", "_cast_fp16", "\n", "layer", "x" * 50]
     rng = random.Random(14)
     names = ["".join(rng.choice(tokens) for _ in range(rng.randint(0, 30))) for _ in range(3000)]
     for lead in (None, {"3": "a3", "12": "b12"}):
-        cache = _ScopeCache(lead)
+        cache = ScopeCache(lead)
         for name in names:
-            assert list(cache(name)) == _name_scopes(name, lead), name
+            assert list(cache(name)) == name_scopes(name, lead), name
 
 
 def test_ops_without_the_optional_fields_read_as_their_defaults() -> None:

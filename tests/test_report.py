@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,23 @@ def test_json_validates_and_round_trips(report: ProfileReport, tmp_path: Path) -
     again = load_report(path)
     assert again == report
     assert again.to_json() == text
+
+
+@pytest.mark.parametrize("old_format", [False, True])
+def test_report_from_dict_leaves_the_callers_dict_as_it_was(
+    report: ProfileReport, old_format: bool
+) -> None:
+    # Two ways to records (report_records.op_records): new dicts from the validator's columns,
+    # or the op dicts adopted; reports written before `cost_driver` take the second, which
+    # changes the dicts, so it must change copies of the caller's.
+    data = json.loads(report.to_json())
+    if old_format:
+        for op in data["ops"]:
+            op.pop("cost_driver", None)
+    before = copy.deepcopy(data)
+    back = report_from_dict(data)
+    assert data == before
+    assert [o.name for o in back.ops] == [o.name for o in report.ops]
 
 
 def test_round_trip_keeps_float_precision(report: ProfileReport) -> None:

@@ -20,8 +20,9 @@ Where the levels come from, outermost first:
   scope.
 
 Torch module paths reach a saved model only through op names: coremltools keeps its scope info
-(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend (``mil/
-backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no field for it).
+(``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend
+(``converters/mil/backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no
+field for it).
 
 Ops whose names the converter made up (``transpose_9``, ``var_123``: an op type and a number)
 carry no scope: they take the scopes their neighbours share, so a transpose inside layer 3 is
@@ -32,13 +33,13 @@ the op-type sequence is cut before each op of the type whose cuts give the most 
 repeated chunks (``layer_norm`` in an anonymous transformer).
 
 The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
-(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it. `render/layerband.py` draws it.
+(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it (`scopes.py`: the per-op
+half). The lanes' layer band (`render/layerband.py`) and the graph view's collapsed layers
+(`render/graphunits.layer_arrays`) draw it.
 """
 
 from __future__ import annotations
 
-import enum
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -49,8 +50,8 @@ import numpy as np
 
 from .._gc import gc_paused
 from ..placement.devices import DEVICE_ORDER, Device
-from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
-from .names import DTYPE_SUFFIX, strip_dtype_suffix
+from .groups import MIN_REPEATS
+from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, ScopeCache, Step, lead_labels
 
 if TYPE_CHECKING:
     from ..report import ProfileReport
@@ -58,24 +59,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_NAME_DEPTH", "MIN_LAYER_OPS", "Layer", "LayerKind", "layer_tree", "walk"]
 
 MIN_LAYER_OPS = 3  # a scope of 1-2 ops is an op and its cast, not a layer
-MAX_NAME_DEPTH = 10  # scope levels read from one name (deeper ones fold into the tenth)
-MAX_NAME_CHARS = 400  # a longer name is cut here before it is split (input limit)
-
-_SEPARATORS = re.compile(r"[/._:]")
-# A converter-made name: an op type (letters and underscores) and a number, nothing else.
-_GENERATED = re.compile(r"^[A-Za-z]+(?:_[A-Za-z]+)*_\d+\Z")  # \Z: `$` matches before a "\n"
-# The leading numbered token: letters, then digits, then a separator or the end (dw3, layer0).
-_LEAD_NUMBER = re.compile(r"^([A-Za-z]+)(\d+)(?=[/._:]|$)")
-
-
-class LayerKind(str, enum.Enum):
-    """Where a layer node comes from."""
-
-    STAGE = "stage"  # a pipeline stage
-    FUNCTION = "function"  # an ML Program function
-    SCOPE = "scope"  # an op-name scope written by the converter
-    BLOCK = "block"  # the body of a cond / while_loop
-    REPEAT = "repeat"  # repeated op-type structure (names gave nothing)
 
 
 @dataclass(frozen=True)
@@ -117,122 +100,26 @@ def walk(layers: Iterable[Layer]) -> Iterable[Layer]:
             stack.pop()
 
 
-# --- per-op scope paths -----------------------------------------------------------------------
-
-_Step = tuple[str, str, LayerKind]  # (key, label, kind): key unique along a path
-
-
-def _name_scopes(name: str, lead_labels: Mapping[str, str] | None) -> list[_Step]:
-    """The scopes of one op name, outermost first (see the module doc). `lead_labels`: the
-    label of each leading number's block, when those numbers repeat (else None)."""
-    base = DTYPE_SUFFIX.sub("", name[:MAX_NAME_CHARS])
-    if _GENERATED.match(base):
-        return []
-    return _base_scopes(base, lead_labels)
-
-
-def _base_scopes(base: str, lead_labels: Mapping[str, str] | None) -> list[_Step]:
-    """`_name_scopes` of a name already without its dtype suffix and not converter-made."""
-    steps: list[_Step] = []
-    lead = _LEAD_NUMBER.match(base) if lead_labels is not None else None
-    if lead and lead_labels is not None:
-        num = lead.group(2)
-        steps.append(("#" + num, lead_labels.get(num, num), LayerKind.SCOPE))
-    cuts = [m.start() for m in _SEPARATORS.finditer(base)][:MAX_NAME_DEPTH]
-    for c in cuts:
-        prefix = base[:c]
-        if prefix and (not lead or len(prefix) > lead.end()):
-            steps.append(("n:" + prefix, prefix, LayerKind.SCOPE))
-    return steps
-
-
-# A name up to its last separator within MAX_NAME_DEPTH: one match, not a loop (issue 14).
-_KEY = re.compile(r"(?s)(?:[^/._:]*[/._:]){1," + str(MAX_NAME_DEPTH) + "}")
-
-
-class _ScopeCache:
-    """`_name_scopes` for every op of one tree, one tuple per distinct scope path.
-
-    A name's scopes depend only on its part before its last separator (the cuts are the
-    separators up to there; a leading number, which ends at a separator, matches there alike),
-    so ops under the same scope (`model_layers_12_self_attn_q`, `..._k`) share one path: the
-    path is computed once per distinct prefix, not once per op, and `_build` can tell an
-    unchanged path by identity (GitHub issue 14: this was ~0.2 s of a 50k-op page).
-    """
-
-    def __init__(self, lead_labels: Mapping[str, str] | None) -> None:
-        self._lead = lead_labels
-        self._by_prefix: dict[str, tuple[_Step, ...]] = {}
-        self._cuts: dict[str, int] = {}  # separators in each prefix key
-
-    def __call__(self, name: str) -> tuple[_Step, ...]:
-        base = strip_dtype_suffix(name[:MAX_NAME_CHARS])
-        if _GENERATED.match(base):
-            return ()
-        # the key ends at the last separator within MAX_NAME_DEPTH cuts (deeper ones add no
-        # scope): ending it at the name's own last one cached ~400 prefixes per hostile name
-        m = _KEY.match(base)
-        if m is None:  # no separator: at most the leading number's block
-            return tuple(_base_scopes(base, self._lead))
-        key = m.group()
-        got = self._by_prefix.get(key)
-        return got if got is not None else self._prefix_path(key)
-
-    def _prefix_path(self, key: str) -> tuple[_Step, ...]:
-        """The scopes of a name whose last separator ends `key`: its parent prefix's scopes
-        plus one (the cut before that separator), up to `MAX_NAME_DEPTH` cuts."""
-        got = self._by_prefix.get(key)
-        if got is not None:
-            return got
-        inner = key[:-1]
-        prev = max(inner.rfind("/"), inner.rfind("."), inner.rfind("_"), inner.rfind(":"))
-        if prev < 0:  # the first cut: it may be a leading number's (see _base_scopes)
-            got, cuts = tuple(_base_scopes(key, self._lead)), 1
-        else:
-            parent = self._prefix_path(key[: prev + 1])
-            cuts = self._cuts[key[: prev + 1]] + 1
-            # `inner` is longer than any leading number (that ends at the first separator).
-            step = ("n:" + inner, inner, LayerKind.SCOPE)
-            got = (*parent, step) if cuts <= MAX_NAME_DEPTH else parent
-        self._by_prefix[key], self._cuts[key] = got, cuts
-        return got
-
-
-def _lead_labels(names: Sequence[str]) -> dict[str, str] | None:
-    """When leading numbered tokens (dw3, pw3, layer0) name blocks (enough numbers, enough ops
-    each: the thresholds of `groups.py`), each number's label ("dw3+pw3"); else None."""
-    per_number: dict[str, int] = {}
-    tokens: dict[str, dict[str, None]] = {}
-    for m in filter(None, map(_LEAD_NUMBER.match, names)):  # the matches, found in C
-        per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
-        tokens.setdefault(m.group(2), {})[m.group(0)] = None
-    if len(per_number) < MIN_REPEATS:
-        return None
-    if sum(per_number.values()) < MIN_OPS_PER_GROUP * len(per_number):
-        return None
-    return {num: "+".join(list(t)[:3]) for num, t in tokens.items()}
-
-
-def _function_steps(function: str, multi: bool) -> list[_Step]:
+def _function_steps(function: str, multi: bool) -> list[Step]:
     if not multi:
         return []
     parts = function.split("/")
-    steps: list[_Step] = []
+    steps: list[Step] = []
     for i in range(len(parts)):
         kind = LayerKind.FUNCTION if i == len(parts) - 1 else LayerKind.STAGE
         steps.append(("f:" + "/".join(parts[: i + 1]), parts[i], kind))
     return steps
 
 
-def _block_steps(block: Sequence[str]) -> list[_Step]:
-    steps: list[_Step] = []
+def _block_steps(block: Sequence[str]) -> list[Step]:
+    steps: list[Step] = []
     for i in range(0, len(block) - 1, 2):
         key = "b:" + "/".join(block[: i + 2])
         steps.append((key, f"{block[i]} · {block[i + 1]}", LayerKind.BLOCK))
     return steps
 
 
-def _common_prefix(a: Sequence[_Step], b: Sequence[_Step]) -> tuple[_Step, ...]:
+def _common_prefix(a: Sequence[Step], b: Sequence[Step]) -> tuple[Step, ...]:
     if a is b:
         return tuple(a)
     n = 0
@@ -252,11 +139,11 @@ def _column(ops: Sequence[Any], attr: str, default: Any = None) -> list[Any]:
         return [getattr(op, attr, default) for op in ops]
 
 
-def _paths(compute: Sequence[Any]) -> list[tuple[_Step, ...]]:
+def _paths(compute: Sequence[Any]) -> list[tuple[Step, ...]]:
     functions = list(map(attrgetter("function"), compute))
     multi = len(set(functions)) > 1
     op_names = list(map(attrgetter("name"), compute))
-    names = list(map(_ScopeCache(_lead_labels(op_names)), op_names))
+    names = list(map(ScopeCache(lead_labels(op_names)), op_names))
     if not all(names):
         _fill_generated(names, functions)
     # Ops inside a cond / while body sit under their parent op's scopes.
@@ -282,18 +169,18 @@ def _paths(compute: Sequence[Any]) -> list[tuple[_Step, ...]]:
     return out
 
 
-def _fill_generated(names: list[tuple[_Step, ...]], functions: Sequence[str]) -> None:
+def _fill_generated(names: list[tuple[Step, ...]], functions: Sequence[str]) -> None:
     """Converter-made names (no scopes) take the scopes their named neighbours (same function)
     share, in place."""
-    prev: list[tuple[_Step, ...] | None] = [None] * len(names)
-    last: tuple[_Step, ...] | None = None
+    prev: list[tuple[Step, ...] | None] = [None] * len(names)
+    last: tuple[Step, ...] | None = None
     for i, scope in enumerate(names):
         if i and functions[i] != functions[i - 1]:
             last = None
         prev[i] = last
         if scope:
             last = scope
-    nxt: tuple[_Step, ...] | None = None
+    nxt: tuple[Step, ...] | None = None
     for i in range(len(names) - 1, -1, -1):
         if i + 1 < len(names) and functions[i + 1] != functions[i]:
             nxt = None
@@ -317,10 +204,10 @@ class _Node:
     children: list[_Node]
 
 
-def _build(paths: Sequence[Sequence[_Step]]) -> list[_Node]:
+def _build(paths: Sequence[Sequence[Step]]) -> list[_Node]:
     roots: list[_Node] = []
     stack: list[_Node] = []
-    before: Sequence[_Step] | None = None
+    before: Sequence[Step] | None = None
     for pos, path in enumerate(paths):
         if path is before:  # the same scopes as the op before (shared tuple): nothing changes
             continue
@@ -363,7 +250,7 @@ def _join(outer: _Node, inner: _Node) -> str:
         return outer.label if inner.kind is LayerKind.SCOPE else f"{outer.label} / {inner.label}"
     # ... a numbered scope too (`layers.3` over `layers.3.attn`: the layer is what people
     # name); otherwise the deeper name says more (`model.layers` over `model`).
-    if any(ch.isdigit() for ch in _SEPARATORS.split(outer.label)[-1]):
+    if any(ch.isdigit() for ch in SEPARATORS.split(outer.label)[-1]):
         return outer.label
     return inner.label
 
@@ -375,7 +262,7 @@ def _short(label: str, parent_label: str | None) -> str:
         rest = label[len(parent_label) :].lstrip("/._:")
         if rest and not rest.isdigit():
             return rest
-        tail = _SEPARATORS.split(parent_label)[-1]
+        tail = SEPARATORS.split(parent_label)[-1]
         return label[len(parent_label) - len(tail) :] if rest else label
     return label
 

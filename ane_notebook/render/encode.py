@@ -62,7 +62,15 @@ class TextColumn(list[str]):
     to be sent as a copy of the list in one step, with the same JSON."""
 
 
-Serializer.register(TextColumn, lambda column, _serializer: list(column))
+def _send_text_column(column: TextColumn, serializer: Serializer) -> Any:
+    """The column as one list when it still holds plain `str`s only (checked in C: a column
+    changed after it was made falls back to bokeh's per-value encoding)."""
+    if set(map(type, column)) <= {str}:
+        return list(column)
+    return [serializer.encode(value) for value in column]
+
+
+Serializer.register(TextColumn, _send_text_column)
 
 
 def _codes(n_values: int, inverse: np.ndarray) -> np.ndarray:

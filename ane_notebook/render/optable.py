@@ -234,7 +234,8 @@ class RecordColumns:
     def __call__(self, name: str) -> Sequence[Any]:
         got = self._cache.get(name)
         if got is None:
-            got = self._cache[name] = list(map(attrgetter(name), self.records))
+            # a tuple, like the prefetched ones: every view gets the same column, none may change it
+            got = self._cache[name] = tuple(map(attrgetter(name), self.records))
         return got
 
 
@@ -248,7 +249,7 @@ class OpTable:
     in_ptr: np.ndarray  # CSR of producers: in_src[in_ptr[r]:in_ptr[r+1]] are rows feeding row r
     in_src: np.ndarray
     multi_function: bool
-    fields: RecordColumns = field(default_factory=RecordColumns, compare=False)
+    fields: RecordColumns = field(compare=False)  # the rows' records, read a field at a time
 
     def __len__(self) -> int:
         return len(self.rows)
