@@ -358,3 +358,30 @@ def test_band_mix_texts_are_each_layers_own() -> None:
     layers = list(walk(layer_tree(llm_report(30))))
     assert len({_mix_text(n) for n in layers}) > 1
     assert _mix_texts(layers) == [_mix_text(n) for n in layers]
+
+
+def test_detail_codes_past_int16_do_not_fail() -> None:
+    """A (hostile) report with more distinct rule lists and hazard texts than int16 holds: the
+    page sent int16 codes and numpy refused the 32,768th (OverflowError in `to_html`)."""
+    from ane_notebook.placement.devices import Evidence
+    from ane_notebook.placement.result import Hazard
+
+    n = 33_000
+    base = make_report([A, G, C] * (n // 3))
+    ops = tuple(replace(r, rules=(f"r{r.index}",)) for r in base.ops)
+    hazards = tuple(
+        Hazard("sdpa_mask", f"h{r.index}", Evidence.OFFICIAL, "s", (r.index,))
+        for r in base.ops
+        if not r.is_const
+    )
+    rep = replace(base, ops=ops, hazards=hazards)
+    table = op_table(rep)
+    d = detail_data(rep, table)
+    rules, hazard = d.source.data["rules"], d.source.data["hazard"]
+    assert rules.dtype == np.int32 and hazard.dtype == np.int32
+    names = [rep.ops[int(i)] for i in table.rows]
+    assert [d.rules[c] for c in rules.tolist()] == [f"r{r.index}" for r in names]
+    assert [d.hazards[c].split(" ")[0] for c in hazard.tolist()] == [f"h{r.index}" for r in names]
+    # the usual report keeps its int16 codes
+    small = detail_data(base, op_table(base))
+    assert small.source.data["rules"].dtype == np.int16

@@ -72,13 +72,21 @@ class DetailData:
     hazard_rows: np.ndarray  # rows of ops a hazard flags (the op at risk)
 
 
+def _small(codes: np.ndarray) -> np.ndarray:
+    """Text codes as int16 (what the page has always sent), or int32 when a report has more
+    distinct texts than int16 holds (a hostile one: one rule list per op), rather than fail."""
+    if len(codes) == 0 or int(codes.max()) <= np.iinfo(np.int16).max:
+        return codes.astype(np.int16)
+    return codes.astype(np.int32)
+
+
 def _per_distinct(keys: Sequence[Any], code_of: Callable[[Any], int]) -> np.ndarray:
-    """`code_of(k)` of each key as an int16 array: called once per distinct key, in the order
-    keys first appear (so `_Codes` numbers texts as a pass over the ops would), the rest
-    looked up in C. Codes per distinct text: numpy item assignment per op and a join per op
-    were most of `detail_data` at 50k ops (issue 14)."""
+    """`code_of(k)` of each key as an integer array (`_small`): called once per distinct key,
+    in the order keys first appear (so `_Codes` numbers texts as a pass over the ops would),
+    the rest looked up in C. Codes per distinct text: numpy item assignment per op and a join
+    per op were most of `detail_data` at 50k ops (issue 14)."""
     code = {k: code_of(k) for k in dict.fromkeys(keys)}
-    return np.fromiter(map(code.__getitem__, keys), dtype=np.int16, count=len(keys))
+    return _small(np.fromiter(map(code.__getitem__, keys), dtype=np.int64, count=len(keys)))
 
 
 def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
@@ -124,7 +132,7 @@ def _hazard_codes(
 ) -> np.ndarray:
     """Per row, the code of its hazards' text (0: none), for the op each hazard puts at risk."""
     by_op = report.hazards_by_op()
-    hazard = np.zeros(len(table), dtype=np.int16)
+    hazard = np.zeros(len(table), dtype=np.int64)
     n_rows = len(table.row_of)  # a hazard built in code may name an op that is not there
     for k in sorted(
         int(table.row_of[i]) for i in by_op if 0 <= i < n_rows and table.row_of[i] >= 0
@@ -135,7 +143,7 @@ def _hazard_codes(
                 for h in by_op[int(table.rows[k])]
             )
         )
-    return hazard
+    return _small(hazard)
 
 
 def hazard_markers(fig: Any, table: OpTable, details: DetailData) -> None:
