@@ -150,3 +150,12 @@ def test_mil_lstm_flops_count_its_weight_matrices_not_its_state() -> None:
     )
     weights = 4 * hidden * (n_in + hidden)
     assert op_flops(op, [x, h0, w_ih, w_hh]) == 2.0 * steps * batch * weights
+
+
+def test_attention_flops_of_a_rank_one_key_do_not_fail() -> None:
+    # hypothesis found it (test_properties): key.shape[-2] of a rank-1 key raised IndexError
+    # and took the whole profile down
+    q = TensorInfo("q", (1, 8, 16), "fp16")
+    op = Op(0, "y", "scaled_dot_product_attention", "main", ("q", "k"), (q,), {})
+    assert op_flops(op, [q, TensorInfo("k", (16,), "fp16")]) == 4.0 * 8 * 16
+    assert op_flops(op, [q, TensorInfo("k", (1, 32, 16), "fp16")]) == 4.0 * 8 * 16 * 32

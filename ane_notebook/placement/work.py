@@ -70,7 +70,9 @@ def op_flops(op: Op, in_tensors: Sequence[TensorInfo | None]) -> float:
     if t == "scaled_dot_product_attention" and len(in_tensors) >= 2:
         q, key = in_tensors[0], in_tensors[1]
         if q is not None and key is not None and q.shape and key.shape:
-            lk = key.shape[-2] or 1
+            # key is (..., L_k, E); a key of rank 1 (an invalid model) counts one key position,
+            # as a rank-1 matmul operand counts depth 1, instead of failing the whole profile
+            lk = (key.shape[-2] if len(key.shape) >= 2 else 1) or 1
             return 4.0 * elements(q.shape) * lk
     if t in RECURRENT_GATES:
         # every step multiplies the input and the hidden state by each gate's weights: 2 FLOPs
