@@ -89,7 +89,7 @@ def child_spec_memory(label: str) -> dict[str, Any]:
     base_kb = _status_kb("VmRSS")
     spec = ct.utils.load_spec(str(path))
     peak_kb = _status_kb("VmHWM")
-    n = sum(len(op) for op in _spec_ops(spec))
+    n = sum(map(len, _spec_ops(spec)))
     return {"spec_kb_per_op": (peak_kb - base_kb) / n}
 
 
@@ -99,38 +99,38 @@ def _spec_ops(spec: Any) -> list[Any]:
     return [b.operations for f in prog.functions.values() for b in f.block_specializations.values()]
 
 
-def _walk_names(spec: Any) -> int:
-    """The least any placement needs from each op, read in Python: its type, its first output's
+def _op_names(op: Any) -> Any:
+    """The least any placement needs from an op, read in Python: its type, its first output's
     name and the names its inputs bind to."""
+    return (
+        op.type,
+        op.outputs[0].name if op.outputs else "",
+        [a.name for arg in op.inputs.values() for a in arg.arguments],
+    )
+
+
+def _op_tensors(op: Any) -> Any:
+    """`_op_names` with every output's dtype and dimensions (what the rules and costs read)."""
+    return (
+        op.type,
+        [
+            (
+                o.name,
+                o.type.tensorType.dataType,
+                [d.constant.size for d in o.type.tensorType.dimensions],
+            )
+            for o in op.outputs
+        ],
+        [a.name for arg in op.inputs.values() for a in arg.arguments],
+    )
+
+
+def _walk(spec: Any, read: Callable[[Any], Any]) -> int:
+    """`read` of every op of the spec (the results dropped): the floor of a Python reader."""
     n = 0
     for ops in _spec_ops(spec):
         for op in ops:
-            _ = (
-                op.type,
-                op.outputs[0].name if op.outputs else "",
-                [a.name for arg in op.inputs.values() for a in arg.arguments],
-            )
-            n += 1
-    return n
-
-
-def _walk_tensors(spec: Any) -> int:
-    """`_walk_names` plus every output's dtype and dimensions (what the rules and costs read)."""
-    n = 0
-    for ops in _spec_ops(spec):
-        for op in ops:
-            _ = (
-                op.type,
-                [
-                    (
-                        o.name,
-                        o.type.tensorType.dataType,
-                        [d.constant.size for d in o.type.tensorType.dimensions],
-                    )
-                    for o in op.outputs
-                ],
-                [a.name for arg in op.inputs.values() for a in arg.arguments],
-            )
+            read(op)
             n += 1
     return n
 
@@ -150,8 +150,8 @@ def child_times(label: str, repeat: int, heavy: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["load_spec_s"], spec = _best_cpu(lambda: ct.utils.load_spec(str(path)), repeat)
     # The floor of any Python reader: walking the parsed spec, nothing built from it.
-    out["walk_names_s"], _ = _best_cpu(lambda: _walk_names(spec), repeat)
-    out["walk_tensors_s"], _ = _best_cpu(lambda: _walk_tensors(spec), repeat)
+    out["walk_names_s"], _ = _best_cpu(lambda: _walk(spec, _op_names), repeat)
+    out["walk_tensors_s"], _ = _best_cpu(lambda: _walk(spec, _op_tensors), repeat)
     spec = None  # not held through the steps below
     out["profile_s"], rep = _best_cpu(lambda: an.profile(path, compute_units="ALL"), repeat)
     out["n_ops"] = len(rep.ops)

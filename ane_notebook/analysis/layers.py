@@ -22,7 +22,7 @@ Where the levels come from, outermost first:
 Torch module paths reach a saved model only through op names: coremltools keeps its scope info
 (``ScopeSource.TORCHSCRIPT_MODULE_NAME``) on the in-memory MIL program, and its backend
 (``converters/mil/backend/mil/load.py``) writes none of it to the protobuf (``MIL.proto`` has no
-field for it).
+field for it), so there is nothing more for the loader to keep.
 
 Ops whose names the converter made up (``transpose_9``, ``var_123``: an op type and a number)
 carry no scope: they take the scopes their neighbours share, so a transpose inside layer 3 is
@@ -34,8 +34,8 @@ repeated chunks (``layer_norm`` in an anonymous transformer).
 
 The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
 (at most `MAX_NAME_DEPTH` levels) and shared by the ops under it (`scopes.py`: the per-op
-half). The lanes' layer band (`render/layerband.py`) and the graph view's collapsed layers
-(`render/graphunits.layer_arrays`) draw it.
+half). The tree is data: the lanes' layer band (`render/layerband.py`) and the graph view's
+collapsed layers (`render/graphunits.layer_arrays`) draw it.
 """
 
 from __future__ import annotations
@@ -309,7 +309,8 @@ def _repeat_nodes(compute: Sequence[Any]) -> list[_Node]:
 # --- the public entry ---------------------------------------------------------------------------
 
 
-_new, _set = object.__new__, object.__setattr__
+_new = object.__new__
+_set = object.__setattr__
 
 
 def _layer(**fields: Any) -> Layer:

@@ -100,7 +100,7 @@ def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
             col("reason_kind"),
             col("rules"),
             col("cost_driver"),
-            [None if e is None else estimate_inputs(e) for e in col("estimate")],
+            map(estimate_inputs, col("estimate")),
             strict=True,
         )
     )
