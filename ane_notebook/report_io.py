@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._gc import gc_paused, survivors_promoted
 from .analysis.crossings import Crossing
 from .analysis.segments import Segment
+from .errors import PlanError
 from .model.graph import Shape
 from .placement.devices import ComputeUnits, Device
 from .placement.result import (
@@ -30,11 +32,12 @@ from .placement.result import (
     warnings_to_list,
 )
 from .report_records import op_records
-from .report_validation import REPORT_FORMAT, REPORT_VERSION
-from .schema import read_json_file, validate_report_dict
+from .report_validation import REPORT_FORMAT, REPORT_VERSION, validate_report
+from .schema import parse_json_bytes, read_json_bytes, validate_report_dict
 
 if TYPE_CHECKING:
-    from .report import ProfileReport, TensorRecord
+    from .report import OpRecord, ProfileReport, TensorRecord
+    from .report_decode import DecodedReport
 
 
 def _shape(s: Shape | None) -> list[int | None] | None:
@@ -134,11 +137,22 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
 def _report(data: Any, origin: str, own: bool) -> ProfileReport:
     """The report of `data`; `own`: the parsed dicts are ours to give the records (`op_records`)."""
+    columns: dict[str, tuple[Any, ...]] = {}  # the ops' columns, if the validator made them
+    data = validate_report_dict(data, origin, columns)
+    return _built(data, op_records(data["ops"], own=own, columns=columns))
+
+
+def _decoded_report(decoded: DecodedReport, origin: str) -> ProfileReport:
+    """The report of a file `report_decode` read: its ops are checked, the rest is here."""
+    validate_report(decoded.data, origin, op_devices=decoded.devices)
+    return _built(decoded.data, decoded.records)
+
+
+def _built(data: dict[str, Any], ops: tuple[OpRecord, ...]) -> ProfileReport:
+    """The report of a validated version-2 dict whose op records are made already."""
     # local: report.py imports this module for its to_dict/load names
     from .report import ModelInfo, ProfileReport, TensorRecord
 
-    columns: dict[str, tuple[Any, ...]] = {}  # the ops' columns, if the validator made them
-    data = validate_report_dict(data, origin, columns)
     m = data["model"]
     info = ModelInfo(
         name=m["name"],
@@ -184,7 +198,7 @@ def _report(data: Any, origin: str, own: bool) -> ProfileReport:
         source=data["source"],
         compute_units=ComputeUnits(data["compute_units"]),
         chip=data["chip"],
-        ops=op_records(data["ops"], own=own, columns=columns),
+        ops=ops,
         segments=segments,
         crossings=crossings,
         metadata=dict(data["metadata"]),
@@ -200,8 +214,10 @@ def _report(data: Any, origin: str, own: bool) -> ProfileReport:
 def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """Read a report (or a recorded plan) written by `ProfileReport.to_json`.
 
-    Invalid files are refused here (PlanError). The records are built a column at a time
-    (`report_records.op_records`); the parsed op dicts are theirs to reuse or free.
+    Invalid files are refused here (PlanError). A file is first decoded straight into checked
+    op structs (`report_decode`); when that is not sure of it (an older format, any problem),
+    it is parsed into dicts and validated the full way, which words the problem, and the records
+    are built a column at a time (`report_records.op_records`).
 
     >>> import ane_notebook as an, tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "r.json")
@@ -209,6 +225,18 @@ def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     >>> an.load_report(path).model.name
     'lstm'
     """
+    # local: msgspec and the structs take ~20 ms to import, which a cold `profile` need not pay
+    from .report_decode import decode_report
+
+    p = Path(path)
     with survivors_promoted():  # the records: no young collection walks them (see _gc.py)
+        raw = read_json_bytes(p)
+        decoded = decode_report(raw)
+        if decoded is not None:
+            try:
+                return _decoded_report(decoded, str(path))
+            except PlanError:
+                pass  # the full path below finds the same problem and words it
+            decoded = None  # freed before the full path parses the file again
         # the parsed dicts are this function's own: the records may keep them (`_report`)
-        return _report(read_json_file(path), str(path), own=True)
+        return _report(parse_json_bytes(raw, p), str(path), own=True)

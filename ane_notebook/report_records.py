@@ -20,7 +20,7 @@ KeyError here.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain, islice, repeat
 from operator import itemgetter, methodcaller, setitem
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from .placement.result import _DEVICE_BY, _DRIVER_BY, _EVIDENCE_BY, _KIND_BY, es
 if TYPE_CHECKING:
     from .report import OpRecord
 
-__all__ = ["op_records"]
+__all__ = ["lane_order", "op_records", "put", "tensor_records", "with_dicts"]
 
 # The fields whose JSON form is not the record's (all but index, names, reason, numbers, flags).
 _READ_FIELDS = (
@@ -61,7 +61,12 @@ class _Lanes(dict[tuple[Any, ...], tuple[Device, ...]]):
         return lanes
 
 
-def _with_dicts(cls: type[Any], dicts: Any, n: int) -> list[Any]:
+def lane_order() -> dict[tuple[Any, ...], tuple[Device, ...]]:
+    """A table: a list of supported devices (names or members) -> those devices in lane order."""
+    return _Lanes()
+
+
+def with_dicts(cls: type[Any], dicts: Any, n: int) -> list[Any]:
     """`n` instances of `cls` (a frozen dataclass) holding the given ``__dict__``s, made the way
     `report._record` makes one: no generated ``__init__``, no per-field ``__setattr__``."""
     objs = list(map(_new, repeat(cls, n)))
@@ -69,31 +74,39 @@ def _with_dicts(cls: type[Any], dicts: Any, n: int) -> list[Any]:
     return objs
 
 
-def _put(dicts: list[dict[str, Any]], key: str, values: Any) -> None:
+def put(dicts: list[dict[str, Any]], key: str, values: Any) -> None:
     """``d[key] = value`` for each dict and value, in C."""
     deque(map(setitem, dicts, repeat(key), values), maxlen=0)
 
 
 def _outputs(outputs: Sequence[list[dict[str, Any]]]) -> Any:
-    """Each op's output records (an iterable of tuples), from each op's list of tensor dicts.
+    """Each op's output records (an iterable of tuples), from each op's list of tensor dicts."""
+    return tensor_records(outputs, _dict_fields)
+
+
+def _dict_fields(tensors: list[dict[str, Any]]) -> tuple[Iterable[Any], ...]:
+    shapes = [None if s is None else tuple(s) for s in map(_SHAPE, tensors)]
+    return map(_NAME, tensors), shapes, map(_DTYPE, tensors)
+
+
+def tensor_records(
+    outputs: Sequence[Sequence[Any]], fields: Callable[[list[Any]], tuple[Iterable[Any], ...]]
+) -> Any:
+    """Each op's output records (an iterable of tuples), from each op's sequence of tensors
+    (dicts or structs); `fields` gives all tensors' names, shapes (tuples) and dtypes.
 
     `TensorRecord` is slotted (no ``__dict__`` to hand over): each field is set a column at a
-    time, in C, as its frozen ``__init__`` would set it; the tensor dicts are only read."""
+    time, in C, as its frozen ``__init__`` would set it; the tensors are only read."""
     from .report import TensorRecord  # local: report imports report_io, which imports us
 
     tensors = list(chain.from_iterable(outputs))
     if not tensors:
         return repeat((), len(outputs))
     records = list(map(_new, repeat(TensorRecord, len(tensors))))
-    shapes = [None if s is None else tuple(s) for s in map(_SHAPE, tensors)]
-    for field, values in (
-        ("name", map(_NAME, tensors)),
-        ("shape", shapes),
-        ("dtype", map(_DTYPE, tensors)),
-    ):
+    for field, values in zip(("name", "shape", "dtype"), fields(tensors), strict=True):
         deque(map(_set, records, repeat(field), values), maxlen=0)
-    if len(records) == len(outputs):  # one output per op (the usual case): 1-tuples in C
-        return zip(records)
+    if len(records) == len(outputs) and min(map(len, outputs)) == 1:
+        return zip(records)  # one output per op (the usual case): 1-tuples in C
     # regrouped in order: each op takes the next len(its outputs) records
     return map(tuple, map(islice, repeat(iter(records)), map(len, outputs)))
 
@@ -142,7 +155,7 @@ def op_records(
         # fresh dicts, one per op, from the columns: made one after another they sit together
         # in memory, and a record's attribute reads are then ~2x faster than from the parsed
         # dicts (scattered among their values): `to_html` of a loaded report reads them a lot
-        return tuple(_with_dicts(OpRecord, _fresh_dicts(columns, converted), len(ops)))
+        return tuple(with_dicts(OpRecord, _fresh_dicts(columns, converted), len(ops)))
     if not own:  # the dicts are changed below: the caller's are left as they are
         ops = list(map(dict.copy, ops))
     # one update per op with all its converted fields (a C loop; 12 separate passes of
@@ -150,7 +163,7 @@ def op_records(
     deque(
         map(dict.update, ops, map(zip, repeat(_CONVERTED), zip(*converted, strict=True))), maxlen=0
     )
-    return tuple(_with_dicts(OpRecord, ops, len(ops)))
+    return tuple(with_dicts(OpRecord, ops, len(ops)))
 
 
 def _fresh_dicts(columns: Mapping[str, Sequence[Any]], converted: Sequence[Any]) -> Any:

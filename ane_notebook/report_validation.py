@@ -31,7 +31,7 @@ from .placement.devices import ComputeUnits, Device, Evidence
 from .placement.result import CostDriver, PlacementSource, ReasonKind, WarningKind
 from .report_columns import op_columns
 
-__all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "MAX_TIME_MS", "validate_report"]
+__all__ = ["MAX_BYTES", "MAX_JSON_DEPTH", "MAX_TIME_MS", "estimate_is_valid", "validate_report"]
 
 
 def _values(kind: type[Enum]) -> frozenset[str]:
@@ -133,15 +133,20 @@ class _Invalid(Exception):
 
 
 def validate_report(
-    data: dict[str, Any], origin: str, columns: dict[str, tuple[Any, ...]] | None = None
+    data: dict[str, Any],
+    origin: str,
+    columns: dict[str, tuple[Any, ...]] | None = None,
+    op_devices: list[str | None] | None = None,
 ) -> dict[str, Any]:
     """Check a version-2 report dict completely; return it, or raise a one-line PlanError.
 
     When `columns` is given and the ops were checked a column at a time (`report_columns`),
     it receives those columns (field name -> one value per op), for a caller building from them.
+    `op_devices`: the ops were checked already (`report_decode`), these are their devices;
+    everything else is checked.
     """
     try:
-        _check_report(data, columns)
+        _check_report(data, columns, op_devices)
     except _Invalid as e:
         where = "/".join(str(p) for p in e.where) or "top level"
         raise PlanError(origin, f"invalid report at {where}: {e.problem}") from None
@@ -295,7 +300,11 @@ def _depth_ok(value: object, where: tuple[object, ...]) -> None:
 # --- the report -------------------------------------------------------------------------------
 
 
-def _check_report(data: dict[str, Any], columns: dict[str, tuple[Any, ...]] | None) -> None:
+def _check_report(
+    data: dict[str, Any],
+    columns: dict[str, tuple[Any, ...]] | None,
+    op_devices: list[str | None] | None = None,
+) -> None:
     _keys(data, _TOP, ())
     if data["format"] != REPORT_FORMAT:
         raise _Invalid(("format",), f"expected {REPORT_FORMAT!r}")
@@ -313,9 +322,11 @@ def _check_report(data: dict[str, Any], columns: dict[str, tuple[Any, ...]] | No
     n = len(ops)
     # All ops at once when they are certainly valid; else one by one, which finds and words the
     # first problem (the fast path never accepts what the loop refuses: report_columns.py).
-    checked = op_columns(ops, _COLUMN_LIMITS)
-    if checked:
-        devices: list[str | None] = list(checked["device"])
+    checked = None if op_devices is not None else op_columns(ops, _COLUMN_LIMITS)
+    if op_devices is not None:
+        devices: list[str | None] = op_devices
+    elif checked:
+        devices = list(checked["device"])
     else:
         devices = [None] * n
         for i, op in enumerate(ops):
@@ -389,6 +400,15 @@ def _check_estimate(value: object, where: tuple[object, ...]) -> None:
     _enum(e["reason_kind"], _REASON_KINDS, (*where, "reason_kind"))
     _optional_enum(e["evidence"], _EVIDENCE, (*where, "evidence"))
     _str_list(e["rules"], (*where, "rules"))
+
+
+def estimate_is_valid(value: object) -> bool:
+    """Whether an op's estimate (not null) passes `_check_estimate`."""
+    try:
+        _check_estimate(value, ())
+    except _Invalid:
+        return False
+    return True
 
 
 def _check_timings(value: object) -> None:

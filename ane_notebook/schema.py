@@ -74,6 +74,12 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
     standard library's parser, with strict number hooks, reads the rest.
     """
     p = Path(path)
+    return parse_json_bytes(read_json_bytes(p), p)
+
+
+def read_json_bytes(p: Path) -> bytes:
+    """The bytes of a report or plan file; PlanError naming it if it is not a readable regular
+    file of at most `MAX_REPORT_BYTES`."""
     try:
         st = p.stat()
     except ValueError:  # a NUL byte, or a character no file name can hold
@@ -92,13 +98,17 @@ def read_json_file(path: str | os.PathLike[str]) -> Any:
             raise PlanError(
                 p, f"larger than {MAX_REPORT_BYTES // 2**20} MB, the limit for a report or plan"
             )
-        raw = p.read_bytes()
+        return p.read_bytes()
     except FileNotFoundError:
         raise PlanError(p, "no such file") from None
     except IsADirectoryError:
         raise PlanError(p, "is a folder, expected a .json file") from None
     except OSError as e:
         raise PlanError(p, f"cannot read: {e.strerror}") from None
+
+
+def parse_json_bytes(raw: bytes, p: Path) -> Any:
+    """`raw` (the bytes of file `p`) parsed strictly, as `read_json_file` says."""
     with gc_paused():  # a report parses into ~a million small objects, none in cycles
         if not _has_long_integer(raw):
             try:

@@ -1,0 +1,194 @@
+"""The fast path of `load_report`: a report file decoded by msgspec straight into typed op
+structs, checked while it is parsed (GitHub issue 14).
+
+Parsing a 50k-op report into dicts (orjson), checking the ops a column at a time
+(`report_columns`) and making records from the columns took ~0.5 s. Here msgspec decodes the
+file against `_Op`: every rule of `report_validation._check_op` that is about one value (exact
+types, enum values, number ranges, field sets) is in the struct's annotations and is checked in
+C while parsing; the rules about an op's position (its index, inputs before it), duplicate
+devices and estimates are checked after, a column at a time. The records are made from the
+structs: an op's fields come out already in their record form (enum members, tuples, floats).
+
+Like `report_columns`, this only ever says "certainly valid" or "not sure": `decode_report`
+returns None for anything it cannot decode or is not sure of (a format-1 report, a report
+written before `cost_driver`, one bad value anywhere, JSON nested past msgspec's limit), and
+`load_report` then reads the file the full way, which accepts, refuses and words exactly as
+before. Everything outside the ops is decoded as plain JSON values and checked by
+`report_validation` itself. `tests/test_report_decode.py` holds the two paths to the same
+outcome: the same report for valid files, a refusal from the full path for every file this one
+is not sure of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import compress
+from operator import attrgetter, lt
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from .placement.devices import Device, Evidence
+from .placement.result import CostDriver, ReasonKind, estimate_from_dict
+from .report_records import lane_order, put, tensor_records, with_dicts
+from .report_validation import (
+    MAX_DIM,
+    MAX_RANK,
+    MAX_TIME_MS,
+    REPORT_FORMAT,
+    REPORT_VERSION,
+    estimate_is_valid,
+)
+
+if TYPE_CHECKING:
+    from .report import OpRecord
+
+__all__ = ["DecodedReport", "decode_report"]
+
+# The ranges of `report_validation` (`_number`, `_shape`, `_index_list`), as msgspec constraints.
+_Time = Annotated[float, Meta(ge=0, le=MAX_TIME_MS)]
+# An int stays an int (the record keeps the value as written), a float a float.
+_Weight = Annotated[int, Meta(ge=0, le=1)] | Annotated[float, Meta(ge=0, le=1)] | None
+_Dim = Annotated[int, Meta(ge=0, le=MAX_DIM)] | None
+_Shape = Annotated[tuple[_Dim, ...], Meta(max_length=MAX_RANK)] | None
+_OpIndex = Annotated[int, Meta(ge=0)]
+
+
+# gc=False: decoded JSON holds no reference cycles, and untracked structs cost the collector
+# nothing. No defaults: a missing field is "not sure" (the full path words it).
+class _Tensor(Struct, forbid_unknown_fields=True, gc=False):
+    name: str
+    shape: _Shape
+    dtype: str
+
+
+class _Op(Struct, forbid_unknown_fields=True, gc=False):
+    # The order of `report_validation._COLUMN_LIMITS`, which is the order of the records'
+    # ``__dict__`` on the column path too.
+    index: int
+    name: str
+    op_type: str
+    function: str
+    device: Device | None
+    supported: tuple[Device, ...]
+    reason: str
+    reason_kind: ReasonKind
+    evidence: Evidence | None
+    est_time_ms: _Time
+    rules: tuple[str, ...]
+    cost_weight: _Weight
+    contested: bool
+    alt_device: Device | None
+    shape_unknown: bool
+    cost_driver: CostDriver | None
+    estimate: dict[str, Any] | None
+    outputs: tuple[_Tensor, ...]
+    inputs: tuple[_OpIndex, ...]
+    is_const: bool
+    block: tuple[str, ...]
+
+
+class _Report(Struct, forbid_unknown_fields=True):
+    # Only the ops are typed; the rest is plain JSON, checked by `report_validation`.
+    format: Literal[REPORT_FORMAT]  # type: ignore[valid-type]  # a str constant
+    version: Literal[REPORT_VERSION]  # type: ignore[valid-type]  # an int constant
+    source: Any
+    compute_units: Any
+    chip: Any
+    model: Any
+    metadata: Any
+    timings: Any
+    warnings: Any
+    uncertainty: Any
+    hazards: Any
+    ops: list[_Op]
+    segments: Any
+    crossings: Any
+
+
+_DECODER = msgspec.json.Decoder(_Report)
+_REPORT_FIELDS = _Report.__struct_fields__
+_OP_FIELDS = _Op.__struct_fields__
+_DEVICE_NAME: dict[Device | None, str | None] = {None: None, **{d: d.value for d in Device}}
+_FLOAT_MAX = 1.7976931348623157e308
+
+
+@dataclass(frozen=True)
+class DecodedReport:
+    """A report file decoded and its ops checked: `data` holds the report's fields as parsed,
+    the ops as structs (for `report_validation` to check the rest against), `records` the op
+    records and `devices` each op's device name."""
+
+    data: dict[str, Any]
+    records: tuple[OpRecord, ...]
+    devices: list[str | None]
+
+
+def decode_report(raw: bytes) -> DecodedReport | None:
+    """`raw` decoded, its ops checked and made records; None when not sure (see the module)."""
+    try:
+        report = _DECODER.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    ops = report.ops
+    if not ops or not _ops_ok(ops) or _has_huge_int(report.metadata):
+        return None
+    data = dict(zip(_REPORT_FIELDS, msgspec.structs.astuple(report), strict=True))
+    devices = list(map(_DEVICE_NAME.__getitem__, map(attrgetter("device"), ops)))
+    return DecodedReport(data, _records(ops), devices)
+
+
+def _ops_ok(ops: list[_Op]) -> bool:
+    """The rules of `_check_op` the annotations cannot say: indices in order, inputs before
+    their reader, no device listed twice, estimates valid."""
+    n = len(ops)
+    if list(map(attrgetter("index"), ops)) != list(range(n)):
+        return False
+    inputs = list(map(attrgetter("inputs"), ops))
+    reading = list(filter(None, inputs))  # the ops that read any (an empty tuple is falsy)
+    if reading and not all(map(lt, map(max, reading), compress(range(n), inputs))):
+        return False
+    for lanes in set(map(attrgetter("supported"), ops)):  # a few distinct lists in a model
+        if len(set(lanes)) != len(lanes):
+            return False
+    estimates = [e for e in map(attrgetter("estimate"), ops) if e is not None]
+    return all(map(estimate_is_valid, estimates))
+
+
+def _has_huge_int(value: Any) -> bool:
+    """Whether free-form JSON holds an integer beyond any float, which the full path's parser
+    refuses (`schema._float_sized_int`) and msgspec keeps: then not sure."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is int and not -_FLOAT_MAX <= item <= _FLOAT_MAX:
+            return True
+        if type(item) is dict:
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False
+
+
+def _struct_fields(tensors: list[_Tensor]) -> tuple[Any, ...]:
+    return tuple(map(attrgetter(f), tensors) for f in ("name", "shape", "dtype"))
+
+
+def _records(ops: list[_Op]) -> tuple[OpRecord, ...]:
+    """The ops' records: each struct's fields as a new dict, with the fields whose record form
+    is not the decoded one replaced (output records, estimates, and supported devices in lane
+    order where they were not)."""
+    from .report import OpRecord  # local: report imports report_io, which imports us
+
+    dicts = list(map(msgspec.structs.asdict, ops))
+    outputs = list(map(attrgetter("outputs"), ops))
+    put(dicts, "outputs", tensor_records(outputs, _struct_fields))
+    supported = list(map(attrgetter("supported"), ops))
+    lanes = lane_order()
+    if any(lanes[key] != key for key in set(supported)):  # ours are in lane order already
+        put(dicts, "supported", map(lanes.__getitem__, supported))
+    # Core ML plans only: our estimate beside its choice (an empty dict was refused above)
+    for d in compress(dicts, map(attrgetter("estimate"), ops)):
+        d["estimate"] = estimate_from_dict(d["estimate"])
+    return tuple(with_dicts(OpRecord, dicts, len(dicts)))

@@ -1,0 +1,213 @@
+"""The typed fast path of `load_report` (`report_decode`).
+
+It may only ever say "certainly valid": whatever the full path (orjson, then
+`report_validation`) refuses, `load_report` must still refuse with the same one-line error, and
+whatever both accept must give the same report, field for field. It must also be taken on the
+reports we write, or it buys nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_report_columns import _BAD, _BAD_ESTIMATE, _VALUES, _doc, _op_paths, _set, with_estimates
+
+from ane_notebook import report_decode
+from ane_notebook.errors import PlanError
+from ane_notebook.model.examples import EXAMPLES
+from ane_notebook.placement.devices import DEVICE_ORDER
+from ane_notebook.report import OpRecord, load_report
+from ane_notebook.report_decode import decode_report
+
+
+def _bytes(doc: Any) -> bytes:
+    # NaN and infinities go out as the literals JSON forbids: both parsers must refuse them
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+def _outcome(raw: bytes, tmp_path: Path, fast: bool) -> tuple[Any, ...]:
+    """("ok", the report's JSON, its records) or ("refused", the PlanError's text), with the
+    fast path on or off."""
+    path = tmp_path / "r.json"
+    path.write_bytes(raw)
+    with pytest.MonkeyPatch.context() as m:
+        if not fast:
+            m.setattr(report_decode, "decode_report", lambda raw: None)
+        try:
+            report = load_report(path)
+        except PlanError as e:
+            return "refused", str(e)
+    return "ok", report.to_json(), report.ops
+
+
+def _same_outcome(raw: bytes, tmp_path: Path) -> tuple[Any, ...]:
+    fast, slow = _outcome(raw, tmp_path, True), _outcome(raw, tmp_path, False)
+    assert fast == slow
+    return fast
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_our_reports_take_the_fast_path_and_load_as_before(example: str, tmp_path: Path) -> None:
+    for units in ("ALL", "CPU_AND_NE", "CPU_ONLY"):
+        for doc in (_doc(example, units), with_estimates(_doc(example, units))):
+            raw = _bytes(doc)
+            decoded = decode_report(raw)
+            assert decoded is not None
+            path = tmp_path / "r.json"
+            path.write_bytes(raw)
+            fast = load_report(path)
+            with pytest.MonkeyPatch.context() as m:
+                m.setattr(report_decode, "decode_report", lambda raw: None)
+                slow = load_report(path)
+            assert fast == slow and fast.to_dict() == doc
+            # the records' own dicts: the same fields, values, types and order
+            for a, b in zip(fast.ops, slow.ops, strict=True):
+                assert type(a) is OpRecord and list(vars(a).items()) == list(vars(b).items())
+                assert [type(v) for v in vars(a).values()] == [type(v) for v in vars(b).values()]
+                assert OpRecord(**vars(a)) == a
+            assert decoded.devices == [o["device"] for o in doc["ops"]]
+
+
+@pytest.mark.parametrize(("path", "value"), _BAD + _BAD_ESTIMATE)
+def test_one_bad_value_is_refused_with_the_full_paths_error(
+    path: tuple[Any, ...], value: Any, tmp_path: Path
+) -> None:
+    doc = with_estimates(_doc()) if path[:3] == ("ops", 3, "estimate") else _doc()
+    _set(doc, path, value)
+    raw = _bytes(doc)
+    kind = _same_outcome(raw, tmp_path)[0]
+    # a str subclass is a plain string once written: then the file is valid
+    if kind == "refused":
+        assert decode_report(raw) is None or _refused_after_decoding(raw)
+
+
+def _refused_after_decoding(raw: bytes) -> bool:
+    decoded = decode_report(raw)
+    assert decoded is not None
+    from ane_notebook.report_validation import validate_report
+
+    try:
+        validate_report(decoded.data, "<doc>", op_devices=decoded.devices)
+    except PlanError:
+        return True
+    return False
+
+
+_TIME = '"est_time_ms": 0.0'
+_SLOT = '"<slot>"'  # a value in the top-level metadata, for texts json.dumps cannot write
+_TEXT_CASES = {
+    "duplicate key, last valid": lambda t: t.replace('"index": 3,', '"index": "x", "index": 3,'),
+    "duplicate key, last bad": lambda t: t.replace('"index": 3,', '"index": 3, "index": "x",'),
+    "escaped key": lambda t: t.replace('"op_type"', '"op\\u005ftype"'),
+    "byte order mark": lambda t: "\ufeff" + t,
+    "trailing data": lambda t: t + " []",
+    "control character in a string": lambda t: t.replace('"main"', '"ma\x01in"', 1),
+    "unpaired surrogate": lambda t: t.replace('"main"', '"ma\\ud800in"', 1),
+    "paired surrogates": lambda t: t.replace('"main"', '"ma\\ud83d\\ude00in"', 1),
+    "huge integer as a time": lambda t: t.replace(_TIME, f'"est_time_ms": 1{"0" * 400}', 1),
+    "integer above the time limit": lambda t: t.replace(_TIME, f'"est_time_ms": 1{"0" * 199}1', 1),
+    "exponent past a float": lambda t: t.replace(_TIME, '"est_time_ms": 1e400', 1),
+    "negative zero": lambda t: t.replace(_TIME, '"est_time_ms": -0.0', 1),
+    "integer weight": lambda t: t.replace('"cost_weight": null', '"cost_weight": 1', 1),
+    "version 2.0": lambda t: t.replace('"version": 2', '"version": 2.0', 1),
+    "deep metadata": lambda t: t.replace(_SLOT, "[" * 40 + "]" * 40),
+    "metadata nested past the parsers": lambda t: t.replace(_SLOT, "[" * 3000 + "]" * 3000),
+    "not UTF-8": lambda t: t.replace('"main"', '"ma\udcffin"', 1),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(_TEXT_CASES))
+def test_texts_either_path_reads_alike(case: str, tmp_path: Path) -> None:
+    doc = _doc()
+    doc["metadata"]["slot"] = "<slot>"
+    text = json.dumps(doc, ensure_ascii=False)
+    changed = _TEXT_CASES[case](text)
+    assert changed != text
+    raw = changed.encode("utf-8", "surrogateescape")
+    _same_outcome(raw, tmp_path)
+
+
+def test_older_reports_go_the_full_way(tmp_path: Path) -> None:
+    doc = _doc()
+    for o in doc["ops"]:
+        del o["cost_driver"]  # written before cost drivers: read as None by the full path
+    raw = _bytes(doc)
+    assert decode_report(raw) is None
+    kind, text, _ = _same_outcome(raw, tmp_path)
+    assert kind == "ok" and all(o["cost_driver"] is None for o in json.loads(text)["ops"])
+    no_ops = dict(_doc(), ops=[], segments=[], crossings=[], warnings=[], hazards=[])
+    no_ops["uncertainty"] = None
+    assert decode_report(_bytes(no_ops)) is None
+    _same_outcome(_bytes(no_ops), tmp_path)
+
+
+def test_supported_devices_in_another_order_come_out_in_lane_order(tmp_path: Path) -> None:
+    doc = _doc()
+    ops = [o for o in doc["ops"] if len(o["supported"]) > 1]
+    assert ops
+    for o in ops:
+        o["supported"].reverse()
+    kind, _, records = _same_outcome(_bytes(doc), tmp_path)
+    assert kind == "ok"
+    order = {d.value: i for i, d in enumerate(DEVICE_ORDER)}
+    assert [[d.value for d in r.supported] for r in records] == [
+        sorted(o["supported"], key=order.__getitem__) for o in doc["ops"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (10**400, "refused"),
+        (-(10**400), "refused"),
+        ([[[[10**309]]]], "refused"),
+        (1234567890123456789012, "ok"),
+        ({"a": [1.5, 10**308]}, "ok"),
+    ],
+)
+def test_integers_in_free_form_metadata_read_alike(value: Any, kind: str, tmp_path: Path) -> None:
+    # the full path's parser refuses integers beyond any float; msgspec would keep them
+    doc = _doc()
+    doc["metadata"]["n"] = value
+    assert _same_outcome(_bytes(doc), tmp_path)[0] == kind
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    estimates=st.booleans(),
+    choice=st.integers(min_value=0),
+    action=st.sampled_from(["replace", "delete", "add"]),
+    value=_VALUES,
+)
+def test_any_change_to_an_op_has_one_outcome(
+    estimates: bool, choice: int, action: str, value: Any, tmp_path_factory: Any
+) -> None:
+    doc = with_estimates(_doc("control_flow")) if estimates else _doc("control_flow")
+    paths = _op_paths(doc)
+    path = paths[choice % len(paths)]
+    parent: Any = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    if action == "replace":
+        parent[path[-1]] = copy.deepcopy(value)
+    elif action == "delete":
+        del parent[path[-1]]
+    elif isinstance(parent, dict):
+        parent[f"extra_{path[-1]}"] = copy.deepcopy(value)
+    else:
+        parent.append(copy.deepcopy(value))
+    _same_outcome(_bytes(doc), tmp_path_factory.mktemp("r"))
+
+
+def test_the_op_struct_has_the_report_fields_in_the_column_order() -> None:
+    from ane_notebook.report_validation import _COLUMN_LIMITS
+
+    assert tuple(_COLUMN_LIMITS["op_types"]) == report_decode._OP_FIELDS
+    assert set(report_decode._OP_FIELDS) == {f.name for f in dataclasses.fields(OpRecord)}
