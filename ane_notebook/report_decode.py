@@ -31,15 +31,9 @@ from msgspec import Meta, Struct
 
 from .placement.devices import Device, Evidence
 from .placement.result import CostDriver, ReasonKind, estimate_from_dict
+from .report_format import MAX_DIM, MAX_RANK, MAX_TIME_MS, REPORT_FORMAT, REPORT_VERSION
 from .report_records import lane_order, put, tensor_records, with_dicts
-from .report_validation import (
-    MAX_DIM,
-    MAX_RANK,
-    MAX_TIME_MS,
-    REPORT_FORMAT,
-    REPORT_VERSION,
-    estimate_is_valid,
-)
+from .report_validation import estimate_is_valid
 
 if TYPE_CHECKING:
     from .report import OpRecord
@@ -64,7 +58,7 @@ class _Tensor(Struct, forbid_unknown_fields=True, gc=False):
 
 
 class _Op(Struct, forbid_unknown_fields=True, gc=False):
-    # The order of `report_validation._COLUMN_LIMITS`, which is the order of the records'
+    # The order of `report_format._COLUMN_LIMITS`, which is the order of the records'
     # ``__dict__`` on the column path too.
     index: int
     name: str
