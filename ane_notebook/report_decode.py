@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from ._recursion import bounded_recursion
 from .placement.devices import Device, Evidence
 from .placement.result import CostDriver, ReasonKind, estimate_from_dict
 from .report_format import MAX_DIM, MAX_RANK, MAX_TIME_MS, REPORT_FORMAT, REPORT_VERSION
@@ -122,7 +123,8 @@ class DecodedReport:
 def decode_report(raw: bytes) -> DecodedReport | None:
     """`raw` decoded, its ops checked and made records; None when not sure (see the module)."""
     try:
-        report = _DECODER.decode(raw)
+        with bounded_recursion():  # msgspec recurses in C (see _recursion.py)
+            report = _DECODER.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         return None
     ops = report.ops

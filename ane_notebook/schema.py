@@ -21,6 +21,7 @@ import fastjsonschema
 import orjson
 
 from ._gc import gc_paused
+from ._recursion import bounded_recursion
 from .errors import PlanError
 from .report_validation import REPORT_FORMAT, REPORT_VERSION, validate_report
 
@@ -114,7 +115,9 @@ def parse_json_bytes(raw: bytes, p: Path) -> Any:
             try:
                 return orjson.loads(raw)
             except orjson.JSONDecodeError as e:
-                if "recursion" in str(e):  # orjson's own limit: 1024 levels
+                # orjson's own limit, 1024 levels ("recursion limit" before 3.11, "depth limit"
+                # since): not handed to the standard parser, which recurses in C
+                if "recursion" in str(e) or "depth limit" in str(e):
                     raise PlanError(p, "not valid JSON (nested too deeply)") from None
                 # otherwise the standard parser below says exactly what is wrong
         return _parse_exactly(raw, p)
@@ -153,12 +156,13 @@ def _parse_exactly(raw: bytes, p: Path) -> Any:
     except UnicodeDecodeError:
         raise PlanError(p, "not UTF-8 text; expected a .json file") from None
     try:
-        data = json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            parse_int=_float_sized_int,
-        )
+        with bounded_recursion():
+            data = json.loads(
+                text,
+                parse_constant=_reject_constant,
+                parse_float=_finite_float,
+                parse_int=_float_sized_int,
+            )
     except RecursionError:
         raise PlanError(p, "not valid JSON (nested too deeply)") from None
     except ValueError as e:  # JSONDecodeError is a ValueError

@@ -481,6 +481,14 @@ def test_bad_remote_plans_say_what_is_wrong(plan: dict[str, Any], message: str) 
     assert "\n" not in str(info.value)
 
 
+def test_deeply_nested_remote_plan_files_are_refused_in_one_line(tmp_path: Path) -> None:
+    deep = tmp_path / "plan.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(PlanError, match="nested too deeply") as info:
+        placement_from_remote_plan(main_graph(), deep, ALL)
+    assert str(deep) in str(info.value)
+
+
 def test_remote_plan_files_name_the_file(tmp_path: Path) -> None:
     bad = tmp_path / "plan.json"
     bad.write_text("{not json")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +213,49 @@ def test_the_op_struct_has_the_report_fields_in_the_column_order() -> None:
 
     assert tuple(_COLUMN_LIMITS["op_types"]) == report_decode._OP_FIELDS
     assert set(report_decode._OP_FIELDS) == {f.name for f in dataclasses.fields(OpRecord)}
+
+
+@pytest.mark.parametrize("long_integer", [False, True])
+def test_a_raised_recursion_limit_does_not_let_deep_files_crash_the_parsers(
+    long_integer: bool, tmp_path: Path
+) -> None:
+    # The C parsers' nesting bound follows the recursion limit: raised far, a deep file would
+    # crash the interpreter (in a child process here, so a crash fails the test, not the run).
+    # msgspec reads the file first; orjson then refuses it (1024 levels), unless it holds a
+    # long integer: then the standard library's parser reads it.
+    path = tmp_path / "deep.json"
+    deep = b"[" * 10**6 + (b"1" * 30 if long_integer else b"") + b"]" * 10**6
+    path.write_bytes(b'{"format": "ane_notebook.report", "version": 2, "metadata": %s}' % deep)
+    code = (
+        "import sys\nfrom ane_notebook.report import load_report\n"
+        "from ane_notebook.errors import PlanError\nsys.setrecursionlimit(10**7)\n"
+        f"try:\n    load_report({str(path)!r})\nexcept PlanError as e:\n    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "nested too deeply" in done.stdout
+
+
+def test_orjsons_depth_limit_is_not_handed_to_the_exact_parser(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ane_notebook.schema as schema
+
+    def exact(raw: bytes, p: Path) -> Any:
+        raise AssertionError("the exact parser was used")
+
+    monkeypatch.setattr(schema, "_parse_exactly", exact)
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 2000 + b"]" * 2000)
+    with pytest.raises(PlanError, match="nested too deeply"):
+        load_report(path)
+
+
+def test_the_recursion_limit_is_lowered_only_while_parsing() -> None:
+    old = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(100_000)
+        assert decode_report(_bytes(_doc())) is not None
+        assert sys.getrecursionlimit() == 100_000
+    finally:
+        sys.setrecursionlimit(old)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
+from .._recursion import bounded_recursion
 from ..errors import ModelLoadError
 from .limits import MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH, MAX_SPEC_BYTES
 from .proto import Model_pb2
@@ -85,7 +86,8 @@ def _package_root_spec(pkg: Path, label: str) -> Path:
         )
     too_deep = f"Manifest.json is nested more than {MAX_MANIFEST_DEPTH} levels deep (the limit)"
     try:
-        doc = json.loads(raw)
+        with bounded_recursion():  # the C parser recurses once per level: see _recursion.py
+            doc = json.loads(raw)
     except RecursionError as e:  # the C parser recurses once per level
         raise ModelLoadError(label, too_deep) from e
     except ValueError as e:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._recursion import bounded_recursion
 from .devices import Device
 
 __all__ = [
@@ -304,7 +305,9 @@ def parse_e5_analytics(text: str) -> dict[str, AnalyticsEntry]:
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         try:
-            _collect(json.loads(stripped), "", entries)
+            with bounded_recursion():  # the C parser recurses once per level: see _recursion.py
+                parsed = json.loads(stripped)
+            _collect(parsed, "", entries)
         except json.JSONDecodeError:
             try:
                 value, _ = _parse_plist(stripped, 0)

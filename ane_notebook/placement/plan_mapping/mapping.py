@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..._recursion import bounded_recursion
 from ...errors import PlanError, UsageError
 from ...model.graph import Graph, Op
 from ..devices import DEVICE_LABEL, DEVICE_ORDER, ComputeUnits, Device
@@ -294,7 +295,10 @@ def placement_from_remote_plan(
     if isinstance(plan, (str, os.PathLike)):
         where = os.fspath(plan)
         try:
-            data = json.loads(Path(where).read_text(encoding="utf-8"))
+            with bounded_recursion():  # the C parser recurses once per level: see _recursion.py
+                data = json.loads(Path(where).read_text(encoding="utf-8"))
+        except RecursionError:
+            raise PlanError(where, "not valid JSON (nested too deeply)") from None
         except OSError as exc:
             raise PlanError(where, f"cannot read the compute plan: {exc.strerror or exc}") from exc
         except json.JSONDecodeError as exc:
