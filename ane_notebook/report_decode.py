@@ -11,12 +11,20 @@ structs: an op's fields come out already in their record form (enum members, tup
 
 Like `report_columns`, this only ever says "certainly valid" or "not sure": `decode_report`
 returns None for anything it cannot decode or is not sure of (a format-1 report, a report
-written before `cost_driver`, one bad value anywhere, JSON nested past msgspec's limit), and
+written before `cost_driver`, one bad value anywhere, an integer of 309 digits or more, JSON
+nested 1000 levels deep), and
 `load_report` then reads the file the full way, which accepts, refuses and words exactly as
 before. Everything outside the ops is decoded as plain JSON values and checked by
 `report_validation` itself. `tests/test_report_decode.py` holds the two paths to the same
 outcome: the same report for valid files, a refusal from the full path for every file this one
 is not sure of.
+
+Duplicate keys: all three parsers keep the last value, but the full path's parser refuses some
+values (an integer beyond a float, nesting past 1024 levels) even where a later duplicate
+replaces them. The digit scan and the nesting bound above keep this path from accepting such a
+file. On Python 3.12 and later msgspec's nesting is bounded by the interpreter's own C limit
+instead of the recursion limit, so a value nested deeper than 1024 levels under a replaced
+duplicate key could be accepted here and refused by the full path (no crash either way).
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from .placement.result import CostDriver, ReasonKind, estimate_from_dict
 from .report_format import MAX_DIM, MAX_RANK, MAX_TIME_MS, REPORT_FORMAT, REPORT_VERSION
 from .report_records import lane_order, put, tensor_records, with_dicts
 from .report_validation import estimate_is_valid
+from .schema import has_digit_run
 
 if TYPE_CHECKING:
     from .report import OpRecord
@@ -106,7 +115,10 @@ _DECODER = msgspec.json.Decoder(_Report)
 _REPORT_FIELDS = _Report.__struct_fields__
 _OP_FIELDS = _Op.__struct_fields__
 _DEVICE_NAME: dict[Device | None, str | None] = {None: None, **{d: d.value for d in Device}}
-_FLOAT_MAX = 1.7976931348623157e308
+# The digits of the smallest integer beyond a float (2**1024 = 1.8e308).
+_FLOAT_DIGITS = 309
+# Levels of nesting msgspec may go (on Python 3.11, where the recursion limit bounds it).
+_MAX_NESTING = 1000
 
 
 @dataclass(frozen=True)
@@ -122,13 +134,20 @@ class DecodedReport:
 
 def decode_report(raw: bytes) -> DecodedReport | None:
     """`raw` decoded, its ops checked and made records; None when not sure (see the module)."""
+    # An integer beyond any float (309 digits or more), anywhere: the full path's parser refuses
+    # it, msgspec keeps it, and a later duplicate key could hide it from every check after.
+    if has_digit_run(raw, _FLOAT_DIGITS):
+        return None
     try:
-        with bounded_recursion():  # msgspec recurses in C (see _recursion.py)
+        # msgspec recurses in C (see _recursion.py): nesting is held below orjson's 1024
+        # levels, so nothing nested deeper, even under a key a later duplicate replaces, is
+        # accepted here that the full path refuses
+        with bounded_recursion(_MAX_NESTING):
             report = _DECODER.decode(raw)
     except (msgspec.DecodeError, RecursionError):
         return None
     ops = report.ops
-    if not ops or not _ops_ok(ops) or _has_huge_int(report.metadata):
+    if not ops or not _ops_ok(ops):
         return None
     data = dict(zip(_REPORT_FIELDS, msgspec.structs.astuple(report), strict=True))
     devices = list(map(_DEVICE_NAME.__getitem__, map(attrgetter("device"), ops)))
@@ -150,21 +169,6 @@ def _ops_ok(ops: list[_Op]) -> bool:
             return False
     estimates = [e for e in map(attrgetter("estimate"), ops) if e is not None]
     return all(map(estimate_is_valid, estimates))
-
-
-def _has_huge_int(value: Any) -> bool:
-    """Whether free-form JSON holds an integer beyond any float, which the full path's parser
-    refuses (`schema._float_sized_int`) and msgspec keeps: then not sure."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if type(item) is int and not -_FLOAT_MAX <= item <= _FLOAT_MAX:
-            return True
-        if type(item) is dict:
-            stack.extend(item.values())
-        elif type(item) is list:
-            stack.extend(item)
-    return False
 
 
 def _struct_fields(tensors: list[_Tensor]) -> tuple[Any, ...]:

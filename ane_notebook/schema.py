@@ -136,16 +136,23 @@ _DIGIT_CLASSES = bytes(
     ord("0") if ord("0") <= b <= ord("9") else b if b == ord(".") else ord(" ") for b in range(256)
 )
 _RUN = b"0" * 19
-_LONG_RUN = b" " + _RUN
 _PIECE = 1 << 18
 
 
 def _has_long_integer(raw: bytes) -> bool:
-    if raw[: len(_RUN)].translate(_DIGIT_CLASSES) == _RUN:  # a run at the very start
+    return has_digit_run(raw, len(_RUN))
+
+
+def has_digit_run(raw: bytes, digits: int) -> bool:
+    """Whether `raw` holds a run of at least `digits` digits not right after a digit or a "."
+    (an integer literal, or an exponent, that long; see above)."""
+    run = b"0" * digits
+    if raw[:digits].translate(_DIGIT_CLASSES) == run:  # a run at the very start
         return True
+    preceded = b" " + run
     for start in range(0, len(raw), _PIECE):
-        piece = raw[max(0, start - len(_RUN)) : start + _PIECE]
-        if _LONG_RUN in piece.translate(_DIGIT_CLASSES):
+        piece = raw[max(0, start - digits) : start + _PIECE]
+        if preceded in piece.translate(_DIGIT_CLASSES):
             return True
     return False
 

@@ -259,3 +259,56 @@ def test_the_recursion_limit_is_lowered_only_while_parsing() -> None:
         assert sys.getrecursionlimit() == 100_000
     finally:
         sys.setrecursionlimit(old)
+
+
+_HUGE = "1" + "0" * 400
+_DEEP = "[" * 1100 + "]" * 1100
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('"chip": "', f'"chip": {_HUGE}, "chip": "'),
+        ('"chip": "', f'"chip": 9{"9" * 308}, "chip": "'),
+        ('"metadata": {', f'"metadata": [{_HUGE}], "metadata": {{'),
+        ('"model": {"name": ', f'"model": {{"name": {_HUGE}, "name": '),
+        ('"timings": ', f'"timings": {_HUGE}, "timings": '),
+        ('"segments": ', f'"segments": {_HUGE}, "segments": '),
+        ('"estimate": null', f'"estimate": {{"a": {_HUGE}}}, "estimate": null'),
+        ('"chip": "', f'"chip": {_DEEP}, "chip": "'),
+        ('"estimate": null', f'"estimate": {{"a": {_DEEP}}}, "estimate": null'),
+    ],
+)
+def test_a_value_a_duplicate_key_replaces_is_refused_as_by_the_full_path(
+    old: str, new: str, tmp_path: Path
+) -> None:
+    # Every parser keeps the last of two equal keys, but the full path's refuses an integer
+    # beyond a float or nesting past 1024 levels even in the value replaced (found in review).
+    # A raised recursion limit (as in IPython) would let msgspec nest that deep.
+    text = json.dumps(_doc(), ensure_ascii=False)
+    assert old in text
+    raw = text.replace(old, new, 1).encode("utf-8")
+    limit = sys.getrecursionlimit()
+    try:
+        sys.setrecursionlimit(3000)
+        assert _same_outcome(raw, tmp_path)[0] == "refused"
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_a_deep_call_stack_with_a_raised_limit_still_parses(tmp_path: Path) -> None:
+    # the parsers' recursion limit is relative to the depth they are called at: from 9,990
+    # frames down, a file with a long integer (the standard parser's) loads as from the top
+    doc = _doc()
+    doc["metadata"]["big"] = 12345678901234567890123
+    raw = _bytes(doc)
+    limit = sys.getrecursionlimit()
+
+    def at_depth(n: int) -> tuple[Any, ...]:
+        return at_depth(n - 1) if n else _same_outcome(raw, tmp_path)
+
+    try:
+        sys.setrecursionlimit(100_000)
+        assert at_depth(9_990)[0] == "ok"
+    finally:
+        sys.setrecursionlimit(limit)
