@@ -36,6 +36,8 @@ from bokeh.resources import INLINE
 from bokeh.util.serialization import make_globally_unique_css_safe_id, make_globally_unique_id
 from jinja2 import Template
 
+from .docjson import doc_json
+
 
 @contextmanager
 def page_parts(
@@ -45,7 +47,8 @@ def page_parts(
     doc = roots[0].document if roots else None
     if isinstance(doc, Document) and list(doc.roots) == list(roots):
         docid = make_globally_unique_id()
-        docs_json = {docid: doc.to_json(deferred=False)}
+        # bokeh's JSON, without computing the default of every unset property (docjson.py).
+        docs_json = {docid: doc_json(doc)}
         items = [RenderItem(docid, roots={r: make_globally_unique_css_safe_id() for r in roots})]
         yield docs_json, items, bundle_for_objs_and_resources([doc], INLINE)
         return
