@@ -39,8 +39,8 @@ from .encode import encode_sources
 from .header import header_height_px
 from .packjs import packed_file_html
 from .pagejson import file_page
-from .propcache import class_facts_cached
 from .palette import legend_text
+from .propcache import class_facts_cached
 from .summaries import shared_summaries
 
 
