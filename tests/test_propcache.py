@@ -70,7 +70,8 @@ def _facts(cls: type[Model]) -> list[Any]:
                         float,
                         str,
                     )
-                    out.append((name, no_eval, type(value), repr(value), shared))
+                    state = vars(value) if hasattr(value, "_owners") else None  # a wrapper's owners
+                    out.append((name, no_eval, type(value), repr(value), shared, state))
     return out
 
 

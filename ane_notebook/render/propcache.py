@@ -14,7 +14,9 @@ property's type parameters). On a report page that is ~25,000 calls for ~250 mod
 * `has_unstable_default(obj)`: the property and `type(obj).__overridden_defaults__`;
 * `themed_default(cls, name, None)`: the same value each call when the default is not made by a
   function; only immutable results (None, bool, int, float, str, `Undefined`) are kept, so
-  handing out the same object is what bokeh's copy of it would be.
+  handing out the same object is what bokeh's copy of it would be, and for an empty container
+  default (`tags=[]`, `js_property_callbacks={}`, ...: ~14 on every model) the wrapper's type,
+  so each call gets a new empty wrapper, as from bokeh's copy, validation and wrapping.
 
 The cached versions are installed on bokeh's classes only inside the block (nesting and threads
 counted, restored when the last block ends) and the caches are emptied then: outside our page
@@ -34,8 +36,18 @@ from bokeh.core.has_props import HasProps
 from bokeh.core.property.bases import Property, validation_on
 from bokeh.core.property.descriptors import PropertyDescriptor
 from bokeh.core.property.singletons import Undefined
+from bokeh.core.property.wrappers import (
+    PropertyValueColumnData,
+    PropertyValueDict,
+    PropertyValueList,
+    PropertyValueSet,
+)
 
 _IMMUTABLE = frozenset({type(None), bool, int, float, str})
+# bokeh's wrappers of container values, made by `Property.wrap`: `type()` is a new empty one.
+_WRAPPERS = frozenset(
+    {PropertyValueList, PropertyValueDict, PropertyValueSet, PropertyValueColumnData}
+)
 
 # The attributes as the classes hold them (a classmethod object for the first), put back as
 # they were.
@@ -52,7 +64,8 @@ _overridden: dict[type[HasProps], dict[str, Any]] = {}
 # Keyed by id(): bokeh's properties are unhashable. Objects stay alive while the block runs
 # (the value holds the property too, checked on a hit, in case an id is reused anyway).
 _unstable: dict[tuple[int, type[HasProps]], tuple[Any, bool]] = {}
-_themed: dict[tuple[int, type[HasProps], str, bool, bool], tuple[Any, Any]] = {}
+# (property, the value or an empty wrapper's type, whether it is the type)
+_themed: dict[tuple[int, type[HasProps], str, bool, bool], tuple[Any, Any, bool]] = {}
 
 
 def _overridden_defaults(cls: type[HasProps]) -> dict[str, Any]:
@@ -86,12 +99,30 @@ def _themed_default(
     key = (id(self), cls, name, no_eval, validation_on())
     hit = _themed.get(key)
     if hit is not None and hit[0] is self:
-        return hit[1]
+        # An empty container default: a new wrapper each time, as bokeh's copy would be.
+        return hit[1]() if hit[2] else hit[1]
     value = _ORIGINAL_THEMED(self, cls, name, theme_overrides, no_eval=no_eval)
     source = cls._overridden_defaults().get(name, self._default)
-    if (type(value) in _IMMUTABLE or value is Undefined) and not callable(source):
-        _themed[key] = (self, value)
+    if callable(source):
+        return value  # a default made by a function: a new object each time
+    if type(value) in _IMMUTABLE or value is Undefined:
+        _themed[key] = (self, value, False)
+    elif _empty_wrapper(source, value):
+        _themed[key] = (self, type(value), True)
     return value
+
+
+def _empty_wrapper(source: Any, value: Any) -> bool:
+    """Whether `value` is bokeh's wrapper of an empty `source` (`[]`, `{}`, `set()`), in the
+    state a new wrapper starts in: bokeh's copy, validation (an empty container is valid or
+    not whatever its copy) and wrapping give an equal new one each time."""
+    return (
+        type(source) in (list, dict, set)
+        and not source
+        and type(value) in _WRAPPERS
+        and not value
+        and vars(value) == {"_owners": set()}
+    )
 
 
 _OWNERS: tuple[type, ...] = (HasProps, PropertyDescriptor, Property)
