@@ -13,6 +13,8 @@ from bokeh.core.has_props import HasProps
 from bokeh.core.property.bases import Property
 from bokeh.core.property.descriptors import PropertyDescriptor
 from bokeh.model import Model
+from bokeh.models import Div
+from bokeh.themes import Theme
 from test_page_parts import _canon
 from test_render import make_report
 
@@ -28,6 +30,7 @@ _ATTRS = [
     (HasProps, "_overridden_defaults"),
     (PropertyDescriptor, "has_unstable_default"),
     (Property, "themed_default"),
+    (HasProps, "themed_values"),
 ]
 
 
@@ -135,3 +138,32 @@ def test_overlapping_blocks_in_threads_restore_bokeh() -> None:
     leave.set()
     t.join(10)
     assert all(a is b for a, b in zip(_bokehs(), before, strict=True))
+
+
+def test_theme_values_are_bokehs_with_and_without_a_theme() -> None:
+    doc = encode_sources(build_layout(make_report()).root)
+    themed = encode_sources(build_layout(make_report()).root)
+    themed.theme = Theme(json={"attrs": {"Div": {"width": 123}, "Title": {"text_color": "red"}}})
+    models = [*doc.models, *themed.models, Div(), Theme]  # a class too: no instance __dict__
+    want = [m.themed_values() if isinstance(m, HasProps) else None for m in models]
+    assert any(w is not None for w in want)
+    with class_facts_cached():
+        got = [m.themed_values() if isinstance(m, HasProps) else None for m in models]
+    assert all(g is w for g, w in zip(got, want, strict=True))
+
+
+class _ThemedByClass(Model):
+    """A model class that will hold the attribute itself: bokeh's lookup finds it."""
+
+    __implementation__ = None
+
+
+def test_a_class_holding_theme_values_gets_bokehs_lookup() -> None:
+    m = _ThemedByClass()
+    _ThemedByClass.__themed_values__ = {"tags": ["x"]}  # type: ignore[attr-defined]
+    try:
+        with class_facts_cached():
+            got = m.themed_values()
+        assert got is m.themed_values() and got == {"tags": ["x"]}
+    finally:
+        del _ThemedByClass.__themed_values__  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""`class_facts_cached()`: while a page is built, three per-class facts bokeh recomputes on every
+"""`class_facts_cached()`: while a page is built, per-class facts bokeh recomputes on every
 model and property read are computed once.
 
 Making a bokeh model, setting or reading an unset property and walking the model graph all go
@@ -7,7 +7,8 @@ gathered over its MRO (`HasProps._overridden_defaults`, a new dict each call), a
 default, its validation (`prepare_value`); and `HasProps.__init__` asks every property whether
 its default is unstable (`PropertyDescriptor.has_unstable_default`, a recursive walk over the
 property's type parameters). On a report page that is ~25,000 calls for ~250 models, ~0.05 s
-(GitHub issue 14). Each answer depends only on the class and the property:
+(GitHub issue 14). Each answer depends only on the class and the property, or on where bokeh
+keeps it:
 
 * `_overridden_defaults(cls)`: the classes' `__overridden_defaults__`, set when a class is made
   and never changed; its only caller (`themed_default`) reads the dict, never changes it;
@@ -16,7 +17,9 @@ property's type parameters). On a report page that is ~25,000 calls for ~250 mod
   function; only immutable results (None, bool, int, float, str, `Undefined`) are kept, so
   handing out the same object is what bokeh's copy of it would be, and for an empty container
   default (`tags=[]`, `js_property_callbacks={}`, ...: ~14 on every model) the wrapper's type,
-  so each call gets a new empty wrapper, as from bokeh's copy, validation and wrapping.
+  so each call gets a new empty wrapper, as from bokeh's copy, validation and wrapping;
+* `themed_values()`: read from the instance's __dict__ where `apply_theme` puts it, without the
+  failed attribute lookup (through `HasProps.__getattr__`) bokeh's `getattr` makes.
 
 The cached versions are installed on bokeh's classes only inside the block (nesting and threads
 counted, restored when the last block ends) and the caches are emptied then: outside our page
@@ -55,10 +58,12 @@ _SAVED = (
     HasProps.__dict__["_overridden_defaults"],
     PropertyDescriptor.__dict__["has_unstable_default"],
     Property.__dict__["themed_default"],
+    HasProps.__dict__["themed_values"],
 )
 _ORIGINAL_OVERRIDDEN: Callable[[type[HasProps]], dict[str, Any]] = _SAVED[0].__func__
 _ORIGINAL_UNSTABLE: Callable[[PropertyDescriptor[Any], HasProps], bool] = _SAVED[1]
 _ORIGINAL_THEMED: Callable[..., Any] = _SAVED[2]
+_ORIGINAL_THEMED_VALUES: Callable[[HasProps], dict[str, Any] | None] = _SAVED[3]
 
 _overridden: dict[type[HasProps], dict[str, Any]] = {}
 # Keyed by id(): bokeh's properties are unhashable. Objects stay alive while the block runs
@@ -125,14 +130,36 @@ def _empty_wrapper(source: Any, value: Any) -> bool:
     )
 
 
-_OWNERS: tuple[type, ...] = (HasProps, PropertyDescriptor, Property)
-_NAMES = ("_overridden_defaults", "has_unstable_default", "themed_default")
+def _themed_values(self: HasProps) -> dict[str, Any] | None:
+    # bokeh's `getattr(self, "__themed_values__", None)` misses on almost every model, and a
+    # miss goes through HasProps.__getattr__ (~2 µs, ~13,000 times a page). `apply_theme`
+    # keeps the values in the instance's __dict__; a class holding the name gets bokeh's
+    # lookup.
+    found = self.__dict__.get("__themed_values__", _ABSENT)
+    if found is _ABSENT:
+        cls = type(self)
+        if _class_has_themed_values.setdefault(cls, hasattr(cls, "__themed_values__")):
+            return _ORIGINAL_THEMED_VALUES(self)
+        return None
+    return found  # type: ignore[no-any-return]
+
+
+_ABSENT = object()
+_class_has_themed_values: dict[type, bool] = {}
+
+_OWNERS: tuple[type, ...] = (HasProps, PropertyDescriptor, Property, HasProps)
+_NAMES = ("_overridden_defaults", "has_unstable_default", "themed_default", "themed_values")
 _lock = threading.Lock()
 _depth = 0
 
 
 def _install() -> None:
-    cached = (classmethod(_overridden_defaults), _has_unstable_default, _themed_default)
+    cached = (
+        classmethod(_overridden_defaults),
+        _has_unstable_default,
+        _themed_default,
+        _themed_values,
+    )
     for owner, name, attr in zip(_OWNERS, _NAMES, cached, strict=True):
         setattr(owner, name, attr)
 
@@ -143,6 +170,7 @@ def _restore() -> None:
     _overridden.clear()
     _unstable.clear()
     _themed.clear()
+    _class_has_themed_values.clear()
 
 
 @contextmanager
