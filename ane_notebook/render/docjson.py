@@ -101,13 +101,18 @@ def _own_serialisation(cls: type[Model]) -> bool:
 class _Serializer(Serializer):
     """bokeh's Serializer with models encoded through `_attributes`."""
 
+    def __init__(self, *, deferred: bool) -> None:
+        super().__init__(deferred=deferred)
+        # Read once, not per model (bokeh's settings lookup is ~10 µs).
+        self._bokehs_own = settings.serialize_include_defaults()
+
     def _encode(self, obj: Any) -> AnyRep:
         if isinstance(obj, Model) and _own_serialisation(type(obj)):
             return self._encode_model(obj)
         return super()._encode(obj)
 
     def _encode_model(self, obj: Model) -> AnyRep:
-        attributes = None if settings.serialize_include_defaults() else _attributes(obj)
+        attributes = None if self._bokehs_own else _attributes(obj)
         if attributes is None:
             return obj.to_serializable(self)
         # `Model.to_serializable`: the reference first (the model may refer back to itself),
