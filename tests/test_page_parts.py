@@ -11,6 +11,9 @@ import pytest
 from bokeh.core.validation.check import check_integrity
 from bokeh.document import Document
 from bokeh.embed import file_html
+from bokeh.embed.bundle import Bundle, bundle_for_objs_and_resources
+from bokeh.model import Model
+from bokeh.models import ColumnDataSource, DataTable
 from bokeh.resources import INLINE
 from test_render import make_report
 
@@ -20,7 +23,7 @@ from ane_notebook.render.compare_page import compare_page
 from ane_notebook.render.encode import encode_sources
 from ane_notebook.render.html import report_html
 from ane_notebook.render.layout import build_layout
-from ane_notebook.render.pagejson import file_page
+from ane_notebook.render.pagejson import document_bundle, file_page
 
 
 def _canon(page: str) -> str:
@@ -58,3 +61,28 @@ def test_pages_are_made_without_validating_on_every_call(monkeypatch: pytest.Mon
     monkeypatch.setattr(Document, "validate", refuse)
     assert "<html" in report_html(make_report())
     assert "<html" in compare_page({"a": make_report(), "b": make_report()}).html
+
+
+def _bundle_text(bundle: Bundle) -> tuple[object, ...]:
+    return (bundle.js_files, bundle.js_raw, bundle.css_files, bundle.css_raw, bundle.hashes)
+
+
+@pytest.mark.parametrize("name", [n for n, _ in list_examples()])
+def test_the_bundle_from_the_documents_models_is_bokehs(name: str) -> None:
+    doc = encode_sources(build_layout(an.profile(f"example:{name}")).root)
+    walked: set[Model] = set().union(*(root.references() for root in doc.roots))
+    assert set(doc.models) == walked
+    want = _bundle_text(bundle_for_objs_and_resources([doc], INLINE))
+    assert _bundle_text(document_bundle(doc)) == want
+
+
+def test_the_bundle_follows_models_added_after_the_roots() -> None:
+    root = build_layout(make_report()).root
+    doc = encode_sources(root)
+    root.children.append(DataTable(source=ColumnDataSource({"a": [1]})))  # bokeh-tables needed
+    want = _bundle_text(bundle_for_objs_and_resources([doc], INLINE))
+    assert _bundle_text(document_bundle(doc)) == want
+    assert any("bokeh-tables" in js for js in _bundle_text(document_bundle(doc))[1])
+    with doc.models.freeze():  # the set is behind while frozen: bokeh walks
+        root.children.pop()
+        assert _bundle_text(document_bundle(doc)) != want

@@ -38,6 +38,7 @@ from .diagram import build_layout, compare_figure, header_html, placement_label
 from .encode import encode_sources
 from .packjs import packed_file_html
 from .pagejson import file_page
+from .propcache import class_facts_cached
 from .summaries import shared_summaries, summary_of
 
 BEST_BG = "#e6f4ee"  # the best setting's row: a pale tint of the ANE green (palette.py)
@@ -180,6 +181,7 @@ class ComparePage:
 
 
 @shared_summaries()
+@class_facts_cached()  # bokeh's per-class defaults computed once (propcache.py)
 def compare_page(reports: Mapping[str, ProfileReport], *, packed: bool = False) -> ComparePage:
     """The standalone compare page (bokeh resources inline, works offline; `packed`: BokehJS
     and the data compressed, unpacked by the page, as notebook outputs ship them)."""

@@ -40,14 +40,17 @@ from .header import header_height_px
 from .packjs import packed_file_html
 from .pagejson import file_page
 from .palette import legend_text
+from .propcache import class_facts_cached
 from .summaries import shared_summaries
 
 
 # The layer tree, the bokeh models and their serialisation allocate a few million small objects
 # on a 50k-op report; the collector's passes over the whole heap meanwhile took 0.4-0.7 s of a
 # 1.3-2 s page (GitHub issue 14). The bokeh document's reference cycles are collected at the
-# next collection after the page is made (see _gc.py).
+# next collection after the page is made (see _gc.py). bokeh's per-class defaults are computed
+# once per page instead of once per model and property read (propcache.py).
 @gc_paused()
+@class_facts_cached()
 @shared_summaries()
 def _page(
     report: ProfileReport,

@@ -1,0 +1,169 @@
+"""render/propcache.py caches three of bokeh's per-class facts while a page is built (GitHub
+issue 14). Held here to bokeh's own functions on every property of every model class, to
+pages built without the caches, and to leaving bokeh exactly as it was after the block."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from bokeh.core.has_props import HasProps
+from bokeh.core.property.bases import Property
+from bokeh.core.property.descriptors import PropertyDescriptor
+from bokeh.model import Model
+from bokeh.models import Div
+from bokeh.themes import Theme
+from test_page_parts import _canon
+from test_render import make_report
+
+import ane_notebook as an
+from ane_notebook.model.examples import list_examples
+from ane_notebook.render import propcache
+from ane_notebook.render.encode import encode_sources
+from ane_notebook.render.layout import build_layout
+from ane_notebook.render.propcache import class_facts_cached
+from ane_notebook.report import ProfileReport
+
+_ATTRS = [
+    (HasProps, "_overridden_defaults"),
+    (PropertyDescriptor, "has_unstable_default"),
+    (Property, "themed_default"),
+    (HasProps, "themed_values"),
+]
+
+
+def _bokehs() -> list[Any]:
+    return [owner.__dict__[name] for owner, name in _ATTRS]
+
+
+def _classes() -> list[type[Model]]:
+    return sorted(Model.model_class_reverse_map.values(), key=lambda c: c.__qualified_model__)
+
+
+def _facts(cls: type[Model]) -> list[Any]:
+    """What the three give for every property of `cls` (asked twice: the second answer comes
+    from the caches when they are on)."""
+    bare = cls.__new__(cls)  # has_unstable_default reads only the class's attributes
+    out: list[Any] = []
+    for _ in range(2):
+        out.append(dict(cls._overridden_defaults()))
+        for name in cls.properties(_with_props=True):
+            desc = cls.lookup(name)
+            out.append((name, desc.has_unstable_default(bare)))
+            if not isinstance(desc, PropertyDescriptor):
+                continue
+            prop = desc.property
+            source = cls._overridden_defaults().get(name, prop._default)
+            for no_eval in (False, True):
+                if callable(source) and not no_eval:
+                    continue  # a default made by a function: never kept, and it makes models
+                try:
+                    value = prop.themed_default(cls, name, None, no_eval=no_eval)
+                except ValueError as e:  # an unevaluated InstanceDefault fails validation
+                    out.append((name, no_eval, "raises", str(e)))
+                else:
+                    again = prop.themed_default(cls, name, None, no_eval=no_eval)
+                    # A mutable default is a new object each time: never shared between models.
+                    shared = again is value and type(value) not in (
+                        type(None),
+                        bool,
+                        int,
+                        float,
+                        str,
+                    )
+                    state = vars(value) if hasattr(value, "_owners") else None  # a wrapper's owners
+                    out.append((name, no_eval, type(value), repr(value), shared, state))
+    return out
+
+
+def test_every_model_class_gets_bokehs_answers() -> None:
+    classes = _classes()
+    want = [_facts(c) for c in classes]
+    with class_facts_cached():
+        got = [_facts(c) for c in classes]
+    for cls, g, w in zip(classes, got, want, strict=True):
+        assert g == w, cls
+
+
+def _doc_text(report: ProfileReport, compare: dict[str, ProfileReport] | None = None) -> str:
+    doc = encode_sources(build_layout(report, compare).root)
+    return _canon(json.dumps(doc.to_json(deferred=False)))
+
+
+@pytest.mark.parametrize("name", [n for n, _ in list_examples()])
+def test_example_pages_are_the_same_with_the_caches(name: str) -> None:
+    report = an.profile(f"example:{name}")
+    want = _doc_text(report)
+    with class_facts_cached():
+        assert _doc_text(report) == want
+
+
+def test_hostile_compared_page_is_the_same_with_the_caches() -> None:
+    compare = {"a": make_report(), "b": make_report()}
+    want = _doc_text(make_report(), compare)
+    with class_facts_cached():
+        assert _doc_text(make_report(), compare) == want
+
+
+def test_bokeh_is_restored_after_the_block_nested_or_failing() -> None:
+    before = _bokehs()
+    with class_facts_cached():
+        assert _bokehs() != before
+        with class_facts_cached():
+            pass
+        assert _bokehs() != before  # the outer block still holds them
+    assert _bokehs() == before and all(a is b for a, b in zip(_bokehs(), before, strict=True))
+    with pytest.raises(RuntimeError), class_facts_cached():
+        raise RuntimeError
+    assert all(a is b for a, b in zip(_bokehs(), before, strict=True))
+    assert not (propcache._overridden or propcache._unstable or propcache._themed)
+
+
+def test_overlapping_blocks_in_threads_restore_bokeh() -> None:
+    before = _bokehs()
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with class_facts_cached():
+            inside.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=other)
+    with class_facts_cached():
+        t.start()
+        inside.wait(10)
+    assert _bokehs() != before  # the thread's block is still open
+    leave.set()
+    t.join(10)
+    assert all(a is b for a, b in zip(_bokehs(), before, strict=True))
+
+
+def test_theme_values_are_bokehs_with_and_without_a_theme() -> None:
+    doc = encode_sources(build_layout(make_report()).root)
+    themed = encode_sources(build_layout(make_report()).root)
+    themed.theme = Theme(json={"attrs": {"Div": {"width": 123}, "Title": {"text_color": "red"}}})
+    models = [*doc.models, *themed.models, Div(), Theme]  # a class too: no instance __dict__
+    want = [m.themed_values() if isinstance(m, HasProps) else None for m in models]
+    assert any(w is not None for w in want)
+    with class_facts_cached():
+        got = [m.themed_values() if isinstance(m, HasProps) else None for m in models]
+    assert all(g is w for g, w in zip(got, want, strict=True))
+
+
+class _ThemedByClass(Model):
+    """A model class that will hold the attribute itself: bokeh's lookup finds it."""
+
+    __implementation__ = None
+
+
+def test_a_class_holding_theme_values_gets_bokehs_lookup() -> None:
+    m = _ThemedByClass()
+    _ThemedByClass.__themed_values__ = {"tags": ["x"]}  # type: ignore[attr-defined]
+    try:
+        with class_facts_cached():
+            got = m.themed_values()
+        assert got is m.themed_values() and got == {"tags": ["x"]}
+    finally:
+        del _ThemedByClass.__themed_values__  # type: ignore[attr-defined]
