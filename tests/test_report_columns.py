@@ -212,16 +212,11 @@ def _op_paths(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
     return out
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    estimates=st.booleans(),
-    choice=st.integers(min_value=0),
-    action=st.sampled_from(["replace", "delete", "add"]),
-    value=_VALUES,
-)
-def test_any_change_to_an_op_has_one_outcome(
+def changed_doc(
     estimates: bool, choice: int, action: str, value: Any
-) -> None:
+) -> tuple[dict[str, Any], tuple[Any, ...]]:
+    """A control_flow report with one change to one of its ops (a value replaced, deleted or
+    added beside it), and the path changed; also used by test_report_decode."""
     doc = with_estimates(_doc("control_flow")) if estimates else _doc("control_flow")
     paths = _op_paths(doc)
     path = paths[choice % len(paths)]
@@ -236,5 +231,19 @@ def test_any_change_to_an_op_has_one_outcome(
         parent[f"extra_{path[-1]}"] = value
     else:
         parent.append(value)
+    return doc, path
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    estimates=st.booleans(),
+    choice=st.integers(min_value=0),
+    action=st.sampled_from(["replace", "delete", "add"]),
+    value=_VALUES,
+)
+def test_any_change_to_an_op_has_one_outcome(
+    estimates: bool, choice: int, action: str, value: Any
+) -> None:
+    doc, path = changed_doc(estimates, choice, action, value)
     with pytest.MonkeyPatch.context() as m:
         assert _outcome(doc, True, m) == _outcome(doc, False, m), (action, path, value)

@@ -19,7 +19,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_report_columns import _BAD, _BAD_ESTIMATE, _VALUES, _doc, _op_paths, _set, with_estimates
+from test_report_columns import (
+    _BAD,
+    _BAD_ESTIMATE,
+    _VALUES,
+    _doc,
+    _set,
+    changed_doc,
+    with_estimates,
+)
 
 from ane_notebook import report_decode
 from ane_notebook.errors import PlanError
@@ -191,20 +199,7 @@ def test_integers_in_free_form_metadata_read_alike(value: Any, kind: str, tmp_pa
 def test_any_change_to_an_op_has_one_outcome(
     estimates: bool, choice: int, action: str, value: Any, tmp_path_factory: Any
 ) -> None:
-    doc = with_estimates(_doc("control_flow")) if estimates else _doc("control_flow")
-    paths = _op_paths(doc)
-    path = paths[choice % len(paths)]
-    parent: Any = doc
-    for key in path[:-1]:
-        parent = parent[key]
-    if action == "replace":
-        parent[path[-1]] = copy.deepcopy(value)
-    elif action == "delete":
-        del parent[path[-1]]
-    elif isinstance(parent, dict):
-        parent[f"extra_{path[-1]}"] = copy.deepcopy(value)
-    else:
-        parent.append(copy.deepcopy(value))
+    doc, _ = changed_doc(estimates, choice, action, copy.deepcopy(value))
     _same_outcome(_bytes(doc), tmp_path_factory.mktemp("r"))
 
 
