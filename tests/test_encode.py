@@ -168,3 +168,13 @@ def test_encoding_a_page_walks_its_models_once(monkeypatch: pytest.MonkeyPatch) 
     assert len(walks) == 1
     assert named(root, "lanes_ops", ColumnDataSource).tags[0] == encode.TAG
     assert set(doc.roots) == {root}
+
+
+def test_the_decoder_lists_its_sources_in_the_order_they_were_made() -> None:
+    # bokeh keeps a document's models in a set hashed by address, so the decoder's list came
+    # out in a different order from run to run: the same report gave a different page.
+    roots = [build_layout(big_report(300 + 100 * k), header=False).root for k in range(4)]
+    doc = encode.encode_sources(*roots)
+    (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
+    made = [int(s.id[1:]) for s in cb.args["sources"]]
+    assert len(made) >= 8 and made == sorted(made)

@@ -211,6 +211,13 @@ def _drawn_columns(models: Iterable[Model]) -> dict[int, set[str]]:
     return drawn
 
 
+def _id_order(model: Model) -> tuple[int, str]:
+    """Models in the order they were made when ids are bokeh's counted ones (``p1234``), by
+    id otherwise."""
+    digits = model.id[1:]
+    return (int(digits), "") if digits.isdigit() else (-1, model.id)
+
+
 def encode_sources(*roots: Model) -> Document:
     """Encode the text columns of every ColumnDataSource under `roots` (in place, keeping the
     columns glyphs draw with) and return the one document holding them all, with the decoder
@@ -240,6 +247,9 @@ def encode_sources(*roots: Model) -> Document:
             m.tags = [TAG, *encoded]
             sources.append(m)
     if sources:
+        # bokeh keeps a document's models in a set (hashed by address): in id order, the same
+        # page comes out byte for byte each time (ids are counted as models are made)
+        sources.sort(key=_id_order)
         doc.js_on_event(
             "document_ready",
             CustomJS(args={"sources": sources, "tag": TAG, "sep": SEPARATOR}, code=_DECODE_JS),
