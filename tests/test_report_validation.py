@@ -192,6 +192,40 @@ def test_the_long_integer_scan_sees_runs_across_its_pieces() -> None:
             assert _has_long_integer(bytes(raw)) == reference(bytes(raw)), (at, length, before)
 
 
+def test_the_sieve_before_the_long_run_scan_misses_no_run() -> None:
+    # schema._may_hold_digit_run reads one byte in 154 before the 309-digit scan: a run of 309
+    # digits anywhere (across any sample point, at either end, among many shorter runs that
+    # pass the sieve's first test) is still found; 308 digits, or after a ".", is not.
+    import random
+    import re
+
+    from ane_notebook.schema import has_digit_run
+
+    def reference(raw: bytes) -> bool:
+        return re.search(rb"(?<![0-9.])[0-9]{309}", raw) is not None
+
+    rng = random.Random(14)
+    size = 20_000
+    cases = 0
+    for at in (0, 1, 153, 154, 155, 307, 308, 309, 7_000, size - 310, size - 309):
+        for length, before in ((309, b" "), (310, b":"), (308, b" "), (309, b"."), (400, b"-")):
+            # plain text, digits everywhere between commas, or shorter runs that pass the
+            # strided test (both ends of a window digits)
+            for filler, decoys in ((b"a", 0), (b"1.5,", 0), (b"a", 20), (b"1.5,", 20)):
+                raw = bytearray((filler * size)[:size])
+                for start in rng.sample(range(0, size - 300, 154), decoys):
+                    if start + 251 < at or start > at + length + 1:  # apart from the run
+                        raw[start : start + 250] = b"9" * 250
+                raw[at : at + length] = b"7" * length
+                del raw[size:]
+                if at:
+                    raw[at - 1 : at] = before
+                got = has_digit_run(bytes(raw), 309)
+                assert got == reference(bytes(raw)), (at, length, before, filler)
+                cases += got
+    assert cases > 20  # the runs were there to find, not cut off
+
+
 def test_json_nested_beyond_the_parser_limit_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
