@@ -166,3 +166,25 @@ def test_promoting_keeps_others_frozen_objects_and_frees_the_callers_garbage() -
     assert gc.get_freeze_count() == 0
     assert ref() is None  # freed at once, not promoted to wait for a full collection
     assert gc.is_tracked(kept) and kept.me is kept
+
+
+def test_fields_are_set_by_the_slot_setter_or_the_generic_one() -> None:
+    # tensor_records sets TensorRecord's slots through their own setters; a class without the
+    # slot (a frozen dataclass with a __dict__) gets the generic, frozen-proof setter.
+    from ane_notebook.report_records import _slot_setter
+
+    @dataclasses.dataclass(frozen=True)
+    class Plain:
+        name: str = ""
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Slotted:
+        name: str = ""
+
+    for cls in (Plain, Slotted):
+        obj = cls()
+        _slot_setter(cls, "name")(obj, "set")
+        assert obj == cls("set"), cls
+    assert _slot_setter(Slotted, "name") == Slotted.__dict__["name"].__set__
+    with pytest.raises(AttributeError):
+        _slot_setter(Slotted, "other")(Slotted(), 1)  # no such slot: refused, not added
