@@ -111,6 +111,15 @@ class _Serializer(Serializer):
             return self._encode_model(obj)
         return super()._encode(obj)
 
+    def _encode_list(self, obj: list[Any]) -> Any:
+        # A list of plain strings (the dictionaries of encoded text columns, colour and label
+        # columns: ~8,000 values on a 50k-op page) in one step: bokeh's per-item `encode`
+        # returns each `str` itself (no model has a str's id, a str holds no reference), ~1.5
+        # µs a value (issue 14). The type test runs in C; anything else is bokeh's.
+        if set(map(type, obj)) <= {str}:
+            return list(obj)
+        return super()._encode_list(obj)
+
     def _encode_model(self, obj: Model) -> AnyRep:
         attributes = None if self._bokehs_own else _attributes(obj)
         if attributes is None:
