@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from bokeh.models import ColumnDataSource, CustomJS, LabelSet
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from bokeh.models import ColumnDataSource, CustomJS, LabelSet
 from test_render import big_report, named
 
 from ane_notebook.render import encode
@@ -265,7 +265,10 @@ def test_encode_column_matches_the_reference_on_random_columns(values: list[str]
 @given(st.lists(st.text(alphabet=st.sampled_from(["a", "b", "c"]), max_size=300), max_size=40))
 def test_shared_prefixes_are_counted_as_by_hand(values: list[str]) -> None:
     want = [0][: len(values)] + [
-        next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b), 255))
-        for a, b in zip(values, values[1:])
+        next(
+            (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+            min(len(a), len(b), 255),
+        )
+        for a, b in zip(values, values[1:], strict=False)
     ]
     assert encode._shared_prefixes(values).tolist() == [min(w, 255) for w in want]

@@ -175,6 +175,7 @@ def _dataspec_to_serializable(self: DataSpec, obj: HasProps, name: str, val: Any
         return Field(val)
     return val
 
+
 _OWNERS: tuple[type, ...] = (HasProps, PropertyDescriptor, Property, HasProps, DataSpec)
 _NAMES = (
     "_overridden_defaults",
