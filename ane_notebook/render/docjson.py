@@ -12,9 +12,10 @@ issue 14).
 keeps. An unset property is read anyway where bokeh's read could do something besides
 computing a stable default: a required property without a value (bokeh raises
 `UnsetValueError`) and an unstable default not made yet (bokeh's read makes it). What is
-skipped is decided per class, once (`_plan`). A list of plain strings is sent as it is in one
-step instead of value by value (bokeh's per-value `encode` gives each string back unchanged). A model with theme values, a model class with its
-own `to_serializable`, or bokeh configured to serialise defaults goes through bokeh's own code.
+skipped is decided per class, once (`_plan`). A list of plain strings is sent as it is, in one
+step, not value by value (bokeh's per-value `encode` gives each string back unchanged). A
+model with theme values, a model class with its own `to_serializable`, or bokeh configured to
+serialise defaults goes through bokeh's own code.
 tests/test_docjson.py holds the result to `Document.to_json` on every example page and on
 hand-made edge cases.
 """
