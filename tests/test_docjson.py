@@ -7,6 +7,7 @@ container defaults, bokeh's include-defaults setting, a model with its own seria
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -158,3 +159,30 @@ def test_a_class_with_its_own_serialisation_keeps_it(own: _OwnSerialisation) -> 
     doc = _doc_of(own)
     _same_json(doc)
     assert doc_json(doc)["roots"][0]["attributes"] == {"n": 99}
+
+
+class _Str(str):
+    """A str subclass: not a plain string, so bokeh's per-item encoding applies."""
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [""],
+        ["a", "b", "a"],
+        ["<b>&amp;</b>", "x\x1fy", "new\nline", "\u00e9\U0001f600"],
+        ["a", _Str("b")],
+        ["a", 1, 2.5, float("nan"), None, True],
+        [["a", "b"], ("c",), {"k": "v"}],
+        ("t", "u"),
+        [2**60, "big int"],  # bokeh turns an unsafe int into a float (with a warning)
+    ],
+)
+def test_lists_of_strings_are_sent_as_bokeh_sends_them(values: Any) -> None:
+    # A ColumnDataSource column and a model's tags: lists docjson sends in one step when they
+    # hold plain strings only, and item by item otherwise.
+    source = ColumnDataSource({"c": list(values)}, tags=[list(values), tuple(values)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # bokeh's warning about the unsafe int
+        _same_json(_doc_of(source))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from bokeh.models import ColumnDataSource, CustomJS, LabelSet
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_render import big_report, named
 
 from ane_notebook.render import encode
@@ -178,3 +180,95 @@ def test_the_decoder_lists_its_sources_in_the_order_they_were_made() -> None:
     (cb,) = doc.callbacks._js_event_callbacks["document_ready"]
     made = [int(s.id[1:]) for s in cb.args["sources"]]
     assert len(made) >= 8 and made == sorted(made)
+
+
+def _reference_encode_column(values: list[str]) -> list[object] | None:
+    """encode_column as it was before issue 14's fourth pass: a pass per step over the values
+    (kept here as the reference the faster one must match exactly)."""
+    if len(values) < encode.MIN_ROWS or set(map(type, values)) != {str}:
+        return None
+    distinct = dict.fromkeys(values)
+    if len(distinct) <= encode.MAX_DISTINCT_SHARE * len(values):
+        code = {v: i for i, v in enumerate(distinct)}
+        inverse = np.array([code[v] for v in values], dtype=np.int64)
+        return [encode.DICTIONARY, encode._codes(len(distinct), inverse), list(distinct)]
+    if any(encode.SEPARATOR in v for v in distinct):
+        return None
+    joined = encode.SEPARATOR.join(values)
+    if not joined.isascii():
+        return [encode.JOINED, joined]
+    shared = np.zeros(len(values), dtype=np.uint8)
+    for i in range(1, len(values)):
+        a, b = values[i - 1], values[i]
+        n = 0
+        while n < min(len(a), len(b), 255) and a[n] == b[n]:
+            n += 1
+        shared[i] = n
+    tails = encode.SEPARATOR.join(v[n:] for v, n in zip(values, shared.tolist(), strict=True))
+    if len(tails) + len(shared) * 4 // 3 >= len(joined):
+        return [encode.JOINED, joined]
+    return [encode.PREFIX, shared, tails]
+
+
+def _same_encoding(got: list[object] | None, want: list[object] | None) -> None:
+    if got is None or want is None:
+        assert got is want
+        return
+    assert len(got) == len(want) and got[0] == want[0]
+    for g, w in zip(got[1:], want[1:], strict=True):
+        if isinstance(w, np.ndarray):
+            assert isinstance(g, np.ndarray) and g.dtype == w.dtype
+            np.testing.assert_array_equal(g, w)
+        else:
+            assert type(g) is type(w) and g == w
+
+
+_SEP = encode.SEPARATOR
+_CASES = {
+    "names": [f"model_layers_{i // 7}_mlp_{i}" for i in range(N)],
+    "repeats in a row": [f"op_{i // 2}" for i in range(N)],
+    "empty values": ["", "a", "", "ab", "abc"] * (N // 5) + [f"u{i}" for i in range(N)],
+    "long shared": ["x" * 300 + str(i) for i in range(N)],
+    "long, nothing shared": [str(i) + "x" * 300 for i in range(N)],
+    "one long value": [f"n{i}" for i in range(N - 1)] + ["y" * 1000],
+    "hostile": [f"<b>&{i}</b>\n'\"{i % 3}" for i in range(N)],
+    "separator in one value": [f"v{i}" for i in range(N - 1)] + [f"a{_SEP}b"],
+    "separator, few distinct": [f"a{_SEP}b", "c"] * (N // 2),
+    "not ASCII": [f"é{i}" for i in range(N)],
+    "exactly a quarter distinct": [f"d{i % (N // 4)}" for i in range(N)],
+    "one more than a quarter": [f"d{i % (N // 4 + 1)}" for i in range(N)],
+    "distinct late": ["same"] * (N // 2) + [f"late{i}" for i in range(N // 2)],
+    "just enough rows": [f"r{i}" for i in range(encode.MIN_ROWS)],
+    "too few rows": [f"r{i}" for i in range(encode.MIN_ROWS - 1)],
+    "a str subclass": [named_str("a")] * N,
+}
+
+
+@pytest.mark.parametrize("name", list(_CASES))
+def test_encode_column_is_the_reference_encoding(name: str) -> None:
+    values = _CASES[name]
+    _same_encoding(encode.encode_column(values), _reference_encode_column(values))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(["a", "b", "_", "1", "é", _SEP, "\n"]), max_size=8),
+        min_size=encode.MIN_ROWS,
+        max_size=3 * encode.MIN_ROWS,
+    )
+)
+def test_encode_column_matches_the_reference_on_random_columns(values: list[str]) -> None:
+    _same_encoding(encode.encode_column(values), _reference_encode_column(values))
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(["a", "b", "c"]), max_size=300), max_size=40))
+def test_shared_prefixes_are_counted_as_by_hand(values: list[str]) -> None:
+    want = [0][: len(values)] + [
+        next(
+            (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+            min(len(a), len(b), 255),
+        )
+        for a, b in zip(values, values[1:], strict=False)
+    ]
+    assert encode._shared_prefixes(values).tolist() == [min(w, 255) for w in want]

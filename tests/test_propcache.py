@@ -1,4 +1,4 @@
-"""render/propcache.py caches three of bokeh's per-class facts while a page is built (GitHub
+"""render/propcache.py caches four of bokeh's per-class facts while a page is built (GitHub
 issue 14). Held here to bokeh's own functions on every property of every model class, to
 pages built without the caches, and to leaving bokeh exactly as it was after the block."""
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from bokeh.core.has_props import HasProps
 from bokeh.core.property.bases import Property
+from bokeh.core.property.dataspec import DataSpec
 from bokeh.core.property.descriptors import PropertyDescriptor
 from bokeh.model import Model
 from bokeh.models import Div
@@ -31,6 +32,7 @@ _ATTRS = [
     (PropertyDescriptor, "has_unstable_default"),
     (Property, "themed_default"),
     (HasProps, "themed_values"),
+    (DataSpec, "to_serializable"),
 ]
 
 
@@ -167,3 +169,50 @@ def test_a_class_holding_theme_values_gets_bokehs_lookup() -> None:
         assert got is m.themed_values() and got == {"tags": ["x"]}
     finally:
         del _ThemedByClass.__themed_values__  # type: ignore[attr-defined]
+
+
+# Values a data spec may hold: numbers, field names, colours, dicts, None, a sequence.
+_SPEC_VALUES: list[Any] = [
+    0,
+    1.5,
+    -3,
+    True,
+    "x",
+    "red",
+    "#ff0000",
+    "10pt",
+    "",
+    None,
+    (1, 2, 3),
+    (255, 0, 0, 0.5),
+    [1, 2],
+    {"field": "x"},
+    {"value": 2},
+    {"expr": "e"},
+    "<b>&hostile\n",
+]
+
+
+def _spec_answers() -> list[Any]:
+    """`to_serializable` of every data spec of every model class for every value above."""
+    out: list[Any] = []
+    for cls in _classes():
+        bare = cls.__new__(cls)
+        for name in sorted(cls.dataspecs()):
+            prop = cls.lookup(name).property
+            for value in _SPEC_VALUES:
+                try:
+                    got = prop.to_serializable(bare, name, value)
+                except Exception as e:  # noqa: BLE001  (whatever bokeh raises, ours must too)
+                    out.append((cls, name, repr(value), "raises", type(e)))
+                else:
+                    out.append((cls, name, repr(value), type(got), repr(got)))
+    return out
+
+
+def test_every_data_spec_serialises_as_bokeh_does() -> None:
+    want = _spec_answers()
+    with class_facts_cached():
+        got = _spec_answers()
+        again = _spec_answers()  # the second time from the cache
+    assert got == want and again == want

@@ -12,8 +12,10 @@ issue 14).
 keeps. An unset property is read anyway where bokeh's read could do something besides
 computing a stable default: a required property without a value (bokeh raises
 `UnsetValueError`) and an unstable default not made yet (bokeh's read makes it). What is
-skipped is decided per class, once (`_plan`). A model with theme values, a model class with its
-own `to_serializable`, or bokeh configured to serialise defaults goes through bokeh's own code.
+skipped is decided per class, once (`_plan`). A list of plain strings is sent as it is, in one
+step, not value by value (bokeh's per-value `encode` gives each string back unchanged). A
+model with theme values, a model class with its own `to_serializable`, or bokeh configured to
+serialise defaults goes through bokeh's own code.
 tests/test_docjson.py holds the result to `Document.to_json` on every example page and on
 hand-made edge cases.
 """
@@ -110,6 +112,15 @@ class _Serializer(Serializer):
         if isinstance(obj, Model) and _own_serialisation(type(obj)):
             return self._encode_model(obj)
         return super()._encode(obj)
+
+    def _encode_list(self, obj: list[Any]) -> Any:
+        # A list of plain strings (the dictionaries of encoded text columns, colour and label
+        # columns: ~8,000 values on a 50k-op page) in one step: bokeh's per-item `encode`
+        # returns each `str` itself (no model has a str's id, a str holds no reference), ~1.5
+        # µs a value (issue 14). The type test runs in C; anything else is bokeh's.
+        if set(map(type, obj)) <= {str}:
+            return list(obj)
+        return super()._encode_list(obj)
 
     def _encode_model(self, obj: Model) -> AnyRep:
         attributes = None if self._bokehs_own else _attributes(obj)
