@@ -51,7 +51,8 @@ import numpy as np
 from .._gc import gc_paused
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_REPEATS
-from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, ScopeCache, Step, lead_labels
+from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, Step, lead_labels
+from .stems import name_paths
 
 if TYPE_CHECKING:
     from ..report import ProfileReport
@@ -143,7 +144,7 @@ def _paths(compute: Sequence[Any]) -> list[tuple[Step, ...]]:
     functions = list(map(attrgetter("function"), compute))
     multi = len(set(functions)) > 1
     op_names = list(map(attrgetter("name"), compute))
-    names = list(map(ScopeCache(lead_labels(op_names)), op_names))
+    names = name_paths(op_names, lead_labels(op_names))
     if not all(names):
         _fill_generated(names, functions)
     # Ops inside a cond / while body sit under their parent op's scopes.

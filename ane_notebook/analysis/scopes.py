@@ -23,6 +23,7 @@ __all__ = [
     "LayerKind",
     "ScopeCache",
     "Step",
+    "key_length",
     "lead_labels",
     "name_scopes",
 ]
@@ -125,6 +126,17 @@ class ScopeCache:
             got = (*parent, step) if cuts <= MAX_NAME_DEPTH else parent
         self._by_prefix[key], self._cuts[key] = got, cuts
         return got
+
+
+def key_length(base: str) -> int:
+    """How much of a name without its dtype suffix decides its scopes: 0 for a converter-made
+    name (none), up to its last separator within `MAX_NAME_DEPTH` (`ScopeCache`'s key), or all
+    of it (no separator: at most a leading number's block). Reads only which characters are
+    ASCII digits, not which digits they are (`stems.py` calls it on digit-blind stems)."""
+    if _GENERATED.match(base):
+        return 0
+    m = _KEY.match(base)
+    return m.end() if m is not None else len(base)
 
 
 def lead_labels(names: Sequence[str]) -> dict[str, str] | None:

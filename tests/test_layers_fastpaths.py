@@ -1,0 +1,170 @@
+"""The layer tree's fast paths (issue 14) held to the plain code they replace.
+
+`stems.name_paths` (scope paths per name stem) must give every name the paths `ScopeCache`
+gives it name by name, and `layer_tree` must give the tree the code before issue 14's fourth
+pass gave (kept in tests/layers_reference.py), field for field, on varied and random op lists:
+hostile names (separator-heavy, the joiner U+001F, trailing newlines, unicode digits, names
+over `MAX_NAME_CHARS`, deeper than `MAX_NAME_DEPTH`), converter-made names, several functions,
+cond / while blocks, ops without a device.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+
+import layers_reference
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_groups import records
+from test_layers import NAMES, llm_names
+
+from ane_notebook.analysis.layers import layer_tree, walk
+from ane_notebook.analysis.scopes import MAX_NAME_CHARS, MAX_NAME_DEPTH, ScopeCache, lead_labels
+from ane_notebook.analysis.stems import name_paths
+from ane_notebook.placement.devices import Device
+from ane_notebook.report import OpRecord
+
+# Pieces names are made of: separators, digits (ASCII and not), dtype suffix tokens, the
+# joiner name_paths uses, a newline, HTML, letters, long runs.
+TOKENS = ["/", ".", "_", ":", "a", "b", "x1", "layer", "dw", "3", "12", "0", "٣", "７"]
+TOKENS += ["_cast_fp16", "_to_fp32", "_cast_uint16", "_int8", "fp16", "_16", "_2", "bool"]
+TOKENS += ["\x1f", "\n", "<b>", "é", "relu", "transpose", "x" * 60, "_" * 30]
+
+
+def random_names(rng: random.Random, n: int, tokens: Sequence[str] = TOKENS) -> list[str]:
+    return ["".join(rng.choice(tokens) for _ in range(rng.randint(0, 12))) for _ in range(n)]
+
+
+def check_name_paths(names: list[str]) -> None:
+    for lead in (lead_labels(names), None, {"3": "dw3+pw3", "12": "b12", "0": "l0"}):
+        got = name_paths(names, lead)
+        cache = ScopeCache(lead)
+        assert got == [cache(name) for name in names]
+        shared = not any("\x1f" in name for name in names)  # (else name by name)
+        for a, b, x, y in zip(got, got[1:], names, names[1:], strict=False):
+            if x == y and shared:
+                assert a is b  # one key, one tuple: _build skips the op by identity
+
+
+NAME_LISTS = {
+    "empty": [],
+    "one": ["model_layers_0_q_proj"],
+    "examples": NAMES,
+    "llm": llm_names(6),
+    "generated": ["transpose_9", "var_12", "cast_0", "", "add"],
+    "joiner": ["a_b\x1fc_d", "a_b_c", "\x1f", "x_cast_fp16\x1f"],
+    "newline": ["relu_3\n", "q_cast_fp16\n", "dw3\n", "a_b\n_c", "\n"],
+    "unicode digits": ["layer٣_q", "layer٣", "m_layers_٣_q", "relu_٣", "a_７_b_c"],
+    "long": ["a_" * 300 + "b", "model_" + "x" * 500 + "_q", "a" * 399 + "_b", "a" * 401],
+    "deep": ["_".join("abcdefghijklmnopqrstu"[: k + 1]) for k in range(21)],
+    "separators": ["/", "//", "._:", "a//b", "_a_", "a__b", ":" * 50, "/leading/x"],
+    "dtype": ["q_cast_fp16_cast_uint16_2", "a_to_bool_3", "x_cast_int164", "y_fp32_to_fp16"]
+    + [
+        "x_cast_fp16",
+        "x_cast_fp17",
+        "x_cast_int16",
+        "x_cast_int17",
+        "x_9_cast_fp99",
+        "x_1_to_fp32",
+    ],
+}
+
+
+@pytest.mark.parametrize("names", NAME_LISTS.values(), ids=NAME_LISTS.keys())
+def test_name_paths_are_the_scope_caches(names: list[str]) -> None:
+    check_name_paths(names)
+
+
+def test_name_paths_of_random_names() -> None:
+    rng = random.Random(14)
+    for _ in range(200):
+        check_name_paths(random_names(rng, rng.randint(1, 40)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="ab1٣_/.:\x1f\n" + "cstofp6", max_size=30), max_size=30))
+def test_name_paths_of_generated_names(names: list[str]) -> None:
+    check_name_paths(names)
+
+
+# --- the whole tree against the reference ---------------------------------------------------
+
+
+def tree_fields(tree: Sequence[object]) -> list[tuple[object, ...]]:
+    """Every node's fields in walk order (the classes differ: compare values)."""
+    return [tuple(vars(n).values()) for n in walk(tree)]  # type: ignore[arg-type]
+
+
+def check_tree(ops: Sequence[OpRecord]) -> None:
+    got, want = layer_tree(ops), layers_reference.layer_tree(ops)
+    assert got == want
+    assert tree_fields(got) == tree_fields(want)
+
+
+def varied_ops(rng: random.Random, n: int) -> list[OpRecord]:
+    """Ops of random names from a mix of LLM, generated and hostile names, in 1-3 functions,
+    some in blocks, some const, some without a device."""
+    pool = llm_names(3) + NAMES + random_names(rng, 10) + [f"relu_{i}" for i in range(5)]
+    names = [rng.choice(pool) for _ in range(n)]
+    devices = [rng.choice([Device.ANE, Device.GPU, Device.CPU, None]) for _ in range(n)]
+    ops = records(names, devices=devices, times=[rng.random() for _ in range(n)])
+    functions = rng.choice([["main"], ["main", "f"], ["stage0/a", "stage1/a", "b"]])
+    out = []
+    f = 0
+    for op in ops:
+        if rng.random() < 0.1:
+            f = rng.randrange(len(functions))
+        block: tuple[str, ...] = ()
+        if rng.random() < 0.2 and out:
+            block = (rng.choice(out).name, rng.choice(["then", "else", "body"]))
+        unplaced = not op.is_const and rng.random() < 0.05
+        out.append(
+            replace(op, function=functions[f], block=block, device=None if unplaced else op.device)
+        )
+    return out
+
+
+def test_the_tree_is_the_references_on_varied_ops() -> None:
+    rng = random.Random(14)
+    for _ in range(150):
+        check_tree(varied_ops(rng, rng.randint(0, 80)))
+
+
+@pytest.mark.parametrize("names", NAME_LISTS.values(), ids=NAME_LISTS.keys())
+def test_the_tree_is_the_references_on_each_name_list(names: list[str]) -> None:
+    check_tree(records(names * 3))
+    check_tree(records(names, function="a") + records(names, function="b", start=len(names)))
+
+
+def test_the_tree_is_the_references_on_a_large_llm() -> None:
+    check_tree(records(llm_names(200)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([*llm_names(2), *NAMES, "relu_1", "\x1f", "a" * (MAX_NAME_CHARS + 1)]),
+            st.sampled_from(["main", "f", "s/g"]),
+            st.sampled_from([(), ("a_b", "then"), ("model_layers_0_mlp_act", "body")]),
+            st.sampled_from([Device.ANE, Device.CPU, None]),
+        ),
+        max_size=60,
+    )
+)
+def test_the_tree_is_the_references_on_generated_ops(
+    ops: list[tuple[str, str, tuple[str, ...], Device | None]],
+) -> None:
+    base = records([name for name, *_ in ops], devices=[d for *_, d in ops])
+    check_tree(
+        [replace(op, function=f, block=b) for op, (_, f, b, _) in zip(base, ops, strict=True)]
+    )
+
+
+def test_depth_limit_names_match() -> None:
+    deep = ["/".join(f"s{i}" for i in range(k)) for k in range(MAX_NAME_DEPTH + 5)]
+    check_name_paths(deep)
+    check_tree(records([n + "/op" for n in deep for _ in range(3)]))
