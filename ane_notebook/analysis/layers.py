@@ -33,9 +33,10 @@ the op-type sequence is cut before each op of the type whose cuts give the most 
 repeated chunks (``layer_norm`` in an anonymous transformer).
 
 The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
-(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it (`scopes.py`: the per-op
-half). The tree is data: the lanes' layer band (`render/layerband.py`) and the graph view's
-collapsed layers (`render/graphunits.layer_arrays`) draw it.
+(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it (`scopes.py`: the per-name
+rules; `stems.py`: the same for all names at once, per name stem). The tree is data: the
+lanes' layer band (`render/layerband.py`) and the graph view's collapsed layers
+(`render/graphunits.layer_arrays`) draw it.
 """
 
 from __future__ import annotations

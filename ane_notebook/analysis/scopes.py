@@ -5,6 +5,7 @@ A name's scopes are its proper prefixes that end before a separator (``/``, ``.`
 numbered token when such numbers repeat (``dw3`` / ``pw3``: block 3); a converter-made name
 (``transpose_9``) has none. `ScopeCache` computes them once per distinct prefix, so the cost
 is linear in the number of ops; `name_scopes` is the plain per-name rule it is held to (tests).
+`stems.name_paths` gives a whole tree's names the paths `ScopeCache` gives them one by one.
 """
 
 from __future__ import annotations
