@@ -5,7 +5,8 @@ gives it name by name, and `layer_tree` must give the tree the code before issue
 pass gave (kept in tests/layers_reference.py), field for field, on varied and random op lists:
 hostile names (separator-heavy, the joiner U+001F, trailing newlines, unicode digits, names
 over `MAX_NAME_CHARS`, deeper than `MAX_NAME_DEPTH`), converter-made names, several functions,
-cond / while blocks, ops without a device.
+cond / while blocks, ops without a device. `render/layerarrays.layer_arrays`, which flattens the
+tree for the graph view, is held to the code it replaced the same way.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import layers_reference
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_groups import records
 from test_layers import NAMES, llm_names
 
-from ane_notebook.analysis.layers import layer_tree, walk
+from ane_notebook.analysis.layers import Layer, layer_tree, walk
 from ane_notebook.analysis.scopes import MAX_NAME_CHARS, MAX_NAME_DEPTH, ScopeCache, lead_labels
 from ane_notebook.analysis.stems import name_paths
-from ane_notebook.placement.devices import Device
+from ane_notebook.placement.devices import DEVICE_ORDER, Device
+from ane_notebook.render.graphunits import LayerArrays, layer_arrays
+from ane_notebook.render.optable import _Escaper
 from ane_notebook.report import OpRecord
 
 # Pieces names are made of: separators, digits (ASCII and not), dtype suffix tokens, the
@@ -168,3 +173,83 @@ def test_depth_limit_names_match() -> None:
     deep = ["/".join(f"s{i}" for i in range(k)) for k in range(MAX_NAME_DEPTH + 5)]
     check_name_paths(deep)
     check_tree(records([n + "/op" for n in deep for _ in range(3)]))
+
+
+# --- render/layerarrays.layer_arrays against the code it replaced ----------------------------
+
+
+def reference_layer_arrays(tree: Sequence[Layer]) -> LayerArrays:
+    """layer_arrays as render/graphunits.py had it before issue 14's fourth pass."""
+    nodes = list(walk(tree))
+    index = {id(n): i for i, n in enumerate(nodes)}
+    parent = np.full(len(nodes), -1, dtype=np.int32)
+    for n in nodes:
+        for c in n.children:
+            parent[index[id(c)]] = index[id(n)]
+    esc = _Escaper(120)
+
+    def mix_text(n: Layer) -> str:
+        return " · ".join(f"{d.value} {n.device_mix[d]}" for d in DEVICE_ORDER if n.device_mix[d])
+
+    def dominant(n: Layer) -> str:
+        best = max(DEVICE_ORDER, key=lambda d: n.device_mix[d])
+        return best.value if n.device_mix[best] else "?"
+
+    def second(n: Layer) -> str:
+        ranked = sorted(DEVICE_ORDER, key=lambda d: -n.device_mix[d])
+        return ranked[1].value if n.device_mix[ranked[1]] else dominant(n)
+
+    # The texts depend on the device mix only, and thousands of layers share a few mixes.
+    by_mix: dict[tuple[int, ...], tuple[str, str, str]] = {}
+    texts = []
+    for n in nodes:
+        key = tuple(n.device_mix[d] for d in DEVICE_ORDER)
+        got = by_mix.get(key)
+        if got is None:
+            got = by_mix[key] = (mix_text(n), dominant(n), second(n))
+        texts.append(got)
+    cols: dict[str, Any] = {
+        "label": esc.column([n.label for n in nodes]),
+        "name": esc.column([n.name for n in nodes]),
+        "kind": [n.kind.value for n in nodes],
+        "n_ops": np.fromiter((n.n_ops for n in nodes), np.int32, len(nodes)),
+        "mix": [t[0] for t in texts],
+        "device": [t[1] for t in texts],
+        "device2": [t[2] for t in texts],
+        "time_ms": np.fromiter((n.est_time_ms for n in nodes), np.float64, len(nodes)),
+    }
+    return LayerArrays(
+        first=np.fromiter((n.first_row for n in nodes), np.int32, len(nodes)),
+        last=np.fromiter((n.last_row for n in nodes), np.int32, len(nodes)),
+        parent=parent,
+        depth=np.fromiter((n.depth for n in nodes), np.int32, len(nodes)),
+        columns=cols,
+    )
+
+
+def check_layer_arrays(tree: Sequence[Layer]) -> None:
+    got, want = layer_arrays(tree), reference_layer_arrays(tree)
+    for field in ("first", "last", "parent", "depth"):
+        a, b = getattr(got, field), getattr(want, field)
+        assert a.dtype == b.dtype and a.tolist() == b.tolist(), field
+    assert got.columns.keys() == want.columns.keys()
+    for key, column in want.columns.items():
+        if isinstance(column, np.ndarray):
+            assert (
+                got.columns[key].dtype == column.dtype
+                and got.columns[key].tolist() == column.tolist()
+            )
+        else:
+            assert type(got.columns[key]) is list and got.columns[key] == column, key
+
+
+def test_layer_arrays_are_the_references() -> None:
+    rng = random.Random(14)
+    check_layer_arrays(())
+    for _ in range(60):
+        check_layer_arrays(layer_tree(varied_ops(rng, rng.randint(0, 80))))
+    for names in NAME_LISTS.values():
+        check_layer_arrays(layer_tree(records(names * 3)))
+    names = llm_names(40)
+    mixed = [rng.choice(DEVICE_ORDER) for _ in names]  # many distinct device mixes
+    check_layer_arrays(layer_tree(records(names, devices=mixed)))
