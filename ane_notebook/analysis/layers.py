@@ -271,7 +271,7 @@ def _join(outer: _Node, inner: _Node) -> str:
         return outer.label if inner.kind is LayerKind.SCOPE else f"{outer.label} / {inner.label}"
     # ... a numbered scope too (`layers.3` over `layers.3.attn`: the layer is what people
     # name); otherwise the deeper name says more (`model.layers` over `model`).
-    if any(ch.isdigit() for ch in SEPARATORS.split(outer.label)[-1]):
+    if any(map(str.isdigit, SEPARATORS.split(outer.label)[-1])):
         return outer.label
     return inner.label
 

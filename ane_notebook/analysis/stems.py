@@ -50,13 +50,13 @@ def name_paths(
     stems = bases.translate(_DIGITS_TO_ZERO).split(_JOIN)
     stems.pop()  # (the empty string after the last joiner)
     lengths = {stem: slice(key_length(stem)) for stem in dict.fromkeys(stems)}
-    cuts = list(map(lengths.__getitem__, stems))
-    keys: list[str] = list(map(getitem, names, cuts))
-    # Each distinct key with its stem, grouped by stem: "" (converter-made or empty: no
-    # scopes), keys ending at a separator (`ScopeCache`'s), whole names without one.
+    keys: list[str] = list(map(getitem, names, map(lengths.__getitem__, stems)))
+    # Each distinct key with its stem (the stem's own cut: one string per stem), grouped by
+    # stem: "" (converter-made or empty: no scopes), keys ending at a separator
+    # (`ScopeCache`'s), whole names without one.
+    key_stem = {stem: stem[cut] for stem, cut in lengths.items()}
     by_stem: dict[str, list[str]] = {}
-    key_stems: list[str] = list(map(getitem, stems, cuts))
-    for key, stem in dict(zip(keys, key_stems, strict=True)).items():
+    for key, stem in dict(zip(keys, map(key_stem.__getitem__, stems), strict=True)).items():
         by_stem.setdefault(stem, []).append(key)
     paths: dict[str, tuple[Step, ...]] = {}
     for stem, group in by_stem.items():
