@@ -253,3 +253,61 @@ def test_layer_arrays_are_the_references() -> None:
     names = llm_names(40)
     mixed = [rng.choice(DEVICE_ORDER) for _ in names]  # many distinct device mixes
     check_layer_arrays(layer_tree(records(names, devices=mixed)))
+
+
+# --- render/layerband._pieces against the loop it replaced -----------------------------------
+
+
+def reference_pieces(
+    shown: Sequence[Layer],
+    lefts: Sequence[float],
+    rights: Sequence[float],
+    bottoms: Sequence[float],
+    tops: Sequence[float],
+) -> dict[str, Any]:
+    """band_columns' pieces as render/layerband.py made them before issue 14's fourth pass."""
+    from ane_notebook.render.palette import DEVICE_COLORS
+
+    pieces: dict[str, Any] = {k: [] for k in ("left", "right", "bottom", "top", "color")}
+    for n, left, right, bottom, top in zip(shown, lefts, rights, bottoms, tops, strict=True):
+        x = left
+        for d in DEVICE_ORDER:
+            c = n.device_mix[d]
+            if c:
+                w = (right - left) * c / n.n_ops
+                for k, v in zip(pieces, (x, x + w, bottom, top, DEVICE_COLORS[d]), strict=True):
+                    pieces[k].append(v)
+                x += w
+        if x < right:  # ops the plan placed nowhere
+            for k, v in zip(pieces, (x, right, bottom, top, "#bbbbbb"), strict=True):
+                pieces[k].append(v)
+    return pieces
+
+
+def check_pieces(tree: Sequence[Layer]) -> None:
+    from ane_notebook.render.layerband import _pieces
+
+    shown = list(walk(tree))
+    lefts = [n.first_row - 0.5 for n in shown]
+    rights = [n.last_row + 0.5 for n in shown]
+    bottoms = [n.depth * 0.62 - 0.27 for n in shown]
+    tops = [n.depth * 0.62 + 0.27 for n in shown]
+    got = _pieces(shown, lefts, rights, bottoms, tops)
+    want = reference_pieces(shown, lefts, rights, bottoms, tops)
+    assert got.keys() == want.keys()
+    for key in ("left", "right", "bottom", "top"):
+        assert got[key].dtype == np.float64 and got[key].tolist() == want[key], key
+    assert got["color"] == want["color"]
+
+
+def test_band_pieces_are_the_loops() -> None:
+    rng = random.Random(14)
+    check_pieces(())
+    for _ in range(60):
+        check_pieces(layer_tree(varied_ops(rng, rng.randint(0, 80))))
+    names = llm_names(40)
+    devices = [rng.choice([*DEVICE_ORDER, None]) for _ in names]
+    ops = records(names, devices=devices)
+    # some ops placed nowhere (compute ops without a device): the grey piece
+    ops = [replace(op, is_const=False) if k % 7 == 0 else op for k, op in enumerate(ops)]
+    check_pieces(layer_tree(ops))
