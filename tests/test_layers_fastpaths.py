@@ -44,6 +44,8 @@ def random_names(rng: random.Random, n: int, tokens: Sequence[str] = TOKENS) -> 
 
 
 def check_name_paths(names: list[str]) -> None:
+    own = ScopeCache(lead_labels(names))  # the default: the names' own leading-number blocks
+    assert name_paths(names) == [own(name) for name in names]
     for lead in (lead_labels(names), None, {"3": "dw3+pw3", "12": "b12", "0": "l0"}):
         got = name_paths(names, lead)
         cache = ScopeCache(lead)
@@ -66,6 +68,8 @@ NAME_LISTS = {
     "long": ["a_" * 300 + "b", "model_" + "x" * 500 + "_q", "a" * 399 + "_b", "a" * 401],
     "deep": ["_".join("abcdefghijklmnopqrstu"[: k + 1]) for k in range(21)],
     "separators": ["/", "//", "._:", "a//b", "_a_", "a__b", ":" * 50, "/leading/x"],
+    "leads": [f"{t}{i}_{p}" for i in range(6) for t in ("dw", "pw") for p in ("a", "b_c")]
+    + ["dw3_cast_fp16", "dw3", "dw3x_a", "layer٣_a", "dw12_to_fp16", "dw3\n", "d" * 401 + "3_a"],
     "dtype": ["q_cast_fp16_cast_uint16_2", "a_to_bool_3", "x_cast_int164", "y_fp32_to_fp16"]
     + [
         "x_cast_fp16",
@@ -81,6 +85,18 @@ NAME_LISTS = {
 @pytest.mark.parametrize("names", NAME_LISTS.values(), ids=NAME_LISTS.keys())
 def test_name_paths_are_the_scope_caches(names: list[str]) -> None:
     check_name_paths(names)
+
+
+def test_leading_numbers_are_read_off_the_stems() -> None:
+    from ane_notebook.analysis.names import strip_dtype_suffix
+    from ane_notebook.analysis.stems import _stem_leads
+
+    names = NAME_LISTS["leads"][:-1]  # (no name over MAX_NAME_CHARS: those take lead_labels)
+    assert lead_labels(names) is not None
+    blind = str.maketrans("0123456789", "0" * 10)
+    stems = [strip_dtype_suffix(name).translate(blind) for name in names]
+    assert _stem_leads(names, stems) == lead_labels(names)
+    assert _stem_leads(["a_b", "c"], ["a_b", "c"]) is None
 
 
 def test_name_paths_of_random_names() -> None:

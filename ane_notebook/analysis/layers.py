@@ -52,7 +52,7 @@ import numpy as np
 from .._gc import gc_paused
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_REPEATS
-from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, Step, lead_labels
+from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, Step
 from .stems import name_paths
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def _paths(
 ) -> list[tuple[Step, ...]]:
     """Each compute op's scope path (function, name and block steps), from its columns."""
     multi = len(set(functions)) > 1
-    names = name_paths(op_names, lead_labels(op_names))
+    names = name_paths(op_names)  # (with the names' own leading-number blocks)
     if not all(names):
         _fill_generated(names, functions)
     # Ops inside a cond / while body sit under their parent op's scopes.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
 from .names import DTYPE_SUFFIX, strip_dtype_suffix
@@ -25,6 +25,7 @@ __all__ = [
     "ScopeCache",
     "Step",
     "key_length",
+    "lead_blocks",
     "lead_labels",
     "name_scopes",
 ]
@@ -143,11 +144,17 @@ def key_length(base: str) -> int:
 def lead_labels(names: Sequence[str]) -> dict[str, str] | None:
     """When leading numbered tokens (dw3, pw3, layer0) name blocks (enough numbers, enough ops
     each: the thresholds of `groups.py`), each number's label ("dw3+pw3"); else None."""
+    matches = filter(None, map(_LEAD_NUMBER.match, names))  # the matches, found in C
+    return lead_blocks((m.group(2), m.group(0)) for m in matches)
+
+
+def lead_blocks(leads: Iterable[tuple[str, str]]) -> dict[str, str] | None:
+    """`lead_labels` from each matching name's (number, token) ("3", "dw3"), in op order."""
     per_number: dict[str, int] = {}
     tokens: dict[str, dict[str, None]] = {}
-    for m in filter(None, map(_LEAD_NUMBER.match, names)):  # the matches, found in C
-        per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
-        tokens.setdefault(m.group(2), {})[m.group(0)] = None
+    for num, token in leads:
+        per_number[num] = per_number.get(num, 0) + 1
+        tokens.setdefault(num, {})[token] = None
     if len(per_number) < MIN_REPEATS:
         return None
     if sum(per_number.values()) < MIN_OPS_PER_GROUP * len(per_number):

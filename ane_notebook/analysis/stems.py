@@ -14,15 +14,26 @@ its parent's plus one step, made for the whole group in C (`_prefix_paths`).
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping, Sequence
-from itertools import filterfalse, repeat
+from itertools import compress, filterfalse, repeat
 from operator import add, getitem, itemgetter
 
+from . import scopes
 from .names import _DTYPE_SUFFIX_REVERSED
-from .scopes import MAX_NAME_CHARS, LayerKind, ScopeCache, Step, base_scopes, key_length
+from .scopes import (
+    _LEAD_NUMBER,
+    MAX_NAME_CHARS,
+    LayerKind,
+    ScopeCache,
+    Step,
+    base_scopes,
+    key_length,
+    lead_blocks,
+)
 
-__all__ = ["name_paths"]
+__all__ = ["Leads", "name_paths"]
 
 # Joins the names so that one regex pass strips every dtype suffix and one `str.translate`
 # blinds every digit; a name holding it takes `ScopeCache` name by name.
@@ -34,21 +45,33 @@ _DIGITS_TO_ZERO = str.maketrans("0123456789", "0" * 10)
 _SEPARATORS = "/._:"  # (scopes.SEPARATORS' characters)
 
 
+class Leads(enum.Enum):
+    """`name_paths`' default: the leading-number blocks of the names themselves."""
+
+    OF_THE_NAMES = "of the names"
+
+
 def name_paths(
-    names: Sequence[str], lead_labels: Mapping[str, str] | None
+    names: Sequence[str], lead_labels: Mapping[str, str] | None | Leads = Leads.OF_THE_NAMES
 ) -> list[tuple[Step, ...]]:
-    """``list(map(ScopeCache(lead_labels), names))``, the ops of one key sharing one tuple."""
+    """``list(map(ScopeCache(lead_labels), names))``, the ops of one key sharing one tuple;
+    `lead_labels` by default ``scopes.lead_labels(names)``."""
     if not names:
         return []
     cut = names
-    if max(map(len, names)) > MAX_NAME_CHARS:
+    truncated = max(map(len, names)) > MAX_NAME_CHARS
+    if truncated:
         cut = list(map(itemgetter(slice(MAX_NAME_CHARS)), names))
     joined = _JOIN.join(cut) + _JOIN
     if joined.count(_JOIN) != len(names):  # a name holds the joiner
+        if lead_labels is Leads.OF_THE_NAMES:
+            lead_labels = scopes.lead_labels(names)
         return list(map(ScopeCache(lead_labels), names))
     bases = _SUFFIX_AFTER_JOIN.sub(_JOIN, joined[::-1])[::-1]
     stems = bases.translate(_DIGITS_TO_ZERO).split(_JOIN)
     stems.pop()  # (the empty string after the last joiner)
+    if lead_labels is Leads.OF_THE_NAMES:
+        lead_labels = scopes.lead_labels(names) if truncated else _stem_leads(names, stems)
     lengths = {stem: slice(key_length(stem)) for stem in dict.fromkeys(stems)}
     keys: list[str] = list(map(getitem, names, map(lengths.__getitem__, stems)))
     # Each distinct key with its stem (the stem's own cut: one string per stem), grouped by
@@ -68,6 +91,25 @@ def name_paths(
             for key in group:
                 paths[key] = tuple(base_scopes(key, lead_labels))
     return list(map(paths.__getitem__, keys))
+
+
+def _stem_leads(names: Sequence[str], stems: Sequence[str]) -> dict[str, str] | None:
+    """`scopes.lead_labels(names)` for names none of which was cut, read off their stems: the
+    leading numbered token ends at the first separator, before any dtype suffix (which starts
+    at one), and `_LEAD_NUMBER` reads only character classes, so a name's match has its stem's
+    span; only the names of matching stems are read (none in an LLM: ~4 ms of regex calls)."""
+    spans: dict[str, tuple[slice, slice]] = {}
+    for stem in dict.fromkeys(stems):
+        m = _LEAD_NUMBER.match(stem)
+        if m is not None:
+            spans[stem] = (slice(m.end(1), m.end()), slice(m.end()))
+    if not spans:
+        return None
+    leads = []
+    for i in compress(range(len(names)), map(spans.__contains__, stems)):
+        number, token = spans[stems[i]]
+        leads.append((names[i][number], names[i][token]))
+    return lead_blocks(leads)
 
 
 def _prefix_paths(
