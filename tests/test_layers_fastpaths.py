@@ -12,7 +12,8 @@ tree for the graph view, is held to the code it replaced the same way.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from test_groups import records
 from test_layers import NAMES, llm_names
 
+from ane_notebook.analysis import stems
 from ane_notebook.analysis.layers import Layer, layer_tree, walk
 from ane_notebook.analysis.scopes import MAX_NAME_CHARS, MAX_NAME_DEPTH, ScopeCache, lead_labels
 from ane_notebook.analysis.stems import name_paths
@@ -43,17 +45,32 @@ def random_names(rng: random.Random, n: int, tokens: Sequence[str] = TOKENS) -> 
     return ["".join(rng.choice(tokens) for _ in range(rng.randint(0, 12))) for _ in range(n)]
 
 
+@contextmanager
+def stems_always(on: bool = True) -> Iterator[None]:
+    """With `on`, name_paths takes the stem path however few names share a stem (these lists
+    are small: at the default threshold most would go name by name)."""
+    saved = stems._MIN_NAMES_PER_STEM
+    stems._MIN_NAMES_PER_STEM = 0 if on else saved
+    try:
+        yield
+    finally:
+        stems._MIN_NAMES_PER_STEM = saved
+
+
 def check_name_paths(names: list[str]) -> None:
-    own = ScopeCache(lead_labels(names))  # the default: the names' own leading-number blocks
-    assert name_paths(names) == [own(name) for name in names]
-    for lead in (lead_labels(names), None, {"3": "dw3+pw3", "12": "b12", "0": "l0"}):
-        got = name_paths(names, lead)
-        cache = ScopeCache(lead)
-        assert got == [cache(name) for name in names]
-        shared = not any("\x1f" in name for name in names)  # (else name by name)
-        for a, b, x, y in zip(got, got[1:], names, names[1:], strict=False):
-            if x == y and shared:
-                assert a is b  # one key, one tuple: _build skips the op by identity
+    for always in (True, False):
+        with stems_always(always):
+            own = ScopeCache(lead_labels(names))  # the default: the names' own lead blocks
+            assert name_paths(names) == [own(name) for name in names]
+            for lead in (lead_labels(names), None, {"3": "dw3+pw3", "12": "b12", "0": "l0"}):
+                got = name_paths(names, lead)
+                cache = ScopeCache(lead)
+                assert got == [cache(name) for name in names]
+                if not always or any("\x1f" in name for name in names):
+                    continue  # (name by name)
+                for a, b, x, y in zip(got, got[1:], names, names[1:], strict=False):
+                    if x == y:
+                        assert a is b  # one key, one tuple: _build skips the op by identity
 
 
 NAME_LISTS = {
@@ -95,8 +112,8 @@ def test_leading_numbers_are_read_off_the_stems() -> None:
     assert lead_labels(names) is not None
     blind = str.maketrans("0123456789", "0" * 10)
     stems = [strip_dtype_suffix(name).translate(blind) for name in names]
-    assert _stem_leads(names, stems) == lead_labels(names)
-    assert _stem_leads(["a_b", "c"], ["a_b", "c"]) is None
+    assert _stem_leads(names, stems, dict.fromkeys(stems)) == lead_labels(names)
+    assert _stem_leads(["a_b", "c"], ["a_b", "c"], ["a_b", "c"]) is None
 
 
 def test_name_paths_of_random_names() -> None:
@@ -120,9 +137,12 @@ def tree_fields(tree: Sequence[object]) -> list[tuple[object, ...]]:
 
 
 def check_tree(ops: Sequence[OpRecord]) -> None:
-    got, want = layer_tree(ops), layers_reference.layer_tree(ops)
-    assert got == want
-    assert tree_fields(got) == tree_fields(want)
+    want = layers_reference.layer_tree(ops)
+    for always in (True, False):
+        with stems_always(always):
+            got = layer_tree(ops)
+        assert got == want
+        assert tree_fields(got) == tree_fields(want)
 
 
 def varied_ops(rng: random.Random, n: int) -> list[OpRecord]:
