@@ -1,12 +1,13 @@
 """The scope paths of all of a tree's op names at once, computed per name *stem* (issue 14).
 
-`scopes.ScopeCache` gives one name its scopes (a few regex calls per op: ~45 ms of a 50k-op
-page); `name_paths` gives the same paths for a whole list of names with a fixed number of C
-calls over all of them plus Python work per distinct *stem*. A name's stem is the name (cut at
-`MAX_NAME_CHARS`, without its dtype suffix) with every ASCII digit made "0": where a name's
-scopes end (`scopes.key_length`) depends only on which of its characters are separators,
-ASCII digits or letters, so names of one stem end their key at the same place, and an LLM's
-25,000 names have ~155 stems (``model_layers_0_self_attn_q_`` stands for every layer's).
+`scopes.ScopeCache` gives one name its scopes (a few regex calls per op: ~75 ms for the 25k
+names of the 50k-op benchmark); `name_paths` gives the same paths for a whole list of names
+(~30 ms there) with a fixed number of C calls over all of them plus Python work per distinct
+*stem*. A name's stem is the name (cut at `MAX_NAME_CHARS`, without its dtype suffix: taken
+off first, since its digits matter, ``fp16`` but not ``fp17``) with every ASCII digit made "0":
+where a name's scopes end (`scopes.key_length`) depends only on which of its characters are
+separators, ASCII digits or letters, so names of one stem end their key at the same place, and
+an LLM's 25,000 names have ~155 stems (``model_layers_0_self_attn_q_`` stands for every layer's).
 The paths of the keys are built a stem at a time as well: keys of one stem have their
 separators at the same places, so their parents are one slice away and each key's path is
 its parent's plus one step, made for the whole group in C (`_prefix_paths`).
@@ -58,8 +59,8 @@ class Leads(enum.Enum):
 def name_paths(
     names: Sequence[str], lead_labels: Mapping[str, str] | None | Leads = Leads.OF_THE_NAMES
 ) -> list[tuple[Step, ...]]:
-    """``list(map(ScopeCache(lead_labels), names))``, the ops of one key sharing one tuple;
-    `lead_labels` by default ``scopes.lead_labels(names)``."""
+    """``list(map(ScopeCache(lead_labels), names))`` (on the stem path the ops of one key share
+    one tuple); `lead_labels` by default ``scopes.lead_labels(names)``."""
     if not names:
         return []
     cut = names
