@@ -254,7 +254,7 @@ def test_ops_under_one_scope_share_one_path_object() -> None:
     from ane_notebook.analysis.layers import _paths
 
     ops = records(["m_layers_1_q_proj", "m_layers_1_q_view", "m_layers_1_k_proj"])
-    paths = _paths(ops)
+    paths = _paths([op.function for op in ops], [op.name for op in ops], [op.block for op in ops])
     assert paths[0] is paths[1]
     assert paths[0] is not paths[2] and paths[0][:-1] == paths[2][:-1]
 

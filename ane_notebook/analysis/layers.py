@@ -33,17 +33,18 @@ the op-type sequence is cut before each op of the type whose cuts give the most 
 repeated chunks (``layer_norm`` in an anonymous transformer).
 
 The cost is linear in the number of ops: a scope path is computed once per distinct name prefix
-(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it (`scopes.py`: the per-op
-half). The tree is data: the lanes' layer band (`render/layerband.py`) and the graph view's
-collapsed layers (`render/graphunits.layer_arrays`) draw it.
+(at most `MAX_NAME_DEPTH` levels) and shared by the ops under it (`scopes.py`: the per-name
+rules; `stems.py`: the same for all names at once, per name stem). The tree is data: the
+lanes' layer band (`render/layerband.py`) and the graph view's collapsed layers
+(`render/graphunits.layer_arrays`) draw it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from operator import attrgetter, not_, sub
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -51,7 +52,8 @@ import numpy as np
 from .._gc import gc_paused
 from ..placement.devices import DEVICE_ORDER, Device
 from .groups import MIN_REPEATS
-from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, ScopeCache, Step, lead_labels
+from .scopes import MAX_NAME_DEPTH, SEPARATORS, LayerKind, Step
+from .stems import name_paths
 
 if TYPE_CHECKING:
     from ..report import ProfileReport
@@ -139,15 +141,34 @@ def _column(ops: Sequence[Any], attr: str, default: Any = None) -> list[Any]:
         return [getattr(op, attr, default) for op in ops]
 
 
-def _paths(compute: Sequence[Any]) -> list[tuple[Step, ...]]:
-    functions = list(map(attrgetter("function"), compute))
+# What the tree reads of each op, and the default of each optional one.
+_FIELDS = ("function", "name", "block", "device", "est_time_ms", "index")
+_DEFAULTS: dict[str, Any] = {"block": None, "device": None, "est_time_ms": 0.0}
+
+
+def _compute_columns(ops: Sequence[Any]) -> tuple[list[Any], list[Sequence[Any]]]:
+    """The compute ops and their `_FIELDS`, a column each (`_column`'s defaults).
+
+    One `attrgetter` call per op reads every field at once: a column at a time touched each
+    of the 50k benchmark's op objects once per field (~36 ms, now ~19; issue 14)."""
+    compute = list(compress(ops, map(not_, map(attrgetter("is_const"), ops))))
+    if not compute:
+        return [], [[] for _ in _FIELDS]
+    try:
+        return compute, list(zip(*map(attrgetter(*_FIELDS), compute), strict=True))
+    except AttributeError:  # an op without an optional field: a column at a time
+        return compute, [_column(compute, f, _DEFAULTS.get(f)) for f in _FIELDS]
+
+
+def _paths(
+    functions: Sequence[str], op_names: Sequence[str], blocks: Sequence[Any]
+) -> list[tuple[Step, ...]]:
+    """Each compute op's scope path (function, name and block steps), from its columns."""
     multi = len(set(functions)) > 1
-    op_names = list(map(attrgetter("name"), compute))
-    names = list(map(ScopeCache(lead_labels(op_names)), op_names))
+    names = name_paths(op_names)  # (with the names' own leading-number blocks)
     if not all(names):
         _fill_generated(names, functions)
     # Ops inside a cond / while body sit under their parent op's scopes.
-    blocks = _column(compute, "block")
     if not multi and not any(blocks):
         return names  # (the common case: nothing to add to the name scopes)
     by_name = (
@@ -171,30 +192,30 @@ def _paths(compute: Sequence[Any]) -> list[tuple[Step, ...]]:
 
 def _fill_generated(names: list[tuple[Step, ...]], functions: Sequence[str]) -> None:
     """Converter-made names (no scopes) take the scopes their named neighbours (same function)
-    share, in place."""
-    prev: list[tuple[Step, ...] | None] = [None] * len(names)
-    last: tuple[Step, ...] | None = None
-    for i, scope in enumerate(names):
-        if i and functions[i] != functions[i - 1]:
-            last = None
-        prev[i] = last
-        if scope:
-            last = scope
-    nxt: tuple[Step, ...] | None = None
-    for i in range(len(names) - 1, -1, -1):
-        if i + 1 < len(names) and functions[i + 1] != functions[i]:
-            nxt = None
-        if names[i]:
-            nxt = names[i]
-        else:
-            p = prev[i]
-            names[i] = _common_prefix(p, nxt) if p is not None and nxt is not None else ()
+    share, in place.
+
+    A run of such ops in one function has one op before and one after it (named, or of
+    another function: none), so one shared path fills it; only the unnamed ops are visited,
+    found in C (two Python passes over all 25k ops took ~5 ms; issue 14)."""
+    empty = list(compress(range(len(names)), map(not_, names)))
+    k = 0
+    while k < len(empty):
+        a = b = empty[k]
+        fn = functions[a]
+        k += 1
+        while k < len(empty) and empty[k] == b + 1 and functions[b + 1] == fn:
+            b += 1
+            k += 1
+        before = names[a - 1] if a and functions[a - 1] == fn else None
+        after = names[b + 1] if b + 1 < len(names) and functions[b + 1] == fn else None
+        fill = _common_prefix(before, after) if before is not None and after is not None else ()
+        names[a : b + 1] = [fill] * (b - a + 1)
 
 
 # --- building the tree --------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Node:
     key: str
     label: str
@@ -250,7 +271,7 @@ def _join(outer: _Node, inner: _Node) -> str:
         return outer.label if inner.kind is LayerKind.SCOPE else f"{outer.label} / {inner.label}"
     # ... a numbered scope too (`layers.3` over `layers.3.attn`: the layer is what people
     # name); otherwise the deeper name says more (`model.layers` over `model`).
-    if any(ch.isdigit() for ch in SEPARATORS.split(outer.label)[-1]):
+    if any(map(str.isdigit, SEPARATORS.split(outer.label)[-1])):
         return outer.label
     return inner.label
 
@@ -321,19 +342,47 @@ def _layer(**fields: Any) -> Layer:
     return layer
 
 
+def _preorder(nodes: Sequence[_Node]) -> list[_Node]:
+    """Every node, parents before children (the order `_freeze` makes them in)."""
+    out: list[_Node] = []
+    stack = [iter(nodes)]
+    while stack:
+        for node in stack[-1]:
+            out.append(node)
+            if node.children:
+                stack.append(iter(node.children))
+                break
+        else:
+            stack.pop()
+    return out
+
+
+_Sums = tuple[list[int], float]  # a node's op count per device (DEVICE_ORDER) and time
+
+
+def _sums(roots: Sequence[_Node], mix: np.ndarray, time_cum: np.ndarray) -> Iterator[_Sums]:
+    """Each node's device counts and time, in `_preorder`: one numpy difference for the whole
+    tree, and only its nodes' rows made Python objects (the cumulative sums of all 25k ops,
+    made lists for the nodes to index, took ~4 ms; issue 14)."""
+    order = _preorder(roots)
+    lo = np.fromiter(map(attrgetter("lo"), order), np.int64, len(order))
+    hi = np.fromiter(map(attrgetter("hi"), order), np.int64, len(order)) + 1
+    counts: list[list[int]] = (mix[hi] - mix[lo]).tolist()
+    times: list[float] = (time_cum[hi] - time_cum[lo]).tolist()
+    return zip(counts, times, strict=True)
+
+
 def _freeze(
     nodes: Sequence[_Node],
     index: Sequence[int],
-    mix: Sequence[Sequence[int]],
-    time_cum: Sequence[float],
+    sums: Iterator[_Sums],
     depth: int,
     parent_label: str | None,
 ) -> tuple[Layer, ...]:
-    """The nodes as Layers. `mix` and `time_cum` are cumulative per-op sums as Python lists
-    (one conversion for the whole tree instead of numpy scalars per node)."""
+    """The nodes as Layers; `sums` gives each node's device counts and time in preorder."""
     out = []
     for n in nodes:
-        hi, lo = mix[n.hi + 1], mix[n.lo]
+        counts, est_time_ms = next(sums)  # (before the children's)
         out.append(
             _layer(
                 name=n.label,
@@ -344,10 +393,10 @@ def _freeze(
                 first_row=n.lo,
                 last_row=n.hi,
                 n_ops=n.hi - n.lo + 1,
-                device_mix=dict(zip(DEVICE_ORDER, map(sub, hi, lo), strict=True)),
-                est_time_ms=time_cum[n.hi + 1] - time_cum[n.lo],
+                device_mix=dict(zip(DEVICE_ORDER, counts, strict=True)),
+                est_time_ms=est_time_ms,
                 depth=depth,
-                children=_freeze(n.children, index, mix, time_cum, depth + 1, n.label),
+                children=_freeze(n.children, index, sums, depth + 1, n.label),
             )
         )
     return tuple(out)
@@ -362,10 +411,10 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
     ``est_time_ms``). Ops outside every root (an embedding before the layers) are in no node.
     """
     ops = list(cast("Iterable[Any]", getattr(report_or_ops, "ops", report_or_ops)))
-    compute = list(compress(ops, map(not_, map(attrgetter("is_const"), ops))))
+    compute, (functions, names, blocks, devices, est_times, index) = _compute_columns(ops)
     if not compute:
         return ()
-    roots = _prune(_build(_paths(compute)), None)
+    roots = _prune(_build(_paths(functions, names, blocks)), None)
     if not any(n.kind is not LayerKind.FUNCTION for n in roots) and not any(
         n.children for n in roots
     ):
@@ -377,12 +426,11 @@ def layer_tree(report_or_ops: ProfileReport | Iterable[Any]) -> tuple[Layer, ...
             roots = repeats
     dev_pos: dict[Device | None, int] = {d: i for i, d in enumerate(DEVICE_ORDER)}
     n = len(compute)
-    lane = np.fromiter(map(dev_pos.get, _column(compute, "device"), repeat(-1)), np.int64, n)
+    lane = np.fromiter(map(dev_pos.get, devices, repeat(-1)), np.int64, n)
     mix = np.zeros((n + 1, len(DEVICE_ORDER)), dtype=np.int64)
     placed = np.flatnonzero(lane >= 0)
     mix[placed + 1, lane[placed]] = 1
     mix = np.cumsum(mix, axis=0)
-    times = np.fromiter(map(float, _column(compute, "est_time_ms", 0.0)), np.float64, n)
+    times = np.fromiter(map(float, est_times), np.float64, n)
     time_cum = np.concatenate([[0.0], np.cumsum(times)])
-    index = list(map(attrgetter("index"), compute))
-    return _freeze(roots, index, mix.tolist(), time_cum.tolist(), 0, None)
+    return _freeze(roots, index, _sums(roots, mix, time_cum), 0, None)

@@ -5,13 +5,14 @@ A name's scopes are its proper prefixes that end before a separator (``/``, ``.`
 numbered token when such numbers repeat (``dw3`` / ``pw3``: block 3); a converter-made name
 (``transpose_9``) has none. `ScopeCache` computes them once per distinct prefix, so the cost
 is linear in the number of ops; `name_scopes` is the plain per-name rule it is held to (tests).
+`stems.name_paths` gives a whole tree's names the paths `ScopeCache` gives them one by one.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from .groups import MIN_OPS_PER_GROUP, MIN_REPEATS
 from .names import DTYPE_SUFFIX, strip_dtype_suffix
@@ -23,6 +24,8 @@ __all__ = [
     "LayerKind",
     "ScopeCache",
     "Step",
+    "key_length",
+    "lead_blocks",
     "lead_labels",
     "name_scopes",
 ]
@@ -127,14 +130,31 @@ class ScopeCache:
         return got
 
 
+def key_length(base: str) -> int:
+    """How much of a name without its dtype suffix decides its scopes: 0 for a converter-made
+    name (none), up to its last separator within `MAX_NAME_DEPTH` (`ScopeCache`'s key), or all
+    of it (no separator: at most a leading number's block). Reads only which characters are
+    ASCII digits, not which digits they are (`stems.py` calls it on digit-blind stems)."""
+    if _GENERATED.match(base):
+        return 0
+    m = _KEY.match(base)
+    return m.end() if m is not None else len(base)
+
+
 def lead_labels(names: Sequence[str]) -> dict[str, str] | None:
     """When leading numbered tokens (dw3, pw3, layer0) name blocks (enough numbers, enough ops
     each: the thresholds of `groups.py`), each number's label ("dw3+pw3"); else None."""
+    matches = filter(None, map(_LEAD_NUMBER.match, names))  # the matches, found in C
+    return lead_blocks((m.group(2), m.group(0)) for m in matches)
+
+
+def lead_blocks(leads: Iterable[tuple[str, str]]) -> dict[str, str] | None:
+    """`lead_labels` from each matching name's (number, token) ("3", "dw3"), in op order."""
     per_number: dict[str, int] = {}
     tokens: dict[str, dict[str, None]] = {}
-    for m in filter(None, map(_LEAD_NUMBER.match, names)):  # the matches, found in C
-        per_number[m.group(2)] = per_number.get(m.group(2), 0) + 1
-        tokens.setdefault(m.group(2), {})[m.group(0)] = None
+    for num, token in leads:
+        per_number[num] = per_number.get(num, 0) + 1
+        tokens.setdefault(num, {})[token] = None
     if len(per_number) < MIN_REPEATS:
         return None
     if sum(per_number.values()) < MIN_OPS_PER_GROUP * len(per_number):

@@ -16,85 +16,23 @@ in step), so a 200,000-op model costs a pass over the CSR of the shown range per
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..analysis.layers import Layer, walk
 from ..analysis.names import DTYPE_SUFFIX
-from ..placement.devices import DEVICE_ORDER
 from ..textreport import fmt_bytes
-from .optable import OpTable, _Escaper
+from .layerarrays import LayerArrays as LayerArrays  # (re-exported: graph.py, tests)
+from .layerarrays import layer_arrays as layer_arrays
+from .optable import OpTable
 
 NODE_NAME_CHARS = 18  # of the short name under a graph node
 
 COLLAPSE_ABOVE = 300  # ops in the range: above this, layers start collapsed
 UNIT_BUDGET = 160  # units the automatic opening stays within ...
 MIN_UNITS = 12  # ... once the view has at least this many
-
-
-@dataclass(frozen=True)
-class LayerArrays:
-    """The layer tree flattened in preorder: what the browser needs to cut a range into units."""
-
-    first: np.ndarray  # first row (position among compute ops)
-    last: np.ndarray  # last row, inclusive
-    parent: np.ndarray  # preorder index of the parent, -1 for a root
-    depth: np.ndarray
-    columns: dict[str, Any]  # escaped label/name/mix text, n_ops, dominant device, time
-
-    def __len__(self) -> int:
-        return len(self.first)
-
-
-def layer_arrays(tree: Sequence[Layer]) -> LayerArrays:
-    nodes = list(walk(tree))
-    index = {id(n): i for i, n in enumerate(nodes)}
-    parent = np.full(len(nodes), -1, dtype=np.int32)
-    for n in nodes:
-        for c in n.children:
-            parent[index[id(c)]] = index[id(n)]
-    esc = _Escaper(120)
-
-    def mix_text(n: Layer) -> str:
-        return " · ".join(f"{d.value} {n.device_mix[d]}" for d in DEVICE_ORDER if n.device_mix[d])
-
-    def dominant(n: Layer) -> str:
-        best = max(DEVICE_ORDER, key=lambda d: n.device_mix[d])
-        return best.value if n.device_mix[best] else "?"
-
-    def second(n: Layer) -> str:
-        ranked = sorted(DEVICE_ORDER, key=lambda d: -n.device_mix[d])
-        return ranked[1].value if n.device_mix[ranked[1]] else dominant(n)
-
-    # The texts depend on the device mix only, and thousands of layers share a few mixes.
-    by_mix: dict[tuple[int, ...], tuple[str, str, str]] = {}
-    texts = []
-    for n in nodes:
-        key = tuple(n.device_mix[d] for d in DEVICE_ORDER)
-        got = by_mix.get(key)
-        if got is None:
-            got = by_mix[key] = (mix_text(n), dominant(n), second(n))
-        texts.append(got)
-    cols: dict[str, Any] = {
-        "label": esc.column([n.label for n in nodes]),
-        "name": esc.column([n.name for n in nodes]),
-        "kind": [n.kind.value for n in nodes],
-        "n_ops": np.fromiter((n.n_ops for n in nodes), np.int32, len(nodes)),
-        "mix": [t[0] for t in texts],
-        "device": [t[1] for t in texts],
-        "device2": [t[2] for t in texts],
-        "time_ms": np.fromiter((n.est_time_ms for n in nodes), np.float64, len(nodes)),
-    }
-    return LayerArrays(
-        first=np.fromiter((n.first_row for n in nodes), np.int32, len(nodes)),
-        last=np.fromiter((n.last_row for n in nodes), np.int32, len(nodes)),
-        parent=parent,
-        depth=np.fromiter((n.depth for n in nodes), np.int32, len(nodes)),
-        columns=cols,
-    )
 
 
 _SEP = re.compile(r"[/._:]")
