@@ -41,7 +41,7 @@ from ._recursion import bounded_recursion
 from .placement.devices import Device, Evidence
 from .placement.result import CostDriver, ReasonKind, estimate_from_dict
 from .report_format import MAX_DIM, MAX_RANK, MAX_TIME_MS, REPORT_FORMAT, REPORT_VERSION
-from .report_records import lane_order, put, tensor_records, with_dicts
+from .report_records import attribute_fields, lane_order, put, tensor_records, with_dicts
 from .report_validation import estimate_is_valid
 from .schema import has_digit_run
 
@@ -171,10 +171,6 @@ def _ops_ok(ops: list[_Op]) -> bool:
     return all(map(estimate_is_valid, estimates))
 
 
-def _struct_fields(tensors: list[_Tensor]) -> tuple[Any, ...]:
-    return tuple(map(attrgetter(f), tensors) for f in ("name", "shape", "dtype"))
-
-
 def _records(ops: list[_Op]) -> tuple[OpRecord, ...]:
     """The ops' records: each struct's fields as a new dict, with the fields whose record form
     is not the decoded one replaced (output records, estimates, and supported devices in lane
@@ -183,7 +179,7 @@ def _records(ops: list[_Op]) -> tuple[OpRecord, ...]:
 
     dicts = list(map(msgspec.structs.asdict, ops))
     outputs = list(map(attrgetter("outputs"), ops))
-    put(dicts, "outputs", tensor_records(outputs, _struct_fields))
+    put(dicts, "outputs", tensor_records(outputs, attribute_fields))
     supported = list(map(attrgetter("supported"), ops))
     lanes = lane_order()
     if any(lanes[key] != key for key in set(supported)):  # ours are in lane order already

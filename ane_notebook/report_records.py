@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from itertools import chain, islice, repeat
-from operator import itemgetter, methodcaller, setitem
+from operator import attrgetter, itemgetter, methodcaller, setitem
 from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,7 @@ from .placement.result import _DEVICE_BY, _DRIVER_BY, _EVIDENCE_BY, _KIND_BY, es
 if TYPE_CHECKING:
     from .report import OpRecord
 
-__all__ = ["lane_order", "op_records", "put", "tensor_records", "with_dicts"]
+__all__ = ["attribute_fields", "lane_order", "op_records", "put", "tensor_records", "with_dicts"]
 
 # The fields whose JSON form is not the record's (all but index, names, reason, numbers, flags).
 _READ_FIELDS = (
@@ -89,6 +89,12 @@ def _outputs(outputs: Sequence[list[dict[str, Any]]]) -> Any:
 def _dict_fields(tensors: list[dict[str, Any]]) -> tuple[Iterable[Any], ...]:
     shapes = [None if s is None else tuple(s) for s in map(_SHAPE, tensors)]
     return map(_NAME, tensors), shapes, map(_DTYPE, tensors)
+
+
+def attribute_fields(tensors: list[Any]) -> tuple[Iterable[Any], ...]:
+    """Tensors' names, shapes and dtypes read as attributes (decoded structs, `TensorInfo`s), for
+    `tensor_records`; shapes must already be tuples or None."""
+    return tuple(map(attrgetter(f), tensors) for f in ("name", "shape", "dtype"))
 
 
 def _slot_setter(cls: type[Any], field: str) -> Callable[[Any, Any], None]:

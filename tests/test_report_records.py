@@ -188,3 +188,30 @@ def test_fields_are_set_by_the_slot_setter_or_the_generic_one() -> None:
     assert _slot_setter(Slotted, "name") == Slotted.__dict__["name"].__set__
     with pytest.raises(AttributeError):
         _slot_setter(Slotted, "other")(Slotted(), 1)  # no such slot: refused, not added
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES))
+def test_a_profiles_output_records_are_those_the_constructor_makes(example: str) -> None:
+    # report._op_links makes the output records a column at a time (tensor_records)
+    from ane_notebook.api import load_model
+    from ane_notebook.report import TensorRecord
+
+    graph = load_model(f"example:{example}")
+    records = profile(f"example:{example}").ops
+    want = [tuple(TensorRecord(t.name, t.shape, t.dtype) for t in op.outputs) for op in graph.ops]
+    got = [r.outputs for r in records]
+    assert got == want
+    assert all(type(t) is TensorRecord for ts in got for t in ts)
+    if example == "lstm":  # ops with no output or several are regrouped too
+        assert any(len(ts) != 1 for ts in want)
+
+
+def test_tensor_records_regroup_ops_with_none_or_several_outputs() -> None:
+    from ane_notebook.model.graph import TensorInfo
+    from ane_notebook.report import TensorRecord
+    from ane_notebook.report_records import attribute_fields, tensor_records
+
+    t = [TensorInfo(f"t{i}", (1, i) if i % 2 else None, "fp16") for i in range(6)]
+    for outputs in ([[t[0]], [], [t[1], t[2]], [t[3]]], [[], []], [[t[4]]], [[t[5]], [t[0]]]):
+        got = list(tensor_records(outputs, attribute_fields))
+        assert got == [tuple(TensorRecord(x.name, x.shape, x.dtype) for x in o) for o in outputs]
