@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..textreport import fmt_bytes, fmt_ms
@@ -67,7 +68,7 @@ class CrossingGroup:
     def x(self) -> float:
         return self.row - 0.5
 
-    @property
+    @cached_property  # read by the placement, the group columns and the label columns
     def text(self) -> str:
         if self.n_paid == 0:
             return f"{self.n_reused} reused · 0 ms"
