@@ -22,7 +22,13 @@ import ane_notebook as an
 from ane_notebook.model.graph import Graph, TensorInfo
 from ane_notebook.placement.devices import ComputeUnits
 from ane_notebook.placement.result import Placement
-from ane_notebook.render.crossing_labels import CrossingGroup
+from ane_notebook.render.crossing_labels import (
+    CrossingGroup,
+    LabelBox,
+    _slots,
+    label_size,
+    place_labels,
+)
 from ane_notebook.render.lane_crossings import (
     _edges,
     crossing_columns,
@@ -246,3 +252,61 @@ def test_a_groups_text_is_made_once_and_is_its_own() -> None:
     assert g.text == "2.0 KB · 0.250 ms (+1 reused)"
     assert g.text is g.text
     assert g == replace(g)  # the cached text is no field: equality is the fields'
+
+
+def _simple_place_labels(
+    groups: list[CrossingGroup],
+    lane_y: Mapping[str, float],
+    x_range: tuple[float, float],
+    max_labels: int,
+    plot_px: float,
+    px_per_y: float,
+) -> list[LabelBox | None]:
+    """`place_labels` before issue 14: every bucket a label spans looked in, a box per try."""
+    lo, hi = x_range
+    px_per_x = plot_px / max(hi - lo, 1e-9)
+    lanes = sorted(set(lane_y.values()))
+    out: list[LabelBox | None] = [None] * len(groups)
+    order = sorted(range(len(groups)), key=lambda i: (-groups[i].cost_ms, -groups[i].n_paid, i))
+    placed: dict[int, list[LabelBox]] = {}
+    bucket_w = max((hi - lo) / 200, 1e-9)
+    for i in order[:max_labels]:
+        g = groups[i]
+        half_w, half_h = label_size(g.text, px_per_x, px_per_y)
+        if 2 * half_w > hi - lo:
+            continue
+        for cy in _slots(lane_y[g.src_device], lane_y[g.dst_device], lanes):
+            box = None
+            for cx in (g.x, g.x + half_w, g.x - half_w):
+                cx = min(max(cx, lo + half_w), hi - half_w)
+                b0, b1 = int((cx - half_w - lo) // bucket_w), int((cx + half_w - lo) // bucket_w)
+                try_box = LabelBox(cx, cy, half_w, half_h)
+                if not any(
+                    try_box.overlaps(o) for b in range(b0, b1 + 1) for o in placed.get(b, ())
+                ):
+                    box = try_box
+                    break
+            if box is not None:
+                out[i] = box
+                b0 = int((box.cx - half_w - lo) // bucket_w)
+                b1 = int((box.cx + half_w - lo) // bucket_w)
+                for b in range(b0, b1 + 1):
+                    placed.setdefault(b, []).append(box)
+                break
+    return out
+
+
+def test_label_places_are_those_of_the_bucket_walk(reports: list[ProfileReport]) -> None:
+    placed_counts = set()
+    for rep in [*reports, make_report([A, C, G, A, None, C, G, G, A] * 40)]:
+        table = op_table(rep)
+        groups, _ = crossing_groups(rep, table)
+        for lane_y in (lane_ys(table.columns["device"]), LANE_Y):
+            n = max(len(table), 1.0)
+            for x_range in ((-1.0, n), (-1.0, 2.0), (0.3 * n, 0.6 * n)):
+                for plot_px, cap in ((900.0, 200), (20_000.0, 10_000), (300.0, 3)):
+                    want = _simple_place_labels(groups, lane_y, x_range, cap, plot_px, 50.0)
+                    got = place_labels(groups, lane_y, x_range, cap, plot_px, 50.0)
+                    assert got == want
+                    placed_counts.add(sum(b is not None for b in got))
+    assert max(placed_counts) > 50  # many boxes placed: both ways of looking were taken
