@@ -225,7 +225,7 @@ def op_runs(table: OpTable) -> dict[str, Any]:
     if n == 0:
         return {"left": [], "right": [], "bottom": [], "top": [], "device": []}
     codes = {d: i for i, d in enumerate(dict.fromkeys(dev))}
-    dcode = np.fromiter((codes[d] for d in dev), dtype=np.int64, count=n)
+    dcode = np.fromiter(map(codes.__getitem__, dev), dtype=np.int64, count=n)
     # x is the row position (consecutive integers), so a run also breaks on any gap in x
     brk = np.flatnonzero((np.diff(y) != 0) | (np.diff(dcode) != 0) | (np.diff(x) != 1)) + 1
     starts = np.concatenate(([0], brk))
