@@ -36,7 +36,14 @@ from ane_notebook.render.lane_crossings import (
     label_columns,
 )
 from ane_notebook.render.lanes import _segment_columns
-from ane_notebook.render.optable import LANE_Y, _Escaper, lane_ys, op_table
+from ane_notebook.render.optable import (
+    LANE_Y,
+    _all_str,
+    _Escaper,
+    _reason_column,
+    lane_ys,
+    op_table,
+)
 from ane_notebook.report import ProfileReport
 from ane_notebook.textreport import fmt_bytes, fmt_ms, fmt_shape
 
@@ -310,3 +317,27 @@ def test_label_places_are_those_of_the_bucket_walk(reports: list[ProfileReport])
                     assert got == want
                     placed_counts.add(sum(b is not None for b in got))
     assert max(placed_counts) > 50  # many boxes placed: both ways of looking were taken
+
+
+class _Str(str):
+    def __str__(self) -> str:
+        return "other"
+
+
+@pytest.mark.parametrize(
+    "reasons",
+    [
+        [],
+        [""],
+        ["a", "", "a", "b<c>", "", "x" * 500, "line\nbreak", "\u202eevil"] * 3,
+        ["a", None, "", 0, 1, True, 2.5],  # not all str: the per-value path
+        ["a", _Str("sub"), ""],  # a str subclass is turned into text by str()
+    ],
+)
+def test_reason_column_is_the_escaper_of_each_or_a_dash(reasons: list[Any]) -> None:
+    want = [_Escaper(400)(r or "—") for r in reasons]
+    assert _reason_column(reasons, _Escaper(400)) == want
+    warm = _Escaper(400)
+    warm("")  # a cache that already holds the empty text: the blank still shows a dash
+    assert _reason_column(reasons, warm) == want
+    assert _all_str(reasons) == (set(map(type, reasons)) <= {str})

@@ -72,13 +72,29 @@ class _Escaper:
     def column(self, values: Sequence[object]) -> list[str]:
         """`[self(v) for v in values]`: each distinct value escaped once (`html_texts`), then
         every value looked up in C. Values that are not all `str` take the per-value path."""
-        if not set(map(type, values)) <= {str}:
+        if not _all_str(values):
             return [self(v) for v in values]
         texts = cast("Sequence[str]", values)  # all str (checked above)
         cache = self._cache
         new = [v for v in dict.fromkeys(texts) if v not in cache]
         cache.update(zip(new, html_texts(new, self._limit), strict=True))
         return list(map(cache.__getitem__, texts))
+
+
+def _all_str(values: Sequence[object]) -> bool:
+    """Whether every value is a `str` (exactly): `set(map(type, values)) <= {str}` without a
+    set insertion per value (~2.0 instead of ~2.8 ms for 25k values: issue 14)."""
+    return list(map(type, values)).count(str) == len(values)
+
+
+def _reason_column(reasons: Sequence[object], esc: _Escaper) -> list[str]:
+    """`[esc(r or "—") for r in reasons]`: the texts of the distinct reasons (a few hundred for
+    25k ops), then every op's looked up in C."""
+    if not _all_str(reasons):
+        return esc.column([r or "—" for r in reasons])
+    distinct = list(dict.fromkeys(reasons))
+    table = dict(zip(distinct, esc.column([r or "—" for r in distinct]), strict=True))
+    return list(map(table.__getitem__, reasons))
 
 
 def _tooltip_literal(text: str) -> str:
@@ -345,7 +361,7 @@ def _record_columns(report: ProfileReport, rows: np.ndarray, col: RecordColumns)
         "op_type": esc.column(col("op_type")),
         "outputs": _outputs_column(col.records, col("name"), col("outputs"), esc),
         "supported": _codes(col("supported"), supported_code, np.int8),
-        "reason": esc_long.column([r or "—" for r in col("reason")]),
+        "reason": _reason_column(col("reason"), esc_long),
         "evidence": np.fromiter(map(evidence.__getitem__, col("evidence")), np.int8, n),
         "time_ms": np.fromiter(col("est_time_ms"), dtype=np.float64, count=n),
     }
