@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..textreport import fmt_bytes, fmt_ms
@@ -67,7 +68,7 @@ class CrossingGroup:
     def x(self) -> float:
         return self.row - 0.5
 
-    @property
+    @cached_property  # read by the placement, the group columns and the label columns
     def text(self) -> str:
         if self.n_paid == 0:
             return f"{self.n_reused} reused · 0 ms"
@@ -161,6 +162,7 @@ def place_labels(
     out: list[LabelBox | None] = [None] * len(groups)
     order = sorted(range(len(groups)), key=lambda i: (-groups[i].cost_ms, -groups[i].n_paid, i))
     placed: dict[int, list[LabelBox]] = {}  # by x bucket, for neighbour checks only
+    spans: list[tuple[int, int, LabelBox]] = []  # each placed box with its first, last bucket
     bucket_w = max((hi - lo) / 200, 1e-9)
     for i in order[:max_labels]:
         g = groups[i]
@@ -168,15 +170,13 @@ def place_labels(
         if 2 * half_w > hi - lo:
             continue  # wider than the whole figure
         for cy in _slots(lane_y[g.src_device], lane_y[g.dst_device], lanes):
-            box = _first_free(g.x, cy, half_w, half_h, lo, hi, placed, bucket_w)
-            if box is not None:
+            found = _first_free(g.x, cy, half_w, half_h, lo, hi, placed, spans, bucket_w)
+            if found is not None:
+                box, b0, b1 = found
                 out[i] = box
-                b0, b1 = (
-                    int((box.cx - half_w - lo) // bucket_w),
-                    int((box.cx + half_w - lo) // bucket_w),
-                )
                 for b in range(b0, b1 + 1):
                     placed.setdefault(b, []).append(box)
+                spans.append((b0, b1, box))
                 break
     return out
 
@@ -189,13 +189,25 @@ def _first_free(
     lo: float,
     hi: float,
     placed: Mapping[int, list[LabelBox]],
+    spans: Sequence[tuple[int, int, LabelBox]],
     bucket_w: float,
-) -> LabelBox | None:
+) -> tuple[LabelBox, int, int] | None:
+    """The first free box for a label at connector `x` and height `cy`, with its first and
+    last bucket; None when every place overlaps a placed box."""
     # centred on the connector, then starting at it, then ending at it; always inside [lo, hi]
     for cx in (x, x + half_w, x - half_w):
         cx = min(max(cx, lo + half_w), hi - half_w)
-        box = LabelBox(cx, cy, half_w, half_h)
         b0, b1 = int((cx - half_w - lo) // bucket_w), int((cx + half_w - lo) // bucket_w)
-        if not any(box.overlaps(o) for b in range(b0, b1 + 1) for o in placed.get(b, ())):
-            return box
+        # The placed boxes in buckets b0..b1 are those whose buckets meet b0..b1: with fewer
+        # placed boxes than buckets to look in, they are checked straight (a wide label spans
+        # ~45 mostly empty buckets; looking in each was most of the placement at 1000
+        # boundaries: issue 14). The test is `LabelBox.overlaps`, written out.
+        if len(spans) <= b1 - b0:
+            near: Any = (o for s0, s1, o in spans if s0 <= b1 and s1 >= b0)
+        else:
+            near = (o for b in range(b0, b1 + 1) for o in placed.get(b, ()))
+        if not any(
+            abs(cx - o.cx) < half_w + o.half_w and abs(cy - o.cy) < half_h + o.half_h for o in near
+        ):
+            return LabelBox(cx, cy, half_w, half_h), b0, b1
     return None

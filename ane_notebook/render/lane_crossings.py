@@ -13,7 +13,8 @@ through the figure); this module turns them into bokeh glyphs:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,39 @@ def crossing_groups(report: ProfileReport, table: OpTable) -> Grouped:
     return group_crossings(report.crossings, table.row_of, segment_start_rows(report, table.row_of))
 
 
+# The fields of a crossing its row shows, read in one pass (C-level attrgetter, then one
+# transposition) instead of a generator per column (issue 14).
+_FIELDS = attrgetter(
+    "src", "dst", "src_device", "dst_device", "moved", "tensor", "shape", "dtype", "bytes",
+    "est_cost_ms",
+)  # fmt: skip
+
+
+def _each(values: Sequence[Any], text_of: Callable[[Any], str]) -> list[str]:
+    """`[text_of(v) for v in values]`, `text_of` called once per distinct value (a crossing's
+    text repeats: the same few shapes, moved or reused to the same few devices). Values that
+    cannot be keys take the per-value path."""
+    try:
+        table = {v: text_of(v) for v in dict.fromkeys(values)}
+    except TypeError:
+        return [text_of(v) for v in values]
+    return list(map(table.__getitem__, values))
+
+
+def _each_object(values: Sequence[Any], text_of: Callable[[Any], str]) -> list[str]:
+    """`_each` by identity: for values whose equal twins may read otherwise (a shape (1, 2)
+    and (1.0, 2.0)); the tensors of a model share their shape objects (3 for 1002 crossings
+    of the 50k benchmark model). `values` holds them, so no id is reused meanwhile."""
+    ids = list(map(id, values))
+    table = {k: text_of(v) for k, v in dict(zip(ids, values, strict=True)).items()}
+    return list(map(table.__getitem__, ids))
+
+
+def _paid_text(moved_to: tuple[bool, str]) -> str:
+    moved, device = moved_to
+    return "moved" if moved else f"reused: already moved to the {device} for an earlier op, no cost"
+
+
 def crossing_columns(
     report: ProfileReport,
     table: OpTable,
@@ -73,14 +107,23 @@ def crossing_columns(
     `dst_row`). `group` is the crossing's boundary group (see `crossing_labels`; `grouped`:
     `crossing_groups`, made here when not given); `lane_y` the y of each lane shown."""
     xs = report.crossings
+    m = len(xs)
     esc = _Escaper()
     groups, group_of = grouped if grouped is not None else crossing_groups(report, table)
-    src_row = np.fromiter((table.row_of[c.src] for c in xs), dtype=np.int64, count=len(xs))
-    dst_row = np.fromiter((table.row_of[c.dst] for c in xs), dtype=np.int64, count=len(xs))
-    lane0 = np.fromiter((lane_y[c.src_device.value] for c in xs), dtype=np.float64, count=len(xs))
-    lane1 = np.fromiter((lane_y[c.dst_device.value] for c in xs), dtype=np.float64, count=len(xs))
+    src, dst, src_dev, dst_dev, moved, tensor, shape, dtype, nbytes, cost = (
+        zip(*map(_FIELDS, xs), strict=True) if m else ((),) * 10
+    )
+    src_row = table.row_of[np.fromiter(src, dtype=np.int64, count=m)]
+    dst_row = table.row_of[np.fromiter(dst, dtype=np.int64, count=m)]
+    value = {d: d.value for d in {*src_dev, *dst_dev}}  # a device's text, once per device
+    src_device = list(map(value.__getitem__, src_dev))
+    dst_device = list(map(value.__getitem__, dst_dev))
+    lane0 = np.fromiter(map(lane_y.__getitem__, src_device), dtype=np.float64, count=m)
+    lane1 = np.fromiter(map(lane_y.__getitem__, dst_device), dtype=np.float64, count=m)
     y0, y1 = _edges(lane0, lane1)
-    bx = np.fromiter((groups[g].x for g in group_of), dtype=np.float64, count=len(xs))
+    group_x = np.fromiter((g.x for g in groups), dtype=np.float64, count=len(groups))
+    group = np.asarray(group_of, dtype=np.int32)
+    bx = group_x[group]
     return {
         "x0": bx,
         "y0": y0,
@@ -88,29 +131,39 @@ def crossing_columns(
         "y1": y1,
         "src_row": src_row.astype(np.int32),
         "dst_row": dst_row.astype(np.int32),
-        "group": np.asarray(group_of, dtype=np.int32),
-        "src_device": [c.src_device.value for c in xs],
-        "dst_device": [c.dst_device.value for c in xs],
-        "paid": ["yes" if c.moved else "no" for c in xs],
-        "paid_text": [
-            "moved"
-            if c.moved
-            else f"reused: already moved to the {c.dst_device.value} for an earlier op, no cost"
-            for c in xs
-        ],
-        "tensor": [esc(c.tensor) for c in xs],
-        "shape": [fmt_shape(c.shape) for c in xs],
-        "dtype": [esc(c.dtype) for c in xs],
-        "bytes": np.fromiter((c.bytes for c in xs), dtype=np.float64, count=len(xs)),
+        "group": group,
+        "src_device": src_device,
+        "dst_device": dst_device,
+        "paid": ["yes" if c else "no" for c in moved],
+        "paid_text": _each(list(zip(map(bool, moved), dst_device, strict=True)), _paid_text),
+        "tensor": esc.column(tensor),
+        "shape": _each_object(shape, fmt_shape),
+        "dtype": esc.column(dtype),
+        "bytes": np.fromiter(nbytes, dtype=np.float64, count=m),
         "bytes_text": [
-            fmt_bytes(c.bytes) if c.moved else f"{fmt_bytes(c.bytes)} (not counted again)"
-            for c in xs
+            fmt_bytes(b) if c else f"{fmt_bytes(b)} (not counted again)"
+            for c, b in zip(moved, nbytes, strict=True)
         ],
-        "cost_ms": np.fromiter((c.est_cost_ms for c in xs), dtype=np.float64, count=len(xs)),
-        "cost": [fmt_ms(c.est_cost_ms) for c in xs],
-        "src_name": [esc(report.ops[c.src].name) for c in xs],
-        "dst_name": [esc(report.ops[c.dst].name) for c in xs],
+        "cost_ms": np.fromiter(cost, dtype=np.float64, count=m),
+        "cost": list(map(fmt_ms, cost)),
+        "src_name": _op_names(report, table, src, esc),
+        "dst_name": _op_names(report, table, dst, esc),
     }
+
+
+def _op_names(
+    report: ProfileReport, table: OpTable, ops: Sequence[int], esc: _Escaper
+) -> list[str]:
+    """The escaped names of the ops at graph indices `ops`: the op table's (escaped the same
+    way) for ops that run, escaped here for any other."""
+    names, row_of = table.columns["name"], table.row_of
+    return [names[row_of[i]] if row_of[i] >= 0 else esc(report.ops[i].name) for i in ops]
+
+
+# A group's columns, read in one pass (a list per column was ~1 ms each at 1000 groups).
+_GROUP_COLUMNS = attrgetter(
+    "row", "src_device", "dst_device", "n_paid", "n_reused", "bytes", "cost_ms", "text"
+)
 
 
 def _plot_px_per_lane(n_lanes: int) -> float:
@@ -135,20 +188,26 @@ def label_columns(
     groups, _ = grouped if grouped is not None else crossing_groups(report, table)
     px_y = _plot_px_per_lane(len(set(lane_y.values())))
     boxes = place_labels(groups, lane_y, x_range, max_labels, px_per_y=px_y)
-    lane0 = np.asarray([lane_y[g.src_device] for g in groups], dtype=np.float64)
-    lane1 = np.asarray([lane_y[g.dst_device] for g in groups], dtype=np.float64)
-    y0, y1 = _edges(lane0, lane1)
+    k = len(groups)
+    row, src, dst, n_paid, n_reused, nbytes, cost, text = (
+        zip(*map(_GROUP_COLUMNS, groups), strict=True) if k else ((),) * 8
+    )
+    y0, y1 = _edges(
+        np.fromiter(map(lane_y.__getitem__, src), dtype=np.float64, count=k),
+        np.fromiter(map(lane_y.__getitem__, dst), dtype=np.float64, count=k),
+    )
     group_cols = {
-        "x": np.asarray([g.x for g in groups], dtype=np.float64),
+        # a group's x (`CrossingGroup.x`): the boundary, half a row before its first row
+        "x": np.fromiter(row, dtype=np.float64, count=k) - 0.5,
         "y0": y0,
         "y1": y1,
-        "src_device": [g.src_device for g in groups],
-        "dst_device": [g.dst_device for g in groups],
-        "n_paid": np.asarray([g.n_paid for g in groups], dtype=np.int32),
-        "n_reused": np.asarray([g.n_reused for g in groups], dtype=np.int32),
-        "bytes": np.asarray([g.bytes for g in groups], dtype=np.float64),
-        "cost_ms": np.asarray([g.cost_ms for g in groups], dtype=np.float64),
-        "text": [g.text for g in groups],
+        "src_device": list(src),
+        "dst_device": list(dst),
+        "n_paid": np.fromiter(n_paid, dtype=np.int32, count=k),
+        "n_reused": np.fromiter(n_reused, dtype=np.int32, count=k),
+        "bytes": np.fromiter(nbytes, dtype=np.float64, count=k),
+        "cost_ms": np.fromiter(cost, dtype=np.float64, count=k),
+        "text": list(text),
     }
     shown = [(g, b) for g, b in zip(groups, boxes, strict=True) if b is not None]
     label_cols = {

@@ -8,8 +8,9 @@ one label per boundary (`lane_crossings`, placed without overlap by `crossing_la
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,7 @@ from ..report import ProfileReport
 from ..textreport import fmt_ms
 from .lane_crossings import CROSSING_TOOLTIPS as CROSSING_TOOLTIPS  # imported from here
 from .lane_crossings import MAX_CROSSING_LABELS as MAX_CROSSING_LABELS
+from .lane_crossings import _op_names as _op_names  # imported from here
 from .lane_crossings import crossing_columns, crossing_groups, draw_crossings
 from .layerband import BAND_ROW, BAND_ROW_PX, add_layer_band
 from .optable import (
@@ -61,15 +63,6 @@ def _crossing_columns(report: ProfileReport, table: OpTable) -> dict[str, Any]:
 # --- lane view ----------------------------------------------------------------------------
 
 
-def _op_names(
-    report: ProfileReport, table: OpTable, ops: Sequence[int], esc: _Escaper
-) -> list[str]:
-    """The escaped names of the ops at graph indices `ops`: the op table's (escaped the same
-    way) for ops that run, escaped here for any other."""
-    names, row_of = table.columns["name"], table.row_of
-    return [names[row_of[i]] if row_of[i] >= 0 else esc(report.ops[i].name) for i in ops]
-
-
 @dataclass(frozen=True)
 class LaneParts:
     figure: Any
@@ -90,30 +83,7 @@ def _lane_parts(
     lanes = sorted(lane_y.values(), reverse=True)
     ops_src = ColumnDataSource(table.columns, name="lanes_ops")
 
-    segs = report.segments
-    esc = _Escaper()
-    seg_left = (
-        np.fromiter((table.row_of[s.start] for s in segs), dtype=np.float64, count=len(segs)) - 0.5
-    )
-    seg_right = (
-        np.fromiter((table.row_of[s.end] for s in segs), dtype=np.float64, count=len(segs)) + 0.5
-    )
-    seg_y = np.fromiter((lane_y[s.device.value] for s in segs), dtype=np.float64, count=len(segs))
-    seg_src = ColumnDataSource(
-        {
-            "left": seg_left,
-            "right": seg_right,
-            "bottom": seg_y - 0.38,
-            "top": seg_y + 0.38,
-            "device": [s.device.value for s in segs],
-            "segment": np.fromiter((s.index for s in segs), dtype=np.int32, count=len(segs)),
-            "n_ops": np.fromiter((s.n_ops for s in segs), dtype=np.int32, count=len(segs)),
-            "time": [fmt_ms(s.est_time_ms) for s in segs],
-            "first": _op_names(report, table, [s.start for s in segs], esc),
-            "last": _op_names(report, table, [s.end for s in segs], esc),
-        },
-        name="lanes_segments",
-    )
+    seg_src = ColumnDataSource(_segment_columns(report, table, lane_y), name="lanes_segments")
     grouped = crossing_groups(report, table)  # once for the connectors and their labels
     x_src = ColumnDataSource(
         crossing_columns(report, table, lane_y, grouped), name="lanes_crossings"
@@ -204,6 +174,40 @@ def _lane_parts(
     return LaneParts(fig, ops_src, seg_src, x_src)
 
 
+# The fields of a segment its bar shows, read in one pass (C-level attrgetter, then one
+# transposition) instead of a generator per column (issue 14).
+_SEGMENT_FIELDS = attrgetter("start", "end", "device", "index", "n_ops", "est_time_ms")
+
+
+def _segment_columns(
+    report: ProfileReport, table: OpTable, lane_y: Mapping[str, float]
+) -> dict[str, Any]:
+    """One bar per segment, behind its ops; its hover names the first and last op."""
+    m = len(report.segments)
+    start, end, device, index, n_ops, ms = (
+        zip(*map(_SEGMENT_FIELDS, report.segments), strict=True) if m else ((),) * 6
+    )
+    row_of = table.row_of
+    left = row_of[np.fromiter(start, dtype=np.int64, count=m)].astype(np.float64) - 0.5
+    right = row_of[np.fromiter(end, dtype=np.int64, count=m)].astype(np.float64) + 0.5
+    value = {d: d.value for d in set(device)}  # a device's text, once per device
+    device_text = list(map(value.__getitem__, device))
+    seg_y = np.fromiter(map(lane_y.__getitem__, device_text), dtype=np.float64, count=m)
+    esc = _Escaper()
+    return {
+        "left": left,
+        "right": right,
+        "bottom": seg_y - 0.38,
+        "top": seg_y + 0.38,
+        "device": device_text,
+        "segment": np.fromiter(index, dtype=np.int32, count=m),
+        "n_ops": np.fromiter(n_ops, dtype=np.int32, count=m),
+        "time": list(map(fmt_ms, ms)),
+        "first": _op_names(report, table, start, esc),
+        "last": _op_names(report, table, end, esc),
+    }
+
+
 # Below this many pixels per op the op boxes with their 1 px outlines touch: a lane's run of ops
 # looks like one bar, so one bar per run is drawn instead and the boxes are made transparent
 # (they stay hit-tested, so hover and tap still name the op). At 200k ops a canvas redraw of
@@ -221,7 +225,7 @@ def op_runs(table: OpTable) -> dict[str, Any]:
     if n == 0:
         return {"left": [], "right": [], "bottom": [], "top": [], "device": []}
     codes = {d: i for i, d in enumerate(dict.fromkeys(dev))}
-    dcode = np.fromiter((codes[d] for d in dev), dtype=np.int64, count=n)
+    dcode = np.fromiter(map(codes.__getitem__, dev), dtype=np.int64, count=n)
     # x is the row position (consecutive integers), so a run also breaks on any gap in x
     brk = np.flatnonzero((np.diff(y) != 0) | (np.diff(dcode) != 0) | (np.diff(x) != 1)) + 1
     starts = np.concatenate(([0], brk))
