@@ -148,6 +148,9 @@ _PIECE = 1 << 18
 # scan a candidate, and the sieve then cost 45 ms on top of the scan's 20 ms.
 _MIN_SIEVE_STEP = 64
 _SIEVE_WINDOWS = 1 << 14  # windows checked at once: bounded memory on a digit-heavy file
+# More candidate windows than one in this many, and the scan runs straight away: a review's file
+# of 153 digits and a comma, repeated, took 0.10 s with every window checked, 0.045 s without.
+_MAX_CANDIDATE_SHARE = 16
 
 
 def _may_hold_digit_run(raw: bytes, digits: int) -> bool:
@@ -159,6 +162,8 @@ def _may_hold_digit_run(raw: bytes, digits: int) -> bool:
     # bytes below "0" wrap around to large values: one comparison tells digits
     ends = (data[::step] - 48) < 10
     starts = np.flatnonzero(ends[:-1] & ends[1:]) * step
+    if len(starts) * _MAX_CANDIDATE_SHARE > len(ends):
+        return True  # digits everywhere: checking the windows would cost more than the scan
     span = np.arange(step + 1)
     for k in range(0, len(starts), _SIEVE_WINDOWS):
         windows = data[starts[k : k + _SIEVE_WINDOWS, None] + span]
