@@ -205,6 +205,27 @@ def test_the_tree_is_the_references_on_generated_ops(
     )
 
 
+def test_the_tree_is_the_references_where_the_pruning_decides() -> None:
+    """`_build` prunes as scopes close: the cases where the two passes it replaced decided."""
+    chain = ["a_b_c_d_x", "a_b_c_d_y", "a_b_c_d_z"]  # a_b > a_b_c > a_b_c_d: one span, folded
+    numbered = ["m.layers.3.attn.q", "m.layers.3.attn.k", "m.layers.3.attn.v"]
+    lists = [
+        chain,
+        numbered,
+        chain[:2],  # too few ops: nothing
+        chain[:2] + ["a_b_c_e"],  # a_b_c spans 3, a_b_c_d 2: dropped under it
+        ["p_q_1", "p_q_2", "p_r_1", "p_r_2", "p_r_3", "s_1"],  # a small first child
+        ["u_v", "w"] * 2 + chain + ["u_v"],  # scopes reopened after others
+    ]
+    for names in lists:
+        check_tree(records(names))
+        # Functions are kept however small; a scope with their ops folds into them.
+        check_tree(records(names[:1], function="f") + records(names, function="g", start=1))
+        check_tree(records(names, function="f") + records(names[:2], function="g", start=9))
+    with_block = [replace(op, block=("a_b_c_d_x", "then")) for op in records(chain, start=3)]
+    check_tree(records(chain) + with_block)
+
+
 def test_depth_limit_names_match() -> None:
     deep = ["/".join(f"s{i}" for i in range(k)) for k in range(MAX_NAME_DEPTH + 5)]
     check_name_paths(deep)

@@ -43,6 +43,7 @@ from .graphunits import (
     UNITS_JS,
     LayerArrays,
     auto_expanded,
+    centred_rows,
     crossing_label_data,
     layer_arrays,
     layers_all,
@@ -107,18 +108,11 @@ def graph_layout(
                 d = max(d, int(depth[s - lo]) + 1)
                 edges.append((int(s), r))
         depth[k] = d
-    size = np.bincount(depth, minlength=1) if m else np.zeros(1, dtype=np.int64)
-    slot = np.zeros_like(size)
-    gy = np.zeros(m, dtype=np.float64)
-    for k in range(m):
-        d = depth[k]
-        gy[k] = (size[d] - 1) / 2.0 - slot[d]
-        slot[d] += 1
     return GraphLayout(
         lo,
         hi,
         depth.astype(np.float64),
-        gy,
+        centred_rows(depth),
         np.asarray(edges, dtype=np.int64).reshape(-1, 2),
         truncated,
     )
