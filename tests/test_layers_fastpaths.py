@@ -368,3 +368,38 @@ def test_band_pieces_are_the_loops() -> None:
     # some ops placed nowhere (compute ops without a device): the grey piece
     ops = [replace(op, is_const=False) if k % 7 == 0 else op for k, op in enumerate(ops)]
     check_pieces(layer_tree(ops))
+
+
+@pytest.mark.parametrize("without", ["index", "function", "name"])
+def test_an_op_without_a_required_field_is_refused_as_before(without: str) -> None:
+    # Only block, device and est_time_ms may be missing (they have defaults); the column-at-a-
+    # time fallback gave None for the others and returned a tree with start=None.
+    from types import SimpleNamespace
+
+    ops = []
+    for i in range(12):
+        fields = {"index": i, "name": f"model_layers_{i // 6}_op{i}", "function": "main"}
+        del fields[without]
+        ops.append(SimpleNamespace(is_const=False, **fields))
+    with pytest.raises(AttributeError, match=without):
+        layers_reference.layer_tree(ops)
+    with pytest.raises(AttributeError, match=without):
+        layer_tree(ops)
+
+
+def test_an_infinite_time_gives_the_references_tree_without_a_warning() -> None:
+    import warnings
+    from types import SimpleNamespace
+
+    ops = [
+        SimpleNamespace(
+            index=i, name=f"model_layers_{i // 4}_op{i}", function="main", is_const=False,
+            block=(), device=None, est_time_ms=float("inf") if i == 5 else 1.0,
+        )
+        for i in range(12)
+    ]  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = layer_tree(ops)
+    want = layers_reference.layer_tree(ops)
+    assert repr(got) == repr(want)  # (inf - inf is nan, and nan != nan: compare the texts)

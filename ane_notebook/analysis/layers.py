@@ -157,7 +157,13 @@ def _compute_columns(ops: Sequence[Any]) -> tuple[list[Any], list[Sequence[Any]]
     try:
         return compute, list(zip(*map(attrgetter(*_FIELDS), compute), strict=True))
     except AttributeError:  # an op without an optional field: a column at a time
-        return compute, [_column(compute, f, _DEFAULTS.get(f)) for f in _FIELDS]
+        # (a missing required field raises AttributeError, as the per-op reads did)
+        return compute, [
+            _column(compute, f, _DEFAULTS[f])
+            if f in _DEFAULTS
+            else list(map(attrgetter(f), compute))
+            for f in _FIELDS
+        ]
 
 
 def _paths(
@@ -382,7 +388,8 @@ def _sums(roots: Sequence[_Node], mix: np.ndarray, time_cum: np.ndarray) -> Iter
     lo = np.fromiter(map(attrgetter("lo"), order), np.int64, len(order))
     hi = np.fromiter(map(attrgetter("hi"), order), np.int64, len(order)) + 1
     counts: list[list[int]] = (mix[hi] - mix[lo]).tolist()
-    times: list[float] = (time_cum[hi] - time_cum[lo]).tolist()
+    with np.errstate(invalid="ignore"):  # inf - inf is nan, silently, as with Python floats
+        times: list[float] = (time_cum[hi] - time_cum[lo]).tolist()
     return zip(counts, times, strict=True)
 
 
