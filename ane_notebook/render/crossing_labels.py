@@ -197,17 +197,16 @@ def _first_free(
     # centred on the connector, then starting at it, then ending at it; always inside [lo, hi]
     for cx in (x, x + half_w, x - half_w):
         cx = min(max(cx, lo + half_w), hi - half_w)
+        box = LabelBox(cx, cy, half_w, half_h)
         b0, b1 = int((cx - half_w - lo) // bucket_w), int((cx + half_w - lo) // bucket_w)
         # The placed boxes in buckets b0..b1 are those whose buckets meet b0..b1: with fewer
         # placed boxes than buckets to look in, they are checked straight (a wide label spans
         # ~45 mostly empty buckets; looking in each was most of the placement at 1000
-        # boundaries: issue 14). The test is `LabelBox.overlaps`, written out.
+        # boundaries: issue 14).
         if len(spans) <= b1 - b0:
             near: Any = (o for s0, s1, o in spans if s0 <= b1 and s1 >= b0)
         else:
             near = (o for b in range(b0, b1 + 1) for o in placed.get(b, ()))
-        if not any(
-            abs(cx - o.cx) < half_w + o.half_w and abs(cy - o.cy) < half_h + o.half_h for o in near
-        ):
-            return LabelBox(cx, cy, half_w, half_h), b0, b1
+        if not any(map(box.overlaps, near)):
+            return box, b0, b1
     return None

@@ -162,7 +162,7 @@ def _op_names(
 
 # A group's columns, read in one pass (a list per column was ~1 ms each at 1000 groups).
 _GROUP_COLUMNS = attrgetter(
-    "row", "src_device", "dst_device", "n_paid", "n_reused", "bytes", "cost_ms", "text"
+    "x", "src_device", "dst_device", "n_paid", "n_reused", "bytes", "cost_ms", "text"
 )
 
 
@@ -189,7 +189,7 @@ def label_columns(
     px_y = _plot_px_per_lane(len(set(lane_y.values())))
     boxes = place_labels(groups, lane_y, x_range, max_labels, px_per_y=px_y)
     k = len(groups)
-    row, src, dst, n_paid, n_reused, nbytes, cost, text = (
+    x, src, dst, n_paid, n_reused, nbytes, cost, text = (
         zip(*map(_GROUP_COLUMNS, groups), strict=True) if k else ((),) * 8
     )
     y0, y1 = _edges(
@@ -197,8 +197,7 @@ def label_columns(
         np.fromiter(map(lane_y.__getitem__, dst), dtype=np.float64, count=k),
     )
     group_cols = {
-        # a group's x (`CrossingGroup.x`): the boundary, half a row before its first row
-        "x": np.fromiter(row, dtype=np.float64, count=k) - 0.5,
+        "x": np.fromiter(x, dtype=np.float64, count=k),
         "y0": y0,
         "y1": y1,
         "src_device": list(src),
