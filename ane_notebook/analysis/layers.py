@@ -89,14 +89,19 @@ class Layer:
 
 def walk(layers: Iterable[Layer]) -> Iterable[Layer]:
     """Every node, parents before children, in execution order."""
+    return _preorder_of(layers)
+
+
+def _preorder_of(nodes: Iterable[Any]) -> Iterator[Any]:
+    """Every node of a tree (`Layer`s or `_Node`s: anything with `children`), parents first."""
     # An explicit stack, not nested generators: each `yield from` level would pass every
     # node of a 4,500-node tree up through its depth (issue 14).
-    stack = [iter(layers)]
+    stack = [iter(nodes)]
     while stack:
-        for layer in stack[-1]:
-            yield layer
-            if layer.children:
-                stack.append(iter(layer.children))
+        for node in stack[-1]:
+            yield node
+            if node.children:
+                stack.append(iter(node.children))
                 break
         else:
             stack.pop()
@@ -364,17 +369,7 @@ def _layer(**fields: Any) -> Layer:
 
 def _preorder(nodes: Sequence[_Node]) -> list[_Node]:
     """Every node, parents before children (the order `_freeze` makes them in)."""
-    out: list[_Node] = []
-    stack = [iter(nodes)]
-    while stack:
-        for node in stack[-1]:
-            out.append(node)
-            if node.children:
-                stack.append(iter(node.children))
-                break
-        else:
-            stack.pop()
-    return out
+    return list(_preorder_of(nodes))
 
 
 _Sums = tuple[list[int], float]  # a node's op count per device (DEVICE_ORDER) and time
