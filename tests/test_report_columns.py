@@ -212,6 +212,15 @@ def _op_paths(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
     return out
 
 
+# The arguments of `changed_doc`, drawn: one change to one op of a report.
+ONE_OP_CHANGE = {
+    "estimates": st.booleans(),
+    "choice": st.integers(min_value=0),
+    "action": st.sampled_from(["replace", "delete", "add"]),
+    "value": _VALUES,
+}
+
+
 def changed_doc(
     estimates: bool, choice: int, action: str, value: Any
 ) -> tuple[dict[str, Any], tuple[Any, ...]]:
@@ -235,12 +244,7 @@ def changed_doc(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    estimates=st.booleans(),
-    choice=st.integers(min_value=0),
-    action=st.sampled_from(["replace", "delete", "add"]),
-    value=_VALUES,
-)
+@given(**ONE_OP_CHANGE)
 def test_any_change_to_an_op_has_one_outcome(
     estimates: bool, choice: int, action: str, value: Any
 ) -> None:

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from test_report_columns import (
     _BAD,
     _BAD_ESTIMATE,
-    _VALUES,
+    ONE_OP_CHANGE,
     _doc,
     _set,
     changed_doc,
@@ -190,12 +189,7 @@ def test_integers_in_free_form_metadata_read_alike(value: Any, kind: str, tmp_pa
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    estimates=st.booleans(),
-    choice=st.integers(min_value=0),
-    action=st.sampled_from(["replace", "delete", "add"]),
-    value=_VALUES,
-)
+@given(**ONE_OP_CHANGE)
 def test_any_change_to_an_op_has_one_outcome(
     estimates: bool, choice: int, action: str, value: Any, tmp_path_factory: Any
 ) -> None:
