@@ -91,7 +91,7 @@ def profile(
 
     choice_note = ""
     if chosen in (Backend.AUTO, Backend.COREML):
-        from .placement.coreml import coreml_available
+        from .placement.coreml_availability import coreml_available
 
         ok, why = coreml_available()
         if chosen is Backend.COREML and not ok:
@@ -171,7 +171,7 @@ def profile_all_units(
         graph = model if isinstance(model, Graph) else load_model(model)
     chosen = _parse_backend(backend)
     if plan is None and chosen in (Backend.AUTO, Backend.COREML):
-        from .placement.coreml import coreml_available
+        from .placement.coreml_availability import coreml_available
 
         _check_live_arguments(runs, timeout_s)
         ok, why = coreml_available()
@@ -212,7 +212,7 @@ def record(
     from datetime import datetime, timezone
 
     from .errors import CoreMLUnavailableError
-    from .placement.coreml import coreml_available
+    from .placement.coreml_availability import coreml_available
 
     ok, why = coreml_available()
     if not ok:

@@ -655,10 +655,10 @@ def test_coreml_is_unavailable_off_macos(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(CoreMLUnavailableError, match="Core ML needs macOS"):
         run_coreml("tiny.mlpackage", main_graph())
     monkeypatch.setattr(sys, "platform", "darwin")
-    monkeypatch.setattr(coreml.platform, "mac_ver", lambda: ("13.6", ("", "", ""), "arm64"))
+    monkeypatch.setattr(platform, "mac_ver", lambda: ("13.6", ("", "", ""), "arm64"))
     ok, why = coreml_available()
     assert not ok and why.startswith("macOS 13.6 is older than 14.4")
-    monkeypatch.setattr(coreml.platform, "mac_ver", lambda: ("14.5", ("", "", ""), "arm64"))
+    monkeypatch.setattr(platform, "mac_ver", lambda: ("14.5", ("", "", ""), "arm64"))
     ok, why = coreml_available()
     assert not ok and why.startswith("coremltools' native library is missing")
 

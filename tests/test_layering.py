@@ -39,3 +39,20 @@ def test_the_check_can_fail() -> None:
     code = "import sys, bokeh.models\nprint('bokeh' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "True"
+
+
+def test_an_estimate_off_macos_does_not_import_the_live_backend() -> None:
+    # backend="auto" asks whether Core ML can run on every profile; off macOS the answer needs
+    # none of the live backend's imports (~26 ms of a cold CLI run: issue 14).
+    code = (
+        "import sys\n"
+        "import ane_notebook.api as api\n"
+        "r = api.profile('example:lstm')\n"
+        "r.to_text()\n"
+        "print(r.metadata.get('backend'), 'ane_notebook.placement.coreml' in sys.modules,"
+        " 'importlib.metadata' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    if sys.platform != "darwin":
+        assert proc.stdout.split() == ["estimate", "False", "False"]

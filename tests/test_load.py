@@ -1107,3 +1107,58 @@ def test_reading_a_small_file_under_a_large_limit_reserves_no_large_buffer(
     assert _read_at_most(small, 1999) == b"x" * 2000
     assert _read_at_most(small, 2000) == b"x" * 2000
     assert _read_at_most(small, 10) == b"x" * 11
+
+
+def test_coremltools_version_is_read_from_its_own_version_file() -> None:
+    # The cold CLI reads the release from coremltools/version.py instead of importing
+    # importlib.metadata (issue 14): it must be the release pip installed.
+    import importlib.metadata
+
+    from ane_notebook.model.mil_params import installed_coremltools_version
+
+    assert installed_coremltools_version() == importlib.metadata.version("coremltools")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [None, b"", b"VERSION = '1.0'\n", b"  __version__ = '1.0'\n", b"__version__ = 1\n"],
+    ids=["missing", "empty", "other-name", "indented", "not-a-string"],
+)
+def test_coremltools_version_falls_back_to_the_metadata(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: bytes | None
+) -> None:
+    import importlib.metadata
+    import importlib.util
+    from types import SimpleNamespace
+
+    from ane_notebook.model import mil_params
+
+    if text is not None:
+        (tmp_path / "version.py").write_bytes(text)
+    fake = SimpleNamespace(submodule_search_locations=[str(tmp_path)])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: fake)
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "7.7")
+    assert mil_params.installed_coremltools_version() == "7.7"
+
+
+def test_coremltools_version_from_a_version_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+    from types import SimpleNamespace
+
+    from ane_notebook.model import mil_params
+
+    (tmp_path / "version.py").write_bytes(b'# c\n\n__version__ = "8.3b1"  # VERSION_STRING\n')
+    fake = SimpleNamespace(submodule_search_locations=[str(tmp_path)])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: fake)
+    assert mil_params.installed_coremltools_version() == "8.3b1"
+
+
+def test_no_coremltools_means_no_shipped_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from ane_notebook.model import mil_params
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert mil_params.installed_coremltools_version() is None
