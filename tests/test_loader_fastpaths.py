@@ -4,11 +4,13 @@
 the order of each op type's parameter names, takes one-binding parameters and scalar-string
 attributes on a short path; `mil_types.small_value` tests one oneof for three. Each must give
 the ops, attributes (values, types and key order), function inputs and errors the code before
-(tests/mlprogram_reference.py) gave, on hand-made and random specs: every immediate value kind,
+(tests/loader_reference.py) gave, on hand-made and random specs: every immediate value kind,
 blob values, lists, empty tensors, names that are not scalar strings, empty-string bindings,
 value bindings, several bindings per parameter, unknown and opset-prefixed op types, consts
 feeding parameters and weights, ops without outputs, cond / while blocks with block inputs,
-several functions, unknown and variadic dimensions, hostile names.
+several functions, unknown and variadic dimensions, hostile names. `GraphBuilder.check_shapes`,
+which checks each distinct shape once, must refuse what the old check refused, naming the same
+tensor.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-import mlprogram_reference
+import loader_reference
 import pytest
 from bad_inputs import HOSTILE_NAMES, main_block, small_spec, tensor_type
 from coremltools.proto import MIL_pb2, Model_pb2
@@ -25,7 +27,8 @@ from coremltools.proto import MIL_pb2, Model_pb2
 from ane_notebook.errors import ModelLoadError
 from ane_notebook.model import mil_types, mlprogram
 from ane_notebook.model.builder import GraphBuilder
-from ane_notebook.model.limits import MAX_CONST_ELEMENTS
+from ane_notebook.model.graph import Op, Shape, TensorInfo
+from ane_notebook.model.limits import MAX_CONST_ELEMENTS, MAX_RANK
 
 Adder = Callable[[GraphBuilder, Model_pb2.Model], None]
 
@@ -48,7 +51,7 @@ def read(add: Adder, spec: Model_pb2.Model) -> Any:
 
 def check(spec: Model_pb2.Model) -> None:
     got = read(lambda b, s: mlprogram.add_ml_program(b, s, prefix="p/"), spec)
-    want = read(lambda b, s: mlprogram_reference.add_ml_program(b, s, prefix="p/"), spec)
+    want = read(lambda b, s: loader_reference.add_ml_program(b, s, prefix="p/"), spec)
     assert got == want
 
 
@@ -322,5 +325,44 @@ def test_small_value_is_the_reference_small_value() -> None:
     for _ in range(2000):
         value = MIL_pb2.Value()
         set_value(value, rng.choice(VALUE_KINDS), rng)
-        got, want = mil_types.small_value(value), mlprogram_reference.small_value(value)
+        got, want = mil_types.small_value(value), loader_reference.small_value(value)
         assert repr(got) == repr(want)
+
+
+def shape_error(check: Callable[[GraphBuilder], None]) -> str | None:
+    try:
+        check(BUILDER)
+    except ModelLoadError as e:
+        return str(e)
+    return None
+
+
+BUILDER = GraphBuilder("m")
+SHAPES: list[Shape | None] = [
+    None,
+    (),
+    (1, 64),
+    (None, 3),
+    (2**63, 1),  # a negative size stored unsigned
+    (2**62, 2**62, 2**62),  # too many elements
+    (1,) * (MAX_RANK + 1),
+    (0, 5),
+]
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_check_shapes_refuses_what_the_reference_refuses(seed: int) -> None:
+    rng = random.Random(seed)
+    tensors = [
+        TensorInfo(f"t{i}", rng.choice(SHAPES[:4] * 8 + SHAPES), "fp16")
+        for i in range(rng.randint(0, 12))
+    ]
+    split = rng.randint(0, len(tensors))
+    BUILDER.ops[:] = [
+        Op(i, t.name, "relu", "main", (), (t,)) for i, t in enumerate(tensors[:split])
+    ]
+    BUILDER.function_inputs.clear()
+    BUILDER.function_inputs.update({("main", "in"): TensorInfo("in", rng.choice(SHAPES), "fp32")})
+    interface = tensors[split:]
+    got = shape_error(lambda b: b.check_shapes(interface))
+    assert got == shape_error(lambda b: loader_reference.check_shapes(b, interface))

@@ -1,17 +1,18 @@
 """The ML program reader as model/mlprogram.py and model/mil_types.py had it before issue 14's
-loader pass (commit 66e2c78), kept as the plain reference tests/test_mlprogram_fastpaths.py holds
-the fast paths to: every field read through the general path, inputs sorted per op. Only the
-imports changed (absolute; the package's `Op`, `TensorInfo` and type decoding, so the graphs
-compare equal).
+loader pass (commit 66e2c78), and `GraphBuilder.check_shapes` (model/builder.py), kept as the
+plain reference tests/test_loader_fastpaths.py holds the fast paths to: every field read through
+the general path, inputs sorted per op, every tensor's shape checked. Only the imports changed
+(absolute; the package's `Op`, `TensorInfo` and type decoding, so the graphs compare equal).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ane_notebook.model.builder import Frame, GraphBuilder, q, too_many
+from ane_notebook.model.builder import Frame, GraphBuilder, _shape_problem, q, too_many
 from ane_notebook.model.graph import Op, Shape, TensorInfo
 from ane_notebook.model.interface import default_function
 from ane_notebook.model.limits import (
@@ -277,3 +278,14 @@ def small_value(value: MIL_pb2.Value) -> Any:
     if not flat:
         return () if shape != () else NO_VALUE
     return _reshape(flat, shape)
+
+
+def check_shapes(builder: GraphBuilder, interface: Iterable[TensorInfo]) -> None:
+    """`GraphBuilder.check_shapes` as it was: every tensor's shape checked."""
+    tensors = itertools.chain(
+        builder.function_inputs.values(), (t for op in builder.ops for t in op.outputs), interface
+    )
+    for t in tensors:
+        problem = _shape_problem(t.shape)
+        if problem is not None:
+            raise builder.fail(f"tensor {q(t.name)} declares {problem}")
