@@ -366,3 +366,41 @@ def test_check_shapes_refuses_what_the_reference_refuses(seed: int) -> None:
     interface = tensors[split:]
     got = shape_error(lambda b: b.check_shapes(interface))
     assert got == shape_error(lambda b: loader_reference.check_shapes(b, interface))
+
+
+def scalar_string(text: str) -> MIL_pb2.Value:
+    value = MIL_pb2.Value()
+    scalar_type(value.type, MIL_pb2.STRING)
+    value.immediateValue.tensor.strings.values.append(text)
+    return value
+
+
+TEXTS = [*NAMES, "x" * 127, "y" * 128, "z" * 300, "é" * 70, "名前", "a\x00b"]
+
+
+def test_is_scalar_string_matches_scalar_strings_only() -> None:
+    """True for what coremltools writes (every length of varint, any text), and then
+    `small_value` agrees; False for anything else, however close."""
+    rng = random.Random(4)
+    for text in TEXTS:
+        value = scalar_string(text)
+        assert mil_types.is_scalar_string(value, text)
+        assert loader_reference.small_value(value) == text
+        for other in (text + "a", text[:-1], "Q" + text[1:]):
+            if other != text:
+                assert not mil_types.is_scalar_string(value, other)
+        near = [MIL_pb2.Value() for _ in range(5)]
+        for v in near:
+            v.CopyFrom(value)
+        near[0].docString = "doc"
+        near[1].type.tensorType.rank = 1
+        near[2].type.tensorType.dataType = MIL_pb2.INT32
+        near[3].immediateValue.tensor.strings.values.append(text)
+        near[4].type.tensorType.attributes["k"].CopyFrom(scalar_string("v"))
+        assert not any(mil_types.is_scalar_string(v, text) for v in near)
+    for _ in range(500):
+        value = MIL_pb2.Value()
+        set_value(value, rng.choice(VALUE_KINDS), rng)
+        text = rng.choice(TEXTS)
+        if mil_types.is_scalar_string(value, text):
+            assert repr(loader_reference.small_value(value)) == repr(text)

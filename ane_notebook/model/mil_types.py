@@ -16,7 +16,7 @@ from .limits import MAX_CONST_ELEMENTS, MAX_RANK
 from .mil_params import shipped_table
 from .proto import MIL_pb2
 
-__all__ = ["NO_VALUE", "mil_type_info", "param_order", "small_value"]
+__all__ = ["NO_VALUE", "is_scalar_string", "mil_type_info", "param_order", "small_value"]
 
 _MIL_DTYPES: Mapping[int, str] = {
     MIL_pb2.BOOL: "bool",
@@ -181,6 +181,31 @@ def small_value(value: MIL_pb2.Value) -> Any:
     if not flat:
         return () if shape != () else NO_VALUE
     return _reshape(flat, shape)
+
+
+def is_scalar_string(value: MIL_pb2.Value, text: str) -> bool:
+    """Whether `value` is exactly a scalar string tensor holding `text` (then `small_value`
+    gives `text`), told from its serialized bytes: no field is read.
+
+    coremltools names an op after its first output, so an op's "name" attribute is usually the
+    output name the loader has read already: one serialization and a comparison instead of the
+    six reads of `small_value` (issue 14: 50k names, ~135 -> ~70 ms). Equal bytes parse into
+    equal messages, so a match is never wrong; any other encoding of the same value (extra or
+    unknown fields, another order) is only a miss, and the caller takes the general path.
+    """
+    data = text.encode("utf-8", "surrogatepass")  # (protobuf strings never hold surrogates)
+    raw: bytes = value.SerializeToString()
+    return raw == _scalar_string_header(len(data)) + data
+
+
+@functools.lru_cache(maxsize=256)
+def _scalar_string_header(size: int) -> bytes:
+    """The serialized scalar string `Value` of a `size`-byte string, without the string."""
+    value = MIL_pb2.Value()
+    value.type.tensorType.dataType = MIL_pb2.STRING
+    value.immediateValue.tensor.strings.values.append("x" * size)
+    raw: bytes = value.SerializeToString()
+    return raw[: len(raw) - size]
 
 
 @functools.cache

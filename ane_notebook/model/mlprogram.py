@@ -24,7 +24,7 @@ from .builder import Frame, GraphBuilder, q, too_many
 from .graph import Op, Shape, TensorInfo
 from .interface import default_function
 from .limits import MAX_BLOCKS_PER_OP, MAX_FUNCTIONS, MAX_NESTING
-from .mil_types import NO_VALUE, mil_type_info, param_order, small_value
+from .mil_types import NO_VALUE, is_scalar_string, mil_type_info, param_order, small_value
 from .proto import MIL_pb2, Model_pb2
 
 __all__ = ["add_ml_program"]
@@ -195,7 +195,11 @@ def _mil_op(
     outputs = tuple(outs)
     attributes = op_pb.attributes
     for key in attributes:  # (not .items(): a Python-level view over the C map)
-        v = small_value(attributes[key])
+        value = attributes[key]
+        if key == "name" and outputs and is_scalar_string(value, outputs[0].name):
+            attrs["mil_name"] = outputs[0].name  # (interned: the name's one str)
+            continue
+        v = small_value(value)
         if v is NO_VALUE:
             continue
         if key == "name":
