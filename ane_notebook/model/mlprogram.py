@@ -16,14 +16,15 @@ weight of ``conv``/``conv_transpose``/``linear``/``matmul`` (shape only: the dat
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from .builder import Frame, GraphBuilder, q, too_many
 from .graph import Op, Shape, TensorInfo
 from .interface import default_function
 from .limits import MAX_BLOCKS_PER_OP, MAX_FUNCTIONS, MAX_NESTING
-from .mil_types import NO_VALUE, mil_type_info, param_order, small_value
+from .mil_types import NO_VALUE, is_scalar_string, mil_type_info, param_order, small_value
 from .proto import MIL_pb2, Model_pb2
 
 __all__ = ["add_ml_program"]
@@ -63,6 +64,50 @@ def add_ml_program(builder: GraphBuilder, spec: Model_pb2.Model, *, prefix: str)
         _add_mil_function(builder, program.functions[fn_name], prefix + fn_name)
 
 
+@dataclass(frozen=True, slots=True)
+class _OpKind:
+    """What an op's type string decides, worked out once per distinct type string."""
+
+    op_type: str  # without an opset prefix ("ios18.cast" -> "cast")
+    opset_type: str | None  # the prefixed spelling, when there was one
+    is_const: bool
+    order: Mapping[str, int]  # `param_order`
+    weight_params: tuple[str, ...]  # `_WEIGHT_PARAMS`
+
+
+def _op_kind(raw_type: str) -> _OpKind:
+    m = _OPSET_PREFIX.match(raw_type)
+    op_type = m.group(1) if m else raw_type
+    return _OpKind(
+        op_type=op_type,
+        opset_type=raw_type if m else None,
+        is_const=op_type == "const" or op_type.startswith("constexpr_"),
+        order=param_order(op_type),
+        weight_params=_WEIGHT_PARAMS.get(op_type, ()),
+    )
+
+
+@dataclass(slots=True)
+class _FunctionState:
+    """What one function's ops share while they are read (see `_add_mil_function`)."""
+
+    # Values of small consts and shapes of all const-like outputs, so that consumers can pick
+    # up parameters and weight shapes in O(1).
+    const_values: dict[str, Any] = field(default_factory=dict)
+    const_shapes: dict[str, Shape | None] = field(default_factory=dict)
+    # Each read of a protobuf string field makes a new str: a value's name is read once where
+    # it is made and again by each op that reads it (and as the op's MIL name). One str object
+    # per distinct name instead (with `Op`/`TensorInfo` slotted, the 50k-op benchmark LLM's
+    # graph went from 56 to 37 MB; GitHub issue 14).
+    interned: dict[str, str] = field(default_factory=dict)
+    # Per op type string, its `_OpKind`; per (op type, parameter names in map order), the
+    # names in `param_order` (interned). A 50k-op LLM has a few dozen of each: a dict look-up
+    # instead of a regex match, a sort with a key function per op and an intern per parameter
+    # (issue 14).
+    kinds: dict[str, _OpKind] = field(default_factory=dict)
+    orders: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = field(default_factory=dict)
+
+
 def _add_mil_function(builder: GraphBuilder, fn: MIL_pb2.Function, function: str) -> None:
     builder.add_function(function)
     for nvt in fn.inputs:
@@ -75,81 +120,85 @@ def _add_mil_function(builder: GraphBuilder, fn: MIL_pb2.Function, function: str
         block = next(iter(blocks.values()))
     else:
         raise builder.fail(f"function {q(function)} has no block for its opset {q(fn.opset)}")
-    # Per function: values of small consts and shapes of all const-like outputs, so that
-    # consumers can pick up parameters and weight shapes in O(1).
-    const_values: dict[str, Any] = {}
-    const_shapes: dict[str, Shape | None] = {}
-    # Each read of a protobuf string field makes a new str: a value's name is read once where
-    # it is made and again by each op that reads it (and as the op's MIL name). One str object
-    # per distinct name instead (with `Op`/`TensorInfo` slotted, the 50k-op benchmark LLM's
-    # graph went from 56 to 37 MB; GitHub issue 14).
-    interned: dict[str, str] = {}
+    state = _FunctionState()
+    ops = builder.ops
     builder.check_op_count(len(block.operations))
     stack = [Frame(iter(block.operations), (), None, 0)]
     while stack:
         frame = stack[-1]
-        op_pb = next(frame.ops, None)
-        if op_pb is None:
+        for op_pb in frame.ops:
+            builder.check_op_count()
+            index = len(ops)
+            op_blocks = op_pb.blocks
+            op = _mil_op(op_pb, op_blocks, index, function, frame, state)
+            ops.append(op)
+            if op_blocks:
+                _push_blocks(builder, stack, frame, op, op_blocks)
+                break  # walk the blocks first (depth-first), then the rest of this frame
+        else:
             stack.pop()
-            continue
-        builder.check_op_count()
-        index = len(builder.ops)
-        op = _mil_op(op_pb, index, function, frame, const_values, const_shapes, interned)
-        builder.ops.append(op)
-        if op_pb.blocks:
-            if frame.depth + 1 > MAX_NESTING:
-                raise builder.fail(f"blocks nested deeper than {MAX_NESTING} levels")
-            if len(op_pb.blocks) > MAX_BLOCKS_PER_OP:
-                raise builder.fail(
-                    too_many(
-                        "blocks",
-                        MAX_BLOCKS_PER_OP,
-                        count=len(op_pb.blocks),
-                        where=f"op {q(op.name)}",
-                    )
-                )
-            # Push in reverse so that block0 is walked first (depth-first, in order).
-            for bi in reversed(range(len(op_pb.blocks))):
-                sub = op_pb.blocks[bi]
-                builder.check_op_count(len(sub.operations))
-                for nvt in sub.inputs:
-                    shape, dtype = mil_type_info(nvt.type)
-                    builder.function_inputs[(function, nvt.name)] = TensorInfo(
-                        nvt.name, shape, dtype
-                    )
-                stack.append(
-                    Frame(
-                        iter(sub.operations),
-                        (*frame.path, op.name, f"block{bi}"),
-                        index,
-                        frame.depth + 1,
-                    )
-                )
+
+
+def _push_blocks(
+    builder: GraphBuilder,
+    stack: list[Frame],
+    frame: Frame,
+    op: Op,
+    blocks: Sequence[MIL_pb2.Block],
+) -> None:
+    """Put the blocks of `op` (in `frame`) on `stack`, block0 on top, after checking limits."""
+    if frame.depth + 1 > MAX_NESTING:
+        raise builder.fail(f"blocks nested deeper than {MAX_NESTING} levels")
+    if len(blocks) > MAX_BLOCKS_PER_OP:
+        raise builder.fail(
+            too_many("blocks", MAX_BLOCKS_PER_OP, count=len(blocks), where=f"op {q(op.name)}")
+        )
+    # Push in reverse so that block0 is walked first (depth-first, in order).
+    for bi in reversed(range(len(blocks))):
+        sub = blocks[bi]
+        builder.check_op_count(len(sub.operations))
+        for nvt in sub.inputs:
+            shape, dtype = mil_type_info(nvt.type)
+            builder.function_inputs[(op.function, nvt.name)] = TensorInfo(nvt.name, shape, dtype)
+        stack.append(
+            Frame(
+                iter(sub.operations),
+                (*frame.path, op.name, f"block{bi}"),
+                op.index,
+                frame.depth + 1,
+            )
+        )
 
 
 def _mil_op(
     op_pb: MIL_pb2.Operation,
+    blocks: Sequence[MIL_pb2.Block],
     index: int,
     function: str,
     frame: Frame,
-    const_values: dict[str, Any],
-    const_shapes: dict[str, Shape | None],
-    interned: dict[str, str],
+    state: _FunctionState,
 ) -> Op:
-    intern = interned.setdefault
+    # (Protobuf field reads are the loader's main cost on big models: each is read once.)
+    intern = state.interned.setdefault
     raw_type = op_pb.type
-    raw_type = intern(raw_type, raw_type)  # op types, attribute and parameter names repeat too
+    kind = state.kinds.get(raw_type)
+    if kind is None:
+        kind = state.kinds[raw_type] = _op_kind(intern(raw_type, raw_type))
+    op_type = kind.op_type
     attrs: dict[str, Any] = {}
-    m = _OPSET_PREFIX.match(raw_type)
-    op_type = m.group(1) if m else raw_type
-    if m:
-        attrs["opset_type"] = raw_type
+    if kind.opset_type is not None:
+        attrs["opset_type"] = kind.opset_type
     outs: list[TensorInfo] = []
     for o in op_pb.outputs:
         n = o.name
         outs.append(TensorInfo(intern(n, n), *mil_type_info(o.type)))
     outputs = tuple(outs)
-    for key, value in op_pb.attributes.items():
+    attributes = op_pb.attributes
+    for key in attributes:  # (not .items(): a Python-level view over the C map)
+        value = attributes[key]
+        if key == "name" and outputs and is_scalar_string(value, outputs[0].name):
+            attrs["mil_name"] = outputs[0].name  # (interned: the name's one str)
+            continue
         v = small_value(value)
         if v is NO_VALUE:
             continue
@@ -157,58 +206,69 @@ def _mil_op(
             attrs["mil_name"] = intern(v, v) if isinstance(v, str) else v
         else:
             attrs[intern(key, key)] = v
-    is_const = op_type == "const" or op_type.startswith("constexpr_")
 
-    inputs: list[str] = []
-    seen: set[str] = set()
+    # Input names in order, each once (a dict: first-seen order, O(1) membership).
+    inputs: dict[str, None] = {}
     args: dict[str, tuple[str, ...]] = {}
-    order = param_order(op_type)
-    # (Protobuf field reads are the loader's main cost on big models: each is read once.)
-    keys = sorted(op_pb.inputs, key=lambda k: (k != "x", order.get(k, 1 << 30), k))
-    for key in keys:
-        bindings = op_pb.inputs[key].arguments
-        key = intern(key, key)
-        names: list[str] = []
-        name_bound: str | None = None
-        for binding in bindings:
-            if binding.WhichOneof("binding") == "name":
-                name_bound = binding.name
-                name_bound = intern(name_bound, name_bound)
-                names.append(name_bound)
-                if name_bound not in seen:
-                    seen.add(name_bound)
-                    inputs.append(name_bound)
-        if names:
-            args[key] = tuple(names)
-        if len(bindings) == 1 and key not in attrs:
-            binding = bindings[0]
-            if name_bound is not None:  # the one binding is a name
-                if name_bound in const_values:
-                    attrs[key] = const_values[name_bound]
-            else:
-                v = small_value(binding.value)
-                if v is not NO_VALUE:
-                    attrs[key] = v
+    const_values = state.const_values
+    params = op_pb.inputs
+    if params:
+        map_order = tuple(params)
+        order = state.orders.get((op_type, map_order))
+        if order is None:
+            rank = kind.order
+            order = tuple(
+                intern(k, k)
+                for k in sorted(map_order, key=lambda k: (k != "x", rank.get(k, 1 << 30), k))
+            )
+            state.orders[(op_type, map_order)] = order
+        for key in order:
+            bindings = params[key].arguments
+            if len(bindings) == 1:
+                # The common case, one binding, read once: a name (then a const's value is the
+                # parameter's value) or an immediate value.
+                binding = bindings[0]
+                n = binding.name
+                if n or binding.WhichOneof("binding") == "name":
+                    n = intern(n, n)
+                    args[key] = (n,)
+                    inputs[n] = None
+                    if key not in attrs and n in const_values:
+                        attrs[key] = const_values[n]
+                elif key not in attrs:
+                    v = small_value(binding.value)
+                    if v is not NO_VALUE:
+                        attrs[key] = v
+                continue
+            names: list[str] = []
+            for binding in bindings:
+                if binding.WhichOneof("binding") == "name":
+                    n = binding.name
+                    n = intern(n, n)
+                    names.append(n)
+                    inputs[n] = None
+            if names:
+                args[key] = tuple(names)
     if args:
         attrs["args"] = args
-    if op_pb.blocks:
+    if blocks:
         # The parent's outputs are its blocks' outputs (the taken branch, the final loop
         # state); name them so that analyses can follow data out of the blocks.
-        attrs["block_outputs"] = tuple(tuple(b.outputs) for b in op_pb.blocks)
-    for key in _WEIGHT_PARAMS.get(op_type, ()):
+        attrs["block_outputs"] = tuple(tuple(b.outputs) for b in blocks)
+    for key in kind.weight_params:
         bound = args.get(key)
-        if bound and len(bound) == 1 and bound[0] in const_shapes:
-            attrs["weight_shape"] = const_shapes[bound[0]]
-            if len(_WEIGHT_PARAMS[op_type]) > 1:
+        if bound and len(bound) == 1 and bound[0] in state.const_shapes:
+            attrs["weight_shape"] = state.const_shapes[bound[0]]
+            if len(kind.weight_params) > 1:
                 attrs["weight_input"] = key
             break
     ws = attrs.get("weight_shape")
     if op_type in ("conv", "conv_transpose") and ws is not None and len(ws) >= 3:
         attrs["kernel_size"] = tuple(ws[2:])
 
-    if is_const:
+    if kind.is_const:
         for o in outputs:
-            const_shapes[o.name] = o.shape
+            state.const_shapes[o.name] = o.shape
         if op_type == "const" and len(outputs) == 1 and "val" in attrs:
             const_values[outputs[0].name] = attrs["val"]
 
@@ -226,7 +286,7 @@ def _mil_op(
         inputs=tuple(inputs),
         outputs=outputs,
         attrs=attrs,
-        is_const=is_const,
+        is_const=kind.is_const,
         block=frame.path,
         parent=frame.parent,
     )
