@@ -84,3 +84,27 @@ def improve_runs(unary: np.ndarray, shared: Any, assign: list[int]) -> list[int]
         if not improved:
             break
     return a
+
+
+def long_static_lists(edges: Any, consumers: Any, fn_start: Any) -> tuple[list[int], ...]:
+    """`segment_search.LongStatic`'s flattened tables as its per-edge loop built them:
+    (ptr, other, nbytes, fp32, incoming)."""
+    other: list[int] = []
+    nbytes: list[int] = []
+    fp32: list[int] = []
+    incoming: list[int] = []
+    ptr = [0]
+    for k in range(len(edges)):
+        lo = fn_start[k]
+        for src, nb, fp in edges[k]:
+            other.append(src if src >= lo else -1)
+            nbytes.append(nb)
+            fp32.append(fp)
+            incoming.append(True)
+        for dst, nb, fp in consumers[k]:
+            other.append(dst)
+            nbytes.append(nb)
+            fp32.append(fp)
+            incoming.append(False)
+        ptr.append(len(other))
+    return ptr, other, nbytes, fp32, incoming

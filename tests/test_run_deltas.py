@@ -126,3 +126,34 @@ def test_a_single_op_and_one_run_per_function() -> None:
     got = known.get(0, 0, 2)
     assert got is not None
     assert got[:2] == [reference_delta(unary, shared, [2], 0, 0, 2, c) for c in (0, 1)]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_long_static_flattens_the_edges_as_the_per_edge_loop_did(seed: int) -> None:
+    from segment_search_reference import long_static_lists
+
+    from ane_notebook.placement.crossing_tables import bytes_column
+
+    rng = random.Random(seed)
+    n = rng.choice([1, 2, 7, 300])
+    _, edges, functions = structured_case(rng, n)
+    if seed % 3 == 0:  # an op with many inputs, and one whose inputs are all the caller's
+        edges[-1] = (
+            [
+                (rng.randint(-1, n - 2), 1 << rng.randint(0, 70), rng.random() < 0.5)
+                for _ in range(40)
+            ]
+            if n > 1
+            else [(-1, 10**25, True)]
+        )
+    if seed == 1:
+        edges = [[] for _ in range(n)]  # no edges at all
+    shared = P._Shared(edges, functions, None)
+    ptr, other, nbytes, fp32, incoming = long_static_lists(edges, shared.consumers, shared.fn_start)
+    got = segment_search.LongStatic(edges, shared.fn_start)
+    assert got.ptr == ptr
+    assert got.other.tolist() == other and got.incoming.tolist() == incoming
+    assert got.owner.tolist() == [k for k in range(n) for _ in range(ptr[k], ptr[k + 1])]
+    for hw in (NOMINAL, corner(True, False)):
+        want = segment_search.CrossingTables(bytes_column(nbytes), np.array(fp32, dtype=bool))
+        assert (got.xcosts.for_hw(hw)[got.xcosts.row] == want.for_hw(hw)[want.row]).all()

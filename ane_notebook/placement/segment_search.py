@@ -67,7 +67,9 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
         return v
 
     a = list(assign)
-    un = unary.tolist()
+    # unary as lists, for the per-run Python loop; made on its first use: a search whose runs
+    # `RunDeltas` answers in full never needs it (~2.5 ms at 50k ops, ~15 searches; issue 14)
+    un: list[list[float]] = []
     long_runs: _LongRuns | None = None  # built on the first long run: most models have none
 
     def move_delta(i: int, j: int, d: int, c: int) -> float | None:
@@ -77,6 +79,8 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
             if long_runs is None:
                 long_runs = _LongRuns(unary, shared.long_static, a, hw)
             return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
+        if not un:
+            un.extend(unary.tolist())
         delta = 0.0
         for k in range(i, j + 1):
             uc = un[k][c]
@@ -231,43 +235,39 @@ class _Runs:
 
 
 class LongStatic:
-    """The edge tables `_LongRuns` reads: per op, its incident edges flattened in the Python
-    loop's order: incoming edges (the producer's position, or -1 for a value from the caller
-    on the CPU), then outgoing ones."""
+    """The edge tables `_LongRuns` and `RunDeltas` read: per op, its incident edges flattened
+    in the Python loop's order: incoming edges (the producer's position, or -1 for a value from
+    the caller on the CPU), then outgoing ones (`_Shared.consumers`: the same function's
+    incoming edges, by producer, in consumer order).
 
-    def __init__(
-        self,
-        edges: Sequence[Sequence[Edge]],
-        consumers: Sequence[Sequence[Edge]],
-        fn_start: Sequence[int],
-    ) -> None:
-        other: list[int] = []
-        nbytes: list[int] = []
-        fp32: list[bool] = []
-        incoming: list[bool] = []
-        ptr = [0]
-        for k in range(len(edges)):
-            lo = fn_start[k]
-            for src, nb, fp in edges[k]:
-                other.append(src if src >= lo else -1)
-                nbytes.append(nb)
-                fp32.append(fp)
-                incoming.append(True)
-            for dst, nb, fp in consumers[k]:
-                other.append(dst)
-                nbytes.append(nb)
-                fp32.append(fp)
-                incoming.append(False)
-            ptr.append(len(other))
-        self.ptr = ptr
+    Built with numpy from one flattening of the edges (a per-edge Python loop appending to four
+    lists took ~70 ms at 50k ops; issue 14): a stable sort by producer puts each op's outgoing
+    edges in consumer order, and a stable sort by (op, incoming first) interleaves them."""
+
+    def __init__(self, edges: Sequence[Sequence[Edge]], fn_start: Sequence[int]) -> None:
         n = len(edges)
-        # per flattened edge, the op it belongs to; per op, whether it starts a function
-        sizes: np.ndarray = np.diff(np.array(ptr, dtype=np.intp))
-        self.owner = np.repeat(np.arange(n), sizes)
+        count = np.fromiter((len(ek) for ek in edges), dtype=np.intp, count=n)
+        dst = np.repeat(np.arange(n), count)
+        src = np.fromiter((e[0] for ek in edges for e in ek), dtype=np.intp, count=len(dst))
+        fp = np.fromiter((e[2] for ek in edges for e in ek), dtype=bool, count=len(dst))
+        nb = bytes_column([e[1] for ek in edges for e in ek])
+        lo = np.array(fn_start, dtype=np.intp)[dst]
+        out = np.flatnonzero(src >= lo)
+        out = out[np.argsort(src[out], kind="stable")]
+        # incoming edges, then outgoing ones; the op each belongs to; its other end
+        pick = np.concatenate((np.arange(len(dst)), out))
+        op = np.concatenate((dst, src[out]))
+        incoming = np.arange(len(pick)) < len(dst)
+        other = np.concatenate((np.where(src >= lo, src, -1), dst[out]))
+        order = np.argsort(op * 2 + ~incoming, kind="stable")
+        self.owner = op[order]
+        self.ptr: list[int] = np.concatenate(
+            ([0], np.cumsum(np.bincount(self.owner, minlength=n)))
+        ).tolist()
         self.starts = np.array(fn_start, dtype=np.intp) == np.arange(n)
-        self.other = np.array(other, dtype=np.intp)
-        self.incoming = np.array(incoming, dtype=bool)
-        self.xcosts = CrossingTables(bytes_column(nbytes), np.array(fp32, dtype=bool))
+        self.other = other[order]
+        self.incoming = incoming[order]
+        self.xcosts = CrossingTables(nb[pick[order]], fp[pick[order]])
 
 
 class _LongRuns:
