@@ -298,7 +298,7 @@ class _Shared:
         if self._objective is None:
             self._objective = EdgeObjective(self.edges, self.fn_start, self.starts, self.tensors)
         if self._long is None:
-            self._long = LongStatic(self.edges, self.consumers, self.fn_start)
+            self._long = LongStatic(self.edges, self.fn_start)
         other._objective, other._long = self._objective, self._long
         return other
 
@@ -306,7 +306,7 @@ class _Shared:
     def long_static(self) -> LongStatic:
         """The flattened edge tables of `_LongRuns`, built on the first long run."""
         if self._long is None:
-            self._long = LongStatic(self.edges, self.consumers, self.fn_start)
+            self._long = LongStatic(self.edges, self.fn_start)
         return self._long
 
     def cost(self, unary: np.ndarray, assign: Sequence[int]) -> float:

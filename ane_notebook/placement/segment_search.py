@@ -17,6 +17,7 @@ import numpy as np
 from .costs import DEVICE_COLUMNS, HardwareModel
 from .crossing_tables import CrossingTables, bytes_column
 from .devices import Device
+from .run_deltas import RunDeltas
 
 if TYPE_CHECKING:
     from .partition import Edge, _Shared
@@ -66,7 +67,9 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
         return v
 
     a = list(assign)
-    un = unary.tolist()
+    # unary as lists, for the per-run Python loop; made on its first use: a search whose runs
+    # `RunDeltas` answers in full never needs it (~2.5 ms at 50k ops, ~15 searches; issue 14)
+    un: list[list[float]] = []
     long_runs: _LongRuns | None = None  # built on the first long run: most models have none
 
     def move_delta(i: int, j: int, d: int, c: int) -> float | None:
@@ -76,6 +79,8 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
             if long_runs is None:
                 long_runs = _LongRuns(unary, shared.long_static, a, hw)
             return long_runs.delta(i, j, d, c, launch_parts(i, j, d, c))
+        if not un:
+            un.extend(unary.tolist())
         delta = 0.0
         for k in range(i, j + 1):
             uc = un[k][c]
@@ -113,20 +118,24 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
     runs = _Runs(a, starts)
     for _ in range(MAX_SWEEPS):
         improved = False
+        known = _answer_runs(unary, shared, runs, a)
         r = runs.head
         while r >= 0:
             i, j, d = runs.start[r], runs.end[r], runs.dev[r]
+            got = known.get(i, j, d) if known is not None else None
             best_delta, best_dev = -1e-12, d
             for c in range(_NDEV):
                 if c == d:
                     continue
-                delta = move_delta(i, j, d, c)
+                delta = move_delta(i, j, d, c) if got is None else got[c]
                 if delta is not None and delta < best_delta:
                     best_delta, best_dev = delta, c
             if best_dev != d:
                 a[i : j + 1] = [best_dev] * (j - i + 1)
                 if long_runs is not None:
                     long_runs.moved(i, j, best_dev)
+                if known is not None:
+                    known.moved(i, j)
                 improved = True
                 # step back so the merged run (with its left neighbour) is examined whole
                 r = runs.move(r, best_dev)
@@ -140,6 +149,37 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
 # Runs at least this long have their move cost computed with numpy: below it, numpy's
 # per-call overhead costs more than the Python loop it replaces.
 _LONG_RUN = 128
+
+# A sweep over at least this many short runs first answers them all at once with numpy
+# (`RunDeltas`): ~2 ms where asking each in Python took 40-75 ms at 50k ops (issue 14); for a
+# handful of runs the numpy set-up costs more than the questions it saves.
+_MANY_RUNS = 64
+
+
+def _answer_runs(unary: np.ndarray, shared: _Shared, runs: _Runs, a: list[int]) -> RunDeltas | None:
+    """`RunDeltas` for the runs at the start of a sweep, or None if there are too few short
+    runs to be worth it."""
+    start: list[int] = []
+    end: list[int] = []
+    r = runs.head
+    while r >= 0:
+        start.append(runs.start[r])
+        end.append(runs.end[r])
+        r = runs.next[r]
+    lo, hi = np.array(start, dtype=np.intp), np.array(end, dtype=np.intp)
+    if np.count_nonzero(hi - lo + 1 < _LONG_RUN) < _MANY_RUNS:
+        return None
+    static = shared.long_static
+    return RunDeltas(
+        unary,
+        static,
+        static.xcosts.for_hw(shared.hw),
+        shared.launch,
+        np.array(a, dtype=np.intp),
+        lo,
+        hi,
+        _LONG_RUN,
+    )
 
 
 class _Runs:
@@ -195,38 +235,39 @@ class _Runs:
 
 
 class LongStatic:
-    """The edge tables `_LongRuns` reads: per op, its incident edges flattened in the Python
-    loop's order: incoming edges (the producer's position, or -1 for a value from the caller
-    on the CPU), then outgoing ones."""
+    """The edge tables `_LongRuns` and `RunDeltas` read: per op, its incident edges flattened
+    in the Python loop's order: incoming edges (the producer's position, or -1 for a value from
+    the caller on the CPU), then outgoing ones (`_Shared.consumers`: the same function's
+    incoming edges, by producer, in consumer order).
 
-    def __init__(
-        self,
-        edges: Sequence[Sequence[Edge]],
-        consumers: Sequence[Sequence[Edge]],
-        fn_start: Sequence[int],
-    ) -> None:
-        other: list[int] = []
-        nbytes: list[int] = []
-        fp32: list[bool] = []
-        incoming: list[bool] = []
-        ptr = [0]
-        for k in range(len(edges)):
-            lo = fn_start[k]
-            for src, nb, fp in edges[k]:
-                other.append(src if src >= lo else -1)
-                nbytes.append(nb)
-                fp32.append(fp)
-                incoming.append(True)
-            for dst, nb, fp in consumers[k]:
-                other.append(dst)
-                nbytes.append(nb)
-                fp32.append(fp)
-                incoming.append(False)
-            ptr.append(len(other))
-        self.ptr = ptr
-        self.other = np.array(other, dtype=np.intp)
-        self.incoming = np.array(incoming, dtype=bool)
-        self.xcosts = CrossingTables(bytes_column(nbytes), np.array(fp32, dtype=bool))
+    Built with numpy from one flattening of the edges (a per-edge Python loop appending to four
+    lists took ~70 ms at 50k ops; issue 14): a stable sort by producer puts each op's outgoing
+    edges in consumer order, and a stable sort by (op, incoming first) interleaves them."""
+
+    def __init__(self, edges: Sequence[Sequence[Edge]], fn_start: Sequence[int]) -> None:
+        n = len(edges)
+        count = np.fromiter((len(ek) for ek in edges), dtype=np.intp, count=n)
+        dst = np.repeat(np.arange(n), count)
+        src = np.fromiter((e[0] for ek in edges for e in ek), dtype=np.intp, count=len(dst))
+        fp = np.fromiter((e[2] for ek in edges for e in ek), dtype=bool, count=len(dst))
+        nb = bytes_column([e[1] for ek in edges for e in ek])
+        lo = np.array(fn_start, dtype=np.intp)[dst]
+        out = np.flatnonzero(src >= lo)
+        out = out[np.argsort(src[out], kind="stable")]
+        # incoming edges, then outgoing ones; the op each belongs to; its other end
+        pick = np.concatenate((np.arange(len(dst)), out))
+        op = np.concatenate((dst, src[out]))
+        incoming = np.arange(len(pick)) < len(dst)
+        other = np.concatenate((np.where(src >= lo, src, -1), dst[out]))
+        order = np.argsort(op * 2 + ~incoming, kind="stable")
+        self.owner = op[order]
+        self.ptr: list[int] = np.concatenate(
+            ([0], np.cumsum(np.bincount(self.owner, minlength=n)))
+        ).tolist()
+        self.starts = np.array(fn_start, dtype=np.intp) == np.arange(n)
+        self.other = other[order]
+        self.incoming = incoming[order]
+        self.xcosts = CrossingTables(nb[pick[order]], fp[pick[order]])
 
 
 class _LongRuns:
