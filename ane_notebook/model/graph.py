@@ -11,6 +11,7 @@ ops are keyed by `(function, name)`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,24 +62,23 @@ class TensorInfo:
     def rank(self) -> int | None:
         return None if self.shape is None else len(self.shape)
 
+    # `num_elements` and `nbytes` are read ~250k times while a 50k-op model is estimated: one
+    # `math.prod` instead of a Python loop, and `nbytes` not going through `num_elements`,
+    # halve their cost (GitHub issue 14: 0.26 -> 0.12 s under cProfile).
     @property
     def num_elements(self) -> int | None:
         """Element count, or None when any dimension is unknown."""
-        if self.shape is None:
+        shape = self.shape
+        if shape is None or None in shape:
             return None
-        n = 1
-        for d in self.shape:
-            if d is None:
-                return None
-            n *= d
-        return n
+        return math.prod(shape)  # type: ignore[arg-type]  # no None in it (tested above)
 
     @property
     def nbytes(self) -> int | None:
-        n = self.num_elements
-        if n is None:
+        shape = self.shape
+        if shape is None or None in shape:
             return None
-        return int(n * DTYPE_BYTES.get(self.dtype, 4))
+        return int(math.prod(shape) * DTYPE_BYTES.get(self.dtype, 4))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

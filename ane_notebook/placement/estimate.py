@@ -251,6 +251,7 @@ def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
         ws: list[TensorInfo | None] = []
         ek: list[Edge] = []
         tk: list[Hashable] = []
+        sized = True  # every activation's size known
         for name in dict.fromkeys(op.inputs):
             key = (op.function, name)
             t = tensors.get(key)
@@ -262,13 +263,19 @@ def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
                 continue  # a name we know nothing about (no producer, not an input)
             acts.append(t)
             src_pos = pos.get(src, -1) if src is not None else -1
-            ek.append((src_pos, tensor_bytes(t), t is not None and t.dtype == "fp32"))
+            nb = t.nbytes if t is not None else None
+            if nb is None:
+                nb = UNKNOWN_TENSOR_BYTES  # as `tensor_bytes` counts it
+                sized = False
+            ek.append((src_pos, nb, t is not None and t.dtype == "fp32"))
             tk.append(key)
         activations.append(acts)
         weights.append(ws)
         edges.append(ek)
         carried.append(tk)
-        if any(t is None or t.nbytes is None for t in (*acts, *ws, *op.outputs)):
+        # The activations' sizes were read for the edges above: only the weights and the
+        # outputs are left to look at (GitHub issue 14: one nbytes per tensor, not two).
+        if not sized or any(t is None or t.nbytes is None for t in (*ws, *op.outputs)):
             unsized.add(gi)
 
     costs = op_costs(
