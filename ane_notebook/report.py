@@ -24,6 +24,7 @@ from . import __version__
 from ._gc import gc_paused
 from .analysis.crossings import Crossing, find_crossings
 from .analysis.hazards import find_hazards
+from .analysis.inputs import input_columns
 from .analysis.segments import Segment, find_segments
 from .errors import UnknownOpError, writing
 from .escape import plain
@@ -41,10 +42,10 @@ from .placement.result import (
     ReportWarning,
     Uncertainty,
 )
+from .report_build import op_links, placed_records
 from .report_io import load_report as load_report
 from .report_io import report_from_dict as report_from_dict
 from .report_io import report_to_dict
-from .report_records import attribute_fields, tensor_records
 
 if TYPE_CHECKING:
     from .check import CheckResult
@@ -180,55 +181,14 @@ class ProfileReport:
     def from_placement(cls, graph: Graph, placement: Placement) -> ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
-        records = []
-        # a few distinct device sets: each in lane order once
-        lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
-        # A record is made from the op, its links and its placement alone, all immutable: an op
-        # given the very same placement object as in another report of this graph (the one
-        # placement every constant op shares) gets the same record. Inside `Graph.sharing`
-        # the four settings of a comparison so build half of a big model's records once.
-        # (A lone report keeps nothing: no memory spent on records no other report will read.)
+        # A lone report keeps nothing: no memory spent on records no other report will read.
+        # Inside `Graph.sharing` the four settings of a comparison build half of a big model's
+        # records (its constant ops') once: see `report_build.placed_records`.
         kept: dict[int, tuple[OpPlacement, OpRecord]] | None = (
             graph.memo("report.records", dict) if graph.is_sharing else None
         )
-        for op, p, (ins, outputs) in zip(graph.ops, placement.ops, _op_links(graph), strict=True):
-            if kept is not None and p.device is None:
-                hit = kept.get(op.index)
-                if hit is not None and hit[0] is p:
-                    records.append(hit[1])
-                    continue
-            supported = lanes.get(p.supported)
-            if supported is None:
-                supported = lanes[p.supported] = tuple(d for d in DEVICE_ORDER if d in p.supported)
-            records.append(
-                _record(
-                    index=op.index,
-                    name=op.name,
-                    op_type=op.op_type,
-                    function=op.function,
-                    device=p.device,
-                    supported=supported,
-                    reason=p.reason,
-                    reason_kind=p.reason_kind,
-                    evidence=p.evidence,
-                    est_time_ms=float(p.est_time_ms),
-                    outputs=outputs,
-                    inputs=ins,
-                    # a constexpr_* op that Core ML's plan runs and costs is not "no
-                    # processor runs it": it counts where the plan puts it
-                    is_const=op.is_const and p.device is None,
-                    block=op.block,
-                    rules=p.rules,
-                    cost_weight=p.cost_weight,
-                    contested=p.contested,
-                    alt_device=p.alt_device,
-                    shape_unknown=p.shape_unknown,
-                    estimate=p.estimate,
-                    cost_driver=p.cost_driver,
-                )
-            )
-            if kept is not None and p.device is None:
-                kept[op.index] = (p, records[-1])
+        inputs = input_columns(graph)  # read by the links and the crossings
+        records = placed_records(graph, placement.ops, op_links(graph, inputs), kept)
         info = ModelInfo(
             name=graph.name,
             source=graph.source,
@@ -255,7 +215,9 @@ class ProfileReport:
             chip=placement.chip,
             ops=tuple(records),
             segments=segments,
-            crossings=tuple(find_crossings(graph, placement.ops, known_chip(placement.chip))),
+            crossings=tuple(
+                find_crossings(graph, placement.ops, known_chip(placement.chip), inputs)
+            ),
             metadata=meta,
             timings=placement.timings,
             warnings=placement.warnings,
@@ -404,47 +366,6 @@ class ProfileReport:
         from .render.html import notebook_bundle
 
         return {"text/plain": self.to_text(), **notebook_bundle(self)}
-
-
-_new = object.__new__
-_set = object.__setattr__
-
-
-def _record(**fields: Any) -> OpRecord:
-    """`OpRecord(**fields)`, given every field, without the frozen dataclass's generated
-    ``__init__``: it sets each of the 21 fields through ``object.__setattr__``, 3x slower than
-    handing over the dict (0.1 s per 50k-op report, per compute-unit setting; GitHub issue 14).
-    tests/test_report.py checks that the records are those the constructor makes."""
-    rec: OpRecord = _new(OpRecord)
-    _set(rec, "__dict__", fields)
-    return rec
-
-
-def _op_links(graph: Graph) -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
-    """Per op: the ops it reads (producer indices, in order, once each) and its output records.
-
-    They depend on the graph alone: inside `Graph.sharing` they are made once and shared by
-    every report of it (the four settings of a comparison; GitHub issue 14).
-    """
-
-    def make() -> list[tuple[tuple[int, ...], tuple[TensorRecord, ...]]]:
-        producer = graph.producer
-        reads = [
-            tuple(
-                dict.fromkeys(
-                    src
-                    for name in op.inputs
-                    if (src := producer.get((op.function, name))) is not None and src != op.index
-                )
-            )
-            for op in graph.ops
-        ]
-        # the output records a column at a time (a frozen __init__ per tensor took ~75 ms at
-        # 50k ops, issue 14)
-        outputs = tensor_records([op.outputs for op in graph.ops], attribute_fields)
-        return list(zip(reads, outputs, strict=True))
-
-    return graph.memo("report.op_links", make)
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,12 @@ class HazardContext:
         """The graph's ops of one type, in order: patterns start from a few op types, and the
         index is made once per graph inside `Graph.sharing` (a comparison's four reports)
         instead of each pattern walking every op of every report (GitHub issue 14)."""
-        return _ops_by_type(self.graph).get(op_type, ())
+        return self._by_type.get(op_type, ())
+
+    @cached_property
+    def _by_type(self) -> Mapping[str, list[Op]]:
+        # once per report outside `Graph.sharing` too: three patterns ask (issue 14)
+        return _ops_by_type(self.graph)
 
     def producer(self, op: Op, name: str) -> int | None:
         return self.graph.producer.get((op.function, name))
