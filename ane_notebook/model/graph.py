@@ -63,8 +63,8 @@ class TensorInfo:
         return None if self.shape is None else len(self.shape)
 
     # `num_elements` and `nbytes` are read ~250k times while a 50k-op model is estimated: one
-    # `math.prod` instead of a Python loop, and `nbytes` not going through `num_elements`,
-    # halve their cost (GitHub issue 14: 0.26 -> 0.12 s under cProfile).
+    # `math.prod` instead of a Python loop, and `nbytes` not going through `num_elements`
+    # (GitHub issue 14: 250k reads of rank-3 shapes, 0.074 -> 0.066 s CPU, a small gain).
     @property
     def num_elements(self) -> int | None:
         """Element count, or None when any dimension is unknown."""

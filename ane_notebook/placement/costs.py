@@ -412,7 +412,7 @@ def op_costs(
     for i, op in enumerate(ops):
         acts, ws = activations[i], weights[i]
         flops[i] = op_flops(op, [*acts, *ws])
-        # Each tensor's bytes once (they were counted twice: GitHub issue 14, ~0.05 s at 50k).
+        # Each tensor's bytes once (they were counted twice: GitHub issue 14).
         out_sizes = [tensor_bytes(t) for t in op.outputs]
         in_sizes = [tensor_bytes(t) for t in acts]
         out_b = sum(out_sizes)

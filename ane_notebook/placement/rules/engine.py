@@ -273,7 +273,7 @@ def op_support(op: Op, ctx: RuleContext) -> OpSupport:
     known = ctx.is_known(op)
     if not findings:
         # Most ops of a big model: one shared, immutable result instead of a new frozen
-        # dataclass each (GitHub issue 14: 23.5k of the 50k benchmark's 25k ops, ~0.03 s).
+        # dataclass each (GitHub issue 14: 23.5k of the 50k benchmark's 25k ops).
         return _UNRESTRICTED if known else _UNRESTRICTED_UNKNOWN
     excluded.discard(Device.CPU)  # the CPU can always run it (no rule excludes it, by design)
     return OpSupport(
