@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from .analysis.inputs import InputColumns, input_columns
 from .model.graph import Graph
-from .placement.devices import DEVICE_ORDER, Device
 from .placement.result import OpPlacement
-from .report_records import attribute_fields, tensor_records, with_dicts
+from .report_records import attribute_fields, lane_order, tensor_records, with_dicts
 
 if TYPE_CHECKING:
     from .report import OpRecord, TensorRecord
@@ -42,14 +41,6 @@ _FIELDS = (
     "reason_kind", "contested", "alt_device", "shape_unknown", "estimate", "cost_driver",
 )  # fmt: skip
 _FROM_OP = frozenset({"index", "name", "op_type", "function", "block"})
-
-
-class _Lanes(dict[frozenset[Device], tuple[Device, ...]]):
-    """A set of supported devices -> those devices in lane order; a model has a few sets."""
-
-    def __missing__(self, key: frozenset[Device]) -> tuple[Device, ...]:
-        lanes = self[key] = tuple(d for d in DEVICE_ORDER if d in key)
-        return lanes
 
 
 def placed_records(
@@ -96,7 +87,7 @@ def _record_dicts(ops: Sequence[Any], placed: Sequence[OpPlacement], links: Link
     """One ``__dict__`` per op, fields in `_FIELDS` order, made from columns in C."""
     devices = list(map(attrgetter("device"), placed))
     computed = {
-        "supported": map(_Lanes().__getitem__, map(attrgetter("supported"), placed)),
+        "supported": map(lane_order().__getitem__, map(attrgetter("supported"), placed)),
         "est_time_ms": map(float, map(attrgetter("est_time_ms"), placed)),
         "outputs": map(itemgetter(1), links),
         "inputs": map(itemgetter(0), links),

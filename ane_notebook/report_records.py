@@ -20,7 +20,7 @@ KeyError here.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
 from itertools import chain, islice, repeat
 from operator import attrgetter, itemgetter, methodcaller, setitem
@@ -55,22 +55,24 @@ _new = object.__new__
 _set = object.__setattr__
 
 
-class _Lanes(dict[tuple[Any, ...], tuple[Device, ...]]):
+class _Lanes(dict[Collection[Any], tuple[Device, ...]]):
     """Supported devices as listed -> in lane order; a model has a few distinct lists."""
 
-    def __missing__(self, key: tuple[Any, ...]) -> tuple[Device, ...]:
-        lanes = self[key] = tuple(d for d in DEVICE_ORDER if d.value in key)
+    def __missing__(self, key: Collection[Any]) -> tuple[Device, ...]:
+        lanes = self[key] = tuple(d for d in DEVICE_ORDER if d in key or d.value in key)
         return lanes
 
 
-def lane_order() -> dict[tuple[Any, ...], tuple[Device, ...]]:
-    """A table: a list of supported devices (names or members) -> those devices in lane order."""
+def lane_order() -> dict[Collection[Any], tuple[Device, ...]]:
+    """A table: supported devices (names or members, listed in a tuple or a set) -> those
+    devices in lane order. A report made from a placement and a loaded report both use it."""
     return _Lanes()
 
 
 def with_dicts(cls: type[Any], dicts: Any, n: int) -> list[Any]:
-    """`n` instances of `cls` (a frozen dataclass) holding the given ``__dict__``s, made the way
-    `report._record` makes one: no generated ``__init__``, no per-field ``__setattr__``."""
+    """`n` instances of `cls` (a frozen dataclass) holding the given ``__dict__``s: no generated
+    ``__init__``, no per-field ``__setattr__`` (tests/test_report.py checks the records are
+    those the constructor makes)."""
     objs = list(map(_new, repeat(cls, n)))
     deque(map(_set, objs, repeat("__dict__"), dicts), maxlen=0)
     return objs

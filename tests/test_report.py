@@ -235,9 +235,9 @@ def test_dispatches_and_io_count_only_in_estimates() -> None:
 
 
 def test_fast_records_are_the_constructors_own() -> None:
-    # report._record skips OpRecord's generated __init__ (speed, GitHub issue 14): every record
-    # of a built and of a reloaded report must hold exactly the dataclass's fields, and equal
-    # the record the constructor makes from them.
+    # report_build and report_records skip OpRecord's generated __init__ (speed, GitHub issue
+    # 14): every record of a built and of a reloaded report must hold exactly the dataclass's
+    # fields, and equal the record the constructor makes from them.
     import dataclasses
 
     from ane_notebook.report import OpRecord

@@ -192,7 +192,7 @@ def test_fields_are_set_by_the_slot_setter_or_the_generic_one() -> None:
 
 @pytest.mark.parametrize("example", sorted(EXAMPLES))
 def test_a_profiles_output_records_are_those_the_constructor_makes(example: str) -> None:
-    # report._op_links makes the output records a column at a time (tensor_records)
+    # report_build.op_links makes the output records a column at a time (tensor_records)
     from ane_notebook.api import load_model
     from ane_notebook.report import TensorRecord
 
