@@ -21,7 +21,12 @@ from graphs import chain
 import ane_notebook as an
 from ane_notebook.model.examples import EXAMPLES
 from ane_notebook.model.graph import DTYPE_BYTES, Graph, Op, TensorInfo
-from ane_notebook.placement.costs import UNKNOWN_TENSOR_BYTES, op_costs, tensor_bytes
+from ane_notebook.placement.costs import (
+    UNKNOWN_TENSOR_BYTES,
+    known_bytes,
+    op_costs,
+    tensor_bytes,
+)
 from ane_notebook.placement.devices import Device, get_chip
 from ane_notebook.placement.estimate import _build_problem
 from ane_notebook.placement.rules.engine import (
@@ -87,7 +92,8 @@ def ref_op_support(op: Op, ctx: RuleContext) -> OpSupport:
 def ref_problem_parts(
     graph: Graph, work: Sequence[int]
 ) -> tuple[list[list[int]], set[int], list[list[TensorInfo | None]], list[list[TensorInfo | None]]]:
-    """Edge bytes, unsized ops, activations and weights as `_build_problem` found them."""
+    """Edge bytes (as the live `tensor_bytes` counts them), unsized ops, activations and
+    weights, as `_build_problem` found them reading each tensor's size twice."""
     tensors, producer = graph.tensors, graph.producer
     edge_bytes: list[list[int]] = []
     unsized: set[int] = set()
@@ -107,7 +113,7 @@ def ref_problem_parts(
             if src is None and t is None:
                 continue
             acts.append(t)
-            eb.append(ref_tensor_bytes(t))
+            eb.append(tensor_bytes(t))  # the live function: `_build_problem` must agree with it
         edge_bytes.append(eb)
         activations.append(acts)
         weights.append(ws)
@@ -183,6 +189,10 @@ def test_nbytes_matches_the_loop(shape: tuple[int | None, ...] | None, dtype: st
     assert t.num_elements == ref_num_elements(t)
     assert t.nbytes == ref_nbytes(t)
     assert type(t.nbytes) is type(ref_nbytes(t))
+    # the one size function `tensor_bytes` and `_build_problem` share, and `tensor_bytes` on it
+    assert known_bytes(t) == ref_nbytes(t)
+    for fp16 in (False, True):
+        assert tensor_bytes(t, fp16=fp16) == ref_tensor_bytes(t, fp16)
 
 
 @pytest.mark.parametrize("chip", ["M1", "M4"])
@@ -222,7 +232,7 @@ def test_the_odd_graph_reaches_every_path() -> None:
     assert problem.unsized == {1, 2, 3}
     sup = [s for s in problem.support if s is not None]
     assert any(s.findings for s in sup) and any(not s.findings for s in sup)
-    assert tensor_bytes(None) == UNKNOWN_TENSOR_BYTES
+    assert tensor_bytes(None) == UNKNOWN_TENSOR_BYTES and known_bytes(None) is None
 
 
 _ORDER_PROBE = """

@@ -335,15 +335,22 @@ def hardware_for(
     return hw.for_neuralnetwork() if fp32_is_nominal(graph) else hw
 
 
+def known_bytes(t: TensorInfo | None) -> int | None:
+    """Bytes of `t` at its recorded dtype, or None when its size is unknown (no tensor, an
+    unknown rank or dimension). The one definition of a tensor's size: `tensor_bytes` counts
+    an unknown one as `UNKNOWN_TENSOR_BYTES`, and the estimate's problem builder reads each
+    size once through this to both count it and note the op as unsized (GitHub issue 14)."""
+    return None if t is None else t.nbytes
+
+
 def tensor_bytes(t: TensorInfo | None, *, fp16: bool = False) -> int:
     """Bytes of `t` at its recorded dtype; `fp16`: an fp32 tensor counted as fp16 (what the ANE
-    and GPU hold for NeuralNetwork layers, whose fp32 dtype is only nominal)."""
-    if t is None:
-        return UNKNOWN_TENSOR_BYTES
-    b = t.nbytes
+    and GPU hold for NeuralNetwork layers, whose fp32 dtype is only nominal). A tensor of
+    unknown size counts `UNKNOWN_TENSOR_BYTES`."""
+    b = known_bytes(t)
     if b is None:
         return UNKNOWN_TENSOR_BYTES
-    return b // 2 if fp16 and t.dtype == "fp32" else b
+    return b // 2 if fp16 and t is not None and t.dtype == "fp32" else b
 
 
 def crossing_cost_ms(

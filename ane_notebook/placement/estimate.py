@@ -35,6 +35,7 @@ from .costs import (
     OpCosts,
     costs_from_work,
     hardware_for,
+    known_bytes,
     op_costs,
     tensor_bytes,
 )
@@ -57,7 +58,7 @@ _COL = {d: j for j, d in enumerate(DEVICE_COLUMNS)}
 _ANE = _COL[Device.ANE]
 _CPU = _COL[Device.CPU]
 # Appended to the reason of an op off the ANE whose tensors have unknown sizes: its costs
-# (`UNKNOWN_TENSOR_BYTES` per such tensor) may be what kept it off.
+# (``UNKNOWN_TENSOR_BYTES` per such tensor) may be what kept it off.
 SHAPE_UNKNOWN_CLAUSE = "shape unknown: cost not sized"
 _WARNING_EXAMPLES = 5  # op indices listed with the shape_unknown warning
 
@@ -263,9 +264,9 @@ def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
                 continue  # a name we know nothing about (no producer, not an input)
             acts.append(t)
             src_pos = pos.get(src, -1) if src is not None else -1
-            nb = t.nbytes if t is not None else None
+            nb = known_bytes(t)  # read once: for the edge and for `unsized`
             if nb is None:
-                nb = UNKNOWN_TENSOR_BYTES  # as `tensor_bytes` counts it
+                nb = tensor_bytes(None)  # the count `tensor_bytes` gives an unknown size
                 sized = False
             ek.append((src_pos, nb, t is not None and t.dtype == "fp32"))
             tk.append(key)
@@ -275,7 +276,7 @@ def _build_problem(graph: Graph, profile: ChipProfile) -> Problem:
         carried.append(tk)
         # The activations' sizes were read for the edges above: only the weights and the
         # outputs are left to look at (GitHub issue 14: one nbytes per tensor, not two).
-        if not sized or any(t is None or t.nbytes is None for t in (*ws, *op.outputs)):
+        if not sized or any(known_bytes(t) is None for t in (*ws, *op.outputs)):
             unsized.add(gi)
 
     costs = op_costs(
