@@ -11,7 +11,6 @@ import pytest
 from fusion_reference import ref_epilogue_fused
 from graphs import chain
 from test_costs_fusion import _graph
-from test_rules_signature import twins
 
 import ane_notebook as an
 from ane_notebook.model.examples import EXAMPLES
@@ -27,7 +26,6 @@ def _hand_built() -> list[Graph]:
         _graph([("c", "linear", ("x", "w")), ("a", "add", ("c", "c")), ("g", "ghost", ("q",))]),
         _graph([("m", "mul", ("x", "x")), ("r", "relu", ("m",)), ("k", "clip", ("r",))]),
         _graph([("c", "conv", ("x", "w")), ("b", "add", ("c", "w")), ("r", "relu6", ("b",))]),
-        twins(),
         chain([]),
         chain(["relu"]),
         chain(["conv", "relu", "sigmoid", "add", "relu", "tanh"]),
