@@ -452,3 +452,43 @@ def test_is_scalar_string_matches_scalar_strings_only() -> None:
         text = rng.choice(TEXTS)
         if mil_types.is_scalar_string(value, text):
             assert repr(loader_reference.small_value(value)) == repr(text)
+
+
+ORDER_NAMES = ["a", "b", "c", "d", "in", "x/y", "line\nbreak", HOSTILE_NAMES[0]]
+
+
+def order_error(check: Callable[[GraphBuilder], None], builder: GraphBuilder) -> str | None:
+    try:
+        check(builder)
+    except ModelLoadError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_check_order_refuses_what_the_reference_refuses(seed: int) -> None:
+    """Random small graphs over few names, so that names are read before, after and at their
+    production, produced twice (also in another function), and are function inputs too."""
+    rng = random.Random(seed)
+    functions = rng.choice([["main"], ["main", "f"], ["f", "main", "g"]])
+    builder = GraphBuilder("m")
+    for i in range(rng.randint(0, 10)):
+        outputs = tuple(
+            TensorInfo(rng.choice(ORDER_NAMES), (1,), "fp16") for _ in range(rng.randint(0, 2))
+        )
+        inputs = tuple(rng.sample(ORDER_NAMES, rng.randint(0, 3)))
+        name = outputs[0].name if outputs else f"op{i}"
+        builder.ops.append(Op(i, name, "relu", rng.choice(functions), inputs, outputs))
+    for _ in range(rng.randint(0, 3)):
+        name = rng.choice(ORDER_NAMES)
+        builder.function_inputs[(rng.choice(functions), name)] = TensorInfo(name, None, "fp32")
+    got = order_error(GraphBuilder.check_order, builder)
+    assert got == order_error(loader_reference.check_order, builder)
+
+
+def test_check_order_on_a_valid_graph_and_the_empty_graph() -> None:
+    builder = GraphBuilder("m")
+    assert order_error(GraphBuilder.check_order, builder) is None
+    spec = small_spec([("relu", {"x": "x"}, "a"), ("add", {"x": "a", "y": "x"}, "b")])
+    mlprogram.add_ml_program(builder, spec, prefix="")
+    assert builder.ops and order_error(GraphBuilder.check_order, builder) is None
