@@ -54,6 +54,12 @@ class GraphBuilder:
         self._function_set.add(function)
         self.functions.append(function)
 
+    @property
+    def op_limit(self) -> int:
+        """`MAX_OPS`, for a reader that tests ``len(ops) < op_limit`` itself before each op
+        (then `check_op_count` raises the error)."""
+        return MAX_OPS
+
     def check_op_count(self, more: int = 1) -> None:
         """Refuse `more` ops if they would take the graph past `MAX_OPS`: called before each op
         is added, and with a whole block's count before it is walked (so that a block of a

@@ -124,11 +124,13 @@ def _add_mil_function(builder: GraphBuilder, fn: MIL_pb2.Function, function: str
     ops = builder.ops
     builder.check_op_count(len(block.operations))
     stack = [Frame(iter(block.operations), (), None, 0)]
+    op_limit = builder.op_limit  # (tested here, not by a method call per op: issue 14)
     while stack:
         frame = stack[-1]
         for op_pb in frame.ops:
-            builder.check_op_count()
             index = len(ops)
+            if index >= op_limit:
+                builder.check_op_count()  # raises
             op_blocks = op_pb.blocks
             op = _mil_op(op_pb, op_blocks, index, function, frame, state)
             ops.append(op)
@@ -191,7 +193,8 @@ def _mil_op(
     outs: list[TensorInfo] = []
     for o in op_pb.outputs:
         n = o.name
-        outs.append(new_tensor(intern(n, n), *mil_type_info(o.type)))
+        shape, dtype = mil_type_info(o.type)
+        outs.append(new_tensor(intern(n, n), shape, dtype))
     outputs = tuple(outs)
     attributes = op_pb.attributes
     for key in attributes:  # (not .items(): a Python-level view over the C map)
