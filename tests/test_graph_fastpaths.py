@@ -1,7 +1,8 @@
 """`graph.new_op` and `graph.new_tensor` (issue 14: the loader's `Op`s and `TensorInfo`s made
 without the frozen dataclasses' ``__init__``) held to the classes' own constructors: the same
 type, fields, equality, hash, repr, pickling, copies, `dataclasses.replace` and frozenness, on
-varied fields (hostile names, unknown dimensions, no shape, blocks, nested attributes)."""
+varied fields (hostile names, unknown dimensions, no shape, blocks, nested attributes); and
+`Graph.producer` / `Graph.tensors`, made in one pass, held to the two passes they replace."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from bad_inputs import HOSTILE_NAMES
 
-from ane_notebook.model.graph import Op, TensorInfo, new_op, new_tensor
+from ane_notebook.model.graph import Graph, Op, TensorInfo, new_op, new_tensor
 
 NAMES = ["x", "", "a/b:c", "line\nbreak", *HOSTILE_NAMES]
 SHAPES: list[Any] = [None, (), (1,), (1, 64, 64), (None, 3), (0, 2**63)]
@@ -94,3 +95,45 @@ def test_new_op_sets_every_field() -> None:
     assert fields_of(op) == tuple(range(len(fields)))
     assert new_tensor(*"abc") == TensorInfo(*"abc")  # type: ignore[arg-type]
     assert [f.name for f in dataclasses.fields(TensorInfo)] == ["name", "shape", "dtype"]
+
+
+def reference_producer(graph: Graph) -> dict[tuple[str, str], int]:
+    """`Graph.producer` as it was (fc2be30)."""
+    out: dict[tuple[str, str], int] = {}
+    for op in graph.ops:
+        for t in op.outputs:
+            out[(op.function, t.name)] = op.index
+    return out
+
+
+def reference_tensors(graph: Graph) -> dict[tuple[str, str], TensorInfo]:
+    """`Graph.tensors` as it was (fc2be30)."""
+    out: dict[tuple[str, str], TensorInfo] = dict(graph.function_inputs)
+    for op in graph.ops:
+        for t in op.outputs:
+            out[(op.function, t.name)] = t
+    return out
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_producer_and_tensors_are_the_two_passes(seed: int) -> None:
+    """Same items in the same order, over few names: produced twice, in several functions,
+    function inputs that an op produces too; ops without outputs; the empty graph."""
+    rng = random.Random(seed)
+    functions = rng.choice([["main"], ["main", "f/g"], ["a", HOSTILE_NAMES[0], "main"]])
+    names = ["a", "b", "c", "line\nbreak", HOSTILE_NAMES[1]]
+    ops = []
+    for i in range(rng.choice([0, 1, 5, 12])):
+        outputs = tuple(
+            TensorInfo(rng.choice(names), rng.choice(SHAPES), rng.choice(DTYPES))
+            for _ in range(rng.choice([0, 1, 1, 2]))
+        )
+        ops.append(Op(i, f"op{i}", "relu", rng.choice(functions), (), outputs))
+    inputs = {
+        (rng.choice(functions), n): TensorInfo(n, rng.choice(SHAPES), "fp32")
+        for n in rng.sample(names, rng.randint(0, 3))
+    }
+    graph = Graph("g", "mlprogram", tuple(ops), (), (), function_inputs=inputs)
+    assert list(graph.producer.items()) == list(reference_producer(graph).items())
+    assert list(graph.tensors.items()) == list(reference_tensors(graph).items())
+    assert all(graph.tensors[k] is v for k, v in reference_tensors(graph).items())
