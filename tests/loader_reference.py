@@ -1,8 +1,9 @@
 """The ML program reader as model/mlprogram.py and model/mil_types.py had it before issue 14's
-loader pass (commit 66e2c78), and `GraphBuilder.check_shapes` (model/builder.py), kept as the
-plain reference tests/test_loader_fastpaths.py holds the fast paths to: every field read through
-the general path, inputs sorted per op, every tensor's shape checked. Only the imports changed
-(absolute; the package's `Op`, `TensorInfo` and type decoding, so the graphs compare equal).
+loader pass (commit 66e2c78), `GraphBuilder.check_shapes` as it was then and `check_order` as it
+was at fc2be30 (model/builder.py), kept as the plain reference tests/test_loader_fastpaths.py
+holds the fast paths to: every field read through the general path, inputs sorted per op, every
+tensor's shape checked, (function, name) keys. Only the imports changed (absolute; the package's
+`Op`, `TensorInfo` and type decoding, so the graphs compare equal).
 """
 
 from __future__ import annotations
@@ -289,3 +290,30 @@ def check_shapes(builder: GraphBuilder, interface: Iterable[TensorInfo]) -> None
         problem = _shape_problem(t.shape)
         if problem is not None:
             raise builder.fail(f"tensor {q(t.name)} declares {problem}")
+
+
+def check_order(builder: GraphBuilder) -> None:
+    """`GraphBuilder.check_order` as it was at fc2be30: (function, name) keys, the first and
+    last producers of every tensor."""
+    first: dict[tuple[str, str], int] = {}
+    last: dict[tuple[str, str], int] = {}
+    for op in builder.ops:
+        for t in op.outputs:
+            key = (op.function, t.name)
+            first.setdefault(key, op.index)
+            last[key] = op.index
+    for op in builder.ops:
+        for name in op.inputs:
+            key = (op.function, name)
+            src = last.get(key)
+            if src is None or src < op.index or key in builder.function_inputs:
+                continue
+            if first[key] < op.index:
+                raise builder.fail(
+                    f"tensor {q(name)} is produced twice (by ops #{first[key]} and #{src}) "
+                    f"and op {q(op.name)} reads it in between (tensor names must be "
+                    "unique)"
+                )
+            raise builder.fail(
+                f"op {q(op.name)} reads {q(name)} before it is produced (cycle or ops out of order)"
+            )

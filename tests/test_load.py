@@ -1162,3 +1162,17 @@ def test_no_coremltools_means_no_shipped_table(monkeypatch: pytest.MonkeyPatch) 
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     assert mil_params.installed_coremltools_version() is None
+
+
+def test_a_loaded_graph_is_in_the_oldest_generation() -> None:
+    """graph_from_spec promotes what it made (`_gc.survivors_promoted`): no young collection
+    walks the graph's objects, and the collector is left as it was."""
+    import gc
+
+    graph = load_model("example:lstm")
+    young = {id(o) for o in gc.get_objects(generation=0)} | {
+        id(o) for o in gc.get_objects(generation=1)
+    }
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert all(id(op) not in young and id(op.attrs) not in young for op in graph.ops)
+    assert id(graph.ops) not in young

@@ -2,9 +2,10 @@
 
 `mlprogram.add_ml_program` reads each protobuf field once, caches what an op type decides and
 the order of each op type's parameter names, takes one-binding parameters and scalar-string
-attributes on a short path; `mil_types.small_value` tests one oneof for three. Each must give
-the ops, attributes (values, types and key order), function inputs and errors the code before
-(tests/loader_reference.py) gave, on hand-made and random specs: every immediate value kind,
+attributes on a short path; `mil_types.small_value` tests one oneof for three and keeps decoded
+values by their serialized bytes. Each must give the ops, attributes (values, types and key
+order), function inputs and errors the code before (tests/loader_reference.py) gave, on
+hand-made and random specs: every immediate value kind,
 blob values, lists, empty tensors, names that are not scalar strings, empty-string bindings,
 value bindings, several bindings per parameter, unknown and opset-prefixed op types, consts
 feeding parameters and weights, ops without outputs, cond / while blocks with block inputs,
@@ -329,6 +330,53 @@ def test_small_value_is_the_reference_small_value() -> None:
         assert repr(got) == repr(want)
 
 
+def test_small_value_cache_gives_the_reference_value() -> None:
+    """`small_value` keeps decoded values by their serialized bytes: a value met again (or an
+    equal one in another message) gives the reference's value; one that differs in any field
+    is decoded afresh; what does not decode is never kept; the cache stays bounded; and every
+    kept value is immutable (hashable), since ops share it."""
+    rng = random.Random(5)
+    mil_types._VALUE_CACHE.clear()
+    values = []
+    for _ in range(600):
+        value = MIL_pb2.Value()
+        set_value(value, rng.choice(VALUE_KINDS), rng)
+        values.append(value)
+    for value in values + values[::-1]:  # every value twice: decoded, then from the cache
+        again = MIL_pb2.Value()
+        again.CopyFrom(value)
+        for v in (value, again):
+            got, want = mil_types.small_value(v), loader_reference.small_value(v)
+            assert repr(got) == repr(want)
+            if got is not mil_types.NO_VALUE:
+                hash(got)
+    assert mil_types.NO_VALUE not in mil_types._VALUE_CACHE.values()
+    assert 0 < len(mil_types._VALUE_CACHE) < len(values)
+    # Values that differ from a kept one in one field only.
+    value = MIL_pb2.Value()
+    tensor_type(value.type, [2], MIL_pb2.INT32)
+    value.immediateValue.tensor.ints.values.extend([1, 2])
+    assert mil_types.small_value(value) == (1, 2)
+    value.type.tensorType.dimensions[0].constant.size = 1
+    assert repr(mil_types.small_value(value)) == repr(loader_reference.small_value(value))
+    value.type.tensorType.dataType = MIL_pb2.INT64
+    value.immediateValue.tensor.ints.values[1] = 3
+    assert repr(mil_types.small_value(value)) == repr(loader_reference.small_value(value))
+    value.immediateValue.tensor.ClearField("ints")
+    value.immediateValue.tensor.longInts.values.extend([1, 2])
+    assert repr(mil_types.small_value(value)) == repr(loader_reference.small_value(value))
+    # Bounded: past the limit the cache starts again.
+    for i in range(mil_types._VALUE_CACHE_MAX + 10):
+        value = MIL_pb2.Value()
+        scalar_type(value.type, MIL_pb2.INT32)
+        value.immediateValue.tensor.ints.values.append(i)
+        assert mil_types.small_value(value) == i
+    assert len(mil_types._VALUE_CACHE) <= mil_types._VALUE_CACHE_MAX
+    long = scalar_string("s" * (mil_types._VALUE_KEY_MAX + 1))
+    assert mil_types.small_value(long) == "s" * (mil_types._VALUE_KEY_MAX + 1)
+    assert long.SerializeToString() not in mil_types._VALUE_CACHE
+
+
 def shape_error(check: Callable[[GraphBuilder], None]) -> str | None:
     try:
         check(BUILDER)
@@ -404,3 +452,43 @@ def test_is_scalar_string_matches_scalar_strings_only() -> None:
         text = rng.choice(TEXTS)
         if mil_types.is_scalar_string(value, text):
             assert repr(loader_reference.small_value(value)) == repr(text)
+
+
+ORDER_NAMES = ["a", "b", "c", "d", "in", "x/y", "line\nbreak", HOSTILE_NAMES[0]]
+
+
+def order_error(check: Callable[[GraphBuilder], None], builder: GraphBuilder) -> str | None:
+    try:
+        check(builder)
+    except ModelLoadError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_check_order_refuses_what_the_reference_refuses(seed: int) -> None:
+    """Random small graphs over few names, so that names are read before, after and at their
+    production, produced twice (also in another function), and are function inputs too."""
+    rng = random.Random(seed)
+    functions = rng.choice([["main"], ["main", "f"], ["f", "main", "g"]])
+    builder = GraphBuilder("m")
+    for i in range(rng.randint(0, 10)):
+        outputs = tuple(
+            TensorInfo(rng.choice(ORDER_NAMES), (1,), "fp16") for _ in range(rng.randint(0, 2))
+        )
+        inputs = tuple(rng.sample(ORDER_NAMES, rng.randint(0, 3)))
+        name = outputs[0].name if outputs else f"op{i}"
+        builder.ops.append(Op(i, name, "relu", rng.choice(functions), inputs, outputs))
+    for _ in range(rng.randint(0, 3)):
+        name = rng.choice(ORDER_NAMES)
+        builder.function_inputs[(rng.choice(functions), name)] = TensorInfo(name, None, "fp32")
+    got = order_error(GraphBuilder.check_order, builder)
+    assert got == order_error(loader_reference.check_order, builder)
+
+
+def test_check_order_on_a_valid_graph_and_the_empty_graph() -> None:
+    builder = GraphBuilder("m")
+    assert order_error(GraphBuilder.check_order, builder) is None
+    spec = small_spec([("relu", {"x": "x"}, "a"), ("add", {"x": "a", "y": "x"}, "b")])
+    mlprogram.add_ml_program(builder, spec, prefix="")
+    assert builder.ops and order_error(GraphBuilder.check_order, builder) is None

@@ -115,6 +115,59 @@ class Op:
     parent: int | None = None
 
 
+# Built without the frozen dataclasses' `__init__`, which sets each field through
+# `object.__setattr__`: a loader makes one `Op` and one `TensorInfo` per op (issue 14, 50k ops:
+# `Op(...)` ~91 ms, `new_op` ~29 ms; `TensorInfo(...)` ~27 ms, `new_tensor` ~16 ms). A plain
+# slotted twin with the very same slots is filled by ordinary attribute stores, then made the
+# frozen class by `__class__` assignment, which Python allows only between classes of the same
+# layout (it raises TypeError otherwise). The result is an ordinary `Op` / `TensorInfo`: its
+# equality, hash, repr, pickling and `dataclasses.replace` are the class's own.
+class _TensorSlots:
+    __slots__ = TensorInfo.__slots__
+
+
+class _OpSlots:
+    __slots__ = Op.__slots__
+
+
+def new_tensor(name: str, shape: Shape | None, dtype: str) -> TensorInfo:
+    """``TensorInfo(name, shape, dtype)``, faster (see above)."""
+    t: Any = _TensorSlots()
+    t.name = name
+    t.shape = shape
+    t.dtype = dtype
+    t.__class__ = TensorInfo
+    return t  # type: ignore[no-any-return]
+
+
+def new_op(
+    index: int,
+    name: str,
+    op_type: str,
+    function: str,
+    inputs: tuple[str, ...],
+    outputs: tuple[TensorInfo, ...],
+    attrs: Mapping[str, Any],
+    is_const: bool,
+    block: tuple[str, ...],
+    parent: int | None,
+) -> Op:
+    """``Op(...)`` with every field given in field order, faster (see above)."""
+    op: Any = _OpSlots()
+    op.index = index
+    op.name = name
+    op.op_type = op_type
+    op.function = function
+    op.inputs = inputs
+    op.outputs = outputs
+    op.attrs = attrs
+    op.is_const = is_const
+    op.block = block
+    op.parent = parent
+    op.__class__ = Op
+    return op  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True)
 class Graph:
     """A whole model, flattened in execution order.
@@ -180,20 +233,29 @@ class Graph:
     @cached_property
     def producer(self) -> Mapping[tuple[str, str], int]:
         """(function, tensor name) -> index of the op that produces it."""
-        out: dict[tuple[str, str], int] = {}
-        for op in self.ops:
-            for t in op.outputs:
-                out[(op.function, t.name)] = op.index
-        return out
+        return self._tensor_index[0]
 
     @cached_property
     def tensors(self) -> Mapping[tuple[str, str], TensorInfo]:
         """(function, tensor name) -> TensorInfo, for op outputs and function inputs."""
-        out: dict[tuple[str, str], TensorInfo] = dict(self.function_inputs)
+        return self._tensor_index[1]
+
+    @cached_property
+    def _tensor_index(
+        self,
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], TensorInfo]]:
+        """`producer` and `tensors`, made in one pass that shares their keys: every estimate
+        reads both (issue 14, 50k ops: two passes ~29 ms, this one ~19 ms; 50k key tuples
+        fewer)."""
+        producer: dict[tuple[str, str], int] = {}
+        tensors: dict[tuple[str, str], TensorInfo] = dict(self.function_inputs)
         for op in self.ops:
+            function, index = op.function, op.index
             for t in op.outputs:
-                out[(op.function, t.name)] = t
-        return out
+                key = (function, t.name)
+                producer[key] = index
+                tensors[key] = t
+        return producer, tensors
 
     def edges(self) -> Iterator[tuple[int, int, TensorInfo]]:
         """Every data edge (producer index, consumer index, tensor), in consumer order."""

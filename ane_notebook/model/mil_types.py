@@ -136,8 +136,31 @@ def _reshape(flat: list[Any], shape: Shape | None) -> Any:
     return tuple(out)
 
 
+# Decoded small values by their serialized bytes, as `_TYPE_CACHE` for types: the 50k-op
+# benchmark LLM decodes 19k constant values (axes, perms, shapes, flags) with ~20 distinct
+# serializations; a serialization and a look-up instead of ~7 field reads and a conversion
+# (issue 14). Decoded values are tuples and scalars, immutable, so ops can share them. What does
+# not decode (weights in blob files: each unique) is never kept, nor long serializations.
+_VALUE_CACHE: dict[bytes, Any] = {}
+_VALUE_CACHE_MAX = 4096
+_VALUE_KEY_MAX = 512  # bytes
+
+
 def small_value(value: MIL_pb2.Value) -> Any:
     """Python value of an immediate tensor with at most MAX_CONST_ELEMENTS, else NO_VALUE."""
+    key = value.SerializeToString()
+    got = _VALUE_CACHE.get(key, NO_VALUE)
+    if got is NO_VALUE:
+        got = _small_value(value)
+        if got is not NO_VALUE and len(key) <= _VALUE_KEY_MAX:
+            if len(_VALUE_CACHE) >= _VALUE_CACHE_MAX:
+                _VALUE_CACHE.clear()
+            _VALUE_CACHE[key] = got
+    return got
+
+
+def _small_value(value: MIL_pb2.Value) -> Any:
+    """`small_value`, decoded."""
     # Reading the tensor through unset messages gives empty defaults, so one oneof test stands
     # for the three (value, immediate value, tensor): a blob-file value (weights: never read),
     # a list/tuple/dict or an empty tensor all have no tensor kind. Each protobuf read costs

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .builder import Frame, GraphBuilder, q, too_many
-from .graph import Op, Shape, TensorInfo
+from .graph import Op, Shape, TensorInfo, new_op, new_tensor
 from .interface import default_function
 from .limits import MAX_BLOCKS_PER_OP, MAX_FUNCTIONS, MAX_NESTING
 from .mil_types import NO_VALUE, is_scalar_string, mil_type_info, param_order, small_value
@@ -124,11 +124,13 @@ def _add_mil_function(builder: GraphBuilder, fn: MIL_pb2.Function, function: str
     ops = builder.ops
     builder.check_op_count(len(block.operations))
     stack = [Frame(iter(block.operations), (), None, 0)]
+    op_limit = builder.op_limit  # (tested here, not by a method call per op: issue 14)
     while stack:
         frame = stack[-1]
         for op_pb in frame.ops:
-            builder.check_op_count()
             index = len(ops)
+            if index >= op_limit:
+                builder.check_op_count()  # raises
             op_blocks = op_pb.blocks
             op = _mil_op(op_pb, op_blocks, index, function, frame, state)
             ops.append(op)
@@ -191,7 +193,8 @@ def _mil_op(
     outs: list[TensorInfo] = []
     for o in op_pb.outputs:
         n = o.name
-        outs.append(TensorInfo(intern(n, n), *mil_type_info(o.type)))
+        shape, dtype = mil_type_info(o.type)
+        outs.append(new_tensor(intern(n, n), shape, dtype))
     outputs = tuple(outs)
     attributes = op_pb.attributes
     for key in attributes:  # (not .items(): a Python-level view over the C map)
@@ -278,17 +281,17 @@ def _mil_op(
         # Ops without outputs (rare, e.g. state writes in some opsets) keep their MIL name.
         mil_name = attrs.get("mil_name")
         name = mil_name if isinstance(mil_name, str) and mil_name else f"{op_type}_{index}"
-    return Op(
-        index=index,
-        name=name,
-        op_type=op_type,
-        function=function,
-        inputs=tuple(inputs),
-        outputs=outputs,
-        attrs=attrs,
-        is_const=kind.is_const,
-        block=frame.path,
-        parent=frame.parent,
+    return new_op(
+        index,
+        name,
+        op_type,
+        function,
+        tuple(inputs),
+        outputs,
+        attrs,
+        kind.is_const,
+        frame.path,
+        frame.parent,
     )
 
 
