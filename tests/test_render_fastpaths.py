@@ -385,3 +385,41 @@ def test_detail_codes_past_int16_do_not_fail() -> None:
     # the usual report keeps its int16 codes
     small = detail_data(base, op_table(base))
     assert small.source.data["rules"].dtype == np.int16
+
+
+def _misplaced(report: ProfileReport) -> ProfileReport:
+    """`report` with its first two compute records swapped: records no longer at their index."""
+    ops = list(report.ops)
+    i, j = [k for k, r in enumerate(ops) if not r.is_const][:2]
+    ops[i], ops[j] = ops[j], ops[i]
+    return replace(report, ops=tuple(ops))
+
+
+def test_the_layouts_layer_tree_is_the_reports_own(
+    reports: list[ProfileReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_layout's tree from the op table's columns (issue 14) is `layer_tree(report)`, and
+    a report whose records are not at their index takes `layer_tree` itself."""
+    from test_render_layers import llm_report
+
+    from ane_notebook.analysis.layers import layer_tree, layer_tree_of_columns
+    from ane_notebook.render import layout
+
+    trees: list[Any] = []
+    real = layout._lane_parts
+
+    def spy(report: ProfileReport, table: Any, mapper: Any, tree: Any) -> Any:
+        trees.append(tree)
+        return real(report, table, mapper, tree)
+
+    monkeypatch.setattr(layout, "_lane_parts", spy)
+    for rep in [*reports, llm_report(12)]:
+        table = op_table(rep)
+        assert table.compute_ops
+        assert layer_tree_of_columns(table.fields.records, table.fields) == layer_tree(rep)
+        odd = _misplaced(rep)
+        assert not op_table(odd).compute_ops
+        for r in (rep, odd):
+            trees.clear()
+            layout.build_layout(r, header=False)
+            assert trees == [layer_tree(r)]
