@@ -175,8 +175,12 @@ def test_fix_from_its_inputs_is_the_fix_of_the_op(reports: list[ProfileReport]) 
         assert fix_from(*fix_inputs(r)) == fix_for(r) == _fix_one_op(r), (kind, rule, driver, est)
 
 
-def test_detail_codes_are_fix_for_of_each_op_with_estimates(reports: list[ProfileReport]) -> None:
-    """detail_data finds a fix once per distinct input: the texts are still each op's own."""
+@pytest.mark.parametrize("every", [2, 0], ids=["some estimates", "no estimate"])
+def test_detail_codes_are_fix_for_of_each_op_with_estimates(
+    reports: list[ProfileReport], every: int
+) -> None:
+    """detail_data finds a fix once per distinct input: the texts are still each op's own
+    (with no estimate beside any op, the estimates' part of the inputs is not read per op)."""
     rep = reports[2]
     kinds = [ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED, ReasonKind.RULE]
     ops = tuple(
@@ -184,7 +188,7 @@ def test_detail_codes_are_fix_for_of_each_op_with_estimates(reports: list[Profil
             r,
             reason_kind=kinds[k % 3],
             estimate=OpEstimate(device=C, reason="r", reason_kind=ReasonKind.RULE, rules=r.rules)
-            if k % 2
+            if every and k % every
             else None,
         )
         if not r.is_const
