@@ -32,6 +32,7 @@ STEPS: list[tuple[str, str, tuple[str, ...]]] = [
     # (module, attribute, other modules that imported the same function by name)
     (R + "layout", "build_layout", (R + "html",)),
     (R + "layout", "layer_tree", ()),
+    (R + "layout", "layer_tree_of_columns", ()),  # (the op table's columns: issue 14, 9th pass)
     (R + "layout", "op_table", ()),
     (R + "layout", "_lane_parts", ()),
     (R + "layout", "_graph_parts", ()),

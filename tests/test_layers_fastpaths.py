@@ -26,7 +26,7 @@ from test_groups import records
 from test_layers import NAMES, llm_names
 
 from ane_notebook.analysis import stems
-from ane_notebook.analysis.layers import Layer, layer_tree, walk
+from ane_notebook.analysis.layers import Layer, layer_tree, layer_tree_of_columns, walk
 from ane_notebook.analysis.scopes import MAX_NAME_CHARS, MAX_NAME_DEPTH, ScopeCache, lead_labels
 from ane_notebook.analysis.stems import name_paths
 from ane_notebook.placement.devices import DEVICE_ORDER, Device
@@ -172,6 +172,32 @@ def test_the_tree_is_the_references_on_varied_ops() -> None:
     rng = random.Random(14)
     for _ in range(150):
         check_tree(varied_ops(rng, rng.randint(0, 80)))
+
+
+def check_tree_of_columns(ops: Sequence[OpRecord]) -> None:
+    """`layer_tree_of_columns` on the op table's columns of the compute ops is `layer_tree`."""
+    from ane_notebook.render.optable import _PREFETCH, RecordColumns
+
+    compute = [op for op in ops if not op.is_const]
+    want = layer_tree(ops)
+    for fields in (RecordColumns(compute, _PREFETCH), RecordColumns(compute, prefetch=())):
+        got = layer_tree_of_columns(fields.records, fields)
+        assert got == want
+        assert tree_fields(got) == tree_fields(want)
+    # plain lists read here, not the op table's: the same tree
+    got = layer_tree_of_columns(compute, lambda f: [getattr(op, f) for op in compute])
+    assert tree_fields(got) == tree_fields(want)
+
+
+def test_the_tree_of_the_op_tables_columns_is_the_tree_of_the_ops() -> None:
+    rng = random.Random(15)
+    check_tree_of_columns([])
+    check_tree_of_columns(records(["model_layers_0_q"]))
+    for _ in range(80):
+        check_tree_of_columns(varied_ops(rng, rng.randint(0, 80)))
+    for names in NAME_LISTS.values():
+        check_tree_of_columns(records(names * 3))
+    check_tree_of_columns(records(llm_names(30)))
 
 
 @pytest.mark.parametrize("names", NAME_LISTS.values(), ids=NAME_LISTS.keys())

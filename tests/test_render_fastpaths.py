@@ -175,8 +175,12 @@ def test_fix_from_its_inputs_is_the_fix_of_the_op(reports: list[ProfileReport]) 
         assert fix_from(*fix_inputs(r)) == fix_for(r) == _fix_one_op(r), (kind, rule, driver, est)
 
 
-def test_detail_codes_are_fix_for_of_each_op_with_estimates(reports: list[ProfileReport]) -> None:
-    """detail_data finds a fix once per distinct input: the texts are still each op's own."""
+@pytest.mark.parametrize("every", [2, 0], ids=["some estimates", "no estimate"])
+def test_detail_codes_are_fix_for_of_each_op_with_estimates(
+    reports: list[ProfileReport], every: int
+) -> None:
+    """detail_data finds a fix once per distinct input: the texts are still each op's own
+    (with no estimate beside any op, the estimates' part of the inputs is not read per op)."""
     rep = reports[2]
     kinds = [ReasonKind.COREML_UNSUPPORTED, ReasonKind.COREML_PREFERRED, ReasonKind.RULE]
     ops = tuple(
@@ -184,7 +188,7 @@ def test_detail_codes_are_fix_for_of_each_op_with_estimates(reports: list[Profil
             r,
             reason_kind=kinds[k % 3],
             estimate=OpEstimate(device=C, reason="r", reason_kind=ReasonKind.RULE, rules=r.rules)
-            if k % 2
+            if every and k % every
             else None,
         )
         if not r.is_const
@@ -385,3 +389,41 @@ def test_detail_codes_past_int16_do_not_fail() -> None:
     # the usual report keeps its int16 codes
     small = detail_data(base, op_table(base))
     assert small.source.data["rules"].dtype == np.int16
+
+
+def _misplaced(report: ProfileReport) -> ProfileReport:
+    """`report` with its first two compute records swapped: records no longer at their index."""
+    ops = list(report.ops)
+    i, j = [k for k, r in enumerate(ops) if not r.is_const][:2]
+    ops[i], ops[j] = ops[j], ops[i]
+    return replace(report, ops=tuple(ops))
+
+
+def test_the_layouts_layer_tree_is_the_reports_own(
+    reports: list[ProfileReport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build_layout's tree from the op table's columns (issue 14) is `layer_tree(report)`, and
+    a report whose records are not at their index takes `layer_tree` itself."""
+    from test_render_layers import llm_report
+
+    from ane_notebook.analysis.layers import layer_tree, layer_tree_of_columns
+    from ane_notebook.render import layout
+
+    trees: list[Any] = []
+    real = layout._lane_parts
+
+    def spy(report: ProfileReport, table: Any, mapper: Any, tree: Any) -> Any:
+        trees.append(tree)
+        return real(report, table, mapper, tree)
+
+    monkeypatch.setattr(layout, "_lane_parts", spy)
+    for rep in [*reports, llm_report(12)]:
+        table = op_table(rep)
+        assert table.compute_ops
+        assert layer_tree_of_columns(table.fields.records, table.fields) == layer_tree(rep)
+        odd = _misplaced(rep)
+        assert not op_table(odd).compute_ops
+        for r in (rep, odd):
+            trees.clear()
+            layout.build_layout(r, header=False)
+            assert trees == [layer_tree(r)]

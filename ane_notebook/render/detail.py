@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -94,13 +95,16 @@ def detail_data(report: ProfileReport, table: OpTable) -> DetailData:
     fixes, rules, hazards = _Codes(), _Codes(), _Codes()
     col = table.fields  # the record fields the op table read (one pass over the records)
     n = len(col)
-    # fix_inputs of every op; `fix_from` of each distinct one
+    # fix_inputs of every op; `fix_from` of each distinct one. A report whose ops carry no
+    # estimate beside the plan (every estimate) needs no call per op for that part (issue 14).
+    estimates = col("estimate")
+    no_estimates = estimates.count(None) == n
     inputs = list(
         zip(
             col("reason_kind"),
             col("rules"),
             col("cost_driver"),
-            map(estimate_inputs, col("estimate")),
+            repeat(None, n) if no_estimates else map(estimate_inputs, estimates),
             strict=True,
         )
     )

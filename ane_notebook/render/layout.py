@@ -14,7 +14,7 @@ from bokeh.layouts import column, row
 from bokeh.models.layouts import Column
 from bokeh.models.widgets import Div
 
-from ..analysis.layers import layer_tree
+from ..analysis.layers import layer_tree, layer_tree_of_columns
 from ..report import ProfileReport
 from .compare import compare_figure, compare_summary_html
 from .detail import detail_data, explorer, hazard_markers
@@ -54,7 +54,12 @@ def build_layout(
     """report_layout plus its height (used to size the notebook iframe)."""
     table = op_table(report)
     mapper = _color_mapper()
-    tree = layer_tree(report)
+    # The tree reads what the op table read already, when its records are the compute ops.
+    tree = (
+        layer_tree_of_columns(table.fields.records, table.fields)
+        if table.compute_ops
+        else layer_tree(report)
+    )
     lanes = _lane_parts(report, table, mapper, tree)
     graph = _graph_parts(
         report, table, lanes.crossings.data, mapper, None, None, graph_max_ops, layer_arrays(tree)

@@ -223,7 +223,9 @@ RECORD_FIELDS = (
     "contested",
     "alt_device",
 )
-_PREFETCH = (*RECORD_FIELDS, "index")  # the op table checks each row's index (_live_records)
+# The op table checks each row's index (_live_records); the layer tree reads the rows' blocks
+# (layers.layer_tree_of_columns).
+_PREFETCH = (*RECORD_FIELDS, "index", "block")
 
 
 class RecordColumns:
@@ -267,6 +269,9 @@ class OpTable:
     in_src: np.ndarray
     multi_function: bool
     fields: RecordColumns = field(compare=False)  # the rows' records, read a field at a time
+    # Whether `fields.records` are the report's compute ops in report order (each record at
+    # its index: every report we make), i.e. what `layers.layer_tree_of_columns` takes.
+    compute_ops: bool = field(default=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -303,7 +308,7 @@ def op_table(report: ProfileReport) -> OpTable:
     """The columns of the lane view's op source, shared by the graph view (which slices them)
     and by the browser-side relayout (which copies rows of them)."""
     ops = report.ops
-    rows, fields = _live_records(ops)
+    rows, fields, in_place = _live_records(ops)
     row_of = np.full(len(ops), -1, dtype=np.int64)
     row_of[rows] = np.arange(len(rows))
     columns = _record_columns(report, rows, fields)
@@ -317,11 +322,13 @@ def op_table(report: ProfileReport) -> OpTable:
         in_src=src,
         multi_function="function" in columns,
         fields=fields,
+        compute_ops=in_place,
     )
 
 
-def _live_records(ops: Sequence[OpRecord]) -> tuple[np.ndarray, RecordColumns]:
-    """The rows (graph index of each op that runs) and their records' fields.
+def _live_records(ops: Sequence[OpRecord]) -> tuple[np.ndarray, RecordColumns, bool]:
+    """The rows (graph index of each op that runs), their records' fields, and whether those
+    records are the report's compute ops in report order (the fast path's).
 
     A row is its record's `index`, and its fields are those of `ops[index]`. Records sit at
     their index in every report we make, so the fast path keeps the records at the positions
@@ -333,12 +340,11 @@ def _live_records(ops: Sequence[OpRecord]) -> tuple[np.ndarray, RecordColumns]:
     rows = np.flatnonzero(live).astype(np.int64)
     fields = RecordColumns(list(itertools.compress(ops, live.tolist())), _PREFETCH)
     if np.array_equal(np.fromiter(fields("index"), np.int64, len(rows)), rows):
-        return rows, fields
+        return rows, fields, True
     rows_list = [r.index for r in ops if not r.is_const]
     # `ops[index]`, not the records `compress` kept: a row has always been its record's index.
-    return np.asarray(rows_list, dtype=np.int64), RecordColumns(
-        list(map(ops.__getitem__, rows_list)), _PREFETCH
-    )
+    records = list(map(ops.__getitem__, rows_list))
+    return np.asarray(rows_list, dtype=np.int64), RecordColumns(records, _PREFETCH), False
 
 
 def _record_columns(report: ProfileReport, rows: np.ndarray, col: RecordColumns) -> dict[str, Any]:
