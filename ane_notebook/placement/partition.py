@@ -245,6 +245,7 @@ class _Shared:
         self.edges = edges
         self.tensors = tensors
         self.starts = [k == 0 or functions[k] != functions[k - 1] for k in range(n)]
+        self.starts_array = np.array(self.starts, dtype=bool)  # for `_Runs`
         fn_start = [0] * n
         for k in range(n):
             fn_start[k] = k if self.starts[k] else fn_start[k - 1]
