@@ -274,7 +274,8 @@ class _Shared:
         # answer depends on those and on these tables alone, and a narrower compute-unit
         # setting's unary is the wider one's restricted (`Problem.unary`): ALL re-solves
         # CPU_AND_GPU and CPU_AND_NE as its starting points, which a comparison, sharing these
-        # tables through the estimator's `Refiner`, has just solved (GitHub issue 14).
+        # tables through the estimator's `Refiner`, has just solved (GitHub issue 14: ALL's
+        # partition in a 50k-op comparison 0.16 -> 0.07 s CPU).
         self.solved: list[tuple[frozenset[int], np.ndarray, list[int]]] = []
 
     def solved_for(self, devices: frozenset[int], masked: np.ndarray) -> list[int] | None:
