@@ -35,14 +35,13 @@ from .placement.result import (
     CostDriver,
     Hazard,
     OpEstimate,
-    OpPlacement,
     Placement,
     PlacementSource,
     ReasonKind,
     ReportWarning,
     Uncertainty,
 )
-from .report_build import op_links, placed_records
+from .report_build import KeptRecords, op_links, placed_records
 from .report_io import load_report as load_report
 from .report_io import report_from_dict as report_from_dict
 from .report_io import report_to_dict
@@ -182,10 +181,15 @@ class ProfileReport:
         if len(placement.ops) != len(graph.ops):
             raise ValueError("placement and graph disagree on the number of ops")
         # A lone report keeps nothing: no memory spent on records no other report will read.
-        # Inside `Graph.sharing` the four settings of a comparison build half of a big model's
-        # records (its constant ops') once: see `report_build.placed_records`.
-        kept: dict[int, tuple[OpPlacement, OpRecord]] | None = (
-            graph.memo("report.records", dict) if graph.is_sharing else None
+        # Inside `Graph.sharing` the settings of a comparison build the records of ops placed
+        # alike once: see `report_build.KeptRecords`.
+        kept: KeptRecords | None = (
+            graph.memo(
+                ("report.records", placement.chip, placement.source),
+                lambda: KeptRecords(len(graph.ops), placement.source is PlacementSource.ESTIMATE),
+            )
+            if graph.is_sharing
+            else None
         )
         inputs = input_columns(graph)  # read by the links and the crossings
         records = placed_records(graph, placement.ops, op_links(graph, inputs), kept)
@@ -200,14 +204,20 @@ class ProfileReport:
             metadata=dict(graph.metadata),
         )
         meta = {"ane_notebook_version": __version__, **dict(placement.metadata)}
-        segments = tuple(
-            find_segments(
-                graph,
-                placement.ops,
-                known_chip(placement.chip),
-                overheads=not placement.source.is_measured_plan,
+        analyses = kept.analyses if kept is not None else None  # (placed as the last one)
+        if analyses is None:
+            chip = known_chip(placement.chip)
+            segments = tuple(
+                find_segments(
+                    graph, placement.ops, chip, overheads=not placement.source.is_measured_plan
+                )
             )
-        )
+            crossings = tuple(find_crossings(graph, placement.ops, chip, inputs))
+            hazards = find_hazards(graph, placement.ops, segments, placement.source)
+            if kept is not None:
+                kept.analyses = (segments, crossings, hazards)
+        else:
+            segments, crossings, hazards = analyses
         return cls(
             model=info,
             source=placement.source,
@@ -215,14 +225,12 @@ class ProfileReport:
             chip=placement.chip,
             ops=tuple(records),
             segments=segments,
-            crossings=tuple(
-                find_crossings(graph, placement.ops, known_chip(placement.chip), inputs)
-            ),
+            crossings=crossings,
             metadata=meta,
             timings=placement.timings,
             warnings=placement.warnings,
             uncertainty=placement.uncertainty,
-            hazards=find_hazards(graph, placement.ops, segments, placement.source),
+            hazards=hazards,
         )
 
     # --- reading ----------------------------------------------------------------------

@@ -40,13 +40,16 @@ def records(
     graph: Graph,
     placed: Sequence[OpPlacement],
     kept: dict[int, tuple[OpPlacement, Any]] | None = None,
+    by_value: bool = False,
 ) -> list[OpRecord]:
+    """`kept` (`report_build.KeptRecords`, plainly): op index -> the placement and record of
+    the latest report; an op placed by the same object (`by_value`: an equal one) takes it."""
     out = []
     lanes: dict[frozenset[Device], tuple[Device, ...]] = {}
     for op, p, (ins, outputs) in zip(graph.ops, placed, op_links(graph), strict=True):
-        if kept is not None and p.device is None:
+        if kept is not None:
             hit = kept.get(op.index)
-            if hit is not None and hit[0] is p:
+            if hit is not None and (hit[0] is p or (by_value and hit[0] == p)):
                 out.append(hit[1])
                 continue
         supported = lanes.get(p.supported)
@@ -77,7 +80,7 @@ def records(
                 cost_driver=p.cost_driver,
             )
         )
-        if kept is not None and p.device is None:
+        if kept is not None:
             kept[op.index] = (p, out[-1])
     return out
 

@@ -7,6 +7,7 @@ by hand as a Core ML plan would place them: hazards are about where ops run, wha
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +339,31 @@ def test_a_hazard_naming_a_missing_op_does_not_break_the_page(tmp_path: Path) ->
         broken = replace(report, hazards=(h,))
         broken.to_html(tmp_path / "p.html")
         assert (tmp_path / "p.html").stat().st_size > 0
+
+
+def _consumers_plainly(graph: Graph) -> dict[int, tuple[int, ...]]:
+    out: dict[int, list[int]] = {}
+    for src, dst, _ in graph.edges():
+        out.setdefault(src, []).append(dst)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def test_consumers_read_from_the_edge_columns_are_the_graph_edges() -> None:
+    # HazardContext.consumers reads analysis.inputs' edge columns (issue 14): the same
+    # consumers, in the same order, as walking Graph.edges, alone and inside Graph.sharing;
+    # the odd graph has an op reading a name twice, its own output and a name nothing makes
+    from test_report_fastpaths import odd_graph
+
+    from ane_notebook.analysis.hazards import HazardContext
+
+    graphs = [odd_graph(), Graph("empty", "mlprogram", (), (), ())]
+    graphs += [load_model(f"example:{n}") for n in ("transformer", "lstm", "mobilenet")]
+    for g in graphs:
+        want = _consumers_plainly(g)
+        for shared in (False, True):
+            with g.sharing() if shared else nullcontext():
+                ctx = HazardContext(g, (), (), PlacementSource.ESTIMATE)
+                assert [ctx.consumers(i) for i in range(len(g.ops))] == [
+                    want.get(i, ()) for i in range(len(g.ops))
+                ]
+                assert ctx.consumers(len(g.ops)) == ()

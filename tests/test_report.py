@@ -252,23 +252,32 @@ def test_fast_records_are_the_constructors_own() -> None:
     assert loaded.ops == built.ops
 
 
-def test_a_comparison_shares_the_records_of_constant_ops() -> None:
-    # Inside Graph.sharing a constant op's record (same op, same placement object) is built once
-    # for the four settings (GitHub issue 14); each report still equals one built on its own.
+def test_a_comparison_shares_the_records_of_ops_placed_alike() -> None:
+    # Inside Graph.sharing an op placed as in the previous setting (an equal placement: a
+    # constant op's is the very same object) takes that setting's record, and a setting placed
+    # wholly alike its segments, crossings and hazards (GitHub issue 14); each report still
+    # equals one built on its own.
     from ane_notebook.api import profile_all_units
     from ane_notebook.model.load import load_model
+    from ane_notebook.placement.estimate import estimate
 
-    g = load_model("example:transformer")
-    reports = list(profile_all_units(g, backend="estimate").values())
-    consts = [i for i, op in enumerate(g.ops) if op.is_const]
-    assert consts and any(not op.is_const for op in g.ops)
-    for r in reports[1:]:
-        assert all(r.ops[i] is reports[0].ops[i] for i in consts)
-        assert all(r.ops[i] is not reports[0].ops[i] for i in range(len(g.ops)) if i not in consts)
-    for r in reports:
-        lone = profile(g, r.compute_units, backend="estimate")
-        assert lone.to_dict() | {"timings": None} == r.to_dict() | {"timings": None}
-        assert lone.ops[consts[0]] is not r.ops[consts[0]]
+    for name in ("transformer", "mobilenet", "lstm"):
+        g = load_model(f"example:{name}")
+        reports = list(profile_all_units(g, backend="estimate").values())
+        placed = [estimate(g, r.compute_units).ops for r in reports]
+        consts = [i for i, op in enumerate(g.ops) if op.is_const]
+        assert consts and any(not op.is_const for op in g.ops)
+        for k in range(1, len(reports)):
+            now, before = reports[k], reports[k - 1]
+            alike = [p == q for p, q in zip(placed[k], placed[k - 1], strict=True)]
+            assert all(alike[i] for i in consts)
+            assert [a is b for a, b in zip(now.ops, before.ops, strict=True)] == alike
+            for got, was in ((now.segments, before.segments), (now.hazards, before.hazards)):
+                assert (got is was) == all(alike) or got == was == ()
+        for r in reports:
+            lone = profile(g, r.compute_units, backend="estimate")
+            assert lone.to_dict() | {"timings": None} == r.to_dict() | {"timings": None}
+            assert lone.ops[consts[0]] is not r.ops[consts[0]]
 
 
 def test_op_fields_read_by_table_fail_like_the_enums() -> None:

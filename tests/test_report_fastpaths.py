@@ -27,7 +27,7 @@ from ane_notebook.placement.devices import CHIPS, ComputeUnits, Device, Evidence
 from ane_notebook.placement.estimate import estimate
 from ane_notebook.placement.result import OpPlacement, ReasonKind
 from ane_notebook.report import OpRecord, ProfileReport
-from ane_notebook.report_build import op_links, placed_records
+from ane_notebook.report_build import KeptRecords, op_links, placed_records
 
 DEVICES = [None, Device.ANE, Device.GPU, Device.CPU]
 CONST = OpPlacement(None, frozenset(), reason="const", reason_kind=ReasonKind.CONSTANT)
@@ -99,14 +99,29 @@ def check(graph: Graph, placed: list[OpPlacement]) -> None:
     for chip in (None, CHIPS["M1"]):
         assert find_crossings(graph, placed, chip, cols) == ref.find_crossings(graph, placed, chip)
         assert find_crossings(graph, placed, chip) == ref.find_crossings(graph, placed, chip)
-    # inside Graph.sharing: the records of ops placed by the same object are kept and reused
-    kept: dict[int, tuple[OpPlacement, OpRecord]] = {}
-    kept_ref: dict[int, tuple[OpPlacement, OpRecord]] = {}
-    for _ in range(2):
-        got = placed_records(graph, placed, links, kept)
-        assert got == ref.records(graph, placed, kept_ref)
-        assert [i for i, _ in kept.items()] == [i for i, _ in kept_ref.items()]
-        assert all(got[i] is rec and kept[i][0] is placed[i] for i, (_, rec) in kept.items())
+    # inside Graph.sharing: an op placed by the same object as in the previous report (the
+    # estimator's: an equal one) takes its kept record; the others' are made and kept
+    changed = [
+        dataclasses.replace(p, est_time_ms=float(p.est_time_ms) + 1) if i % 2 else p
+        for i, p in enumerate(placed)
+    ]
+    equal = [dataclasses.replace(p) for p in placed]
+    for by_value in (False, True):
+        kept = KeptRecords(len(graph.ops), by_value)
+        kept_ref: dict[int, tuple[OpPlacement, OpRecord]] = {}
+        prev: list[OpRecord] = []
+        prev_ref: list[OpRecord] = []
+        for now in (placed, placed, equal, changed, placed, equal):
+            got = placed_records(graph, now, links, kept)
+            want = ref.records(graph, now, kept_ref, by_value)
+            assert got == want
+            assert [a is b for a, b in zip(got, prev, strict=False)] == [
+                a is b for a, b in zip(want, prev_ref, strict=False)
+            ]
+            prev, prev_ref = got, want
+        assert all(a is b for a, b in zip(kept.records, got, strict=True))
+        assert len(kept_ref) == len(kept.placed)
+        assert all(kept.placed[i] is p for i, (p, _) in kept_ref.items())
 
 
 @given(placed_graphs())

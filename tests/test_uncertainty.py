@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from graphs import chain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -134,3 +135,15 @@ def test_the_check_shows_the_range_and_the_contested_ops_in_every_form() -> None
     assert data["uncertainty"]["ops"]["ANE"][1] == 21
     assert f"contested: {len(contested)} ops" in result.to_html()
     assert "contested: " in result.to_junit()
+
+
+@pytest.mark.parametrize(
+    "functions",
+    [[], ["main"], ["main"] * 5, ["a", "a", "b", "b", "a"], ["a", "b", "c"], ["", "", "x/\n<b>"]],
+)
+def test_function_starts_are_counted_as_the_plain_loop_counts(functions: list[str]) -> None:
+    # counted in C (issue 14); a function that comes back later starts again
+    from ane_notebook.placement.uncertainty import _function_starts
+
+    plain = sum(1 for k, f in enumerate(functions) if k == 0 or f != functions[k - 1])
+    assert _function_starts(functions) == plain

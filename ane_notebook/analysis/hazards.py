@@ -24,6 +24,7 @@ from functools import cached_property
 from ..model.graph import Graph, Op
 from ..placement.devices import DEVICE_LABEL, Device, Evidence
 from ..placement.result import Hazard, OpPlacement, PlacementSource
+from .inputs import edges_of
 from .segments import Segment
 
 SDPA = "scaled_dot_product_attention"
@@ -112,8 +113,11 @@ class HazardContext:
 
     @cached_property
     def _consumers(self) -> Mapping[int, tuple[int, ...]]:
+        # the graph's edges as columns (`analysis.inputs`, made once inside `Graph.sharing`),
+        # in `Graph.edges` order: no tensor looked up per edge
+        edges = edges_of(self.graph)
         out: dict[int, list[int]] = {}
-        for src, dst, _ in self.graph.edges():
+        for src, dst in zip(edges.src, edges.dst, strict=True):
             out.setdefault(src, []).append(dst)
         return {k: tuple(v) for k, v in out.items()}
 

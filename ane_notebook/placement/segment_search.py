@@ -115,7 +115,7 @@ def improve_runs(unary: np.ndarray, shared: _Shared, assign: list[int]) -> list[
             launch[next_dev] if next_dev != d else 0.0
         )
 
-    runs = _Runs(a, starts)
+    runs = _Runs(a, starts, shared.starts_array)
     for _ in range(MAX_SWEEPS):
         improved = False
         known = _answer_runs(unary, shared, runs, a)
@@ -186,18 +186,24 @@ class _Runs:
     """Maximal same-device runs of an assignment (never crossing a function start), as a doubly
     linked list, so that a move merges runs in O(1) instead of rescanning ops."""
 
-    def __init__(self, a: list[int], starts: list[bool]) -> None:
+    def __init__(self, a: list[int], starts: list[bool], new_at: np.ndarray | None = None) -> None:
+        """`new_at`: `starts` as a numpy array, if the caller keeps one. The runs' ends are
+        found with numpy: the per-op Python loop took ~2.7 ms at 25k ops, and every local
+        search (~24 in a 50k-op comparison) makes its runs once (issue 14)."""
         self.starts = starts
-        self.start: list[int] = []
-        self.end: list[int] = []
-        self.dev: list[int] = []
-        for k, d in enumerate(a):
-            if k and not starts[k] and d == self.dev[-1]:
-                self.end[-1] = k
-            else:
-                self.start.append(k)
-                self.end.append(k)
-                self.dev.append(d)
+        n = len(a)
+        dev = np.asarray(a, dtype=np.intp)
+        first = np.array(starts, dtype=bool) if new_at is None else new_at.copy()
+        if n:
+            first[0] = True  # (a function starts at op 0 anyway)
+            first[1:] |= dev[1:] != dev[:-1]
+        begin = np.flatnonzero(first)
+        self.start: list[int] = begin.tolist()
+        end = np.empty_like(begin)
+        end[:-1] = begin[1:] - 1
+        end[-1:] = n - 1  # (no runs, no ends)
+        self.end: list[int] = end.tolist()
+        self.dev: list[int] = dev[begin].tolist()
         m = len(self.start)
         self.prev = list(range(-1, m - 1))
         self.next = [*range(1, m), -1]
