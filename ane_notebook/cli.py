@@ -19,7 +19,7 @@ from ._blas import import_numpy_single_threaded
 from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError, UsageError
 from .escape import plain
-from .placement.isolation import DEFAULT_TIMEOUT_S
+from .placement.coreml_availability import DEFAULT_TIMEOUT_S
 from .placement.result import Backend
 
 EXIT_BAD_INPUT = 2
