@@ -18,9 +18,9 @@ from ._gc import gc_paused
 from .errors import UsageError, writing
 from .model.graph import Graph
 from .model.load import load_model
+from .placement.coreml_availability import DEFAULT_TIMEOUT_S
 from .placement.devices import ComputeUnits, get_chip
 from .placement.estimate import estimate
-from .placement.isolation import DEFAULT_TIMEOUT_S
 from .placement.result import Backend
 from .report import ProfileReport, ReportSet, load_report
 

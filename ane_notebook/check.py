@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .checkconfig import DEFAULT_TIME_TOLERANCE  # defined there, for the CLI's help
 from .errors import UsageError
 from .escape import html_text, plain
 from .placement.devices import Device
@@ -42,12 +43,6 @@ CHECK_VERSION = 1
 # How many offending ops a condition's line names (the JSON and JUnit keep up to KEPT).
 SHOWN = 5
 KEPT = 50
-
-# --fail-on-regression's default time tolerance: our own choice (docs/evidence.md,
-# "check.DEFAULT_TIME_TOLERANCE"):
-# estimated times are deterministic for a given model and chip, so a growth beyond 5% is a real
-# change of placement or shapes, while smaller ones are left to reviewers (they are printed).
-DEFAULT_TIME_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from ._blas import import_numpy_single_threaded
 from .checkcli import add_check_parser, run_check
 from .errors import AneNotebookError, UsageError
 from .escape import plain
-from .placement.isolation import DEFAULT_TIMEOUT_S
+from .placement.coreml_availability import DEFAULT_TIMEOUT_S
 from .placement.result import Backend
 
 EXIT_BAD_INPUT = 2
@@ -233,6 +234,9 @@ COMMANDS = {
     "chips": _cmd_chips,
 }
 
+# The commands that only print a list and never import numpy (issue 14: < 0.15 s cold).
+_LISTING_COMMANDS = frozenset({"examples", "chips"})
+
 
 def _tolerant_streams() -> None:
     """Characters the terminal's encoding cannot show are written as backslash escapes, never a
@@ -247,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     try:
         args = _parser().parse_args(argv)
+        if args.command not in _LISTING_COMMANDS:
+            import_numpy_single_threaded()  # every other command imports numpy: see _blas.py
         try:
             return COMMANDS[args.command](args)
         except AneNotebookError as e:

@@ -20,7 +20,7 @@ from IPython.display import display
 
 from .errors import AneNotebookError, UsageError
 from .escape import plain
-from .placement.isolation import DEFAULT_TIMEOUT_S
+from .placement.coreml_availability import DEFAULT_TIMEOUT_S
 
 
 @magics_class

@@ -31,9 +31,12 @@ from .placement.result import (
     warnings_from_list,
     warnings_to_list,
 )
+from .report_format import REPORT_FORMAT, REPORT_VERSION
 from .report_records import op_records
-from .report_validation import REPORT_FORMAT, REPORT_VERSION, validate_report
-from .schema import parse_json_bytes, read_json_bytes, validate_report_dict
+
+# The validators (`schema`, `report_validation`) are imported where a report is read, not here:
+# with fastjsonschema and orjson they are ~6 ms of a cold `ane-notebook profile`, which only
+# writes reports (issue 14).
 
 if TYPE_CHECKING:
     from .report import OpRecord, ProfileReport, TensorRecord
@@ -137,6 +140,8 @@ def report_from_dict(data: Any, origin: str = "<report>") -> ProfileReport:
 
 def _report(data: Any, origin: str, own: bool) -> ProfileReport:
     """The report of `data`; `own`: the parsed dicts are ours to give the records (`op_records`)."""
+    from .schema import validate_report_dict
+
     columns: dict[str, tuple[Any, ...]] = {}  # the ops' columns, if the validator made them
     data = validate_report_dict(data, origin, columns)
     return _built(data, op_records(data["ops"], own=own, columns=columns))
@@ -144,6 +149,8 @@ def _report(data: Any, origin: str, own: bool) -> ProfileReport:
 
 def _decoded_report(decoded: DecodedReport, origin: str) -> ProfileReport:
     """The report of a file `report_decode` read: its ops are checked, the rest is here."""
+    from .report_validation import validate_report
+
     validate_report(decoded.data, origin, op_devices=decoded.devices)
     return _built(decoded.data, decoded.records)
 
@@ -227,6 +234,7 @@ def load_report(path: str | os.PathLike[str]) -> ProfileReport:
     """
     # local: msgspec and the structs take ~20 ms to import, which a cold `profile` need not pay
     from .report_decode import decode_report
+    from .schema import parse_json_bytes, read_json_bytes
 
     p = Path(path)
     with survivors_promoted():  # the records: no young collection walks them (see _gc.py)

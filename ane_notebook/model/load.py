@@ -57,9 +57,7 @@ from .graph import FlexibleInput, Graph, Op, TensorInfo
 from .interface import check_description, metadata, model_interface
 from .limits import MAX_CONST_ELEMENTS, MAX_NESTING, MAX_OPS, MAX_TENSOR_ELEMENTS
 from .mlprogram import add_ml_program
-from .neuralnetwork import NN_TYPES, add_neural_network
 from .package import package_weights_dir, read_spec, stem
-from .pipeline import PIPELINE_TYPES, add_pipeline
 from .proto import Model_pb2
 from .retype import default_shapes
 
@@ -158,18 +156,8 @@ def graph_from_spec(
     if model_type == "mlProgram":
         fmt = "mlprogram"
         add_ml_program(builder, spec, prefix="")
-    elif model_type in NN_TYPES:
-        fmt = "neuralnetwork"
-        add_neural_network(builder, spec, function="main")
-    elif model_type in PIPELINE_TYPES:
-        fmt = "pipeline"
-        add_pipeline(builder, spec, prefix="", depth=0)
     else:
-        raise ModelLoadError(
-            label,
-            f"unsupported model type '{model_type}': placement is only estimated for ML "
-            "programs, neural networks and pipelines of them",
-        )
+        fmt = _add_other(builder, spec, model_type, label)
     builder.check_order()
     inputs, outputs, flexible = model_interface(spec.description)
     builder.check_shapes((*inputs, *outputs))
@@ -191,6 +179,26 @@ def graph_from_spec(
         spec_version=int(spec.specificationVersion),
         function_inputs=function_inputs,
         stage_names=dict(builder.stage_names),
+    )
+
+
+def _add_other(builder: GraphBuilder, spec: Model_pb2.Model, model_type: str, label: str) -> str:
+    """Add a neural network or a pipeline to `builder`; its `Graph.format`."""
+    # Imported here: the layer shape table and the pipeline reader are ~2 ms of a cold
+    # `ane-notebook profile` of an ML program, which needs neither (issue 14).
+    from .neuralnetwork import NN_TYPES, add_neural_network
+    from .pipeline import PIPELINE_TYPES, add_pipeline
+
+    if model_type in NN_TYPES:
+        add_neural_network(builder, spec, function="main")
+        return "neuralnetwork"
+    if model_type in PIPELINE_TYPES:
+        add_pipeline(builder, spec, prefix="", depth=0)
+        return "pipeline"
+    raise ModelLoadError(
+        label,
+        f"unsupported model type '{model_type}': placement is only estimated for ML "
+        "programs, neural networks and pipelines of them",
     )
 
 

@@ -1,9 +1,12 @@
-"""Whether the live Core ML backend can run here (`coreml_available`), and the macOS version.
+"""Whether the live Core ML backend can run here (`coreml_available`), the macOS version, and
+the live run's default time limit (`DEFAULT_TIMEOUT_S`, which every front end shows as a default).
 
 Its own small module: `profile(backend="auto")` asks on every call, and `coreml.py`, which runs
 Core ML, imports the plan mapping, the E5 parser, statistics and importlib.metadata: ~26 ms of
 the cold `ane-notebook profile example:mobilenet` off macOS, where the answer is a one-line "no"
-(issue 14). `coreml.py` re-exports these names.
+(issue 14). The time limit lives here rather than in `isolation.py`, which applies it, because
+that module imports multiprocessing (~8 ms of the same cold run). `coreml.py` re-exports these
+names.
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from __future__ import annotations
 import importlib
 import os
 import platform
-import subprocess
 import sys
 
-__all__ = ["MIN_MACOS", "coreml_available", "macos_version"]
+__all__ = ["DEFAULT_TIMEOUT_S", "MIN_MACOS", "coreml_available", "macos_version"]
+
+# How long one child (a compile, or one compute-unit setting) may take before it is killed: a
+# first Neural Engine compile has been reported to take minutes (docs/evidence.md#live.timeout),
+# so the default leaves room for the slow end; `timeout_s=` changes it.
+DEFAULT_TIMEOUT_S = 600.0
 
 # MLComputePlan and MLModelStructure appeared in macOS 14.4 (coremltools' compute_plan tests skip
 # below it; Apple's docs list macOS 14.4+ for MLComputePlan).
@@ -41,6 +48,8 @@ def macos_version() -> str:
     """
     if sys.platform != "darwin":
         return ""
+    import subprocess  # here: ~2 ms of every cold command off macOS, which never runs it
+
     try:
         done = subprocess.run(
             ["sw_vers", "-productVersion"],

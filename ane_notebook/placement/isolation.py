@@ -26,13 +26,9 @@ from multiprocessing.connection import wait as wait_for
 from typing import Any
 
 from ..errors import CoreMLRunError
+from .coreml_availability import DEFAULT_TIMEOUT_S
 
 __all__ = ["DEFAULT_TIMEOUT_S", "emit", "run_isolated"]
-
-# How long one child (a compile, or one compute-unit setting) may take before it is killed: a
-# first Neural Engine compile has been reported to take minutes (docs/evidence.md#live.timeout),
-# so the default leaves room for the slow end; `timeout_s=` changes it.
-DEFAULT_TIMEOUT_S = 600.0
 
 # Set in the child process only: where `emit` sends progress events.
 _EVENTS: Connection | None = None
