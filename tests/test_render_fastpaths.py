@@ -302,7 +302,7 @@ def test_band_columns_with_the_levels_given_are_those_found_anew() -> None:
 def test_count_ops_is_the_per_attribute_loop(reports: list[ProfileReport]) -> None:
     from ane_notebook.placement.devices import DEVICE_ORDER
     from ane_notebook.placement.result import PlacementSource
-    from ane_notebook.shares import count_ops
+    from ane_notebook.shares import count_ops, counts_and_times
 
     def simple(ops: Any) -> tuple[Any, ...]:
         per = dict.fromkeys(DEVICE_ORDER, 0)
@@ -339,6 +339,11 @@ def test_count_ops_is_the_per_attribute_loop(reports: list[ProfileReport]) -> No
                 )
                 basis_weights = want[2] if source.is_measured_plan and want[6] else want[1]
                 assert got.weights == basis_weights
+                # the summary's per-device times come from the same pass (report.summary)
+                counts, times = counts_and_times(ops, source)
+                assert counts == got
+                assert times == want[1]
+                assert list(map(repr, times.values())) == list(map(repr, want[1].values()))
 
 
 def test_the_unknown_lane_is_there_when_an_op_that_runs_has_no_device(
