@@ -56,6 +56,25 @@ def html_texts(values: Sequence[object], limit: int = 200) -> list[str]:
     if not values or set(map(type, values)) != {str}:
         return [html_text(v, limit) for v in values]
     texts: Sequence[str] = values  # type: ignore[assignment]  # all str (checked above)
-    if max(map(len, texts)) > limit or not "".join(texts).isprintable():
+    if max(map(len, texts)) > limit:
         return [html_text(v, limit) for v in texts]
-    return html.escape("\n".join(texts), quote=True).split("\n")
+    joined = "\n".join(texts)
+    if not _printable_joined(joined, len(texts)):
+        return [html_text(v, limit) for v in texts]
+    return html.escape(joined, quote=True).split("\n")
+
+
+# The printable ASCII characters: an ASCII string is printable exactly when it holds no other
+# (C0 controls and DEL are the only non-printable ASCII characters).
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def _printable_joined(joined: str, n: int) -> bool:
+    """Whether each of the `n` values `joined` by newlines is printable (`str.isprintable`).
+
+    An ASCII text (known in O(1)) is checked on its bytes, the printable ones deleted in C: the
+    rest must be the n - 1 joining newlines. `isprintable` classifies each character through
+    the Unicode tables, ~3.5 ms for 50k op names against ~1 (issue 14)."""
+    if joined.isascii():
+        return len(joined.encode("ascii").translate(None, _PRINTABLE_ASCII)) == n - 1
+    return joined.replace("\n", "").isprintable() and joined.count("\n") == n - 1

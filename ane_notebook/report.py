@@ -48,7 +48,7 @@ from .report_io import report_to_dict
 
 if TYPE_CHECKING:
     from .check import CheckResult
-from .shares import Counts, Share, count_ops, share_of
+from .shares import Counts, Share, counts_and_times, share_of
 
 
 @dataclass(frozen=True, slots=True)  # one or more per op: slotted, a third of the memory
@@ -235,11 +235,8 @@ class ProfileReport:
 
     # --- reading ----------------------------------------------------------------------
     def summary(self) -> Summary:
-        counts = count_ops(self.ops, self.source)
-        time: dict[Device, float] = dict.fromkeys(DEVICE_ORDER, 0.0)
-        for r in self.ops:
-            if r.device is not None and not r.is_const:
-                time[r.device] += r.est_time_ms
+        # (the per-device times summed in the counting pass: the same sums, one pass)
+        counts, time = counts_and_times(self.ops, self.source)
         xb = sum(c.bytes for c in self.crossings if c.moved)
         xms = sum(c.est_cost_ms for c in self.crossings)
         totals = {d: DeviceTotals(counts.ops[d], float(time[d])) for d in DEVICE_ORDER}

@@ -74,6 +74,15 @@ _COUNTED = attrgetter("is_const", "cost_weight", "device", "est_time_ms")
 
 def count_ops(ops: Iterable[OpRecord], source: PlacementSource) -> Counts:
     """Count ops per device and weigh them (see the module docstring for what counts)."""
+    return counts_and_times(ops, source)[0]
+
+
+def counts_and_times(
+    ops: Iterable[OpRecord], source: PlacementSource
+) -> tuple[Counts, dict[Device, float]]:
+    """`count_ops`, and each device's estimated op time (ops that run and are placed, summed in
+    op order): a report's summary states both, and a second pass over a 50k-op report's records
+    for the times took ~6 ms of its page (issue 14)."""
     per = dict.fromkeys(DEVICE_ORDER, 0)
     time = dict.fromkeys(DEVICE_ORDER, 0.0)
     cost = dict.fromkeys(DEVICE_ORDER, 0.0)
@@ -97,10 +106,16 @@ def count_ops(ops: Iterable[OpRecord], source: PlacementSource) -> Counts:
     # Core ML's weight where the plan gave one (live and recorded plans); our estimate otherwise,
     # e.g. for estimates or for plans of OS versions whose estimatedCost is empty.
     if source.is_measured_plan and n_cost:
-        return Counts(per, n_run, n_const, n_unplaced, WeightBasis.COREML_COST_WEIGHT, cost, n_cost)
-    return Counts(
-        per, n_run, n_const, n_unplaced, WeightBasis.ESTIMATED_TIME, time, n_run - n_unplaced
-    )
+        counts = Counts(
+            per, n_run, n_const, n_unplaced, WeightBasis.COREML_COST_WEIGHT, cost, n_cost
+        )
+    else:
+        # (the time dict is the weights here: a copy for the caller, which may change it)
+        counts = Counts(
+            per, n_run, n_const, n_unplaced, WeightBasis.ESTIMATED_TIME, time, n_run - n_unplaced
+        )
+        time = dict(time)
+    return counts, time
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,13 @@ STEPS: list[tuple[str, str, tuple[str, ...]]] = [
     (R + "layout", "explorer", ()),
     (R + "layout", "mapping_bar", ()),
     (R + "layout", "not_on_ane_table", ()),
+    ("ane_notebook.report", "ProfileReport.summary", ()),  # (once a page: render/summaries.py)
+    ("ane_notebook.escape", "html_texts", (R + "optable",)),  # (the op table's escaping)
+    (R + "encode", "encode_columns", ()),
     (R + "html", "header_html", ()),
     (R + "html", "encode_sources", ()),
     (R + "html", "file_page", ()),  # render/pagejson.py (after issue 14's third pass)
+    (R + "pagejson", "doc_json", ()),
     (R + "html", "file_html", ()),  # bokeh's, before it
     ("bokeh.document.document", "Document.to_json", ()),
     ("bokeh.document.document", "Document.validate", ()),

@@ -84,6 +84,36 @@ def test_compare_page_document_is_bokehs_json() -> None:
     _same_json(encode_sources(*roots))
 
 
+def test_a_buffer_sent_twice_is_bokehs_json_and_ids_count_on_as_bokehs() -> None:
+    # One array in two callbacks (compressed once), an equal copy, one of the same size that
+    # differs, a small one twice, and a non-contiguous slice: each as bokeh sends it.
+    import numpy as np
+    from bokeh.models import CustomJS
+    from bokeh.util.serialization import make_id
+
+    from ane_notebook.render.docjson import SHARED_BUFFER_BYTES
+
+    rng = np.random.default_rng(7)
+    big = rng.integers(0, 1000, SHARED_BUFFER_BYTES // 4 + 3, dtype=np.int32)
+    other = big.copy()
+    other[-1] += 1
+    small = np.arange(10, dtype=np.float64)
+    stride = rng.random(SHARED_BUFFER_BYTES // 4)[::2]
+    args = {"a": big, "b": big.copy(), "c": other, "s": small, "t": stride}
+    doc = _doc_of(
+        CustomJS(args=args, code=""),
+        CustomJS(args={"a": big, "s": small, "t": stride}, code=""),
+        ColumnDataSource({"x": big, "y": other}),
+    )
+    _same_json(doc)
+    before = int(make_id()[1:])
+    _text(doc, fast=True)
+    after_ours = int(make_id()[1:])
+    doc.to_json(deferred=False)
+    after_bokehs = int(make_id()[1:])
+    assert after_ours - before == after_bokehs - after_ours
+
+
 class _Needs(Model):
     """A model with a required property and a container default."""
 

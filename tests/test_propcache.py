@@ -114,13 +114,39 @@ def test_bokeh_is_restored_after_the_block_nested_or_failing() -> None:
     with class_facts_cached():
         assert _bokehs() != before
         with class_facts_cached():
-            pass
+            Div(text="a model made with the caches on")
         assert _bokehs() != before  # the outer block still holds them
     assert _bokehs() == before and all(a is b for a, b in zip(_bokehs(), before, strict=True))
     with pytest.raises(RuntimeError), class_facts_cached():
         raise RuntimeError
     assert all(a is b for a, b in zip(_bokehs(), before, strict=True))
+    # The answers are kept for the next page (they depend on the class and property only) ...
+    assert propcache._overridden and propcache._unstable and propcache._themed
+    propcache.clear_caches()  # ... until cleared
     assert not (propcache._overridden or propcache._unstable or propcache._themed)
+
+
+def test_answers_kept_from_a_block_are_bokehs_in_the_next() -> None:
+    classes = _classes()
+    want = [_facts(c) for c in classes]
+    propcache.clear_caches()
+    with class_facts_cached():
+        first = [_facts(c) for c in classes]
+    assert propcache._themed  # kept
+    with class_facts_cached():
+        again = [_facts(c) for c in classes]
+    for cls, a, b, w in zip(classes, first, again, want, strict=True):
+        assert a == w and b == w, cls
+
+
+def test_pages_made_after_other_pages_are_the_same_with_the_caches() -> None:
+    reports = [an.profile(f"example:{n}") for n, _ in list_examples()[:3]] + [make_report()]
+    want = [_doc_text(r) for r in reports]
+    propcache.clear_caches()
+    for _ in range(2):  # cold, then with every answer kept from the pages before
+        for r, w in zip(reports, want, strict=True):
+            with class_facts_cached():
+                assert _doc_text(r) == w
 
 
 def test_overlapping_blocks_in_threads_restore_bokeh() -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_render import HOSTILE, make_report
 
 import ane_notebook as an
@@ -72,6 +74,23 @@ TEXTS: list[Any] = [
 @pytest.mark.parametrize("limit", [200, 5])
 def test_html_texts_is_html_text_of_each(values: list[Any], limit: int) -> None:
     assert html_texts(values, limit) == [html_text(v, limit) for v in values]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(
+            alphabet=st.sampled_from(["a", "Z", " ", "~", "&", "\n", "\t", "\x00", "\x1f", "\x7f"])
+            | st.characters(codec="utf-8"),
+            max_size=6,
+        ),
+        max_size=12,
+    )
+)
+def test_html_texts_is_html_text_of_each_on_random_texts(values: list[str]) -> None:
+    # ASCII and not, with every kind of non-printable character the batch check must notice
+    assert html_texts(values, 5) == [html_text(v, 5) for v in values]
+    assert html_texts(values) == [html_text(v) for v in values]
 
 
 @pytest.mark.parametrize("values", [TEXTS * 3, [*TEXTS, 3, None, 3], ["a", "b", "a"] * 50])
@@ -302,7 +321,7 @@ def test_band_columns_with_the_levels_given_are_those_found_anew() -> None:
 def test_count_ops_is_the_per_attribute_loop(reports: list[ProfileReport]) -> None:
     from ane_notebook.placement.devices import DEVICE_ORDER
     from ane_notebook.placement.result import PlacementSource
-    from ane_notebook.shares import count_ops
+    from ane_notebook.shares import count_ops, counts_and_times
 
     def simple(ops: Any) -> tuple[Any, ...]:
         per = dict.fromkeys(DEVICE_ORDER, 0)
@@ -339,6 +358,11 @@ def test_count_ops_is_the_per_attribute_loop(reports: list[ProfileReport]) -> No
                 )
                 basis_weights = want[2] if source.is_measured_plan and want[6] else want[1]
                 assert got.weights == basis_weights
+                # the summary's per-device times come from the same pass (report.summary)
+                counts, times = counts_and_times(ops, source)
+                assert counts == got
+                assert times == want[1]
+                assert list(map(repr, times.values())) == list(map(repr, want[1].values()))
 
 
 def test_the_unknown_lane_is_there_when_an_op_that_runs_has_no_device(

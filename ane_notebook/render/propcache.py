@@ -26,10 +26,14 @@ keeps it:
   spec's `value_type`, and validating against it changes nothing.
 
 The cached versions are installed on bokeh's classes only inside the block (nesting and threads
-counted, restored when the last block ends) and the caches are emptied then: outside our page
-building bokeh runs unchanged, and nothing stale outlives a block. Inside, another thread's
-bokeh calls get the same answers bokeh would give. tests/test_propcache.py checks every model
-class's every property against bokeh's own functions, and the pages against pages made without.
+counted, restored when the last block ends): outside our page building bokeh runs unchanged.
+The answers are kept for the next page: each is a function of objects its key holds (the
+class; the property or spec, checked by identity on a hit) and of what bokeh sets when a
+class is made and never changes, so the next page would compute the same ones again (~10 ms
+of the ~0.1 s every page costs however small its report: issue 14). `clear_caches()` empties
+them. Inside, another thread's bokeh calls get the same answers bokeh would give.
+tests/test_propcache.py checks every model class's every property against bokeh's own
+functions, and the pages against pages made without.
 """
 
 from __future__ import annotations
@@ -75,8 +79,8 @@ _ORIGINAL_THEMED: Callable[..., Any] = _SAVED[2]
 _ORIGINAL_THEMED_VALUES: Callable[[HasProps], dict[str, Any] | None] = _SAVED[3]
 
 _overridden: dict[type[HasProps], dict[str, Any]] = {}
-# Keyed by id(): bokeh's properties are unhashable. Objects stay alive while the block runs
-# (the value holds the property too, checked on a hit, in case an id is reused anyway).
+# Keyed by id(): bokeh's properties are unhashable. The value holds the property (so its id is
+# not reused while the answer is kept) and is checked on a hit.
 _unstable: dict[tuple[int, type[HasProps]], tuple[Any, bool]] = {}
 # (property, the value or an empty wrapper's type, whether it is the type)
 _themed: dict[tuple[int, type[HasProps], str, bool, bool], tuple[Any, Any, bool]] = {}
@@ -203,6 +207,10 @@ def _install() -> None:
 def _restore() -> None:
     for owner, name, attr in zip(_OWNERS, _NAMES, _SAVED, strict=True):
         setattr(owner, name, attr)
+
+
+def clear_caches() -> None:
+    """Forget every kept answer (for tests, or after changing a bokeh class's defaults)."""
     _overridden.clear()
     _unstable.clear()
     _themed.clear()
