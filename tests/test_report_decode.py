@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_report_columns import (
     _BAD,
     _BAD_ESTIMATE,
@@ -32,8 +33,9 @@ from ane_notebook import report_decode
 from ane_notebook.errors import PlanError
 from ane_notebook.model.examples import EXAMPLES
 from ane_notebook.placement.devices import DEVICE_ORDER
-from ane_notebook.report import OpRecord, load_report
+from ane_notebook.report import OpRecord, TensorRecord, load_report
 from ane_notebook.report_decode import decode_report
+from ane_notebook.report_format import MAX_DIM
 
 
 def _bytes(doc: Any) -> bytes:
@@ -202,6 +204,36 @@ def test_the_op_struct_has_the_report_fields_in_the_column_order() -> None:
 
     assert tuple(_COLUMN_LIMITS["op_types"]) == report_decode._OP_FIELDS
     assert set(report_decode._OP_FIELDS) == {f.name for f in dataclasses.fields(OpRecord)}
+
+
+_NAMES = st.text(max_size=8)
+_TENSORS = st.builds(
+    report_decode._Tensor,
+    name=_NAMES,
+    shape=st.none()
+    | st.tuples()
+    | st.lists(st.none() | st.integers(0, MAX_DIM), max_size=5).map(tuple),
+    dtype=_NAMES,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_TENSORS, max_size=4).map(tuple), max_size=12))
+def test_output_records_are_those_tensor_records_makes(outputs: list[tuple[Any, ...]]) -> None:
+    # the fast path's msgspec conversion against the column-at-a-time records it replaced
+    from ane_notebook.report_records import attribute_fields, tensor_records
+
+    made = report_decode._output_records(outputs)
+    expected = list(tensor_records(outputs, attribute_fields))
+    assert made == expected
+    for a, b in zip(made, expected, strict=True):
+        assert type(a) is tuple and [type(t) for t in a] == [type(t) for t in b]
+        for t, u in zip(a, b, strict=True):
+            assert (type(t.shape), t.shape and [type(d) for d in t.shape]) == (
+                type(u.shape),
+                u.shape and [type(d) for d in u.shape],
+            )
+            assert TensorRecord(t.name, t.shape, t.dtype) == t
 
 
 @pytest.mark.parametrize("long_integer", [False, True])
