@@ -105,7 +105,7 @@ class _Op(Struct, forbid_unknown_fields=True, gc=False):
 
 # The rules of `report_validation._check_segments` and `_check_crossings` about one value; those
 # about positions and devices are checked after (`_placed_ok`). Typed, the ~1k segments and ~1k
-# crossings of the 50k model are checked and made in ~3 ms instead of ~16 ms (issue 14).
+# crossings of the 50k model are checked and made in ~1.5 ms instead of ~9 ms (issue 14).
 class _Segment(Struct, forbid_unknown_fields=True, gc=False):
     index: int
     device: Device
@@ -265,8 +265,8 @@ def _converted(items: list[Any], cls: type[Any]) -> tuple[Any, ...]:
 
 def _output_records(outputs: list[tuple[_Tensor, ...]]) -> list[tuple[TensorRecord, ...]]:
     """Each op's output records, made by msgspec from the decoded tensor structs in one C pass
-    (~20 ms at 50k tensors against ~30-35 ms for `report_records.tensor_records`' object
-    creation and three slot passes, issue 14). The structs are checked already: converting
+    (~8 ms less at 50k tensors than `report_records.tensor_records`' object creation and
+    three slot passes, issue 14). The structs are checked already: converting
     them is exact (`tests/test_report_decode.py` holds it to `tensor_records`)."""
     from .report import TensorRecord  # local: report imports report_io, which imports us
 
