@@ -152,11 +152,16 @@ def _decoded_report(decoded: DecodedReport, origin: str) -> ProfileReport:
     from .report_validation import validate_report
 
     validate_report(decoded.data, origin, op_devices=decoded.devices)
-    return _built(decoded.data, decoded.records)
+    return _built(decoded.data, decoded.records, (decoded.segments, decoded.crossings))
 
 
-def _built(data: dict[str, Any], ops: tuple[OpRecord, ...]) -> ProfileReport:
-    """The report of a validated version-2 dict whose op records are made already."""
+def _built(
+    data: dict[str, Any],
+    ops: tuple[OpRecord, ...],
+    placed: tuple[tuple[Segment, ...], tuple[Crossing, ...]] | None = None,
+) -> ProfileReport:
+    """The report of a validated version-2 dict whose op records are made already; `placed`:
+    its segments and crossings, if made already (`report_decode`)."""
     # local: report.py imports this module for its to_dict/load names
     from .report import ModelInfo, ProfileReport, TensorRecord
 
@@ -171,35 +176,9 @@ def _built(data: dict[str, Any], ops: tuple[OpRecord, ...]) -> ProfileReport:
         flexible_inputs=tuple(m["flexible_inputs"]),
         metadata=dict(m["metadata"]),
     )
-    segments = tuple(
-        Segment(
-            s["index"],
-            Device(s["device"]),
-            s["function"],
-            s["start"],
-            s["end"],
-            s["n_ops"],
-            float(s["est_time_ms"]),
-            float(s.get("launch_ms", 0.0)),  # absent in reports written before they existed
-            float(s.get("io_ms", 0.0)),
-        )
-        for s in data["segments"]
-    )
-    crossings = tuple(
-        Crossing(
-            c["src"],
-            c["dst"],
-            c["tensor"],
-            _tuple_shape(c["shape"]),
-            c["dtype"],
-            c["bytes"],
-            Device(c["src_device"]),
-            Device(c["dst_device"]),
-            float(c["est_cost_ms"]),
-            c["moved"],
-        )
-        for c in data["crossings"]
-    )
+    if placed is None:
+        placed = (_segments(data["segments"]), _crossings(data["crossings"]))
+    segments, crossings = placed
     report = ProfileReport(
         model=info,
         source=data["source"],
@@ -215,6 +194,41 @@ def _built(data: dict[str, Any], ops: tuple[OpRecord, ...]) -> ProfileReport:
         hazards=hazards_from_list(data["hazards"]),
     )
     return report
+
+
+def _segments(items: list[dict[str, Any]]) -> tuple[Segment, ...]:
+    return tuple(
+        Segment(
+            s["index"],
+            Device(s["device"]),
+            s["function"],
+            s["start"],
+            s["end"],
+            s["n_ops"],
+            float(s["est_time_ms"]),
+            float(s.get("launch_ms", 0.0)),  # absent in reports written before they existed
+            float(s.get("io_ms", 0.0)),
+        )
+        for s in items
+    )
+
+
+def _crossings(items: list[dict[str, Any]]) -> tuple[Crossing, ...]:
+    return tuple(
+        Crossing(
+            c["src"],
+            c["dst"],
+            c["tensor"],
+            _tuple_shape(c["shape"]),
+            c["dtype"],
+            c["bytes"],
+            Device(c["src_device"]),
+            Device(c["dst_device"]),
+            float(c["est_cost_ms"]),
+            c["moved"],
+        )
+        for c in items
+    )
 
 
 @gc_paused()  # the parsed JSON is freed before the collector runs again: see _gc.py

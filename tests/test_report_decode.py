@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_report_columns import (
     _BAD,
     _BAD_ESTIMATE,
@@ -32,8 +33,9 @@ from ane_notebook import report_decode
 from ane_notebook.errors import PlanError
 from ane_notebook.model.examples import EXAMPLES
 from ane_notebook.placement.devices import DEVICE_ORDER
-from ane_notebook.report import OpRecord, load_report
+from ane_notebook.report import OpRecord, TensorRecord, load_report
 from ane_notebook.report_decode import decode_report
+from ane_notebook.report_format import MAX_DIM
 
 
 def _bytes(doc: Any) -> bytes:
@@ -202,6 +204,102 @@ def test_the_op_struct_has_the_report_fields_in_the_column_order() -> None:
 
     assert tuple(_COLUMN_LIMITS["op_types"]) == report_decode._OP_FIELDS
     assert set(report_decode._OP_FIELDS) == {f.name for f in dataclasses.fields(OpRecord)}
+
+
+# Segments and crossings: typed and checked by the fast path too (report_decode._placed_ok)
+_PLACED_VALUES = (
+    None, True, False, 0, 1, 2, 3, -1, 0.0, 1.0, 2.5, -0.0, 1e200, 1e201, 2**63, 2**64,
+     2**131, 2**131 + 1, "", "ANE", "GPU", "CPU", "TPU", "main", [], [1, None], [None] * 65,
+     [-1], {},
+)  # fmt: skip
+_DELETED = object()
+_SEGMENT_KEYS = ("index", "device", "function", "start", "end", "n_ops", "est_time_ms",
+                 "launch_ms", "io_ms", "extra")  # fmt: skip
+_CROSSING_KEYS = ("src", "dst", "tensor", "shape", "dtype", "bytes", "src_device",
+                  "dst_device", "est_cost_ms", "moved", "extra")  # fmt: skip
+
+
+def _placed_doc() -> dict[str, Any]:
+    doc = _doc("transformer", "ALL")
+    assert len(doc["segments"]) > 1 and doc["crossings"]
+    return doc
+
+
+def test_reports_with_crossings_take_the_fast_path_and_load_as_before(tmp_path: Path) -> None:
+    for doc in (_placed_doc(), _doc("transformer", "CPU_AND_NE")):
+        for s in doc["segments"][:1]:  # optional fields, absent in older reports
+            del s["launch_ms"], s["io_ms"]
+        doc["crossings"][0]["bytes"] = 2**131  # beyond int64: kept exact
+        doc["crossings"][-1]["est_cost_ms"] = 0  # an integer time: read as a float
+        raw = _bytes(doc)
+        decoded = decode_report(raw)
+        assert decoded is not None and decoded.segments and decoded.crossings
+        kind, text, _ = _same_outcome(raw, tmp_path)
+        assert kind == "ok"
+        fast = load_report(tmp_path / "r.json")
+        for a in (*fast.segments, *fast.crossings):
+            assert type(a)(**vars(a)) == a
+            assert [type(v) for v in vars(a).values()] == [
+                type(v) for v in vars(type(a)(**vars(a))).values()
+            ]
+        assert json.loads(text)["crossings"][-1]["est_cost_ms"] == 0.0
+
+
+def test_any_change_to_a_segment_or_crossing_has_one_outcome(tmp_path: Path) -> None:
+    # every field of a segment and of a crossing: each value above, and the field deleted
+    outcomes = set()
+    for kind, keys in (("segments", _SEGMENT_KEYS), ("crossings", _CROSSING_KEYS)):
+        for name in keys:
+            for value in (*_PLACED_VALUES, _DELETED):
+                doc = _placed_doc()
+                target = doc[kind][1]
+                if value is _DELETED:
+                    target.pop(name, None)
+                else:
+                    target[name] = copy.deepcopy(value)
+                outcomes.add(_same_outcome(_bytes(doc), tmp_path)[0])
+    assert outcomes == {"ok", "refused"}
+
+
+def test_a_crossing_between_ops_on_one_device_is_refused(tmp_path: Path) -> None:
+    doc = _placed_doc()
+    c = doc["crossings"][0]
+    # a later op on the producer's device made the consumer, on that device too
+    later = [o["index"] for o in doc["ops"][c["src"] + 1 :] if o["device"] == c["src_device"]]
+    assert later
+    c["dst"], c["dst_device"] = later[0], c["src_device"]
+    assert decode_report(_bytes(doc)) is None
+    assert _same_outcome(_bytes(doc), tmp_path)[0] == "refused"
+
+
+_NAMES = st.text(max_size=8)
+_TENSORS = st.builds(
+    report_decode._Tensor,
+    name=_NAMES,
+    shape=st.none()
+    | st.tuples()
+    | st.lists(st.none() | st.integers(0, MAX_DIM), max_size=5).map(tuple),
+    dtype=_NAMES,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_TENSORS, max_size=4).map(tuple), max_size=12))
+def test_output_records_are_those_tensor_records_makes(outputs: list[tuple[Any, ...]]) -> None:
+    # the fast path's msgspec conversion against the column-at-a-time records it replaced
+    from ane_notebook.report_records import attribute_fields, tensor_records
+
+    made = report_decode._output_records(outputs)
+    expected = list(tensor_records(outputs, attribute_fields))
+    assert made == expected
+    for a, b in zip(made, expected, strict=True):
+        assert type(a) is tuple and [type(t) for t in a] == [type(t) for t in b]
+        for t, u in zip(a, b, strict=True):
+            assert (type(t.shape), t.shape and [type(d) for d in t.shape]) == (
+                type(u.shape),
+                u.shape and [type(d) for d in u.shape],
+            )
+            assert TensorRecord(t.name, t.shape, t.dtype) == t
 
 
 @pytest.mark.parametrize("long_integer", [False, True])
