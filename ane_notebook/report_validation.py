@@ -426,7 +426,7 @@ def _check_segments(value: object, devices: list[str | None]) -> None:
             raise _Invalid(where, f"start {start} is after end {end}")
         _int(s["n_ops"], (*where, "n_ops"), 1, end - start + 1)
         _number(s["est_time_ms"], (*where, "est_time_ms"))
-        for key in _SEGMENT_OPTIONAL & s.keys():
+        for key in sorted(_SEGMENT_OPTIONAL & s.keys()):  # sorted: the same error every run
             _number(s[key], (*where, key))
         for end_op in (start, end):
             if devices[end_op] != device:

@@ -278,3 +278,35 @@ def test_our_report_of_a_model_at_the_op_limit_fits_the_size_cap() -> None:
     per_op = len(report.to_json()) / len(report.ops)
     assert len(report.crossings) > 500  # near the worst case: many ops start a crossing
     assert per_op * MAX_OPS < MAX_REPORT_BYTES, f"{per_op:.0f} bytes per op"
+
+
+def test_a_segment_with_two_bad_optional_fields_names_the_same_one_every_run(
+    tmp_path: Path,
+) -> None:
+    # The optional fields were checked in a set's order, which moves with PYTHONHASHSEED: the
+    # same file named launch_ms in one process and io_ms in the next.
+    import os
+    import subprocess
+    import sys
+
+    data = _fresh("lstm")
+    data["segments"][0].update(launch_ms="GPU", io_ms="CPU")
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(data))
+    probe = (
+        "import sys\nfrom ane_notebook.report import load_report\n"
+        "try:\n    load_report(sys.argv[1])\nexcept Exception as e:\n    print(e)\n"
+    )
+    said = {
+        subprocess.run(
+            [sys.executable, "-c", probe, str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(8)
+    }
+    assert len(said) == 1, said
+    (message,) = said
+    assert "io_ms" in message and "expected a number" in message
