@@ -297,10 +297,26 @@ def lane_ys(devices: Sequence[str]) -> dict[str, float]:
 _DEVICE_TEXT: Mapping[Device | None, str] = {None: UNKNOWN, **{d: d.value for d in Device}}
 
 
+class _CodeTable(dict[Any, int]):
+    """`code_of(v)` of each value looked up, computed on a value's first lookup."""
+
+    def __init__(self, code_of: Any) -> None:
+        super().__init__()
+        self._code_of = code_of
+
+    def __missing__(self, value: Any) -> int:
+        code: int = self._code_of(value)
+        self[value] = code
+        return code
+
+
 def _codes(values: Sequence[Any], code_of: Any, dtype: Any) -> np.ndarray:
     """`code_of(v)` of each value as an array, computed once per distinct value (they repeat:
-    supported sets, evidence) and looked up in C."""
-    table = {v: code_of(v) for v in set(values)}
+    supported sets, evidence) and looked up in C. The table fills itself on a miss: one hash
+    of each value instead of two (a set of the distinct values, then the lookups), and a
+    value here is a tuple of devices whose hash is not cached (~4.5 instead of ~5.6 ms for
+    25k ops: issue 14)."""
+    table = _CodeTable(code_of)
     return np.fromiter(map(table.__getitem__, values), dtype=dtype, count=len(values))
 
 
