@@ -148,7 +148,8 @@ def _report(data: Any, origin: str, own: bool) -> ProfileReport:
 
 
 def _decoded_report(decoded: DecodedReport, origin: str) -> ProfileReport:
-    """The report of a file `report_decode` read: its ops are checked, the rest is here."""
+    """The report of a file `report_decode` read: its ops, segments and crossings are checked,
+    the rest is here."""
     from .report_validation import validate_report
 
     validate_report(decoded.data, origin, op_devices=decoded.devices)
